@@ -1,0 +1,40 @@
+// The error class of hf-inference-wasm. The wasm core builds every error; this file only
+// gives it a real `Error` subclass so `instanceof InferenceError` and `instanceof Error`
+// work and stack traces point at the caller. Imported by the Rust shell (src/web/sys.rs)
+// and re-exported by the package entry, so both see the same class.
+
+export class InferenceError extends Error {
+  constructor(message, fields) {
+    super(message, fields && fields.cause !== undefined ? { cause: fields.cause } : undefined);
+    this.name = "InferenceError";
+    const f = fields || {};
+    this.kind = f.kind;
+    this.status = f.status;
+    this.code = f.code;
+    this.requestId = f.requestId;
+    this.provider = f.provider;
+    this.retryable = Boolean(f.retryable);
+    this.body = f.body;
+    this.timeout = f.timeout;
+    this.partial = f.partial;
+  }
+
+  toJSON() {
+    return {
+      name: this.name,
+      message: this.message,
+      kind: this.kind,
+      status: this.status,
+      code: this.code,
+      requestId: this.requestId,
+      provider: this.provider,
+      retryable: this.retryable,
+      body: this.body,
+      timeout: this.timeout,
+    };
+  }
+}
+
+export function makeInferenceError(message, fields) {
+  return new InferenceError(message, fields);
+}

@@ -1,0 +1,280 @@
+// Type declarations for hf-inference-wasm. Hand-written: they describe the public
+// surface as JavaScript sees it, the same in Node, browsers, bundlers and Workers.
+
+// ---------------------------------------------------------------------------
+// Requests
+
+export type Role = "system" | "user" | "assistant" | "tool" | "developer" | (string & {});
+
+export interface TextContentPart {
+  type: "text";
+  text: string;
+}
+export interface ImageContentPart {
+  type: "image_url";
+  image_url: { url: string; detail?: "auto" | "low" | "high" };
+}
+export type ContentPart = TextContentPart | ImageContentPart | { type: string; [key: string]: unknown };
+
+export interface ToolCall {
+  /** Position of the call in the message (present on streamed calls). */
+  index?: number;
+  id: string;
+  type: "function" | (string & {});
+  function: { name: string; arguments: string };
+}
+
+export interface ChatMessage {
+  role: Role;
+  content?: string | ContentPart[] | null;
+  name?: string;
+  tool_calls?: ToolCall[];
+  tool_call_id?: string;
+  /** Reasoning text some providers return beside the answer. */
+  reasoning_content?: string;
+  [key: string]: unknown;
+}
+
+export interface ToolDefinition {
+  type: "function";
+  function: { name: string; description?: string; parameters?: Record<string, unknown>; strict?: boolean };
+}
+
+export interface ChatCompletionRequest {
+  /** Model id, optionally with a `:provider` or `:policy` suffix. Optional for a
+   *  dedicated endpoint that serves one model. */
+  model?: string;
+  messages: ChatMessage[];
+  max_tokens?: number;
+  max_completion_tokens?: number;
+  temperature?: number;
+  top_p?: number;
+  frequency_penalty?: number;
+  presence_penalty?: number;
+  seed?: number;
+  stop?: string | string[];
+  n?: number;
+  logprobs?: boolean;
+  top_logprobs?: number;
+  tools?: ToolDefinition[];
+  tool_choice?: "auto" | "none" | "required" | { type: "function"; function: { name: string } };
+  response_format?: { type: "text" | "json_object" } | { type: "json_schema"; json_schema: Record<string, unknown> };
+  /** Set by the client for streams unless you set it: `{ include_usage: true }`. */
+  stream_options?: { include_usage?: boolean };
+  /** Any other field is passed to the server unchanged. */
+  [key: string]: unknown;
+}
+
+// ---------------------------------------------------------------------------
+// Responses
+
+export interface Usage {
+  prompt_tokens?: number;
+  completion_tokens?: number;
+  total_tokens?: number;
+  prompt_tokens_details?: { cached_tokens?: number; [key: string]: unknown } | null;
+  completion_tokens_details?: { reasoning_tokens?: number; [key: string]: unknown } | null;
+  [key: string]: unknown;
+}
+
+export interface ChatCompletionChoice {
+  index: number;
+  message: ChatMessage & { role: "assistant" | (string & {}); content: string | null };
+  /** `stop`, `length`, `tool_calls`, `content_filter`, or a provider's own (`eos`). */
+  finish_reason: string | null;
+  logprobs?: unknown;
+  [key: string]: unknown;
+}
+
+export interface ChatCompletion {
+  id: string;
+  object: "chat.completion" | (string & {});
+  created: number;
+  model: string;
+  system_fingerprint?: string;
+  choices: ChatCompletionChoice[];
+  /** Absent when the server did not report usage (never zeros or NaN). */
+  usage?: Usage;
+  /** Fields the server sent that this package does not know are kept. */
+  [key: string]: unknown;
+}
+
+export interface ToolCallDelta {
+  index: number;
+  id?: string;
+  type?: "function" | (string & {});
+  function?: { name?: string; arguments?: string };
+}
+
+export interface ChatCompletionChunk {
+  id: string;
+  object: "chat.completion.chunk" | (string & {});
+  created: number;
+  model: string;
+  system_fingerprint?: string;
+  choices: Array<{
+    index: number;
+    delta: {
+      role?: string;
+      content?: string | null;
+      reasoning_content?: string | null;
+      tool_calls?: ToolCallDelta[];
+      [key: string]: unknown;
+    };
+    finish_reason: string | null;
+    logprobs?: unknown;
+    [key: string]: unknown;
+  }>;
+  usage?: Usage | null;
+  [key: string]: unknown;
+}
+
+// ---------------------------------------------------------------------------
+// Options
+
+export interface Timeouts {
+  /** From sending the request to the response headers. Default 60 000 ms. */
+  headers?: number;
+  /** From the headers to the first body chunk of a stream. Default 60 000 ms. */
+  firstChunk?: number;
+  /** Between two body chunks. Default 30 000 ms. */
+  idle?: number;
+  /** The whole call, body included. Default 600 000 ms. */
+  total?: number;
+}
+
+export interface StreamLimits {
+  /** Longest SSE line accepted. Default 1 MiB. */
+  maxLineBytes?: number;
+  /** Largest SSE event accepted. Default 8 MiB. */
+  maxEventBytes?: number;
+}
+
+export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+
+export interface InferenceClientOptions {
+  /** An `hf_…` token or a provider key. Never needed in a browser that talks to the proxy. */
+  token?: string;
+  /** Default `https://router.huggingface.co`; chat goes to `{baseUrl}/v1/chat/completions`. */
+  baseUrl?: string;
+  /** A dedicated endpoint (TGI, vLLM, llama.cpp, an Inference Endpoint, or our proxy):
+   *  `…/v1` becomes `…/v1/chat/completions`; a path not ending in `/chat/completions`
+   *  gets `/v1/chat/completions`. */
+  endpointUrl?: string;
+  /** Extra headers sent with every request. */
+  headers?: Record<string, string>;
+  /** A `fetch` to use instead of the global one. */
+  fetch?: FetchLike;
+  timeouts?: Timeouts;
+  limits?: StreamLimits;
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal;
+  /** Per-call timeouts, merged over the client's. */
+  timeouts?: Timeouts;
+  /** Per-call extra headers, merged over the client's. */
+  headers?: Record<string, string>;
+}
+
+export interface StreamFinish {
+  /** What was received: complete, or partial when aborted or truncated. */
+  completion: ChatCompletion;
+  finishReason: string | null;
+  usage: Usage | undefined;
+  aborted: boolean;
+  truncated: boolean;
+}
+
+export interface StreamCallbacks {
+  /** Each piece of text for choice 0, with the text so far. */
+  onContent?: (delta: string, snapshot: string) => void;
+  /** Every parsed chunk, exactly as the server sent it. */
+  onChunk?: (chunk: ChatCompletionChunk) => void;
+  /** The stream ended: done, aborted or truncated. Called once. */
+  onFinish?: (result: StreamFinish) => void;
+  /** The stream failed (also called for a truncated stream). */
+  onError?: (error: InferenceError) => void;
+  /** The stream was aborted; `partial` is what arrived before. */
+  onAbort?: (partial: ChatCompletion) => void;
+}
+
+export interface StreamOptions extends RequestOptions, StreamCallbacks {}
+
+// ---------------------------------------------------------------------------
+// Errors
+
+export type InferenceErrorKind =
+  | "http"
+  | "network"
+  | "timeout"
+  | "aborted"
+  | "stream"
+  | "parse"
+  | "truncated"
+  | "input";
+
+export type TimeoutName = "headers" | "firstChunk" | "idle" | "total";
+
+export declare class InferenceError extends Error {
+  readonly name: "InferenceError";
+  readonly kind: InferenceErrorKind;
+  /** HTTP status when there was a response. */
+  readonly status: number | undefined;
+  /** The server's machine-readable code (`error.code`, `error.type`, TGI `error_type`). */
+  readonly code: string | undefined;
+  /** The upstream `x-request-id`. */
+  readonly requestId: string | undefined;
+  readonly provider: string | undefined;
+  /** Whether the same request could succeed if sent again. */
+  readonly retryable: boolean;
+  /** The upstream body (bounded), or the offending stream data for `parse`. */
+  readonly body: string | undefined;
+  /** Which timeout fired, for `kind: "timeout"`. */
+  readonly timeout: TimeoutName | undefined;
+  /** What a stream delivered before it failed. */
+  readonly partial: ChatCompletion | undefined;
+  /** A JavaScript exception that caused this one (from a custom `fetch`, say). */
+  readonly cause: unknown;
+}
+
+// ---------------------------------------------------------------------------
+// The client
+
+export declare class ChatStream implements AsyncIterable<ChatCompletionChunk> {
+  private constructor();
+  /** Iterate over chunks; breaking out cancels the request. Consume a stream once. */
+  [Symbol.asyncIterator](): AsyncIterator<ChatCompletionChunk>;
+  next(): Promise<IteratorResult<ChatCompletionChunk, undefined>>;
+  return(): Promise<IteratorResult<ChatCompletionChunk, undefined>>;
+  /** The whole completion (partial if aborted). Drives the stream if nobody iterates. */
+  finalCompletion(): Promise<ChatCompletion>;
+  /** The text of choice 0 (partial if aborted). Drives the stream if nobody iterates. */
+  text(): Promise<string>;
+  /** Stop now; the partial result stays available. */
+  abort(): void;
+  /** The stream re-encoded as SSE bytes (`data: {…}\n\n … data: [DONE]\n\n`), for a
+   *  server relaying to a browser. Consumes the stream. */
+  toReadableStream(): ReadableStream<Uint8Array>;
+  /** Whether the stream has ended (done, aborted, failed). */
+  readonly ended: boolean;
+}
+
+export interface ChatCompletionsCreate {
+  (request: ChatCompletionRequest & { stream: true }, options?: StreamOptions): Promise<ChatStream>;
+  (request: ChatCompletionRequest & { stream?: false | undefined }, options?: RequestOptions): Promise<ChatCompletion>;
+  (request: ChatCompletionRequest, options?: StreamOptions): Promise<ChatCompletion | ChatStream>;
+}
+
+export declare class InferenceClient {
+  constructor(options?: InferenceClientOptions);
+  chatCompletion(request: ChatCompletionRequest, options?: RequestOptions): Promise<ChatCompletion>;
+  chatCompletionStream(request: ChatCompletionRequest, options?: StreamOptions): ChatStream;
+  /** The `huggingface_hub` / OpenAI shape. */
+  readonly chat: { readonly completions: { readonly create: ChatCompletionsCreate } };
+  /** Release the client's resources (wasm memory). The client is unusable afterwards. */
+  free(): void;
+}
+
+/** The package version. */
+export declare const version: string;

@@ -1,0 +1,454 @@
+//! The one error type of the crate.
+//!
+//! Owns: [`Error`], its [`ErrorKind`] and [`TimeoutKind`], and the rules that turn an
+//! upstream error body (in whatever shape the server used) into a readable message.
+//! Must never: hold a secret (tokens are never passed in here), panic on any body, or
+//! keep an unbounded copy of what the server sent.
+//!
+//! The wasm shell surfaces this value to JavaScript as `InferenceError`, a real `Error`
+//! subclass; the fields map one to one.
+
+use serde_json::Value;
+
+/// Longest upstream body (in bytes) an error keeps. Bodies are cut on a char boundary.
+pub const MAX_ERROR_BODY_BYTES: usize = 8 * 1024;
+
+/// Longest offending SSE `data` an error keeps (parse errors quote what failed).
+pub const MAX_QUOTED_DATA_BYTES: usize = 1024;
+
+/// What went wrong, as a closed set the caller can `switch` on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The server answered with a non-2xx status.
+    Http,
+    /// The request never got an answer (DNS, refused, reset, CORS, offline).
+    Network,
+    /// One of the configured timeouts fired; see [`Error::timeout`].
+    Timeout,
+    /// The caller aborted (signal, `abort()`, or breaking out of iteration).
+    Aborted,
+    /// The stream itself carried an error (an `error` event or an `error` payload).
+    Stream,
+    /// The server sent something that is not the JSON it promised.
+    Parse,
+    /// The stream ended with neither `[DONE]` nor a finish reason.
+    Truncated,
+    /// The caller's request or options are invalid; nothing was sent.
+    Input,
+}
+
+impl ErrorKind {
+    /// The string JavaScript sees in `error.kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Http => "http",
+            ErrorKind::Network => "network",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Aborted => "aborted",
+            ErrorKind::Stream => "stream",
+            ErrorKind::Parse => "parse",
+            ErrorKind::Truncated => "truncated",
+            ErrorKind::Input => "input",
+        }
+    }
+}
+
+/// Which wait ran out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimeoutKind {
+    /// No response headers arrived in time.
+    Headers,
+    /// Headers came, but not the first body chunk.
+    FirstChunk,
+    /// Too long between two body chunks.
+    Idle,
+    /// The whole call took too long.
+    Total,
+}
+
+impl TimeoutKind {
+    /// The string JavaScript sees in `error.timeout` (and the option's name stem).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimeoutKind::Headers => "headers",
+            TimeoutKind::FirstChunk => "firstChunk",
+            TimeoutKind::Idle => "idle",
+            TimeoutKind::Total => "total",
+        }
+    }
+}
+
+/// Every failure the crate reports. Built by the core, surfaced by the shell.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct Error {
+    pub kind: ErrorKind,
+    /// What was wrong and, where we know, what to do about it.
+    pub message: String,
+    /// HTTP status, when there was a response.
+    pub status: Option<u16>,
+    /// A machine-readable code from the server (`error.code`, `error.type`, TGI's
+    /// `error_type`), when it gave one.
+    pub code: Option<String>,
+    /// The upstream `x-request-id`, to quote in a support request.
+    pub request_id: Option<String>,
+    /// Which provider answered, when known.
+    pub provider: Option<String>,
+    /// Whether sending the same request again could succeed.
+    pub retryable: bool,
+    /// The upstream body (cut to [`MAX_ERROR_BODY_BYTES`]), or the offending data.
+    pub body: Option<String>,
+    /// Set when `kind` is [`ErrorKind::Timeout`].
+    pub timeout: Option<TimeoutKind>,
+}
+
+impl Error {
+    /// A bare error of `kind`; the builders below fill in the rest.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            status: None,
+            code: None,
+            request_id: None,
+            provider: None,
+            retryable: false,
+            body: None,
+            timeout: None,
+        }
+    }
+
+    /// The caller's input is wrong; `what` names the option or field.
+    pub fn input(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Input, message)
+    }
+
+    /// The network failed before a response; `detail` is what the runtime said.
+    pub fn network(detail: &str) -> Self {
+        let mut e = Error::new(
+            ErrorKind::Network,
+            format!(
+                "network error: {}. Check that the server is reachable (and, in a browser, that it allows this origin with CORS).",
+                if detail.is_empty() { "the request failed" } else { detail }
+            ),
+        );
+        e.retryable = true;
+        e
+    }
+
+    /// A configured timeout fired.
+    pub fn timeout(which: TimeoutKind, after_ms: u64) -> Self {
+        let what = match which {
+            TimeoutKind::Headers => "no response headers",
+            TimeoutKind::FirstChunk => "no first chunk of the body",
+            TimeoutKind::Idle => "no data between two chunks",
+            TimeoutKind::Total => "the call did not complete",
+        };
+        let mut e = Error::new(
+            ErrorKind::Timeout,
+            format!(
+                "{} timeout: {what} within {after_ms} ms. Raise `timeouts.{}` if the model is slow.",
+                which.as_str(),
+                which.as_str()
+            ),
+        );
+        e.timeout = Some(which);
+        // Before anything was delivered a timeout is worth another try; the caller's
+        // retry logic decides whether anything was delivered.
+        e.retryable = matches!(which, TimeoutKind::Headers | TimeoutKind::FirstChunk);
+        e
+    }
+
+    /// The caller aborted.
+    pub fn aborted() -> Self {
+        Error::new(ErrorKind::Aborted, "the request was aborted by the caller")
+    }
+
+    /// The stream ended before it said it was done.
+    pub fn truncated(detail: &str) -> Self {
+        let mut e = Error::new(
+            ErrorKind::Truncated,
+            format!("the stream ended early: {detail}; the text so far is kept"),
+        );
+        e.retryable = true;
+        e
+    }
+
+    /// An HTTP error response. `body` is the response text, `content_type` its type.
+    pub fn http(status: u16, body: &str) -> Self {
+        let detail = message_from_body(body);
+        let code = code_from_body(body);
+        let message = match detail {
+            Some(m) => format!("HTTP {status}: {m}"),
+            None => format!("HTTP {status}: {}", reason_phrase(status)),
+        };
+        let mut e = Error::new(ErrorKind::Http, message);
+        e.status = Some(status);
+        e.code = code;
+        e.retryable = matches!(status, 408 | 409 | 425 | 429) || status >= 500;
+        if !body.is_empty() {
+            e.body = Some(cut(body, MAX_ERROR_BODY_BYTES).to_owned());
+        }
+        e
+    }
+
+    /// Set the request id (builder style).
+    pub fn with_request_id(mut self, id: Option<String>) -> Self {
+        if self.request_id.is_none() {
+            self.request_id = id;
+        }
+        self
+    }
+
+    /// Replace every occurrence of `secret` in the message and body (an upstream body can
+    /// echo a request header). Secrets shorter than 8 bytes are not searched for: they
+    /// would match ordinary words, and no real key is that short.
+    pub fn redact(mut self, secret: &str) -> Self {
+        if secret.len() >= 8 {
+            if self.message.contains(secret) {
+                self.message = self.message.replace(secret, "[redacted]");
+            }
+            if let Some(body) = self.body.as_mut() {
+                if body.contains(secret) {
+                    *body = body.replace(secret, "[redacted]");
+                }
+            }
+        }
+        self
+    }
+
+    /// Set the provider (builder style).
+    pub fn with_provider(mut self, provider: Option<String>) -> Self {
+        if self.provider.is_none() {
+            self.provider = provider;
+        }
+        self
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `s` cut to at most `max` bytes on a char boundary.
+pub fn cut(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// The human message in an error body, from whichever shape the server used:
+/// `{"error": "…"}`, `{"error": {"message": "…"}}`, `{"detail": "…" | [{"msg": "…"}]}`,
+/// `{"message": "…"}`, `{"errors": [{"message": "…"}]}`, RFC 7807 `title`/`detail`, or a
+/// plain-text body. `None` for an empty body.
+pub fn message_from_body(body: &str) -> Option<String> {
+    let trimmed = body.trim();
+    if trimmed.is_empty() {
+        return None;
+    }
+    match serde_json::from_str::<Value>(trimmed) {
+        Ok(v) => message_from_json(&v).or_else(|| Some(cut(trimmed, 300).to_owned())),
+        // Plain text (TGI and some gateways answer `Failed to deserialize …`).
+        Err(_) => Some(cut(trimmed, 300).to_owned()),
+    }
+}
+
+/// [`message_from_body`] for an already parsed value.
+pub fn message_from_json(v: &Value) -> Option<String> {
+    fn text(v: &Value) -> Option<String> {
+        match v {
+            Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+            _ => None,
+        }
+    }
+    match v {
+        Value::String(_) => text(v),
+        Value::Object(map) => {
+            if let Some(err) = map.get("error") {
+                match err {
+                    Value::String(_) => return text(err),
+                    Value::Object(_) | Value::Array(_) => {
+                        if let Some(m) = message_from_json(err) {
+                            return Some(m);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(m) = map.get("message").and_then(text) {
+                return Some(m);
+            }
+            if let Some(d) = map.get("detail") {
+                match d {
+                    Value::String(_) => return text(d),
+                    Value::Array(items) => {
+                        let parts: Vec<String> = items
+                            .iter()
+                            .filter_map(|i| i.get("msg").or_else(|| i.get("message")).and_then(text))
+                            .collect();
+                        if !parts.is_empty() {
+                            return Some(parts.join("; "));
+                        }
+                    }
+                    Value::Object(_) => {
+                        if let Some(m) = message_from_json(d) {
+                            return Some(m);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(Value::Array(errors)) = map.get("errors") {
+                let parts: Vec<String> = errors.iter().filter_map(message_from_json).collect();
+                if !parts.is_empty() {
+                    return Some(parts.join("; "));
+                }
+            }
+            map.get("title").and_then(text)
+        }
+        Value::Array(items) => {
+            let parts: Vec<String> = items.iter().filter_map(message_from_json).collect();
+            (!parts.is_empty()).then(|| parts.join("; "))
+        }
+        _ => None,
+    }
+}
+
+/// A machine-readable code in an error body: `error.code`, `error.type`, `error_type`,
+/// `code`, `type`. Numbers are rendered as strings.
+pub fn code_from_body(body: &str) -> Option<String> {
+    serde_json::from_str::<Value>(body.trim()).ok().and_then(|v| code_from_json(&v))
+}
+
+/// [`code_from_body`] for an already parsed value.
+pub fn code_from_json(v: &Value) -> Option<String> {
+    fn scalar(v: Option<&Value>) -> Option<String> {
+        match v? {
+            Value::String(s) if !s.is_empty() => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+    let map = v.as_object()?;
+    if let Some(Value::Object(inner)) = map.get("error") {
+        if let Some(c) = scalar(inner.get("code")).or_else(|| scalar(inner.get("type"))) {
+            return Some(c);
+        }
+    }
+    scalar(map.get("error_type"))
+        .or_else(|| scalar(map.get("code")))
+        .or_else(|| scalar(map.get("type")))
+}
+
+fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        400 => "bad request",
+        401 => "unauthorized: check the token",
+        402 => "payment required: the account is out of credits",
+        403 => "forbidden: the token may not use this model or provider",
+        404 => "not found: check the model id and the URL",
+        408 => "request timeout",
+        413 => "request too large",
+        422 => "unprocessable request",
+        429 => "rate limited: slow down and retry later",
+        500 => "internal server error",
+        502 => "bad gateway",
+        503 => "service unavailable (the model may be loading)",
+        504 => "gateway timeout",
+        _ => "request failed",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_from_error_string() {
+        assert_eq!(message_from_body(r#"{"error":"Model not found"}"#).as_deref(), Some("Model not found"));
+    }
+
+    #[test]
+    fn message_from_error_object() {
+        let body = r#"{"error":{"message":"Invalid API key","type":"invalid_request_error","code":"invalid_api_key"}}"#;
+        assert_eq!(message_from_body(body).as_deref(), Some("Invalid API key"));
+        assert_eq!(code_from_body(body).as_deref(), Some("invalid_api_key"));
+    }
+
+    #[test]
+    fn message_from_detail_string_and_list() {
+        assert_eq!(message_from_body(r#"{"detail":"Not allowed"}"#).as_deref(), Some("Not allowed"));
+        let body = r#"{"detail":[{"loc":["body","x"],"msg":"field required"},{"msg":"bad y"}]}"#;
+        assert_eq!(message_from_body(body).as_deref(), Some("field required; bad y"));
+    }
+
+    #[test]
+    fn message_from_message_and_errors_list() {
+        assert_eq!(message_from_body(r#"{"message":"Unauthorized"}"#).as_deref(), Some("Unauthorized"));
+        assert_eq!(
+            message_from_body(r#"{"errors":[{"message":"a"},{"message":"b"}]}"#).as_deref(),
+            Some("a; b")
+        );
+    }
+
+    #[test]
+    fn message_from_tgi_error_with_type() {
+        let body = r#"{"error":"Input validation error: too long","error_type":"validation"}"#;
+        assert_eq!(message_from_body(body).as_deref(), Some("Input validation error: too long"));
+        assert_eq!(code_from_body(body).as_deref(), Some("validation"));
+    }
+
+    #[test]
+    fn message_from_problem_json_title() {
+        assert_eq!(message_from_body(r#"{"title":"Invalid version","status":422}"#).as_deref(), Some("Invalid version"));
+    }
+
+    #[test]
+    fn message_from_plain_text_and_empty() {
+        assert_eq!(message_from_body("Failed to deserialize").as_deref(), Some("Failed to deserialize"));
+        assert_eq!(message_from_body("   "), None);
+    }
+
+    #[test]
+    fn message_never_object_object() {
+        let e = Error::http(500, r#"{"error":{"nested":true}}"#);
+        assert!(!e.message.contains("[object"), "{}", e.message);
+        assert!(e.message.starts_with("HTTP 500"));
+    }
+
+    #[test]
+    fn http_error_retryability_follows_status() {
+        for (s, r) in [(400, false), (401, false), (404, false), (408, true), (429, true), (500, true), (503, true)] {
+            assert_eq!(Error::http(s, "").retryable, r, "status {s}");
+        }
+    }
+
+    #[test]
+    fn http_error_body_is_bounded() {
+        let big = "é".repeat(MAX_ERROR_BODY_BYTES);
+        let e = Error::http(500, &big);
+        let kept = e.body.unwrap_or_default();
+        assert!(kept.len() <= MAX_ERROR_BODY_BYTES);
+        assert!(!kept.is_empty());
+    }
+
+    #[test]
+    fn redact_removes_the_secret_from_message_and_body() {
+        let e = Error::http(401, r#"{"error":"bad token hf_abcdefgh123"}"#).redact("hf_abcdefgh123");
+        assert!(!e.message.contains("hf_abcdefgh123"));
+        assert!(!e.body.unwrap_or_default().contains("hf_abcdefgh123"));
+    }
+
+    #[test]
+    fn timeout_names_itself() {
+        let e = Error::timeout(TimeoutKind::Idle, 1500);
+        assert_eq!(e.kind, ErrorKind::Timeout);
+        assert_eq!(e.timeout, Some(TimeoutKind::Idle));
+        assert!(e.message.contains("idle"), "{}", e.message);
+        assert!(e.message.contains("1500"));
+    }
+}

@@ -1,0 +1,26 @@
+//! hf-inference-wasm: a streaming client and auth proxy for Hugging Face Inference
+//! Providers and any OpenAI-compatible or TGI server, compiled to WebAssembly.
+//!
+//! The crate has two layers (see `DESIGN.md`):
+//! - the **core** (`error`, `sse`, `types`, `stream`, ...): pure Rust, no JS, no I/O, no
+//!   clock, no randomness. It decides everything and is tested natively.
+//! - the **shell** (`web`, only on `wasm32`): moves bytes between `fetch` and the core
+//!   and exposes the JavaScript API.
+
+// `Error` is large (it keeps status, code, request id and a bounded body) and travels
+// only on the cold path; boxing it would cost an allocation per error for nothing.
+#![allow(clippy::result_large_err)]
+
+pub mod error;
+pub mod providers;
+pub mod relay;
+pub mod response;
+pub mod sse;
+pub mod stream;
+pub mod timeouts;
+pub mod types;
+
+#[cfg(target_arch = "wasm32")]
+pub mod web;
+
+pub use error::{Error, ErrorKind, TimeoutKind};

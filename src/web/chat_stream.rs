@@ -1,0 +1,807 @@
+//! The exported `ChatStream`: one streamed chat completion.
+//!
+//! Owns: pumping the response body through the core (`sse::Decoder` then
+//! `stream::ChatStreamState`) one chunk at a time, handing chunks to whoever consumes the
+//! stream (an async iterator, or the stream itself when only callbacks or
+//! `finalCompletion()` are used), and ending exactly once with one outcome. Must never:
+//! decide what bytes mean (the core does), buffer the body ahead of the consumer, or
+//! call back into JavaScript while holding a borrow of its state (a callback may call
+//! `abort()`).
+//!
+//! Consumption: the first of these claims the stream: iterating it (`next()`), or
+//! `finalCompletion()`/`text()`/`toReadableStream()`, or the callbacks given at creation
+//! (which start pumping in a later task unless iteration began first). Callbacks fire
+//! whoever pumps. Every pull is serialized, so `next()` called twice without awaiting
+//! still yields chunks in order.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::rc::Rc;
+
+use js_sys::{Function, JsString, Object, Promise, Reflect, Uint8Array, JSON};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use web_sys::ReadableStreamDefaultReader;
+
+use super::error::{set, to_js};
+use super::transport::{self, Call};
+use crate::error::{Error, ErrorKind, MAX_ERROR_BODY_BYTES};
+use crate::response::{disposition, Disposition, PROVIDER_HEADER, REQUEST_ID_HEADERS};
+use crate::sse::{self, Decoder, Event};
+use crate::stream::{ChatStreamState, Step};
+use crate::{relay, types};
+
+/// The largest JSON body read where a stream was expected (it carries an error).
+const MAX_JSON_INSTEAD_OF_STREAM: usize = 1 << 20;
+
+/// A streamed chat completion. Async-iterable over chunks; see the module docs.
+#[wasm_bindgen]
+#[must_use = "a stream does nothing for the caller until it is iterated or awaited"]
+pub struct ChatStream {
+    inner: Rc<RefCell<Inner>>,
+}
+
+pub(crate) struct Callbacks {
+    pub on_content: Option<Function>,
+    pub on_chunk: Option<Function>,
+    pub on_finish: Option<Function>,
+    pub on_error: Option<Function>,
+    pub on_abort: Option<Function>,
+}
+
+impl Callbacks {
+    fn any(&self) -> bool {
+        self.on_content.is_some()
+            || self.on_chunk.is_some()
+            || self.on_finish.is_some()
+            || self.on_error.is_some()
+            || self.on_abort.is_some()
+    }
+}
+
+enum Body {
+    /// Waiting for the response headers.
+    Pending,
+    /// Reading the event stream.
+    Reading(ReadableStreamDefaultReader),
+    /// The body is read to its end, or was never going to be.
+    Gone,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Unclaimed,
+    Iterator,
+    Driver,
+}
+
+#[derive(Clone)]
+enum Outcome {
+    Done,
+    Aborted,
+    /// An `InferenceError`; `truncated` when the stream just stopped.
+    Failed { error: JsValue, truncated: bool },
+    /// A caller's callback threw this; it comes back out as itself.
+    Thrown(JsValue),
+}
+
+enum Want {
+    Completion,
+    Text,
+}
+
+struct Waiter {
+    resolve: Function,
+    reject: Function,
+    want: Want,
+}
+
+/// A sink that queues decoded events for the pump.
+struct Queue<'a>(&'a mut VecDeque<Event>);
+
+impl sse::Sink for Queue<'_> {
+    fn on_event(&mut self, event: Event) {
+        self.0.push_back(event);
+    }
+}
+
+struct Inner {
+    call: Call,
+    token: Option<String>,
+    body: Body,
+    decoder: Decoder,
+    events: VecDeque<Event>,
+    body_ended: bool,
+    unterminated: Option<Event>,
+    /// The core's verdict at the end of the body, held while its tail chunk goes out.
+    finished: Option<Result<crate::stream::Finish, Error>>,
+    /// A decoder error found after events of the same read; reported after them.
+    pending_error: Option<Error>,
+    state: ChatStreamState,
+    cb: Callbacks,
+    snapshot: JsString,
+    mode: Mode,
+    /// Pulls scheduled and not finished; a new pull waits for `tail` when non-zero.
+    busy: usize,
+    tail: Option<Promise>,
+    outcome: Option<Outcome>,
+    /// The iterator has thrown the failure once; after that it reports `done`.
+    failure_reported: bool,
+    waiters: Vec<Waiter>,
+    final_completion: Option<JsValue>,
+    final_text: Option<String>,
+    /// `[DONE]` was sent by `nextSse`.
+    sse_closed: bool,
+    scratch: Vec<u8>,
+    request_id: Option<String>,
+    provider: Option<String>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // A stream dropped unconsumed (or garbage-collected) cancels its request.
+        if self.outcome.is_none() {
+            self.call.abort();
+        }
+        if let Body::Reading(reader) = &self.body {
+            let _ = reader.cancel();
+        }
+    }
+}
+
+/// What one pull produced.
+enum Pulled {
+    /// A chunk: its parsed object (when one was wanted) and its JSON text.
+    Chunk { object: JsValue, data: String },
+    /// The stream is over; see the outcome.
+    End,
+}
+
+impl ChatStream {
+    pub(crate) fn start(call: Call, token: Option<String>, limits: sse::Limits, cb: Callbacks) -> ChatStream {
+        let drive = cb.any();
+        let inner = Rc::new(RefCell::new(Inner {
+            call,
+            token,
+            body: Body::Pending,
+            decoder: Decoder::with_limits(limits),
+            events: VecDeque::new(),
+            body_ended: false,
+            unterminated: None,
+            pending_error: None,
+            finished: None,
+            state: ChatStreamState::new(),
+            cb,
+            snapshot: JsString::from(""),
+            mode: Mode::Unclaimed,
+            busy: 0,
+            tail: None,
+            outcome: None,
+            failure_reported: false,
+            waiters: Vec::new(),
+            final_completion: None,
+            final_text: None,
+            sse_closed: false,
+            scratch: Vec::new(),
+            request_id: None,
+            provider: None,
+        }));
+        if drive {
+            // Later, so that a caller who starts iterating right away keeps the stream.
+            let rc = inner.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                if claim(&rc, Mode::Driver) {
+                    drive_to_end(rc).await;
+                }
+            });
+        }
+        ChatStream { inner }
+    }
+}
+
+#[wasm_bindgen]
+impl ChatStream {
+    /// The async-iterator step: `{ done, value }` with the next chunk.
+    pub fn next(&self) -> Promise {
+        let rc = self.inner.clone();
+        if !claim(&rc, Mode::Iterator) {
+            return Promise::reject(&already_consumed());
+        }
+        schedule(&rc, |rc| async move {
+            match pull(&rc, true).await {
+                Pulled::Chunk { object, .. } => Ok(step(false, &object)),
+                Pulled::End => {
+                    let mut inner = rc.borrow_mut();
+                    let failure = match &inner.outcome {
+                        Some(Outcome::Failed { error, .. }) | Some(Outcome::Thrown(error)) if !inner.failure_reported => {
+                            Some(error.clone())
+                        }
+                        _ => None,
+                    };
+                    match failure {
+                        Some(e) => {
+                            inner.failure_reported = true;
+                            Err(e)
+                        }
+                        None => Ok(step(true, &JsValue::UNDEFINED)),
+                    }
+                }
+            }
+        })
+    }
+
+    /// The async-iterator exit (`break`, `return`, a thrown loop body): cancels the
+    /// request and keeps what arrived.
+    #[wasm_bindgen(js_name = "return")]
+    pub fn return_(&self) -> Promise {
+        self.abort();
+        Promise::resolve(&step(true, &JsValue::UNDEFINED))
+    }
+
+    /// Stop now. The partial completion stays available; `onAbort` and `onFinish` fire.
+    pub fn abort(&self) {
+        finish(&self.inner, Outcome::Aborted);
+    }
+
+    /// Whether the stream has ended (done, aborted or failed).
+    #[wasm_bindgen(getter)]
+    pub fn ended(&self) -> bool {
+        self.inner.borrow().outcome.is_some()
+    }
+
+    /// The whole completion; partial if the stream was aborted. Rejects if it failed.
+    #[wasm_bindgen(js_name = finalCompletion)]
+    pub fn final_completion(&self) -> Promise {
+        self.wait(Want::Completion)
+    }
+
+    /// The text of choice 0; partial if the stream was aborted. Rejects if it failed.
+    pub fn text(&self) -> Promise {
+        self.wait(Want::Text)
+    }
+
+    /// Resolves once the response headers arrived and announce a stream; rejects with
+    /// the HTTP (or network, timeout) error otherwise. Consumes nothing.
+    pub fn ready(&self) -> Promise {
+        schedule(&self.inner, |rc| async move {
+            if response_ready(&rc).await {
+                Ok(JsValue::UNDEFINED)
+            } else {
+                Err(failure_of(&rc).unwrap_or(JsValue::UNDEFINED))
+            }
+        })
+    }
+
+    /// The next piece of the stream re-encoded as SSE bytes (`undefined` at the end),
+    /// for `toReadableStream()`. A failure becomes a final `event: error`.
+    #[wasm_bindgen(js_name = nextSse)]
+    pub fn next_sse(&self) -> Promise {
+        let rc = self.inner.clone();
+        if !claim(&rc, Mode::Iterator) {
+            return Promise::reject(&already_consumed());
+        }
+        schedule(&rc, |rc| async move {
+            let mut out = String::new();
+            match pull(&rc, false).await {
+                Pulled::Chunk { data, .. } => relay::encode_data(&data, &mut out),
+                Pulled::End => {
+                    let mut inner = rc.borrow_mut();
+                    if inner.sse_closed {
+                        return Ok(JsValue::UNDEFINED);
+                    }
+                    inner.sse_closed = true;
+                    match inner.outcome.clone() {
+                        Some(Outcome::Failed { error, .. }) => out = relay::encode_error(&from_js_error(&error)),
+                        Some(Outcome::Thrown(e)) => return Err(e),
+                        _ => out.push_str(relay::DONE),
+                    }
+                }
+            }
+            Ok(Uint8Array::from(out.as_bytes()).into())
+        })
+    }
+}
+
+impl ChatStream {
+    fn wait(&self, want: Want) -> Promise {
+        let rc = self.inner.clone();
+        let mut slots = None;
+        // The executor runs synchronously, inside `Promise::new`.
+        let promise = Promise::new(&mut |resolve, reject| slots = Some((resolve, reject)));
+        if let Some((resolve, reject)) = slots {
+            rc.borrow_mut().waiters.push(Waiter { resolve, reject, want });
+        }
+        if rc.borrow().outcome.is_some() {
+            settle_waiters(&rc);
+        } else if claim(&rc, Mode::Driver) {
+            wasm_bindgen_futures::spawn_local(drive_to_end(rc));
+        }
+        promise
+    }
+}
+
+/// Take the stream for `mode` if nobody has; true if `mode` holds it now.
+fn claim(rc: &Rc<RefCell<Inner>>, mode: Mode) -> bool {
+    let mut inner = rc.borrow_mut();
+    if inner.mode == Mode::Unclaimed {
+        inner.mode = mode;
+    }
+    inner.mode == mode
+}
+
+fn already_consumed() -> JsValue {
+    to_js(
+        &Error::input("this stream is already being consumed by its callbacks or `finalCompletion()`; iterate it or await it, not both"),
+        None,
+        None,
+    )
+}
+
+async fn drive_to_end(rc: Rc<RefCell<Inner>>) {
+    loop {
+        let p = schedule(&rc, |rc| async move {
+            Ok(match pull(&rc, false).await {
+                Pulled::Chunk { .. } => JsValue::TRUE,
+                Pulled::End => JsValue::FALSE,
+            })
+        });
+        match JsFuture::from(p).await {
+            Ok(v) if v.is_truthy() => continue,
+            _ => break,
+        }
+    }
+}
+
+/// Run `op` after every pull scheduled before it has finished.
+fn schedule<F, Fut>(rc: &Rc<RefCell<Inner>>, op: F) -> Promise
+where
+    F: FnOnce(Rc<RefCell<Inner>>) -> Fut + 'static,
+    Fut: Future<Output = Result<JsValue, JsValue>> + 'static,
+{
+    let prev = {
+        let mut inner = rc.borrow_mut();
+        let prev = if inner.busy > 0 { inner.tail.take() } else { None };
+        inner.busy += 1;
+        prev
+    };
+    let rc2 = rc.clone();
+    let promise = future_to_promise(async move {
+        if let Some(prev) = prev {
+            let _ = JsFuture::from(prev).await;
+        }
+        let result = op(rc2.clone()).await;
+        rc2.borrow_mut().busy -= 1;
+        result
+    });
+    // A settled-either-way copy to chain on, so a rejection is not reported twice.
+    let tail = transport::NOOP.with(|noop| promise.then2(noop, noop));
+    rc.borrow_mut().tail = Some(tail);
+    promise
+}
+
+fn step(done: bool, value: &JsValue) -> JsValue {
+    let o = Object::new();
+    set(&o, "done", &done.into());
+    set(&o, "value", value);
+    o.into()
+}
+
+/// Produce the next chunk, or end the stream.
+async fn pull(rc: &Rc<RefCell<Inner>>, want_object: bool) -> Pulled {
+    loop {
+        if rc.borrow().outcome.is_some() {
+            return Pulled::End;
+        }
+
+        // 1. A decoded event waiting.
+        let event = rc.borrow_mut().events.pop_front();
+        if let Some(event) = event {
+            let step = rc.borrow_mut().state.on_event(&event);
+            match step {
+                Ok(Step::Chunk { content, data }) => {
+                    return deliver(rc, content, data, want_object).unwrap_or(Pulled::End);
+                }
+                Ok(Step::Done) => {
+                    let done = rc.borrow_mut().state.finish(None);
+                    end_with(rc, done);
+                    return Pulled::End;
+                }
+                Ok(Step::Skip) => continue,
+                Err(e) => {
+                    fail(rc, e, None, false);
+                    return Pulled::End;
+                }
+            }
+        }
+
+        // 2. The decoder failed after the events above.
+        let pending_error = rc.borrow_mut().pending_error.take();
+        if let Some(e) = pending_error {
+            fail(rc, e, None, false);
+            return Pulled::End;
+        }
+
+        // 3. The body ended: the core says whether that was complete. An unterminated
+        //    final chunk it accepted is delivered first, then the stream ends.
+        if rc.borrow().body_ended {
+            let result = {
+                let mut inner = rc.borrow_mut();
+                match inner.finished.take() {
+                    Some(r) => r,
+                    None => {
+                        let unterminated = inner.unterminated.take();
+                        inner.state.finish(unterminated.as_ref())
+                    }
+                }
+            };
+            match result {
+                Ok(mut f) if f.tail.is_some() => {
+                    let tail = f.tail.take();
+                    rc.borrow_mut().finished = Some(Ok(f));
+                    if let Some(Step::Chunk { content, data }) = tail {
+                        return deliver(rc, content, data, want_object).unwrap_or(Pulled::End);
+                    }
+                    continue;
+                }
+                result => {
+                    end_with(rc, result);
+                    return Pulled::End;
+                }
+            }
+        }
+
+        // 4. Headers first.
+        if !response_ready(rc).await {
+            return Pulled::End;
+        }
+
+        // 5. More bytes.
+        let (call, reader) = {
+            let inner = rc.borrow();
+            match &inner.body {
+                Body::Reading(r) => (inner.call.clone(), r.clone()),
+                _ => return Pulled::End,
+            }
+        };
+        let read = call.read(&reader).await;
+        if rc.borrow().outcome.is_some() {
+            return Pulled::End;
+        }
+        match read {
+            Ok(Some(bytes)) => {
+                let fed = {
+                    let mut guard = rc.borrow_mut();
+                    let inner = &mut *guard;
+                    let len = bytes.length() as usize;
+                    inner.scratch.resize(len, 0);
+                    bytes.copy_to(&mut inner.scratch[..len]);
+                    inner.decoder.feed(&inner.scratch[..len], &mut Queue(&mut inner.events))
+                };
+                if let Err(e) = fed {
+                    // Events before the bad line are queued: they go out first.
+                    rc.borrow_mut().pending_error = Some(e.into());
+                }
+            }
+            Ok(None) => {
+                let mut guard = rc.borrow_mut();
+                let inner = &mut *guard;
+                let tail = inner.decoder.finish(&mut Queue(&mut inner.events));
+                inner.body_ended = true;
+                inner.body = Body::Gone;
+                match tail {
+                    Ok(t) => inner.unterminated = t,
+                    Err(e) => {
+                        drop(guard);
+                        fail(rc, e.into(), None, false);
+                        return Pulled::End;
+                    }
+                }
+            }
+            Err((e, cause)) => {
+                if e.kind == ErrorKind::Aborted {
+                    finish(rc, Outcome::Aborted);
+                } else {
+                    fail(rc, e, cause, false);
+                }
+                return Pulled::End;
+            }
+        }
+    }
+}
+
+/// Hand one chunk to the callbacks and the consumer. `None` if a callback threw.
+fn deliver(rc: &Rc<RefCell<Inner>>, content: Option<String>, data: String, want_object: bool) -> Option<Pulled> {
+    let (on_content, on_chunk) = {
+        let inner = rc.borrow();
+        (inner.cb.on_content.clone(), inner.cb.on_chunk.clone())
+    };
+    let object = if want_object || on_chunk.is_some() {
+        match JSON::parse(&data) {
+            Ok(v) => v,
+            Err(_) => {
+                let mut e = Error::new(ErrorKind::Parse, "a chunk the decoder accepted is not valid JSON for JavaScript");
+                e.body = Some(crate::error::cut(&data, crate::error::MAX_QUOTED_DATA_BYTES).to_owned());
+                fail(rc, e, None, false);
+                return None;
+            }
+        }
+    } else {
+        JsValue::UNDEFINED
+    };
+    if let (Some(f), Some(delta)) = (on_content, content) {
+        let delta = JsString::from(delta.as_str());
+        let snapshot = {
+            let mut inner = rc.borrow_mut();
+            inner.snapshot = inner.snapshot.concat(&delta);
+            inner.snapshot.clone()
+        };
+        if let Err(e) = f.call2(&JsValue::UNDEFINED, &delta, &snapshot) {
+            finish(rc, Outcome::Thrown(e));
+            return None;
+        }
+    }
+    if let Some(f) = on_chunk {
+        if let Err(e) = f.call1(&JsValue::UNDEFINED, &object) {
+            finish(rc, Outcome::Thrown(e));
+            return None;
+        }
+    }
+    Some(Pulled::Chunk { object, data })
+}
+
+/// Wait for the headers and set up the body. False if the stream cannot go on (the
+/// outcome says why).
+async fn response_ready(rc: &Rc<RefCell<Inner>>) -> bool {
+    {
+        let inner = rc.borrow();
+        if inner.outcome.is_some() {
+            return false;
+        }
+        if !matches!(inner.body, Body::Pending) {
+            return true;
+        }
+    }
+    let call = rc.borrow().call.clone();
+    let response = match call.response().await {
+        Ok(r) => r,
+        Err((e, cause)) => {
+            if e.kind == ErrorKind::Aborted {
+                finish(rc, Outcome::Aborted);
+            } else {
+                fail(rc, e, cause, false);
+            }
+            return false;
+        }
+    };
+    if rc.borrow().outcome.is_some() {
+        return false;
+    }
+    let headers = response.headers();
+    let header = |name: &str| headers.get(name).ok().flatten();
+    {
+        let mut inner = rc.borrow_mut();
+        inner.request_id = REQUEST_ID_HEADERS.iter().find_map(|h| header(h));
+        inner.provider = header(PROVIDER_HEADER);
+    }
+    let status = response.status();
+    match disposition(status, header("content-type").as_deref(), true) {
+        Disposition::EventStream => {
+            let reader = response.body().map(|b| b.get_reader().unchecked_into::<ReadableStreamDefaultReader>());
+            let mut inner = rc.borrow_mut();
+            match reader {
+                Some(r) => inner.body = Body::Reading(r),
+                None => {
+                    inner.body = Body::Gone;
+                    inner.body_ended = true;
+                }
+            }
+            true
+        }
+        Disposition::Error => {
+            rc.borrow_mut().body = Body::Gone;
+            let text = transport::read_text(&call, &response, MAX_ERROR_BODY_BYTES).await;
+            let e = match text {
+                Ok(t) => Error::http(status, &t),
+                Err((e, _)) => Error::http(status, &format!("(the error body could not be read: {})", e.message)),
+            };
+            fail(rc, e, None, false);
+            false
+        }
+        Disposition::Json => {
+            rc.borrow_mut().body = Body::Gone;
+            let e = match transport::read_text(&call, &response, MAX_JSON_INSTEAD_OF_STREAM).await {
+                Ok(t) => match types::parse_completion(&t) {
+                    Err(e) => e,
+                    Ok(_) => crate::response::not_a_stream(&t),
+                },
+                Err((e, _)) => e,
+            };
+            fail(rc, e, None, false);
+            false
+        }
+    }
+}
+
+/// End with what the core said at the end of the body or at `[DONE]`.
+fn end_with(rc: &Rc<RefCell<Inner>>, result: Result<crate::stream::Finish, Error>) {
+    match result {
+        Ok(f) if !f.truncated => {
+            cancel_body(rc);
+            let completion = to_js_json(&f.completion);
+            let text = f.completion.choices.first().and_then(|c| c.message.content.clone()).unwrap_or_default();
+            {
+                let mut inner = rc.borrow_mut();
+                inner.final_completion = Some(completion);
+                inner.final_text = Some(text);
+            }
+            finish(rc, Outcome::Done);
+        }
+        Ok(_) => {
+            let reason = "the body ended with neither `[DONE]` nor a finish reason";
+            fail(rc, Error::truncated(reason), None, true);
+        }
+        Err(e) => fail(rc, e, None, false),
+    }
+}
+
+/// Fail with `e` (made into an `InferenceError` carrying the partial completion).
+fn fail(rc: &Rc<RefCell<Inner>>, e: Error, cause: Option<JsValue>, truncated: bool) {
+    let (e, partial) = {
+        let inner = rc.borrow();
+        if inner.outcome.is_some() {
+            return;
+        }
+        let mut e = e.with_request_id(inner.request_id.clone()).with_provider(inner.provider.clone());
+        if let Some(t) = &inner.token {
+            e = e.redact(t);
+        }
+        (e, to_js_json(&inner.state.snapshot()))
+    };
+    let error = to_js(&e, Some(&partial), cause.as_ref());
+    rc.borrow_mut().final_completion = Some(partial);
+    finish(rc, Outcome::Failed { error, truncated });
+}
+
+fn cancel_body(rc: &Rc<RefCell<Inner>>) {
+    let body = std::mem::replace(&mut rc.borrow_mut().body, Body::Gone);
+    if let Body::Reading(reader) = body {
+        // `[DONE]` or an error: stop the transfer now instead of waiting for EOF.
+        let _ = reader.cancel();
+    }
+}
+
+/// End the stream once with `outcome`: stop the request, fire the callbacks, settle
+/// the waiters.
+fn finish(rc: &Rc<RefCell<Inner>>, outcome: Outcome) {
+    let (call, cb_finish, cb_error, cb_abort) = {
+        let mut inner = rc.borrow_mut();
+        if inner.outcome.is_some() {
+            return;
+        }
+        inner.outcome = Some(outcome.clone());
+        if inner.final_completion.is_none() {
+            let partial = to_js_json(&inner.state.snapshot());
+            inner.final_completion = Some(partial);
+        }
+        if inner.final_text.is_none() {
+            let text = inner
+                .state
+                .snapshot()
+                .choices
+                .first()
+                .and_then(|c| c.message.content.clone())
+                .unwrap_or_default();
+            inner.final_text = Some(text);
+        }
+        (inner.call.clone(), inner.cb.on_finish.clone(), inner.cb.on_error.clone(), inner.cb.on_abort.clone())
+    };
+    match &outcome {
+        Outcome::Done => call.end(),
+        _ => call.abort(),
+    }
+    cancel_body(rc);
+
+    let completion = rc.borrow().final_completion.clone().unwrap_or(JsValue::UNDEFINED);
+    let report = |r: Result<JsValue, JsValue>| {
+        if let Err(e) = r {
+            // A throwing end callback is reported like a throwing event listener.
+            let _ = Promise::reject(&e);
+        }
+    };
+    match &outcome {
+        Outcome::Done => {
+            if let Some(f) = cb_finish {
+                report(f.call1(&JsValue::UNDEFINED, &finish_info(rc, &completion, false, false)));
+            }
+        }
+        Outcome::Aborted => {
+            if let Some(f) = cb_abort {
+                report(f.call1(&JsValue::UNDEFINED, &completion));
+            }
+            if let Some(f) = cb_finish {
+                report(f.call1(&JsValue::UNDEFINED, &finish_info(rc, &completion, true, false)));
+            }
+        }
+        Outcome::Failed { error, truncated } => {
+            if let Some(f) = cb_error {
+                report(f.call1(&JsValue::UNDEFINED, error));
+            }
+            if *truncated {
+                if let Some(f) = cb_finish {
+                    report(f.call1(&JsValue::UNDEFINED, &finish_info(rc, &completion, false, true)));
+                }
+            }
+        }
+        Outcome::Thrown(_) => {}
+    }
+    settle_waiters(rc);
+}
+
+fn finish_info(rc: &Rc<RefCell<Inner>>, completion: &JsValue, aborted: bool, truncated: bool) -> JsValue {
+    let o = Object::new();
+    set(&o, "completion", completion);
+    let reason = rc.borrow().state.finish_reason().map(JsValue::from_str).unwrap_or(JsValue::NULL);
+    set(&o, "finishReason", &reason);
+    let usage = Reflect::get(completion, &JsValue::from_str("usage")).unwrap_or(JsValue::UNDEFINED);
+    set(&o, "usage", &if usage.is_null() { JsValue::UNDEFINED } else { usage });
+    set(&o, "aborted", &aborted.into());
+    set(&o, "truncated", &truncated.into());
+    o.into()
+}
+
+fn settle_waiters(rc: &Rc<RefCell<Inner>>) {
+    let (waiters, outcome, completion, text) = {
+        let mut inner = rc.borrow_mut();
+        let Some(outcome) = inner.outcome.clone() else { return };
+        (
+            std::mem::take(&mut inner.waiters),
+            outcome,
+            inner.final_completion.clone().unwrap_or(JsValue::UNDEFINED),
+            inner.final_text.clone().unwrap_or_default(),
+        )
+    };
+    for w in waiters {
+        let _ = match &outcome {
+            Outcome::Failed { error, .. } | Outcome::Thrown(error) => w.reject.call1(&JsValue::UNDEFINED, error),
+            _ => match w.want {
+                Want::Completion => w.resolve.call1(&JsValue::UNDEFINED, &completion),
+                Want::Text => w.resolve.call1(&JsValue::UNDEFINED, &JsValue::from_str(&text)),
+            },
+        };
+    }
+}
+
+fn failure_of(rc: &Rc<RefCell<Inner>>) -> Option<JsValue> {
+    match &rc.borrow().outcome {
+        Some(Outcome::Failed { error, .. }) | Some(Outcome::Thrown(error)) => Some(error.clone()),
+        Some(Outcome::Aborted) => Some(to_js(&Error::aborted(), None, None)),
+        _ => None,
+    }
+}
+
+/// A core value as a JS object, through JSON (every field, integers exact up to 2^53).
+fn to_js_json<T: serde::Serialize>(v: &T) -> JsValue {
+    serde_json::to_string(v).ok().and_then(|s| JSON::parse(&s).ok()).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// Read back the fields of an `InferenceError` for re-encoding as an SSE error event.
+fn from_js_error(e: &JsValue) -> Error {
+    let get = |k: &str| Reflect::get(e, &JsValue::from_str(k)).ok();
+    let message = get("message").and_then(|v| v.as_string()).unwrap_or_else(|| "the stream failed".into());
+    let kind = match get("kind").and_then(|v| v.as_string()).as_deref() {
+        Some("http") => ErrorKind::Http,
+        Some("network") => ErrorKind::Network,
+        Some("timeout") => ErrorKind::Timeout,
+        Some("parse") => ErrorKind::Parse,
+        Some("truncated") => ErrorKind::Truncated,
+        Some("input") => ErrorKind::Input,
+        Some("aborted") => ErrorKind::Aborted,
+        _ => ErrorKind::Stream,
+    };
+    let mut out = Error::new(kind, message);
+    out.code = get("code").and_then(|v| v.as_string());
+    out.status = get("status").and_then(|v| v.as_f64()).map(|s| s as u16);
+    out
+}

@@ -1,0 +1,190 @@
+//! Reading options that come from JavaScript.
+//!
+//! Owns: checking the type of every option a caller passes and turning it into Rust
+//! values, with an `input` error that names the option when the type is wrong. Must
+//! never: trust a JS value's type, or decide anything about HTTP (defaults and
+//! URL rules live in the core).
+
+use js_sys::{Function, Object, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::error::Error;
+use crate::sse::Limits;
+use crate::timeouts::Timeouts;
+
+/// The client's options, checked.
+pub(crate) struct ClientOptions {
+    pub token: Option<String>,
+    pub base_url: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub fetch: Option<Function>,
+    pub timeouts: Timeouts,
+    pub limits: Limits,
+}
+
+/// A call's options, checked (callbacks are read by the stream).
+pub(crate) struct CallOptions {
+    pub signal: Option<web_sys::AbortSignal>,
+    pub timeouts: Timeouts,
+    pub headers: Vec<(String, String)>,
+    pub object: Option<Object>,
+}
+
+pub(crate) fn client_options(v: &JsValue) -> Result<ClientOptions, Error> {
+    let o = object(v, "options")?;
+    let Some(o) = o else {
+        return Ok(ClientOptions {
+            token: None,
+            base_url: None,
+            endpoint_url: None,
+            headers: Vec::new(),
+            fetch: None,
+            timeouts: Timeouts::default(),
+            limits: Limits::default(),
+        });
+    };
+    let mut limits = Limits::default();
+    if let Some(l) = object(&get(&o, "limits"), "limits")? {
+        if let Some(n) = number(&l, "maxLineBytes", "limits.maxLineBytes")? {
+            limits.max_line_bytes = n.max(1) as usize;
+        }
+        if let Some(n) = number(&l, "maxEventBytes", "limits.maxEventBytes")? {
+            limits.max_event_bytes = n.max(1) as usize;
+        }
+    }
+    Ok(ClientOptions {
+        token: string(&o, "token", "token")?,
+        base_url: string(&o, "baseUrl", "baseUrl")?,
+        endpoint_url: string(&o, "endpointUrl", "endpointUrl")?,
+        headers: headers(&o, "headers")?,
+        fetch: function(&o, "fetch", "fetch")?,
+        timeouts: timeouts(&o, Timeouts::default())?,
+        limits,
+    })
+}
+
+pub(crate) fn call_options(v: &JsValue, base: Timeouts, base_headers: &[(String, String)]) -> Result<CallOptions, Error> {
+    let o = object(v, "options")?;
+    let Some(o) = o else {
+        return Ok(CallOptions { signal: None, timeouts: base, headers: base_headers.to_vec(), object: None });
+    };
+    let signal = match get(&o, "signal") {
+        s if s.is_undefined() || s.is_null() => None,
+        s => Some(
+            s.dyn_into::<web_sys::AbortSignal>()
+                .map_err(|s| Error::input(format!("`signal` must be an AbortSignal, got {}", type_name(&s))))?,
+        ),
+    };
+    let mut merged = base_headers.to_vec();
+    for (k, v) in headers(&o, "headers")? {
+        merged.retain(|(n, _)| !n.eq_ignore_ascii_case(&k));
+        merged.push((k, v));
+    }
+    Ok(CallOptions { signal, timeouts: timeouts(&o, base)?, headers: merged, object: Some(o) })
+}
+
+/// The callback `key` of a call's options, if any.
+pub(crate) fn callback(o: Option<&Object>, key: &str) -> Result<Option<Function>, Error> {
+    match o {
+        Some(o) => function(o, key, key),
+        None => Ok(None),
+    }
+}
+
+fn timeouts(o: &Object, mut t: Timeouts) -> Result<Timeouts, Error> {
+    if let Some(to) = object(&get(o, "timeouts"), "timeouts")? {
+        for (key, slot) in [
+            ("headers", &mut t.headers_ms),
+            ("firstChunk", &mut t.first_chunk_ms),
+            ("idle", &mut t.idle_ms),
+            ("total", &mut t.total_ms),
+        ] {
+            if let Some(ms) = number(&to, key, &format!("timeouts.{key}"))? {
+                *slot = ms;
+            }
+        }
+    }
+    Ok(t)
+}
+
+fn get(o: &Object, key: &str) -> JsValue {
+    Reflect::get(o, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn type_name(v: &JsValue) -> String {
+    if v.is_null() {
+        return "null".into();
+    }
+    if Array::is_array(v) {
+        return "an array".into();
+    }
+    v.js_typeof().as_string().unwrap_or_else(|| "unknown".into())
+}
+
+use js_sys::Array;
+
+/// `v` as an object; `undefined`/`null` are `None`.
+fn object(v: &JsValue, path: &str) -> Result<Option<Object>, Error> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    if !v.is_object() || Array::is_array(v) || v.is_function() {
+        return Err(Error::input(format!("`{path}` must be an object, got {}", type_name(v))));
+    }
+    Ok(Some(v.clone().unchecked_into()))
+}
+
+fn string(o: &Object, key: &str, path: &str) -> Result<Option<String>, Error> {
+    let v = get(o, key);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    v.as_string().map(Some).ok_or_else(|| Error::input(format!("`{path}` must be a string, got {}", type_name(&v))))
+}
+
+/// A non-negative whole number of milliseconds or bytes.
+fn number(o: &Object, key: &str, path: &str) -> Result<Option<u64>, Error> {
+    let v = get(o, key);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    match v.as_f64() {
+        Some(n) if n.is_finite() && n >= 0.0 => Ok(Some(n.min(u32::MAX as f64) as u64)),
+        Some(n) => Err(Error::input(format!("`{path}` must be a finite number ≥ 0, got {n}"))),
+        None => Err(Error::input(format!("`{path}` must be a number, got {}", type_name(&v)))),
+    }
+}
+
+fn function(o: &Object, key: &str, path: &str) -> Result<Option<Function>, Error> {
+    let v = get(o, key);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    v.dyn_into::<Function>()
+        .map(Some)
+        .map_err(|v| Error::input(format!("`{path}` must be a function, got {}", type_name(&v))))
+}
+
+/// A `{ name: value }` record of strings (numbers are accepted and written out).
+fn headers(o: &Object, path: &str) -> Result<Vec<(String, String)>, Error> {
+    let Some(h) = object(&get(o, "headers"), path)? else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for key in Object::keys(&h).iter() {
+        let Some(name) = key.as_string() else { continue };
+        let v = Reflect::get(&h, &key).unwrap_or(JsValue::UNDEFINED);
+        let value = if let Some(s) = v.as_string() {
+            s
+        } else if let Some(n) = v.as_f64() {
+            format!("{n}")
+        } else if v.is_undefined() {
+            continue;
+        } else {
+            return Err(Error::input(format!("`{path}.{name}` must be a string, got {}", type_name(&v))));
+        };
+        out.push((name, value));
+    }
+    Ok(out)
+}

@@ -1,0 +1,293 @@
+//! The only code that awaits the network.
+//!
+//! Owns: one HTTP call: calling `fetch` (the caller's or the global one), the
+//! `AbortController` behind it, the caller's `AbortSignal`, the one watchdog timer that
+//! enforces the core's [`Watchdog`] deadlines, and reading the body. Must never: decide
+//! what a status or a body means (that is `crate::response` and `crate::stream`), or
+//! wait without a bound: every await here is cut short by the controller, which the
+//! watchdog and the caller's signal abort.
+//!
+//! Why a rejection happened is recorded before the controller is aborted, so a rejected
+//! `fetch` or `read()` maps to the right error: the caller aborted, a named timeout
+//! fired, or the network failed.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortController, AbortSignal, ReadableStreamDefaultReader, Response};
+
+use super::error::{describe, set};
+use super::sys;
+use crate::error::{Error, TimeoutKind};
+use crate::timeouts::{Check, Phase, Timeouts, Watchdog};
+
+/// Why the call's controller was aborted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cause {
+    User,
+    Timeout(TimeoutKind, u64),
+}
+
+/// One HTTP request and its body, cancellable, with its deadlines. Clones share the
+/// call; the watchdog stops when the last one is dropped.
+#[derive(Clone)]
+pub(crate) struct Call {
+    shared: Rc<Shared>,
+    fetch: Promise,
+}
+
+struct Shared {
+    controller: AbortController,
+    cause: Cell<Option<Cause>>,
+    watchdog: RefCell<Watchdog>,
+    /// The pending `setTimeout` handle.
+    timer: RefCell<Option<JsValue>>,
+    /// The watchdog's handler, re-armed as long as the call lives. Holds a `Weak` to
+    /// `Shared`, so no cycle keeps the call alive.
+    on_timer: RefCell<Option<Closure<dyn FnMut()>>>,
+    /// The caller's signal and our listener on it, removed when the call ends.
+    signal: RefCell<Option<(AbortSignal, Closure<dyn FnMut()>)>>,
+}
+
+impl Call {
+    /// Send a request now. `headers` in order; `body` the JSON text.
+    pub(crate) fn start(
+        fetch: Option<&Function>,
+        url: &str,
+        headers: &[(String, String)],
+        body: &str,
+        timeouts: Timeouts,
+        signal: Option<&AbortSignal>,
+    ) -> Result<Call, Error> {
+        if signal.is_some_and(|s| s.aborted()) {
+            return Err(Error::aborted());
+        }
+        let controller = AbortController::new().map_err(|e| Error::network(&describe(&e)))?;
+        let shared = Rc::new(Shared {
+            controller,
+            cause: Cell::new(None),
+            watchdog: RefCell::new(Watchdog::new(timeouts, sys::performance_now())),
+            timer: RefCell::new(None),
+            on_timer: RefCell::new(None),
+            signal: RefCell::new(None),
+        });
+
+        let weak = Rc::downgrade(&shared);
+        *shared.on_timer.borrow_mut() = Some(Closure::new(move || {
+            if let Some(s) = weak.upgrade() {
+                s.timer_fired();
+            }
+        }));
+        if let Some(signal) = signal {
+            let weak = Rc::downgrade(&shared);
+            let listener: Closure<dyn FnMut()> = Closure::new(move || {
+                if let Some(s) = weak.upgrade() {
+                    s.abort(Cause::User);
+                }
+            });
+            let _ = signal.add_event_listener_with_callback("abort", listener.as_ref().unchecked_ref());
+            *shared.signal.borrow_mut() = Some((signal.clone(), listener));
+        }
+
+        let init = Object::new();
+        set(&init, "method", &"POST".into());
+        let h = Object::new();
+        for (name, value) in headers {
+            set(&h, name, &value.into());
+        }
+        set(&init, "headers", &h);
+        set(&init, "body", &body.into());
+        set(&init, "signal", &shared.controller.signal());
+
+        let fetch_result = match fetch {
+            Some(f) => f.call2(&JsValue::UNDEFINED, &url.into(), &init),
+            None => global_fetch().and_then(|f| f.call2(&js_sys::global(), &url.into(), &init)),
+        };
+        let promise = match fetch_result {
+            Ok(p) => Promise::resolve(&p),
+            Err(e) => {
+                shared.end();
+                let mut err = Error::network(&describe(&e));
+                err.retryable = false;
+                return Err(err);
+            }
+        };
+        // Mark the promise handled: a call nobody consumes must not report an
+        // unhandled rejection. Awaiting `promise` itself still sees the rejection.
+        NOOP.with(|noop| {
+            let _ = promise.catch(noop);
+        });
+        shared.arm();
+        Ok(Call { shared, fetch: promise })
+    }
+
+    /// Wait for the response headers.
+    pub(crate) async fn response(&self) -> Result<Response, (Error, Option<JsValue>)> {
+        let result = JsFuture::from(self.fetch.clone()).await;
+        match result {
+            Ok(v) => {
+                let response: Response = v.dyn_into().map_err(|_| {
+                    (Error::network("the `fetch` function did not return a Response"), None)
+                })?;
+                self.shared.enter(Phase::FirstChunk);
+                Ok(response)
+            }
+            Err(e) => Err(self.rejection(e, true)),
+        }
+    }
+
+    /// The next body chunk, `None` at the end of the body.
+    pub(crate) async fn read(&self, reader: &ReadableStreamDefaultReader) -> Result<Option<Uint8Array>, (Error, Option<JsValue>)> {
+        let result = JsFuture::from(reader.read()).await;
+        match result {
+            Ok(r) => {
+                let done = Reflect::get(&r, &JsValue::from_str("done")).map(|d| d.is_truthy()).unwrap_or(true);
+                if done {
+                    return Ok(None);
+                }
+                let value = Reflect::get(&r, &JsValue::from_str("value")).unwrap_or(JsValue::UNDEFINED);
+                let bytes: Uint8Array = value
+                    .dyn_into()
+                    .map_err(|_| (Error::network("the response body yielded something other than bytes"), None))?;
+                self.shared.activity();
+                Ok(Some(bytes))
+            }
+            Err(e) => Err(self.rejection(e, false)),
+        }
+    }
+
+    /// Abort the request because the caller asked.
+    pub(crate) fn abort(&self) {
+        self.shared.abort(Cause::User);
+    }
+
+    /// The call is over: stop the watchdog and let go of the caller's signal. Does not
+    /// abort the request (a finished body needs no abort).
+    pub(crate) fn end(&self) {
+        self.shared.end();
+    }
+
+    /// Map a rejected `fetch` or `read()` to our error, by why the controller was
+    /// aborted, if it was.
+    fn rejection(&self, e: JsValue, before_headers: bool) -> (Error, Option<JsValue>) {
+        match self.shared.cause.get() {
+            Some(Cause::User) => (Error::aborted(), None),
+            Some(Cause::Timeout(kind, ms)) => (Error::timeout(kind, ms), None),
+            None => {
+                let what = describe(&e);
+                let err = if before_headers {
+                    Error::network(&what)
+                } else {
+                    let mut err = Error::network(&format!("the connection was lost while reading the body ({what})"));
+                    err.retryable = false;
+                    err
+                };
+                (err, Some(e))
+            }
+        }
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.end();
+    }
+}
+
+impl Shared {
+    fn enter(&self, phase: Phase) {
+        self.watchdog.borrow_mut().enter(phase, sys::performance_now());
+        self.arm();
+    }
+
+    fn activity(&self) {
+        self.watchdog.borrow_mut().activity(sys::performance_now());
+    }
+
+    /// (Re-)arm the one timer for the watchdog's next possible deadline.
+    fn arm(&self) {
+        if let Some(handle) = self.timer.borrow_mut().take() {
+            sys::clear_timeout(&handle);
+        }
+        let wait = self.watchdog.borrow().check(sys::performance_now());
+        match wait {
+            Check::Expired { which, after_ms } => self.abort(Cause::Timeout(which, after_ms)),
+            Check::Wait(None) => {}
+            Check::Wait(Some(ms)) => {
+                let on_timer = self.on_timer.borrow();
+                if let Some(f) = on_timer.as_ref() {
+                    // setTimeout takes a 32-bit delay; the total timeout bounds it anyway.
+                    let ms = ms.min(i32::MAX as u64) as i32;
+                    *self.timer.borrow_mut() = Some(sys::set_timeout(f.as_ref().unchecked_ref(), ms));
+                }
+            }
+        }
+    }
+
+    fn timer_fired(&self) {
+        self.timer.borrow_mut().take();
+        self.arm();
+    }
+
+    fn abort(&self, cause: Cause) {
+        if self.cause.get().is_none() {
+            self.cause.set(Some(cause));
+            self.controller.abort();
+        }
+        self.end();
+    }
+
+    fn end(&self) {
+        self.watchdog.borrow_mut().enter(Phase::Done, 0.0);
+        if let Some(handle) = self.timer.borrow_mut().take() {
+            sys::clear_timeout(&handle);
+        }
+        if let Some((signal, listener)) = self.signal.borrow_mut().take() {
+            let _ = signal.remove_event_listener_with_callback("abort", listener.as_ref().unchecked_ref());
+            // The listener may be running right now (the signal fired): dropping its
+            // closure inside its own call is not allowed, so hand it to a later task.
+            wasm_bindgen_futures::spawn_local(async move { drop(listener) });
+        }
+    }
+}
+
+thread_local! {
+    /// A do-nothing rejection handler, made once.
+    pub(crate) static NOOP: Closure<dyn FnMut(JsValue)> = Closure::new(|_| {});
+}
+
+fn global_fetch() -> Result<Function, JsValue> {
+    let f = Reflect::get(&js_sys::global(), &JsValue::from_str("fetch"))?;
+    f.dyn_into::<Function>()
+        .map_err(|_| JsValue::from_str("there is no global `fetch`; pass `fetch` in the client options"))
+}
+
+/// Read a whole body, up to `max` bytes (the rest is cancelled), as lossy UTF-8.
+pub(crate) async fn read_text(call: &Call, response: &Response, max: usize) -> Result<String, (Error, Option<JsValue>)> {
+    let Some(body) = response.body() else {
+        return Ok(String::new());
+    };
+    let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+    let mut buf: Vec<u8> = Vec::new();
+    loop {
+        match call.read(&reader).await? {
+            None => break,
+            Some(chunk) => {
+                let len = chunk.length() as usize;
+                let take = len.min(max.saturating_sub(buf.len()));
+                let start = buf.len();
+                buf.resize(start + take, 0);
+                chunk.subarray(0, take as u32).copy_to(&mut buf[start..]);
+                if buf.len() >= max {
+                    let _ = reader.cancel();
+                    break;
+                }
+            }
+        }
+    }
+    Ok(String::from_utf8(buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+}
