@@ -288,7 +288,9 @@ pub fn message_from_json(v: &Value) -> Option<String> {
                     Value::Array(items) => {
                         let parts: Vec<String> = items
                             .iter()
-                            .filter_map(|i| i.get("msg").or_else(|| i.get("message")).and_then(text))
+                            .filter_map(|i| {
+                                i.get("msg").or_else(|| i.get("message")).and_then(text)
+                            })
                             .collect();
                         if !parts.is_empty() {
                             return Some(parts.join("; "));
@@ -321,7 +323,9 @@ pub fn message_from_json(v: &Value) -> Option<String> {
 /// A machine-readable code in an error body: `error.code`, `error.type`, `error_type`,
 /// `code`, `type`. Numbers are rendered as strings.
 pub fn code_from_body(body: &str) -> Option<String> {
-    serde_json::from_str::<Value>(body.trim()).ok().and_then(|v| code_from_json(&v))
+    serde_json::from_str::<Value>(body.trim())
+        .ok()
+        .and_then(|v| code_from_json(&v))
 }
 
 /// [`code_from_body`] for an already parsed value.
@@ -369,7 +373,10 @@ mod tests {
 
     #[test]
     fn message_from_error_string() {
-        assert_eq!(message_from_body(r#"{"error":"Model not found"}"#).as_deref(), Some("Model not found"));
+        assert_eq!(
+            message_from_body(r#"{"error":"Model not found"}"#).as_deref(),
+            Some("Model not found")
+        );
     }
 
     #[test]
@@ -381,14 +388,23 @@ mod tests {
 
     #[test]
     fn message_from_detail_string_and_list() {
-        assert_eq!(message_from_body(r#"{"detail":"Not allowed"}"#).as_deref(), Some("Not allowed"));
+        assert_eq!(
+            message_from_body(r#"{"detail":"Not allowed"}"#).as_deref(),
+            Some("Not allowed")
+        );
         let body = r#"{"detail":[{"loc":["body","x"],"msg":"field required"},{"msg":"bad y"}]}"#;
-        assert_eq!(message_from_body(body).as_deref(), Some("field required; bad y"));
+        assert_eq!(
+            message_from_body(body).as_deref(),
+            Some("field required; bad y")
+        );
     }
 
     #[test]
     fn message_from_message_and_errors_list() {
-        assert_eq!(message_from_body(r#"{"message":"Unauthorized"}"#).as_deref(), Some("Unauthorized"));
+        assert_eq!(
+            message_from_body(r#"{"message":"Unauthorized"}"#).as_deref(),
+            Some("Unauthorized")
+        );
         assert_eq!(
             message_from_body(r#"{"errors":[{"message":"a"},{"message":"b"}]}"#).as_deref(),
             Some("a; b")
@@ -398,18 +414,27 @@ mod tests {
     #[test]
     fn message_from_tgi_error_with_type() {
         let body = r#"{"error":"Input validation error: too long","error_type":"validation"}"#;
-        assert_eq!(message_from_body(body).as_deref(), Some("Input validation error: too long"));
+        assert_eq!(
+            message_from_body(body).as_deref(),
+            Some("Input validation error: too long")
+        );
         assert_eq!(code_from_body(body).as_deref(), Some("validation"));
     }
 
     #[test]
     fn message_from_problem_json_title() {
-        assert_eq!(message_from_body(r#"{"title":"Invalid version","status":422}"#).as_deref(), Some("Invalid version"));
+        assert_eq!(
+            message_from_body(r#"{"title":"Invalid version","status":422}"#).as_deref(),
+            Some("Invalid version")
+        );
     }
 
     #[test]
     fn message_from_plain_text_and_empty() {
-        assert_eq!(message_from_body("Failed to deserialize").as_deref(), Some("Failed to deserialize"));
+        assert_eq!(
+            message_from_body("Failed to deserialize").as_deref(),
+            Some("Failed to deserialize")
+        );
         assert_eq!(message_from_body("   "), None);
     }
 
@@ -422,7 +447,15 @@ mod tests {
 
     #[test]
     fn http_error_retryability_follows_status() {
-        for (s, r) in [(400, false), (401, false), (404, false), (408, true), (429, true), (500, true), (503, true)] {
+        for (s, r) in [
+            (400, false),
+            (401, false),
+            (404, false),
+            (408, true),
+            (429, true),
+            (500, true),
+            (503, true),
+        ] {
             assert_eq!(Error::http(s, "").retryable, r, "status {s}");
         }
     }
@@ -438,7 +471,8 @@ mod tests {
 
     #[test]
     fn redact_removes_the_secret_from_message_and_body() {
-        let e = Error::http(401, r#"{"error":"bad token hf_abcdefgh123"}"#).redact("hf_abcdefgh123");
+        let e =
+            Error::http(401, r#"{"error":"bad token hf_abcdefgh123"}"#).redact("hf_abcdefgh123");
         assert!(!e.message.contains("hf_abcdefgh123"));
         assert!(!e.body.unwrap_or_default().contains("hf_abcdefgh123"));
     }

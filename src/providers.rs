@@ -52,7 +52,11 @@ fn split_url<'a>(url: &'a str, option: &str) -> Result<(&'a str, &'a str), Error
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| Error::input(format!("`{option}` must be an absolute http:// or https:// URL, got {url:?}")))?;
+        .ok_or_else(|| {
+            Error::input(format!(
+                "`{option}` must be an absolute http:// or https:// URL, got {url:?}"
+            ))
+        })?;
     let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     if rest[..host_end].is_empty() {
         return Err(Error::input(format!("`{option}` has no host: {url:?}")));
@@ -80,13 +84,23 @@ pub fn chat_headers(
     }
     if let Some(token) = token.filter(|t| !t.is_empty()) {
         if token.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-            return Err(Error::input("`token` contains a line break or NUL; check how it was read"));
+            return Err(Error::input(
+                "`token` contains a line break or NUL; check how it was read",
+            ));
         }
         set(&mut out, "authorization", &format!("Bearer {token}"));
     }
     set(&mut out, "content-type", "application/json");
     if !has(&out, "accept") {
-        set(&mut out, "accept", if stream { "text/event-stream" } else { "application/json" });
+        set(
+            &mut out,
+            "accept",
+            if stream {
+                "text/event-stream"
+            } else {
+                "application/json"
+            },
+        );
     }
     Ok(out)
 }
@@ -104,10 +118,14 @@ fn set(headers: &mut Vec<(String, String)>, name: &str, value: &str) {
 fn check_header(name: &str, value: &str) -> Result<(), Error> {
     let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
     if name.is_empty() || !name.bytes().all(token) {
-        return Err(Error::input(format!("`headers` has an invalid header name {name:?}")));
+        return Err(Error::input(format!(
+            "`headers` has an invalid header name {name:?}"
+        )));
     }
     if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-        return Err(Error::input(format!("`headers.{name}` contains a line break or NUL")));
+        return Err(Error::input(format!(
+            "`headers.{name}` contains a line break or NUL"
+        )));
     }
     Ok(())
 }
@@ -122,37 +140,70 @@ mod tests {
 
     #[test]
     fn default_is_the_router() {
-        assert_eq!(url(None, None), "https://router.huggingface.co/v1/chat/completions");
+        assert_eq!(
+            url(None, None),
+            "https://router.huggingface.co/v1/chat/completions"
+        );
     }
 
     #[test]
     fn base_url_gets_the_chat_route() {
-        assert_eq!(url(Some("http://127.0.0.1:8080/"), None), "http://127.0.0.1:8080/v1/chat/completions");
-        assert_eq!(url(Some("http://h/prefix"), None), "http://h/prefix/v1/chat/completions");
+        assert_eq!(
+            url(Some("http://127.0.0.1:8080/"), None),
+            "http://127.0.0.1:8080/v1/chat/completions"
+        );
+        assert_eq!(
+            url(Some("http://h/prefix"), None),
+            "http://h/prefix/v1/chat/completions"
+        );
     }
 
     #[test]
     fn endpoint_v1_gets_chat_completions() {
-        assert_eq!(url(None, Some("http://h:1/v1")), "http://h:1/v1/chat/completions");
-        assert_eq!(url(None, Some("http://h:1/v1/")), "http://h:1/v1/chat/completions");
+        assert_eq!(
+            url(None, Some("http://h:1/v1")),
+            "http://h:1/v1/chat/completions"
+        );
+        assert_eq!(
+            url(None, Some("http://h:1/v1/")),
+            "http://h:1/v1/chat/completions"
+        );
     }
 
     #[test]
     fn endpoint_other_path_gets_v1_chat_completions() {
-        assert_eq!(url(None, Some("http://h:1")), "http://h:1/v1/chat/completions");
-        assert_eq!(url(None, Some("https://x.endpoints.huggingface.cloud/")), "https://x.endpoints.huggingface.cloud/v1/chat/completions");
-        assert_eq!(url(None, Some("http://h/models/m")), "http://h/models/m/v1/chat/completions");
+        assert_eq!(
+            url(None, Some("http://h:1")),
+            "http://h:1/v1/chat/completions"
+        );
+        assert_eq!(
+            url(None, Some("https://x.endpoints.huggingface.cloud/")),
+            "https://x.endpoints.huggingface.cloud/v1/chat/completions"
+        );
+        assert_eq!(
+            url(None, Some("http://h/models/m")),
+            "http://h/models/m/v1/chat/completions"
+        );
     }
 
     #[test]
     fn endpoint_already_complete_is_kept() {
-        assert_eq!(url(None, Some("http://h/v1/chat/completions")), "http://h/v1/chat/completions");
-        assert_eq!(url(None, Some("http://h/openai/chat/completions/")), "http://h/openai/chat/completions");
+        assert_eq!(
+            url(None, Some("http://h/v1/chat/completions")),
+            "http://h/v1/chat/completions"
+        );
+        assert_eq!(
+            url(None, Some("http://h/openai/chat/completions/")),
+            "http://h/openai/chat/completions"
+        );
     }
 
     #[test]
     fn query_is_kept_after_the_path_and_fragment_dropped() {
-        assert_eq!(url(None, Some("http://h/v1?api-version=2#x")), "http://h/v1/chat/completions?api-version=2");
+        assert_eq!(
+            url(None, Some("http://h/v1?api-version=2#x")),
+            "http://h/v1/chat/completions?api-version=2"
+        );
     }
 
     #[test]
@@ -182,7 +233,10 @@ mod tests {
 
     #[test]
     fn token_wins_over_a_caller_authorization_header() {
-        let extra = vec![("Authorization".to_owned(), "Bearer other".to_owned()), ("X-Trace".to_owned(), "1".to_owned())];
+        let extra = vec![
+            ("Authorization".to_owned(), "Bearer other".to_owned()),
+            ("X-Trace".to_owned(), "1".to_owned()),
+        ];
         let h = chat_headers(Some("hf_t"), &extra, false).unwrap_or_default();
         assert_eq!(h.iter().filter(|(n, _)| n == "authorization").count(), 1);
         assert!(h.contains(&("authorization".into(), "Bearer hf_t".into())));

@@ -73,7 +73,9 @@ mod tests {
         let mut e = Error::new(crate::ErrorKind::Stream, "upstream overloaded");
         e.code = Some("overloaded".into());
         let items = decode(&encode_error(&e));
-        let Some(Item::Event(ev)) = items.first() else { panic!("no event in {items:?}") };
+        let Some(Item::Event(ev)) = items.first() else {
+            panic!("no event in {items:?}")
+        };
         assert_eq!(ev.event, "error");
         let v: serde_json::Value = serde_json::from_str(&ev.data).unwrap_or_default();
         assert_eq!(v["error"]["message"], "upstream overloaded");

@@ -59,26 +59,44 @@ mod tests {
 
     #[test]
     fn non_2xx_is_an_error_whatever_the_type() {
-        assert_eq!(disposition(404, Some("text/event-stream"), true), Disposition::Error);
+        assert_eq!(
+            disposition(404, Some("text/event-stream"), true),
+            Disposition::Error
+        );
         assert_eq!(disposition(500, None, false), Disposition::Error);
         assert_eq!(disposition(199, None, false), Disposition::Error);
     }
 
     #[test]
     fn stream_requests_read_event_streams() {
-        assert_eq!(disposition(200, Some("text/event-stream; charset=utf-8"), true), Disposition::EventStream);
-        assert_eq!(disposition(200, Some("Text/Event-Stream"), true), Disposition::EventStream);
+        assert_eq!(
+            disposition(200, Some("text/event-stream; charset=utf-8"), true),
+            Disposition::EventStream
+        );
+        assert_eq!(
+            disposition(200, Some("Text/Event-Stream"), true),
+            Disposition::EventStream
+        );
         assert_eq!(disposition(200, None, true), Disposition::EventStream);
     }
 
     #[test]
     fn a_stream_answered_with_json_is_read_as_json() {
-        assert_eq!(disposition(200, Some("application/json"), true), Disposition::Json);
+        assert_eq!(
+            disposition(200, Some("application/json"), true),
+            Disposition::Json
+        );
     }
 
     #[test]
     fn non_stream_requests_read_json() {
-        assert_eq!(disposition(200, Some("application/json; charset=utf-8"), false), Disposition::Json);
-        assert_eq!(disposition(201, Some("text/plain"), false), Disposition::Json);
+        assert_eq!(
+            disposition(200, Some("application/json; charset=utf-8"), false),
+            Disposition::Json
+        );
+        assert_eq!(
+            disposition(201, Some("text/plain"), false),
+            Disposition::Json
+        );
     }
 }

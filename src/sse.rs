@@ -272,7 +272,8 @@ impl Decoder {
     /// line is processed as if terminated (a comment or `retry` on it still reaches
     /// `sink`), and if the event being built has data it is returned as the
     /// *unterminated final event*, **not** passed to [`Sink::on_event`], so the caller can
-    /// choose to accept it.
+    /// choose to accept it. On `Err` (that last line was over a bound) there is no such
+    /// event.
     ///
     /// Resets the decoder for reuse on a new stream (as after a reconnect): the pending
     /// line, event, BOM and CR state are cleared, while [`Decoder::last_event_id`] and
@@ -488,6 +489,8 @@ impl Decoder {
                     });
                     return;
                 }
+                // One exact allocation for the usual single-line event.
+                self.data.reserve(value.len() + 1);
                 self.data.push_str(&value);
                 self.data.push('\n');
             }

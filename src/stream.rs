@@ -177,7 +177,10 @@ impl ChatStreamState {
                     // only it) is accepted when it opens with one complete JSON object;
                     // a chunk cut mid-object still fails here and is dropped.
                     if let Some(prefix) = leading_json_object(&ev.data) {
-                        let trimmed = Event { data: prefix.to_owned(), ..ev.clone() };
+                        let trimmed = Event {
+                            data: prefix.to_owned(),
+                            ..ev.clone()
+                        };
                         match self.on_event(&trimmed) {
                             Ok(Step::Skip) | Err(_) => {}
                             Ok(step) => tail = Some(step),
@@ -466,7 +469,8 @@ fn error_event(data: &str) -> Error {
 /// The text of the complete JSON object that `data` opens with, if it opens with one.
 fn leading_json_object(data: &str) -> Option<&str> {
     let start = data.len() - data.trim_start().len();
-    let mut values = serde_json::Deserializer::from_str(&data[start..]).into_iter::<serde::de::IgnoredAny>();
+    let mut values =
+        serde_json::Deserializer::from_str(&data[start..]).into_iter::<serde::de::IgnoredAny>();
     if !data[start..].starts_with('{') {
         return None;
     }

@@ -79,7 +79,12 @@ pub struct Watchdog {
 impl Watchdog {
     /// A call that starts now, waiting for headers.
     pub fn new(t: Timeouts, now_ms: f64) -> Self {
-        Watchdog { t, started: now_ms, phase: Phase::Headers, mark: now_ms }
+        Watchdog {
+            t,
+            started: now_ms,
+            phase: Phase::Headers,
+            mark: now_ms,
+        }
     }
 
     /// The settings in force.
@@ -99,12 +104,22 @@ impl Watchdog {
         self.mark = now_ms;
     }
 
-    /// Body bytes arrived (or a heartbeat): the idle deadline moves back. Leaves the
-    /// first-chunk phase for the body phase.
-    pub fn activity(&mut self, now_ms: f64) {
-        if self.phase == Phase::FirstChunk || self.phase == Phase::Body {
-            self.phase = Phase::Body;
-            self.mark = now_ms;
+    /// Body bytes arrived: the idle deadline moves back. Leaves the first-chunk phase
+    /// for the body phase, and then returns true: the idle wait may be shorter than the
+    /// first-chunk wait the timer was armed for, so the shell must re-arm.
+    #[must_use = "a phase change needs the timer re-armed"]
+    pub fn activity(&mut self, now_ms: f64) -> bool {
+        match self.phase {
+            Phase::FirstChunk => {
+                self.phase = Phase::Body;
+                self.mark = now_ms;
+                true
+            }
+            Phase::Body => {
+                self.mark = now_ms;
+                false
+            }
+            Phase::Headers | Phase::Done => false,
         }
     }
 
@@ -123,10 +138,16 @@ impl Watchdog {
         let total_left = remaining(self.t.total_ms, self.started, now_ms);
         let phase_left = remaining(phase_limit, self.mark, now_ms);
         if total_left == Some(0) {
-            return Check::Expired { which: TimeoutKind::Total, after_ms: self.t.total_ms };
+            return Check::Expired {
+                which: TimeoutKind::Total,
+                after_ms: self.t.total_ms,
+            };
         }
         if phase_left == Some(0) {
-            return Check::Expired { which: phase_kind, after_ms: phase_limit };
+            return Check::Expired {
+                which: phase_kind,
+                after_ms: phase_limit,
+            };
         }
         Check::Wait(match (total_left, phase_left) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -141,7 +162,11 @@ fn remaining(limit: u64, since: f64, now: f64) -> Option<u64> {
         return None;
     }
     let elapsed = now - since;
-    let elapsed = if elapsed.is_finite() && elapsed > 0.0 { elapsed } else { 0.0 };
+    let elapsed = if elapsed.is_finite() && elapsed > 0.0 {
+        elapsed
+    } else {
+        0.0
+    };
     let left = limit as f64 - elapsed;
     Some(if left <= 0.0 { 0 } else { left.ceil() as u64 })
 }
@@ -151,14 +176,25 @@ mod tests {
     use super::*;
 
     fn t(h: u64, f: u64, i: u64, total: u64) -> Timeouts {
-        Timeouts { headers_ms: h, first_chunk_ms: f, idle_ms: i, total_ms: total }
+        Timeouts {
+            headers_ms: h,
+            first_chunk_ms: f,
+            idle_ms: i,
+            total_ms: total,
+        }
     }
 
     #[test]
     fn headers_deadline_fires_in_headers_phase() {
         let w = Watchdog::new(t(100, 50, 30, 1000), 0.0);
         assert_eq!(w.check(99.0), Check::Wait(Some(1)));
-        assert_eq!(w.check(100.0), Check::Expired { which: TimeoutKind::Headers, after_ms: 100 });
+        assert_eq!(
+            w.check(100.0),
+            Check::Expired {
+                which: TimeoutKind::Headers,
+                after_ms: 100
+            }
+        );
     }
 
     #[test]
@@ -166,28 +202,46 @@ mod tests {
         let mut w = Watchdog::new(t(100, 50, 30, 1000), 0.0);
         w.enter(Phase::FirstChunk, 80.0);
         assert_eq!(w.check(120.0), Check::Wait(Some(10)));
-        assert_eq!(w.check(130.0), Check::Expired { which: TimeoutKind::FirstChunk, after_ms: 50 });
+        assert_eq!(
+            w.check(130.0),
+            Check::Expired {
+                which: TimeoutKind::FirstChunk,
+                after_ms: 50
+            }
+        );
     }
 
     #[test]
     fn activity_pushes_idle_deadline_back() {
         let mut w = Watchdog::new(t(100, 50, 30, 1000), 0.0);
         w.enter(Phase::FirstChunk, 10.0);
-        w.activity(20.0);
+        assert!(w.activity(20.0), "first bytes change the phase");
         assert_eq!(w.phase(), Phase::Body);
-        w.activity(45.0);
+        assert!(!w.activity(45.0), "later bytes do not");
         // The timer armed for 20+30=50 fires early: wait the rest.
         assert_eq!(w.check(50.0), Check::Wait(Some(25)));
-        assert_eq!(w.check(75.0), Check::Expired { which: TimeoutKind::Idle, after_ms: 30 });
+        assert_eq!(
+            w.check(75.0),
+            Check::Expired {
+                which: TimeoutKind::Idle,
+                after_ms: 30
+            }
+        );
     }
 
     #[test]
     fn total_bound_wins_over_phase() {
         let mut w = Watchdog::new(t(100, 50, 30, 60), 0.0);
         w.enter(Phase::FirstChunk, 5.0);
-        w.activity(40.0);
+        let _ = w.activity(40.0);
         assert_eq!(w.check(59.0), Check::Wait(Some(1)));
-        assert_eq!(w.check(60.0), Check::Expired { which: TimeoutKind::Total, after_ms: 60 });
+        assert_eq!(
+            w.check(60.0),
+            Check::Expired {
+                which: TimeoutKind::Total,
+                after_ms: 60
+            }
+        );
     }
 
     #[test]
@@ -208,9 +262,15 @@ mod tests {
     #[test]
     fn activity_before_headers_does_not_skip_the_headers_phase() {
         let mut w = Watchdog::new(t(100, 50, 30, 1000), 0.0);
-        w.activity(90.0);
+        assert!(!w.activity(90.0));
         assert_eq!(w.phase(), Phase::Headers);
-        assert_eq!(w.check(100.0), Check::Expired { which: TimeoutKind::Headers, after_ms: 100 });
+        assert_eq!(
+            w.check(100.0),
+            Check::Expired {
+                which: TimeoutKind::Headers,
+                after_ms: 100
+            }
+        );
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! the core: each `text/event-stream` body through `sse::Decoder` + `ChatStreamState`
 //! whole, byte by byte and at 20 pseudo-random split sets, which must all agree; each
 //! non-stream chat body through `parse_completion`; each error body must not parse.
-
+// Native only: reads files and uses proptest; the wasm layer is tests/wasm_fetch.rs.
+#![cfg(not(target_arch = "wasm32"))]
 // The replay helpers return the crate's `Error` by value, as the library does.
 #![allow(clippy::result_large_err)]
 
@@ -421,8 +422,13 @@ fn cerebras_unterminated_tail_is_accepted() {
     assert!(!r.body.ends_with("\n\n"), "the recording ends unterminated");
     let mut decoder = Decoder::new();
     let mut items = Vec::new();
-    decoder.feed(r.body.as_bytes(), &mut items).expect("decodes");
-    let tail = decoder.finish(&mut items).expect("decodes").expect("an unterminated final event");
+    decoder
+        .feed(r.body.as_bytes(), &mut items)
+        .expect("decodes");
+    let tail = decoder
+        .finish(&mut items)
+        .expect("decodes")
+        .expect("an unterminated final event");
     let mut state = ChatStreamState::new();
     for item in &items {
         if let Item::Event(ev) = item {
@@ -433,6 +439,12 @@ fn cerebras_unterminated_tail_is_accepted() {
     assert!(!f.truncated);
     assert_eq!(f.finish_reason.as_deref(), Some("stop"));
     let u = f.usage.expect("usage from the unterminated final chunk");
-    assert_eq!((u.prompt_tokens, u.completion_tokens, u.total_tokens), (Some(42), Some(6), Some(48)));
-    assert!(matches!(f.tail, Some(Step::Chunk { .. })), "the tail chunk is handed out for delivery");
+    assert_eq!(
+        (u.prompt_tokens, u.completion_tokens, u.total_tokens),
+        (Some(42), Some(6), Some(48))
+    );
+    assert!(
+        matches!(f.tail, Some(Step::Chunk { .. })),
+        "the tail chunk is handed out for delivery"
+    );
 }

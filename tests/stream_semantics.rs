@@ -1,7 +1,8 @@
 //! The chat stream semantics, one behaviour per test: how `[DONE]`, errors, malformed
 //! data, deltas, tool calls, usage and truncation turn into steps and a final
 //! completion; and how a caller's request becomes the body we send.
-
+// Native only: reads files and uses proptest; the wasm layer is tests/wasm_fetch.rs.
+#![cfg(not(target_arch = "wasm32"))]
 // The replay helpers return the crate's `Error` by value, as the library does.
 #![allow(clippy::result_large_err)]
 

@@ -26,7 +26,7 @@ use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use web_sys::ReadableStreamDefaultReader;
 
 use super::error::{set, to_js};
-use super::transport::{self, Call};
+use super::transport::{self, Call, Cause};
 use crate::error::{Error, ErrorKind, MAX_ERROR_BODY_BYTES};
 use crate::response::{disposition, Disposition, PROVIDER_HEADER, REQUEST_ID_HEADERS};
 use crate::sse::{self, Decoder, Event};
@@ -82,7 +82,10 @@ enum Outcome {
     Done,
     Aborted,
     /// An `InferenceError`; `truncated` when the stream just stopped.
-    Failed { error: JsValue, truncated: bool },
+    Failed {
+        error: JsValue,
+        truncated: bool,
+    },
     /// A caller's callback threw this; it comes back out as itself.
     Thrown(JsValue),
 }
@@ -146,7 +149,7 @@ impl Drop for Inner {
             self.call.abort();
         }
         if let Body::Reading(reader) = &self.body {
-            let _ = reader.cancel();
+            transport::cancel(reader);
         }
     }
 }
@@ -160,7 +163,12 @@ enum Pulled {
 }
 
 impl ChatStream {
-    pub(crate) fn start(call: Call, token: Option<String>, limits: sse::Limits, cb: Callbacks) -> ChatStream {
+    pub(crate) fn start(
+        call: Call,
+        token: Option<String>,
+        limits: sse::Limits,
+        cb: Callbacks,
+    ) -> ChatStream {
         let drive = cb.any();
         let inner = Rc::new(RefCell::new(Inner {
             call,
@@ -215,7 +223,9 @@ impl ChatStream {
                 Pulled::End => {
                     let mut inner = rc.borrow_mut();
                     let failure = match &inner.outcome {
-                        Some(Outcome::Failed { error, .. }) | Some(Outcome::Thrown(error)) if !inner.failure_reported => {
+                        Some(Outcome::Failed { error, .. }) | Some(Outcome::Thrown(error))
+                            if !inner.failure_reported =>
+                        {
                             Some(error.clone())
                         }
                         _ => None,
@@ -293,7 +303,9 @@ impl ChatStream {
                     }
                     inner.sse_closed = true;
                     match inner.outcome.clone() {
-                        Some(Outcome::Failed { error, .. }) => out = relay::encode_error(&from_js_error(&error)),
+                        Some(Outcome::Failed { error, .. }) => {
+                            out = relay::encode_error(&from_js_error(&error))
+                        }
                         Some(Outcome::Thrown(e)) => return Err(e),
                         _ => out.push_str(relay::DONE),
                     }
@@ -311,7 +323,11 @@ impl ChatStream {
         // The executor runs synchronously, inside `Promise::new`.
         let promise = Promise::new(&mut |resolve, reject| slots = Some((resolve, reject)));
         if let Some((resolve, reject)) = slots {
-            rc.borrow_mut().waiters.push(Waiter { resolve, reject, want });
+            rc.borrow_mut().waiters.push(Waiter {
+                resolve,
+                reject,
+                want,
+            });
         }
         if rc.borrow().outcome.is_some() {
             settle_waiters(&rc);
@@ -362,7 +378,11 @@ where
 {
     let prev = {
         let mut inner = rc.borrow_mut();
-        let prev = if inner.busy > 0 { inner.tail.take() } else { None };
+        let prev = if inner.busy > 0 {
+            inner.tail.take()
+        } else {
+            None
+        };
         inner.busy += 1;
         prev
     };
@@ -393,6 +413,20 @@ async fn pull(rc: &Rc<RefCell<Inner>>, want_object: bool) -> Pulled {
     loop {
         if rc.borrow().outcome.is_some() {
             return Pulled::End;
+        }
+        // 0. Aborted by the caller's signal or a timeout: nothing more goes out, even
+        //    events already decoded.
+        let aborted = rc.borrow().call.aborted();
+        match aborted {
+            Some(Cause::User) => {
+                finish(rc, Outcome::Aborted);
+                return Pulled::End;
+            }
+            Some(Cause::Timeout(kind, ms)) => {
+                fail(rc, Error::timeout(kind, ms), None, false);
+                return Pulled::End;
+            }
+            None => {}
         }
 
         // 1. A decoded event waiting.
@@ -477,7 +511,9 @@ async fn pull(rc: &Rc<RefCell<Inner>>, want_object: bool) -> Pulled {
                     let len = bytes.length() as usize;
                     inner.scratch.resize(len, 0);
                     bytes.copy_to(&mut inner.scratch[..len]);
-                    inner.decoder.feed(&inner.scratch[..len], &mut Queue(&mut inner.events))
+                    inner
+                        .decoder
+                        .feed(&inner.scratch[..len], &mut Queue(&mut inner.events))
                 };
                 if let Err(e) = fed {
                     // Events before the bad line are queued: they go out first.
@@ -512,7 +548,12 @@ async fn pull(rc: &Rc<RefCell<Inner>>, want_object: bool) -> Pulled {
 }
 
 /// Hand one chunk to the callbacks and the consumer. `None` if a callback threw.
-fn deliver(rc: &Rc<RefCell<Inner>>, content: Option<String>, data: String, want_object: bool) -> Option<Pulled> {
+fn deliver(
+    rc: &Rc<RefCell<Inner>>,
+    content: Option<String>,
+    data: String,
+    want_object: bool,
+) -> Option<Pulled> {
     let (on_content, on_chunk) = {
         let inner = rc.borrow();
         (inner.cb.on_content.clone(), inner.cb.on_chunk.clone())
@@ -521,8 +562,12 @@ fn deliver(rc: &Rc<RefCell<Inner>>, content: Option<String>, data: String, want_
         match JSON::parse(&data) {
             Ok(v) => v,
             Err(_) => {
-                let mut e = Error::new(ErrorKind::Parse, "a chunk the decoder accepted is not valid JSON for JavaScript");
-                e.body = Some(crate::error::cut(&data, crate::error::MAX_QUOTED_DATA_BYTES).to_owned());
+                let mut e = Error::new(
+                    ErrorKind::Parse,
+                    "a chunk the decoder accepted is not valid JSON for JavaScript",
+                );
+                e.body =
+                    Some(crate::error::cut(&data, crate::error::MAX_QUOTED_DATA_BYTES).to_owned());
                 fail(rc, e, None, false);
                 return None;
             }
@@ -588,7 +633,10 @@ async fn response_ready(rc: &Rc<RefCell<Inner>>) -> bool {
     let status = response.status();
     match disposition(status, header("content-type").as_deref(), true) {
         Disposition::EventStream => {
-            let reader = response.body().map(|b| b.get_reader().unchecked_into::<ReadableStreamDefaultReader>());
+            let reader = response.body().map(|b| {
+                b.get_reader()
+                    .unchecked_into::<ReadableStreamDefaultReader>()
+            });
             let mut inner = rc.borrow_mut();
             match reader {
                 Some(r) => inner.body = Body::Reading(r),
@@ -604,7 +652,10 @@ async fn response_ready(rc: &Rc<RefCell<Inner>>) -> bool {
             let text = transport::read_text(&call, &response, MAX_ERROR_BODY_BYTES).await;
             let e = match text {
                 Ok(t) => Error::http(status, &t),
-                Err((e, _)) => Error::http(status, &format!("(the error body could not be read: {})", e.message)),
+                Err((e, _)) => Error::http(
+                    status,
+                    &format!("(the error body could not be read: {})", e.message),
+                ),
             };
             fail(rc, e, None, false);
             false
@@ -630,7 +681,12 @@ fn end_with(rc: &Rc<RefCell<Inner>>, result: Result<crate::stream::Finish, Error
         Ok(f) if !f.truncated => {
             cancel_body(rc);
             let completion = to_js_json(&f.completion);
-            let text = f.completion.choices.first().and_then(|c| c.message.content.clone()).unwrap_or_default();
+            let text = f
+                .completion
+                .choices
+                .first()
+                .and_then(|c| c.message.content.clone())
+                .unwrap_or_default();
             {
                 let mut inner = rc.borrow_mut();
                 inner.final_completion = Some(completion);
@@ -653,7 +709,9 @@ fn fail(rc: &Rc<RefCell<Inner>>, e: Error, cause: Option<JsValue>, truncated: bo
         if inner.outcome.is_some() {
             return;
         }
-        let mut e = e.with_request_id(inner.request_id.clone()).with_provider(inner.provider.clone());
+        let mut e = e
+            .with_request_id(inner.request_id.clone())
+            .with_provider(inner.provider.clone());
         if let Some(t) = &inner.token {
             e = e.redact(t);
         }
@@ -668,7 +726,7 @@ fn cancel_body(rc: &Rc<RefCell<Inner>>) {
     let body = std::mem::replace(&mut rc.borrow_mut().body, Body::Gone);
     if let Body::Reading(reader) = body {
         // `[DONE]` or an error: stop the transfer now instead of waiting for EOF.
-        let _ = reader.cancel();
+        transport::cancel(&reader);
     }
 }
 
@@ -695,7 +753,12 @@ fn finish(rc: &Rc<RefCell<Inner>>, outcome: Outcome) {
                 .unwrap_or_default();
             inner.final_text = Some(text);
         }
-        (inner.call.clone(), inner.cb.on_finish.clone(), inner.cb.on_error.clone(), inner.cb.on_abort.clone())
+        (
+            inner.call.clone(),
+            inner.cb.on_finish.clone(),
+            inner.cb.on_error.clone(),
+            inner.cb.on_abort.clone(),
+        )
     };
     match &outcome {
         Outcome::Done => call.end(),
@@ -703,7 +766,11 @@ fn finish(rc: &Rc<RefCell<Inner>>, outcome: Outcome) {
     }
     cancel_body(rc);
 
-    let completion = rc.borrow().final_completion.clone().unwrap_or(JsValue::UNDEFINED);
+    let completion = rc
+        .borrow()
+        .final_completion
+        .clone()
+        .unwrap_or(JsValue::UNDEFINED);
     let report = |r: Result<JsValue, JsValue>| {
         if let Err(e) = r {
             // A throwing end callback is reported like a throwing event listener.
@@ -713,7 +780,10 @@ fn finish(rc: &Rc<RefCell<Inner>>, outcome: Outcome) {
     match &outcome {
         Outcome::Done => {
             if let Some(f) = cb_finish {
-                report(f.call1(&JsValue::UNDEFINED, &finish_info(rc, &completion, false, false)));
+                report(f.call1(
+                    &JsValue::UNDEFINED,
+                    &finish_info(rc, &completion, false, false),
+                ));
             }
         }
         Outcome::Aborted => {
@@ -721,7 +791,10 @@ fn finish(rc: &Rc<RefCell<Inner>>, outcome: Outcome) {
                 report(f.call1(&JsValue::UNDEFINED, &completion));
             }
             if let Some(f) = cb_finish {
-                report(f.call1(&JsValue::UNDEFINED, &finish_info(rc, &completion, true, false)));
+                report(f.call1(
+                    &JsValue::UNDEFINED,
+                    &finish_info(rc, &completion, true, false),
+                ));
             }
         }
         Outcome::Failed { error, truncated } => {
@@ -730,7 +803,10 @@ fn finish(rc: &Rc<RefCell<Inner>>, outcome: Outcome) {
             }
             if *truncated {
                 if let Some(f) = cb_finish {
-                    report(f.call1(&JsValue::UNDEFINED, &finish_info(rc, &completion, false, true)));
+                    report(f.call1(
+                        &JsValue::UNDEFINED,
+                        &finish_info(rc, &completion, false, true),
+                    ));
                 }
             }
         }
@@ -739,13 +815,31 @@ fn finish(rc: &Rc<RefCell<Inner>>, outcome: Outcome) {
     settle_waiters(rc);
 }
 
-fn finish_info(rc: &Rc<RefCell<Inner>>, completion: &JsValue, aborted: bool, truncated: bool) -> JsValue {
+fn finish_info(
+    rc: &Rc<RefCell<Inner>>,
+    completion: &JsValue,
+    aborted: bool,
+    truncated: bool,
+) -> JsValue {
     let o = Object::new();
     set(&o, "completion", completion);
-    let reason = rc.borrow().state.finish_reason().map(JsValue::from_str).unwrap_or(JsValue::NULL);
+    let reason = rc
+        .borrow()
+        .state
+        .finish_reason()
+        .map(JsValue::from_str)
+        .unwrap_or(JsValue::NULL);
     set(&o, "finishReason", &reason);
     let usage = Reflect::get(completion, &JsValue::from_str("usage")).unwrap_or(JsValue::UNDEFINED);
-    set(&o, "usage", &if usage.is_null() { JsValue::UNDEFINED } else { usage });
+    set(
+        &o,
+        "usage",
+        &if usage.is_null() {
+            JsValue::UNDEFINED
+        } else {
+            usage
+        },
+    );
     set(&o, "aborted", &aborted.into());
     set(&o, "truncated", &truncated.into());
     o.into()
@@ -754,7 +848,9 @@ fn finish_info(rc: &Rc<RefCell<Inner>>, completion: &JsValue, aborted: bool, tru
 fn settle_waiters(rc: &Rc<RefCell<Inner>>) {
     let (waiters, outcome, completion, text) = {
         let mut inner = rc.borrow_mut();
-        let Some(outcome) = inner.outcome.clone() else { return };
+        let Some(outcome) = inner.outcome.clone() else {
+            return;
+        };
         (
             std::mem::take(&mut inner.waiters),
             outcome,
@@ -764,10 +860,14 @@ fn settle_waiters(rc: &Rc<RefCell<Inner>>) {
     };
     for w in waiters {
         let _ = match &outcome {
-            Outcome::Failed { error, .. } | Outcome::Thrown(error) => w.reject.call1(&JsValue::UNDEFINED, error),
+            Outcome::Failed { error, .. } | Outcome::Thrown(error) => {
+                w.reject.call1(&JsValue::UNDEFINED, error)
+            }
             _ => match w.want {
                 Want::Completion => w.resolve.call1(&JsValue::UNDEFINED, &completion),
-                Want::Text => w.resolve.call1(&JsValue::UNDEFINED, &JsValue::from_str(&text)),
+                Want::Text => w
+                    .resolve
+                    .call1(&JsValue::UNDEFINED, &JsValue::from_str(&text)),
             },
         };
     }
@@ -783,13 +883,18 @@ fn failure_of(rc: &Rc<RefCell<Inner>>) -> Option<JsValue> {
 
 /// A core value as a JS object, through JSON (every field, integers exact up to 2^53).
 fn to_js_json<T: serde::Serialize>(v: &T) -> JsValue {
-    serde_json::to_string(v).ok().and_then(|s| JSON::parse(&s).ok()).unwrap_or(JsValue::UNDEFINED)
+    serde_json::to_string(v)
+        .ok()
+        .and_then(|s| JSON::parse(&s).ok())
+        .unwrap_or(JsValue::UNDEFINED)
 }
 
 /// Read back the fields of an `InferenceError` for re-encoding as an SSE error event.
 fn from_js_error(e: &JsValue) -> Error {
     let get = |k: &str| Reflect::get(e, &JsValue::from_str(k)).ok();
-    let message = get("message").and_then(|v| v.as_string()).unwrap_or_else(|| "the stream failed".into());
+    let message = get("message")
+        .and_then(|v| v.as_string())
+        .unwrap_or_else(|| "the stream failed".into());
     let kind = match get("kind").and_then(|v| v.as_string()).as_deref() {
         Some("http") => ErrorKind::Http,
         Some("network") => ErrorKind::Network,

@@ -86,7 +86,11 @@ impl InferenceClient {
 
     /// One chat completion, streamed. Returns at once; the request is already on its way.
     #[wasm_bindgen(js_name = chatCompletionStream)]
-    pub fn chat_completion_stream(&self, request: JsValue, options: JsValue) -> Result<ChatStream, JsValue> {
+    pub fn chat_completion_stream(
+        &self,
+        request: JsValue,
+        options: JsValue,
+    ) -> Result<ChatStream, JsValue> {
         let p = self.prepare(&request, &options, true)?;
         let o = p.call.object.as_ref();
         let cb = (|| -> Result<Callbacks, Error> {
@@ -108,49 +112,90 @@ impl InferenceClient {
             p.call.signal.as_ref(),
         )
         .map_err(|e| to_js(&e, None, None))?;
-        Ok(ChatStream::start(call, self.cfg.token.clone(), self.cfg.limits, cb))
+        Ok(ChatStream::start(
+            call,
+            self.cfg.token.clone(),
+            self.cfg.limits,
+            cb,
+        ))
     }
 }
 
 impl InferenceClient {
-    fn prepare(&self, request: &JsValue, options: &JsValue, stream: bool) -> Result<Prepared, JsValue> {
+    fn prepare(
+        &self,
+        request: &JsValue,
+        options: &JsValue,
+        stream: bool,
+    ) -> Result<Prepared, JsValue> {
         let inner = || -> Result<Prepared, Error> {
             let call = options::call_options(options, self.cfg.timeouts, &self.cfg.headers)?;
             if !request.is_object() || js_sys::Array::is_array(request) {
-                return Err(Error::input("`request` must be an object with `messages` (and usually `model`)"));
+                return Err(Error::input(
+                    "`request` must be an object with `messages` (and usually `model`)",
+                ));
             }
-            let json = JSON::stringify(request)
-                .map_err(|e| Error::input(format!("`request` cannot be written as JSON: {}", describe(&e))))?;
+            let json = JSON::stringify(request).map_err(|e| {
+                Error::input(format!(
+                    "`request` cannot be written as JSON: {}",
+                    describe(&e)
+                ))
+            })?;
             let json = String::from(json);
             let body = types::prepare_chat_body(&json, stream)?;
-            let headers = providers::chat_headers(self.cfg.token.as_deref(), &call.headers, stream)?;
-            Ok(Prepared { body, headers, call })
+            let headers =
+                providers::chat_headers(self.cfg.token.as_deref(), &call.headers, stream)?;
+            Ok(Prepared {
+                body,
+                headers,
+                call,
+            })
         };
         inner().map_err(|e| to_js(&e, None, None))
     }
 }
 
 async fn complete(cfg: Rc<Config>, p: Prepared) -> Result<JsValue, (Error, Option<JsValue>)> {
-    let call = Call::start(cfg.fetch.as_ref(), &cfg.chat_url, &p.headers, &p.body, p.call.timeouts, p.call.signal.as_ref())
-        .map_err(|e| (e, None))?;
+    let call = Call::start(
+        cfg.fetch.as_ref(),
+        &cfg.chat_url,
+        &p.headers,
+        &p.body,
+        p.call.timeouts,
+        p.call.signal.as_ref(),
+    )
+    .map_err(|e| (e, None))?;
     let response = call.response().await?;
     let headers = response.headers();
     let header = |name: &str| headers.get(name).ok().flatten();
     let request_id = REQUEST_ID_HEADERS.iter().find_map(|h| header(h));
     let provider = header(PROVIDER_HEADER);
     let status = response.status();
-    let tag = |e: Error| e.with_request_id(request_id.clone()).with_provider(provider.clone());
+    let tag = |e: Error| {
+        e.with_request_id(request_id.clone())
+            .with_provider(provider.clone())
+    };
     let result = match disposition(status, header("content-type").as_deref(), false) {
         Disposition::Error => {
-            let text = transport::read_text(&call, &response, MAX_ERROR_BODY_BYTES).await.map_err(|(e, c)| (tag(e), c))?;
+            let text = transport::read_text(&call, &response, MAX_ERROR_BODY_BYTES)
+                .await
+                .map_err(|(e, c)| (tag(e), c))?;
             Err((tag(Error::http(status, &text)), None))
         }
         Disposition::Json | Disposition::EventStream => {
-            let text = transport::read_text(&call, &response, MAX_COMPLETION_BYTES).await.map_err(|(e, c)| (tag(e), c))?;
+            let text = transport::read_text(&call, &response, MAX_COMPLETION_BYTES)
+                .await
+                .map_err(|(e, c)| (tag(e), c))?;
             match types::parse_completion(&text) {
                 Err(e) => Err((tag(e), None)),
                 Ok(_) => JSON::parse(&text).map_err(|_| {
-                    (tag(Error::new(ErrorKind::Parse, "the completion is not valid JSON for JavaScript")), None)
+                    (
+                        tag(Error::new(
+                            ErrorKind::Parse,
+                            "the completion is not valid JSON for JavaScript",
+                        )),
+                        None,
+                    )
                 }),
             }
         }

@@ -54,7 +54,10 @@ pub(crate) fn describe(err: &JsValue) -> String {
         if !v.is_object() {
             return None;
         }
-        Reflect::get(v, &JsValue::from_str(k)).ok().and_then(|x| x.as_string()).filter(|s| !s.is_empty())
+        Reflect::get(v, &JsValue::from_str(k))
+            .ok()
+            .and_then(|x| x.as_string())
+            .filter(|s| !s.is_empty())
     };
     let mut out = match err.dyn_ref::<js_sys::Error>() {
         Some(e) => String::from(e.message()),
@@ -65,7 +68,11 @@ pub(crate) fn describe(err: &JsValue) -> String {
             let detail = field(&cause, "code").or_else(|| field(&cause, "message"));
             if let Some(d) = detail {
                 if !out.contains(&d) {
-                    out = if out.is_empty() { d } else { format!("{out} ({d})") };
+                    out = if out.is_empty() {
+                        d
+                    } else {
+                        format!("{out} ({d})")
+                    };
                 }
             }
         }

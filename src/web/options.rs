@@ -64,24 +64,40 @@ pub(crate) fn client_options(v: &JsValue) -> Result<ClientOptions, Error> {
     })
 }
 
-pub(crate) fn call_options(v: &JsValue, base: Timeouts, base_headers: &[(String, String)]) -> Result<CallOptions, Error> {
+pub(crate) fn call_options(
+    v: &JsValue,
+    base: Timeouts,
+    base_headers: &[(String, String)],
+) -> Result<CallOptions, Error> {
     let o = object(v, "options")?;
     let Some(o) = o else {
-        return Ok(CallOptions { signal: None, timeouts: base, headers: base_headers.to_vec(), object: None });
+        return Ok(CallOptions {
+            signal: None,
+            timeouts: base,
+            headers: base_headers.to_vec(),
+            object: None,
+        });
     };
     let signal = match get(&o, "signal") {
         s if s.is_undefined() || s.is_null() => None,
-        s => Some(
-            s.dyn_into::<web_sys::AbortSignal>()
-                .map_err(|s| Error::input(format!("`signal` must be an AbortSignal, got {}", type_name(&s))))?,
-        ),
+        s => Some(s.dyn_into::<web_sys::AbortSignal>().map_err(|s| {
+            Error::input(format!(
+                "`signal` must be an AbortSignal, got {}",
+                type_name(&s)
+            ))
+        })?),
     };
     let mut merged = base_headers.to_vec();
     for (k, v) in headers(&o, "headers")? {
         merged.retain(|(n, _)| !n.eq_ignore_ascii_case(&k));
         merged.push((k, v));
     }
-    Ok(CallOptions { signal, timeouts: timeouts(&o, base)?, headers: merged, object: Some(o) })
+    Ok(CallOptions {
+        signal,
+        timeouts: timeouts(&o, base)?,
+        headers: merged,
+        object: Some(o),
+    })
 }
 
 /// The callback `key` of a call's options, if any.
@@ -119,7 +135,9 @@ fn type_name(v: &JsValue) -> String {
     if Array::is_array(v) {
         return "an array".into();
     }
-    v.js_typeof().as_string().unwrap_or_else(|| "unknown".into())
+    v.js_typeof()
+        .as_string()
+        .unwrap_or_else(|| "unknown".into())
 }
 
 use js_sys::Array;
@@ -130,7 +148,10 @@ fn object(v: &JsValue, path: &str) -> Result<Option<Object>, Error> {
         return Ok(None);
     }
     if !v.is_object() || Array::is_array(v) || v.is_function() {
-        return Err(Error::input(format!("`{path}` must be an object, got {}", type_name(v))));
+        return Err(Error::input(format!(
+            "`{path}` must be an object, got {}",
+            type_name(v)
+        )));
     }
     Ok(Some(v.clone().unchecked_into()))
 }
@@ -140,7 +161,9 @@ fn string(o: &Object, key: &str, path: &str) -> Result<Option<String>, Error> {
     if v.is_undefined() || v.is_null() {
         return Ok(None);
     }
-    v.as_string().map(Some).ok_or_else(|| Error::input(format!("`{path}` must be a string, got {}", type_name(&v))))
+    v.as_string()
+        .map(Some)
+        .ok_or_else(|| Error::input(format!("`{path}` must be a string, got {}", type_name(&v))))
 }
 
 /// A non-negative whole number of milliseconds or bytes.
@@ -151,8 +174,13 @@ fn number(o: &Object, key: &str, path: &str) -> Result<Option<u64>, Error> {
     }
     match v.as_f64() {
         Some(n) if n.is_finite() && n >= 0.0 => Ok(Some(n.min(u32::MAX as f64) as u64)),
-        Some(n) => Err(Error::input(format!("`{path}` must be a finite number ≥ 0, got {n}"))),
-        None => Err(Error::input(format!("`{path}` must be a number, got {}", type_name(&v)))),
+        Some(n) => Err(Error::input(format!(
+            "`{path}` must be a finite number ≥ 0, got {n}"
+        ))),
+        None => Err(Error::input(format!(
+            "`{path}` must be a number, got {}",
+            type_name(&v)
+        ))),
     }
 }
 
@@ -161,9 +189,12 @@ fn function(o: &Object, key: &str, path: &str) -> Result<Option<Function>, Error
     if v.is_undefined() || v.is_null() {
         return Ok(None);
     }
-    v.dyn_into::<Function>()
-        .map(Some)
-        .map_err(|v| Error::input(format!("`{path}` must be a function, got {}", type_name(&v))))
+    v.dyn_into::<Function>().map(Some).map_err(|v| {
+        Error::input(format!(
+            "`{path}` must be a function, got {}",
+            type_name(&v)
+        ))
+    })
 }
 
 /// A `{ name: value }` record of strings (numbers are accepted and written out).
@@ -173,7 +204,9 @@ fn headers(o: &Object, path: &str) -> Result<Vec<(String, String)>, Error> {
     };
     let mut out = Vec::new();
     for key in Object::keys(&h).iter() {
-        let Some(name) = key.as_string() else { continue };
+        let Some(name) = key.as_string() else {
+            continue;
+        };
         let v = Reflect::get(&h, &key).unwrap_or(JsValue::UNDEFINED);
         let value = if let Some(s) = v.as_string() {
             s
@@ -182,7 +215,10 @@ fn headers(o: &Object, path: &str) -> Result<Vec<(String, String)>, Error> {
         } else if v.is_undefined() {
             continue;
         } else {
-            return Err(Error::input(format!("`{path}.{name}` must be a string, got {}", type_name(&v))));
+            return Err(Error::input(format!(
+                "`{path}.{name}` must be a string, got {}",
+                type_name(&v)
+            )));
         };
         out.push((name, value));
     }

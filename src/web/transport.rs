@@ -50,8 +50,11 @@ struct Shared {
     /// `Shared`, so no cycle keeps the call alive.
     on_timer: RefCell<Option<Closure<dyn FnMut()>>>,
     /// The caller's signal and our listener on it, removed when the call ends.
-    signal: RefCell<Option<(AbortSignal, Closure<dyn FnMut()>)>>,
+    signal: RefCell<Option<SignalListener>>,
 }
+
+/// A listener we added to the caller's `AbortSignal`.
+type SignalListener = (AbortSignal, Closure<dyn FnMut()>);
 
 impl Call {
     /// Send a request now. `headers` in order; `body` the JSON text.
@@ -89,7 +92,8 @@ impl Call {
                     s.abort(Cause::User);
                 }
             });
-            let _ = signal.add_event_listener_with_callback("abort", listener.as_ref().unchecked_ref());
+            let _ =
+                signal.add_event_listener_with_callback("abort", listener.as_ref().unchecked_ref());
             *shared.signal.borrow_mut() = Some((signal.clone(), listener));
         }
 
@@ -122,7 +126,10 @@ impl Call {
             let _ = promise.catch(noop);
         });
         shared.arm();
-        Ok(Call { shared, fetch: promise })
+        Ok(Call {
+            shared,
+            fetch: promise,
+        })
     }
 
     /// Wait for the response headers.
@@ -131,7 +138,10 @@ impl Call {
         match result {
             Ok(v) => {
                 let response: Response = v.dyn_into().map_err(|_| {
-                    (Error::network("the `fetch` function did not return a Response"), None)
+                    (
+                        Error::network("the `fetch` function did not return a Response"),
+                        None,
+                    )
                 })?;
                 self.shared.enter(Phase::FirstChunk);
                 Ok(response)
@@ -141,23 +151,37 @@ impl Call {
     }
 
     /// The next body chunk, `None` at the end of the body.
-    pub(crate) async fn read(&self, reader: &ReadableStreamDefaultReader) -> Result<Option<Uint8Array>, (Error, Option<JsValue>)> {
+    pub(crate) async fn read(
+        &self,
+        reader: &ReadableStreamDefaultReader,
+    ) -> Result<Option<Uint8Array>, (Error, Option<JsValue>)> {
         let result = JsFuture::from(reader.read()).await;
         match result {
             Ok(r) => {
-                let done = Reflect::get(&r, &JsValue::from_str("done")).map(|d| d.is_truthy()).unwrap_or(true);
+                let done = Reflect::get(&r, &JsValue::from_str("done"))
+                    .map(|d| d.is_truthy())
+                    .unwrap_or(true);
                 if done {
                     return Ok(None);
                 }
-                let value = Reflect::get(&r, &JsValue::from_str("value")).unwrap_or(JsValue::UNDEFINED);
-                let bytes: Uint8Array = value
-                    .dyn_into()
-                    .map_err(|_| (Error::network("the response body yielded something other than bytes"), None))?;
+                let value =
+                    Reflect::get(&r, &JsValue::from_str("value")).unwrap_or(JsValue::UNDEFINED);
+                let bytes: Uint8Array = value.dyn_into().map_err(|_| {
+                    (
+                        Error::network("the response body yielded something other than bytes"),
+                        None,
+                    )
+                })?;
                 self.shared.activity();
                 Ok(Some(bytes))
             }
             Err(e) => Err(self.rejection(e, false)),
         }
+    }
+
+    /// Why the request was aborted, if it was.
+    pub(crate) fn aborted(&self) -> Option<Cause> {
+        self.shared.cause.get()
     }
 
     /// Abort the request because the caller asked.
@@ -182,7 +206,9 @@ impl Call {
                 let err = if before_headers {
                     Error::network(&what)
                 } else {
-                    let mut err = Error::network(&format!("the connection was lost while reading the body ({what})"));
+                    let mut err = Error::network(&format!(
+                        "the connection was lost while reading the body ({what})"
+                    ));
                     err.retryable = false;
                     err
                 };
@@ -200,12 +226,17 @@ impl Drop for Shared {
 
 impl Shared {
     fn enter(&self, phase: Phase) {
-        self.watchdog.borrow_mut().enter(phase, sys::performance_now());
+        self.watchdog
+            .borrow_mut()
+            .enter(phase, sys::performance_now());
         self.arm();
     }
 
     fn activity(&self) {
-        self.watchdog.borrow_mut().activity(sys::performance_now());
+        let rearm = self.watchdog.borrow_mut().activity(sys::performance_now());
+        if rearm {
+            self.arm();
+        }
     }
 
     /// (Re-)arm the one timer for the watchdog's next possible deadline.
@@ -222,7 +253,8 @@ impl Shared {
                 if let Some(f) = on_timer.as_ref() {
                     // setTimeout takes a 32-bit delay; the total timeout bounds it anyway.
                     let ms = ms.min(i32::MAX as u64) as i32;
-                    *self.timer.borrow_mut() = Some(sys::set_timeout(f.as_ref().unchecked_ref(), ms));
+                    *self.timer.borrow_mut() =
+                        Some(sys::set_timeout(f.as_ref().unchecked_ref(), ms));
                 }
             }
         }
@@ -247,7 +279,8 @@ impl Shared {
             sys::clear_timeout(&handle);
         }
         if let Some((signal, listener)) = self.signal.borrow_mut().take() {
-            let _ = signal.remove_event_listener_with_callback("abort", listener.as_ref().unchecked_ref());
+            let _ = signal
+                .remove_event_listener_with_callback("abort", listener.as_ref().unchecked_ref());
             // The listener may be running right now (the signal fired): dropping its
             // closure inside its own call is not allowed, so hand it to a later task.
             wasm_bindgen_futures::spawn_local(async move { drop(listener) });
@@ -260,14 +293,27 @@ thread_local! {
     pub(crate) static NOOP: Closure<dyn FnMut(JsValue)> = Closure::new(|_| {});
 }
 
+/// Cancel a body reader. The returned promise rejects when the body already failed (an
+/// aborted request): that is expected and must not surface as an unhandled rejection.
+pub(crate) fn cancel(reader: &ReadableStreamDefaultReader) {
+    NOOP.with(|noop| {
+        let _ = reader.cancel().catch(noop);
+    });
+}
+
 fn global_fetch() -> Result<Function, JsValue> {
     let f = Reflect::get(&js_sys::global(), &JsValue::from_str("fetch"))?;
-    f.dyn_into::<Function>()
-        .map_err(|_| JsValue::from_str("there is no global `fetch`; pass `fetch` in the client options"))
+    f.dyn_into::<Function>().map_err(|_| {
+        JsValue::from_str("there is no global `fetch`; pass `fetch` in the client options")
+    })
 }
 
 /// Read a whole body, up to `max` bytes (the rest is cancelled), as lossy UTF-8.
-pub(crate) async fn read_text(call: &Call, response: &Response, max: usize) -> Result<String, (Error, Option<JsValue>)> {
+pub(crate) async fn read_text(
+    call: &Call,
+    response: &Response,
+    max: usize,
+) -> Result<String, (Error, Option<JsValue>)> {
     let Some(body) = response.body() else {
         return Ok(String::new());
     };
@@ -283,11 +329,12 @@ pub(crate) async fn read_text(call: &Call, response: &Response, max: usize) -> R
                 buf.resize(start + take, 0);
                 chunk.subarray(0, take as u32).copy_to(&mut buf[start..]);
                 if buf.len() >= max {
-                    let _ = reader.cancel();
+                    cancel(&reader);
                     break;
                 }
             }
         }
     }
-    Ok(String::from_utf8(buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+    Ok(String::from_utf8(buf)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }

@@ -1,0 +1,253 @@
+//! The shell really streams through `fetch` and `ReadableStream`, in Node and in headless
+//! Chromium, from the loopback fixture server (`tests/fixture-server/server.mjs`).
+//!
+//! The server's URL is fixed at build time from `FIXTURE_URL` (`make test-wasm` starts
+//! the server and sets it). The same file runs in both runtimes: Node by default,
+//! Chromium with `WASM_BINDGEN_USE_BROWSER=1`.
+#![cfg(target_arch = "wasm32")]
+
+use hf_inference_wasm::web::{ChatStream, InferenceClient};
+use js_sys::{Object, Promise, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+fn fixture(path: &str) -> String {
+    let Some(base) = option_env!("FIXTURE_URL") else {
+        panic!("FIXTURE_URL must be set at build time: run `make test-wasm`, which starts the fixture server")
+    };
+    format!("{base}{path}")
+}
+
+fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o = Object::new();
+    for (k, v) in pairs {
+        Reflect::set(&o, &JsValue::from_str(k), v).expect("set on a plain object");
+    }
+    o.into()
+}
+
+fn get(v: &JsValue, path: &str) -> JsValue {
+    path.split('.').fold(v.clone(), |acc, key| {
+        let key: JsValue = key
+            .parse::<u32>()
+            .map(JsValue::from)
+            .unwrap_or_else(|_| JsValue::from_str(key));
+        Reflect::get(&acc, &key).unwrap_or(JsValue::UNDEFINED)
+    })
+}
+
+fn client(endpoint: &str, extra: &[(&str, JsValue)]) -> InferenceClient {
+    let mut pairs = vec![("endpointUrl", JsValue::from_str(&fixture(endpoint)))];
+    pairs.extend(extra.iter().cloned());
+    InferenceClient::new(obj(&pairs)).unwrap_or_else(|e| panic!("client: {e:?}"))
+}
+
+fn request(text: &str) -> JsValue {
+    let msg = obj(&[("role", "user".into()), ("content", text.into())]);
+    let messages = js_sys::Array::of1(&msg);
+    obj(&[
+        ("model", "test-model".into()),
+        ("messages", messages.into()),
+    ])
+}
+
+async fn await_ok(p: Promise) -> JsValue {
+    JsFuture::from(p)
+        .await
+        .unwrap_or_else(|e| panic!("rejected: {}", describe(&e)))
+}
+
+async fn await_err(p: Promise) -> JsValue {
+    match JsFuture::from(p).await {
+        Ok(v) => panic!("expected a rejection, got {v:?}"),
+        Err(e) => e,
+    }
+}
+
+fn describe(e: &JsValue) -> String {
+    format!(
+        "{} ({})",
+        get(e, "message").as_string().unwrap_or_default(),
+        get(e, "kind").as_string().unwrap_or_default()
+    )
+}
+
+/// Iterate with `next()`, joining choice 0's content deltas.
+async fn iterate_text(stream: &ChatStream) -> (String, usize) {
+    let mut text = String::new();
+    let mut chunks = 0;
+    loop {
+        let step = await_ok(stream.next()).await;
+        if get(&step, "done").is_truthy() {
+            return (text, chunks);
+        }
+        chunks += 1;
+        if let Some(s) = get(&get(&step, "value"), "choices.0.delta.content").as_string() {
+            text.push_str(&s);
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+async fn stream_text_is_identical_at_every_split() {
+    let req = request("tell me about emoji");
+    let whole = client("/script/emoji", &[])
+        .chat_completion_stream(req.clone(), JsValue::UNDEFINED)
+        .expect("stream");
+    let (expected, _) = iterate_text(&whole).await;
+    assert!(
+        expected.contains('🦀') && expected.contains("日本語"),
+        "script text: {expected:?}"
+    );
+    for split in [
+        "/split/1",
+        "/split/2",
+        "/split/3",
+        "/split/random/7",
+        "/split/random/42/delay/1",
+    ] {
+        let c = client(&format!("{split}/script/emoji"), &[]);
+        let s = c
+            .chat_completion_stream(req.clone(), JsValue::UNDEFINED)
+            .expect("stream");
+        let (text, chunks) = iterate_text(&s).await;
+        assert_eq!(text, expected, "split {split}");
+        assert!(chunks > 3, "split {split}: {chunks} chunks");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn final_completion_matches_the_non_streamed_answer() {
+    let c = client("/split/5", &[]);
+    let req = request("What is streaming?");
+    let s = c
+        .chat_completion_stream(req.clone(), JsValue::UNDEFINED)
+        .expect("stream");
+    let streamed = await_ok(s.final_completion()).await;
+    let plain = await_ok(c.chat_completion(req, JsValue::UNDEFINED)).await;
+    let a = get(&streamed, "choices.0.message.content")
+        .as_string()
+        .expect("streamed text");
+    let b = get(&plain, "choices.0.message.content")
+        .as_string()
+        .expect("plain text");
+    assert!(!a.is_empty());
+    assert_eq!(a, b);
+    assert_eq!(
+        get(&streamed, "choices.0.finish_reason")
+            .as_string()
+            .as_deref(),
+        Some("stop")
+    );
+    assert!(
+        get(&streamed, "usage.total_tokens")
+            .as_f64()
+            .is_some_and(|t| t > 0.0),
+        "usage from the final chunk"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn http_error_is_an_inference_error_with_status_and_request_id() {
+    let c = client("/status/404", &[("token", "hf_wasm_test_secret".into())]);
+    let e = await_err(c.chat_completion(request("x"), JsValue::UNDEFINED)).await;
+    assert!(e.is_instance_of::<js_sys::Error>());
+    assert_eq!(
+        get(&e, "name").as_string().as_deref(),
+        Some("InferenceError")
+    );
+    assert_eq!(get(&e, "kind").as_string().as_deref(), Some("http"));
+    assert_eq!(get(&e, "status").as_f64(), Some(404.0));
+    assert_eq!(get(&e, "requestId").as_string().as_deref(), Some("req-404"));
+    let msg = get(&e, "message").as_string().unwrap_or_default();
+    assert!(msg.contains("scripted 404"), "{msg}");
+    assert!(!msg.contains("hf_wasm_test_secret"));
+}
+
+#[wasm_bindgen_test]
+async fn first_chunk_timeout_names_itself() {
+    let timeouts = obj(&[("firstChunk", 150.into())]);
+    let c = client("/fault/stall-first-chunk", &[("timeouts", timeouts)]);
+    let s = c
+        .chat_completion_stream(request("x"), JsValue::UNDEFINED)
+        .expect("stream");
+    let e = await_err(s.next()).await;
+    assert_eq!(
+        get(&e, "kind").as_string().as_deref(),
+        Some("timeout"),
+        "{}",
+        describe(&e)
+    );
+    assert_eq!(
+        get(&e, "timeout").as_string().as_deref(),
+        Some("firstChunk")
+    );
+}
+
+#[wasm_bindgen_test]
+async fn idle_timeout_keeps_the_partial_text() {
+    let timeouts = obj(&[("idle", 150.into())]);
+    let c = client("/fault/stall-mid", &[("timeouts", timeouts)]);
+    let s = c
+        .chat_completion_stream(request("x"), JsValue::UNDEFINED)
+        .expect("stream");
+    let e = await_err(s.final_completion()).await;
+    assert_eq!(
+        get(&e, "timeout").as_string().as_deref(),
+        Some("idle"),
+        "{}",
+        describe(&e)
+    );
+    let partial = get(&e, "partial.choices.0.message.content")
+        .as_string()
+        .unwrap_or_default();
+    assert!(!partial.is_empty(), "the chunks before the stall are kept");
+}
+
+#[wasm_bindgen_test]
+async fn abort_signal_ends_the_stream_with_the_partial_text() {
+    let controller = web_sys::AbortController::new().expect("AbortController");
+    let c = client("/fault/stall-mid", &[]);
+    let opts = obj(&[("signal", controller.signal().into())]);
+    let s = c
+        .chat_completion_stream(request("x"), opts)
+        .expect("stream");
+    let first = await_ok(s.next()).await;
+    assert!(!get(&first, "done").is_truthy());
+    controller.abort();
+    let rest = await_ok(s.next()).await;
+    assert!(
+        get(&rest, "done").is_truthy(),
+        "an abort ends iteration normally"
+    );
+    assert!(s.ended());
+    let partial = await_ok(s.final_completion()).await;
+    assert!(get(&partial, "choices").is_object());
+}
+
+#[wasm_bindgen_test]
+async fn wrong_option_types_are_input_errors_naming_the_option() {
+    let e = InferenceClient::new(obj(&[("timeouts", obj(&[("idle", "soon".into())]))]))
+        .err()
+        .expect("must fail");
+    assert_eq!(get(&e, "kind").as_string().as_deref(), Some("input"));
+    assert!(get(&e, "message")
+        .as_string()
+        .unwrap_or_default()
+        .contains("timeouts.idle"));
+    let c = client("", &[]);
+    let bad = obj(&[("messages", "hi".into())]);
+    let e = c
+        .chat_completion_stream(bad, JsValue::UNDEFINED)
+        .err()
+        .expect("must fail");
+    assert!(
+        get(&e, "message")
+            .as_string()
+            .unwrap_or_default()
+            .contains("messages"),
+        "{}",
+        describe(&e)
+    );
+}
