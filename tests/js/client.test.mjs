@@ -1,0 +1,872 @@
+// End-to-end tests of the published package, imported the way users import it, against the
+// loopback fixture server. Run: node --test tests/js/client.test.mjs
+//
+// Each test names one behaviour of the declared API (js/index.d.ts). Every wait is bounded.
+
+import { test, describe, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { inspect } from "node:util";
+
+import { InferenceClient, InferenceError } from "hf-inference-wasm";
+
+import {
+  startFixtureServer,
+  scripts,
+  simulate,
+  simulatorReply,
+  FAULT_PARTIAL_TEXT,
+  SPLITS,
+  SECRET,
+  waitFor,
+  settle,
+  within,
+  parseSse,
+  referenceChat,
+  chatStreamRecordings,
+  closedPort,
+  unhandledRejectionSpy,
+  replayPath,
+  sleep,
+  loadRecordings,
+} from "./helpers.mjs";
+import { scriptBytes } from "../fixture-server/scripts.mjs";
+
+const RECORDINGS = await loadRecordings();
+const T = { timeout: 10_000 };
+const SLOW = { timeout: 60_000 };
+const REQ = Object.freeze({ model: "fixture/tiny-chat", messages: [{ role: "user", content: "Say hello to the fixtures" }] });
+const req = (extra = {}) => ({ model: REQ.model, messages: [{ role: "user", content: "Say hello to the fixtures" }], ...extra });
+
+let fx;
+let spy;
+before(async () => {
+  fx = await startFixtureServer();
+  spy = unhandledRejectionSpy();
+});
+after(async () => {
+  spy?.stop();
+  await fx?.close();
+});
+
+/** A client for `fx.url + path` (the path is a fixture scenario prefix). */
+const client = (path = "", options = {}) => new InferenceClient({ endpointUrl: fx.url + path, ...options });
+
+/** Requests logged since `mark` (a length of `fx.requests` taken earlier). */
+const since = (mark) => fx.requests.slice(mark);
+
+/** choice 0 of a completion */
+const choice0 = (completion) => completion.choices.find((c) => c.index === 0) ?? completion.choices[0];
+const contentOf = (completion) => choice0(completion)?.message?.content ?? "";
+
+/** Stream with every callback recorded; drives the stream with finalCompletion(). */
+async function runCallbacks(c, request = req(), options = {}, { afterStart } = {}) {
+  const rec = { deltas: [], snapshots: [], chunks: [], finishes: [], errors: [], aborts: [] };
+  const stream = c.chatCompletionStream(request, {
+    ...options,
+    onContent(delta, snapshot) {
+      rec.deltas.push(delta);
+      rec.snapshots.push(snapshot);
+      options.onContent?.(delta, snapshot, rec);
+    },
+    onChunk: (chunk) => rec.chunks.push(chunk),
+    onFinish: (f) => rec.finishes.push(f),
+    onError: (e) => rec.errors.push(e),
+    onAbort: (p) => rec.aborts.push(p),
+  });
+  rec.stream = stream;
+  const final = settle(() => stream.finalCompletion());
+  if (afterStart) await afterStart(rec);
+  rec.result = await within(final, 20_000, "finalCompletion()");
+  await new Promise((r) => setImmediate(r)); // callbacks scheduled right after the end
+  return rec;
+}
+
+/** Iterate with `for await`; returns the chunks, the text of choice 0, and any error thrown. */
+async function runIterate(stream, { breakWhen } = {}) {
+  const out = { chunks: [], text: "", error: undefined };
+  const loop = (async () => {
+    for await (const chunk of stream) {
+      out.chunks.push(chunk);
+      const ch = chunk.choices?.find((c) => c.index === 0);
+      if (typeof ch?.delta?.content === "string") out.text += ch.delta.content;
+      if (breakWhen && breakWhen(out)) break;
+    }
+  })();
+  try {
+    await within(loop, 20_000, "for await");
+  } catch (e) {
+    out.error = e;
+  }
+  return out;
+}
+
+/** The snapshots passed to onContent grow by exactly the deltas. */
+function assertSnapshots(rec) {
+  let acc = "";
+  rec.deltas.forEach((d, i) => {
+    assert.equal(typeof d, "string");
+    acc += d;
+    assert.equal(rec.snapshots[i], acc, `snapshot ${i}`);
+  });
+}
+
+function assertUsage(actual, expected, what = "usage") {
+  if (expected === undefined) {
+    assert.equal(actual, undefined, `${what} must be absent (never zeros or NaN)`);
+    return;
+  }
+  assert.ok(actual && typeof actual === "object", `${what} present`);
+  for (const [k, v] of Object.entries(expected)) assert.equal(actual[k], v, `${what}.${k}`);
+}
+
+/** An InferenceError of `kind`, a real Error, with a useful message. */
+function assertInferenceError(err, kind) {
+  assert.ok(err instanceof InferenceError, `expected an InferenceError, got ${inspect(err)}`);
+  assert.ok(err instanceof Error, "InferenceError is an Error");
+  assert.equal(err.name, "InferenceError");
+  assert.equal(err.kind, kind, `kind (message: ${err.message})`);
+  assert.equal(typeof err.message, "string");
+  assert.ok(err.message.length > 0);
+  assert.ok(!err.message.includes("[object Object]"), err.message);
+  assert.equal(typeof err.retryable, "boolean");
+}
+
+/** The token appears nowhere in what an error shows. */
+function assertNoSecret(err) {
+  for (const [what, text] of [
+    ["message", err.message],
+    ["body", err.body ?? ""],
+    ["String(err)", String(err)],
+    ["JSON.stringify(err)", JSON.stringify(err) ?? ""],
+    ["stack", err.stack ?? ""],
+    ["inspect(err)", inspect(err, { depth: 5 })],
+  ]) {
+    assert.ok(!String(text).includes(SECRET), `the token leaked into ${what}`);
+  }
+}
+
+async function noNewUnhandled(mark) {
+  await spy.settle();
+  assert.deepEqual(spy.seen.slice(mark), [], "no unhandled rejections");
+}
+
+// -----------------------------------------------------------------------------------------------
+describe("streams scripted bodies byte-exactly at every split", () => {
+  const OK_SCRIPTS = ["emoji", "usage", "no-usage", "reasoning", "tool-calls", "heartbeats", "unterminated-final", "done-no-space", "done-then-garbage", "invalid-utf8"];
+  for (const name of OK_SCRIPTS) {
+    const expected = scripts[name].expected;
+    describe(name, () => {
+      for (const split of SPLITS) {
+        test(`callbacks and for-await${split || " (no split)"}`, T, async () => {
+          // Callbacks.
+          const rec = await runCallbacks(client(`${split}/script/${name}`));
+          assert.ok(rec.result.ok, `finalCompletion rejected: ${rec.result.error && inspect(rec.result.error)}`);
+          const completion = rec.result.value;
+          assert.equal(rec.deltas.join(""), expected.text);
+          assertSnapshots(rec);
+          assert.equal(contentOf(completion), expected.text);
+          assert.equal(choice0(completion).finish_reason, expected.finishReason);
+          assertUsage(completion.usage, expected.usage);
+          assert.equal(rec.errors.length, 0, `onError: ${rec.errors.map((e) => e.message)}`);
+          assert.equal(rec.aborts.length, 0);
+          assert.equal(rec.finishes.length, 1, "onFinish exactly once");
+          const fin = rec.finishes[0];
+          assert.equal(fin.aborted, false);
+          assert.equal(fin.truncated, false);
+          assert.equal(fin.finishReason, expected.finishReason);
+          assertUsage(fin.usage, expected.usage, "onFinish usage");
+          assert.equal(contentOf(fin.completion), expected.text);
+          assert.ok(rec.chunks.length > 0, "onChunk called");
+          assert.equal(rec.stream.ended, true);
+          if (expected.reasoning !== undefined) assert.equal(choice0(completion).message.reasoning_content, expected.reasoning);
+
+          // for await over the same scenario.
+          const stream = client(`${split}/script/${name}`).chatCompletionStream(req());
+          const it = await runIterate(stream);
+          assert.equal(it.error, undefined, it.error && inspect(it.error));
+          assert.equal(it.text, expected.text);
+          const again = await within(stream.finalCompletion(), 5_000, "finalCompletion() after iterating");
+          assert.equal(contentOf(again), expected.text);
+          assert.equal(stream.ended, true);
+        });
+      }
+    });
+  }
+
+  test("text() resolves with the text of choice 0 at several splits", T, async () => {
+    for (const split of ["", "/split/1", "/split/random/9"]) {
+      const text = await within(client(`${split}/script/emoji`).chatCompletionStream(req()).text(), 5_000, "text()");
+      assert.equal(text, scripts.emoji.expected.text, split);
+    }
+  });
+
+  test("the final completion keeps the stream's id and model", T, async () => {
+    const completion = await within(client("/script/usage").chatCompletionStream(req()).finalCompletion(), 5_000);
+    assert.equal(completion.id, "chatcmpl-fixture-script");
+    assert.equal(completion.model, "fixture/scripted");
+    assert.equal(choice0(completion).message.role, "assistant");
+  });
+
+  test("tool-call arguments are accumulated into message.tool_calls", T, async () => {
+    for (const split of ["", "/split/1", "/split/random/5"]) {
+      const completion = await within(client(`${split}/script/tool-calls`).chatCompletionStream(req()).finalCompletion(), 5_000);
+      const want = scripts["tool-calls"].expected.toolCalls[0];
+      const calls = choice0(completion).message.tool_calls;
+      assert.ok(Array.isArray(calls) && calls.length === 1, `tool_calls: ${inspect(calls)}`);
+      assert.equal(calls[0].id, want.id);
+      assert.equal(calls[0].type, want.type);
+      assert.equal(calls[0].function.name, want.function.name);
+      assert.equal(calls[0].function.arguments, want.function.arguments);
+      assert.deepEqual(JSON.parse(calls[0].function.arguments), { location: "Paris, France", unit: "celsius" });
+      assert.equal(choice0(completion).finish_reason, "tool_calls");
+    }
+  });
+
+  test("after [DONE] the client stops reading and releases the connection", T, async () => {
+    const mark = fx.requests.length;
+    const rec = await runCallbacks(client("/split/random/3/script/done-then-garbage"));
+    assert.ok(rec.result.ok);
+    assert.ok(!rec.deltas.join("").includes("SHOULD NOT APPEAR"));
+    const entry = since(mark)[0];
+    await waitFor(() => entry.closedAt, { message: "the server to see the connection closed after [DONE]" });
+  });
+
+  test("a simulator stream reports the usage the server sent (include_usage is on by default)", T, async () => {
+    const completion = await within(client().chatCompletionStream(req()).finalCompletion(), 5_000);
+    const sim = simulate(req());
+    assert.equal(contentOf(completion), sim.text);
+    assertUsage(completion.usage, sim.usage);
+  });
+});
+
+// -----------------------------------------------------------------------------------------------
+describe("replays every recorded chat stream the same way at any split", () => {
+  test("the fixtures hold recorded chat streams", () => {
+    assert.ok(chatStreamRecordings(fx.recordings).length >= 30);
+  });
+
+  async function outcome(path) {
+    const stream = client(path).chatCompletionStream(req());
+    const r = await within(settle(() => stream.finalCompletion()), 30_000, `stream ${path}`);
+    if (r.ok) return { ok: true, text: contentOf(r.value), finish: choice0(r.value)?.finish_reason ?? null };
+    assert.ok(r.error instanceof InferenceError, inspect(r.error));
+    return { ok: false, kind: r.error.kind, text: r.error.partial ? contentOf(r.error.partial) : "" };
+  }
+
+  // One test per recording, named by id (the list is read at load time).
+  const ids = chatStreamRecordings(RECORDINGS).map((r) => r.id);
+  for (const id of ids) {
+    test(`recording ${id}`, SLOW, async () => {
+      const rec = fx.recordings.get(id);
+      const base = await outcome(replayPath(id));
+      const ref = referenceChat(rec.body);
+      if (!ref.error) {
+        assert.equal(base.text, ref.text, "text equals the recorded deltas joined");
+        if (ref.finishReason) assert.ok(base.ok, `a stream with a finish reason completes (got ${base.kind})`);
+      }
+      // One byte per write costs the server a TCP segment each: the two recordings over
+      // 16 KB (70 and 100 KB) are split into 3-byte pieces instead, which still cuts
+      // every multi-byte character and every line somewhere.
+      const finest = rec.body.length > 16384 ? "/split/3" : "/split/1";
+      for (const split of [finest, "/split/random/7", "/split/random/2024"]) {
+        assert.deepEqual(await outcome(split + replayPath(id)), base, `same outcome at ${split}`);
+      }
+    });
+  }
+});
+
+// -----------------------------------------------------------------------------------------------
+describe("errors inside a stream", () => {
+  for (const name of ["error-event", "error-json"]) {
+    const expected = scripts[name].expected;
+    for (const split of ["", "/split/1", "/split/random/42"]) {
+      test(`${name}${split}: chunks before it are delivered, then kind stream`, T, async () => {
+        const rec = await runCallbacks(client(`${split}/script/${name}`));
+        assert.equal(rec.deltas.join(""), expected.text);
+        assert.ok(!rec.result.ok, "finalCompletion rejects");
+        const err = rec.result.error;
+        assertInferenceError(err, "stream");
+        assert.equal(err.code, expected.error.code);
+        assert.ok(err.message.includes(expected.error.message), err.message);
+        assert.equal(rec.errors.length, 1, "onError once");
+        assert.equal(rec.errors[0].kind, "stream");
+        assert.ok(err.partial, "partial is set");
+        assert.equal(contentOf(err.partial), expected.text);
+        assert.equal(rec.stream.ended, true);
+
+        const it = await runIterate(client(`${split}/script/${name}`).chatCompletionStream(req()));
+        assert.equal(it.text, expected.text);
+        assertInferenceError(it.error, "stream");
+        assert.equal(it.error.code, expected.error.code);
+      });
+    }
+  }
+
+  for (const split of ["", "/split/1", "/split/random/8"]) {
+    test(`malformed JSON${split}: kind parse, with the offending data in body`, T, async () => {
+      const expected = scripts["malformed-json"].expected;
+      const rec = await runCallbacks(client(`${split}/script/malformed-json`));
+      assert.equal(rec.deltas.join(""), expected.text);
+      assert.ok(!rec.result.ok);
+      assertInferenceError(rec.result.error, "parse");
+      assert.ok(typeof rec.result.error.body === "string" && rec.result.error.body.includes(expected.error.data), `body: ${rec.result.error.body}`);
+      assert.equal(contentOf(rec.result.error.partial), expected.text);
+      assert.equal(rec.errors.length, 1);
+    });
+
+    test(`truncated${split}: kind truncated, partial kept, onFinish({truncated: true})`, T, async () => {
+      const expected = scripts.truncated.expected;
+      const rec = await runCallbacks(client(`${split}/script/truncated`));
+      assert.equal(rec.deltas.join(""), expected.text);
+      assert.ok(!rec.result.ok);
+      const err = rec.result.error;
+      assertInferenceError(err, "truncated");
+      assert.ok(err.partial, "partial is set");
+      assert.equal(contentOf(err.partial), expected.text);
+      assert.equal(rec.finishes.length, 1, "onFinish once");
+      assert.equal(rec.finishes[0].truncated, true);
+      assert.equal(rec.finishes[0].aborted, false);
+      assert.equal(contentOf(rec.finishes[0].completion), expected.text);
+      assert.equal(rec.errors.length, 1, "onError is called for a truncated stream too");
+      assert.equal(rec.errors[0].kind, "truncated");
+    });
+  }
+
+  test("a line over limits.maxLineBytes fails with code line_too_long, keeping what came before", T, async () => {
+    const expected = scripts["huge-line"].expected;
+    for (const split of ["", "/split/4096"]) {
+      const rec = await runCallbacks(client(`${split}/script/huge-line`, { limits: { maxLineBytes: 65536 } }));
+      assert.equal(rec.deltas.join(""), expected.before);
+      assert.ok(!rec.result.ok);
+      const err = rec.result.error;
+      assertInferenceError(err, "stream");
+      assert.equal(err.code, "line_too_long");
+      assert.equal(contentOf(err.partial), expected.before);
+      assert.ok(!rec.deltas.join("").includes("xxxx"), "nothing of the huge line delivered");
+    }
+  });
+
+  test("the default line limit (1 MiB) also rejects a 2 MiB line", T, async () => {
+    const rec = await runCallbacks(client("/script/huge-line"));
+    assert.ok(!rec.result.ok);
+    assertInferenceError(rec.result.error, "stream");
+    assert.equal(rec.result.error.code, "line_too_long");
+    assert.equal(rec.deltas.join(""), scripts["huge-line"].expected.before);
+  });
+
+  test("a raised line limit accepts the 2 MiB line", T, async () => {
+    const rec = await runCallbacks(client("/split/65536/script/huge-line", { limits: { maxLineBytes: 4 * 1024 * 1024 } }));
+    assert.ok(rec.result.ok, rec.result.error && rec.result.error.message);
+    assert.equal(contentOf(rec.result.value), scripts["huge-line"].expected.text);
+  });
+
+  test("drop-mid: the connection drops after two chunks; the text so far is kept", T, async () => {
+    const rec = await runCallbacks(client("/fault/drop-mid"));
+    assert.equal(rec.deltas.join(""), FAULT_PARTIAL_TEXT);
+    assert.ok(!rec.result.ok);
+    assert.ok(rec.result.error instanceof InferenceError);
+    assert.ok(["network", "truncated"].includes(rec.result.error.kind), rec.result.error.kind);
+    assert.equal(contentOf(rec.result.error.partial), FAULT_PARTIAL_TEXT);
+  });
+});
+
+// -----------------------------------------------------------------------------------------------
+describe("HTTP errors", () => {
+  for (const status of [400, 401, 404, 429, 500, 503]) {
+    test(`/status/${status} → InferenceError kind http with status, code and request id`, T, async () => {
+      for (const mode of ["json", "stream"]) {
+        const c = client(`/status/${status}`, { token: SECRET });
+        const r =
+          mode === "json"
+            ? await within(settle(() => c.chatCompletion(req())), 5_000)
+            : await within(settle(() => c.chatCompletionStream(req()).finalCompletion()), 5_000);
+        assert.ok(!r.ok, `${mode} rejects`);
+        const err = r.error;
+        assertInferenceError(err, "http");
+        assert.equal(err.status, status);
+        assert.equal(err.requestId, `req-${status}`);
+        assert.equal(err.code, String(status));
+        assert.ok(err.message.includes(`scripted ${status}`), err.message);
+        assert.equal(err.retryable, status === 429 || status >= 500, `retryable for ${status}`);
+        assert.ok(err.body && err.body.includes(`"scripted ${status}"`), `body: ${err.body}`);
+        assertNoSecret(err);
+      }
+    });
+  }
+
+  const RECORDED = [
+    { id: "2e0134943b32", status: 422, message: "Failed to deserialize the JSON body", code: undefined },
+    { id: "7175cf9e3627", status: 404, message: "404: Not Found", code: undefined },
+    { id: "3bc1c8fa82b6", status: 422, message: "Template error: template not found", code: "template_error" },
+    { id: "a5c77198e487", status: 400, message: "you must provide a model parameter", code: "invalid_request_error" },
+    { id: "8dfb7e10b7ee", status: 404, message: "no Route matched with those values" },
+    { id: "e899e1e68342", status: 400, message: "Unsupported data URL" },
+    { id: "63ed3f76e28a", status: 422, message: "Field required" },
+    { id: "b0164e2ea675", status: 404, message: "Model this-model-does-not-exist-123 does not exist" },
+    { id: "TestInferenceClient.test_chat_completion_unprocessable_entity#1", status: 401, message: "Invalid username or password.", requestId: true },
+    { id: "test_async_generate_validation_error#1", status: 422, message: "Input validation error", code: "validation", requestId: true },
+  ];
+  for (const want of RECORDED) {
+    test(`recorded error ${want.id} (${want.status})`, T, async () => {
+      const rec = fx.recordings.get(want.id);
+      assert.ok(rec, "recording exists");
+      const c = client(replayPath(want.id), { token: SECRET });
+      for (const run of [() => c.chatCompletion(req()), () => c.chatCompletionStream(req()).finalCompletion()]) {
+        const r = await within(settle(run), 5_000);
+        assert.ok(!r.ok);
+        const err = r.error;
+        assertInferenceError(err, "http");
+        assert.equal(err.status, want.status);
+        assert.ok(err.message.includes(want.message), `message ${JSON.stringify(err.message)} should include ${JSON.stringify(want.message)}`);
+        if ("code" in want) assert.equal(err.code, want.code);
+        assert.equal(err.requestId, want.requestId ? rec.headers["x-request-id"] : undefined);
+        assert.equal(err.body, rec.body);
+        assertNoSecret(err);
+      }
+    });
+  }
+});
+
+// -----------------------------------------------------------------------------------------------
+describe("non-stream completions", () => {
+  test("chatCompletion against the simulator", T, async () => {
+    const request = req({ messages: [{ role: "user", content: "Show me some code" }] });
+    const completion = await within(client().chatCompletion(request), 5_000);
+    const sim = simulate(request);
+    assert.equal(contentOf(completion), simulatorReply("Show me some code"));
+    assert.equal(choice0(completion).finish_reason, "stop");
+    assert.equal(choice0(completion).message.role, "assistant");
+    assert.equal(completion.model, "fixture/tiny-chat");
+    assertUsage(completion.usage, sim.usage);
+  });
+
+  test("streamed and non-streamed simulator replies carry the same text", T, async () => {
+    const c = client();
+    const a = await within(c.chatCompletion(req()), 5_000);
+    const b = await within(c.chatCompletionStream(req()).finalCompletion(), 5_000);
+    assert.equal(contentOf(b), contentOf(a));
+  });
+
+  test("every recorded chat completion JSON body, with unknown fields kept", T, async () => {
+    const KNOWN = new Set(["id", "object", "created", "model", "system_fingerprint", "choices", "usage"]);
+    const recs = [...fx.recordings.values()].filter((r) => r.status === 200 && /json/.test(r.content_type) && /"choices"/.test(r.body));
+    assert.ok(recs.length >= 20);
+    for (const rec of recs) {
+      const original = JSON.parse(rec.body);
+      const completion = await within(client(replayPath(rec.id)).chatCompletion(req()), 5_000, rec.id);
+      assert.equal(contentOf(completion), original.choices[0].message.content, rec.id);
+      assert.equal(choice0(completion).finish_reason, original.choices[0].finish_reason, rec.id);
+      assert.equal(completion.id, original.id, rec.id);
+      assert.equal(completion.model, original.model, rec.id);
+      for (const k of ["prompt_tokens", "completion_tokens", "total_tokens"]) assert.equal(completion.usage?.[k], original.usage?.[k], `${rec.id} usage.${k}`);
+      for (const [k, v] of Object.entries(original)) if (!KNOWN.has(k)) assert.deepEqual(completion[k], v, `${rec.id}: unknown field ${k} kept`);
+    }
+  });
+
+  test("chat.completions.create returns a ChatCompletion without stream, a ChatStream with it", T, async () => {
+    const c = client();
+    const completion = await within(c.chat.completions.create(req()), 5_000);
+    assert.equal(contentOf(completion), simulate(req()).text);
+    const completion2 = await within(c.chat.completions.create(req({ stream: false })), 5_000);
+    assert.equal(contentOf(completion2), simulate(req()).text);
+
+    const stream = await within(c.chat.completions.create(req({ stream: true })), 5_000);
+    assert.equal(typeof stream[Symbol.asyncIterator], "function", "a ChatStream");
+    const it = await runIterate(stream);
+    assert.equal(it.error, undefined);
+    assert.equal(it.text, simulate(req()).text);
+  });
+
+  test("chat.completions.create with stream: true sends stream: true", T, async () => {
+    const stream = await within(client("/echo").chat.completions.create(req({ stream: true })), 5_000);
+    const seen = JSON.parse(await within(stream.text(), 5_000));
+    assert.equal(JSON.parse(seen.body).stream, true);
+  });
+});
+
+// -----------------------------------------------------------------------------------------------
+describe("abort", () => {
+  /** After an abort: partial kept everywhere, callbacks once, server connection closed. */
+  async function assertAborted(rec, mark, entry) {
+    assert.ok(rec.result.ok, `finalCompletion should resolve with the partial: ${rec.result.error && inspect(rec.result.error)}`);
+    assert.equal(contentOf(rec.result.value), FAULT_PARTIAL_TEXT);
+    assert.equal(rec.aborts.length, 1, "onAbort once");
+    assert.equal(contentOf(rec.aborts[0]), FAULT_PARTIAL_TEXT);
+    assert.equal(rec.finishes.length, 1, "onFinish once");
+    assert.equal(rec.finishes[0].aborted, true);
+    assert.equal(rec.finishes[0].truncated, false);
+    assert.equal(contentOf(rec.finishes[0].completion), FAULT_PARTIAL_TEXT);
+    assert.equal(rec.stream.ended, true);
+    await waitFor(() => entry.closedAt, { message: "the server to see the connection closed" });
+    assert.equal(entry.aborted, true);
+    await noNewUnhandled(mark);
+  }
+
+  test("abort() mid-stream ends promptly and keeps the partial text", T, async () => {
+    const mark = spy.seen.length;
+    const reqMark = fx.requests.length;
+    const rec = await runCallbacks(client("/fault/stall-mid"), req(), {}, {
+      async afterStart(rec) {
+        await waitFor(() => rec.snapshots.at(-1) === FAULT_PARTIAL_TEXT, { message: "the partial text" });
+        assert.equal(rec.stream.ended, false);
+        rec.stream.abort();
+      },
+    });
+    await assertAborted(rec, mark, since(reqMark)[0]);
+    assert.equal(rec.errors.length, 0, "an abort is not an error");
+  });
+
+  test("abort() from inside onContent", T, async () => {
+    const mark = spy.seen.length;
+    const reqMark = fx.requests.length;
+    const rec = await runCallbacks(client("/fault/stall-mid"), req(), {
+      onContent(_d, snapshot, r) {
+        if (snapshot === FAULT_PARTIAL_TEXT) r.stream.abort();
+      },
+    });
+    await assertAborted(rec, mark, since(reqMark)[0]);
+  });
+
+  test("an AbortSignal mid-stream ends promptly and keeps the partial text", T, async () => {
+    const mark = spy.seen.length;
+    const reqMark = fx.requests.length;
+    const ac = new AbortController();
+    const rec = await runCallbacks(client("/fault/stall-mid"), req(), { signal: ac.signal }, {
+      async afterStart(rec) {
+        await waitFor(() => rec.snapshots.at(-1) === FAULT_PARTIAL_TEXT, { message: "the partial text" });
+        ac.abort();
+      },
+    });
+    await assertAborted(rec, mark, since(reqMark)[0]);
+  });
+
+  test("break out of for-await cancels the request and keeps the partial text", T, async () => {
+    const mark = spy.seen.length;
+    const reqMark = fx.requests.length;
+    const aborts = [];
+    const finishes = [];
+    const stream = client("/fault/stall-mid").chatCompletionStream(req(), { onAbort: (p) => aborts.push(p), onFinish: (f) => finishes.push(f) });
+    const it = await runIterate(stream, { breakWhen: (o) => o.text === FAULT_PARTIAL_TEXT });
+    assert.equal(it.error, undefined);
+    assert.equal(it.text, FAULT_PARTIAL_TEXT);
+    const completion = await within(stream.finalCompletion(), 5_000, "finalCompletion() after break");
+    assert.equal(contentOf(completion), FAULT_PARTIAL_TEXT);
+    assert.equal(stream.ended, true);
+    const entry = since(reqMark)[0];
+    await waitFor(() => entry.closedAt, { message: "the server to see the connection closed" });
+    assert.equal(entry.aborted, true);
+    await sleep(0);
+    assert.ok(aborts.length <= 1 && finishes.length <= 1, "callbacks at most once");
+    if (finishes.length) assert.equal(finishes[0].aborted, true);
+    await noNewUnhandled(mark);
+  });
+
+  test("abort() of a paced simulator stream keeps a prefix of the reply", T, async () => {
+    const mark = spy.seen.length;
+    const rec = await runCallbacks(client("/pace/20"), req(), {}, {
+      async afterStart(rec) {
+        await waitFor(() => rec.deltas.length >= 3, { message: "three deltas" });
+        rec.stream.abort();
+      },
+    });
+    assert.ok(rec.result.ok);
+    const full = simulate(req()).text;
+    const got = contentOf(rec.result.value);
+    assert.equal(got, rec.deltas.join(""));
+    assert.ok(got.length > 0 && got.length < full.length && full.startsWith(got), `partial ${JSON.stringify(got)}`);
+    assert.equal(rec.finishes.length, 1);
+    assert.equal(rec.finishes[0].aborted, true);
+    await noNewUnhandled(mark);
+  });
+
+  test("aborting a non-stream call rejects with kind aborted and closes the connection", T, async () => {
+    const mark = spy.seen.length;
+    const reqMark = fx.requests.length;
+    const ac = new AbortController();
+    const p = settle(() => client("/fault/stall-headers").chatCompletion(req(), { signal: ac.signal }));
+    await waitFor(() => since(reqMark).length === 1, { message: "the request to arrive" });
+    ac.abort();
+    const r = await within(p, 5_000);
+    assert.ok(!r.ok);
+    assertInferenceError(r.error, "aborted");
+    const entry = since(reqMark)[0];
+    await waitFor(() => entry.closedAt, { message: "the server to see the connection closed" });
+    await noNewUnhandled(mark);
+  });
+
+  test("abort() after the end changes nothing", T, async () => {
+    const mark = spy.seen.length;
+    const rec = await runCallbacks(client("/script/usage"));
+    assert.ok(rec.result.ok);
+    rec.stream.abort();
+    await sleep(10);
+    assert.equal(rec.aborts.length, 0);
+    assert.equal(rec.finishes.length, 1);
+    assert.equal(rec.finishes[0].aborted, false);
+    assert.equal(contentOf(await within(rec.stream.finalCompletion(), 2_000)), scripts.usage.expected.text);
+    await noNewUnhandled(mark);
+  });
+});
+
+// -----------------------------------------------------------------------------------------------
+describe("timeouts name themselves", () => {
+  const BIG = { headers: 60_000, firstChunk: 60_000, idle: 60_000, total: 60_000 };
+
+  test("headers: a server that never answers", T, async () => {
+    const reqMark = fx.requests.length;
+    const c = client("/fault/stall-headers", { timeouts: { ...BIG, headers: 200 } });
+    const r = await within(settle(() => c.chatCompletionStream(req()).finalCompletion()), 5_000);
+    assert.ok(!r.ok);
+    assertInferenceError(r.error, "timeout");
+    assert.equal(r.error.timeout, "headers");
+    assert.match(r.error.message, /headers/);
+    const entry = since(reqMark)[0];
+    await waitFor(() => entry.closedAt, { message: "the connection closed after the timeout" });
+  });
+
+  test("headers: per-call timeouts on a non-stream call", T, async () => {
+    const r = await within(settle(() => client("/fault/stall-headers", { timeouts: BIG }).chatCompletion(req(), { timeouts: { headers: 200 } })), 5_000);
+    assert.ok(!r.ok);
+    assertInferenceError(r.error, "timeout");
+    assert.equal(r.error.timeout, "headers");
+  });
+
+  test("firstChunk: headers, then no body", T, async () => {
+    const c = client("/fault/stall-first-chunk", { timeouts: { ...BIG, firstChunk: 200 } });
+    const rec = await runCallbacks(c);
+    assert.ok(!rec.result.ok);
+    assertInferenceError(rec.result.error, "timeout");
+    assert.equal(rec.result.error.timeout, "firstChunk");
+    assert.equal(rec.deltas.length, 0);
+  });
+
+  test("idle: two chunks, then silence", T, async () => {
+    const reqMark = fx.requests.length;
+    const c = client("/fault/stall-mid", { timeouts: { ...BIG, idle: 200 } });
+    const rec = await runCallbacks(c);
+    assert.ok(!rec.result.ok);
+    assertInferenceError(rec.result.error, "timeout");
+    assert.equal(rec.result.error.timeout, "idle");
+    assert.equal(rec.deltas.join(""), FAULT_PARTIAL_TEXT);
+    assert.equal(contentOf(rec.result.error.partial), FAULT_PARTIAL_TEXT);
+    const entry = since(reqMark)[0];
+    await waitFor(() => entry.closedAt, { message: "the connection closed after the timeout" });
+    assert.equal(entry.aborted, true);
+  });
+
+  test("total: a stream slower than the whole-call budget", T, async () => {
+    const c = client("/pace/100", { timeouts: { ...BIG, total: 500 } });
+    const rec = await runCallbacks(c);
+    assert.ok(!rec.result.ok);
+    assertInferenceError(rec.result.error, "timeout");
+    assert.equal(rec.result.error.timeout, "total");
+    assert.ok(simulate(req()).text.startsWith(rec.deltas.join("")));
+  });
+
+  test("per-call timeouts merge over the client's", T, async () => {
+    const c = client("/fault/stall-first-chunk", { timeouts: { ...BIG, firstChunk: 200 } });
+    const r = await within(settle(() => c.chatCompletionStream(req(), { timeouts: { headers: 5_000 } }).finalCompletion()), 5_000);
+    assert.ok(!r.ok);
+    assert.equal(r.error.timeout, "firstChunk", "the client's firstChunk still applies");
+  });
+});
+
+// -----------------------------------------------------------------------------------------------
+describe("network errors", () => {
+  test("a reset before the headers is kind network", T, async () => {
+    for (const run of [(c) => c.chatCompletion(req()), (c) => c.chatCompletionStream(req()).finalCompletion()]) {
+      const r = await within(settle(() => run(client("/fault/reset-before-headers", { token: SECRET }))), 5_000);
+      assert.ok(!r.ok);
+      assertInferenceError(r.error, "network");
+      assert.equal(r.error.retryable, true);
+      assertNoSecret(r.error);
+    }
+  });
+
+  test("a closed port is kind network", T, async () => {
+    const port = await closedPort();
+    const c = new InferenceClient({ endpointUrl: `http://127.0.0.1:${port}/v1` });
+    const r = await within(settle(() => c.chatCompletion(req())), 5_000);
+    assert.ok(!r.ok);
+    assertInferenceError(r.error, "network");
+    const r2 = await within(settle(() => c.chatCompletionStream(req()).finalCompletion()), 5_000);
+    assertInferenceError(r2.error, "network");
+  });
+});
+
+// -----------------------------------------------------------------------------------------------
+describe("what the client sends", () => {
+  async function echoed(c, request, { stream = true, options } = {}) {
+    const completion = stream
+      ? await within(c.chatCompletionStream(request, options).finalCompletion(), 5_000)
+      : await within(c.chatCompletion(request, options), 5_000);
+    const seen = JSON.parse(contentOf(completion));
+    return { ...seen, json: JSON.parse(seen.body) };
+  }
+
+  test("a stream sends stream: true and stream_options.include_usage, and the rest unchanged", T, async () => {
+    const request = req({ seed: 7, temperature: 0.5, custom_field: { a: [1, "b"] } });
+    const seen = await echoed(client("/echo"), request);
+    assert.equal(seen.method, "POST");
+    assert.equal(seen.path, "/echo/v1/chat/completions");
+    assert.equal(seen.json.stream, true);
+    assert.deepEqual(seen.json.stream_options, { include_usage: true });
+    assert.deepEqual(seen.json.messages, request.messages);
+    assert.equal(seen.json.model, request.model);
+    assert.equal(seen.json.seed, 7);
+    assert.equal(seen.json.temperature, 0.5);
+    assert.deepEqual(seen.json.custom_field, { a: [1, "b"] });
+    assert.match(seen.headers["content-type"], /^application\/json/);
+    assert.equal(seen.headers.cookie, undefined);
+    assert.equal(seen.headers.authorization, undefined, "no Authorization without a token");
+  });
+
+  test("the caller's own stream_options is kept unchanged", T, async () => {
+    const seen = await echoed(client("/echo"), req({ stream_options: { include_usage: false } }));
+    assert.deepEqual(seen.json.stream_options, { include_usage: false });
+  });
+
+  test("the caller's request object is not modified", T, async () => {
+    const request = req();
+    const before = JSON.stringify(request);
+    await echoed(client("/echo"), request);
+    assert.equal(JSON.stringify(request), before);
+  });
+
+  test("a non-stream call sends no stream_options and no stream: true", T, async () => {
+    const seen = await echoed(client("/echo"), req(), { stream: false });
+    assert.notEqual(seen.json.stream, true);
+    assert.equal(seen.json.stream_options, undefined);
+  });
+
+  test("a token becomes Authorization: Bearer <token>", T, async () => {
+    for (const stream of [true, false]) {
+      const seen = await echoed(client("/echo", { token: SECRET }), req(), { stream });
+      assert.equal(seen.headers.authorization, `Bearer ${SECRET}`);
+      assert.equal(seen.headers.cookie, undefined);
+    }
+  });
+
+  test("client and per-call headers are sent; per-call wins", T, async () => {
+    const c = client("/echo", { headers: { "x-client": "c", "x-both": "client" } });
+    const seen = await echoed(c, req(), { options: { headers: { "x-call": "k", "x-both": "call" } } });
+    assert.equal(seen.headers["x-client"], "c");
+    assert.equal(seen.headers["x-call"], "k");
+    assert.equal(seen.headers["x-both"], "call");
+  });
+
+  test("a custom fetch is used for every request", T, async () => {
+    const calls = [];
+    const myFetch = (input, init) => {
+      calls.push(String(input instanceof Request ? input.url : input));
+      return fetch(input, init);
+    };
+    const c = client("/echo", { fetch: myFetch });
+    const mark = fx.requests.length;
+    await echoed(c, req(), { stream: false });
+    await echoed(c, req(), { stream: true });
+    assert.equal(calls.length, 2);
+    assert.ok(calls.every((u) => u === `${fx.url}/echo/v1/chat/completions`), calls.join(", "));
+    assert.equal(since(mark).length, 2);
+  });
+
+  test("an exception thrown by a custom fetch comes back as its cause", T, async () => {
+    const boom = new Error("custom fetch exploded");
+    const c = client("/echo", { fetch: () => Promise.reject(boom) });
+    const r = await within(settle(() => c.chatCompletion(req())), 5_000);
+    assert.ok(!r.ok);
+    assert.ok(r.error instanceof InferenceError, inspect(r.error));
+    assert.equal(r.error.cause, boom);
+  });
+});
+
+// -----------------------------------------------------------------------------------------------
+describe("endpointUrl and baseUrl", () => {
+  const cases = [
+    ["/v1", "/v1/chat/completions"],
+    ["/v1/", "/v1/chat/completions"],
+    ["/", "/v1/chat/completions"],
+    ["", "/v1/chat/completions"],
+    ["/custom/chat/completions", "/custom/chat/completions"],
+    ["/v1/chat/completions", "/v1/chat/completions"],
+    ["/pace/0/v1", "/pace/0/v1/chat/completions"],
+    ["/split/3", "/split/3/v1/chat/completions"],
+  ];
+  for (const [suffix, path] of cases) {
+    test(`endpointUrl ${JSON.stringify("<server>" + suffix)} → ${path}`, T, async () => {
+      const mark = fx.requests.length;
+      const completion = await within(new InferenceClient({ endpointUrl: fx.url + suffix }).chatCompletion(req()), 5_000);
+      assert.equal(contentOf(completion), simulate(req()).text);
+      const sent = since(mark);
+      assert.equal(sent.length, 1);
+      assert.equal(sent[0].path, path);
+      assert.equal(sent[0].method, "POST");
+    });
+  }
+
+  test("baseUrl gets /v1/chat/completions", T, async () => {
+    const mark = fx.requests.length;
+    await within(new InferenceClient({ baseUrl: fx.url }).chatCompletion(req()), 5_000);
+    assert.equal(since(mark)[0].path, "/v1/chat/completions");
+  });
+});
+
+// -----------------------------------------------------------------------------------------------
+describe("wrong options are input errors, not crashes", () => {
+  async function expectInput(fn, field) {
+    const mark = fx.requests.length;
+    const r = await within(settle(fn), 5_000);
+    assert.ok(!r.ok, "should fail");
+    assertInferenceError(r.error, "input");
+    assert.match(r.error.message, field, `the message names the field: ${r.error.message}`);
+    assert.equal(since(mark).length, 0, "nothing was sent");
+  }
+
+  test("timeouts.idle: a string", T, () => expectInput(() => client("", { timeouts: { idle: "soon" } }).chatCompletion(req()), /idle/));
+  test("headers: a number", T, () => expectInput(() => client("", { headers: 5 }).chatCompletion(req()), /headers/));
+  test("fetch: a string", T, () => expectInput(() => client("", { fetch: "x" }).chatCompletion(req()), /fetch/));
+  test("endpointUrl: not a URL", T, () => expectInput(() => new InferenceClient({ endpointUrl: "not a url" }).chatCompletion(req()), /endpointUrl|URL/));
+  test("messages: a string (non-stream)", T, () => expectInput(() => client().chatCompletion({ model: "m", messages: "hi" }), /messages/));
+  test("messages: a string (stream)", T, () => expectInput(() => client().chatCompletionStream({ model: "m", messages: "hi" }).finalCompletion(), /messages/));
+  test("messages: missing (create)", T, () => expectInput(() => client().chat.completions.create({ model: "m" }), /messages/));
+});
+
+// -----------------------------------------------------------------------------------------------
+describe("toReadableStream", () => {
+  for (const name of ["usage", "emoji"]) {
+    for (const split of ["", "/split/1"]) {
+      test(`re-encodes ${name}${split} as SSE that decodes to the same chunks, ending in [DONE]`, T, async () => {
+        const readable = client(`${split}/script/${name}`).chatCompletionStream(req()).toReadableStream();
+        assert.equal(typeof readable.getReader, "function", "a ReadableStream");
+        const reader = readable.getReader();
+        const parts = [];
+        await within(
+          (async () => {
+            for (;;) {
+              const { done, value } = await reader.read();
+              if (done) break;
+              assert.ok(value instanceof Uint8Array, "bytes");
+              parts.push(Buffer.from(value));
+            }
+          })(),
+          5_000,
+          "reading toReadableStream()",
+        );
+        const text = new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(parts));
+        const events = parseSse(text);
+        assert.ok(text.endsWith("\n\n"), "ends with a blank line");
+        assert.equal(events.at(-1).data, "[DONE]");
+        const original = parseSse(new TextDecoder().decode(scriptBytes(name)))
+          .filter((e) => e.data.trim() !== "[DONE]")
+          .map((e) => JSON.parse(e.data));
+        assert.deepEqual(events.slice(0, -1).map((e) => JSON.parse(e.data)), original);
+      });
+    }
+  }
+});
+
+// -----------------------------------------------------------------------------------------------
+test("no unhandled rejections during the whole file", async () => {
+  await spy.settle();
+  assert.deepEqual(spy.seen.map((e) => String(e)), []);
+});

@@ -1,0 +1,410 @@
+// Packaging tests: the built package (pkg/) imported with no init call wherever users
+// import it, each through the entry its package.json `exports` picks:
+//   browser <script type="module">  → pkg/browser.js (import map, and a relative path)
+//   a bundler (esbuild, browser)    → pkg/browser.js, bundled, in Chromium
+//   Cloudflare Workers (workerd)    → pkg/workerd.js, bundled, in workerd via Miniflare
+//   TypeScript                      → pkg/index.d.ts, `tsc --noEmit --strict`
+// (Node's entry, pkg/node.mjs, is what tests/js/client.test.mjs imports.)
+//
+// Run: node --test tests/js/packaging.test.mjs   (after `bash scripts/build-pkg.sh`).
+// Everything talks to servers started here on 127.0.0.1; every wait is bounded; a layer
+// whose tool cannot run here (no Chromium) skips with the reason printed.
+
+import { test, describe, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, realpathSync } from "node:fs";
+import { mkdtemp, rm, readFile, copyFile } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { startFixtureServer, scripts, simulate, simulatorReply, referenceChat, within } from "./helpers.mjs";
+import { startStaticServer } from "../packaging/static-server.mjs";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const PKG = path.join(ROOT, "pkg");
+const PACKAGING = path.join(ROOT, "tests", "packaging");
+const WASM_NAME = "hf_inference_wasm_bg.wasm";
+const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--headless",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+const EMOJI = scripts.emoji.expected.text;
+const EMOJI_PATH = "/split/1/script/emoji";
+const T = { timeout: 30_000 };
+const require = createRequire(import.meta.url);
+
+// --- preconditions: a built package, linked as node_modules/hf-inference-wasm ------------------
+
+/** Fail (never skip) when the package is not built or not linked: that is a broken setup. */
+function assertPackageBuilt() {
+  const hint = "run `bash scripts/build-pkg.sh` (after `npm ci`, which removes the node_modules link)";
+  assert.ok(existsSync(path.join(PKG, "package.json")), `pkg/package.json is missing: ${hint}`);
+  const linked = path.join(ROOT, "node_modules", "hf-inference-wasm");
+  assert.ok(existsSync(linked), `node_modules/hf-inference-wasm is missing: ${hint}`);
+  assert.equal(realpathSync(linked), realpathSync(PKG), `node_modules/hf-inference-wasm does not point at pkg/: ${hint}`);
+}
+
+/** The value exports `pkg/index.d.ts` declares (`export declare class|const|function X`). */
+async function declaredValueExports() {
+  const dts = await readFile(path.join(PKG, "index.d.ts"), "utf8");
+  return [...dts.matchAll(/^export\s+declare\s+(?:abstract\s+)?(?:class|const|let|function)\s+([A-Za-z_$][\w$]*)/gm)].map((m) => m[1]).sort();
+}
+
+/** The esbuild metafile inputs under pkg/, as "pkg/<file>". */
+const pkgInputs = (metafile) => Object.keys(metafile.inputs).filter((p) => p.startsWith("pkg/")).sort();
+
+/** Run a command, bounded; resolves `{ code, stdout, stderr }`. */
+function run(cmd, args, { timeout = 30_000, cwd = ROOT } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${cmd} ${args.join(" ")} did not finish within ${timeout} ms\n${stdout}${stderr}`));
+    }, timeout);
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+// --- shared servers ----------------------------------------------------------------------------
+
+let fx; // fixture server
+let web; // static server: /pkg/ → pkg/, /tests/packaging/ → tests/packaging/, /bundle/ → tmp
+let tmp; // bundles written by the tests
+let nodeExports; // the export names of the Node entry, the reference for the other entries
+let declared; // the value exports index.d.ts declares
+
+before(async () => {
+  assertPackageBuilt();
+  tmp = await mkdtemp(path.join(os.tmpdir(), "hf-inference-wasm-packaging-"));
+  fx = await startFixtureServer({ port: 0 });
+  web = await startStaticServer({ "/pkg/": PKG, "/tests/packaging/": PACKAGING, "/bundle/": path.join(tmp, "bundle") });
+  nodeExports = Object.keys(await import("hf-inference-wasm")).sort();
+  declared = await declaredValueExports();
+});
+
+after(async () => {
+  await web?.close();
+  await fx?.close();
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+test("the Node entry exports exactly the values index.d.ts declares", () => {
+  assert.deepEqual(nodeExports, declared);
+  assert.deepEqual(nodeExports, ["ChatStream", "InferenceClient", "InferenceError", "version"]);
+});
+
+test("pkg/package.json maps each environment to its entry, and every entry file exists", async () => {
+  const manifest = JSON.parse(await readFile(path.join(PKG, "package.json"), "utf8"));
+  const dot = manifest.exports["."];
+  assert.equal(Object.keys(dot)[0], "types", "`types` must come first in the conditions");
+  assert.equal(dot.workerd, "./workerd.js");
+  assert.equal(dot.node, "./node.mjs");
+  assert.equal(dot.browser, "./browser.js");
+  assert.ok(Object.keys(dot).indexOf("workerd") < Object.keys(dot).indexOf("browser"), "workerd must win over browser (wrangler sets both)");
+  assert.ok(Object.keys(dot).indexOf("node") < Object.keys(dot).indexOf("import"), "node must win over import");
+  for (const file of [dot.types, dot.workerd, dot.node, dot.browser, dot.import, dot.default, manifest.main, manifest.browser, manifest.types]) {
+    assert.ok(existsSync(path.join(PKG, file)), `${file} is named in pkg/package.json but missing`);
+  }
+  assert.ok(existsSync(path.join(PKG, WASM_NAME)));
+});
+
+// --- browser: <script type="module"> and a bundle, in Chromium --------------------------------
+
+describe("browser (Chromium via playwright-core)", () => {
+  let browser;
+  let skipReason;
+
+  before(async () => {
+    if (!existsSync(CHROMIUM)) {
+      skipReason = `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+      console.log(`# packaging: browser tests skipped: ${skipReason}`);
+      return;
+    }
+    const { chromium } = await import("playwright-core"); // a devDependency: missing means `npm ci` was not run
+    browser = await within(chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 20_000 }), 25_000, "chromium.launch");
+  });
+  after(async () => {
+    await browser?.close();
+  });
+
+  /** Open `pagePath` on the static server, wait (bounded) for the scenario's result. */
+  async function runPage(pagePath) {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const console_ = [];
+    page.on("console", (m) => console_.push(`${m.type()}: ${m.text()}`));
+    page.on("pageerror", (e) => console_.push(`pageerror: ${e.stack || e}`));
+    page.on("requestfailed", (r) => console_.push(`requestfailed: ${r.url()} ${r.failure()?.errorText}`));
+    const mark = web.requests.length;
+    try {
+      await page.goto(`${web.url}${pagePath}?fixture=${encodeURIComponent(fx.url)}`, { timeout: 10_000 });
+      await page.waitForFunction(() => document.body && (document.body.dataset.result || document.body.dataset.error), null, {
+        timeout: 20_000,
+        polling: 50,
+      });
+      const { result, error } = await page.evaluate(() => ({ result: document.body.dataset.result, error: document.body.dataset.error }));
+      const log = console_.join("\n");
+      assert.equal(error, undefined, `the page failed: ${error}\nconsole:\n${log}`);
+      return { result: JSON.parse(result), console: console_, served: web.requests.slice(mark) };
+    } finally {
+      await context.close();
+    }
+  }
+
+  /** What every page must have seen, whichever way it loaded the package. */
+  function assertScenario({ result, console: log, served }, { wasmPath }) {
+    const show = (s) => JSON.stringify(s);
+    assert.deepEqual(result.exports, nodeExports, "the browser entry exports the same names as the Node entry");
+    assert.equal(typeof result.version, "string");
+    assert.match(result.version, /^\d+\.\d+\.\d+/);
+
+    assert.equal(result.forAwait.text, EMOJI, `for await text: ${show(result.forAwait.text)}`);
+    assert.ok(Buffer.from(result.forAwait.text, "utf8").equals(Buffer.from(EMOJI, "utf8")), "byte for byte");
+    assert.ok(result.forAwait.chunks >= 2, `chunks: ${result.forAwait.chunks}`);
+    assert.equal(result.forAwait.isChatStream, true);
+    assert.equal(result.forAwait.ended, true);
+
+    assert.equal(result.onContent.text, EMOJI, `onContent deltas: ${show(result.onContent.text)}`);
+    assert.equal(result.onContent.snapshot, EMOJI);
+    assert.equal(result.onContent.finalText, EMOJI);
+    assert.deepEqual(result.onContent.finishes, [{ finishReason: "stop", aborted: false, truncated: false }]);
+    assert.deepEqual(result.onContent.errors, []);
+
+    assert.deepEqual(result.create, { isChatStream: true, text: EMOJI });
+
+    assert.equal(result.nonStream.object, "chat.completion");
+    assert.equal(result.nonStream.content, simulatorReply(result.nonStream.prompt));
+
+    assert.equal(result.error.threw, true, "a 404 must reject");
+    assert.equal(result.error.isInferenceError, true, "instanceof InferenceError (the exported class) must hold");
+    assert.equal(result.error.isError, true);
+    assert.equal(result.error.name, "InferenceError");
+    assert.equal(result.error.kind, "http");
+    assert.equal(result.error.status, 404);
+    assert.equal(result.error.requestId, "req-404");
+
+    // The module came over HTTP with the types a browser requires, and compiled from the
+    // streaming response (wasm-bindgen warns and falls back when the MIME type is wrong).
+    const wasm = served.filter((r) => r.path === wasmPath);
+    assert.equal(wasm.length, 1, `${wasmPath} fetched once; served: ${show(served)}`);
+    assert.equal(wasm[0].status, 200);
+    assert.equal(wasm[0].type, "application/wasm");
+    for (const r of served.filter((r) => r.path.endsWith(".js"))) assert.match(r.type, /^text\/javascript/, r.path);
+    assert.deepEqual(served.filter((r) => r.status !== 200), [], "every file the page asked for exists");
+    assert.deepEqual(log.filter((l) => /^(error|warning|pageerror|requestfailed)/.test(l)), [], "a clean console");
+  }
+
+  test("<script type=module> with an import map: import by name, no init call", T, async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const seen = await runPage("/tests/packaging/importmap.html");
+    assertScenario(seen, { wasmPath: `/pkg/${WASM_NAME}` });
+    assert.ok(seen.served.some((r) => r.path === "/pkg/browser.js"), "resolved through the import map to /pkg/browser.js");
+  });
+
+  test("<script type=module> importing /pkg/browser.js by a relative path, no import map", T, async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const seen = await runPage("/tests/packaging/relative.html");
+    assertScenario(seen, { wasmPath: `/pkg/${WASM_NAME}` });
+  });
+
+  test("esbuild (platform browser) resolves the browser entry; the bundle streams in Chromium", T, async (t) => {
+    const esbuild = await import("esbuild");
+    const outdir = path.join(tmp, "bundle");
+    const built = await esbuild.build({
+      absWorkingDir: ROOT,
+      entryPoints: [path.join(PACKAGING, "bundle-entry.js")],
+      bundle: true,
+      platform: "browser",
+      format: "esm",
+      outdir,
+      metafile: true,
+      write: true,
+      logLevel: "silent",
+    });
+    assert.deepEqual(built.errors, []);
+    assert.deepEqual(
+      built.warnings.map((w) => w.text),
+      [],
+      "bundling the package must not warn",
+    );
+    const inputs = pkgInputs(built.metafile);
+    assert.ok(inputs.includes("pkg/browser.js"), `resolved through exports → browser.js; inputs: ${inputs}`);
+    assert.ok(!inputs.includes("pkg/node.mjs") && !inputs.includes("pkg/workerd.js"), `only the browser entry: ${inputs}`);
+    const code = await readFile(path.join(outdir, "bundle-entry.js"), "utf8");
+    assert.ok(!/node:fs|readFileSync/.test(code), "no Node built-ins in a browser bundle");
+    // esbuild leaves `new URL("./x.wasm", import.meta.url)` as it is (it only rewrites
+    // imports), so the .wasm must sit next to the bundle; Vite and webpack 5 recognise the
+    // pattern and emit the file themselves. We copy it, as an esbuild user would.
+    assert.match(code, /new URL\(\s*["']\.\/hf_inference_wasm_bg\.wasm["'],\s*import\.meta\.url\s*\)/);
+    await copyFile(path.join(PKG, WASM_NAME), path.join(outdir, WASM_NAME));
+
+    if (skipReason) return t.skip(`bundle built and checked; not run: ${skipReason}`);
+    const seen = await runPage("/tests/packaging/bundle.html");
+    assertScenario(seen, { wasmPath: `/bundle/${WASM_NAME}` });
+    assert.ok(!seen.served.some((r) => r.path.startsWith("/pkg/")), "the bundle needs nothing from pkg/ at run time");
+  });
+});
+
+// --- Cloudflare Workers: workerd via Miniflare -----------------------------------------------
+
+describe("Cloudflare Workers (workerd via miniflare)", () => {
+  let mf;
+  let metafileInputs;
+
+  before(async () => {
+    const esbuild = await import("esbuild");
+    const outdir = path.join(tmp, "worker");
+    // workerd resolves no bare specifiers: bundle the Worker as wrangler does, with the
+    // Workers conditions, and leave the .wasm import as a file next to the bundle for the
+    // CompiledWasm module rule (workerd refuses to compile wasm from bytes at run time).
+    const built = await esbuild.build({
+      absWorkingDir: ROOT,
+      entryPoints: [path.join(PACKAGING, "worker.js")],
+      bundle: true,
+      format: "esm",
+      platform: "neutral",
+      conditions: ["workerd", "worker", "browser"],
+      loader: { ".wasm": "copy" },
+      assetNames: "[name]",
+      outdir,
+      metafile: true,
+      write: true,
+      logLevel: "silent",
+    });
+    assert.deepEqual(built.warnings.map((w) => w.text), [], "bundling the Worker must not warn");
+    metafileInputs = pkgInputs(built.metafile);
+    assert.ok(existsSync(path.join(outdir, WASM_NAME)), `${WASM_NAME} copied next to the Worker bundle`);
+
+    const { Miniflare } = await import("miniflare");
+    mf = new Miniflare({
+      modules: true,
+      scriptPath: path.join(outdir, "worker.js"),
+      modulesRules: [
+        { type: "CompiledWasm", include: ["**/*.wasm"] },
+        { type: "ESModule", include: ["**/*.js"] },
+      ],
+      compatibilityDate: "2025-01-01",
+      bindings: { FIXTURE_URL: fx.url },
+    });
+    await within(mf.ready, 20_000, "miniflare ready");
+  });
+  after(async () => {
+    await mf?.dispose();
+  });
+
+  /** GET a route of the Worker, bounded. */
+  const call = (route) => within(mf.dispatchFetch(`http://worker.test${route}`), 20_000, `dispatchFetch ${route}`);
+  const json = async (route) => {
+    const res = await call(route);
+    const body = await res.text();
+    assert.equal(res.status, 200, `${route}: ${body}`);
+    return JSON.parse(body);
+  };
+
+  test("the Worker bundle went through workerd.js, not the browser or Node entry", () => {
+    assert.ok(metafileInputs.includes("pkg/workerd.js"), `inputs: ${metafileInputs}`);
+    assert.ok(!metafileInputs.includes("pkg/browser.js") && !metafileInputs.includes("pkg/node.mjs"), `inputs: ${metafileInputs}`);
+  });
+
+  test("the workerd entry exports the same names and version as the Node entry", T, async () => {
+    const { exports, version } = await json("/exports");
+    assert.deepEqual(exports, nodeExports);
+    assert.equal(version, (await import("hf-inference-wasm")).version);
+  });
+
+  test("chatCompletionStream in workerd: the emoji stream byte for byte (for await and onContent)", T, async () => {
+    const got = await json(`/stream?path=${encodeURIComponent(EMOJI_PATH)}`);
+    assert.equal(got.text, EMOJI, JSON.stringify(got.text));
+    assert.ok(Buffer.from(got.text, "utf8").equals(Buffer.from(EMOJI, "utf8")));
+    assert.equal(got.onContent, EMOJI);
+    assert.equal(got.snapshot, EMOJI);
+    assert.ok(got.chunks >= 2);
+    assert.equal(got.isChatStream, true);
+    assert.deepEqual(got.finish, { finishReason: "stop", aborted: false, truncated: false });
+  });
+
+  test("chatCompletionStream in workerd against the simulator reports usage", T, async () => {
+    const prompt = "Usage from workerd please";
+    const want = simulate({ model: "fixture/tiny-chat", messages: [{ role: "user", content: prompt }] });
+    const got = await json(`/stream?prompt=${encodeURIComponent(prompt)}`);
+    assert.equal(got.text, want.text);
+    assert.deepEqual(got.usage, want.usage);
+    assert.equal(got.finish.finishReason, "stop");
+  });
+
+  test("toReadableStream() relayed as a Worker response re-encodes the same stream", T, async () => {
+    const res = await call(`/sse?path=${encodeURIComponent(EMOJI_PATH)}`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type"), /text\/event-stream/);
+    const body = await within(res.text(), 20_000, "SSE body");
+    const ref = referenceChat(body);
+    assert.equal(ref.error, undefined, body);
+    assert.equal(ref.text, EMOJI);
+    assert.equal(ref.finishReason, "stop");
+    assert.match(body, /data: \[DONE\]\n\n$/);
+  });
+
+  test("chatCompletion (non-stream) in workerd", T, async () => {
+    const prompt = "A whole completion from workerd";
+    const completion = await json(`/complete?prompt=${encodeURIComponent(prompt)}`);
+    assert.equal(completion.object, "chat.completion");
+    assert.equal(completion.choices[0].message.content, simulatorReply(prompt));
+    assert.equal(completion.choices[0].finish_reason, "stop");
+    assert.deepEqual(completion.usage, simulate({ messages: [{ role: "user", content: prompt }] }).usage);
+  });
+
+  test("an HTTP error in workerd is an instance of the exported InferenceError", T, async () => {
+    const got = await json("/error");
+    assert.deepEqual(got, {
+      threw: true,
+      isInferenceError: true,
+      isError: true,
+      name: "InferenceError",
+      kind: "http",
+      status: 404,
+      code: "404",
+      requestId: "req-404",
+    });
+  });
+});
+
+// --- TypeScript declarations --------------------------------------------------------------------
+
+describe("TypeScript declarations (tsc --noEmit --strict)", () => {
+  const tsc = () => path.join(path.dirname(require.resolve("typescript/package.json")), "bin", "tsc");
+
+  for (const config of ["tsconfig.json", "tsconfig.node16.json"]) {
+    test(`types-usage.ts type-checks with ${config}, and every @ts-expect-error is needed`, T, async () => {
+      const { code, stdout, stderr } = await run(process.execPath, [tsc(), "-p", path.join(PACKAGING, config), "--noEmit", "--strict", "--pretty", "false"]);
+      assert.equal(code, 0, `tsc failed:\n${stdout}${stderr}`);
+    });
+  }
+
+  test("tsc resolves the package's own declarations (pkg/index.d.ts) through exports", T, async () => {
+    const { code, stdout, stderr } = await run(process.execPath, [tsc(), "-p", path.join(PACKAGING, "tsconfig.json"), "--listFilesOnly"]);
+    assert.equal(code, 0, stdout + stderr);
+    const files = stdout.split("\n").map((l) => l.trim()).filter(Boolean).map((f) => path.resolve(f));
+    assert.ok(files.includes(path.join(PKG, "index.d.ts")), `pkg/index.d.ts not among:\n${stdout}`);
+  });
+});
