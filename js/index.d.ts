@@ -253,6 +253,9 @@ export declare class ChatStream implements AsyncIterable<ChatCompletionChunk> {
   text(): Promise<string>;
   /** Stop now; the partial result stays available. */
   abort(): void;
+  /** Resolves once the response headers announce a stream; rejects with the HTTP,
+   *  network or timeout error otherwise. Consumes nothing. */
+  ready(): Promise<void>;
   /** The stream re-encoded as SSE bytes (`data: {…}\n\n … data: [DONE]\n\n`), for a
    *  server relaying to a browser. Consumes the stream. */
   toReadableStream(): ReadableStream<Uint8Array>;

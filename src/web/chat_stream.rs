@@ -81,9 +81,11 @@ enum Mode {
 enum Outcome {
     Done,
     Aborted,
-    /// An `InferenceError`; `truncated` when the stream just stopped.
+    /// `error` is the `InferenceError` made from `core` (kept for re-encoding as an SSE
+    /// error event); `truncated` when the stream just stopped.
     Failed {
         error: JsValue,
+        core: Box<Error>,
         truncated: bool,
     },
     /// A caller's callback threw this; it comes back out as itself.
@@ -303,9 +305,7 @@ impl ChatStream {
                     }
                     inner.sse_closed = true;
                     match inner.outcome.clone() {
-                        Some(Outcome::Failed { error, .. }) => {
-                            out = relay::encode_error(&from_js_error(&error))
-                        }
+                        Some(Outcome::Failed { core, .. }) => out = relay::encode_error(&core),
                         Some(Outcome::Thrown(e)) => return Err(e),
                         _ => out.push_str(relay::DONE),
                     }
@@ -719,7 +719,14 @@ fn fail(rc: &Rc<RefCell<Inner>>, e: Error, cause: Option<JsValue>, truncated: bo
     };
     let error = to_js(&e, Some(&partial), cause.as_ref());
     rc.borrow_mut().final_completion = Some(partial);
-    finish(rc, Outcome::Failed { error, truncated });
+    finish(
+        rc,
+        Outcome::Failed {
+            error,
+            core: Box::new(e),
+            truncated,
+        },
+    );
 }
 
 fn cancel_body(rc: &Rc<RefCell<Inner>>) {
@@ -797,7 +804,9 @@ fn finish(rc: &Rc<RefCell<Inner>>, outcome: Outcome) {
                 ));
             }
         }
-        Outcome::Failed { error, truncated } => {
+        Outcome::Failed {
+            error, truncated, ..
+        } => {
             if let Some(f) = cb_error {
                 report(f.call1(&JsValue::UNDEFINED, error));
             }
@@ -887,26 +896,4 @@ fn to_js_json<T: serde::Serialize>(v: &T) -> JsValue {
         .ok()
         .and_then(|s| JSON::parse(&s).ok())
         .unwrap_or(JsValue::UNDEFINED)
-}
-
-/// Read back the fields of an `InferenceError` for re-encoding as an SSE error event.
-fn from_js_error(e: &JsValue) -> Error {
-    let get = |k: &str| Reflect::get(e, &JsValue::from_str(k)).ok();
-    let message = get("message")
-        .and_then(|v| v.as_string())
-        .unwrap_or_else(|| "the stream failed".into());
-    let kind = match get("kind").and_then(|v| v.as_string()).as_deref() {
-        Some("http") => ErrorKind::Http,
-        Some("network") => ErrorKind::Network,
-        Some("timeout") => ErrorKind::Timeout,
-        Some("parse") => ErrorKind::Parse,
-        Some("truncated") => ErrorKind::Truncated,
-        Some("input") => ErrorKind::Input,
-        Some("aborted") => ErrorKind::Aborted,
-        _ => ErrorKind::Stream,
-    };
-    let mut out = Error::new(kind, message);
-    out.code = get("code").and_then(|v| v.as_string());
-    out.status = get("status").and_then(|v| v.as_f64()).map(|s| s as u16);
-    out
 }

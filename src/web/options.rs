@@ -142,6 +142,15 @@ fn type_name(v: &JsValue) -> String {
 
 use js_sys::Array;
 
+/// How JavaScript writes a number (`String(n)`); formatting floats in Rust would pull
+/// in float-printing code for no gain.
+fn js_text(v: &JsValue) -> String {
+    v.dyn_ref::<js_sys::Number>()
+        .and_then(|n| n.to_string_with_radix(10).ok())
+        .and_then(|s| s.as_string())
+        .unwrap_or_default()
+}
+
 /// `v` as an object; `undefined`/`null` are `None`.
 fn object(v: &JsValue, path: &str) -> Result<Option<Object>, Error> {
     if v.is_undefined() || v.is_null() {
@@ -174,8 +183,9 @@ fn number(o: &Object, key: &str, path: &str) -> Result<Option<u64>, Error> {
     }
     match v.as_f64() {
         Some(n) if n.is_finite() && n >= 0.0 => Ok(Some(n.min(u32::MAX as f64) as u64)),
-        Some(n) => Err(Error::input(format!(
-            "`{path}` must be a finite number ≥ 0, got {n}"
+        Some(_) => Err(Error::input(format!(
+            "`{path}` must be a finite number ≥ 0, got {}",
+            js_text(&v)
         ))),
         None => Err(Error::input(format!(
             "`{path}` must be a number, got {}",
@@ -210,8 +220,8 @@ fn headers(o: &Object, path: &str) -> Result<Vec<(String, String)>, Error> {
         let v = Reflect::get(&h, &key).unwrap_or(JsValue::UNDEFINED);
         let value = if let Some(s) = v.as_string() {
             s
-        } else if let Some(n) = v.as_f64() {
-            format!("{n}")
+        } else if v.as_f64().is_some() {
+            js_text(&v)
         } else if v.is_undefined() {
             continue;
         } else {
