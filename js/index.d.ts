@@ -150,6 +150,9 @@ export interface StreamLimits {
   maxEventBytes?: number;
 }
 
+/** Headers as a record of strings, a `Headers` object, or `[name, value]` pairs. */
+export type HeaderInit = Record<string, string> | Headers | Array<[string, string]>;
+
 export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
 export interface InferenceClientOptions {
@@ -161,8 +164,8 @@ export interface InferenceClientOptions {
    *  `…/v1` becomes `…/v1/chat/completions`; a path not ending in `/chat/completions`
    *  gets `/v1/chat/completions`. */
   endpointUrl?: string;
-  /** Extra headers sent with every request. */
-  headers?: Record<string, string>;
+  /** Extra headers sent with every request: a record, a `Headers`, or `[name, value]` pairs. */
+  headers?: HeaderInit;
   /** A `fetch` to use instead of the global one. */
   fetch?: FetchLike;
   timeouts?: Timeouts;
@@ -174,7 +177,7 @@ export interface RequestOptions {
   /** Per-call timeouts, merged over the client's. */
   timeouts?: Timeouts;
   /** Per-call extra headers, merged over the client's. */
-  headers?: Record<string, string>;
+  headers?: HeaderInit;
 }
 
 export interface StreamFinish {
@@ -216,7 +219,22 @@ export type InferenceErrorKind =
 
 export type TimeoutName = "headers" | "firstChunk" | "idle" | "total";
 
+export interface InferenceErrorFields {
+  kind?: InferenceErrorKind;
+  status?: number;
+  code?: string;
+  requestId?: string;
+  provider?: string;
+  retryable?: boolean;
+  body?: string;
+  timeout?: TimeoutName;
+  partial?: ChatCompletion;
+  cause?: unknown;
+}
+
 export declare class InferenceError extends Error {
+  /** Errors come from the client; constructing one is for tests and adapters. */
+  constructor(message: string, fields?: InferenceErrorFields);
   readonly name: "InferenceError";
   readonly kind: InferenceErrorKind;
   /** HTTP status when there was a response. */
@@ -236,6 +254,8 @@ export declare class InferenceError extends Error {
   readonly partial: ChatCompletion | undefined;
   /** A JavaScript exception that caused this one (from a custom `fetch`, say). */
   readonly cause: unknown;
+  /** The fields above as a plain object (never a token). */
+  toJSON(): Omit<InferenceErrorFields, "partial" | "cause"> & { name: "InferenceError"; message: string };
 }
 
 // ---------------------------------------------------------------------------
@@ -261,6 +281,8 @@ export declare class ChatStream implements AsyncIterable<ChatCompletionChunk> {
   toReadableStream(): ReadableStream<Uint8Array>;
   /** Whether the stream has ended (done, aborted, failed). */
   readonly ended: boolean;
+  /** Release the stream's wasm memory now (the garbage collector does it otherwise). */
+  free(): void;
 }
 
 export interface ChatCompletionsCreate {

@@ -23,6 +23,8 @@ fi
 if [ ! -d node_modules/binaryen ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci"
   npm ci --no-audit --no-fund
+  # npm ci empties node_modules, including the link build-pkg makes to pkg/.
+  [ -d pkg ] && ln -sfn ../pkg node_modules/hf-inference-wasm
 fi
 
 if [ "$browser" = yes ] && { ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; }; then

@@ -15,6 +15,7 @@ pub mod error;
 pub mod providers;
 pub mod relay;
 pub mod response;
+pub mod retry;
 pub mod sse;
 pub mod stream;
 pub mod timeouts;

@@ -209,7 +209,35 @@ fn function(o: &Object, key: &str, path: &str) -> Result<Option<Function>, Error
 
 /// A `{ name: value }` record of strings (numbers are accepted and written out).
 fn headers(o: &Object, path: &str) -> Result<Vec<(String, String)>, Error> {
-    let Some(h) = object(&get(o, "headers"), path)? else {
+    let v = get(o, "headers");
+    // A `Headers` object (or anything iterable, like an array of pairs) is read through
+    // its iterator: its own keys are empty.
+    if v.is_instance_of::<web_sys::Headers>() || Array::is_array(&v) {
+        let mut out = Vec::new();
+        let iter = js_sys::try_iter(&v).ok().flatten().ok_or_else(|| {
+            Error::input(format!(
+                "`{path}` must be an object of header names to strings"
+            ))
+        })?;
+        for entry in iter {
+            let entry = entry.map_err(|_| Error::input(format!("`{path}` could not be read")))?;
+            let pair = Array::from(&entry);
+            match (
+                pair.get(0).as_string(),
+                pair.get(1).as_string(),
+                pair.length(),
+            ) {
+                (Some(name), Some(value), 2) => out.push((name, value)),
+                _ => {
+                    return Err(Error::input(format!(
+                        "`{path}` entries must be [name, value] pairs of strings"
+                    )))
+                }
+            }
+        }
+        return Ok(out);
+    }
+    let Some(h) = object(&v, path)? else {
         return Ok(Vec::new());
     };
     let mut out = Vec::new();

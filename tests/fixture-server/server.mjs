@@ -12,7 +12,7 @@
 //   /status/<code>/…                an OpenAI-shaped error with that status
 //   /fault/<name>/…                 network faults (see `faults` below)
 //   modifiers before any of these:  /split/<n>  /split/random/<seed>  /delay/<ms>  /pace/<ms>
-//   control:                        GET /__requests, POST /__reset
+//   control:                        GET /__requests, GET /__counters, POST /__reset
 //
 // Run as a CLI: `node tests/fixture-server/server.mjs --port 8787` prints
 // `FIXTURE_URL=http://127.0.0.1:8787` once listening.
@@ -351,8 +351,98 @@ const faultChunks = () => [
   sseEvent(chunkObject({ content: " world", id: "chatcmpl-fixture-fault" })),
 ];
 export const FAULT_PARTIAL_TEXT = "Hello world";
+/** The one content delta `drop-after-first-delta` sends before dropping the connection. */
+export const FAULT_FIRST_DELTA = "Hello";
 
 const SSE_HEADERS = { "content-type": "text/event-stream", "cache-control": "no-cache" };
+
+/** A non-negative decimal path segment ("2", "0.2", "1500"). */
+const isNum = (s) => typeof s === "string" && /^\d+(\.\d+)?$/.test(s);
+
+/** Count one more request for `<name>:<key>` and return how many came before it (0 for the first).
+ *  Counters live in `server.counters` and are cleared by `reset()` / `POST /__reset`. */
+function countAttempt(ctx, name, key) {
+  const counterKey = `${name}:${key}`;
+  const seen = ctx.server.counters.get(counterKey) ?? 0;
+  ctx.server.counters.set(counterKey, seen + 1);
+  ctx.entry.fault = { name, key, attempt: seen + 1 };
+  return seen;
+}
+
+/** An HTTP date (IMF-fixdate) at least `ms` from now: HTTP dates have one-second resolution,
+ *  so the instant is rounded up to the next whole second. */
+export function httpDateAfter(ms, now = Date.now()) {
+  return new Date(Math.ceil((now + ms) / 1000) * 1000).toUTCString();
+}
+
+/** OpenAI's 429 body shape (`type: "requests"`, `code: "rate_limit_exceeded"`). */
+const rateLimitBody = (attempt, n, hint = "") => ({
+  error: {
+    message: `Rate limit reached for requests (scripted 429, attempt ${attempt}${Number.isFinite(n) ? ` of ${n}` : ""}).${hint}`,
+    type: "requests",
+    param: null,
+    code: "rate_limit_exceeded",
+  },
+});
+
+/** Send a JSON body given as exact text (so numbers like `2.0` keep their spelling). */
+const sendRawJson = (ctx, status, text, headers = {}) => ctx.send({ status, headers, contentType: "application/json", parts: [text] });
+
+/** Exact bodies of the quota, credits, model-loading and bad-request faults. */
+export const FAULT_BODIES = {
+  quota:
+    '{"error":{"message":"You exceeded your current quota, please check your plan and billing details.","type":"insufficient_quota","code":"insufficient_quota"}}',
+  credits:
+    '{"error":"You have exceeded your monthly included credits for Inference Providers. Subscribe to PRO to get 20x more monthly included credits."}',
+  loading: '{"error":"Model is currently loading","estimated_time":2.0}',
+  badRequest: '{"error":{"message":"bad request: messages must not be empty","type":"invalid_request_error"}}',
+  serverError: '{"error":{"message":"The server had an error while processing your request. Sorry about that!","type":"server_error","param":null,"code":null}}',
+  noRetry: '{"error":{"message":"Service unavailable (scripted: the server says do not retry)","type":"server_error","param":null,"code":"service_unavailable"}}',
+};
+
+/**
+ * A stateful fault, `/fault/<name>/<key>/<params…>/…`: requests are counted per `<name>:<key>`
+ * (so parallel tests don't share counters); the first `n` get `fail(ctx, args, attempt)`, later
+ * ones route the rest of the path (the chat simulator answers, streamed or not per the request's
+ * `stream` flag). `params` are the segments after `<key>`: `{ name, kind: "int" | "num" }`; a
+ * param named `n` is the failure count. Faults without `n` fail on every request.
+ */
+function stateful(name, { description, params = [], fail }) {
+  const usage = ["<key>", ...params.map((p) => `<${p.name}>`)].join("/");
+  return {
+    description: `/fault/${name}/${usage}/…: ${description}`,
+    stateful: true,
+    async handle(ctx, rest) {
+      const [key, ...more] = rest;
+      const args = { raw: {} };
+      let ok = typeof key === "string" && key.length > 0;
+      params.forEach((p, i) => {
+        const seg = more[i];
+        if (!(p.kind === "int" ? isInt(seg) : isNum(seg))) ok = false;
+        else {
+          args[p.name] = Number(seg);
+          args.raw[p.name] = seg;
+        }
+      });
+      if (!ok) return ctx.sendError(400, `usage: /fault/${name}/${usage}/…`, { type: "fixture", code: "bad_fixture_path" });
+      const seen = countAttempt(ctx, name, key);
+      const n = "n" in args ? args.n : Infinity;
+      if (seen < n) {
+        const attempt = seen + 1;
+        return fail(ctx, { ...args, n, attempt, requestId: `req-${name}-${key}-${attempt}` });
+      }
+      return ctx.server.route(ctx, more.slice(params.length));
+    },
+  };
+}
+
+/** Destroy the connection without answering (a TCP reset where Node supports it). */
+function resetSocket(ctx) {
+  const s = ctx.req.socket;
+  if (typeof s.resetAndDestroy === "function") s.resetAndDestroy();
+  else s.destroy();
+}
+
 
 /**
  * Network faults, by name: `/fault/<name>/…`. Each handler gets (ctx, rest) with the segments
@@ -364,9 +454,7 @@ export const faults = {
   "reset-before-headers": {
     description: "destroy the socket without answering",
     async handle(ctx) {
-      const s = ctx.req.socket;
-      if (typeof s.resetAndDestroy === "function") s.resetAndDestroy();
-      else s.destroy();
+      resetSocket(ctx);
     },
   },
   "stall-headers": {
@@ -428,6 +516,94 @@ export const faults = {
         return ctx.sendError(code, `scripted ${code} (attempt ${seen + 1} of ${n})`, { type: "scripted", code: String(code), headers });
       }
       return ctx.server.route(ctx, rest.slice(3));
+    },
+  },
+
+  // --- Resilience faults: retries, backoff and retry hints. Every request is logged (and counted
+  // per `<name>:<key>`, see `countAttempt`), so a test can assert how many attempts a client made.
+
+  "429-retry-after-seconds": stateful("429-retry-after-seconds", {
+    description: "the first <n> requests get 429 with `Retry-After: <secs>` (as given, may be fractional), then OK",
+    params: [{ name: "n", kind: "int" }, { name: "secs", kind: "num" }],
+    fail: (ctx, a) =>
+      ctx.sendJson(429, rateLimitBody(a.attempt, a.n, ` Please try again in ${a.raw.secs}s.`), { "retry-after": a.raw.secs, "x-request-id": a.requestId }),
+  }),
+  "429-retry-after-date": stateful("429-retry-after-date", {
+    description: "the first <n> requests get 429 with `Retry-After` as an HTTP date <ms> from now (rounded up to the second), then OK",
+    params: [{ name: "n", kind: "int" }, { name: "ms", kind: "num" }],
+    fail: (ctx, a) => ctx.sendJson(429, rateLimitBody(a.attempt, a.n), { "retry-after": httpDateAfter(a.ms), "x-request-id": a.requestId }),
+  }),
+  "429-retry-after-ms": stateful("429-retry-after-ms", {
+    description: "the first <n> requests get 429 with `retry-after-ms: <ms>` (no Retry-After), then OK",
+    params: [{ name: "n", kind: "int" }, { name: "ms", kind: "num" }],
+    fail: (ctx, a) => ctx.sendJson(429, rateLimitBody(a.attempt, a.n), { "retry-after-ms": a.raw.ms, "x-request-id": a.requestId }),
+  }),
+  "429-huge": stateful("429-huge", {
+    description: "every request gets 429 with `Retry-After: 86400`",
+    fail: (ctx, a) => ctx.sendJson(429, rateLimitBody(a.attempt, a.n), { "retry-after": "86400", "x-request-id": a.requestId }),
+  }),
+  "429-none": stateful("429-none", {
+    description: "the first <n> requests get 429 with no retry hint at all, then OK",
+    params: [{ name: "n", kind: "int" }],
+    fail: (ctx, a) => ctx.sendJson(429, rateLimitBody(a.attempt, a.n), { "x-request-id": a.requestId }),
+  }),
+  "429-quota": stateful("429-quota", {
+    description: "every request gets 429 `insufficient_quota` (OpenAI's out-of-quota answer: retrying cannot help)",
+    fail: (ctx, a) => sendRawJson(ctx, 429, FAULT_BODIES.quota, { "x-request-id": a.requestId }),
+  }),
+  "402-credits": stateful("402-credits", {
+    description: "every request gets 402 with the Hugging Face router's out-of-credits body",
+    fail: (ctx, a) => sendRawJson(ctx, 402, FAULT_BODIES.credits, { "x-request-id": a.requestId }),
+  }),
+  "503-then-ok": stateful("503-then-ok", {
+    description: 'the first <n> requests get 503 `{"error":"Model is currently loading","estimated_time":2.0}`, then OK',
+    params: [{ name: "n", kind: "int" }],
+    fail: (ctx, a) => sendRawJson(ctx, 503, FAULT_BODIES.loading, { "x-request-id": a.requestId }),
+  }),
+  "500-always": stateful("500-always", {
+    description: "every request gets 500 with an OpenAI-shaped `server_error` body",
+    fail: (ctx, a) => sendRawJson(ctx, 500, FAULT_BODIES.serverError, { "x-request-id": a.requestId }),
+  }),
+  400: stateful("400", {
+    description: "every request gets 400 `invalid_request_error` (not retryable)",
+    fail: (ctx, a) => sendRawJson(ctx, 400, FAULT_BODIES.badRequest, { "x-request-id": a.requestId }),
+  }),
+  "ratelimit-header": stateful("ratelimit-header", {
+    description:
+      "the first <n> requests get 429 with IETF `RateLimit: limit=10, remaining=0, reset=<secs>` and `RateLimit-Policy: 10;w=60`, no Retry-After; then OK",
+    params: [{ name: "n", kind: "int" }, { name: "secs", kind: "num" }],
+    fail: (ctx, a) =>
+      ctx.sendJson(429, rateLimitBody(a.attempt, a.n), {
+        ratelimit: `limit=10, remaining=0, reset=${a.raw.secs}`,
+        "ratelimit-policy": "10;w=60",
+        "x-request-id": a.requestId,
+      }),
+  }),
+  "x-should-retry-false": stateful("x-should-retry-false", {
+    description: "every request gets 503 with `x-should-retry: false` (a retryable status the server says not to retry)",
+    fail: (ctx, a) => sendRawJson(ctx, 503, FAULT_BODIES.noRetry, { "x-should-retry": "false", "x-request-id": a.requestId }),
+  }),
+  "x-should-retry-true": stateful("x-should-retry-true", {
+    description: "the first <n> requests get 400 with `x-should-retry: true` (a final status the server says to retry), then OK",
+    params: [{ name: "n", kind: "int" }],
+    fail: (ctx, a) => sendRawJson(ctx, 400, FAULT_BODIES.badRequest, { "x-should-retry": "true", "x-request-id": a.requestId }),
+  }),
+  "reset-then-ok": stateful("reset-then-ok", {
+    description: "the first <n> requests have their socket destroyed before any headers, then OK",
+    params: [{ name: "n", kind: "int" }],
+    fail: async (ctx) => resetSocket(ctx),
+  }),
+  "drop-after-first-delta": {
+    description: 'send SSE headers, a role chunk and one content chunk ("Hello"), then destroy the socket',
+    async handle(ctx) {
+      ctx.head(200, SSE_HEADERS);
+      const parts = [
+        sseEvent(chunkObject({ role: "assistant", content: "", id: "chatcmpl-fixture-fault" })),
+        sseEvent(chunkObject({ content: FAULT_FIRST_DELTA, id: "chatcmpl-fixture-fault" })),
+      ];
+      if (!(await ctx.writeParts(parts))) return;
+      await sleep(20, ctx.signal); // let the chunks leave before the connection drops
+      ctx.req.socket.destroy();
     },
   },
 };
@@ -643,6 +819,11 @@ class FixtureServer {
       res.writeHead(200, { ...CORS, "content-type": "application/json", "content-length": Buffer.byteLength(json) });
       return res.end(json);
     }
+    if (path === "/__counters" && req.method === "GET") {
+      const json = JSON.stringify(Object.fromEntries(this.counters));
+      res.writeHead(200, { ...CORS, "content-type": "application/json", "content-length": Buffer.byteLength(json) });
+      return res.end(json);
+    }
     if (path === "/__reset" && req.method === "POST") {
       this.reset();
       res.writeHead(204, CORS);
@@ -701,6 +882,7 @@ async function readBody(req) {
 /**
  * Start the fixture server on 127.0.0.1.
  * @returns {Promise<{url: string, port: number, requests: object[], reset(): void, close(): Promise<void>,
+ *   count(prefix: string): number, counters(): Record<string, number>,
  *   recordings: Map<string, object>, server: import("node:http").Server}>}
  */
 export async function startFixtureServer({ port = 0, host = HOST, recordingsDir } = {}) {
@@ -740,6 +922,10 @@ export async function startFixtureServer({ port = 0, host = HOST, recordingsDir 
     recordings,
     server,
     reset: () => fixture.reset(),
+    /** How many logged requests have a path starting with `prefix` (e.g. "/fault/429-none/k1/"). */
+    count: (prefix) => fixture.requests.filter((r) => r.path.startsWith(prefix)).length,
+    /** The per-`<name>:<key>` attempt counters of the stateful faults (a copy). */
+    counters: () => Object.fromEntries(fixture.counters),
     close() {
       closing ??= new Promise((resolve) => {
         server.close(() => resolve());

@@ -755,6 +755,17 @@ describe("what the client sends", () => {
     assert.equal(seen.headers["x-both"], "call");
   });
 
+  test("headers may be a Headers object or [name, value] pairs", T, async () => {
+    const c = client("/echo", { headers: new Headers({ "x-from-headers": "h" }) });
+    const seen = await echoed(c, req(), { options: { headers: [["x-from-pairs", "p"]] } });
+    assert.equal(seen.headers["x-from-headers"], "h");
+    assert.equal(seen.headers["x-from-pairs"], "p");
+    assert.throws(
+      () => client("/echo", { headers: [["only-a-name"]] }),
+      (e) => e instanceof InferenceError && e.kind === "input" && /headers/.test(e.message),
+    );
+  });
+
   test("a custom fetch is used for every request", T, async () => {
     const calls = [];
     const myFetch = (input, init) => {
