@@ -25,10 +25,12 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use web_sys::ReadableStreamDefaultReader;
 
-use super::error::{set, to_js};
-use super::transport::{self, Call, Cause};
+use super::client::notify_retry;
+use super::error::{attach_attempts, set, to_js};
+use super::transport::{self, Call, Cause, RequestSpec, Sleep};
 use crate::error::{Error, ErrorKind, MAX_ERROR_BODY_BYTES};
 use crate::response::{disposition, Disposition, PROVIDER_HEADER, REQUEST_ID_HEADERS};
+use crate::retry::{Decision, ResponseHints, RetryState};
 use crate::sse::{self, Decoder, Event};
 use crate::stream::{ChatStreamState, Step};
 use crate::{relay, types};
@@ -114,6 +116,13 @@ impl sse::Sink for Queue<'_> {
 
 struct Inner {
     call: Call,
+    /// The request, to send again on a retry.
+    spec: Rc<RequestSpec>,
+    retry: RetryState,
+    /// A chunk reached the caller: from now on nothing is retried.
+    delivered: bool,
+    /// Ends the backoff sleep in progress, if any (`abort()` calls it).
+    wake: Option<Function>,
     token: Option<String>,
     body: Body,
     decoder: Decoder,
@@ -167,13 +176,19 @@ enum Pulled {
 impl ChatStream {
     pub(crate) fn start(
         call: Call,
+        spec: Rc<RequestSpec>,
         token: Option<String>,
         limits: sse::Limits,
         cb: Callbacks,
     ) -> ChatStream {
         let drive = cb.any();
+        let retry = RetryState::new(spec.retry, js_sys::Date::now());
         let inner = Rc::new(RefCell::new(Inner {
             call,
+            spec,
+            retry,
+            delivered: false,
+            wake: None,
             token,
             body: Body::Pending,
             decoder: Decoder::with_limits(limits),
@@ -536,10 +551,10 @@ async fn pull(rc: &Rc<RefCell<Inner>>, want_object: bool) -> Pulled {
                 }
             }
             Err((e, cause)) => {
-                if e.kind == ErrorKind::Aborted {
-                    finish(rc, Outcome::Aborted);
-                } else {
-                    fail(rc, e, cause, false);
+                // Before anything was delivered, a failed read (a first-chunk timeout,
+                // a dropped connection) may be retried.
+                if retry_or_fail(rc, e, cause, ResponseHints::default()).await {
+                    continue;
                 }
                 return Pulled::End;
             }
@@ -593,35 +608,50 @@ fn deliver(
             return None;
         }
     }
+    rc.borrow_mut().delivered = true;
     Some(Pulled::Chunk { object, data })
 }
 
-/// Wait for the headers and set up the body. False if the stream cannot go on (the
-/// outcome says why).
+/// Wait for the headers and set up the body, retrying a failed attempt as the core
+/// decides. False if the stream cannot go on (the outcome says why).
 async fn response_ready(rc: &Rc<RefCell<Inner>>) -> bool {
+    loop {
+        match open(rc).await {
+            Opened::Ready => return true,
+            Opened::Ended => return false,
+            Opened::Failed(e, cause, hints) => {
+                if !retry_or_fail(rc, e, cause, hints).await {
+                    return false;
+                }
+            }
+        }
+    }
+}
+
+enum Opened {
+    Ready,
+    Ended,
+    Failed(Error, Option<JsValue>, ResponseHints),
+}
+
+/// One attempt's headers: a stream to read, or why not.
+async fn open(rc: &Rc<RefCell<Inner>>) -> Opened {
     {
         let inner = rc.borrow();
         if inner.outcome.is_some() {
-            return false;
+            return Opened::Ended;
         }
         if !matches!(inner.body, Body::Pending) {
-            return true;
+            return Opened::Ready;
         }
     }
     let call = rc.borrow().call.clone();
     let response = match call.response().await {
         Ok(r) => r,
-        Err((e, cause)) => {
-            if e.kind == ErrorKind::Aborted {
-                finish(rc, Outcome::Aborted);
-            } else {
-                fail(rc, e, cause, false);
-            }
-            return false;
-        }
+        Err((e, cause)) => return Opened::Failed(e, cause, ResponseHints::default()),
     };
     if rc.borrow().outcome.is_some() {
-        return false;
+        return Opened::Ended;
     }
     let headers = response.headers();
     let header = |name: &str| headers.get(name).ok().flatten();
@@ -645,10 +675,11 @@ async fn response_ready(rc: &Rc<RefCell<Inner>>) -> bool {
                     inner.body_ended = true;
                 }
             }
-            true
+            Opened::Ready
         }
         Disposition::Error => {
             rc.borrow_mut().body = Body::Gone;
+            let hints = transport::hints(&response);
             let text = transport::read_text(&call, &response, MAX_ERROR_BODY_BYTES).await;
             let e = match text {
                 Ok(t) => Error::http(status, &t),
@@ -657,8 +688,7 @@ async fn response_ready(rc: &Rc<RefCell<Inner>>) -> bool {
                     &format!("(the error body could not be read: {})", e.message),
                 ),
             };
-            fail(rc, e, None, false);
-            false
+            Opened::Failed(e, None, hints)
         }
         Disposition::Json => {
             rc.borrow_mut().body = Body::Gone;
@@ -669,6 +699,82 @@ async fn response_ready(rc: &Rc<RefCell<Inner>>) -> bool {
                 },
                 Err((e, _)) => e,
             };
+            Opened::Failed(e, None, ResponseHints::default())
+        }
+    }
+}
+
+/// A failed attempt: ask the core whether to retry. On a retry, sleep (cut short by the
+/// caller's signal or `abort()`), send the request again and return true; otherwise end
+/// the stream with the error (or as aborted) and return false. Nothing delivered to the
+/// caller is ever sent again: the core gives up once anything was.
+async fn retry_or_fail(
+    rc: &Rc<RefCell<Inner>>,
+    e: Error,
+    cause: Option<JsValue>,
+    hints: ResponseHints,
+) -> bool {
+    if e.kind == ErrorKind::Aborted {
+        finish(rc, Outcome::Aborted);
+        return false;
+    }
+    if rc.borrow().outcome.is_some() {
+        return false;
+    }
+    let decision = {
+        let mut inner = rc.borrow_mut();
+        let delivered = inner.delivered;
+        inner.retry.on_failure(
+            &e,
+            &hints,
+            delivered,
+            js_sys::Date::now(),
+            transport::random(),
+        )
+    };
+    let after_ms = match decision {
+        Decision::GiveUp { reason } => {
+            let e = rc.borrow().retry.final_error(e, &reason);
+            fail(rc, e, cause, false);
+            return false;
+        }
+        Decision::Retry { after_ms } => after_ms,
+    };
+    let spec = rc.borrow().spec.clone();
+    // A copy: the callback may call `abort()`, which needs the state mutably.
+    let retry = rc.borrow().retry.clone();
+    let notified = notify_retry(&spec, &retry, &e, after_ms);
+    if let Err(thrown) = notified {
+        finish(rc, Outcome::Thrown(thrown));
+        return false;
+    }
+    let sleep = Sleep::new(after_ms, spec.signal.as_ref());
+    rc.borrow_mut().wake = Some(sleep.waker());
+    sleep.wait().await;
+    rc.borrow_mut().wake = None;
+    if rc.borrow().outcome.is_some() {
+        return false;
+    }
+    if spec.aborted() {
+        finish(rc, Outcome::Aborted);
+        return false;
+    }
+    match spec.start() {
+        Ok(call) => {
+            let mut inner = rc.borrow_mut();
+            let limits = inner.decoder.limits();
+            inner.call = call;
+            inner.body = Body::Pending;
+            inner.decoder = Decoder::with_limits(limits);
+            inner.events.clear();
+            inner.body_ended = false;
+            inner.unterminated = None;
+            inner.pending_error = None;
+            inner.finished = None;
+            inner.state = ChatStreamState::new();
+            true
+        }
+        Err(e) => {
             fail(rc, e, None, false);
             false
         }
@@ -718,6 +824,7 @@ fn fail(rc: &Rc<RefCell<Inner>>, e: Error, cause: Option<JsValue>, truncated: bo
         (e, to_js_json(&inner.state.snapshot()))
     };
     let error = to_js(&e, Some(&partial), cause.as_ref());
+    attach_attempts(&error, rc.borrow().retry.attempts());
     rc.borrow_mut().final_completion = Some(partial);
     finish(
         rc,
@@ -746,6 +853,9 @@ fn finish(rc: &Rc<RefCell<Inner>>, outcome: Outcome) {
             return;
         }
         inner.outcome = Some(outcome.clone());
+        if let Some(wake) = inner.wake.take() {
+            let _ = wake.call0(&JsValue::UNDEFINED);
+        }
         if inner.final_completion.is_none() {
             let partial = to_js_json(&inner.state.snapshot());
             inner.final_completion = Some(partial);

@@ -1,22 +1,24 @@
 //! The exported `InferenceClient`.
 //!
 //! Owns: the client's checked configuration and the two ways to call chat
-//! (`chatCompletion`, `chatCompletionStream`). Must never: build a URL or header itself
-//! (`crate::providers` does), or interpret a response (`crate::response`,
-//! `crate::types`, `crate::stream` do).
+//! (`chatCompletion`, `chatCompletionStream`), including the attempt loop of a
+//! non-streamed call. Must never: build a URL or header itself (`crate::providers`
+//! does), interpret a response (`crate::response`, `crate::types`, `crate::stream` do),
+//! or decide whether to retry (`crate::retry` does; this file only sleeps and re-sends).
 
 use std::rc::Rc;
 
-use js_sys::{Function, Promise, JSON};
+use js_sys::{Function, Object, Promise, JSON};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::chat_stream::{Callbacks, ChatStream};
-use super::error::{describe, to_js};
-use super::options::{self, CallOptions};
-use super::transport::{self, Call};
+use super::error::{attach_attempts, describe, set, to_js};
+use super::options;
+use super::transport::{self, Call, RequestSpec, Sleep};
 use crate::error::{Error, ErrorKind, MAX_ERROR_BODY_BYTES};
 use crate::response::{disposition, Disposition, PROVIDER_HEADER, REQUEST_ID_HEADERS};
+use crate::retry::{Decision, ResponseHints, RetryOptions, RetryState};
 use crate::sse::Limits;
 use crate::timeouts::Timeouts;
 use crate::{providers, types};
@@ -31,6 +33,7 @@ struct Config {
     fetch: Option<Function>,
     timeouts: Timeouts,
     limits: Limits,
+    retry: RetryOptions,
 }
 
 /// A client for chat completions on the Hugging Face router or any
@@ -40,16 +43,10 @@ pub struct InferenceClient {
     cfg: Rc<Config>,
 }
 
-/// A request ready to send.
-struct Prepared {
-    body: String,
-    headers: Vec<(String, String)>,
-    call: CallOptions,
-}
-
 #[wasm_bindgen]
 impl InferenceClient {
-    /// `new InferenceClient({ token, baseUrl, endpointUrl, headers, fetch, timeouts, limits })`.
+    /// `new InferenceClient({ token, baseUrl, endpointUrl, headers, fetch, timeouts,
+    /// limits, retry })`.
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> Result<InferenceClient, JsValue> {
         let o = options::client_options(&options).map_err(|e| to_js(&e, None, None))?;
@@ -63,6 +60,7 @@ impl InferenceClient {
                 fetch: o.fetch,
                 timeouts: o.timeouts,
                 limits: o.limits,
+                retry: o.retry,
             }),
         })
     }
@@ -70,16 +68,19 @@ impl InferenceClient {
     /// One chat completion, not streamed.
     #[wasm_bindgen(js_name = chatCompletion)]
     pub fn chat_completion(&self, request: JsValue, options: JsValue) -> Promise {
-        let cfg = self.cfg.clone();
-        let prepared = self.prepare(&request, &options, false);
+        let token = self.cfg.token.clone();
+        let spec = self.prepare(&request, &options, false);
         future_to_promise(async move {
-            let token = cfg.token.clone();
-            complete(cfg, prepared?).await.map_err(|(e, cause)| {
+            let (spec, _) = spec?;
+            let mut retry = RetryState::new(spec.retry, js_sys::Date::now());
+            complete(&spec, &mut retry).await.map_err(|(e, cause)| {
                 let e = match &token {
                     Some(t) => e.redact(t),
                     None => e,
                 };
-                to_js(&e, None, cause.as_ref())
+                let js = to_js(&e, None, cause.as_ref());
+                attach_attempts(&js, retry.attempts());
+                js
             })
         })
     }
@@ -91,8 +92,8 @@ impl InferenceClient {
         request: JsValue,
         options: JsValue,
     ) -> Result<ChatStream, JsValue> {
-        let p = self.prepare(&request, &options, true)?;
-        let o = p.call.object.as_ref();
+        let (spec, o) = self.prepare(&request, &options, true)?;
+        let o = o.as_ref();
         let cb = (|| -> Result<Callbacks, Error> {
             Ok(Callbacks {
                 on_content: options::callback(o, "onContent")?,
@@ -103,17 +104,10 @@ impl InferenceClient {
             })
         })()
         .map_err(|e| to_js(&e, None, None))?;
-        let call = Call::start(
-            self.cfg.fetch.as_ref(),
-            &self.cfg.chat_url,
-            &p.headers,
-            &p.body,
-            p.call.timeouts,
-            p.call.signal.as_ref(),
-        )
-        .map_err(|e| to_js(&e, None, None))?;
+        let call = spec.start().map_err(|e| to_js(&e, None, None))?;
         Ok(ChatStream::start(
             call,
+            Rc::new(spec),
             self.cfg.token.clone(),
             self.cfg.limits,
             cb,
@@ -122,14 +116,21 @@ impl InferenceClient {
 }
 
 impl InferenceClient {
+    /// Check the request and options and make the request to send (and the options
+    /// object, for callbacks).
     fn prepare(
         &self,
         request: &JsValue,
         options: &JsValue,
         stream: bool,
-    ) -> Result<Prepared, JsValue> {
-        let inner = || -> Result<Prepared, Error> {
-            let call = options::call_options(options, self.cfg.timeouts, &self.cfg.headers)?;
+    ) -> Result<(RequestSpec, Option<Object>), JsValue> {
+        let inner = || -> Result<(RequestSpec, Option<Object>), Error> {
+            let call = options::call_options(
+                options,
+                self.cfg.timeouts,
+                self.cfg.retry,
+                &self.cfg.headers,
+            )?;
             if !request.is_object() || js_sys::Array::is_array(request) {
                 return Err(Error::input(
                     "`request` must be an object with `messages` (and usually `model`)",
@@ -145,27 +146,82 @@ impl InferenceClient {
             let body = types::prepare_chat_body(&json, stream)?;
             let headers =
                 providers::chat_headers(self.cfg.token.as_deref(), &call.headers, stream)?;
-            Ok(Prepared {
-                body,
-                headers,
-                call,
-            })
+            let on_retry = options::callback(call.object.as_ref(), "onRetry")?;
+            Ok((
+                RequestSpec {
+                    fetch: self.cfg.fetch.clone(),
+                    url: self.cfg.chat_url.clone(),
+                    headers,
+                    body,
+                    timeouts: call.timeouts,
+                    signal: call.signal,
+                    retry: call.retry,
+                    on_retry,
+                },
+                call.object,
+            ))
         };
         inner().map_err(|e| to_js(&e, None, None))
     }
 }
 
-async fn complete(cfg: Rc<Config>, p: Prepared) -> Result<JsValue, (Error, Option<JsValue>)> {
-    let call = Call::start(
-        cfg.fetch.as_ref(),
-        &cfg.chat_url,
-        &p.headers,
-        &p.body,
-        p.call.timeouts,
-        p.call.signal.as_ref(),
-    )
-    .map_err(|e| (e, None))?;
-    let response = call.response().await?;
+/// Send attempts until one succeeds or the core says to give up.
+async fn complete(
+    spec: &RequestSpec,
+    retry: &mut RetryState,
+) -> Result<JsValue, (Error, Option<JsValue>)> {
+    loop {
+        let (e, cause, hints) = match attempt(spec).await {
+            Ok(v) => return Ok(v),
+            Err(failure) => failure,
+        };
+        if e.kind == ErrorKind::Aborted {
+            return Err((e, cause));
+        }
+        let decision =
+            retry.on_failure(&e, &hints, false, js_sys::Date::now(), transport::random());
+        match decision {
+            Decision::GiveUp { reason } => return Err((retry.final_error(e, &reason), cause)),
+            Decision::Retry { after_ms } => {
+                if let Err(thrown) = notify_retry(spec, retry, &e, after_ms) {
+                    return Err((e, Some(thrown)));
+                }
+                Sleep::new(after_ms, spec.signal.as_ref()).wait().await;
+                if spec.aborted() {
+                    return Err((Error::aborted(), None));
+                }
+            }
+        }
+    }
+}
+
+/// `onRetry({ attempt, delayMs, error })` before a retry's sleep. An exception thrown by
+/// the callback stops the call and comes back out as the cause.
+pub(crate) fn notify_retry(
+    spec: &RequestSpec,
+    retry: &RetryState,
+    e: &Error,
+    after_ms: u64,
+) -> Result<(), JsValue> {
+    let Some(f) = &spec.on_retry else {
+        return Ok(());
+    };
+    let info = Object::new();
+    set(&info, "attempt", &(retry.retries() as f64).into());
+    set(&info, "delayMs", &(after_ms as f64).into());
+    set(&info, "error", &to_js(e, None, None));
+    f.call1(&JsValue::UNDEFINED, &info).map(|_| ())
+}
+
+type Failure = (Error, Option<JsValue>, ResponseHints);
+
+/// One attempt of a non-streamed call.
+async fn attempt(spec: &RequestSpec) -> Result<JsValue, Failure> {
+    let none = |(e, c): (Error, Option<JsValue>)| (e, c, ResponseHints::default());
+    let call: Call = spec
+        .start()
+        .map_err(|e| (e, None, ResponseHints::default()))?;
+    let response = call.response().await.map_err(none)?;
     let headers = response.headers();
     let header = |name: &str| headers.get(name).ok().flatten();
     let request_id = REQUEST_ID_HEADERS.iter().find_map(|h| header(h));
@@ -177,17 +233,18 @@ async fn complete(cfg: Rc<Config>, p: Prepared) -> Result<JsValue, (Error, Optio
     };
     let result = match disposition(status, header("content-type").as_deref(), false) {
         Disposition::Error => {
+            let hints = transport::hints(&response);
             let text = transport::read_text(&call, &response, MAX_ERROR_BODY_BYTES)
                 .await
-                .map_err(|(e, c)| (tag(e), c))?;
-            Err((tag(Error::http(status, &text)), None))
+                .map_err(|(e, c)| (tag(e), c, hints))?;
+            Err((tag(Error::http(status, &text)), None, hints))
         }
         Disposition::Json | Disposition::EventStream => {
             let text = transport::read_text(&call, &response, MAX_COMPLETION_BYTES)
                 .await
-                .map_err(|(e, c)| (tag(e), c))?;
+                .map_err(|(e, c)| (tag(e), c, ResponseHints::default()))?;
             match types::parse_completion(&text) {
-                Err(e) => Err((tag(e), None)),
+                Err(e) => Err((tag(e), None, ResponseHints::default())),
                 Ok(_) => JSON::parse(&text).map_err(|_| {
                     (
                         tag(Error::new(
@@ -195,6 +252,7 @@ async fn complete(cfg: Rc<Config>, p: Prepared) -> Result<JsValue, (Error, Optio
                             "the completion is not valid JSON for JavaScript",
                         )),
                         None,
+                        ResponseHints::default(),
                     )
                 }),
             }

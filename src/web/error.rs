@@ -41,6 +41,33 @@ pub(crate) fn to_js(e: &Error, partial: Option<&JsValue>, cause: Option<&JsValue
     sys::make_inference_error(&e.message, &fields)
 }
 
+/// Set `attempts` on a JS error: one `{ status, kind, code, timeout, delayMs }` per failed
+/// attempt, when the call made more than none.
+pub(crate) fn attach_attempts(error: &JsValue, attempts: &[crate::retry::Attempt]) {
+    if attempts.is_empty() || !error.is_object() {
+        return;
+    }
+    let list = js_sys::Array::new();
+    for a in attempts {
+        let o = Object::new();
+        if let Some(s) = a.status {
+            set(&o, "status", &s.into());
+        }
+        set(&o, "kind", &a.kind.as_str().into());
+        if let Some(c) = &a.code {
+            set(&o, "code", &c.as_str().into());
+        }
+        if let Some(t) = a.timeout {
+            set(&o, "timeout", &t.as_str().into());
+        }
+        if let Some(d) = a.delay_ms {
+            set(&o, "delayMs", &(d as f64).into());
+        }
+        list.push(&o);
+    }
+    let _ = Reflect::set(error, &JsValue::from_str("attempts"), &list);
+}
+
 /// `Reflect.set` on a fresh plain object cannot fail (no setters, not frozen, not a
 /// proxy), so its result carries no information.
 pub(crate) fn set(target: &Object, key: &str, value: &JsValue) {

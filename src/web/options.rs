@@ -9,6 +9,7 @@ use js_sys::{Function, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::error::Error;
+use crate::retry::RetryOptions;
 use crate::sse::Limits;
 use crate::timeouts::Timeouts;
 
@@ -21,12 +22,14 @@ pub(crate) struct ClientOptions {
     pub fetch: Option<Function>,
     pub timeouts: Timeouts,
     pub limits: Limits,
+    pub retry: RetryOptions,
 }
 
 /// A call's options, checked (callbacks are read by the stream).
 pub(crate) struct CallOptions {
     pub signal: Option<web_sys::AbortSignal>,
     pub timeouts: Timeouts,
+    pub retry: RetryOptions,
     pub headers: Vec<(String, String)>,
     pub object: Option<Object>,
 }
@@ -42,6 +45,7 @@ pub(crate) fn client_options(v: &JsValue) -> Result<ClientOptions, Error> {
             fetch: None,
             timeouts: Timeouts::default(),
             limits: Limits::default(),
+            retry: RetryOptions::default(),
         });
     };
     let mut limits = Limits::default();
@@ -60,6 +64,7 @@ pub(crate) fn client_options(v: &JsValue) -> Result<ClientOptions, Error> {
         headers: headers(&o, "headers")?,
         fetch: function(&o, "fetch", "fetch")?,
         timeouts: timeouts(&o, Timeouts::default())?,
+        retry: retry(&o, RetryOptions::default())?,
         limits,
     })
 }
@@ -67,6 +72,7 @@ pub(crate) fn client_options(v: &JsValue) -> Result<ClientOptions, Error> {
 pub(crate) fn call_options(
     v: &JsValue,
     base: Timeouts,
+    base_retry: RetryOptions,
     base_headers: &[(String, String)],
 ) -> Result<CallOptions, Error> {
     let o = object(v, "options")?;
@@ -74,6 +80,7 @@ pub(crate) fn call_options(
         return Ok(CallOptions {
             signal: None,
             timeouts: base,
+            retry: base_retry,
             headers: base_headers.to_vec(),
             object: None,
         });
@@ -95,6 +102,7 @@ pub(crate) fn call_options(
     Ok(CallOptions {
         signal,
         timeouts: timeouts(&o, base)?,
+        retry: retry(&o, base_retry)?,
         headers: merged,
         object: Some(o),
     })
@@ -106,6 +114,35 @@ pub(crate) fn callback(o: Option<&Object>, key: &str) -> Result<Option<Function>
         Some(o) => function(o, key, key),
         None => Ok(None),
     }
+}
+
+/// `retry: { maxRetries, baseDelayMs, maxDelayMs, budgetMs, jitter, maxServerDelayMs }`,
+/// merged over `r`.
+fn retry(o: &Object, mut r: RetryOptions) -> Result<RetryOptions, Error> {
+    let Some(ro) = object(&get(o, "retry"), "retry")? else {
+        return Ok(r);
+    };
+    if let Some(n) = number(&ro, "maxRetries", "retry.maxRetries")? {
+        r.max_retries = n.min(u32::MAX as u64) as u32;
+    }
+    for (key, slot) in [
+        ("baseDelayMs", &mut r.base_delay_ms),
+        ("maxDelayMs", &mut r.max_delay_ms),
+        ("budgetMs", &mut r.budget_ms),
+        ("maxServerDelayMs", &mut r.max_server_delay_ms),
+    ] {
+        if let Some(ms) = number(&ro, key, &format!("retry.{key}"))? {
+            *slot = ms;
+        }
+    }
+    let jitter = get(&ro, "jitter");
+    if !jitter.is_undefined() && !jitter.is_null() {
+        match jitter.as_f64() {
+            Some(j) if (0.0..=1.0).contains(&j) => r.jitter = j,
+            _ => return Err(Error::input("`retry.jitter` must be a number from 0 to 1")),
+        }
+    }
+    Ok(r)
 }
 
 fn timeouts(o: &Object, mut t: Timeouts) -> Result<Timeouts, Error> {

@@ -23,6 +23,7 @@ use web_sys::{AbortController, AbortSignal, ReadableStreamDefaultReader, Respons
 use super::error::{describe, set};
 use super::sys;
 use crate::error::{Error, TimeoutKind};
+use crate::retry::{ResponseHints, RetryOptions};
 use crate::timeouts::{Check, Phase, Timeouts, Watchdog};
 
 /// Why the call's controller was aborted.
@@ -291,6 +292,107 @@ impl Shared {
 thread_local! {
     /// A do-nothing rejection handler, made once.
     pub(crate) static NOOP: Closure<dyn FnMut(JsValue)> = Closure::new(|_| {});
+}
+
+/// Everything needed to send a request again: a retry re-sends exactly this.
+pub(crate) struct RequestSpec {
+    pub fetch: Option<Function>,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub timeouts: Timeouts,
+    pub signal: Option<AbortSignal>,
+    pub retry: RetryOptions,
+    /// `onRetry` from the call's options.
+    pub on_retry: Option<Function>,
+}
+
+impl RequestSpec {
+    /// Send one attempt now.
+    pub(crate) fn start(&self) -> Result<Call, Error> {
+        Call::start(
+            self.fetch.as_ref(),
+            &self.url,
+            &self.headers,
+            &self.body,
+            self.timeouts,
+            self.signal.as_ref(),
+        )
+    }
+
+    /// Whether the caller's signal has fired.
+    pub(crate) fn aborted(&self) -> bool {
+        self.signal.as_ref().is_some_and(|s| s.aborted())
+    }
+}
+
+/// What a failed response's headers ask for (`retry-after`, `x-should-retry`, ...).
+pub(crate) fn hints(response: &Response) -> ResponseHints {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    if let Ok(Some(iter)) = js_sys::try_iter(&response.headers()) {
+        for entry in iter.flatten() {
+            let pair = js_sys::Array::from(&entry);
+            if let (Some(name), Some(value)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
+                pairs.push((name, value));
+            }
+        }
+    }
+    ResponseHints::from_headers(
+        pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+        js_sys::Date::now(),
+    )
+}
+
+/// A backoff sleep that ends early when the caller's signal fires or [`Sleep::waker`]
+/// is called. Its timer and listener are removed when it is dropped.
+pub(crate) struct Sleep {
+    promise: Promise,
+    wake: Function,
+    timer: JsValue,
+    signal: Option<AbortSignal>,
+}
+
+impl Sleep {
+    pub(crate) fn new(ms: u64, signal: Option<&AbortSignal>) -> Sleep {
+        let mut slot = None;
+        // The executor runs synchronously, inside `Promise::new`.
+        let promise = Promise::new(&mut |resolve, _reject| slot = Some(resolve));
+        let wake = slot.unwrap_or_else(|| Function::from(JsValue::UNDEFINED));
+        let ms = ms.min(i32::MAX as u64) as i32;
+        let timer = sys::set_timeout(&wake, ms);
+        if let Some(signal) = signal {
+            let _ = signal.add_event_listener_with_callback("abort", &wake);
+        }
+        Sleep {
+            promise,
+            wake,
+            timer,
+            signal: signal.cloned(),
+        }
+    }
+
+    /// A function that ends the sleep now.
+    pub(crate) fn waker(&self) -> Function {
+        self.wake.clone()
+    }
+
+    pub(crate) async fn wait(&self) {
+        let _ = JsFuture::from(self.promise.clone()).await;
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        sys::clear_timeout(&self.timer);
+        if let Some(signal) = &self.signal {
+            let _ = signal.remove_event_listener_with_callback("abort", &self.wake);
+        }
+    }
+}
+
+/// A jitter sample in `[0, 1)`.
+pub(crate) fn random() -> f64 {
+    js_sys::Math::random()
 }
 
 /// Cancel a body reader. The returned promise rejects when the body already failed (an
