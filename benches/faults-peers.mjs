@@ -323,7 +323,7 @@ out.push(
 out.push(
   `- @huggingface/inference: no retry count, backoff or timeout option; \`retry_on_error\` (default true) re-sends a request that got 503 ` +
     `immediately, with no delay and no limit (dist/esm/utils/request.js: \`if (options?.retry_on_error !== false && response.status === 503) return yield* innerStreamingRequest(...)\`). ` +
-    `Bounded here by \`signal: AbortSignal.timeout(${CLIENT_TIMEOUT_MS})\`, which covers the body too.`,
+    `Bounded here by a signal aborted after ${CLIENT_TIMEOUT_MS} ms (passed as \`{ signal }\`), which covers the body too.`,
 );
 out.push(
   `- openai: maxRetries = ${probe.maxRetries}, default timeout = ${OpenAI.DEFAULT_TIMEOUT} ms (set to ${CLIENT_TIMEOUT_MS} ms here); retries connection errors, timeouts, 408, 409, 429, >= 500 ` +

@@ -251,3 +251,66 @@ async fn wrong_option_types_are_input_errors_naming_the_option() {
         describe(&e)
     );
 }
+
+/// A fault key unique to this run (Node and Chromium share one fixture server).
+fn fault_key() -> String {
+    format!("w{}", (js_sys::Math::random() * 1e12) as u64)
+}
+
+#[wasm_bindgen_test]
+async fn a_503_is_retried_before_anything_was_delivered() {
+    let retry = obj(&[("baseDelayMs", 20.into())]);
+    let c = client(
+        &format!("/fault/503-then-ok/{}/2", fault_key()),
+        &[("retry", retry)],
+    );
+    let s = c
+        .chat_completion_stream(request("retry me"), JsValue::UNDEFINED)
+        .expect("stream");
+    let (text, _) = iterate_text(&s).await;
+    assert!(text.contains("retry me"), "{text:?}");
+}
+
+#[wasm_bindgen_test]
+async fn giving_up_lists_every_attempt() {
+    let retry = obj(&[("baseDelayMs", 10.into()), ("maxRetries", 1.into())]);
+    let c = client(
+        &format!("/fault/500-always/{}", fault_key()),
+        &[("retry", retry)],
+    );
+    let e = await_err(c.chat_completion(request("x"), JsValue::UNDEFINED)).await;
+    assert_eq!(get(&e, "status").as_f64(), Some(500.0));
+    assert_eq!(
+        get(&e, "attempts.length").as_f64(),
+        Some(2.0),
+        "{}",
+        describe(&e)
+    );
+}
+
+#[wasm_bindgen_test]
+async fn abort_during_the_backoff_sleep_ends_the_call() {
+    // The server asks for a 20 s wait; the test runner's own timeout would catch a sleep
+    // that the signal did not cut short.
+    let controller = web_sys::AbortController::new().expect("AbortController");
+    let c = client(
+        &format!("/fault/429-retry-after-seconds/{}/3/20", fault_key()),
+        &[],
+    );
+    let opts = obj(&[("signal", controller.signal().into())]);
+    let p = c.chat_completion(request("x"), opts);
+    let abort = wasm_bindgen::closure::Closure::once_into_js(move || controller.abort());
+    let set_timeout =
+        Reflect::get(&js_sys::global(), &JsValue::from_str("setTimeout")).expect("setTimeout");
+    let set_timeout: js_sys::Function = set_timeout.dyn_into().expect("a function");
+    set_timeout
+        .call2(&JsValue::UNDEFINED, &abort, &100.into())
+        .expect("armed");
+    let e = await_err(p).await;
+    assert_eq!(
+        get(&e, "kind").as_string().as_deref(),
+        Some("aborted"),
+        "{}",
+        describe(&e)
+    );
+}

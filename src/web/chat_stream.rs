@@ -735,7 +735,7 @@ async fn retry_or_fail(
     let after_ms = match decision {
         Decision::GiveUp { reason } => {
             let e = rc.borrow().retry.final_error(e, &reason);
-            fail(rc, e, cause, false);
+            fail_recorded(rc, e, cause, false);
             return false;
         }
         Decision::Retry { after_ms } => after_ms,
@@ -810,6 +810,25 @@ fn end_with(rc: &Rc<RefCell<Inner>>, result: Result<crate::stream::Finish, Error
 
 /// Fail with `e` (made into an `InferenceError` carrying the partial completion).
 fn fail(rc: &Rc<RefCell<Inner>>, e: Error, cause: Option<JsValue>, truncated: bool) {
+    // Recorded as the call's last attempt; the core gives up on it (these failures are
+    // not retryable, or came after a delivery), so `attempts` lists every attempt.
+    {
+        let mut inner = rc.borrow_mut();
+        if inner.outcome.is_none() {
+            let _ = inner.retry.on_failure(
+                &e,
+                &ResponseHints::default(),
+                true,
+                js_sys::Date::now(),
+                0.0,
+            );
+        }
+    }
+    fail_recorded(rc, e, cause, truncated);
+}
+
+/// [`fail`] for an error the retry state has already seen.
+fn fail_recorded(rc: &Rc<RefCell<Inner>>, e: Error, cause: Option<JsValue>, truncated: bool) {
     let (e, partial) = {
         let inner = rc.borrow();
         if inner.outcome.is_some() {
