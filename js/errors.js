@@ -17,6 +17,7 @@ export class InferenceError extends Error {
     this.body = f.body;
     this.timeout = f.timeout;
     this.partial = f.partial;
+    this.attempts = f.attempts;
   }
 
   toJSON() {
@@ -31,6 +32,7 @@ export class InferenceError extends Error {
       retryable: this.retryable,
       body: this.body,
       timeout: this.timeout,
+      attempts: this.attempts,
     };
   }
 }

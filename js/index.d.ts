@@ -95,6 +95,8 @@ export interface ChatCompletion {
   choices: ChatCompletionChoice[];
   /** Absent when the server did not report usage (never zeros or NaN). */
   usage?: Usage;
+  /** Which target answered (set by this client). */
+  route?: Route;
   /** Fields the server sent that this package does not know are kept. */
   [key: string]: unknown;
 }
@@ -153,6 +155,81 @@ export interface StreamLimits {
 /** Headers as a record of strings, a `Headers` object, or `[name, value]` pairs. */
 export type HeaderInit = Record<string, string> | Headers | Array<[string, string]>;
 
+export interface RetryOptions {
+  /** Retries after the first attempt. Default 2; `0` turns retrying off. */
+  maxRetries?: number;
+  /** First backoff delay; doubles each retry. Default 500 ms. */
+  baseDelayMs?: number;
+  /** Cap on one backoff delay. Default 8 000 ms. */
+  maxDelayMs?: number;
+  /** Total time spent retrying, sleeps included. Default 30 000 ms. */
+  budgetMs?: number;
+  /** Fraction of a backoff delay that is random, 0 to 1. Default 0.5. */
+  jitter?: number;
+  /** A server's Retry-After is honoured up to this; longer fails at once. Default 60 000 ms. */
+  maxServerDelayMs?: number;
+}
+
+export interface CircuitBreakerOptions {
+  /** Consecutive failures that open the circuit. Default 5. */
+  failureThreshold?: number;
+  /** Failure rate over `windowMs` that opens it (with `minRequests`). Default 0.5. */
+  failureRate?: number;
+  windowMs?: number;
+  minRequests?: number;
+  /** How long it stays open before one probe goes through. Default 30 000 ms. */
+  openMs?: number;
+}
+
+/** Where to go when the primary target fails in a way retrying will not fix. Left-out
+ *  fields are the primary's. */
+export interface FallbackTarget {
+  model?: string;
+  /** Becomes the router's `model:provider` suffix. */
+  provider?: string;
+  endpointUrl?: string;
+  baseUrl?: string;
+}
+
+/** Which target answered: 0 is the primary, then the fallbacks in order. */
+export interface Route {
+  index: number;
+  model?: string;
+  /** What the circuit breaker is keyed by: the provider, or the chat URL. */
+  upstream: string;
+}
+
+export interface Attempt {
+  status?: number;
+  kind: InferenceErrorKind;
+  code?: string;
+  timeout?: TimeoutName;
+  /** How long the call slept after this attempt. */
+  delayMs?: number;
+}
+
+export interface RetryEvent {
+  /** 1 for the first retry. */
+  attempt: number;
+  delayMs: number;
+  error: InferenceError;
+}
+
+export interface FallbackEvent {
+  from: Route;
+  to: Route;
+  error: InferenceError;
+}
+
+export interface UpstreamHealth {
+  upstream: string;
+  state: "closed" | "open" | "half_open";
+  retryInMs?: number;
+  consecutiveFailures: number;
+  windowRequests: number;
+  windowFailures: number;
+}
+
 export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
 export interface InferenceClientOptions {
@@ -170,6 +247,10 @@ export interface InferenceClientOptions {
   fetch?: FetchLike;
   timeouts?: Timeouts;
   limits?: StreamLimits;
+  retry?: RetryOptions;
+  /** Per-upstream circuit breakers; on by default, `false` turns them off. */
+  circuitBreaker?: CircuitBreakerOptions | boolean;
+  fallback?: FallbackTarget[];
 }
 
 export interface RequestOptions {
@@ -178,6 +259,14 @@ export interface RequestOptions {
   timeouts?: Timeouts;
   /** Per-call extra headers, merged over the client's. */
   headers?: HeaderInit;
+  /** Per-call retry options, merged over the client's. */
+  retry?: RetryOptions;
+  /** Per-call fallback targets, replacing the client's. */
+  fallback?: FallbackTarget[];
+  /** Before each retry's sleep. */
+  onRetry?: (event: RetryEvent) => void;
+  /** Before moving to the next fallback target. */
+  onFallback?: (event: FallbackEvent) => void;
 }
 
 export interface StreamFinish {
@@ -215,7 +304,8 @@ export type InferenceErrorKind =
   | "stream"
   | "parse"
   | "truncated"
-  | "input";
+  | "input"
+  | "circuit_open";
 
 export type TimeoutName = "headers" | "firstChunk" | "idle" | "total";
 
@@ -229,6 +319,7 @@ export interface InferenceErrorFields {
   body?: string;
   timeout?: TimeoutName;
   partial?: ChatCompletion;
+  attempts?: Attempt[];
   cause?: unknown;
 }
 
@@ -252,6 +343,8 @@ export declare class InferenceError extends Error {
   readonly timeout: TimeoutName | undefined;
   /** What a stream delivered before it failed. */
   readonly partial: ChatCompletion | undefined;
+  /** Every failed attempt of the call, on every target, in order. */
+  readonly attempts: Attempt[] | undefined;
   /** A JavaScript exception that caused this one (from a custom `fetch`, say). */
   readonly cause: unknown;
   /** The fields above as a plain object (never a token). */
@@ -281,6 +374,8 @@ export declare class ChatStream implements AsyncIterable<ChatCompletionChunk> {
   toReadableStream(): ReadableStream<Uint8Array>;
   /** Whether the stream has ended (done, aborted, failed). */
   readonly ended: boolean;
+  /** Which target is answering (changes if the call falls back). */
+  readonly route: Route;
   /** Release the stream's wasm memory now (the garbage collector does it otherwise). */
   free(): void;
 }

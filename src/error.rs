@@ -35,6 +35,8 @@ pub enum ErrorKind {
     Truncated,
     /// The caller's request or options are invalid; nothing was sent.
     Input,
+    /// The upstream's circuit breaker is open after repeated failures; nothing was sent.
+    CircuitOpen,
 }
 
 impl ErrorKind {
@@ -49,6 +51,7 @@ impl ErrorKind {
             ErrorKind::Parse => "parse",
             ErrorKind::Truncated => "truncated",
             ErrorKind::Input => "input",
+            ErrorKind::CircuitOpen => "circuit_open",
         }
     }
 }

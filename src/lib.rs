@@ -12,6 +12,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod error;
+pub mod plan;
 pub mod providers;
 pub mod relay;
 pub mod response;

@@ -69,6 +69,93 @@ fn split_url<'a>(url: &'a str, option: &str) -> Result<(&'a str, &'a str), Error
     })
 }
 
+/// A fallback target as the caller wrote it: any of a model, a provider (becomes the
+/// router's `model:provider` suffix), a dedicated endpoint or a base URL. What is left
+/// out is the primary's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FallbackSpec {
+    pub model: Option<String>,
+    pub provider: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub base_url: Option<String>,
+}
+
+/// Where one target of a call sends its request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub url: String,
+    /// The request body for this target (the model may differ from the primary's).
+    pub body: String,
+    /// The model this target asks for, when the request names one.
+    pub model: Option<String>,
+    /// What its circuit breaker is keyed by: the provider when the model names one
+    /// (`model:provider`), else the URL without its query.
+    pub upstream: String,
+}
+
+impl Target {
+    /// The primary target: `url` with the prepared `body`.
+    pub fn primary(url: &str, body: &str) -> Target {
+        let model = crate::types::model_of(body);
+        Target {
+            upstream: upstream_key(url, model.as_deref()),
+            url: url.to_owned(),
+            body: body.to_owned(),
+            model,
+        }
+    }
+
+    /// A fallback target derived from `primary` by `f`.
+    pub fn fallback(primary: &Target, f: &FallbackSpec) -> Result<Target, Error> {
+        let url = match (&f.endpoint_url, &f.base_url) {
+            (None, None) => primary.url.clone(),
+            (e, b) => chat_url(b.as_deref(), e.as_deref())?,
+        };
+        if let Some(p) = &f.provider {
+            let ok = !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !ok {
+                return Err(Error::input(format!(
+                    "`fallback[].provider` must be a provider name like \"together\", got {p:?}"
+                )));
+            }
+        }
+        let base = f.model.clone().or_else(|| primary.model.clone());
+        let model = match (&base, &f.provider) {
+            (Some(m), Some(p)) => Some(format!("{}:{p}", m.split(':').next().unwrap_or(m))),
+            (Some(m), None) => Some(m.clone()),
+            (None, Some(_)) => return Err(Error::input(
+                "`fallback[].provider` needs a model: set `model` in the request or the fallback",
+            )),
+            (None, None) => None,
+        };
+        let body = match &model {
+            Some(m) if Some(m) != primary.model.as_ref() => {
+                crate::types::with_model(&primary.body, m)?
+            }
+            _ => primary.body.clone(),
+        };
+        Ok(Target {
+            upstream: upstream_key(&url, model.as_deref()),
+            url,
+            body,
+            model,
+        })
+    }
+}
+
+/// The breaker key of a request: the provider or policy suffix of `model:suffix`, else
+/// the URL without its query.
+pub fn upstream_key(url: &str, model: Option<&str>) -> String {
+    if let Some((_, suffix)) = model.and_then(|m| m.rsplit_once(':')) {
+        if !suffix.is_empty() && !suffix.contains('/') {
+            return suffix.to_owned();
+        }
+    }
+    url.split('?').next().unwrap_or(url).to_owned()
+}
+
 /// The headers of a chat request, in order: the caller's (`extra`, already merged client
 /// then call), then ours. Ours win: `Authorization` from `token`, the content type, and
 /// `Accept` for a stream. Never adds a header a browser forbids (`User-Agent`, ...).
@@ -218,6 +305,69 @@ mod tests {
             assert!(err.message.contains(name), "{}", err.message);
         }
         assert!(chat_url(Some("http://a"), Some("http://b")).is_err());
+    }
+
+    fn primary() -> Target {
+        Target::primary(
+            "http://h/v1/chat/completions",
+            r#"{"model":"org/m","messages":[]}"#,
+        )
+    }
+
+    #[test]
+    fn primary_is_keyed_by_url_or_provider() {
+        assert_eq!(primary().upstream, "http://h/v1/chat/completions");
+        assert_eq!(primary().model.as_deref(), Some("org/m"));
+        let t = Target::primary(
+            "http://h/v1/chat/completions?x=1",
+            r#"{"model":"org/m:together","messages":[]}"#,
+        );
+        assert_eq!(t.upstream, "together");
+    }
+
+    #[test]
+    fn fallback_provider_becomes_the_model_suffix() {
+        let f = FallbackSpec {
+            provider: Some("fireworks-ai".into()),
+            ..Default::default()
+        };
+        let t = Target::fallback(&primary(), &f).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(t.model.as_deref(), Some("org/m:fireworks-ai"));
+        assert_eq!(t.upstream, "fireworks-ai");
+        assert!(
+            t.body.contains(r#""model":"org/m:fireworks-ai""#),
+            "{}",
+            t.body
+        );
+        assert_eq!(t.url, primary().url);
+    }
+
+    #[test]
+    fn fallback_model_and_endpoint_replace_the_primary() {
+        let f = FallbackSpec {
+            model: Some("org/small".into()),
+            endpoint_url: Some("http://other:1/v1".into()),
+            ..Default::default()
+        };
+        let t = Target::fallback(&primary(), &f).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(t.url, "http://other:1/v1/chat/completions");
+        assert!(t.body.contains(r#""model":"org/small""#));
+        assert!(t.body.contains(r#""messages":[]"#));
+    }
+
+    #[test]
+    fn fallback_rejects_a_bad_provider_name_and_a_provider_without_model() {
+        let f = FallbackSpec {
+            provider: Some("Bad Name".into()),
+            ..Default::default()
+        };
+        assert!(Target::fallback(&primary(), &f).is_err());
+        let no_model = Target::primary("http://h/v1/chat/completions", r#"{"messages":[]}"#);
+        let f = FallbackSpec {
+            provider: Some("together".into()),
+            ..Default::default()
+        };
+        assert!(Target::fallback(&no_model, &f).is_err());
     }
 
     #[test]

@@ -528,6 +528,7 @@ fn worth_retrying(error: &Error, hints: &ResponseHints) -> bool {
         // A rejected call is not retried here: the breaker already said when, and a
         // fallback target is the better move.
         ErrorKind::Network => error.retryable && !is_circuit_open(error),
+        ErrorKind::CircuitOpen => false,
         ErrorKind::Timeout => matches!(
             error.timeout,
             Some(TimeoutKind::Headers | TimeoutKind::FirstChunk)
@@ -857,7 +858,7 @@ pub fn next_target(error: &Error, reason: &GiveUpReason, delivered: bool) -> boo
         return true;
     }
     match error.kind {
-        ErrorKind::Network => true,
+        ErrorKind::Network | ErrorKind::CircuitOpen => true,
         ErrorKind::Timeout => matches!(
             error.timeout,
             Some(TimeoutKind::Headers | TimeoutKind::FirstChunk)
@@ -976,6 +977,7 @@ pub fn breaker_outcome(error: &Error) -> Outcome {
             Some(s) if is_retryable_status(s) && !is_quota_exhausted(error) => Outcome::Failure,
             _ => Outcome::Success,
         },
+        ErrorKind::CircuitOpen => Outcome::Neutral,
         ErrorKind::Network if is_circuit_open(error) => Outcome::Neutral,
         ErrorKind::Network => Outcome::Failure,
         ErrorKind::Timeout => match error.timeout {
@@ -991,14 +993,15 @@ pub fn breaker_outcome(error: &Error) -> Outcome {
 }
 
 fn is_circuit_open(error: &Error) -> bool {
-    error.code.as_deref() == Some(CIRCUIT_OPEN_CODE)
+    error.kind == ErrorKind::CircuitOpen || error.code.as_deref() == Some(CIRCUIT_OPEN_CODE)
 }
 
-/// The error for a call the breaker of `upstream` rejected: kind `network` (until
-/// [`ErrorKind`] has its own variant), code [`CIRCUIT_OPEN_CODE`], retryable.
+/// The error for a call the breaker of `upstream` rejected: kind
+/// [`ErrorKind::CircuitOpen`], code [`CIRCUIT_OPEN_CODE`], retryable (later, or on
+/// another target).
 pub fn circuit_open_error(upstream: &str, retry_in_ms: u64) -> Error {
     let mut e = Error::new(
-        ErrorKind::Network,
+        ErrorKind::CircuitOpen,
         format!(
             "circuit open for {}: its recent calls failed, so this call was not sent; try again in {} or use another provider",
             cut(upstream, 200),

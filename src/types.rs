@@ -468,6 +468,26 @@ pub struct FunctionCallDelta {
 
 /// Whether a parsed payload is an error report rather than data: a non-null `error`
 /// key (OpenAI, TGI, most providers) or vLLM's `{"object": "error", ...}`.
+/// The `model` of a prepared request body, if it names one.
+pub fn model_of(body: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Only {
+        model: Option<String>,
+    }
+    serde_json::from_str::<Only>(body)
+        .ok()
+        .and_then(|o| o.model)
+}
+
+/// A prepared request body with its `model` set to `model` (every other field kept).
+pub fn with_model(body: &str, model: &str) -> Result<String, Error> {
+    let mut v: Map<String, Value> = serde_json::from_str(body)
+        .map_err(|e| Error::input(format!("the request is not a JSON object: {e}")))?;
+    v.insert("model".to_owned(), Value::String(model.to_owned()));
+    serde_json::to_string(&v)
+        .map_err(|e| Error::input(format!("the request cannot be written as JSON: {e}")))
+}
+
 pub(crate) fn is_error_payload(map: &Map<String, Value>) -> bool {
     let has_error = matches!(map.get("error"), Some(v) if !v.is_null() && *v != Value::Bool(false));
     has_error || matches!(map.get("object"), Some(Value::String(s)) if s == "error")

@@ -907,7 +907,7 @@ fn snapshot_reports_state_and_counters() {
 #[test]
 fn circuit_open_error_names_the_upstream_and_the_wait() {
     let e = circuit_open_error("fireworks-ai", 12_000);
-    assert_eq!(e.kind, ErrorKind::Network);
+    assert_eq!(e.kind, ErrorKind::CircuitOpen);
     assert_eq!(e.code.as_deref(), Some(CIRCUIT_OPEN_CODE));
     assert!(e.retryable);
     assert!(e.message.contains("fireworks-ai"), "{}", e.message);

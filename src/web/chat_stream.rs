@@ -25,12 +25,13 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use web_sys::ReadableStreamDefaultReader;
 
-use super::client::notify_retry;
+use super::client::{notify_fallback, notify_retry, route_of, set_route};
 use super::error::{attach_attempts, set, to_js};
 use super::transport::{self, Call, Cause, RequestSpec, Sleep};
 use crate::error::{Error, ErrorKind, MAX_ERROR_BODY_BYTES};
+use crate::plan::{Next, Plan};
 use crate::response::{disposition, Disposition, PROVIDER_HEADER, REQUEST_ID_HEADERS};
-use crate::retry::{Decision, ResponseHints, RetryState};
+use crate::retry::ResponseHints;
 use crate::sse::{self, Decoder, Event};
 use crate::stream::{ChatStreamState, Step};
 use crate::{relay, types};
@@ -115,10 +116,12 @@ impl sse::Sink for Queue<'_> {
 }
 
 struct Inner {
-    call: Call,
-    /// The request, to send again on a retry.
+    /// The attempt in flight; `None` when sending it failed (`start_error` says why).
+    call: Option<Call>,
+    start_error: Option<Error>,
+    /// The request, to send again on a retry or to a fallback target.
     spec: Rc<RequestSpec>,
-    retry: RetryState,
+    plan: Plan,
     /// A chunk reached the caller: from now on nothing is retried.
     delivered: bool,
     /// Ends the backoff sleep in progress, if any (`abort()` calls it).
@@ -157,7 +160,9 @@ impl Drop for Inner {
     fn drop(&mut self) {
         // A stream dropped unconsumed (or garbage-collected) cancels its request.
         if self.outcome.is_none() {
-            self.call.abort();
+            if let Some(call) = &self.call {
+                call.abort();
+            }
         }
         if let Body::Reading(reader) = &self.body {
             transport::cancel(reader);
@@ -175,18 +180,23 @@ enum Pulled {
 
 impl ChatStream {
     pub(crate) fn start(
-        call: Call,
         spec: Rc<RequestSpec>,
         token: Option<String>,
         limits: sse::Limits,
         cb: Callbacks,
     ) -> ChatStream {
         let drive = cb.any();
-        let retry = RetryState::new(spec.retry, js_sys::Date::now());
+        let plan = Plan::new(spec.retry, spec.target_count(), js_sys::Date::now());
+        // Sent now: the stream is lazy to consume, not to start.
+        let (call, start_error) = match spec.start(0) {
+            Ok(call) => (Some(call), None),
+            Err(e) => (None, Some(e)),
+        };
         let inner = Rc::new(RefCell::new(Inner {
             call,
+            start_error,
             spec,
-            retry,
+            plan,
             delivered: false,
             wake: None,
             token,
@@ -270,6 +280,14 @@ impl ChatStream {
     /// Stop now. The partial completion stays available; `onAbort` and `onFinish` fire.
     pub fn abort(&self) {
         finish(&self.inner, Outcome::Aborted);
+    }
+
+    /// Which target is answering: `{ index, model, upstream }` (index 0 is the primary,
+    /// then the fallbacks in order).
+    #[wasm_bindgen(getter)]
+    pub fn route(&self) -> JsValue {
+        let inner = self.inner.borrow();
+        route_of(&inner.spec, inner.plan.current())
     }
 
     /// Whether the stream has ended (done, aborted or failed).
@@ -431,7 +449,7 @@ async fn pull(rc: &Rc<RefCell<Inner>>, want_object: bool) -> Pulled {
         }
         // 0. Aborted by the caller's signal or a timeout: nothing more goes out, even
         //    events already decoded.
-        let aborted = rc.borrow().call.aborted();
+        let aborted = rc.borrow().call.as_ref().and_then(Call::aborted);
         match aborted {
             Some(Cause::User) => {
                 finish(rc, Outcome::Aborted);
@@ -510,7 +528,10 @@ async fn pull(rc: &Rc<RefCell<Inner>>, want_object: bool) -> Pulled {
         let (call, reader) = {
             let inner = rc.borrow();
             match &inner.body {
-                Body::Reading(r) => (inner.call.clone(), r.clone()),
+                Body::Reading(r) => match &inner.call {
+                    Some(call) => (call.clone(), r.clone()),
+                    None => return Pulled::End,
+                },
                 _ => return Pulled::End,
             }
         };
@@ -645,7 +666,19 @@ async fn open(rc: &Rc<RefCell<Inner>>) -> Opened {
             return Opened::Ready;
         }
     }
-    let call = rc.borrow().call.clone();
+    let call = {
+        let mut inner = rc.borrow_mut();
+        match inner.call.clone() {
+            Some(call) => call,
+            None => {
+                let e = inner
+                    .start_error
+                    .take()
+                    .unwrap_or_else(|| Error::network("the request was not sent"));
+                return Opened::Failed(e, None, ResponseHints::default());
+            }
+        }
+    };
     let response = match call.response().await {
         Ok(r) => r,
         Err((e, cause)) => return Opened::Failed(e, cause, ResponseHints::default()),
@@ -663,6 +696,11 @@ async fn open(rc: &Rc<RefCell<Inner>>) -> Opened {
     let status = response.status();
     match disposition(status, header("content-type").as_deref(), true) {
         Disposition::EventStream => {
+            let (spec, t) = {
+                let inner = rc.borrow();
+                (inner.spec.clone(), inner.plan.current())
+            };
+            spec.record(t, Ok(()));
             let reader = response.body().map(|b| {
                 b.get_reader()
                     .unchecked_into::<ReadableStreamDefaultReader>()
@@ -704,10 +742,11 @@ async fn open(rc: &Rc<RefCell<Inner>>) -> Opened {
     }
 }
 
-/// A failed attempt: ask the core whether to retry. On a retry, sleep (cut short by the
-/// caller's signal or `abort()`), send the request again and return true; otherwise end
-/// the stream with the error (or as aborted) and return false. Nothing delivered to the
-/// caller is ever sent again: the core gives up once anything was.
+/// A failed attempt: ask the core's plan what follows. On a retry, sleep (cut short by
+/// the caller's signal or `abort()`) and send again; on a fallback, send to the next
+/// target at once; either way return true. Otherwise end the stream with the error (or
+/// as aborted) and return false. Nothing delivered to the caller is ever sent again:
+/// the plan gives up once anything was.
 async fn retry_or_fail(
     rc: &Rc<RefCell<Inner>>,
     e: Error,
@@ -721,10 +760,13 @@ async fn retry_or_fail(
     if rc.borrow().outcome.is_some() {
         return false;
     }
-    let decision = {
+    let spec = rc.borrow().spec.clone();
+    let from = rc.borrow().plan.current();
+    spec.record(from, Err(&e));
+    let next = {
         let mut inner = rc.borrow_mut();
         let delivered = inner.delivered;
-        inner.retry.on_failure(
+        inner.plan.on_failure(
             &e,
             &hints,
             delivered,
@@ -732,26 +774,31 @@ async fn retry_or_fail(
             transport::random(),
         )
     };
-    let after_ms = match decision {
-        Decision::GiveUp { reason } => {
-            let e = rc.borrow().retry.final_error(e, &reason);
+    // The callbacks may call `abort()`, which needs the state: no borrow across them.
+    match next {
+        Next::GiveUp => {
+            let e = rc.borrow().plan.final_error(e);
             fail_recorded(rc, e, cause, false);
             return false;
         }
-        Decision::Retry { after_ms } => after_ms,
-    };
-    let spec = rc.borrow().spec.clone();
-    // A copy: the callback may call `abort()`, which needs the state mutably.
-    let retry = rc.borrow().retry.clone();
-    let notified = notify_retry(&spec, &retry, &e, after_ms);
-    if let Err(thrown) = notified {
-        finish(rc, Outcome::Thrown(thrown));
-        return false;
+        Next::Fallback { to } => {
+            if let Err(thrown) = notify_fallback(&spec, from, to, &e) {
+                finish(rc, Outcome::Thrown(thrown));
+                return false;
+            }
+        }
+        Next::Retry { after_ms } => {
+            let attempt = rc.borrow().plan.retries();
+            if let Err(thrown) = notify_retry(&spec, attempt, &e, after_ms) {
+                finish(rc, Outcome::Thrown(thrown));
+                return false;
+            }
+            let sleep = Sleep::new(after_ms, spec.signal.as_ref());
+            rc.borrow_mut().wake = Some(sleep.waker());
+            sleep.wait().await;
+            rc.borrow_mut().wake = None;
+        }
     }
-    let sleep = Sleep::new(after_ms, spec.signal.as_ref());
-    rc.borrow_mut().wake = Some(sleep.waker());
-    sleep.wait().await;
-    rc.borrow_mut().wake = None;
     if rc.borrow().outcome.is_some() {
         return false;
     }
@@ -759,26 +806,26 @@ async fn retry_or_fail(
         finish(rc, Outcome::Aborted);
         return false;
     }
-    match spec.start() {
-        Ok(call) => {
-            let mut inner = rc.borrow_mut();
-            let limits = inner.decoder.limits();
-            inner.call = call;
-            inner.body = Body::Pending;
-            inner.decoder = Decoder::with_limits(limits);
-            inner.events.clear();
-            inner.body_ended = false;
-            inner.unterminated = None;
-            inner.pending_error = None;
-            inner.finished = None;
-            inner.state = ChatStreamState::new();
-            true
-        }
+    let t = rc.borrow().plan.current();
+    let started = spec.start(t);
+    let mut inner = rc.borrow_mut();
+    let limits = inner.decoder.limits();
+    match started {
+        Ok(call) => inner.call = Some(call),
         Err(e) => {
-            fail(rc, e, None, false);
-            false
+            inner.call = None;
+            inner.start_error = Some(e);
         }
     }
+    inner.body = Body::Pending;
+    inner.decoder = Decoder::with_limits(limits);
+    inner.events.clear();
+    inner.body_ended = false;
+    inner.unterminated = None;
+    inner.pending_error = None;
+    inner.finished = None;
+    inner.state = ChatStreamState::new();
+    true
 }
 
 /// End with what the core said at the end of the body or at `[DONE]`.
@@ -787,6 +834,10 @@ fn end_with(rc: &Rc<RefCell<Inner>>, result: Result<crate::stream::Finish, Error
         Ok(f) if !f.truncated => {
             cancel_body(rc);
             let completion = to_js_json(&f.completion);
+            {
+                let inner = rc.borrow();
+                set_route(&completion, &inner.spec, inner.plan.current());
+            }
             let text = f
                 .completion
                 .choices
@@ -815,7 +866,7 @@ fn fail(rc: &Rc<RefCell<Inner>>, e: Error, cause: Option<JsValue>, truncated: bo
     {
         let mut inner = rc.borrow_mut();
         if inner.outcome.is_none() {
-            let _ = inner.retry.on_failure(
+            let _ = inner.plan.on_failure(
                 &e,
                 &ResponseHints::default(),
                 true,
@@ -843,7 +894,7 @@ fn fail_recorded(rc: &Rc<RefCell<Inner>>, e: Error, cause: Option<JsValue>, trun
         (e, to_js_json(&inner.state.snapshot()))
     };
     let error = to_js(&e, Some(&partial), cause.as_ref());
-    attach_attempts(&error, rc.borrow().retry.attempts());
+    attach_attempts(&error, &rc.borrow().plan.attempts());
     rc.borrow_mut().final_completion = Some(partial);
     finish(
         rc,
@@ -897,8 +948,8 @@ fn finish(rc: &Rc<RefCell<Inner>>, outcome: Outcome) {
         )
     };
     match &outcome {
-        Outcome::Done => call.end(),
-        _ => call.abort(),
+        Outcome::Done => call.iter().for_each(Call::end),
+        _ => call.iter().for_each(Call::abort),
     }
     cancel_body(rc);
 

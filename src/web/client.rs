@@ -6,6 +6,7 @@
 //! does), interpret a response (`crate::response`, `crate::types`, `crate::stream` do),
 //! or decide whether to retry (`crate::retry` does; this file only sleeps and re-sends).
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{Function, Object, Promise, JSON};
@@ -17,8 +18,10 @@ use super::error::{attach_attempts, describe, set, to_js};
 use super::options;
 use super::transport::{self, Call, RequestSpec, Sleep};
 use crate::error::{Error, ErrorKind, MAX_ERROR_BODY_BYTES};
+use crate::plan::{Next, Plan};
+use crate::providers::{FallbackSpec, Target};
 use crate::response::{disposition, Disposition, PROVIDER_HEADER, REQUEST_ID_HEADERS};
-use crate::retry::{Decision, ResponseHints, RetryOptions, RetryState};
+use crate::retry::{BreakerOptions, BreakerState, Breakers, ResponseHints, RetryOptions};
 use crate::sse::Limits;
 use crate::timeouts::Timeouts;
 use crate::{providers, types};
@@ -34,6 +37,8 @@ struct Config {
     timeouts: Timeouts,
     limits: Limits,
     retry: RetryOptions,
+    fallback: Vec<FallbackSpec>,
+    breakers: Rc<RefCell<Breakers>>,
 }
 
 /// A client for chat completions on the Hugging Face router or any
@@ -61,6 +66,15 @@ impl InferenceClient {
                 timeouts: o.timeouts,
                 limits: o.limits,
                 retry: o.retry,
+                fallback: o.fallback,
+                // Off is a breaker that never trips.
+                breakers: Rc::new(RefCell::new(Breakers::new(o.breaker.unwrap_or(
+                    BreakerOptions {
+                        failure_threshold: 0,
+                        failure_rate: 0.0,
+                        ..BreakerOptions::default()
+                    },
+                )))),
             }),
         })
     }
@@ -72,14 +86,14 @@ impl InferenceClient {
         let spec = self.prepare(&request, &options, false);
         future_to_promise(async move {
             let (spec, _) = spec?;
-            let mut retry = RetryState::new(spec.retry, js_sys::Date::now());
-            complete(&spec, &mut retry).await.map_err(|(e, cause)| {
+            let mut plan = Plan::new(spec.retry, spec.target_count(), js_sys::Date::now());
+            complete(&spec, &mut plan).await.map_err(|(e, cause)| {
                 let e = match &token {
                     Some(t) => e.redact(t),
                     None => e,
                 };
                 let js = to_js(&e, None, cause.as_ref());
-                attach_attempts(&js, retry.attempts());
+                attach_attempts(&js, &plan.attempts());
                 js
             })
         })
@@ -104,14 +118,40 @@ impl InferenceClient {
             })
         })()
         .map_err(|e| to_js(&e, None, None))?;
-        let call = spec.start().map_err(|e| to_js(&e, None, None))?;
         Ok(ChatStream::start(
-            call,
             Rc::new(spec),
             self.cfg.token.clone(),
             self.cfg.limits,
             cb,
         ))
+    }
+}
+
+#[wasm_bindgen]
+impl InferenceClient {
+    /// The circuit breakers' state, one entry per upstream this client called:
+    /// `{ upstream, state: "closed" | "open" | "half_open", retryInMs?,
+    /// consecutiveFailures, windowRequests, windowFailures }`.
+    pub fn health(&self) -> js_sys::Array {
+        let list = js_sys::Array::new();
+        for b in self.cfg.breakers.borrow().snapshot(js_sys::Date::now()) {
+            let o = Object::new();
+            set(&o, "upstream", &b.upstream.as_str().into());
+            let (state, retry_in) = match b.state {
+                BreakerState::Closed => ("closed", None),
+                BreakerState::Open { retry_in_ms } => ("open", Some(retry_in_ms)),
+                BreakerState::HalfOpen => ("half_open", None),
+            };
+            set(&o, "state", &state.into());
+            if let Some(ms) = retry_in {
+                set(&o, "retryInMs", &(ms as f64).into());
+            }
+            set(&o, "consecutiveFailures", &b.consecutive_failures.into());
+            set(&o, "windowRequests", &b.window_requests.into());
+            set(&o, "windowFailures", &b.window_failures.into());
+            list.push(&o);
+        }
+        list
     }
 }
 
@@ -147,16 +187,27 @@ impl InferenceClient {
             let headers =
                 providers::chat_headers(self.cfg.token.as_deref(), &call.headers, stream)?;
             let on_retry = options::callback(call.object.as_ref(), "onRetry")?;
+            let on_fallback = options::callback(call.object.as_ref(), "onFallback")?;
+            let primary = Target::primary(&self.cfg.chat_url, &body);
+            let fallbacks = call
+                .fallback
+                .as_ref()
+                .unwrap_or(&self.cfg.fallback)
+                .iter()
+                .map(|f| Target::fallback(&primary, f))
+                .collect::<Result<Vec<_>, _>>()?;
             Ok((
                 RequestSpec {
                     fetch: self.cfg.fetch.clone(),
-                    url: self.cfg.chat_url.clone(),
+                    primary,
+                    fallbacks,
                     headers,
-                    body,
                     timeouts: call.timeouts,
                     signal: call.signal,
                     retry: call.retry,
+                    breakers: self.cfg.breakers.clone(),
                     on_retry,
+                    on_fallback,
                 },
                 call.object,
             ))
@@ -165,25 +216,33 @@ impl InferenceClient {
     }
 }
 
-/// Send attempts until one succeeds or the core says to give up.
+/// Send attempts until one succeeds or the core's plan says to give up.
 async fn complete(
     spec: &RequestSpec,
-    retry: &mut RetryState,
+    plan: &mut Plan,
 ) -> Result<JsValue, (Error, Option<JsValue>)> {
     loop {
-        let (e, cause, hints) = match attempt(spec).await {
-            Ok(v) => return Ok(v),
+        let t = plan.current();
+        let (e, cause, hints) = match attempt(spec, t).await {
+            Ok(v) => {
+                set_route(&v, spec, t);
+                return Ok(v);
+            }
             Err(failure) => failure,
         };
         if e.kind == ErrorKind::Aborted {
             return Err((e, cause));
         }
-        let decision =
-            retry.on_failure(&e, &hints, false, js_sys::Date::now(), transport::random());
-        match decision {
-            Decision::GiveUp { reason } => return Err((retry.final_error(e, &reason), cause)),
-            Decision::Retry { after_ms } => {
-                if let Err(thrown) = notify_retry(spec, retry, &e, after_ms) {
+        let next = plan.on_failure(&e, &hints, false, js_sys::Date::now(), transport::random());
+        match next {
+            Next::GiveUp => return Err((plan.final_error(e), cause)),
+            Next::Fallback { to } => {
+                if let Err(thrown) = notify_fallback(spec, t, to, &e) {
+                    return Err((e, Some(thrown)));
+                }
+            }
+            Next::Retry { after_ms } => {
+                if let Err(thrown) = notify_retry(spec, plan.retries(), &e, after_ms) {
                     return Err((e, Some(thrown)));
                 }
                 Sleep::new(after_ms, spec.signal.as_ref()).wait().await;
@@ -195,11 +254,29 @@ async fn complete(
     }
 }
 
+/// `route` on a completion: which target answered (`{ index, model, upstream }`).
+pub(crate) fn route_of(spec: &RequestSpec, t: usize) -> JsValue {
+    let target = spec.target(t);
+    let o = Object::new();
+    set(&o, "index", &(t as f64).into());
+    if let Some(m) = &target.model {
+        set(&o, "model", &m.as_str().into());
+    }
+    set(&o, "upstream", &target.upstream.as_str().into());
+    o.into()
+}
+
+pub(crate) fn set_route(completion: &JsValue, spec: &RequestSpec, t: usize) {
+    if completion.is_object() {
+        let _ = js_sys::Reflect::set(completion, &JsValue::from_str("route"), &route_of(spec, t));
+    }
+}
+
 /// `onRetry({ attempt, delayMs, error })` before a retry's sleep. An exception thrown by
 /// the callback stops the call and comes back out as the cause.
 pub(crate) fn notify_retry(
     spec: &RequestSpec,
-    retry: &RetryState,
+    attempt: u32,
     e: &Error,
     after_ms: u64,
 ) -> Result<(), JsValue> {
@@ -207,19 +284,46 @@ pub(crate) fn notify_retry(
         return Ok(());
     };
     let info = Object::new();
-    set(&info, "attempt", &(retry.retries() as f64).into());
+    set(&info, "attempt", &(attempt as f64).into());
     set(&info, "delayMs", &(after_ms as f64).into());
+    set(&info, "error", &to_js(e, None, None));
+    f.call1(&JsValue::UNDEFINED, &info).map(|_| ())
+}
+
+/// `onFallback({ from, to, error })` before moving to the next target (`from`/`to` are
+/// routes). An exception thrown by the callback stops the call.
+pub(crate) fn notify_fallback(
+    spec: &RequestSpec,
+    from: usize,
+    to: usize,
+    e: &Error,
+) -> Result<(), JsValue> {
+    let Some(f) = &spec.on_fallback else {
+        return Ok(());
+    };
+    let info = Object::new();
+    set(&info, "from", &route_of(spec, from));
+    set(&info, "to", &route_of(spec, to));
     set(&info, "error", &to_js(e, None, None));
     f.call1(&JsValue::UNDEFINED, &info).map(|_| ())
 }
 
 type Failure = (Error, Option<JsValue>, ResponseHints);
 
-/// One attempt of a non-streamed call.
-async fn attempt(spec: &RequestSpec) -> Result<JsValue, Failure> {
+/// One attempt of a non-streamed call to target `t`, reported to its breaker.
+async fn attempt(spec: &RequestSpec, t: usize) -> Result<JsValue, Failure> {
+    let result = attempt_once(spec, t).await;
+    match &result {
+        Ok(_) => spec.record(t, Ok(())),
+        Err((e, _, _)) => spec.record(t, Err(e)),
+    }
+    result
+}
+
+async fn attempt_once(spec: &RequestSpec, t: usize) -> Result<JsValue, Failure> {
     let none = |(e, c): (Error, Option<JsValue>)| (e, c, ResponseHints::default());
     let call: Call = spec
-        .start()
+        .start(t)
         .map_err(|e| (e, None, ResponseHints::default()))?;
     let response = call.response().await.map_err(none)?;
     let headers = response.headers();

@@ -9,7 +9,8 @@ use js_sys::{Function, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::error::Error;
-use crate::retry::RetryOptions;
+use crate::providers::FallbackSpec;
+use crate::retry::{BreakerOptions, RetryOptions};
 use crate::sse::Limits;
 use crate::timeouts::Timeouts;
 
@@ -23,6 +24,9 @@ pub(crate) struct ClientOptions {
     pub timeouts: Timeouts,
     pub limits: Limits,
     pub retry: RetryOptions,
+    pub fallback: Vec<FallbackSpec>,
+    /// `None` when `circuitBreaker: false`.
+    pub breaker: Option<BreakerOptions>,
 }
 
 /// A call's options, checked (callbacks are read by the stream).
@@ -30,6 +34,8 @@ pub(crate) struct CallOptions {
     pub signal: Option<web_sys::AbortSignal>,
     pub timeouts: Timeouts,
     pub retry: RetryOptions,
+    /// The call's own `fallback`, replacing the client's when given.
+    pub fallback: Option<Vec<FallbackSpec>>,
     pub headers: Vec<(String, String)>,
     pub object: Option<Object>,
 }
@@ -46,6 +52,8 @@ pub(crate) fn client_options(v: &JsValue) -> Result<ClientOptions, Error> {
             timeouts: Timeouts::default(),
             limits: Limits::default(),
             retry: RetryOptions::default(),
+            fallback: Vec::new(),
+            breaker: Some(BreakerOptions::default()),
         });
     };
     let mut limits = Limits::default();
@@ -65,6 +73,8 @@ pub(crate) fn client_options(v: &JsValue) -> Result<ClientOptions, Error> {
         fetch: function(&o, "fetch", "fetch")?,
         timeouts: timeouts(&o, Timeouts::default())?,
         retry: retry(&o, RetryOptions::default())?,
+        fallback: fallback(&o)?.unwrap_or_default(),
+        breaker: breaker(&o)?,
         limits,
     })
 }
@@ -81,6 +91,7 @@ pub(crate) fn call_options(
             signal: None,
             timeouts: base,
             retry: base_retry,
+            fallback: None,
             headers: base_headers.to_vec(),
             object: None,
         });
@@ -103,6 +114,7 @@ pub(crate) fn call_options(
         signal,
         timeouts: timeouts(&o, base)?,
         retry: retry(&o, base_retry)?,
+        fallback: fallback(&o)?,
         headers: merged,
         object: Some(o),
     })
@@ -114,6 +126,80 @@ pub(crate) fn callback(o: Option<&Object>, key: &str) -> Result<Option<Function>
         Some(o) => function(o, key, key),
         None => Ok(None),
     }
+}
+
+/// `fallback: [{ model?, provider?, endpointUrl?, baseUrl? }, …]`.
+fn fallback(o: &Object) -> Result<Option<Vec<FallbackSpec>>, Error> {
+    let v = get(o, "fallback");
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    if !Array::is_array(&v) {
+        return Err(Error::input(format!(
+            "`fallback` must be an array of {{ model?, provider?, endpointUrl?, baseUrl? }}, got {}",
+            type_name(&v)
+        )));
+    }
+    let mut out = Vec::new();
+    for (i, item) in Array::from(&v).iter().enumerate() {
+        let path = format!("fallback[{i}]");
+        let Some(f) = object(&item, &path)? else {
+            return Err(Error::input(format!("`{path}` must be an object")));
+        };
+        let spec = FallbackSpec {
+            model: string(&f, "model", &format!("{path}.model"))?,
+            provider: string(&f, "provider", &format!("{path}.provider"))?,
+            endpoint_url: string(&f, "endpointUrl", &format!("{path}.endpointUrl"))?,
+            base_url: string(&f, "baseUrl", &format!("{path}.baseUrl"))?,
+        };
+        if spec == FallbackSpec::default() {
+            return Err(Error::input(format!(
+                "`{path}` names no model, provider, endpointUrl or baseUrl"
+            )));
+        }
+        out.push(spec);
+    }
+    Ok(Some(out))
+}
+
+/// `circuitBreaker: false | { failureThreshold, failureRate, windowMs, minRequests,
+/// openMs }`.
+fn breaker(o: &Object) -> Result<Option<BreakerOptions>, Error> {
+    let v = get(o, "circuitBreaker");
+    let mut b = BreakerOptions::default();
+    if v.is_undefined() || v.is_null() || v.as_bool() == Some(true) {
+        return Ok(Some(b));
+    }
+    if v.as_bool() == Some(false) {
+        return Ok(None);
+    }
+    let Some(bo) = object(&v, "circuitBreaker")? else {
+        return Ok(Some(b));
+    };
+    if let Some(n) = number(&bo, "failureThreshold", "circuitBreaker.failureThreshold")? {
+        b.failure_threshold = n.min(u32::MAX as u64) as u32;
+    }
+    if let Some(n) = number(&bo, "minRequests", "circuitBreaker.minRequests")? {
+        b.min_requests = n.min(u32::MAX as u64) as u32;
+    }
+    if let Some(n) = number(&bo, "windowMs", "circuitBreaker.windowMs")? {
+        b.window_ms = n;
+    }
+    if let Some(n) = number(&bo, "openMs", "circuitBreaker.openMs")? {
+        b.open_ms = n;
+    }
+    let rate = get(&bo, "failureRate");
+    if !rate.is_undefined() && !rate.is_null() {
+        match rate.as_f64() {
+            Some(r) if (0.0..=1.0).contains(&r) => b.failure_rate = r,
+            _ => {
+                return Err(Error::input(
+                    "`circuitBreaker.failureRate` must be a number from 0 to 1",
+                ))
+            }
+        }
+    }
+    Ok(Some(b))
 }
 
 /// `retry: { maxRetries, baseDelayMs, maxDelayMs, budgetMs, jitter, maxServerDelayMs }`,

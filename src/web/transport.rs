@@ -23,7 +23,11 @@ use web_sys::{AbortController, AbortSignal, ReadableStreamDefaultReader, Respons
 use super::error::{describe, set};
 use super::sys;
 use crate::error::{Error, TimeoutKind};
-use crate::retry::{ResponseHints, RetryOptions};
+use crate::providers::Target;
+use crate::retry::{
+    breaker_outcome, circuit_open_error, Admit, Breakers, Outcome as BreakerOutcome, ResponseHints,
+    RetryOptions,
+};
 use crate::timeouts::{Check, Phase, Timeouts, Watchdog};
 
 /// Why the call's controller was aborted.
@@ -294,30 +298,68 @@ thread_local! {
     pub(crate) static NOOP: Closure<dyn FnMut(JsValue)> = Closure::new(|_| {});
 }
 
-/// Everything needed to send a request again: a retry re-sends exactly this.
+/// Everything needed to send a request again, to its primary target or a fallback: a
+/// retry re-sends exactly this.
 pub(crate) struct RequestSpec {
     pub fetch: Option<Function>,
-    pub url: String,
+    pub primary: Target,
+    /// Tried in order after the primary, when the core says to move on.
+    pub fallbacks: Vec<Target>,
     pub headers: Vec<(String, String)>,
-    pub body: String,
     pub timeouts: Timeouts,
     pub signal: Option<AbortSignal>,
     pub retry: RetryOptions,
-    /// `onRetry` from the call's options.
+    /// The client's circuit breakers, one per upstream.
+    pub breakers: Rc<RefCell<Breakers>>,
+    /// `onRetry` and `onFallback` from the call's options.
     pub on_retry: Option<Function>,
+    pub on_fallback: Option<Function>,
 }
 
 impl RequestSpec {
-    /// Send one attempt now.
-    pub(crate) fn start(&self) -> Result<Call, Error> {
+    /// Send one attempt to target `t` now, unless its circuit breaker refuses (then the
+    /// error is of kind `circuit_open` and nothing was sent).
+    pub(crate) fn start(&self, t: usize) -> Result<Call, Error> {
+        let target = self.target(t);
+        let now = js_sys::Date::now();
+        if let Admit::Reject { retry_in_ms } =
+            self.breakers.borrow_mut().admit(&target.upstream, now)
+        {
+            return Err(circuit_open_error(&target.upstream, retry_in_ms));
+        }
         Call::start(
             self.fetch.as_ref(),
-            &self.url,
+            &target.url,
             &self.headers,
-            &self.body,
+            &target.body,
             self.timeouts,
             self.signal.as_ref(),
         )
+    }
+
+    /// Target `t`: 0 is the primary, then the fallbacks (the primary again if `t` is
+    /// out of range, which the core's plan never asks for).
+    pub(crate) fn target(&self, t: usize) -> &Target {
+        t.checked_sub(1)
+            .and_then(|i| self.fallbacks.get(i))
+            .unwrap_or(&self.primary)
+    }
+
+    /// How many targets the call has.
+    pub(crate) fn target_count(&self) -> usize {
+        1 + self.fallbacks.len()
+    }
+
+    /// Tell target `t`'s breaker how an attempt went (`Ok` when headers arrived).
+    pub(crate) fn record(&self, t: usize, result: Result<(), &Error>) {
+        let outcome = match result {
+            Ok(()) => BreakerOutcome::Success,
+            Err(e) => breaker_outcome(e),
+        };
+        let upstream = self.target(t).upstream.clone();
+        self.breakers
+            .borrow_mut()
+            .record(&upstream, outcome, js_sys::Date::now());
     }
 
     /// Whether the caller's signal has fired.

@@ -301,3 +301,126 @@ describe("retry options", () => {
     assert.equal(received(p), 1);
   });
 });
+
+describe("circuit breaker", () => {
+  test("consecutive failures open it: later calls fail fast without a request", T, async () => {
+    const p = `/fault/500-always/${key()}`;
+    const c = new InferenceClient({
+      endpointUrl: fx.url + p,
+      retry: { maxRetries: 0 },
+      circuitBreaker: { failureThreshold: 3, openMs: 60_000 },
+    });
+    for (let i = 0; i < 3; i++) assertError(await c.chatCompletion(req()).catch((e) => e), "http");
+    assert.equal(received(p), 3);
+    const e = await c.chatCompletion(req()).catch((x) => x);
+    assertError(e, "circuit_open");
+    assert.equal(e.code, "circuit_open");
+    assert.equal(received(p), 3, "no request while open");
+    const s = await c.chatCompletionStream(req()).text().catch((x) => x);
+    assertError(s, "circuit_open");
+    const [h] = c.health();
+    assert.equal(h.state, "open");
+    assert.ok(h.retryInMs > 0 && h.retryInMs <= 60_000);
+    assert.equal(h.consecutiveFailures, 3);
+  });
+
+  test("after openMs one probe goes through and a success closes it", T, async () => {
+    const k = key();
+    const p = `/fault/503-then-ok/${k}/2`;
+    const c = new InferenceClient({
+      endpointUrl: fx.url + p,
+      retry: { maxRetries: 0 },
+      circuitBreaker: { failureThreshold: 2, openMs: 100 },
+    });
+    await c.chatCompletion(req()).catch(() => {});
+    await c.chatCompletion(req()).catch(() => {});
+    assert.equal(c.health()[0].state, "open");
+    await new Promise((r) => setTimeout(r, 150));
+    const ok = await c.chatCompletion(req());
+    assert.match(ok.choices[0].message.content, /hello there/);
+    assert.equal(c.health()[0].state, "closed");
+    assert.equal(received(p), 3);
+  });
+
+  test("client errors (4xx) do not open it", T, async () => {
+    const p = `/fault/400/${key()}`;
+    const c = new InferenceClient({ endpointUrl: fx.url + p, circuitBreaker: { failureThreshold: 2 } });
+    for (let i = 0; i < 4; i++) assertError(await c.chatCompletion(req()).catch((e) => e), "http");
+    assert.equal(received(p), 4);
+    assert.equal(c.health()[0].state, "closed");
+  });
+
+  test("a wrong option type names the option", T, () => {
+    assert.throws(
+      () => new InferenceClient({ circuitBreaker: { failureRate: 3 } }),
+      (e) => e instanceof InferenceError && e.message.includes("circuitBreaker.failureRate"),
+    );
+  });
+});
+
+describe("fallback", () => {
+  test("retries exhausted on the primary: the fallback endpoint answers, and the route says so", T, async () => {
+    const primary = `/fault/500-always/${key()}`;
+    const c = new InferenceClient({
+      endpointUrl: fx.url + primary,
+      retry: FAST,
+      fallback: [{ endpointUrl: fx.url + "/v1", model: "small-model" }],
+    });
+    const fallbacks = [];
+    const s = c.chatCompletionStream(req(), { onFallback: (f) => fallbacks.push(f) });
+    let text = "";
+    for await (const chunk of s) text += chunk.choices[0]?.delta?.content ?? "";
+    assert.match(text, /hello there/);
+    assert.equal(received(primary), 3, "the primary got its retries first");
+    assert.equal(fallbacks.length, 1);
+    assert.equal(fallbacks[0].from.index, 0);
+    assert.equal(fallbacks[0].to.index, 1);
+    assert.equal(fallbacks[0].error.status, 500);
+    assert.deepEqual(s.route, { index: 1, model: "small-model", upstream: fx.url + "/v1/chat/completions" });
+    const last = fx.requests.filter((r) => r.path === "/v1/chat/completions").at(-1);
+    assert.equal(JSON.parse(last.body).model, "small-model", "the fallback's model was sent");
+    const done = await c.chatCompletion(req());
+    assert.equal(done.route.index, 1, "non-streamed calls report the route too");
+  });
+
+  test("a provider fallback becomes the model suffix", T, async () => {
+    const c = new InferenceClient({
+      endpointUrl: fx.url + `/fault/500-always/${key()}`,
+      retry: { maxRetries: 0 },
+      fallback: [{ endpointUrl: fx.url + "/echo", provider: "together" }],
+    });
+    const done = await c.chatCompletion(req());
+    const seen = JSON.parse(done.choices[0].message.content);
+    assert.equal(JSON.parse(seen.body).model, "test-model:together");
+    assert.deepEqual(done.route, { index: 1, model: "test-model:together", upstream: "together" });
+  });
+
+  test("no fallback after a 400, or once text was delivered", T, async () => {
+    const bad = `/fault/400/${key()}`;
+    const c = new InferenceClient({ endpointUrl: fx.url + bad, fallback: [{ endpointUrl: fx.url + "/v1" }] });
+    assertError(await c.chatCompletion(req()).catch((e) => e), "http");
+    const drop = `/fault/drop-after-first-delta/${key()}`;
+    const c2 = new InferenceClient({ endpointUrl: fx.url + drop, fallback: [{ endpointUrl: fx.url + "/v1" }] });
+    const r = await c2.chatCompletionStream(req()).text().catch((e) => e);
+    assertError(r, "network");
+    assert.equal(r.partial.choices[0].message.content, "Hello", "no second answer appended");
+  });
+
+  test("every target failing surfaces the last error with every attempt", T, async () => {
+    const a = `/fault/500-always/${key()}`;
+    const b = `/fault/503-then-ok/${key()}/99`;
+    const c = new InferenceClient({ endpointUrl: fx.url + a, retry: { ...FAST, maxRetries: 1 }, fallback: [{ endpointUrl: fx.url + b }] });
+    const e = await c.chatCompletion(req()).catch((x) => x);
+    assertError(e, "http");
+    assert.equal(e.status, 503);
+    assert.deepEqual(e.attempts.map((x) => x.status), [500, 500, 503, 503]);
+    assert.match(e.message, /2 tried/);
+  });
+
+  test("a fallback entry naming nothing is an input error", T, () => {
+    assert.throws(
+      () => new InferenceClient({ fallback: [{}] }),
+      (e) => e instanceof InferenceError && e.kind === "input" && e.message.includes("fallback[0]"),
+    );
+  });
+});

@@ -237,6 +237,7 @@ export async function exercise(signal: AbortSignal): Promise<void> {
         case "parse":
         case "truncated":
         case "input":
+        case "circuit_open":
           break;
         default: {
           const never: never = kind;
