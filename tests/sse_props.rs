@@ -5,38 +5,12 @@
 // Native only: reads files and uses proptest; the wasm layer is tests/wasm_fetch.rs.
 #![cfg(not(target_arch = "wasm32"))]
 
-use hf_inference_wasm::sse::{Decoder, Event, Item, Limits, SseError};
+use hf_inference_wasm::sse::{Event, Item, Limits, SseError};
 use proptest::prelude::*;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Outcome {
-    items: Vec<Item>,
-    unterminated: Option<Event>,
-    error: Option<SseError>,
-}
-
-fn replay<'a>(limits: Limits, chunks: impl IntoIterator<Item = &'a [u8]>) -> Outcome {
-    let mut decoder = Decoder::with_limits(limits);
-    let mut items = Vec::new();
-    let mut error = None;
-    for chunk in chunks {
-        if let Err(e) = decoder.feed(chunk, &mut items) {
-            error.get_or_insert(e);
-        }
-    }
-    let unterminated = match decoder.finish(&mut items) {
-        Ok(last) => last,
-        Err(e) => {
-            error.get_or_insert(e);
-            None
-        }
-    };
-    Outcome {
-        items,
-        unterminated,
-        error,
-    }
-}
+#[path = "support/sse_replay.rs"]
+mod sse_replay;
+use sse_replay::{replay, Outcome};
 
 /// `input` cut at the given points (taken modulo its length, sorted; repeats give empty
 /// chunks).

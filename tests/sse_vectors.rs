@@ -8,37 +8,9 @@
 use hf_inference_wasm::sse::{Decoder, Event, Item, Limits, SseError};
 use serde::Deserialize;
 
-/// What one replay produced.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Outcome {
-    items: Vec<Item>,
-    unterminated: Option<Event>,
-    /// The first error any `feed` or `finish` returned (feeding goes on past errors).
-    error: Option<SseError>,
-}
-
-fn replay<'a>(limits: Limits, chunks: impl IntoIterator<Item = &'a [u8]>) -> Outcome {
-    let mut decoder = Decoder::with_limits(limits);
-    let mut items = Vec::new();
-    let mut error = None;
-    for chunk in chunks {
-        if let Err(e) = decoder.feed(chunk, &mut items) {
-            error.get_or_insert(e);
-        }
-    }
-    let unterminated = match decoder.finish(&mut items) {
-        Ok(last) => last,
-        Err(e) => {
-            error.get_or_insert(e);
-            None
-        }
-    };
-    Outcome {
-        items,
-        unterminated,
-        error,
-    }
-}
+#[path = "support/sse_replay.rs"]
+mod sse_replay;
+use sse_replay::{replay, Outcome};
 
 /// xorshift64: deterministic splits without another dependency.
 struct Rng(u64);

@@ -8,38 +8,12 @@
 
 #![no_main]
 
-use hf_inference_wasm::sse::{Decoder, Event, Item, Limits, SseError};
+use hf_inference_wasm::sse::Limits;
 use libfuzzer_sys::fuzz_target;
 
-#[derive(Debug, PartialEq, Eq)]
-struct Outcome {
-    items: Vec<Item>,
-    unterminated: Option<Event>,
-    error: Option<SseError>,
-}
-
-fn replay<'a>(limits: Limits, chunks: impl IntoIterator<Item = &'a [u8]>) -> Outcome {
-    let mut decoder = Decoder::with_limits(limits);
-    let mut items = Vec::new();
-    let mut error = None;
-    for chunk in chunks {
-        if let Err(e) = decoder.feed(chunk, &mut items) {
-            error.get_or_insert(e);
-        }
-    }
-    let unterminated = match decoder.finish(&mut items) {
-        Ok(last) => last,
-        Err(e) => {
-            error.get_or_insert(e);
-            None
-        }
-    };
-    Outcome {
-        items,
-        unterminated,
-        error,
-    }
-}
+#[path = "../../tests/support/sse_replay.rs"]
+mod sse_replay;
+use sse_replay::replay;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&count, rest)) = data.split_first() else {
