@@ -12,6 +12,8 @@
 #![allow(clippy::result_large_err)]
 
 pub mod error;
+pub mod hub;
+pub mod models;
 pub mod plan;
 pub mod providers;
 pub mod relay;
@@ -19,6 +21,7 @@ pub mod response;
 pub mod retry;
 pub mod sse;
 pub mod stream;
+pub mod tgi;
 pub mod timeouts;
 pub mod types;
 
