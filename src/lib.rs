@@ -16,6 +16,7 @@ pub mod hub;
 pub mod models;
 pub mod plan;
 pub mod providers;
+pub mod proxy;
 pub mod relay;
 pub mod response;
 pub mod retry;

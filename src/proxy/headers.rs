@@ -1,0 +1,255 @@
+//! Which headers go upstream, which come back, and the CORS ones.
+//!
+//! Upstream gets an allow-list ([`FORWARDED_HEADERS`]) of the client's headers plus our
+//! `Authorization` and `Content-Type`; everything else (the client's `Authorization`,
+//! `Cookie`, `Host`, hop-by-hop headers, `x-proxy-key`, billing headers such as
+//! `x-hf-bill-to`) is dropped by not being on it. The client gets an allow-list of the
+//! upstream's headers: never `set-cookie`, `content-encoding` or `content-length`.
+
+use super::{cors_allowed, AllowList, ProxyOptions};
+
+/// Client headers passed upstream (when their value is sane).
+pub const FORWARDED_HEADERS: [&str; 2] = ["accept", "x-request-id"];
+
+/// Response headers a page's script may read (`access-control-expose-headers`): the
+/// rate-limit countdown needs `retry-after`.
+pub const EXPOSED_HEADERS: &str = "retry-after, retry-after-ms, x-request-id, x-inference-provider";
+
+/// Request headers always allowed in a preflight answer, besides those asked for.
+const PREFLIGHT_BASE_HEADERS: &str = "authorization, content-type, x-proxy-key, x-request-id";
+/// Bounds on the header names echoed in a preflight answer.
+const MAX_PREFLIGHT_HEADERS: usize = 32;
+const MAX_HEADER_NAME_BYTES: usize = 64;
+/// Longest client `accept` / `x-request-id` passed on.
+const MAX_FORWARDED_VALUE_BYTES: usize = 256;
+const MAX_REQUEST_ID_BYTES: usize = 128;
+
+/// The first value of header `name` (any case).
+pub(crate) fn get<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.trim().eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.trim())
+}
+
+/// Replace header `name` (lowercase) with `value`.
+pub(crate) fn set(headers: &mut Vec<(String, String)>, name: &str, value: &str) {
+    headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+    headers.push((name.to_owned(), value.to_owned()));
+}
+
+/// The credentials of an `Authorization: Bearer <credentials>` value.
+pub(crate) fn bearer(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.trim().split_once(' ')?;
+    let rest = rest.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !rest.is_empty()).then_some(rest)
+}
+
+/// Visible ASCII and spaces only, at most `max` bytes: no header injection, no junk.
+pub(crate) fn is_safe_value(v: &str, max: usize) -> bool {
+    v.len() <= max
+        && v.bytes()
+            .all(|b| b == b' ' || b == b'\t' || b.is_ascii_graphic())
+}
+
+/// An RFC 9110 token (header names, methods).
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// The headers of the upstream request: the client's headers on [`FORWARDED_HEADERS`]
+/// (first occurrence, sane values only), `content-type: application/json` (the proxy
+/// sends the JSON it rewrote) and `authorization: Bearer <token>`. Nothing else the
+/// client sent is passed on.
+pub fn upstream_headers(client_headers: &[(String, String)], token: &str) -> Vec<(String, String)> {
+    let mut out = Vec::with_capacity(FORWARDED_HEADERS.len() + 2);
+    for name in FORWARDED_HEADERS {
+        let max = if name == "x-request-id" {
+            MAX_REQUEST_ID_BYTES
+        } else {
+            MAX_FORWARDED_VALUE_BYTES
+        };
+        if let Some(v) =
+            get(client_headers, name).filter(|v| !v.is_empty() && is_safe_value(v, max))
+        {
+            out.push((name.to_owned(), v.to_owned()));
+        }
+    }
+    out.push(("content-type".to_owned(), "application/json".to_owned()));
+    out.push(("authorization".to_owned(), format!("Bearer {token}")));
+    out
+}
+
+/// The client's `x-request-id`, when it is a sane id to log and pass on (visible
+/// ASCII, at most 128 bytes). The shell makes one (`crypto.randomUUID()`) otherwise.
+pub fn client_request_id(headers: &[(String, String)]) -> Option<String> {
+    get(headers, "x-request-id")
+        .filter(|v| {
+            !v.is_empty()
+                && v.bytes().all(|b| b.is_ascii_graphic())
+                && v.len() <= MAX_REQUEST_ID_BYTES
+        })
+        .map(str::to_owned)
+}
+
+/// CORS headers for a response to `origin`: `access-control-allow-origin` echoing it
+/// and `access-control-expose-headers` when it is on the allow-list, and `vary: origin`
+/// whenever the answer could depend on the origin. Never
+/// `access-control-allow-credentials`: the proxy uses no cookies.
+pub fn cors_headers(origin: Option<&str>, opts: &ProxyOptions) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Some(o) =
+        origin.filter(|o| cors_allowed(o, &opts.allowed_origins) && is_safe_value(o, 512))
+    {
+        out.push(("access-control-allow-origin".to_owned(), o.to_owned()));
+        out.push((
+            "access-control-expose-headers".to_owned(),
+            EXPOSED_HEADERS.to_owned(),
+        ));
+    }
+    if opts.allowed_origins != AllowList::Only(Vec::new()) {
+        out.push(("vary".to_owned(), "origin".to_owned()));
+    }
+    out
+}
+
+/// `access-control-allow-headers` for a preflight that asked for `requested`: the base
+/// set plus the requested names that are valid tokens (bounded). Allowing a name costs
+/// nothing: [`upstream_headers`] still forwards only its allow-list, and clients such as
+/// the `openai` package send their own `x-stainless-*` headers.
+pub(crate) fn preflight_allow_headers(requested: &str) -> String {
+    let mut out = PREFLIGHT_BASE_HEADERS.to_owned();
+    let base: Vec<&str> = PREFLIGHT_BASE_HEADERS.split(", ").collect();
+    let mut added: Vec<String> = Vec::new();
+    for name in requested.split(',').map(str::trim) {
+        if added.len() >= MAX_PREFLIGHT_HEADERS {
+            break;
+        }
+        if name.len() > MAX_HEADER_NAME_BYTES || !is_token(name) {
+            continue;
+        }
+        let name = name.to_ascii_lowercase();
+        if base.contains(&name.as_str()) || added.contains(&name) {
+            continue;
+        }
+        out.push_str(", ");
+        out.push_str(&name);
+        added.push(name);
+    }
+    out
+}
+
+/// Upstream response headers passed to the client.
+const PASSED_BACK: [&str; 4] = [
+    "x-request-id",
+    crate::response::PROVIDER_HEADER,
+    "retry-after",
+    "retry-after-ms",
+];
+
+/// The headers of the response relayed to the client (its status is the upstream's,
+/// whatever it is; a non-2xx body is better rewritten by [`super::upstream_error`]):
+///
+/// - `content-type` as the upstream sent it (if sane, else `application/json`);
+/// - for `text/event-stream`: `cache-control: no-cache, no-transform` and
+///   `x-accel-buffering: no` so nothing on the way buffers or compresses the stream;
+///   otherwise `cache-control: no-store`;
+/// - `x-request-id`, the provider header and `retry-after(-ms)` when the upstream sent
+///   them; `x-content-type-options: nosniff`; CORS headers for an allowed origin.
+///
+/// Never `set-cookie`, `content-encoding` (the runtime's fetch already decoded the
+/// body), `content-length` or `transfer-encoding` (the body is re-streamed).
+pub fn response_headers(
+    upstream_headers: &[(String, String)],
+    origin: Option<&str>,
+    opts: &ProxyOptions,
+) -> Vec<(String, String)> {
+    let content_type = get(upstream_headers, "content-type")
+        .filter(|v| !v.is_empty() && is_safe_value(v, 200))
+        .unwrap_or("application/json");
+    let stream = content_type
+        .split(';')
+        .next()
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("text/event-stream"));
+    let mut out = vec![("content-type".to_owned(), content_type.to_owned())];
+    if stream {
+        out.push((
+            "cache-control".to_owned(),
+            "no-cache, no-transform".to_owned(),
+        ));
+        out.push(("x-accel-buffering".to_owned(), "no".to_owned()));
+    } else {
+        out.push(("cache-control".to_owned(), "no-store".to_owned()));
+    }
+    out.push(("x-content-type-options".to_owned(), "nosniff".to_owned()));
+    for name in PASSED_BACK {
+        if let Some(v) =
+            get(upstream_headers, name).filter(|v| !v.is_empty() && is_safe_value(v, 128))
+        {
+            out.push((name.to_owned(), v.to_owned()));
+        }
+    }
+    out.extend(cors_headers(origin, opts));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn bearer_is_case_insensitive_and_needs_credentials() {
+        assert_eq!(bearer("Bearer abc"), Some("abc"));
+        assert_eq!(bearer("bearer   abc "), Some("abc"));
+        assert_eq!(bearer("Basic abc"), None);
+        assert_eq!(bearer("Bearer"), None);
+        assert_eq!(bearer("Bearer "), None);
+    }
+
+    #[test]
+    fn preflight_echoes_valid_names_only_once() {
+        let s = preflight_allow_headers(
+            "X-Stainless-OS, content-type, bad name, x-stainless-os, a\r\nb",
+        );
+        assert_eq!(s, format!("{PREFLIGHT_BASE_HEADERS}, x-stainless-os"));
+    }
+
+    #[test]
+    fn preflight_header_list_is_bounded() {
+        let many: Vec<String> = (0..100).map(|i| format!("x-h{i}")).collect();
+        let s = preflight_allow_headers(&many.join(","));
+        assert_eq!(s.split(", ").count(), 4 + MAX_PREFLIGHT_HEADERS);
+    }
+
+    #[test]
+    fn forwarded_values_with_line_breaks_are_dropped() {
+        let out = upstream_headers(
+            &h(&[("accept", "a\r\nx-evil: 1"), ("x-request-id", "r1")]),
+            "t",
+        );
+        assert_eq!(get(&out, "accept"), None);
+        assert_eq!(get(&out, "x-request-id"), Some("r1"));
+    }
+
+    #[test]
+    fn client_request_id_must_be_visible_ascii() {
+        assert_eq!(
+            client_request_id(&h(&[("X-Request-Id", "abc-1")])).as_deref(),
+            Some("abc-1")
+        );
+        assert_eq!(client_request_id(&h(&[("x-request-id", "a b")])), None);
+        assert_eq!(
+            client_request_id(&h(&[("x-request-id", &"a".repeat(129))])),
+            None
+        );
+    }
+}

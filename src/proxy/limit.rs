@@ -1,0 +1,248 @@
+//! The per-client rate limit: a token bucket per client key, in a bounded map.
+//!
+//! Each bucket is kept as one number, its "theoretical arrival time" (the generic cell
+//! rate algorithm, which is exactly a token bucket): the time at which the bucket would
+//! be full again. Time is counted in ticks of `1 / requests_per_minute` ms, so one token
+//! is exactly 60 000 ticks and every wait is an exact integer; the only rounding is the
+//! last one, up to whole milliseconds (and the shell's `Retry-After`, up to seconds).
+//!
+//! Bounded: at most `max_clients` buckets. A new client beyond that first forgets every
+//! full bucket (a full bucket is the same as no bucket), then, if none was full, the
+//! least recently used one. Time only moves forward: an earlier or NaN `now_ms` counts
+//! as the latest seen.
+
+use super::RateLimit;
+use crate::error::cut;
+use std::collections::BTreeMap;
+
+/// Ticks per token: a token is `60 000 / requests_per_minute` ms.
+const TICKS_PER_TOKEN: u128 = 60_000;
+/// Longest client key kept; longer keys are cut (so they still count, as their prefix).
+pub const MAX_CLIENT_KEY_BYTES: usize = 256;
+
+/// The limiter's answer for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Go ahead; `remaining` more requests would be allowed right now.
+    Allowed { remaining: u32 },
+    /// Refused; a request would be allowed again in `retry_after_ms` (at least 1).
+    Limited { retry_after_ms: u64 },
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    /// When the bucket is full again, in ticks.
+    full_at: u128,
+    /// Use counter at the last admission, for least-recently-used eviction.
+    last_used: u64,
+}
+
+/// Token buckets per client key. Lives in [`super::ProxyState`].
+#[derive(Debug, Clone, Default)]
+pub struct RateLimiter {
+    buckets: BTreeMap<String, Bucket>,
+    /// The rate the ticks are counted at; buckets are reset if the rate changes.
+    per_minute: u32,
+    latest_ms: u64,
+    uses: u64,
+}
+
+impl RateLimiter {
+    pub fn new() -> Self {
+        RateLimiter::default()
+    }
+
+    /// Count one request from `key` at `now_ms` against `limit`. A refused request
+    /// costs nothing.
+    pub fn admit(&mut self, key: &str, limit: &RateLimit, now_ms: f64) -> Admission {
+        let per_minute = limit.requests_per_minute.max(1);
+        let burst = u128::from(limit.burst.max(1));
+        if per_minute != self.per_minute {
+            self.buckets.clear();
+            self.per_minute = per_minute;
+        }
+        let now = self.tick(now_ms);
+        let rate = u128::from(per_minute);
+        let now_ticks = u128::from(now) * rate;
+        let capacity = burst * TICKS_PER_TOKEN;
+        let key = cut(key, MAX_CLIENT_KEY_BYTES);
+        self.uses = self.uses.wrapping_add(1);
+
+        let full_at = self
+            .buckets
+            .get(key)
+            .map_or(now_ticks, |b| b.full_at)
+            .max(now_ticks);
+        let next = full_at + TICKS_PER_TOKEN;
+        let debt = next - now_ticks;
+        if debt > capacity {
+            // Ticks until the debt fits again, in whole ms (rounded up).
+            let wait_ticks = debt - capacity;
+            let wait_ms = wait_ticks.div_ceil(rate);
+            return Admission::Limited {
+                retry_after_ms: u64::try_from(wait_ms).unwrap_or(u64::MAX).max(1),
+            };
+        }
+        if !self.buckets.contains_key(key) {
+            self.make_room(limit.max_clients.max(1), now_ticks);
+        }
+        self.buckets.insert(
+            key.to_owned(),
+            Bucket {
+                full_at: next,
+                last_used: self.uses,
+            },
+        );
+        let remaining = (capacity - debt) / TICKS_PER_TOKEN;
+        Admission::Allowed {
+            remaining: u32::try_from(remaining).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// Clients remembered.
+    pub fn len(&self) -> usize {
+        self.buckets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buckets.is_empty()
+    }
+
+    /// Make room for one more bucket under `max` (full buckets first, then the least
+    /// recently used).
+    fn make_room(&mut self, max: usize, now_ticks: u128) {
+        if self.buckets.len() < max {
+            return;
+        }
+        self.buckets.retain(|_, b| b.full_at > now_ticks);
+        while self.buckets.len() >= max {
+            let lru = self
+                .buckets
+                .iter()
+                .min_by_key(|(_, b)| b.last_used)
+                .map(|(k, _)| k.clone());
+            match lru {
+                Some(k) => {
+                    self.buckets.remove(&k);
+                }
+                None => break,
+            }
+        }
+    }
+
+    /// Whole ms of `now_ms`, never earlier than the latest seen.
+    fn tick(&mut self, now_ms: f64) -> u64 {
+        if now_ms.is_finite() && now_ms > 0.0 {
+            // `as` saturates; the clock is epoch ms or less, far below u64::MAX.
+            let now = now_ms.floor() as u64;
+            if now > self.latest_ms {
+                self.latest_ms = now;
+            }
+        }
+        self.latest_ms
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limit(per_minute: u32, burst: u32, max_clients: usize) -> RateLimit {
+        RateLimit {
+            requests_per_minute: per_minute,
+            burst,
+            max_clients,
+        }
+    }
+
+    #[test]
+    fn burst_then_one_token_per_interval() {
+        let l = limit(60, 3, 10);
+        let mut r = RateLimiter::new();
+        assert_eq!(r.admit("a", &l, 0.0), Admission::Allowed { remaining: 2 });
+        assert_eq!(r.admit("a", &l, 0.0), Admission::Allowed { remaining: 1 });
+        assert_eq!(r.admit("a", &l, 0.0), Admission::Allowed { remaining: 0 });
+        assert_eq!(
+            r.admit("a", &l, 0.0),
+            Admission::Limited {
+                retry_after_ms: 1000
+            }
+        );
+        assert_eq!(
+            r.admit("a", &l, 999.0),
+            Admission::Limited { retry_after_ms: 1 }
+        );
+        assert_eq!(
+            r.admit("a", &l, 1000.0),
+            Admission::Allowed { remaining: 0 }
+        );
+    }
+
+    #[test]
+    fn fractional_intervals_round_up_to_whole_ms() {
+        // 7 per minute: one token every 8571.43 ms.
+        let l = limit(7, 1, 10);
+        let mut r = RateLimiter::new();
+        assert!(matches!(r.admit("a", &l, 0.0), Admission::Allowed { .. }));
+        assert_eq!(
+            r.admit("a", &l, 0.0),
+            Admission::Limited {
+                retry_after_ms: 8572
+            }
+        );
+        assert_eq!(
+            r.admit("a", &l, 8571.0),
+            Admission::Limited { retry_after_ms: 1 }
+        );
+        assert!(matches!(
+            r.admit("a", &l, 8572.0),
+            Admission::Allowed { .. }
+        ));
+    }
+
+    #[test]
+    fn clock_going_backwards_or_nan_is_the_latest_seen() {
+        let l = limit(60, 1, 10);
+        let mut r = RateLimiter::new();
+        assert!(matches!(
+            r.admit("a", &l, 5000.0),
+            Admission::Allowed { .. }
+        ));
+        assert_eq!(
+            r.admit("a", &l, 0.0),
+            Admission::Limited {
+                retry_after_ms: 1000
+            }
+        );
+        assert_eq!(
+            r.admit("a", &l, f64::NAN),
+            Admission::Limited {
+                retry_after_ms: 1000
+            }
+        );
+    }
+
+    #[test]
+    fn a_rate_change_resets_the_buckets() {
+        let mut r = RateLimiter::new();
+        assert!(matches!(
+            r.admit("a", &limit(60, 1, 10), 0.0),
+            Admission::Allowed { .. }
+        ));
+        assert!(matches!(
+            r.admit("a", &limit(120, 1, 10), 0.0),
+            Admission::Allowed { .. }
+        ));
+        assert_eq!(r.len(), 1);
+    }
+
+    #[test]
+    fn long_keys_are_cut() {
+        let l = limit(60, 1, 10);
+        let mut r = RateLimiter::new();
+        let long = "k".repeat(10_000);
+        assert!(matches!(r.admit(&long, &l, 0.0), Admission::Allowed { .. }));
+        assert!(matches!(r.admit(&long, &l, 0.0), Admission::Limited { .. }));
+        assert!(r.buckets.keys().all(|k| k.len() <= MAX_CLIENT_KEY_BYTES));
+    }
+}

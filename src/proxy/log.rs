@@ -1,0 +1,162 @@
+//! One structured log line per request, and the usage of a stream's final chunk.
+//!
+//! The line is JSON with bounded fields. It has no field for a token or a key, logs the
+//! route rather than the raw path (a query string could carry anything), and carries
+//! message content only when [`super::ProxyOptions::log_content`] is on.
+
+use super::{ProxyOptions, Reason, Route};
+use crate::error::cut;
+use crate::types::Usage;
+use serde_json::{Map, Value};
+
+const MAX_FIELD_BYTES: usize = 256;
+/// Longest content kept in a log line (when content logging is on).
+pub const MAX_LOGGED_CONTENT_BYTES: usize = 16 * 1024;
+
+/// What happened to one request. The shell fills it in when the response ends.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogRecord<'a> {
+    /// The client's `x-request-id` or one the shell made.
+    pub request_id: &'a str,
+    pub method: &'a str,
+    /// The request path; only the route it names is logged.
+    pub path: &'a str,
+    pub origin: Option<&'a str>,
+    /// The model sent upstream ([`super::Forward::model`]).
+    pub model: Option<&'a str>,
+    /// The status sent to the client.
+    pub status: u16,
+    /// Why the proxy refused or failed, when it did.
+    pub reason: Option<Reason>,
+    /// From request to the end of the response.
+    pub latency_ms: f64,
+    /// From request to the first body byte sent, for a forwarded request.
+    pub first_byte_ms: Option<f64>,
+    /// Token usage, from [`usage_from_chunk`] or a non-stream body.
+    pub usage: Option<&'a Usage>,
+    /// Message content; dropped unless content logging is on.
+    pub content: Option<&'a str>,
+}
+
+/// The log line (one line of JSON, no trailing newline).
+pub fn log_line(record: &LogRecord<'_>, opts: &ProxyOptions) -> String {
+    let mut m = Map::new();
+    let text = |s: &str| Value::String(cut(s, MAX_FIELD_BYTES).to_owned());
+    let ms = |v: f64| {
+        if v.is_finite() && v >= 0.0 {
+            Value::from(v.round() as u64)
+        } else {
+            Value::Null
+        }
+    };
+    m.insert("event".into(), "proxy_request".into());
+    m.insert("request_id".into(), text(record.request_id));
+    m.insert("method".into(), text(record.method));
+    m.insert(
+        "route".into(),
+        Route::from_path(record.path)
+            .map_or("other", Route::path)
+            .into(),
+    );
+    m.insert("origin".into(), record.origin.map_or(Value::Null, text));
+    m.insert("model".into(), record.model.map_or(Value::Null, text));
+    m.insert("status".into(), record.status.into());
+    m.insert(
+        "code".into(),
+        record.reason.map_or(Value::Null, |r| r.code().into()),
+    );
+    m.insert("latency_ms".into(), ms(record.latency_ms));
+    m.insert(
+        "first_byte_ms".into(),
+        record.first_byte_ms.map_or(Value::Null, ms),
+    );
+    if let Some(u) = record.usage {
+        let n = |v: Option<u64>| v.map_or(Value::Null, Value::from);
+        m.insert("prompt_tokens".into(), n(u.prompt_tokens));
+        m.insert("completion_tokens".into(), n(u.completion_tokens));
+        m.insert("total_tokens".into(), n(u.total_tokens));
+    }
+    if opts.log_content {
+        if let Some(c) = record.content {
+            m.insert(
+                "content".into(),
+                cut(c, MAX_LOGGED_CONTENT_BYTES).to_owned().into(),
+            );
+        }
+    }
+    Value::Object(m).to_string()
+}
+
+/// The usage in one SSE `data` payload of a chat stream (OpenAI sends it in the last
+/// chunk, with `stream_options.include_usage`; TGI and many providers always do).
+/// `None` for `[DONE]`, other chunks, `"usage": null` or a usage without counts. Cheap
+/// on the chunks without usage: they are not parsed.
+pub fn usage_from_chunk(data: &str) -> Option<Usage> {
+    if !data.contains("\"usage\"") {
+        return None;
+    }
+    let value: Value = serde_json::from_str(data).ok()?;
+    let usage = value.get("usage").filter(|u| u.is_object())?;
+    let usage: Usage = serde_json::from_value(usage.clone()).ok()?;
+    (usage.prompt_tokens.is_some()
+        || usage.completion_tokens.is_some()
+        || usage.total_tokens.is_some())
+    .then_some(usage)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_only_from_chunks_that_carry_it() {
+        let u = usage_from_chunk(
+            r#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":5,"total_tokens":8}}"#,
+        );
+        assert_eq!(u.as_ref().and_then(|u| u.total_tokens), Some(8));
+        assert_eq!(usage_from_chunk("[DONE]"), None);
+        assert_eq!(
+            usage_from_chunk(r#"{"choices":[{"delta":{"content":"hi"}}]}"#),
+            None
+        );
+        assert_eq!(usage_from_chunk(r#"{"usage":null}"#), None);
+        assert_eq!(usage_from_chunk(r#"{"usage":{}}"#), None);
+        assert_eq!(usage_from_chunk(r#"{"usage":{"total_tokens":"#), None);
+        // The word in content is not usage.
+        assert_eq!(
+            usage_from_chunk(r#"{"choices":[{"delta":{"content":"\"usage\""}}]}"#),
+            None
+        );
+    }
+
+    #[test]
+    fn log_line_logs_the_route_not_the_query() {
+        let line = log_line(
+            &LogRecord {
+                path: "/v1/models?key=hunter2",
+                ..LogRecord::default()
+            },
+            &ProxyOptions::default(),
+        );
+        assert!(line.contains(r#""route":"/v1/models""#), "{line}");
+        assert!(!line.contains("hunter2"));
+    }
+
+    #[test]
+    fn log_line_is_one_line_and_bounded() {
+        let long = "x\n".repeat(10_000);
+        let line = log_line(
+            &LogRecord {
+                request_id: &long,
+                content: Some(&long),
+                ..LogRecord::default()
+            },
+            &ProxyOptions {
+                log_content: true,
+                ..ProxyOptions::default()
+            },
+        );
+        assert!(!line.contains('\n'));
+        assert!(line.len() < MAX_LOGGED_CONTENT_BYTES * 2 + 1024);
+    }
+}

@@ -1,0 +1,390 @@
+//! The proxy's options: what each one means, its safe default, and the checks run once
+//! when the proxy is created.
+//!
+//! Must never: quote a secret (the proxy key, the upstream token) in an error.
+
+use super::{body, Route};
+use crate::error::{cut, Error};
+
+/// The only host the proxy ever contacts unless configured otherwise.
+pub const DEFAULT_UPSTREAM: &str = crate::providers::DEFAULT_BASE_URL;
+/// Default largest request body accepted.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+/// Default cap on `max_tokens` (also inserted when a request sets none).
+pub const DEFAULT_MAX_TOKENS_CAP: u32 = 4096;
+/// Default largest `n` (choices per request): each choice is billed.
+pub const DEFAULT_MAX_CHOICES: u32 = 1;
+/// Default sustained rate per client.
+pub const DEFAULT_REQUESTS_PER_MINUTE: u32 = 30;
+/// Default burst per client (requests allowed at once from a full bucket).
+pub const DEFAULT_BURST: u32 = 10;
+/// Default bound on the clients the rate limiter remembers.
+pub const DEFAULT_MAX_CLIENTS: usize = 10_000;
+/// Default lifetime of a session token.
+pub const DEFAULT_SESSION_TTL_MS: u64 = 10 * 60 * 1000;
+/// Longest session lifetime [`check_options`] accepts.
+pub const MAX_SESSION_TTL_MS: u64 = 24 * 60 * 60 * 1000;
+/// Shortest proxy key [`check_options`] accepts.
+pub const MIN_PROXY_KEY_BYTES: usize = 16;
+/// The header a caller sends the shared secret in.
+pub const PROXY_KEY_HEADER: &str = "x-proxy-key";
+/// How long a browser may cache a preflight answer, in seconds.
+pub const PREFLIGHT_MAX_AGE_SECS: u32 = 600;
+
+/// A list of allowed names, or anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AllowList {
+    /// Every name is allowed.
+    Any,
+    /// Only these (compared ASCII case-insensitively). Empty allows nothing.
+    Only(Vec<String>),
+}
+
+impl AllowList {
+    /// A list as a user writes it: an entry `"*"` anywhere means [`AllowList::Any`].
+    /// Entries are trimmed; empty ones are dropped.
+    pub fn from_entries<I, S>(entries: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut out = Vec::new();
+        for e in entries {
+            let e = e.as_ref().trim();
+            if e == "*" {
+                return AllowList::Any;
+            }
+            if !e.is_empty() {
+                out.push(e.to_owned());
+            }
+        }
+        AllowList::Only(out)
+    }
+
+    /// Whether `name` is allowed.
+    pub fn allows(&self, name: &str) -> bool {
+        match self {
+            AllowList::Any => true,
+            AllowList::Only(list) => list.iter().any(|e| e.eq_ignore_ascii_case(name)),
+        }
+    }
+}
+
+/// What happens to a `max_tokens` over the cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MaxTokensMode {
+    /// Lower it to the cap and forward.
+    #[default]
+    Clamp,
+    /// Refuse the request with 400.
+    Reject,
+}
+
+/// A per-client token bucket: `burst` requests at once, refilled at
+/// `requests_per_minute`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub requests_per_minute: u32,
+    pub burst: u32,
+    /// Clients remembered at most; beyond it full buckets, then the least recently used,
+    /// are forgotten.
+    pub max_clients: usize,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        RateLimit {
+            requests_per_minute: DEFAULT_REQUESTS_PER_MINUTE,
+            burst: DEFAULT_BURST,
+            max_clients: DEFAULT_MAX_CLIENTS,
+        }
+    }
+}
+
+/// Signed session tokens from `GET /session`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionOptions {
+    /// How long a token is valid.
+    pub ttl_ms: u64,
+    /// Bind the token to the client key it was issued to (as well as to the origin), so
+    /// a token copied to another client does not work.
+    pub bind_client: bool,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions {
+            ttl_ms: DEFAULT_SESSION_TTL_MS,
+            bind_client: true,
+        }
+    }
+}
+
+/// The proxy's policy. `ProxyOptions::default()` is the safe configuration; see each
+/// field for its default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyOptions {
+    /// Base URL of the one upstream (default [`DEFAULT_UPSTREAM`]). Route paths are
+    /// appended to it; a trailing `/v1` is dropped so both spellings work.
+    pub upstream: String,
+    /// Origins allowed cross-origin (CORS). Default: none, so only same-origin pages and
+    /// clients that send no `Origin` (servers, curl) get through. `Any` is `"*"`.
+    pub allowed_origins: AllowList,
+    /// Models a client may ask for: `org/name` (any provider the provider list allows)
+    /// or `org/name:provider` (that provider only, pinned if the client names none).
+    /// Default: none. Every request spends the operator's credits, so the operator
+    /// names what they pay for; `Any` is `"*"`.
+    pub allowed_models: AllowList,
+    /// Providers (and routing policies such as `fastest`) a client may name in a
+    /// `model:provider` suffix. Default `Any`: the model list is what bounds cost. When
+    /// restricted, a request naming no provider is pinned to the first one.
+    pub allowed_providers: AllowList,
+    /// Largest request body (default 64 KiB).
+    pub max_body_bytes: usize,
+    /// Cap on `max_tokens` / `max_completion_tokens` (default 4096); also inserted as
+    /// `max_tokens` when a request sets neither. `None` removes the cap.
+    pub max_tokens_cap: Option<u32>,
+    /// Clamp (default) or reject a `max_tokens` over the cap.
+    pub max_tokens_mode: MaxTokensMode,
+    /// Largest `n` (default 1).
+    pub max_choices: u32,
+    /// Per-client rate limit (default 30/min, burst 10). `None` turns it off.
+    pub rate_limit: Option<RateLimit>,
+    /// A shared secret every request to `/v1/*` and `/session` must carry, in
+    /// `x-proxy-key` or as `Authorization: Bearer <key>`. Default: none.
+    pub require_key: Option<String>,
+    /// Signed session tokens from `GET /session`, required on `/v1/*`. Default: off.
+    pub sessions: Option<SessionOptions>,
+    /// Whether a log line may carry message content (default false).
+    pub log_content: bool,
+}
+
+impl Default for ProxyOptions {
+    fn default() -> Self {
+        ProxyOptions {
+            upstream: DEFAULT_UPSTREAM.to_owned(),
+            allowed_origins: AllowList::Only(Vec::new()),
+            allowed_models: AllowList::Only(Vec::new()),
+            allowed_providers: AllowList::Any,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_tokens_cap: Some(DEFAULT_MAX_TOKENS_CAP),
+            max_tokens_mode: MaxTokensMode::Clamp,
+            max_choices: DEFAULT_MAX_CHOICES,
+            rate_limit: Some(RateLimit::default()),
+            require_key: None,
+            sessions: None,
+            log_content: false,
+        }
+    }
+}
+
+/// Check options once, when the proxy is created. Errors name the option and never
+/// quote a secret.
+pub fn check_options(opts: &ProxyOptions) -> Result<(), Error> {
+    check_upstream(&opts.upstream)?;
+    if let AllowList::Only(list) = &opts.allowed_origins {
+        for o in list {
+            if !is_origin_syntax(o) {
+                return Err(Error::input(format!(
+                    "`allowedOrigins` entries must be origins like \"https://example.com\" (scheme, host, optional port, no path), \"null\" or \"*\"; got {:?}",
+                    cut(o, 100)
+                )));
+            }
+        }
+    }
+    if let AllowList::Only(list) = &opts.allowed_models {
+        for m in list {
+            if !body::is_model_syntax(m) {
+                return Err(Error::input(format!(
+                    "`allowedModels` entries must be model ids like \"org/name\" or \"org/name:provider\", or \"*\"; got {:?}",
+                    cut(m, 100)
+                )));
+            }
+        }
+    }
+    if let AllowList::Only(list) = &opts.allowed_providers {
+        for p in list {
+            if !body::is_provider_syntax(p) {
+                return Err(Error::input(format!(
+                    "`allowedProviders` entries must be provider names like \"together\", or \"*\"; got {:?}",
+                    cut(p, 100)
+                )));
+            }
+        }
+    }
+    if opts.max_body_bytes == 0 {
+        return Err(Error::input("`maxBodyBytes` must be at least 1"));
+    }
+    if opts.max_tokens_cap == Some(0) {
+        return Err(Error::input(
+            "`maxTokensCap` must be at least 1 (leave it unset for no cap)",
+        ));
+    }
+    if opts.max_choices == 0 {
+        return Err(Error::input("`maxChoices` must be at least 1"));
+    }
+    if let Some(r) = &opts.rate_limit {
+        if r.requests_per_minute == 0 || r.burst == 0 || r.max_clients == 0 {
+            return Err(Error::input(
+                "`rateLimit.requestsPerMinute`, `rateLimit.burst` and `rateLimit.maxClients` must be at least 1 (set `rateLimit: false` to turn limiting off)",
+            ));
+        }
+    }
+    if let Some(k) = &opts.require_key {
+        if k.len() < MIN_PROXY_KEY_BYTES {
+            return Err(Error::input(format!(
+                "`requireKey` is too short: use at least {MIN_PROXY_KEY_BYTES} random characters"
+            )));
+        }
+        if !k.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Error::input(
+                "`requireKey` may hold only visible ASCII characters (no spaces or line breaks)",
+            ));
+        }
+    }
+    if let Some(s) = &opts.sessions {
+        if s.ttl_ms == 0 || s.ttl_ms > MAX_SESSION_TTL_MS {
+            return Err(Error::input(
+                "`sessions.ttlMs` must be between 1 and 86400000 (a day); sessions are meant to be short-lived",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Check the upstream token once, when the proxy is created. The message never quotes it.
+pub fn check_token(token: &str) -> Result<(), Error> {
+    if token.is_empty() {
+        return Err(Error::input(
+            "the proxy has no upstream token: set `token` or the `HF_TOKEN` secret",
+        ));
+    }
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::input(
+            "the upstream token contains spaces, line breaks or non-ASCII characters; check how it was read",
+        ));
+    }
+    Ok(())
+}
+
+fn check_upstream(url: &str) -> Result<(), Error> {
+    let bad = |why: &str| {
+        Err(Error::input(format!(
+            "`upstream` must be an http:// or https:// base URL such as \"{DEFAULT_UPSTREAM}\": {why}; got {:?}",
+            cut(url, 200)
+        )))
+    };
+    let Some(rest) = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+    else {
+        return bad("it has no http(s) scheme");
+    };
+    if !url.bytes().all(|b| b.is_ascii_graphic()) {
+        return bad("it contains spaces or control characters");
+    }
+    if url.contains(['?', '#']) {
+        return bad("it has a query or fragment");
+    }
+    let authority = rest.split('/').next().unwrap_or("");
+    if authority.is_empty() {
+        return bad("it has no host");
+    }
+    if authority.contains('@') {
+        return bad("it has credentials in it");
+    }
+    Ok(())
+}
+
+/// `scheme://host[:port]`, `null`, lowercase or not.
+fn is_origin_syntax(o: &str) -> bool {
+    if o == "null" {
+        return true;
+    }
+    let Some((scheme, host)) = o.split_once("://") else {
+        return false;
+    };
+    !scheme.is_empty()
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+        && !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+}
+
+/// `{upstream}{route path}`: the only URLs the proxy fetches.
+pub fn upstream_url(opts: &ProxyOptions, route: Route) -> String {
+    let base = opts.upstream.trim().trim_end_matches('/');
+    let base = base.strip_suffix("/v1").unwrap_or(base);
+    format!("{base}{}", route.path())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_url_is_base_plus_fixed_path() {
+        let mut o = ProxyOptions::default();
+        assert_eq!(
+            upstream_url(&o, Route::ChatCompletions),
+            "https://router.huggingface.co/v1/chat/completions"
+        );
+        o.upstream = "http://127.0.0.1:8787/v1/".into();
+        assert_eq!(
+            upstream_url(&o, Route::Models),
+            "http://127.0.0.1:8787/v1/models"
+        );
+    }
+
+    #[test]
+    fn upstream_option_is_checked() {
+        let mut o = ProxyOptions::default();
+        assert!(check_options(&o).is_ok());
+        for bad in [
+            "ftp://x",
+            "https://",
+            "https://u:p@host",
+            "https://h/?q",
+            "router.huggingface.co",
+        ] {
+            o.upstream = bad.into();
+            assert!(check_options(&o).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn short_proxy_key_is_refused_without_quoting_it() {
+        let o = ProxyOptions {
+            require_key: Some("hunter2hunter".into()),
+            ..ProxyOptions::default()
+        };
+        let e = check_options(&o)
+            .err()
+            .map(|e| e.message)
+            .unwrap_or_default();
+        assert!(e.contains("requireKey"), "{e}");
+        assert!(!e.contains("hunter2hunter"));
+    }
+
+    #[test]
+    fn token_check_never_quotes_the_token() {
+        let e = check_token("hf_abc def")
+            .err()
+            .map(|e| e.message)
+            .unwrap_or_default();
+        assert!(!e.is_empty() && !e.contains("hf_abc"));
+        assert!(check_token("hf_abcdef").is_ok());
+    }
+
+    #[test]
+    fn allow_list_star_means_any() {
+        assert_eq!(AllowList::from_entries(["a", " * "]), AllowList::Any);
+        assert_eq!(
+            AllowList::from_entries(["a", " ", "b"]),
+            AllowList::Only(vec!["a".into(), "b".into()])
+        );
+    }
+}

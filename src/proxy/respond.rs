@@ -1,0 +1,311 @@
+//! What the proxy answers by itself: the closed set of refusal [`Reason`]s with their
+//! status, OpenAI error `type` and `code`; the [`Respond`] value; and the builders for
+//! refusals, session answers and rewritten upstream errors.
+//!
+//! Must never: put a secret in a body or header. Refusal messages quote client input
+//! only where it helps (a model id), cut short; upstream error bodies are redacted.
+
+use super::{cors_headers, headers, ProxyOptions};
+use crate::error::cut;
+use serde_json::{json, Value};
+
+/// Why a request was refused (or failed upstream): status, OpenAI error `type` and
+/// `code` in one closed set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    UnknownRoute,
+    MethodNotAllowed,
+    OriginNotAllowed,
+    MissingCredentials,
+    InvalidProxyKey,
+    InvalidSession,
+    SessionExpired,
+    SessionMismatch,
+    RateLimited,
+    BodyTooLarge,
+    InvalidJson,
+    InvalidRequest,
+    ModelNotAllowed,
+    ProviderNotAllowed,
+    MaxTokensTooLarge,
+    TooManyChoices,
+    UpstreamAuth,
+    UpstreamUnreachable,
+    UpstreamInvalid,
+    UpstreamTimeout,
+    Misconfigured,
+}
+
+impl Reason {
+    /// The HTTP status.
+    pub fn status(self) -> u16 {
+        match self {
+            Reason::InvalidJson
+            | Reason::InvalidRequest
+            | Reason::MaxTokensTooLarge
+            | Reason::TooManyChoices => 400,
+            Reason::MissingCredentials
+            | Reason::InvalidProxyKey
+            | Reason::InvalidSession
+            | Reason::SessionExpired
+            | Reason::SessionMismatch => 401,
+            Reason::OriginNotAllowed | Reason::ModelNotAllowed | Reason::ProviderNotAllowed => 403,
+            Reason::UnknownRoute => 404,
+            Reason::MethodNotAllowed => 405,
+            Reason::BodyTooLarge => 413,
+            Reason::RateLimited => 429,
+            Reason::Misconfigured => 500,
+            Reason::UpstreamAuth | Reason::UpstreamUnreachable | Reason::UpstreamInvalid => 502,
+            Reason::UpstreamTimeout => 504,
+        }
+    }
+
+    /// The OpenAI-style `error.type`.
+    pub fn error_type(self) -> &'static str {
+        match self.status() {
+            401 => "authentication_error",
+            403 => "permission_error",
+            404 => "not_found_error",
+            429 => "rate_limit_error",
+            500..=599 => "api_error",
+            _ => "invalid_request_error",
+        }
+    }
+
+    /// The machine-readable `error.code`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::UnknownRoute => "unknown_route",
+            Reason::MethodNotAllowed => "method_not_allowed",
+            Reason::OriginNotAllowed => "origin_not_allowed",
+            Reason::MissingCredentials => "missing_credentials",
+            Reason::InvalidProxyKey => "invalid_proxy_key",
+            Reason::InvalidSession => "invalid_session",
+            Reason::SessionExpired => "session_expired",
+            Reason::SessionMismatch => "session_mismatch",
+            Reason::RateLimited => "rate_limited",
+            Reason::BodyTooLarge => "body_too_large",
+            Reason::InvalidJson => "invalid_json",
+            Reason::InvalidRequest => "invalid_request",
+            Reason::ModelNotAllowed => "model_not_allowed",
+            Reason::ProviderNotAllowed => "provider_not_allowed",
+            Reason::MaxTokensTooLarge => "max_tokens_too_large",
+            Reason::TooManyChoices => "too_many_choices",
+            Reason::UpstreamAuth => "upstream_auth_failed",
+            Reason::UpstreamUnreachable => "upstream_unreachable",
+            Reason::UpstreamInvalid => "upstream_invalid_response",
+            Reason::UpstreamTimeout => "upstream_timeout",
+            Reason::Misconfigured => "proxy_misconfigured",
+        }
+    }
+}
+
+/// A complete response the shell sends as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Respond {
+    pub status: u16,
+    /// Names lowercase.
+    pub headers: Vec<(String, String)>,
+    /// JSON text (empty for a 204).
+    pub body: String,
+    /// Why, when this is a refusal or an error.
+    pub reason: Option<Reason>,
+}
+
+impl Respond {
+    /// The value of header `name` (lowercase), if set.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        headers::get(&self.headers, name)
+    }
+}
+
+pub(super) fn session_message(reason: Reason) -> &'static str {
+    match reason {
+        Reason::SessionExpired => "the session token has expired: get a new one from GET /session",
+        Reason::SessionMismatch => {
+            "the session token was issued to another origin or client: get a new one from GET /session"
+        }
+        _ => "the session token is not valid: get a new one from GET /session",
+    }
+}
+
+/// A JSON response with the proxy's standard headers (and CORS ones for an allowed
+/// origin).
+pub(super) fn reply(
+    status: u16,
+    body: Value,
+    origin: Option<&str>,
+    opts: &ProxyOptions,
+) -> Respond {
+    let mut headers = vec![
+        ("content-type".to_owned(), "application/json".to_owned()),
+        ("cache-control".to_owned(), "no-store".to_owned()),
+        ("x-content-type-options".to_owned(), "nosniff".to_owned()),
+    ];
+    headers.extend(cors_headers(origin, opts));
+    Respond {
+        status,
+        headers,
+        body: body.to_string(),
+        reason: None,
+    }
+}
+
+/// A refusal or proxy-side error: `reason`'s status and an OpenAI-shaped body
+/// `{"error":{"message","type","code"}}`. The shell uses it for what only it can see
+/// (upstream unreachable → [`Reason::UpstreamUnreachable`], timed out, no token).
+pub fn refuse(reason: Reason, message: &str, origin: Option<&str>, opts: &ProxyOptions) -> Respond {
+    let body = json!({"error": {
+        "message": message,
+        "type": reason.error_type(),
+        "code": reason.code(),
+    }});
+    let mut r = reply(reason.status(), body, origin, opts);
+    r.reason = Some(reason);
+    r
+}
+
+/// The answer to `GET /session` once the shell has signed the grant.
+pub fn session_issued(
+    token: &str,
+    expires_at_ms: u64,
+    origin: Option<&str>,
+    opts: &ProxyOptions,
+) -> Respond {
+    reply(
+        200,
+        json!({"token": token, "token_type": "Bearer", "expires_at": expires_at_ms}),
+        origin,
+        opts,
+    )
+}
+
+/// The answer when a session token's signature does not verify.
+pub fn session_rejected(origin: Option<&str>, opts: &ProxyOptions) -> Respond {
+    let mut r = refuse(
+        Reason::InvalidSession,
+        session_message(Reason::InvalidSession),
+        origin,
+        opts,
+    );
+    r.headers.push((
+        "www-authenticate".into(),
+        "Bearer realm=\"hf-inference-proxy\"".into(),
+    ));
+    r
+}
+
+/// Longest upstream error message passed on.
+const MAX_UPSTREAM_MESSAGE_BYTES: usize = 1024;
+
+/// The answer for a non-2xx upstream response, whose (bounded) body the shell read.
+///
+/// - 4xx and 5xx keep their status, except an upstream 401 (the proxy's token was
+///   refused, which the client cannot fix): 502 [`Reason::UpstreamAuth`].
+/// - Anything else (a 3xx: the shell fetches with `redirect: "manual"` so the token
+///   never follows a redirect) is 502 [`Reason::UpstreamInvalid`].
+///
+/// The body is rewritten into the OpenAI shape with the upstream's message and code,
+/// every `secret` (the token) redacted before anything is cut; `retry-after(-ms)`,
+/// `x-request-id` and the provider header pass through, redacted too.
+pub fn upstream_error(
+    status: u16,
+    upstream_headers: &[(String, String)],
+    body: &str,
+    secrets: &[&str],
+    origin: Option<&str>,
+    opts: &ProxyOptions,
+) -> Respond {
+    let redact = |s: String| {
+        secrets
+            .iter()
+            .filter(|s| !s.is_empty())
+            .fold(s, |acc, secret| acc.replace(secret, "[redacted]"))
+    };
+    let (status, reason, message) = match status {
+        401 => (
+            502,
+            Some(Reason::UpstreamAuth),
+            "the upstream refused the proxy's token (HTTP 401): the proxy operator must check HF_TOKEN".to_owned(),
+        ),
+        400..=599 => {
+            let detail = crate::error::message_from_body(&redact(body.to_owned()))
+                .unwrap_or_else(|| format!("the upstream answered HTTP {status}"));
+            (status, None, cut(&detail, MAX_UPSTREAM_MESSAGE_BYTES).to_owned())
+        }
+        _ => (
+            502,
+            Some(Reason::UpstreamInvalid),
+            format!("the upstream answered HTTP {status}, which the proxy does not pass on"),
+        ),
+    };
+    let code = match reason {
+        Some(r) => Value::from(r.code()),
+        None => crate::error::code_from_body(body)
+            .map(|c| Value::from(cut(&redact(c), 100).to_owned()))
+            .unwrap_or(Value::Null),
+    };
+    let mut r = reply(
+        status,
+        json!({"error": {"message": message, "type": "upstream_error", "code": code}}),
+        origin,
+        opts,
+    );
+    r.reason = reason;
+    for name in [
+        "retry-after",
+        "retry-after-ms",
+        "x-request-id",
+        crate::response::PROVIDER_HEADER,
+    ] {
+        if let Some(v) =
+            headers::get(upstream_headers, name).filter(|v| headers::is_safe_value(v, 128))
+        {
+            let v = redact(v.to_owned());
+            r.headers.push((name.to_owned(), v));
+        }
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_have_the_documented_statuses() {
+        assert_eq!(Reason::UnknownRoute.status(), 404);
+        assert_eq!(Reason::RateLimited.error_type(), "rate_limit_error");
+        assert_eq!(Reason::ModelNotAllowed.error_type(), "permission_error");
+        assert_eq!(Reason::UpstreamAuth.status(), 502);
+    }
+
+    #[test]
+    fn upstream_401_becomes_502_and_the_client_never_sees_the_token() {
+        let o = ProxyOptions::default();
+        let r = upstream_error(
+            401,
+            &[],
+            r#"{"error":"bad token hf_secret_123456"}"#,
+            &["hf_secret_123456"],
+            None,
+            &o,
+        );
+        assert_eq!(r.status, 502);
+        assert!(!r.body.contains("hf_secret"));
+        let r = upstream_error(
+            400,
+            &[],
+            r#"{"error":"echo hf_secret_123456"}"#,
+            &["hf_secret_123456"],
+            None,
+            &o,
+        );
+        assert_eq!(r.status, 400);
+        assert!(
+            r.body.contains("[redacted]") && !r.body.contains("hf_secret"),
+            "{}",
+            r.body
+        );
+    }
+}
