@@ -1,0 +1,648 @@
+// Browser tests of the demo chat page (www/index.html) and the embeddable <hf-chat>
+// element (www/embed.html), in Debian's Chromium driven by playwright-core.
+//
+// The pages are served the way the proxy's local run will serve them, same-origin:
+// tests/browser/server.mjs serves www/ at /www/ and pkg/ at /pkg/, answers /health with
+// {"ok":true,"offline":true}, and pipes every `…/v1/…` path to the fixture server's chat
+// simulator (so `?base=/pace/40/v1` reaches a paced stream, `?base=/status/429/v1` a 429).
+//
+// Run: node --test tests/js/browser.test.mjs   (after `bash scripts/build-pkg.sh`).
+// Every wait is bounded; nothing asserts on timing. Screenshots go to
+// test-results/browser/ (gitignored). Without Chromium at /usr/bin/chromium (or
+// CHROMIUM_PATH) the tests skip with the reason printed.
+
+import { test, describe, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { startFixtureServer, simulate, MODELS } from "../fixture-server/server.mjs";
+import { within, waitFor } from "./helpers.mjs";
+import { startWebServer } from "../browser/server.mjs";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const SHOTS = path.join(ROOT, "test-results", "browser");
+const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--headless",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+const T = { timeout: 30_000 };
+const HOOK = { timeout: 40_000 };
+const WAIT = 10_000; // any single wait for the page
+const OFFLINE_TEXT = "Offline mode: replies come from the local simulator; set HF_TOKEN for real models";
+
+const replyTo = (content) => simulate({ messages: [{ role: "user", content }] });
+
+let fx;
+let web;
+let browser;
+let skipReason;
+
+before(async () => {
+  const hint = "run `bash scripts/build-pkg.sh` first";
+  assert.ok(existsSync(path.join(ROOT, "pkg", "browser.js")), `pkg/browser.js is missing: ${hint}`);
+  assert.ok(existsSync(path.join(ROOT, "pkg", "hf_inference_wasm_bg.wasm")), `pkg/hf_inference_wasm_bg.wasm is missing: ${hint}`);
+  fx = await startFixtureServer({ port: 0 });
+  web = await startWebServer({ upstream: fx.url });
+  await mkdir(SHOTS, { recursive: true });
+  if (!existsSync(CHROMIUM)) {
+    skipReason = `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+    console.log(`# browser: tests skipped: ${skipReason}`);
+    return;
+  }
+  const { chromium } = await import("playwright-core");
+  browser = await within(chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 20_000 }), 25_000, "chromium.launch");
+}, HOOK);
+
+after(async () => {
+  await browser?.close();
+  await web?.close();
+  await fx?.close();
+});
+
+/** A fresh context and page at `url` (relative to the web server); records console
+ *  errors, page errors and dialogs. */
+async function open(url, { viewport = { width: 1100, height: 800 }, server = web, ready = "html[data-ready]" } = {}) {
+  const context = await browser.newContext({ viewport });
+  context.setDefaultTimeout(WAIT);
+  const page = await context.newPage();
+  const errors = [];
+  const dialogs = [];
+  page.on("pageerror", (e) => errors.push(`pageerror: ${e.stack || e}`));
+  page.on("console", (m) => m.type() === "error" && errors.push(`console: ${m.text()} ${m.location()?.url ?? ""}`));
+  page.on("dialog", (d) => {
+    dialogs.push(d.message());
+    d.dismiss().catch(() => {});
+  });
+  await page.goto(server.url + url, { timeout: WAIT });
+  if (ready) await page.waitForSelector(ready, { state: "attached", timeout: WAIT });
+  return { context, page, errors, dialogs };
+}
+
+const shot = (page, name) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), timeout: WAIT });
+
+/** Start recording each distinct text of the last reply, as the page renders it.
+ *  `where` is "demo" (the page's log) or "embed" (inside <hf-chat>'s shadow root). */
+function recordReplyStates(page, where) {
+  return page.evaluate((where) => {
+    window.__states = [];
+    const log = where === "demo" ? document.getElementById("log") : document.querySelector("hf-chat").shadowRoot.querySelector(".log");
+    const selector = where === "demo" ? "article.msg--assistant .msg__body" : ".msg--assistant .body";
+    new MutationObserver(() => {
+      const all = log.querySelectorAll(selector);
+      const text = all[all.length - 1]?.textContent ?? "";
+      if (text && text !== window.__states.at(-1)) window.__states.push(text);
+    }).observe(log, { subtree: true, childList: true, characterData: true });
+  }, where);
+}
+
+/** The chat requests the fixture server received since `mark`. */
+const chatRequests = (mark) => fx.requests.slice(mark).filter((r) => r.path.endsWith("/chat/completions"));
+
+/** Wait (bounded) until the fixture server saw the last chat request's connection close. */
+async function lastChatClosed(mark) {
+  return waitFor(
+    () => {
+      const reqs = chatRequests(mark);
+      const last = reqs[reqs.length - 1];
+      return last && last.closedAt ? last : false;
+    },
+    { timeout: WAIT, message: "the chat request to close" },
+  );
+}
+
+const demoMessages = (page) => page.evaluate(() => window.hfChatDemo.messages);
+
+// ---------------------------------------------------------------------------------------
+// The demo page
+
+describe("demo page (www/index.html)", () => {
+  test("a reply streams in (several intermediate states), ends as the simulator's text, with figures", T, async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const prompt = "Tell me how streaming works";
+    const want = replyTo(prompt);
+    const mark = fx.requests.length;
+    const webMark = web.requests.length;
+    const { context, page, errors } = await open("/www/?base=/pace/40/v1");
+    try {
+      await page.locator("#offline-notice").waitFor({ state: "visible" });
+      assert.equal((await page.locator("#offline-notice").innerText()).trim(), OFFLINE_TEXT);
+
+      await recordReplyStates(page, "demo");
+      await page.locator("#input").fill(prompt);
+      await page.locator("#input").press("Enter");
+
+      // Mid-stream: Stop is offered, the reply is busy, text is arriving.
+      await page.waitForFunction(() => (window.__states?.length ?? 0) >= 3, null, { timeout: WAIT });
+      assert.equal(await page.locator("#stop").isVisible(), true, "Stop is shown while streaming");
+      assert.equal(await page.locator("article.msg--assistant").getAttribute("aria-busy"), "true");
+      await shot(page, "demo-streaming");
+
+      await page.locator('article.msg--assistant[data-status="done"]').waitFor({ timeout: WAIT });
+      const messages = await demoMessages(page);
+      assert.deepEqual(
+        messages.map((m) => [m.role, m.status ?? null]),
+        [
+          ["user", null],
+          ["assistant", "done"],
+        ],
+      );
+      assert.equal(messages[0].content, prompt);
+      assert.equal(messages[1].content, want.text, "the whole reply, exactly as the simulator wrote it");
+
+      const states = await page.evaluate(() => window.__states);
+      const finalText = await page.locator("article.msg--assistant .msg__body").textContent();
+      assert.equal(states.at(-1), finalText);
+      const intermediate = new Set(states.slice(0, -1));
+      assert.ok(intermediate.size >= 3, `at least 3 intermediate renderings, saw ${intermediate.size}: ${JSON.stringify(states.slice(0, 5))}`);
+
+      // The Markdown became elements, not asterisks.
+      const reply = page.locator("article.msg--assistant .msg__body");
+      assert.equal(await reply.locator("strong").first().textContent(), "deterministic");
+      assert.equal(await reply.locator("em").first().textContent(), "Tell");
+      assert.equal(await reply.locator("li").count(), 2);
+      assert.ok(!finalText.includes("**"));
+
+      // Figures: time to first token, tokens/s, tokens from usage (no "~").
+      const fig = (name) => page.locator(`article.msg--assistant [data-figure="${name}"]`).textContent();
+      assert.match(await fig("ttft"), /^\d+(\.\d+)? m?s to first token$/);
+      assert.match(await fig("rate"), /^\d+(\.\d+)? tok\/s$/);
+      assert.equal(await fig("tokens"), `${want.usage.completion_tokens} tokens`);
+      assert.equal(await page.locator('[data-figure="cost"]').count(), 0, "no cost shown when none is known");
+      assert.equal(await page.locator("article.msg--assistant").getAttribute("aria-busy"), "false");
+      assert.equal(await page.locator("#banners .banner").count(), 0);
+      assert.equal(await page.evaluate(() => document.activeElement?.id), "input", "focus stays in the message box");
+
+      // What went over the wire: one streamed request, through the same-origin base.
+      const reqs = chatRequests(mark);
+      assert.equal(reqs.length, 1);
+      assert.equal(reqs[0].path, "/pace/40/v1/chat/completions");
+      const body = JSON.parse(reqs[0].body);
+      assert.equal(body.stream, true);
+      assert.equal(body.model, MODELS[0].id);
+      assert.deepEqual(body.messages, [{ role: "user", content: prompt }]);
+      assert.deepEqual(web.requests.slice(webMark).filter((r) => r.status >= 400), [], "every file and route the page asked for answered");
+      // The page (import map) and <hf-chat> (relative import) share one instance of the package.
+      assert.equal(web.requests.slice(webMark).filter((r) => r.path === "/pkg/hf_inference_wasm_bg.wasm").length, 1, "the wasm module is fetched once");
+      await shot(page, "demo-done");
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("a follow-up sends the conversation history", T, async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const mark = fx.requests.length;
+    const { context, page, errors } = await open("/www/");
+    try {
+      for (const [i, prompt] of ["First question", "Second question"].entries()) {
+        await page.locator("#input").fill(prompt);
+        await page.locator("#input").press("Enter");
+        await waitFor(async () => (await page.locator('article.msg--assistant[data-status="done"]').count()) === i + 1, { timeout: WAIT, message: `reply ${i + 1}` });
+      }
+      const reqs = chatRequests(mark);
+      assert.equal(reqs.length, 2);
+      assert.deepEqual(JSON.parse(reqs[1].body).messages, [
+        { role: "user", content: "First question" },
+        { role: "assistant", content: replyTo("First question").text },
+        { role: "user", content: "Second question" },
+      ]);
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("Stop mid-stream keeps the partial reply, marks it stopped, shows no error, cancels the request", T, async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const prompt = "Please write a long answer that I will interrupt";
+    const full = replyTo(prompt).text;
+    const mark = fx.requests.length;
+    const { context, page, errors } = await open("/www/?base=/pace/100/v1");
+    try {
+      await page.locator("#input").fill(prompt);
+      await page.locator("#input").press("Enter");
+      await page.waitForFunction(() => (window.hfChatDemo.messages.at(-1)?.content?.length ?? 0) >= 30, null, { timeout: WAIT });
+      await page.locator("#stop").click();
+
+      const article = page.locator("article.msg--assistant");
+      await page.locator('article.msg--assistant[data-status="stopped"]').waitFor({ timeout: WAIT });
+      const partial = (await demoMessages(page)).at(-1);
+      assert.equal(partial.status, "stopped");
+      assert.ok(partial.content.length >= 30 && partial.content.length < full.length, `a partial reply: ${JSON.stringify(partial.content)}`);
+      assert.ok(full.startsWith(partial.content), "what arrived is a prefix of the whole reply");
+      assert.equal((await article.locator(".badge").textContent()).trim(), "stopped");
+      assert.equal(await article.locator(".badge").isVisible(), true);
+      assert.ok((await article.locator(".msg__body").textContent()).length > 0, "the partial text stays on screen");
+      assert.match(await article.locator('[data-figure="tokens"]').textContent(), /^~\d+ tokens?$/, "no usage on a stopped stream: an estimate, marked ~");
+      assert.equal(await page.locator("#banners .banner").count(), 0, "stopping is not an error");
+      assert.equal(await page.locator("#stop").isVisible(), false);
+      assert.equal(await page.locator("#send").isVisible(), true);
+
+      const req = await lastChatClosed(mark);
+      assert.equal(req.aborted, true, "the fixture server saw the request cancelled before it finished");
+      await shot(page, "demo-stopped");
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("keyboard: Shift+Enter adds a line, Enter sends, Esc stops, focus returns to the message box", T, async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const { context, page, errors } = await open("/www/?base=/pace/100/v1");
+    try {
+      assert.equal(await page.evaluate(() => document.activeElement?.id), "input", "the message box has focus on load");
+      await page.keyboard.type("line one");
+      await page.keyboard.press("Shift+Enter");
+      await page.keyboard.type("line two");
+      assert.equal(await page.locator("#input").inputValue(), "line one\nline two");
+      assert.equal(await page.locator("article.msg").count(), 0, "Shift+Enter does not send");
+
+      await page.keyboard.press("Enter");
+      await page.waitForFunction(() => (window.hfChatDemo.messages.at(-1)?.content?.length ?? 0) >= 10, null, { timeout: WAIT });
+      assert.equal((await demoMessages(page))[0].content, "line one\nline two");
+      assert.equal(await page.locator("#input").inputValue(), "", "the box is cleared on send");
+
+      await page.keyboard.press("Escape");
+      await page.locator('article.msg--assistant[data-status="stopped"]').waitFor({ timeout: WAIT });
+      assert.equal(await page.evaluate(() => document.activeElement?.id), "input");
+      assert.equal(await page.locator("#banners .banner").count(), 0);
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("a 429 shows the rate-limit banner with a live countdown from Retry-After, then offers Retry", T, async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const { context, page, dialogs } = await open("/www/?base=/status/429/v1");
+    try {
+      // The model list is rate limited too: the picker falls back to the default model.
+      assert.equal(await page.locator("#model").getAttribute("data-source"), "fallback");
+      assert.equal(await page.locator("#model option").count(), 1);
+
+      // Record every banner kind and countdown text the page shows.
+      await page.evaluate(() => {
+        window.__banners = [];
+        const box = document.getElementById("banners");
+        new MutationObserver(() => {
+          for (const b of box.querySelectorAll(".banner")) {
+            const entry = `${b.dataset.kind}|${b.querySelector(".countdown")?.textContent ?? ""}`;
+            if (window.__banners.at(-1) !== entry) window.__banners.push(entry);
+          }
+        }).observe(box, { subtree: true, childList: true, characterData: true });
+      });
+      await page.locator("#input").fill("hello");
+      await page.locator("#input").press("Enter");
+
+      const banner = page.locator('#banners .banner[data-kind="rate-limit"]');
+      await banner.waitFor({ timeout: 15_000 }); // the client first retries twice, 1 s apart, as Retry-After asks
+      await shot(page, "demo-rate-limited");
+      assert.equal(await banner.getAttribute("role"), "alert");
+      assert.equal((await banner.locator(".banner__title").textContent()).trim(), "Rate limited");
+      assert.equal(await banner.getAttribute("data-retry-after-ms"), "1000", "the wait the server asked for");
+      assert.match(await banner.locator(".banner__text").textContent(), /scripted 429/);
+      assert.equal((await banner.locator(".request-id").textContent()).trim(), "req-429");
+
+      // The countdown runs down to "now", then Retry is enabled.
+      await banner.locator('.countdown[data-seconds="0"]').waitFor({ timeout: WAIT });
+      assert.equal((await banner.locator(".countdown").textContent()).trim(), "You can try again now.");
+      assert.equal(await banner.getByRole("button", { name: "Retry" }).isEnabled(), true);
+      const seen = await page.evaluate(() => window.__banners);
+      assert.ok(seen.some((e) => e.startsWith("retrying|")), `a "retrying" notice while the client waited: ${JSON.stringify(seen)}`);
+      assert.ok(seen.includes("rate-limit|You can try again in 1 s."), `the live countdown was shown: ${JSON.stringify(seen)}`);
+
+      // No reply bubble was left behind; the question stays, ready to retry.
+      assert.equal(await page.locator("article.msg--assistant").count(), 0);
+      assert.equal(await page.locator("article.msg--user").count(), 1);
+      assert.deepEqual(dialogs, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("an upstream 5xx shows its message and request id; a dropped connection says the server is unreachable", T, async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    let { context, page } = await open("/www/?base=/status/502/v1");
+    try {
+      await page.locator("#input").fill("hello");
+      await page.locator("#input").press("Enter");
+      const banner = page.locator('#banners .banner[data-kind="upstream"]');
+      await banner.waitFor({ timeout: 15_000 });
+      assert.equal((await banner.locator(".banner__title").textContent()).trim(), "Upstream error (HTTP 502)");
+      assert.match(await banner.locator(".banner__text").textContent(), /HTTP 502: scripted 502/);
+      assert.equal((await banner.locator(".request-id").textContent()).trim(), "req-502");
+      await shot(page, "demo-upstream-error");
+    } finally {
+      await context.close();
+    }
+
+    ({ context, page } = await open("/www/?base=/fault/reset-before-headers/v1"));
+    try {
+      await page.locator("#input").fill("hello");
+      await page.locator("#input").press("Enter");
+      const banner = page.locator('#banners .banner[data-kind="network"]');
+      await banner.waitFor({ timeout: 15_000 });
+      assert.equal((await banner.locator(".banner__title").textContent()).trim(), "Can't reach the chat server");
+      assert.match(await banner.locator(".banner__text").textContent(), /\/fault\/reset-before-headers\/v1/);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("the model picker is filled from /v1/models and the chosen model is sent", T, async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const mark = fx.requests.length;
+    // A cross-origin ?base= is ignored: the page only ever talks to its own origin.
+    const { context, page, errors } = await open("/www/?base=http://example.com/v1");
+    try {
+      assert.equal(await page.evaluate(() => window.hfChatDemo.config.base), "/v1");
+      const options = await page.locator("#model option").evaluateAll((os) => os.map((o) => o.value));
+      assert.deepEqual(options, MODELS.map((m) => m.id));
+      assert.equal(await page.locator("#model").getAttribute("data-source"), "server");
+      await page.locator("#model").selectOption("fixture/tiny-chat");
+      await page.locator("#input").fill("Which model are you?");
+      await page.locator("#send").click();
+      await page.locator('article.msg--assistant[data-status="done"]').waitFor({ timeout: WAIT });
+      assert.equal(JSON.parse(chatRequests(mark).at(-1).body).model, "fixture/tiny-chat");
+      assert.equal((await page.locator("article.msg--assistant .msg__model").textContent()).trim(), "fixture/tiny-chat");
+
+      // The page also shows the embeddable element, pointed at the same base.
+      const el = await page.evaluate(() => {
+        const e = document.querySelector("hf-chat");
+        return { defined: !!customElements.get("hf-chat"), shadow: !!e?.shadowRoot, endpoint: e?.getAttribute("endpoint") };
+      });
+      assert.deepEqual(el, { defined: true, shadow: true, endpoint: "/v1" });
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("without offline mode in /health there is no offline notice", T, async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const live = await startWebServer({ upstream: fx.url, health: { ok: true, offline: false } });
+    const { context, page } = await open("/www/", { server: live });
+    try {
+      assert.equal(await page.locator("#offline-notice").isVisible(), false);
+      assert.equal(await page.evaluate(() => document.documentElement.dataset.offline), "false");
+    } finally {
+      await context.close();
+      await live.close();
+    }
+  });
+
+  test("Markdown never injects HTML: an echoed <img onerror> and <script> stay text, no dialog", T, async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const prompt = "<img src=x onerror=alert(1)> <script>alert(2)</script> <b>bold</b>";
+    const { context, page, dialogs, errors } = await open("/www/");
+    try {
+      await page.locator("#input").fill(prompt);
+      await page.locator("#input").press("Enter");
+      await page.locator('article.msg--assistant[data-status="done"]').waitFor({ timeout: WAIT });
+      const log = page.locator("#log");
+      assert.equal(await log.locator("img, script, b, iframe, svg").count(), 0, "no element came from the text");
+      const replyText = await page.locator("article.msg--assistant .msg__body").textContent();
+      assert.ok(replyText.includes(prompt), `the markup is shown as text: ${replyText}`);
+      assert.ok((await page.locator("article.msg--user .msg__body").textContent()).includes(prompt));
+
+      // The renderer itself, on hostile input: only its own elements, only safe links.
+      const report = await page.evaluate(async () => {
+        const { renderMarkdown } = await import("/www/markdown.js");
+        const inputs = [
+          "<img src=x onerror=alert(1)>",
+          "<svg onload=alert(1)>",
+          "[click](javascript:alert(1))",
+          "[click](JaVaScRiPt:alert(1))",
+          "[click]( java\tscript:alert(1))",
+          "[x](data:text/html,<script>alert(1)</script>)",
+          "[x](vbscript:msgbox(1))",
+          "<javascript:alert(1)>",
+          '<https://example.com/" onmouseover="alert(1)>',
+          "![img](https://example.com/x.png)",
+          "```html\n</code></pre><img src=x onerror=alert(1)>\n```",
+          "`<img src=x onerror=alert(1)>`",
+          "**<b>bold</b>** _<i>it</i>_ &lt;img&gt; &amp;",
+          "| <img src=x> | b |\n|---|---|\n| <script>x</script> | [ok](https://example.com) |",
+          "> <iframe src=https://example.com></iframe>",
+          "- <a href=javascript:alert(1)>x</a>",
+          "[docs](https://huggingface.co/docs) and https://example.com/a_(b).",
+        ];
+        const allowed = new Set(["P", "BR", "STRONG", "EM", "DEL", "CODE", "PRE", "A", "UL", "OL", "LI", "BLOCKQUOTE", "HR", "H3", "H4", "H5", "H6", "TABLE", "THEAD", "TBODY", "TR", "TH", "TD", "DIV", "SPAN"]);
+        const out = { bad: [], links: [], text: [] };
+        for (const input of inputs) {
+          const div = document.createElement("div");
+          div.append(renderMarkdown(input));
+          for (const el of div.querySelectorAll("*")) {
+            if (!allowed.has(el.tagName)) out.bad.push(`${input} → <${el.tagName}>`);
+            for (const a of el.attributes) if (/^on/i.test(a.name) || (a.name !== "href" && /script:/i.test(a.value))) out.bad.push(`${input} → ${a.name}=${a.value}`);
+          }
+          for (const a of div.querySelectorAll("a")) out.links.push({ href: a.getAttribute("href"), rel: a.rel, target: a.target });
+          out.text.push(div.textContent);
+        }
+        return out;
+      });
+      assert.deepEqual(report.bad, []);
+      for (const l of report.links) {
+        assert.match(l.href, /^(https?:|mailto:)/, `only http(s)/mailto links: ${l.href}`);
+        assert.ok(l.rel.split(" ").includes("noopener"), `rel=noopener: ${JSON.stringify(l)}`);
+      }
+      const hrefs = report.links.map((l) => l.href);
+      assert.ok(hrefs.includes("https://huggingface.co/docs") && hrefs.includes("https://example.com/a_(b)"), `real links still work: ${hrefs}`);
+      assert.ok(!hrefs.some((h) => /["'<>\s]/.test(h)), `no quote or bracket ends up in an href: ${hrefs}`);
+      assert.ok(report.text[0].includes("<img src=x onerror=alert(1)>"));
+      assert.ok(report.text[12].includes("&lt;img&gt; &amp;"), "entities are not decoded either");
+
+      await page.waitForTimeout(100); // give a stray onerror handler its chance to fire
+      assert.deepEqual(dialogs, [], "no alert() ran");
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("at phone width (375×700) nothing scrolls sideways, even with code and long words", T, async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const prompt = "Show me code for Pneumonoultramicroscopicsilicovolcanoconiosis_and_another_extremely_long_identifier_name";
+    const { context, page, errors } = await open("/www/", { viewport: { width: 375, height: 700 } });
+    try {
+      await page.locator("#input").fill(prompt);
+      await page.locator("#input").press("Enter");
+      await page.locator('article.msg--assistant[data-status="done"]').waitFor({ timeout: WAIT });
+      assert.equal(await page.locator("article.msg--assistant pre").count(), 1, "the reply has a code block");
+      const layout = await page.evaluate(() => {
+        const box = (id) => document.getElementById(id).getBoundingClientRect().toJSON();
+        return {
+          scrollWidth: document.documentElement.scrollWidth,
+          bodyScrollWidth: document.body.scrollWidth,
+          width: window.innerWidth,
+          send: box("send"),
+          input: box("input"),
+          model: box("model"),
+          pre: document.querySelector("article.msg--assistant pre").getBoundingClientRect().toJSON(),
+        };
+      });
+      assert.ok(layout.scrollWidth <= layout.width && layout.bodyScrollWidth <= layout.width, `no horizontal scroll: ${JSON.stringify(layout)}`);
+      for (const k of ["send", "input", "model", "pre"]) {
+        assert.ok(layout[k].left >= 0 && layout[k].right <= layout.width, `${k} fits the width: ${JSON.stringify(layout[k])}`);
+      }
+      assert.ok(layout.send.bottom <= 700 && layout.input.bottom <= 700, "the composer is on screen");
+      assert.ok(layout.send.height >= 40, "a finger-sized Send button");
+      await shot(page, "demo-phone");
+
+      // The embed section below the chat fits too.
+      await page.locator("#embed").scrollIntoViewIfNeeded();
+      const embedWidth = await page.evaluate(() => ({ el: document.querySelector("hf-chat").getBoundingClientRect().right, sw: document.documentElement.scrollWidth }));
+      assert.ok(embedWidth.el <= 375 && embedWidth.sw <= 375, JSON.stringify(embedWidth));
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// <hf-chat> in a plain page
+
+describe("<hf-chat> embedded in a plain page (www/embed.html)", () => {
+  const EMBED_READY = "hf-chat:defined";
+  const shadow = (page, fn, arg) => page.evaluate(([src, a]) => new Function("root", "el", "arg", src)(document.querySelector("hf-chat").shadowRoot, document.querySelector("hf-chat"), a), [fn, arg]);
+
+  test("streams a reply inside its shadow root (several intermediate states), final text as the simulator's", T, async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const prompt = "How do I clean the brass?";
+    const want = replyTo(prompt);
+    const mark = fx.requests.length;
+    const { context, page, errors } = await open("/www/embed.html?base=/pace/40/v1", { ready: EMBED_READY });
+    try {
+      await page.evaluate(() => {
+        window.__replies = [];
+        document.addEventListener("hf-chat-reply", (e) => window.__replies.push(e.detail.text));
+        document.querySelector("hf-chat").setAttribute("proxy-key", "page-key-123");
+      });
+      await recordReplyStates(page, "embed");
+      const input = page.locator("hf-chat textarea"); // Playwright's CSS locators pierce open shadow roots
+      await input.fill(prompt);
+      await input.press("Enter");
+
+      await page.waitForFunction(() => (window.__states?.length ?? 0) >= 3, null, { timeout: WAIT });
+      assert.equal(await page.locator("hf-chat .stop").isVisible(), true);
+      await shot(page, "embed-streaming");
+      await page.locator('hf-chat .msg--assistant[data-status="done"]').waitFor({ timeout: WAIT });
+
+      const messages = await page.evaluate(() => document.querySelector("hf-chat").messages);
+      assert.equal(messages.at(-1).content, want.text);
+      assert.equal(messages.at(-1).status, "done");
+      const states = await page.evaluate(() => window.__states);
+      assert.ok(new Set(states.slice(0, -1)).size >= 3, `at least 3 intermediate renderings: ${states.length}`);
+      assert.deepEqual(await page.evaluate(() => window.__replies), [want.text], "hf-chat-reply fired once with the text");
+
+      // Rendered inside the shadow root, not in the page.
+      assert.equal(await shadow(page, "return root.querySelectorAll('.msg--assistant strong').length"), 1);
+      assert.equal(await page.evaluate(() => document.querySelectorAll(".msg--assistant, .body strong").length), 0);
+      assert.equal(await page.locator("hf-chat .error").isVisible(), false);
+
+      // The element asked /models for a default model and streamed from the same origin.
+      const reqs = chatRequests(mark);
+      assert.equal(reqs.length, 1);
+      assert.equal(reqs[0].path, "/pace/40/v1/chat/completions");
+      assert.equal(JSON.parse(reqs[0].body).model, MODELS[0].id);
+      const models = fx.requests.slice(mark).filter((r) => r.path.endsWith("/models"));
+      assert.equal(models.length, 1);
+      assert.deepEqual([models[0].headers["x-proxy-key"], reqs[0].headers["x-proxy-key"]], ["page-key-123", "page-key-123"], "the proxy-key attribute is sent as x-proxy-key");
+      await shot(page, "embed-done");
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("Stop keeps the partial reply, marked stopped, with no error", T, async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const prompt = "Tell me everything about lamps";
+    const full = replyTo(prompt).text;
+    const mark = fx.requests.length;
+    const { context, page, errors } = await open("/www/embed.html?base=/pace/100/v1", { ready: EMBED_READY });
+    try {
+      await page.locator("hf-chat textarea").fill(prompt);
+      await page.locator("hf-chat textarea").press("Enter");
+      await page.waitForFunction(() => (document.querySelector("hf-chat").messages.at(-1)?.content?.length ?? 0) >= 30, null, { timeout: WAIT });
+      await page.locator("hf-chat .stop").click();
+      await page.locator('hf-chat .msg--assistant[data-status="stopped"]').waitFor({ timeout: WAIT });
+      const last = (await page.evaluate(() => document.querySelector("hf-chat").messages)).at(-1);
+      assert.ok(last.content.length >= 30 && full.startsWith(last.content) && last.content.length < full.length, JSON.stringify(last.content));
+      assert.equal((await page.locator("hf-chat .msg--assistant .badge").textContent()).trim(), "stopped");
+      assert.equal(await page.locator("hf-chat .error").isVisible(), false, "no error shown");
+      assert.equal(await page.locator("hf-chat .send").isVisible(), true);
+      const req = await lastChatClosed(mark);
+      assert.equal(req.aborted, true);
+      await shot(page, "embed-stopped");
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("CSS custom properties theme the element through its shadow root", T, async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const { context, page } = await open("/www/embed.html", { ready: EMBED_READY });
+    try {
+      const styles = () =>
+        page.evaluate(() => {
+          const el = document.querySelector("hf-chat");
+          const cs = (n) => getComputedStyle(n);
+          const send = el.shadowRoot.querySelector(".send");
+          return {
+            accent: cs(send).backgroundColor,
+            bg: cs(el).backgroundColor,
+            fg: cs(el).color,
+            radius: cs(el).borderTopLeftRadius,
+            font: cs(el.shadowRoot.querySelector("textarea")).fontFamily,
+          };
+        });
+      // embed.html's theme: --hf-chat-accent #b45309, bg #fffdf9, fg #2b2118, radius 18px, "Trebuchet MS".
+      const themed = await styles();
+      assert.deepEqual(
+        { ...themed, font: themed.font.split(",")[0].replaceAll('"', "") },
+        { accent: "rgb(180, 83, 9)", bg: "rgb(255, 253, 249)", fg: "rgb(43, 33, 24)", radius: "18px", font: "Trebuchet MS" },
+      );
+      // Changing a variable restyles it live.
+      await page.evaluate(() => document.querySelector("hf-chat").style.setProperty("--hf-chat-accent", "#00aa77"));
+      assert.equal((await styles()).accent, "rgb(0, 170, 119)");
+      await page.evaluate(() => document.querySelector("hf-chat").style.setProperty("--hf-chat-radius", "3px"));
+      assert.equal((await styles()).radius, "3px");
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("a 429 shows the error inside the element with a countdown", T, async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const { context, page } = await open("/www/embed.html?base=/status/429/v1", { ready: EMBED_READY });
+    try {
+      await page.locator("hf-chat textarea").fill("hello");
+      await page.locator("hf-chat textarea").press("Enter");
+      const error = page.locator('hf-chat .error[data-kind="rate-limit"]');
+      await error.waitFor({ timeout: 15_000 });
+      assert.match(await error.textContent(), /Rate limited/);
+      assert.match(await error.textContent(), /req-429/);
+      assert.match(await error.locator(".countdown").textContent(), /^(Try again in \d+ s\.|You can try again now\.)$/);
+      await shot(page, "embed-rate-limited");
+      await error.locator('.countdown[data-seconds="0"]').waitFor({ timeout: WAIT });
+      assert.equal(await page.locator("hf-chat .msg--assistant").count(), 0);
+    } finally {
+      await context.close();
+    }
+  });
+});
