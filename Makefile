@@ -1,10 +1,14 @@
 # The two commands of the README, and the steps they are made of.
-.PHONY: demo test setup pkg bench clean
+.PHONY: demo demo-web test setup pkg bench clean
 
 # Run the demo: stream a reply from the local OpenAI-compatible simulator (or, with
 # HF_TOKEN set, from the Hugging Face router).
 demo: setup pkg
 	node examples/stream-node.mjs
+
+# The chat page (www/) against the local simulator, until the proxy serves it.
+demo-web: setup pkg
+	node tests/browser/server.mjs --port 8080
 
 # Run every test layer; ends with "N passed, N failed".
 test:
