@@ -130,10 +130,11 @@ impl Error {
     pub fn network(detail: &str) -> Self {
         let mut e = Error::new(
             ErrorKind::Network,
-            format!(
-                "network error: {}. Check that the server is reachable (and, in a browser, that it allows this origin with CORS).",
-                if detail.is_empty() { "the request failed" } else { detail }
-            ),
+            concat(&[
+                "network error: ",
+                if detail.is_empty() { "the request failed" } else { detail },
+                ". Check that the server is reachable (and, in a browser, that it allows this origin with CORS).",
+            ]),
         );
         e.retryable = true;
         e
@@ -149,11 +150,16 @@ impl Error {
         };
         let mut e = Error::new(
             ErrorKind::Timeout,
-            format!(
-                "{} timeout: {what} within {after_ms} ms. Raise `timeouts.{}` if the model is slow.",
+            concat(&[
                 which.as_str(),
-                which.as_str()
-            ),
+                " timeout: ",
+                what,
+                " within ",
+                &after_ms.to_string(),
+                " ms. Raise `timeouts.",
+                which.as_str(),
+                "` if the model is slow.",
+            ]),
         );
         e.timeout = Some(which);
         // Before anything was delivered a timeout is worth another try; the caller's
@@ -171,7 +177,11 @@ impl Error {
     pub fn truncated(detail: &str) -> Self {
         let mut e = Error::new(
             ErrorKind::Truncated,
-            format!("the stream ended early: {detail}; the text so far is kept"),
+            concat(&[
+                "the stream ended early: ",
+                detail,
+                "; the text so far is kept",
+            ]),
         );
         e.retryable = true;
         e
@@ -181,10 +191,12 @@ impl Error {
     pub fn http(status: u16, body: &str) -> Self {
         let detail = message_from_body(body);
         let code = code_from_body(body);
-        let message = match detail {
-            Some(m) => format!("HTTP {status}: {m}"),
-            None => format!("HTTP {status}: {}", reason_phrase(status)),
-        };
+        let message = concat(&[
+            "HTTP ",
+            &status.to_string(),
+            ": ",
+            detail.as_deref().unwrap_or_else(|| reason_phrase(status)),
+        ]);
         let mut e = Error::new(ErrorKind::Http, message);
         e.status = Some(status);
         e.code = code;
@@ -231,6 +243,17 @@ impl Error {
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `parts` joined into one string. Messages are built with this rather than `format!`:
+/// each `format!` site compiles its own argument table and formatting calls, and in
+/// the wasm those add up (a `[&str]::concat` would bring in `join`'s generic code).
+pub(crate) fn concat(parts: &[&str]) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        out.push_str(p);
+    }
+    out
+}
 
 /// `s` cut to at most `max` bytes on a char boundary.
 pub fn cut(s: &str, max: usize) -> &str {
@@ -289,14 +312,11 @@ pub fn message_from_json(v: &Value) -> Option<String> {
                 match d {
                     Value::String(_) => return text(d),
                     Value::Array(items) => {
-                        let parts: Vec<String> = items
-                            .iter()
-                            .filter_map(|i| {
-                                i.get("msg").or_else(|| i.get("message")).and_then(text)
-                            })
-                            .collect();
-                        if !parts.is_empty() {
-                            return Some(parts.join("; "));
+                        let parts = items.iter().filter_map(|i| {
+                            i.get("msg").or_else(|| i.get("message")).and_then(text)
+                        });
+                        if let Some(m) = joined(parts) {
+                            return Some(m);
                         }
                     }
                     Value::Object(_) => {
@@ -308,19 +328,31 @@ pub fn message_from_json(v: &Value) -> Option<String> {
                 }
             }
             if let Some(Value::Array(errors)) = map.get("errors") {
-                let parts: Vec<String> = errors.iter().filter_map(message_from_json).collect();
-                if !parts.is_empty() {
-                    return Some(parts.join("; "));
+                if let Some(m) = joined(errors.iter().filter_map(message_from_json)) {
+                    return Some(m);
                 }
             }
             map.get("title").and_then(text)
         }
-        Value::Array(items) => {
-            let parts: Vec<String> = items.iter().filter_map(message_from_json).collect();
-            (!parts.is_empty()).then(|| parts.join("; "))
-        }
+        Value::Array(items) => joined(items.iter().filter_map(message_from_json)),
         _ => None,
     }
+}
+
+/// `parts` joined with `; `; `None` when there are none. (Pushing into one string
+/// instead of collecting and `join`ing keeps `join`'s generic code out of the wasm.)
+fn joined(parts: impl Iterator<Item = String>) -> Option<String> {
+    let mut out: Option<String> = None;
+    for p in parts {
+        match &mut out {
+            None => out = Some(p),
+            Some(o) => {
+                o.push_str("; ");
+                o.push_str(&p);
+            }
+        }
+    }
+    out
 }
 
 /// A machine-readable code in an error body: `error.code`, `error.type`, `error_type`,

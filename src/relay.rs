@@ -36,7 +36,10 @@ pub fn encode_error(e: &Error) -> String {
     let mut root = serde_json::Map::new();
     root.insert("error".into(), serde_json::Value::Object(err));
     let mut out = String::from("event: error\n");
-    encode_data(&serde_json::Value::Object(root).to_string(), &mut out);
+    // `to_string` rather than `Value`'s `Display`: the one JSON writer the crate
+    // already compiles in (Display brings a second one, and the pretty printer).
+    let json = serde_json::to_string(&serde_json::Value::Object(root)).unwrap_or_default();
+    encode_data(&json, &mut out);
     out
 }
 

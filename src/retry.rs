@@ -233,7 +233,54 @@ fn parse_decimal(s: &str) -> Option<f64> {
     if !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    s.parse::<f64>().ok().filter(|v| v.is_finite())
+    Some(decimal_to_f64(int, frac)).filter(|v| v.is_finite())
+}
+
+/// The ASCII digits `int.frac` as an `f64`, without `str::parse::<f64>` (its tables and
+/// slow path would add ~15 KB to the wasm for a few header values).
+///
+/// The first 19 significant digits make an exact integer `m`, the value is
+/// `m * 10^e`. When `m <= 2^53` and `-22 <= e <= 22` (every delay a server sends) both
+/// factors are exact `f64`s and one multiplication or division rounds once: the result
+/// is the correctly rounded one, as `parse` gives. Longer inputs may land an ulp away.
+fn decimal_to_f64(int: &str, frac: &str) -> f64 {
+    let mut m: u64 = 0;
+    let mut digits = 0;
+    let mut e: i32 = 0;
+    for (i, b) in int.bytes().chain(frac.bytes()).enumerate() {
+        let in_frac = i >= int.len();
+        if m == 0 && b == b'0' {
+            // A leading zero: only its place counts.
+            e -= i32::from(in_frac);
+        } else if digits < 19 {
+            m = m * 10 + u64::from(b - b'0');
+            digits += 1;
+            e -= i32::from(in_frac);
+        } else if !in_frac {
+            // An integer digit beyond the 19th: a power of ten more. (Fraction digits
+            // beyond it are below an ulp and dropped.)
+            e = e.saturating_add(1);
+        }
+    }
+    let mut v = m as f64;
+    // 1e22 is the largest power of ten that is exact in an `f64`.
+    while e > 22 && v.is_finite() {
+        v *= 1e22;
+        e -= 22;
+    }
+    while e < -22 && v > 0.0 {
+        v /= 1e22;
+        e += 22;
+    }
+    let mut p = 1.0;
+    for _ in 0..e.unsigned_abs() {
+        p *= 10.0;
+    }
+    if e < 0 {
+        v / p
+    } else {
+        v * p
+    }
 }
 
 /// A reset value from `x-ratelimit-reset*`, in seconds: a bare number of seconds (up to
@@ -572,11 +619,14 @@ pub struct Attempt {
 
 impl Attempt {
     /// How the attempt reads in a summary: the status, else the timeout or the kind.
-    fn label(&self) -> String {
+    fn push_label(&self, out: &mut String) {
         match (self.status, self.timeout) {
-            (Some(status), _) => status.to_string(),
-            (None, Some(t)) => format!("{} timeout", t.as_str()),
-            (None, None) => self.kind.as_str().to_owned(),
+            (Some(status), _) => out.push_str(&status.to_string()),
+            (None, Some(t)) => {
+                out.push_str(t.as_str());
+                out.push_str(" timeout");
+            }
+            (None, None) => out.push_str(self.kind.as_str()),
         }
     }
 }
@@ -706,42 +756,62 @@ impl RetryState {
     /// (`after 3 attempts: 503, 503, 503`), what the server asked to wait, and why
     /// retrying stopped early when it did. Every other field of `last` is kept.
     pub fn final_error(&self, last: Error, reason: &GiveUpReason) -> Error {
-        let mut notes: Vec<String> = Vec::new();
+        // Pushed into one string: a `Vec` of notes and `join` cost the wasm more code.
+        let mut notes = String::new();
         if self.failures > 1 {
             let skipped = self.attempts.len().saturating_sub(MAX_SUMMARY_LABELS);
-            let mut labels: Vec<String> = Vec::new();
+            notes.push_str("gave up after ");
+            notes.push_str(&self.failures.to_string());
+            notes.push_str(" attempts: ");
+            let mut first = true;
             if skipped > 0 || self.failures as usize > self.attempts.len() {
-                labels.push("…".to_owned());
+                notes.push('…');
+                first = false;
             }
-            labels.extend(self.attempts[skipped..].iter().map(Attempt::label));
-            notes.push(format!(
-                "gave up after {} attempts: {}",
-                self.failures,
-                labels.join(", ")
-            ));
+            for a in &self.attempts[skipped..] {
+                if !first {
+                    notes.push_str(", ");
+                }
+                first = false;
+                a.push_label(&mut notes);
+            }
         }
         match *reason {
-            GiveUpReason::ServerDelayTooLong { asked_ms } => notes.push(format!(
-                "the server asked to wait {}, longer than the {} this client waits at most; try again after that",
-                wait_text(asked_ms),
-                wait_text(self.options.max_server_delay_ms)
-            )),
+            GiveUpReason::ServerDelayTooLong { asked_ms } => push_note(
+                &mut notes,
+                &[
+                    "the server asked to wait ",
+                    &wait_text(asked_ms),
+                    ", longer than the ",
+                    &wait_text(self.options.max_server_delay_ms),
+                    " this client waits at most; try again after that",
+                ],
+            ),
             GiveUpReason::Delivered => {}
             GiveUpReason::NotRetryable | GiveUpReason::Exhausted | GiveUpReason::Budget => {
                 if let Some(asked) = self.asked_ms.filter(|ms| *ms > 0) {
-                    notes.push(format!("the server asked to wait {}", wait_text(asked)));
+                    push_note(
+                        &mut notes,
+                        &["the server asked to wait ", &wait_text(asked)],
+                    );
                 }
                 if *reason == GiveUpReason::Budget {
-                    notes.push(format!(
-                        "the next wait would pass the {} retry budget",
-                        wait_text(self.options.budget_ms)
-                    ));
+                    push_note(
+                        &mut notes,
+                        &[
+                            "the next wait would pass the ",
+                            &wait_text(self.options.budget_ms),
+                            " retry budget",
+                        ],
+                    );
                 }
             }
         }
         let mut e = last;
         if !notes.is_empty() {
-            e.message = format!("{} ({})", e.message, notes.join("; "));
+            e.message.push_str(" (");
+            e.message.push_str(&notes);
+            e.message.push(')');
         }
         e
     }
@@ -821,10 +891,23 @@ fn ceil_ms(ms: f64) -> u64 {
 
 /// A wait for a message: `250 ms` under a second, else whole seconds rounded up (`120 s`).
 fn wait_text(ms: u64) -> String {
-    if ms < 1000 {
-        format!("{ms} ms")
+    let (n, unit) = if ms < 1000 {
+        (ms, " ms")
     } else {
-        format!("{} s", ms.div_ceil(1000))
+        (ms.div_ceil(1000), " s")
+    };
+    let mut s = n.to_string();
+    s.push_str(unit);
+    s
+}
+
+/// Append a note made of `parts` to `notes`, after a `; ` if there is one already.
+fn push_note(notes: &mut String, parts: &[&str]) {
+    if !notes.is_empty() {
+        notes.push_str("; ");
+    }
+    for p in parts {
+        notes.push_str(p);
     }
 }
 
@@ -1360,7 +1443,15 @@ impl Breakers {
                 }
             })
             .collect();
-        out.sort_by(|a, b| a.upstream.cmp(&b.upstream));
+        // Insertion sort: at most `capacity` entries, and a library sort would compile a
+        // general sort (~3 KB of wasm) for this one short list.
+        for i in 1..out.len() {
+            let mut j = i;
+            while j > 0 && out[j - 1].upstream > out[j].upstream {
+                out.swap(j - 1, j);
+                j -= 1;
+            }
+        }
         out
     }
 
@@ -1425,6 +1516,45 @@ mod tests {
             None,
             "overflows to infinity"
         );
+    }
+
+    #[test]
+    fn decimal_matches_the_standard_parser() {
+        let cases = [
+            "0",
+            "00",
+            "1",
+            "5.",
+            ".5",
+            "1.5",
+            "0.001",
+            "0.02",
+            "20",
+            "120.25",
+            "86400",
+            "3723.5",
+            "0.000001",
+            "1234567.891",
+            "9007199254740992",
+            "9007199254740993",
+            "18446744073709551615",
+            "0.1",
+            "0.3",
+            "123456789012345.6",
+            "1700000000",
+        ];
+        for c in cases {
+            let (int, frac) = c.split_once('.').unwrap_or((c, ""));
+            assert_eq!(
+                decimal_to_f64(int, frac).to_bits(),
+                c.parse::<f64>().unwrap().to_bits(),
+                "{c}"
+            );
+        }
+        assert_eq!(decimal_to_f64(&"9".repeat(400), ""), f64::INFINITY);
+        let tiny = format!("0.{}5", "0".repeat(320));
+        let (int, frac) = tiny.split_once('.').unwrap();
+        assert!(decimal_to_f64(int, frac) > 0.0, "a tiny delay is not zero");
     }
 
     #[test]

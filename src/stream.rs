@@ -21,11 +21,9 @@
 // `Error` is the crate's one error type (error.rs) and is returned by value on purpose;
 // its size is a crate-wide choice, not this module's.
 
-use std::collections::BTreeMap;
-
 use serde_json::{Map, Value};
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{cut, Error, ErrorKind, MAX_ERROR_BODY_BYTES};
 use crate::sse::Event;
 use crate::types::{
     error_from_payload, is_error_payload, parse_error, ChatChunk, ChatCompletion, Choice,
@@ -76,8 +74,12 @@ pub struct ChatStreamState {
     system_fingerprint: Option<String>,
     /// Unknown top-level fields; the last non-null value of each wins.
     extra: Map<String, Value>,
-    /// By choice index (sorted, so the completion lists choices in order).
-    choices: BTreeMap<u32, ChoiceAcc>,
+    /// By choice index, sorted (so the completion lists choices in order). A sorted
+    /// `Vec` rather than a map: there are few choices, and every map type compiled in
+    /// costs the wasm several KB. Boxed so that an insertion moves 8 bytes per choice,
+    /// not the whole state (a hostile stream announcing choices in descending order
+    /// then costs O(n²) moves of 8 bytes: about 0.4 s natively at 50,000 choices).
+    choices: Vec<(u32, Box<ChoiceAcc>)>,
     usage: Option<Usage>,
     done: bool,
     chunks: usize,
@@ -91,10 +93,10 @@ struct ChoiceAcc {
     content: Option<String>,
     reasoning: Option<String>,
     tool_calls: Vec<ToolCallAcc>,
-    /// Tool call index -> position in `tool_calls`.
-    tool_by_index: BTreeMap<u32, usize>,
+    /// Tool call index -> position in `tool_calls`, sorted by index.
+    tool_by_index: Vec<(u32, usize)>,
     /// Tool call id -> position, for servers that send no `index`.
-    tool_by_id: BTreeMap<String, usize>,
+    tool_by_id: Vec<(String, usize)>,
     finish_reason: Option<String>,
     /// `logprobs.content` entries, concatenated across chunks.
     logprob_content: Vec<Value>,
@@ -190,7 +192,7 @@ impl ChatStreamState {
                 Err(e) => return Err(e),
             }
         }
-        let truncated = !self.done && !self.choices.values().any(|c| c.finish_reason.is_some());
+        let truncated = !self.done && !self.choices.iter().any(|(_, c)| c.finish_reason.is_some());
         Ok(Finish {
             completion: self.snapshot(),
             finish_reason: self.finish_reason().map(str::to_owned),
@@ -211,7 +213,7 @@ impl ChatStreamState {
             choices: self
                 .choices
                 .iter()
-                .map(|(&index, c)| c.to_choice(index))
+                .map(|(index, c)| c.to_choice(*index))
                 .collect(),
             usage: self.usage.clone(),
             extra: self.extra.clone(),
@@ -220,9 +222,10 @@ impl ChatStreamState {
 
     /// Choice 0's finish reason, once one arrived.
     pub fn finish_reason(&self) -> Option<&str> {
-        self.choices
-            .get(&0)
-            .and_then(|c| c.finish_reason.as_deref())
+        match self.choices.first() {
+            Some((0, c)) => c.finish_reason.as_deref(),
+            _ => None,
+        }
     }
 
     /// The last usage the stream reported.
@@ -262,7 +265,14 @@ impl ChatStreamState {
         let mut content0 = None;
         for choice in chunk.choices {
             let index = choice.index;
-            let delta = self.choices.entry(index).or_default().absorb(choice);
+            let slot = match self.choices.binary_search_by_key(&index, |(i, _)| *i) {
+                Ok(slot) => slot,
+                Err(slot) => {
+                    self.choices.insert(slot, (index, Box::default()));
+                    slot
+                }
+            };
+            let delta = self.choices[slot].1.absorb(choice);
             if index == 0 && content0.is_none() {
                 content0 = delta.filter(|s| !s.is_empty());
             }
@@ -308,16 +318,17 @@ impl ChoiceAcc {
 
     fn absorb_tool_call(&mut self, piece: ToolCallDelta) {
         let pos = match (piece.index, piece.id.as_deref().filter(|id| !id.is_empty())) {
-            (Some(index), _) => match self.tool_by_index.get(&index) {
-                Some(&pos) => pos,
-                None => {
-                    self.tool_by_index.insert(index, self.tool_calls.len());
+            (Some(index), _) => match self.tool_by_index.binary_search_by_key(&index, |e| e.0) {
+                Ok(slot) => self.tool_by_index[slot].1,
+                Err(slot) => {
+                    self.tool_by_index
+                        .insert(slot, (index, self.tool_calls.len()));
                     self.new_tool_call(Some(index))
                 }
             },
-            (None, Some(id)) => match self.tool_by_id.get(id) {
-                Some(&pos) => pos,
-                None => self.new_tool_call(None),
+            (None, Some(id)) => match self.find_id(id) {
+                Ok(slot) => self.tool_by_id[slot].1,
+                Err(_) => self.new_tool_call(None),
             },
             // No index and no id: a continuation of the last call (or the first one).
             (None, None) => match self.tool_calls.len() {
@@ -326,7 +337,9 @@ impl ChoiceAcc {
             },
         };
         if let Some(id) = piece.id.filter(|id| !id.is_empty()) {
-            self.tool_by_id.entry(id.clone()).or_insert(pos);
+            if let Err(slot) = self.find_id(&id) {
+                self.tool_by_id.insert(slot, (id.clone(), pos));
+            }
             let call = &mut self.tool_calls[pos];
             if call.id.is_empty() {
                 call.id = id;
@@ -346,6 +359,12 @@ impl ChoiceAcc {
                 call.arguments.push_str(&args);
             }
         }
+    }
+
+    /// Where `id` is (or would go) in `tool_by_id`.
+    fn find_id(&self, id: &str) -> Result<usize, usize> {
+        self.tool_by_id
+            .binary_search_by(|(known, _)| known.as_str().cmp(id))
     }
 
     /// Append a new tool call; returns its position.
@@ -414,32 +433,19 @@ fn merge_last_wins(into: &mut Map<String, Value>, from: Map<String, Value>, skip
 
 /// Parse one `data` payload as a chunk, or say why it is not one.
 fn parse_chunk(data: &str) -> Result<ChatChunk, Error> {
-    match serde_json::from_str::<ChatChunk>(data) {
-        Ok(chunk) => {
-            if chunk.object == "error" || is_error_payload(&chunk.extra) {
-                // Rare path: re-read the payload whole for the message and code.
-                let value =
-                    serde_json::from_str::<Value>(data).unwrap_or(Value::Object(chunk.extra));
-                return Err(error_from_payload(&value, data));
-            }
-            Ok(chunk)
+    let value = serde_json::from_str::<Value>(data)
+        .map_err(|e| parse_error(format!("a stream chunk is not valid JSON: {e}"), data))?;
+    if let Value::Object(map) = &value {
+        if is_error_payload(map) {
+            return Err(error_from_payload(&value, data));
         }
-        Err(shape_err) => match serde_json::from_str::<Value>(data) {
-            Ok(value) => match &value {
-                Value::Object(map) if is_error_payload(map) => {
-                    Err(error_from_payload(&value, data))
-                }
-                _ => Err(parse_error(
-                    format!("a stream chunk is not a chat completion chunk: {shape_err}"),
-                    data,
-                )),
-            },
-            Err(json_err) => Err(parse_error(
-                format!("a stream chunk is not valid JSON: {json_err}"),
-                data,
-            )),
-        },
     }
+    ChatChunk::from_json(value).map_err(|e| {
+        parse_error(
+            "a stream chunk is not a chat completion chunk: ".to_owned() + &e.message(),
+            data,
+        )
+    })
 }
 
 /// The error an `event: error` SSE event carries.
@@ -455,27 +461,125 @@ fn error_event(data: &str) -> Error {
         Err(_) => {
             let mut e = Error::new(
                 ErrorKind::Stream,
-                format!(
-                    "the server reported an error: {}",
-                    crate::error::cut(data, 300)
-                ),
+                format!("the server reported an error: {}", cut(data, 300)),
             );
-            e.body = Some(crate::error::cut(data, crate::error::MAX_ERROR_BODY_BYTES).to_owned());
+            e.body = Some(cut(data, MAX_ERROR_BODY_BYTES).to_owned());
             e
         }
     }
 }
 
 /// The text of the complete JSON object that `data` opens with, if it opens with one.
+///
+/// Found by matching brackets outside strings; the caller parses the text, so a
+/// malformed object is still rejected there. Whatever follows the object is ignored.
 fn leading_json_object(data: &str) -> Option<&str> {
-    let start = data.len() - data.trim_start().len();
-    let mut values =
-        serde_json::Deserializer::from_str(&data[start..]).into_iter::<serde::de::IgnoredAny>();
-    if !data[start..].starts_with('{') {
+    let rest = data.trim_start();
+    let bytes = rest.as_bytes();
+    if bytes.first() != Some(&b'{') {
         return None;
     }
-    match values.next() {
-        Some(Ok(_)) => Some(&data[start..start + values.byte_offset()]),
-        _ => None,
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (i, &b) in bytes.iter().enumerate() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(&rest[..=i]);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{leading_json_object, ChatStreamState};
+    use crate::sse::Event;
+
+    fn feed(s: &mut ChatStreamState, data: &str) {
+        let ev = Event {
+            event: String::new(),
+            data: data.to_owned(),
+            id: String::new(),
+        };
+        assert!(s.on_event(&ev).is_ok(), "{data}");
+    }
+
+    #[test]
+    fn choices_in_any_order_are_listed_by_index() {
+        let mut s = ChatStreamState::new();
+        for i in [3, 1, 2, 0, 1, 3] {
+            feed(
+                &mut s,
+                &format!(r#"{{"choices":[{{"index":{i},"delta":{{"content":"{i}"}}}}]}}"#),
+            );
+        }
+        let c = s.snapshot();
+        let got: Vec<(u32, Option<&str>)> = c
+            .choices
+            .iter()
+            .map(|c| (c.index, c.message.content.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (0, Some("0")),
+                (1, Some("11")),
+                (2, Some("2")),
+                (3, Some("33"))
+            ]
+        );
+    }
+
+    #[test]
+    fn tool_calls_are_found_by_index_and_id_in_any_order() {
+        let mut s = ChatStreamState::new();
+        for (index, id, args) in [(Some(5), "e", "a"), (Some(2), "b", "b"), (None, "e", "c")] {
+            let index = index.map_or(String::new(), |i| format!(r#""index":{i},"#));
+            feed(
+                &mut s,
+                &format!(
+                    r#"{{"choices":[{{"delta":{{"tool_calls":[{{{index}"id":"{id}","function":{{"arguments":"{args}"}}}}]}}}}]}}"#
+                ),
+            );
+        }
+        let c = s.snapshot();
+        let calls = c.choices[0].message.tool_calls.as_ref().unwrap();
+        let got: Vec<(Option<u32>, &str, &str)> = calls
+            .iter()
+            .map(|t| (t.index, t.id.as_str(), t.function.arguments.as_str()))
+            .collect();
+        assert_eq!(got, [(Some(5), "e", "ac"), (Some(2), "b", "b")]);
+    }
+
+    #[test]
+    fn leading_object_is_found_by_its_brackets_outside_strings() {
+        let cases = [
+            (r#"{"a":1}"}"#, Some(r#"{"a":1}"#)),
+            (r#"  {"a":"}{]\"}"}x"#, Some(r#"{"a":"}{]\"}"}"#)),
+            (r#"{"a":[{"b":"\\"}]}}"#, Some(r#"{"a":[{"b":"\\"}]}"#)),
+            (r#"{"a":[1,2"#, None),
+            (r#"[1]"#, None),
+            ("", None),
+            (r#"{"a":"\"#, None),
+        ];
+        for (data, want) in cases {
+            assert_eq!(leading_json_object(data), want, "{data}");
+        }
     }
 }

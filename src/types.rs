@@ -3,6 +3,8 @@
 //! Owns: validating and completing the caller's chat request ([`prepare_chat_body`]), the
 //! serde types of a chat completion ([`ChatCompletion`]) and of a stream chunk
 //! ([`ChatChunk`]), and reading a non-stream response body ([`parse_completion`]).
+//! Responses are read by hand out of one parsed `serde_json::Value` (see "Response
+//! side"); derived, flattened deserializers would cost the wasm tens of KB.
 //! Must never: drop a field it does not know (unknown fields are kept in `extra` and
 //! serialize back out), turn an integer into a float, or fail on a field a real
 //! provider omits or sends as `null`.
@@ -197,6 +199,13 @@ pub fn prepare_chat_body(request_json: &str, stream: bool) -> Result<String, Err
 
 // ---------------------------------------------------------------------------------
 // Response side
+//
+// A response is read in two steps: `serde_json` parses the text into one `Value`, then
+// each type takes its fields out of it by hand (`from_json`). One parse path for every
+// type keeps the wasm small: derived, flattened deserializers cost tens of KB of
+// instantiations (and pull in float printing for serde's error messages). The
+// `Deserialize` impls go through the same code, so `serde_json::from_str::<ChatChunk>`
+// and the stream state read a chunk the same way.
 // ---------------------------------------------------------------------------------
 
 fn default_role() -> String {
@@ -207,32 +216,21 @@ fn default_completion_object() -> String {
     "chat.completion".to_owned()
 }
 
-fn default_chunk_object() -> String {
-    "chat.completion.chunk".to_owned()
-}
-
 /// A complete (non-stream) chat completion, or the one a stream accumulates to.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChatCompletion {
     /// `""` when the provider sent none (TGI sends `""`).
-    #[serde(default, deserialize_with = "string_or_null")]
     pub id: String,
-    #[serde(
-        default = "default_completion_object",
-        deserialize_with = "string_or_null"
-    )]
+    /// `"chat.completion"` when absent, `""` when `null`.
     pub object: String,
     /// Unix seconds; `0` when absent.
-    #[serde(default, deserialize_with = "lenient_u64")]
     pub created: u64,
-    #[serde(default, deserialize_with = "string_or_null")]
     pub model: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub system_fingerprint: Option<String>,
-    #[serde(default)]
     pub choices: Vec<Choice>,
     /// Token usage; `None` when the provider did not report it (never zeros).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
     /// Every field not named above, as it came.
     #[serde(flatten)]
@@ -255,38 +253,30 @@ impl Default for ChatCompletion {
 }
 
 /// One choice of a [`ChatCompletion`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Choice {
-    #[serde(default, deserialize_with = "lenient_u32")]
     pub index: u32,
-    #[serde(default)]
     pub message: Message,
     /// `stop`, `length`, `tool_calls`, ... (TGI: `eos_token`, Together: `eos`). Always
     /// serialized, `null` when unknown, as OpenAI does.
-    #[serde(default)]
     pub finish_reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub logprobs: Option<Value>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
 /// The assistant's message.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Message {
-    #[serde(default = "default_role", deserialize_with = "string_or_null")]
+    /// `"assistant"` when absent, `""` when `null`.
     pub role: String,
     /// `null` when the model only called tools. Always serialized, as OpenAI does.
-    #[serde(default, deserialize_with = "opt_text")]
     pub content: Option<String>,
     /// The reasoning ("thinking") text of reasoning models that separate it.
-    #[serde(
-        default,
-        deserialize_with = "opt_text",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reasoning_content: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<Vec<ToolCall>>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -305,191 +295,347 @@ impl Default for Message {
 }
 
 /// A tool call the model made.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ToolCall {
     /// Position in a streamed response (absent in non-stream responses).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub index: Option<u32>,
-    #[serde(default, deserialize_with = "string_or_null")]
     pub id: String,
-    #[serde(
-        rename = "type",
-        default = "default_tool_type",
-        deserialize_with = "string_or_null"
-    )]
+    /// `"function"` when absent, `""` when `null`.
+    #[serde(rename = "type")]
     pub kind: String,
-    #[serde(default)]
     pub function: FunctionCall,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
-fn default_tool_type() -> String {
-    "function".to_owned()
-}
-
 /// The function a [`ToolCall`] names, with its arguments as JSON text.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct FunctionCall {
-    #[serde(default, deserialize_with = "string_or_null")]
     pub name: String,
     /// JSON text, as OpenAI sends it (an object sent instead is kept as its JSON text).
-    #[serde(default, deserialize_with = "json_text")]
     pub arguments: String,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
 /// Token usage. Counts a provider did not send are `None`, never `0`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Usage {
-    #[serde(
-        default,
-        deserialize_with = "opt_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub prompt_tokens: Option<u64>,
-    #[serde(
-        default,
-        deserialize_with = "opt_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub completion_tokens: Option<u64>,
-    #[serde(
-        default,
-        deserialize_with = "opt_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub total_tokens: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub prompt_tokens_details: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub completion_tokens_details: Option<Value>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
 /// One `data:` payload of a chat completion stream.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChatChunk {
-    #[serde(default, deserialize_with = "string_or_null")]
     pub id: String,
-    #[serde(default = "default_chunk_object", deserialize_with = "string_or_null")]
+    /// `"chat.completion.chunk"` when absent, `""` when `null`.
     pub object: String,
-    #[serde(default, deserialize_with = "lenient_u64")]
     pub created: u64,
-    #[serde(default, deserialize_with = "string_or_null")]
     pub model: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub system_fingerprint: Option<String>,
     /// Empty on the usage-only final chunk (`stream_options.include_usage`).
-    #[serde(default)]
     pub choices: Vec<ChunkChoice>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
 /// One choice of a [`ChatChunk`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChunkChoice {
-    #[serde(default, deserialize_with = "lenient_u32")]
     pub index: u32,
-    #[serde(default)]
     pub delta: Delta,
     /// Always serialized (`null` until the last chunk), as OpenAI does.
-    #[serde(default)]
     pub finish_reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub logprobs: Option<Value>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
 /// What one chunk adds to a choice.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Delta {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "opt_text",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "opt_text",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reasoning_content: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<Vec<ToolCallDelta>>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
 /// A piece of a tool call: the first piece names it, later ones add argument text.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ToolCallDelta {
     /// Which tool call this piece belongs to. Some OpenAI-compatible servers omit it;
     /// the stream state then matches by `id` (or continues the last call).
-    #[serde(
-        default,
-        deserialize_with = "opt_u32",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub index: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub function: Option<FunctionCallDelta>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
 /// A piece of a [`FunctionCall`].
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct FunctionCallDelta {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "opt_json_text",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub arguments: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
-/// Whether a parsed payload is an error report rather than data: a non-null `error`
-/// key (OpenAI, TGI, most providers) or vLLM's `{"object": "error", ...}`.
+// Reading each type out of a parsed `Value` (see `Fields` for the rules per field).
+
+impl ChatCompletion {
+    pub(crate) fn from_json(v: Value) -> Read<Self> {
+        let mut f = Fields::of(v)?;
+        let c = ChatCompletion {
+            id: f.string("id"),
+            object: f.string_or("object", "chat.completion"),
+            created: f.count("created").unwrap_or(0),
+            model: f.string("model"),
+            system_fingerprint: f.opt_string("system_fingerprint"),
+            choices: f.array("choices", Choice::from_json).unwrap_or_default(),
+            usage: f.nested("usage", true, Usage::from_json),
+            extra: f.rest(),
+        };
+        f.result(c)
+    }
+}
+
+impl Choice {
+    fn from_json(v: Value) -> Read<Self> {
+        let mut f = Fields::of(v)?;
+        let c = Choice {
+            index: f.count_u32("index").unwrap_or(0),
+            message: f
+                .nested("message", false, Message::from_json)
+                .unwrap_or_default(),
+            finish_reason: f.opt_string("finish_reason"),
+            logprobs: f.value("logprobs"),
+            extra: f.rest(),
+        };
+        f.result(c)
+    }
+}
+
+impl Message {
+    fn from_json(v: Value) -> Read<Self> {
+        let mut f = Fields::of(v)?;
+        let m = Message {
+            role: f.string_or("role", "assistant"),
+            content: f.text("content"),
+            reasoning_content: f.text("reasoning_content"),
+            tool_calls: f.opt_array("tool_calls", ToolCall::from_json),
+            extra: f.rest(),
+        };
+        f.result(m)
+    }
+}
+
+impl ToolCall {
+    fn from_json(v: Value) -> Read<Self> {
+        let mut f = Fields::of(v)?;
+        let t = ToolCall {
+            index: f.strict_u32("index"),
+            id: f.string("id"),
+            kind: f.string_or("type", "function"),
+            function: f
+                .nested("function", false, FunctionCall::from_json)
+                .unwrap_or_default(),
+            extra: f.rest(),
+        };
+        f.result(t)
+    }
+}
+
+impl FunctionCall {
+    fn from_json(v: Value) -> Read<Self> {
+        let mut f = Fields::of(v)?;
+        let c = FunctionCall {
+            name: f.string("name"),
+            arguments: f.json_text("arguments").unwrap_or_default(),
+            extra: f.rest(),
+        };
+        f.result(c)
+    }
+}
+
+impl Usage {
+    fn from_json(v: Value) -> Read<Self> {
+        let mut f = Fields::of(v)?;
+        let u = Usage {
+            prompt_tokens: f.count("prompt_tokens"),
+            completion_tokens: f.count("completion_tokens"),
+            total_tokens: f.count("total_tokens"),
+            prompt_tokens_details: f.value("prompt_tokens_details"),
+            completion_tokens_details: f.value("completion_tokens_details"),
+            extra: f.rest(),
+        };
+        f.result(u)
+    }
+}
+
+impl ChatChunk {
+    pub(crate) fn from_json(v: Value) -> Read<Self> {
+        let mut f = Fields::of(v)?;
+        let c = ChatChunk {
+            id: f.string("id"),
+            object: f.string_or("object", "chat.completion.chunk"),
+            created: f.count("created").unwrap_or(0),
+            model: f.string("model"),
+            system_fingerprint: f.opt_string("system_fingerprint"),
+            choices: f
+                .array("choices", ChunkChoice::from_json)
+                .unwrap_or_default(),
+            usage: f.nested("usage", true, Usage::from_json),
+            extra: f.rest(),
+        };
+        f.result(c)
+    }
+}
+
+impl ChunkChoice {
+    fn from_json(v: Value) -> Read<Self> {
+        let mut f = Fields::of(v)?;
+        let c = ChunkChoice {
+            index: f.count_u32("index").unwrap_or(0),
+            delta: f
+                .nested("delta", false, Delta::from_json)
+                .unwrap_or_default(),
+            finish_reason: f.opt_string("finish_reason"),
+            logprobs: f.value("logprobs"),
+            extra: f.rest(),
+        };
+        f.result(c)
+    }
+}
+
+impl Delta {
+    fn from_json(v: Value) -> Read<Self> {
+        let mut f = Fields::of(v)?;
+        let d = Delta {
+            role: f.opt_string("role"),
+            content: f.text("content"),
+            reasoning_content: f.text("reasoning_content"),
+            tool_calls: f.opt_array("tool_calls", ToolCallDelta::from_json),
+            extra: f.rest(),
+        };
+        f.result(d)
+    }
+}
+
+impl ToolCallDelta {
+    fn from_json(v: Value) -> Read<Self> {
+        let mut f = Fields::of(v)?;
+        let t = ToolCallDelta {
+            index: f.count_u32("index"),
+            id: f.opt_string("id"),
+            kind: f.opt_string("type"),
+            function: f.nested("function", true, FunctionCallDelta::from_json),
+            extra: f.rest(),
+        };
+        f.result(t)
+    }
+}
+
+impl FunctionCallDelta {
+    fn from_json(v: Value) -> Read<Self> {
+        let mut f = Fields::of(v)?;
+        let c = FunctionCallDelta {
+            name: f.opt_string("name"),
+            arguments: f.json_text("arguments"),
+            extra: f.rest(),
+        };
+        f.result(c)
+    }
+}
+
+/// `Deserialize` for the response types, through `from_json` (see the section header).
+macro_rules! deserialize_via_value {
+    ($($t:ty),* $(,)?) => {$(
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                <$t>::from_json(Value::deserialize(d)?).map_err(de::Error::custom)
+            }
+        }
+    )*};
+}
+
+deserialize_via_value!(
+    ChatCompletion,
+    Choice,
+    Message,
+    ToolCall,
+    FunctionCall,
+    Usage,
+    ChatChunk,
+    ChunkChoice,
+    Delta,
+    ToolCallDelta,
+    FunctionCallDelta,
+);
+
 /// The `model` of a prepared request body, if it names one.
 pub fn model_of(body: &str) -> Option<String> {
-    #[derive(Deserialize)]
-    struct Only {
-        model: Option<String>,
+    match serde_json::from_str::<Value>(body) {
+        Ok(Value::Object(mut m)) => match m.remove("model") {
+            Some(Value::String(s)) => Some(s),
+            _ => None,
+        },
+        _ => None,
     }
-    serde_json::from_str::<Only>(body)
-        .ok()
-        .and_then(|o| o.model)
 }
 
 /// A prepared request body with its `model` set to `model` (every other field kept).
 pub fn with_model(body: &str, model: &str) -> Result<String, Error> {
-    let mut v: Map<String, Value> = serde_json::from_str(body)
-        .map_err(|e| Error::input(format!("the request is not a JSON object: {e}")))?;
+    let parsed = serde_json::from_str::<Value>(body).map_err(|e| e.to_string());
+    let mut v = match parsed.and_then(|v| Fields::of(v).map_err(|e| e.message())) {
+        Ok(f) => f.map,
+        Err(why) => {
+            return Err(Error::input(
+                "the request is not a JSON object: ".to_owned() + &why,
+            ))
+        }
+    };
     v.insert("model".to_owned(), Value::String(model.to_owned()));
-    serde_json::to_string(&v)
+    serde_json::to_string(&Value::Object(v))
         .map_err(|e| Error::input(format!("the request cannot be written as JSON: {e}")))
 }
 
+/// Whether a parsed payload is an error report rather than data: a non-null `error`
+/// key (OpenAI, TGI, most providers) or vLLM's `{"object": "error", ...}`.
 pub(crate) fn is_error_payload(map: &Map<String, Value>) -> bool {
-    let has_error = matches!(map.get("error"), Some(v) if !v.is_null() && *v != Value::Bool(false));
+    let has_error = !matches!(
+        map.get("error"),
+        None | Some(Value::Null | Value::Bool(false))
+    );
     has_error || matches!(map.get("object"), Some(Value::String(s)) if s == "error")
 }
 
@@ -497,7 +643,7 @@ pub(crate) fn is_error_payload(map: &Map<String, Value>) -> bool {
 /// parsed payload, `raw` its text).
 pub(crate) fn error_from_payload(value: &Value, raw: &str) -> Error {
     let message = match message_from_json(value) {
-        Some(m) => format!("the server reported an error: {m}"),
+        Some(m) => "the server reported an error: ".to_owned() + &m,
         None => "the server reported an error without a message".to_owned(),
     };
     let mut e = Error::new(ErrorKind::Stream, message);
@@ -542,21 +688,299 @@ pub fn parse_completion(body: &str) -> Result<ChatCompletion, Error> {
             body,
         ));
     }
-    serde_json::from_value(value).map_err(|e| {
+    ChatCompletion::from_json(value).map_err(|e| {
         parse_error(
-            format!("the chat completion response has an unexpected shape: {e}"),
+            "the chat completion response has an unexpected shape: ".to_owned() + &e.message(),
             body,
         )
     })
 }
 
 // ---------------------------------------------------------------------------------
-// Lenient field readers: a provider sending `null` (or a float, or an object where
-// OpenAI has text) must not make a whole response unreadable.
+// Field readers: a provider sending `null` (or a float, or an object where OpenAI has
+// text) must not make a whole response unreadable.
 // ---------------------------------------------------------------------------------
 
-fn string_or_null<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
+/// What reading a type out of a `Value` gives.
+pub(crate) type Read<T> = Result<T, ShapeError>;
+
+/// A JSON value that does not have the shape of the type read from it: which field,
+/// what it must be and what it was. Reads as "`choices[0].delta.content` must be text
+/// (...), found a number", or "expected an object, found an array" at the root.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ShapeError {
+    /// The field from the root of the type read (`choices[0].delta`); empty for the root.
+    path: String,
+    expected: &'static str,
+    found: &'static str,
+}
+
+impl ShapeError {
+    #[cold]
+    fn new(expected: &'static str, found: &Value) -> Self {
+        ShapeError {
+            path: String::new(),
+            expected,
+            found: json_kind(found),
+        }
+    }
+
+    /// The same error seen from one level up: `segment` is the field name (`delta`) or
+    /// the array index (`[2]`) it happened in.
+    #[cold]
+    fn within(mut self, segment: &str) -> Self {
+        let mut path = segment.to_owned();
+        if !self.path.is_empty() && !self.path.starts_with('[') {
+            path.push('.');
+        }
+        path.push_str(&self.path);
+        self.path = path;
+        self
+    }
+
+    /// The error as a sentence.
+    pub(crate) fn message(&self) -> String {
+        let mut m = String::new();
+        if self.path.is_empty() {
+            m.push_str("expected ");
+        } else {
+            m.push('`');
+            m.push_str(&self.path);
+            m.push_str("` must be ");
+        }
+        m.push_str(self.expected);
+        m.push_str(", found ");
+        m.push_str(self.found);
+        m
+    }
+}
+
+impl std::fmt::Display for ShapeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+/// The fields of one JSON object being read into a type. Each reader takes its field
+/// out of the map (what is left at the end is the type's `extra`) and applies the rule
+/// for its kind of field:
+/// - absent is `None` (the type then uses its default); `null` is `None` too, or `""`
+///   for a string the type always has;
+/// - counts and indexes are lenient ([`Fields::count`]); only `ToolCall::index` must be
+///   a `u32`;
+/// - text may be a string, `null` or an array of content parts ([`Fields::text`]);
+/// - any other wrong type is remembered as the read's [`ShapeError`] (the first one
+///   wins) and the field reads as absent, so a read has no early exits: one error check
+///   in [`Fields::result`] instead of one per field, which keeps the code small.
+///
+/// Other modules reading JSON into their own types should use this too: a derived
+/// `Deserialize` brings serde's typed deserializers, and with them float printing (for
+/// serde's error messages), back into the wasm.
+pub(crate) struct Fields {
+    map: Map<String, Value>,
+    error: Option<ShapeError>,
+}
+
+impl Fields {
+    pub(crate) fn of(v: Value) -> Read<Fields> {
+        match v {
+            Value::Object(map) => Ok(Fields { map, error: None }),
+            other => Err(ShapeError::new("an object", &other)),
+        }
+    }
+
+    /// The fields not read yet: the type's `extra`, read last.
+    pub(crate) fn rest(&mut self) -> Map<String, Value> {
+        std::mem::take(&mut self.map)
+    }
+
+    /// `value`, or the first shape error the read met.
+    pub(crate) fn result<T>(self, value: T) -> Read<T> {
+        match self.error {
+            None => Ok(value),
+            Some(e) => Err(e),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn fail(&mut self, key: &str, e: ShapeError) {
+        if self.error.is_none() {
+            self.error = Some(e.within(key));
+        }
+    }
+
+    /// A string or `null`.
+    #[inline(never)]
+    pub(crate) fn opt_string(&mut self, key: &str) -> Option<String> {
+        match self.map.remove(key)? {
+            Value::Null => None,
+            Value::String(s) => Some(s),
+            other => {
+                self.fail(key, ShapeError::new("a string", &other));
+                None
+            }
+        }
+    }
+
+    /// A string that is `""` when absent or `null`.
+    pub(crate) fn string(&mut self, key: &str) -> String {
+        self.opt_string(key).unwrap_or_default()
+    }
+
+    /// A string that is `absent` when absent and `""` when `null`.
+    #[inline(never)]
+    pub(crate) fn string_or(&mut self, key: &str, absent: &str) -> String {
+        if self.map.contains_key(key) {
+            self.string(key)
+        } else {
+            absent.to_owned()
+        }
+    }
+
+    /// Text that is a string, `null`, or (Mistral and others) an array of content parts,
+    /// whose `text` pieces are joined.
+    #[inline(never)]
+    pub(crate) fn text(&mut self, key: &str) -> Option<String> {
+        match self.map.remove(key)? {
+            Value::Null => None,
+            Value::String(s) => Some(s),
+            Value::Array(parts) => {
+                let mut text = String::new();
+                for part in &parts {
+                    match part {
+                        Value::String(s) => text.push_str(s),
+                        Value::Object(p) => {
+                            if let Some(Value::String(s)) = p.get("text") {
+                                text.push_str(s);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                Some(text)
+            }
+            other => {
+                let e =
+                    ShapeError::new("text (a string, null or an array of content parts)", &other);
+                self.fail(key, e);
+                None
+            }
+        }
+    }
+
+    /// A count, time or index: a non-negative number (a float is truncated) or a string
+    /// of one; anything else (a negative number, `null`, garbage) is `None`, never an
+    /// error.
+    #[inline(never)]
+    pub(crate) fn count(&mut self, key: &str) -> Option<u64> {
+        match self.map.remove(key)? {
+            Value::Number(n) => number_to_u64(&n),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// [`Fields::count`], `None` beyond `u32`.
+    pub(crate) fn count_u32(&mut self, key: &str) -> Option<u32> {
+        self.count(key).and_then(|u| u32::try_from(u).ok())
+    }
+
+    /// `null`, or an integer that fits `u32` (no float, no string).
+    #[inline(never)]
+    pub(crate) fn strict_u32(&mut self, key: &str) -> Option<u32> {
+        let v = self.map.remove(key)?;
+        if v.is_null() {
+            return None;
+        }
+        let u = v.as_u64().and_then(|u| u32::try_from(u).ok());
+        if u.is_none() {
+            self.fail(key, ShapeError::new("an integer from 0 to 4294967295", &v));
+        }
+        u
+    }
+
+    /// Any value; `null` is `None`.
+    #[inline(never)]
+    pub(crate) fn value(&mut self, key: &str) -> Option<Value> {
+        self.map.remove(key).filter(|v| !v.is_null())
+    }
+
+    /// JSON text: a string as is; `null` as `None`; any other value as its JSON text.
+    #[inline(never)]
+    pub(crate) fn json_text(&mut self, key: &str) -> Option<String> {
+        match self.map.remove(key)? {
+            Value::Null => None,
+            Value::String(s) => Some(s),
+            // Writing a `Value` cannot fail: its keys are strings.
+            other => Some(serde_json::to_string(&other).unwrap_or_default()),
+        }
+    }
+
+    /// An object read by `read`. `null` is `None` when `nullable`, else a shape error.
+    pub(crate) fn nested<T>(
+        &mut self,
+        key: &str,
+        nullable: bool,
+        read: fn(Value) -> Read<T>,
+    ) -> Option<T> {
+        let v = self.map.remove(key)?;
+        if nullable && v.is_null() {
+            return None;
+        }
+        read(v).map_err(|e| self.fail(key, e)).ok()
+    }
+
+    /// An array, each element read by `read`; `null` is a shape error.
+    pub(crate) fn array<T>(&mut self, key: &str, read: fn(Value) -> Read<T>) -> Option<Vec<T>> {
+        let mut out = Vec::new();
+        self.each(key, false, &mut |v| {
+            out.push(read(v)?);
+            Ok(())
+        })
+        .then_some(out)
+    }
+
+    /// [`Fields::array`] where `null` is `None`.
+    pub(crate) fn opt_array<T>(&mut self, key: &str, read: fn(Value) -> Read<T>) -> Option<Vec<T>> {
+        let mut out = Vec::new();
+        self.each(key, true, &mut |v| {
+            out.push(read(v)?);
+            Ok(())
+        })
+        .then_some(out)
+    }
+
+    /// Hand each element of the array `key` to `f`. False when the field is absent or
+    /// `null` (a shape error unless `nullable`), is not an array, or an element failed;
+    /// errors are remembered. One loop for every element type, compiled once.
+    #[inline(never)]
+    fn each(&mut self, key: &str, nullable: bool, f: &mut dyn FnMut(Value) -> Read<()>) -> bool {
+        let items = match self.map.remove(key) {
+            None => return false,
+            Some(Value::Null) if nullable => return false,
+            Some(Value::Array(items)) => items,
+            Some(other) => {
+                self.fail(key, ShapeError::new("an array", &other));
+                return false;
+            }
+        };
+        for (i, item) in items.into_iter().enumerate() {
+            if let Err(e) = f(item) {
+                self.fail(key, e.within(&index_segment(i)));
+                return false;
+            }
+        }
+        true
+    }
+}
+
+#[cold]
+fn index_segment(i: usize) -> String {
+    let mut s = "[".to_owned();
+    s.push_str(&i.to_string());
+    s.push(']');
+    s
 }
 
 fn number_to_u64(n: &serde_json::Number) -> Option<u64> {
@@ -571,67 +995,6 @@ fn number_to_u64(n: &serde_json::Number) -> Option<u64> {
         .filter(|f| f.is_finite() && *f >= 0.0 && *f < u64::MAX as f64)
         // Truncation is the intent: `1741627526.7` seconds is second 1741627526.
         .map(|f| f as u64)
-}
-
-fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Number(n) => number_to_u64(&n),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    })
-}
-
-fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-    Ok(opt_u64(d)?.unwrap_or(0))
-}
-
-fn opt_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
-    Ok(opt_u64(d)?.and_then(|u| u32::try_from(u).ok()))
-}
-
-fn lenient_u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
-    Ok(opt_u32(d)?.unwrap_or(0))
-}
-
-/// Text that is a string, `null`, or (Mistral and others) an array of content parts,
-/// whose `text` pieces are joined.
-fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    match Value::deserialize(d)? {
-        Value::Null => Ok(None),
-        Value::String(s) => Ok(Some(s)),
-        Value::Array(parts) => {
-            let mut text = String::new();
-            for part in &parts {
-                match part {
-                    Value::String(s) => text.push_str(s),
-                    Value::Object(p) => {
-                        if let Some(Value::String(s)) = p.get("text") {
-                            text.push_str(s);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            Ok(Some(text))
-        }
-        other => Err(de::Error::custom(format_args!(
-            "expected text (a string, null or an array of content parts), found {}",
-            json_kind(&other)
-        ))),
-    }
-}
-
-/// JSON text: a string as is; `null` as empty; any other value as its JSON text.
-fn json_text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    Ok(opt_json_text(d)?.unwrap_or_default())
-}
-
-fn opt_json_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Null => None,
-        Value::String(s) => Some(s),
-        other => Some(other.to_string()),
-    })
 }
 
 fn json_kind(v: &Value) -> &'static str {
@@ -696,5 +1059,123 @@ mod tests {
         assert_eq!(e.kind, ErrorKind::Stream);
         assert_eq!(e.message, "the server reported an error: bad model");
         assert_eq!(e.code.as_deref(), Some("400"));
+    }
+
+    fn shape_error(body: &str) -> String {
+        let e = parse_completion(body).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Parse, "{}", e.message);
+        assert_eq!(e.body.as_deref(), Some(body));
+        e.message
+    }
+
+    #[test]
+    fn a_field_of_the_wrong_type_is_named_with_its_path() {
+        assert_eq!(
+            shape_error(r#"{"choices":"nope"}"#),
+            "the chat completion response has an unexpected shape: `choices` must be an array, found a string"
+        );
+        assert_eq!(
+            shape_error(r#"{"choices":[{"message":{"content":"a"}},{"message":{"content":7}}]}"#),
+            "the chat completion response has an unexpected shape: `choices[1].message.content` must be text (a string, null or an array of content parts), found a number"
+        );
+        assert_eq!(
+            shape_error(r#"{"choices":[{"message":{"tool_calls":[{"index":-1}]}}]}"#),
+            "the chat completion response has an unexpected shape: `choices[0].message.tool_calls[0].index` must be an integer from 0 to 4294967295, found a number"
+        );
+        assert_eq!(
+            shape_error(r#"{"choices":[],"usage":[1]}"#),
+            "the chat completion response has an unexpected shape: `usage` must be an object, found an array"
+        );
+    }
+
+    #[test]
+    fn the_first_wrong_field_is_the_one_reported() {
+        assert!(shape_error(r#"{"id":1,"model":2,"choices":[]}"#)
+            .ends_with("`id` must be a string, found a number"));
+    }
+
+    #[test]
+    fn null_where_an_array_or_object_is_required_is_a_shape_error() {
+        // As `serde`'s derive had it: `default` covers an absent field, not `null`.
+        assert!(
+            shape_error(r#"{"choices":null}"#).ends_with("`choices` must be an array, found null")
+        );
+        assert!(shape_error(r#"{"choices":[{"message":null}]}"#)
+            .ends_with("`choices[0].message` must be an object, found null"));
+        let d = serde_json::from_str::<ChatChunk>(r#"{"choices":[{"delta":null}]}"#).unwrap_err();
+        assert!(
+            d.to_string()
+                .starts_with("`choices[0].delta` must be an object, found null"),
+            "{d}"
+        );
+    }
+
+    #[test]
+    fn absent_and_null_strings_differ_where_there_is_a_default() {
+        let c: ChatCompletion = serde_json::from_str(r#"{"choices":[{"message":{}}]}"#).unwrap();
+        assert_eq!(
+            (c.object.as_str(), c.choices[0].message.role.as_str()),
+            ("chat.completion", "assistant")
+        );
+        let c: ChatCompletion =
+            serde_json::from_str(r#"{"object":null,"choices":[{"message":{"role":null}}]}"#)
+                .unwrap();
+        assert_eq!(
+            (c.object.as_str(), c.choices[0].message.role.as_str()),
+            ("", "")
+        );
+        let t: ToolCall = serde_json::from_str(r#"{"type":null}"#).unwrap();
+        assert_eq!(t.kind, "");
+        let t: ToolCall = serde_json::from_str(r#"{}"#).unwrap();
+        assert_eq!(t.kind, "function");
+        let c: ChatChunk = serde_json::from_str(r#"{}"#).unwrap();
+        assert_eq!(c.object, "chat.completion.chunk");
+    }
+
+    #[test]
+    fn counts_are_lenient_and_never_an_error() {
+        let u: Usage = serde_json::from_str(
+            r#"{"prompt_tokens":"12","completion_tokens":-3,"total_tokens":{"x":1},"cached":true}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (u.prompt_tokens, u.completion_tokens, u.total_tokens),
+            (Some(12), None, None)
+        );
+        assert_eq!(u.extra["cached"], true);
+        let d: ToolCallDelta = serde_json::from_str(r#"{"index":5000000000}"#).unwrap();
+        assert_eq!(d.index, None, "beyond u32");
+    }
+
+    #[test]
+    fn nullable_fields_read_null_as_none() {
+        let d: ToolCallDelta =
+            serde_json::from_str(r#"{"id":null,"type":null,"function":null}"#).unwrap();
+        assert_eq!((d.id, d.kind, d.function), (None, None, None));
+        let c: ChatChunk = serde_json::from_str(
+            r#"{"usage":null,"choices":[{"logprobs":null,"delta":{"tool_calls":null}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(c.usage, None);
+        assert_eq!(c.choices[0].logprobs, None);
+        assert_eq!(c.choices[0].delta.tool_calls, None);
+        assert!(
+            c.choices[0].extra.is_empty(),
+            "known fields never land in `extra`"
+        );
+    }
+
+    #[test]
+    fn model_of_and_with_model() {
+        assert_eq!(model_of(r#"{"model":"m","x":1}"#).as_deref(), Some("m"));
+        assert_eq!(model_of(r#"{"model":3}"#), None);
+        assert_eq!(model_of("[1]"), None);
+        let b = with_model(r#"{"model":"a","seed":18446744073709551615}"#, "b").unwrap();
+        assert_eq!(b, r#"{"model":"b","seed":18446744073709551615}"#);
+        let e = with_model("[]", "b").unwrap_err();
+        assert_eq!(
+            e.message,
+            "the request is not a JSON object: expected an object, found an array"
+        );
     }
 }
