@@ -13,6 +13,7 @@
 
 pub mod error;
 pub mod hub;
+mod json;
 pub mod models;
 pub mod plan;
 pub mod providers;

@@ -24,11 +24,13 @@
 //! `tests/fixtures/*-recordings.json`); `…/v1/completions` routes are the OpenAI
 //! completions API of other providers, a different wire format, not used here.
 
-use serde::de::Deserializer;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{cut, Error, ErrorKind};
+use crate::json::{
+    lenient_bool, lenient_u64, opt_f64, opt_string, opt_u64, string_or_null, Expect,
+};
 use crate::providers::{
     chat_headers, routing_error, split_model, split_url, with_bill_to, Auth, Policy, Provider,
     Route, Suffix, DEFAULT_BASE_URL,
@@ -39,43 +41,6 @@ use crate::types::{error_from_payload, is_error_payload, parse_error};
 // ---------------------------------------------------------------------------------
 // Request
 // ---------------------------------------------------------------------------------
-
-/// The JSON type a known parameter must have (`null` always passes: "use the default").
-#[derive(Clone, Copy)]
-enum Expect {
-    Bool,
-    Integer,
-    Number,
-    String,
-    Object,
-    Strings,
-}
-
-impl Expect {
-    fn accepts(self, v: &Value) -> bool {
-        match (self, v) {
-            (_, Value::Null) => true,
-            (Expect::Bool, Value::Bool(_)) => true,
-            (Expect::Integer, Value::Number(n)) => n.is_i64() || n.is_u64(),
-            (Expect::Number, Value::Number(_)) => true,
-            (Expect::String, Value::String(_)) => true,
-            (Expect::Object, Value::Object(_)) => true,
-            (Expect::Strings, Value::Array(items)) => items.iter().all(Value::is_string),
-            _ => false,
-        }
-    }
-
-    fn describe(self) -> &'static str {
-        match self {
-            Expect::Bool => "a boolean",
-            Expect::Integer => "an integer",
-            Expect::Number => "a number",
-            Expect::String => "a string",
-            Expect::Object => "an object",
-            Expect::Strings => "an array of strings",
-        }
-    }
-}
 
 /// TGI's `GenerateParameters` and their types; others pass through unchecked.
 const PARAMETER_TYPES: &[(&str, Expect)] = &[
@@ -690,46 +655,6 @@ fn error_event(data: &str) -> Error {
 // Lenient field readers: a server sending `null`, a float or a numeric string must not
 // make a token unreadable.
 // ---------------------------------------------------------------------------------
-
-fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Number(n) => n.as_u64().or_else(|| {
-            n.as_f64()
-                .filter(|f| f.is_finite() && *f >= 0.0 && *f < u64::MAX as f64)
-                // Truncation is the intent for a float count.
-                .map(|f| f as u64)
-        }),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    })
-}
-
-fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-    Ok(opt_u64(d)?.unwrap_or(0))
-}
-
-fn opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    })
-}
-
-fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    Ok(matches!(Value::deserialize(d)?, Value::Bool(true)))
-}
-
-fn string_or_null<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    Ok(opt_string(d)?.unwrap_or_default())
-}
-
-fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::String(s) => Some(s),
-        _ => None,
-    })
-}
 
 #[cfg(test)]
 mod tests {

@@ -28,54 +28,11 @@ use crate::error::{
     code_from_json, cut, message_from_json, Error, ErrorKind, MAX_ERROR_BODY_BYTES,
     MAX_QUOTED_DATA_BYTES,
 };
+use crate::json::Expect;
 
 // ---------------------------------------------------------------------------------
 // Request side
 // ---------------------------------------------------------------------------------
-
-/// The JSON type a known request field must have (`null` is always accepted: it means
-/// "use the default" to every OpenAI-compatible server).
-#[derive(Clone, Copy)]
-enum Expect {
-    Bool,
-    Integer,
-    Number,
-    String,
-    Object,
-    Array,
-    StringOrArray,
-    StringOrObject,
-}
-
-impl Expect {
-    fn accepts(self, v: &Value) -> bool {
-        match (self, v) {
-            (_, Value::Null) => true,
-            (Expect::Bool, Value::Bool(_)) => true,
-            (Expect::Integer, Value::Number(n)) => n.is_i64() || n.is_u64(),
-            (Expect::Number, Value::Number(_)) => true,
-            (Expect::String, Value::String(_)) => true,
-            (Expect::Object, Value::Object(_)) => true,
-            (Expect::Array, Value::Array(_)) => true,
-            (Expect::StringOrArray, Value::String(_) | Value::Array(_)) => true,
-            (Expect::StringOrObject, Value::String(_) | Value::Object(_)) => true,
-            _ => false,
-        }
-    }
-
-    fn describe(self) -> &'static str {
-        match self {
-            Expect::Bool => "a boolean",
-            Expect::Integer => "an integer",
-            Expect::Number => "a number",
-            Expect::String => "a string",
-            Expect::Object => "an object",
-            Expect::Array => "an array",
-            Expect::StringOrArray => "a string or an array of strings",
-            Expect::StringOrObject => "a string or an object",
-        }
-    }
-}
 
 /// Known optional fields and the type each must have when present.
 const FIELD_TYPES: &[(&str, Expect)] = &[

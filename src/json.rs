@@ -1,0 +1,162 @@
+//! Small JSON helpers shared by the modules that read or check JSON by hand.
+//!
+//! Owns: [`Expect`], the JSON type a known request field must have (with the wording
+//! used in `input` errors), and the lenient `serde` field readers used where a server
+//! may send `null`, a float or a numeric string for a number. Must never: decide what a
+//! field means (each module does), or fail on a field a server got slightly wrong.
+
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+/// The JSON type a known field must have. `null` always passes: it means "use the
+/// default" to every OpenAI-compatible and TGI server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Expect {
+    Bool,
+    Integer,
+    Number,
+    String,
+    Object,
+    Array,
+    /// An array whose items are all strings.
+    Strings,
+    StringOrArray,
+    StringOrObject,
+}
+
+impl Expect {
+    pub(crate) fn accepts(self, v: &Value) -> bool {
+        match (self, v) {
+            (_, Value::Null) => true,
+            (Expect::Bool, Value::Bool(_)) => true,
+            (Expect::Integer, Value::Number(n)) => n.is_i64() || n.is_u64(),
+            (Expect::Number, Value::Number(_)) => true,
+            (Expect::String, Value::String(_)) => true,
+            (Expect::Object, Value::Object(_)) => true,
+            (Expect::Array, Value::Array(_)) => true,
+            (Expect::Strings, Value::Array(items)) => items.iter().all(Value::is_string),
+            (Expect::StringOrArray, Value::String(_) | Value::Array(_)) => true,
+            (Expect::StringOrObject, Value::String(_) | Value::Object(_)) => true,
+            _ => false,
+        }
+    }
+
+    /// How an error message names the type.
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Expect::Bool => "a boolean",
+            Expect::Integer => "an integer",
+            Expect::Number => "a number",
+            Expect::String => "a string",
+            Expect::Object => "an object",
+            Expect::Array => "an array",
+            Expect::Strings => "an array of strings",
+            Expect::StringOrArray => "a string or an array of strings",
+            Expect::StringOrObject => "a string or an object",
+        }
+    }
+}
+
+/// A count: an integer, a float (truncated: `1741627526.7` seconds is second
+/// 1741627526) or a numeric string; anything else is `None`.
+pub(crate) fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Number(n) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.is_finite() && *f >= 0.0 && *f < u64::MAX as f64)
+                .map(|f| f as u64)
+        }),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    })
+}
+
+/// [`opt_u64`], `0` when absent.
+pub(crate) fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    Ok(opt_u64(d)?.unwrap_or(0))
+}
+
+/// A finite number, or a string holding one; anything else is `None`.
+pub(crate) fn opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok().filter(|f: &f64| f.is_finite()),
+        _ => None,
+    })
+}
+
+/// A boolean; anything else is `None`.
+pub(crate) fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Bool(b) => Some(b),
+        _ => None,
+    })
+}
+
+/// `true` only for `true`.
+pub(crate) fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(matches!(Value::deserialize(d)?, Value::Bool(true)))
+}
+
+/// A string; anything else is `None`.
+pub(crate) fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) => Some(s),
+        _ => None,
+    })
+}
+
+/// A string, `""` for `null` or anything else.
+pub(crate) fn string_or_null<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(opt_string(d)?.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[derive(Deserialize)]
+    struct Probe {
+        #[serde(default, deserialize_with = "opt_u64")]
+        n: Option<u64>,
+        #[serde(default, deserialize_with = "opt_f64")]
+        f: Option<f64>,
+    }
+
+    fn probe(v: Value) -> Probe {
+        serde_json::from_value(v).unwrap_or(Probe {
+            n: Some(999),
+            f: Some(999.0),
+        })
+    }
+
+    #[test]
+    fn counts_accept_integers_floats_and_numeric_strings() {
+        assert_eq!(probe(json!({"n": 5})).n, Some(5));
+        assert_eq!(probe(json!({"n": 1741627526.7})).n, Some(1741627526));
+        assert_eq!(probe(json!({"n": " 42 "})).n, Some(42));
+        assert_eq!(probe(json!({"n": -1})).n, None);
+        assert_eq!(probe(json!({"n": null})).n, None);
+        assert_eq!(probe(json!({})).n, None);
+    }
+
+    #[test]
+    fn numbers_must_be_finite() {
+        assert_eq!(probe(json!({"f": "0.5"})).f, Some(0.5));
+        assert_eq!(probe(json!({"f": "inf"})).f, None);
+        assert_eq!(probe(json!({"f": true})).f, None);
+    }
+
+    #[test]
+    fn expect_accepts_null_and_names_types() {
+        assert!(Expect::Integer.accepts(&Value::Null));
+        assert!(!Expect::Integer.accepts(&json!(1.5)));
+        assert!(Expect::Strings.accepts(&json!(["a", "b"])));
+        assert!(!Expect::Strings.accepts(&json!(["a", 1])));
+        assert_eq!(
+            Expect::StringOrArray.describe(),
+            "a string or an array of strings"
+        );
+    }
+}
