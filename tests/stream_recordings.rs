@@ -13,46 +13,14 @@ use hf_inference_wasm::types::{parse_completion, ChatChunk};
 use hf_inference_wasm::{Error, ErrorKind};
 use serde_json::Value;
 
-struct Recording {
-    file: &'static str,
-    id: String,
-    url: String,
-    status: u64,
-    content_type: String,
-    body: String,
-}
+#[path = "support/recordings.rs"]
+mod recordings;
+use recordings::{recordings, Recording};
 
-fn recordings() -> Vec<Recording> {
-    let mut out = Vec::new();
-    for file in ["provider-recordings.json", "router-recordings.json"] {
-        let path = format!("{}/tests/fixtures/{file}", env!("CARGO_MANIFEST_DIR"));
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
-        let entries: Vec<Value> =
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {path}: {e}"));
-        for e in entries {
-            let s = |k: &str| {
-                e.get(k)
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned()
-            };
-            out.push(Recording {
-                file,
-                id: s("id"),
-                url: s("url"),
-                status: e.get("status").and_then(Value::as_u64).unwrap_or(0),
-                content_type: s("content_type"),
-                body: s("body"),
-            });
-        }
-    }
-    out
-}
-
-fn streams() -> Vec<Recording> {
+fn streams() -> Vec<&'static Recording> {
     recordings()
-        .into_iter()
-        .filter(|r| r.content_type.starts_with("text/event-stream"))
+        .iter()
+        .filter(|r| r.is_event_stream())
         .collect()
 }
 

@@ -15,12 +15,9 @@ use hf_inference_wasm::{Error, ErrorKind};
 use proptest::prelude::*;
 use serde_json::Value;
 
-struct Recording {
-    file: &'static str,
-    id: String,
-    url: String,
-    body: String,
-}
+#[path = "support/recordings.rs"]
+mod recordings;
+use recordings::{recordings, Recording};
 
 fn event_data(body: &str) -> Vec<String> {
     let mut decoder = Decoder::new();
@@ -55,35 +52,16 @@ fn is_tgi_stream(url: &str, body: &str) -> bool {
 }
 
 /// The TGI streams of the fixtures, read once.
-fn tgi_streams() -> &'static [Recording] {
-    static STREAMS: std::sync::OnceLock<Vec<Recording>> = std::sync::OnceLock::new();
+fn tgi_streams() -> &'static [&'static Recording] {
+    static STREAMS: std::sync::OnceLock<Vec<&'static Recording>> = std::sync::OnceLock::new();
     STREAMS.get_or_init(load_tgi_streams)
 }
 
-fn load_tgi_streams() -> Vec<Recording> {
-    let mut out = Vec::new();
-    for file in ["provider-recordings.json", "router-recordings.json"] {
-        let path = format!("{}/tests/fixtures/{file}", env!("CARGO_MANIFEST_DIR"));
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
-        let entries: Vec<Value> =
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {path}: {e}"));
-        for e in entries {
-            let s = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
-            if !s("content_type").starts_with("text/event-stream") {
-                continue;
-            }
-            let (url, body) = (s("url"), s("body"));
-            if is_tgi_stream(&url, &body) {
-                out.push(Recording {
-                    file,
-                    id: s("id"),
-                    url,
-                    body,
-                });
-            }
-        }
-    }
-    out
+fn load_tgi_streams() -> Vec<&'static Recording> {
+    recordings()
+        .iter()
+        .filter(|r| r.is_event_stream() && is_tgi_stream(&r.url, &r.body))
+        .collect()
 }
 
 /// Everything one decoding of a body produced. Every chunking must give the same.
