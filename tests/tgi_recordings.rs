@@ -15,6 +15,9 @@ use hf_inference_wasm::{Error, ErrorKind};
 use proptest::prelude::*;
 use serde_json::Value;
 
+#[path = "support/splits.rs"]
+mod splits;
+use splits::{random_cut_sets, seed_of};
 #[path = "support/recordings.rs"]
 mod recordings;
 use recordings::{recordings, Recording};
@@ -118,43 +121,6 @@ fn replay(body: &[u8], cuts: &[usize]) -> Outcome {
     }
 }
 
-/// A small deterministic PRNG (xorshift64*), so no new dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n.max(1) as u64) as usize
-    }
-}
-
-/// 20 split sets: from a few cuts to one every few bytes.
-fn random_cut_sets(len: usize, id: &str) -> Vec<Vec<usize>> {
-    let seed = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    });
-    let mut rng = Rng(seed | 1);
-    (0..20)
-        .map(|i| {
-            let count = match i % 4 {
-                0 => 1 + rng.below(3),
-                1 => 1 + rng.below(20),
-                2 => 1 + rng.below(len / 8 + 1),
-                _ => 1 + rng.below(len / 2 + 1),
-            };
-            let mut cuts: Vec<usize> = (0..count).map(|_| rng.below(len + 1)).collect();
-            cuts.sort_unstable();
-            cuts.dedup();
-            cuts
-        })
-        .collect()
-}
-
 #[test]
 fn fixtures_hold_the_expected_tgi_streams() {
     let streams = tgi_streams();
@@ -183,7 +149,10 @@ fn every_tgi_stream_decodes_the_same_whole_byte_by_byte_and_at_random_splits() {
             r.file,
             r.id
         );
-        for (i, cuts) in random_cut_sets(body.len(), &r.id).iter().enumerate() {
+        for (i, cuts) in random_cut_sets(body.len(), seed_of(&r.id))
+            .iter()
+            .enumerate()
+        {
             assert_eq!(
                 replay(body, cuts),
                 whole,
