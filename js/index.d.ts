@@ -232,9 +232,53 @@ export interface UpstreamHealth {
 
 export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
-export interface InferenceClientOptions {
+/** The router's providers (the core's table); `"auto"` lets the router choose. */
+export type ProviderName =
+  | "auto"
+  | "baseten"
+  | "black-forest-labs"
+  | "cerebras"
+  | "clarifai"
+  | "cohere"
+  | "deepinfra"
+  | "fal-ai"
+  | "featherless-ai"
+  | "fireworks-ai"
+  | "groq"
+  | "hf-inference"
+  | "hyperbolic"
+  | "nebius"
+  | "novita"
+  | "nscale"
+  | "ovhcloud"
+  | "publicai"
+  | "replicate"
+  | "sambanova"
+  | "scaleway"
+  | "together"
+  | "wavespeed"
+  | "zai-org"
+  | (string & {});
+
+/** How the router picks a provider when none is named (also a `model:policy` suffix). */
+export type RoutingPolicy = "fastest" | "cheapest" | "preferred";
+
+export interface RoutingOptions {
+  /** `"auto"` (default: the router picks) or a provider. With an `hf_…` token the call
+   *  goes through the router as `model:provider`; with a provider's own key it goes to
+   *  that provider's API directly, with the provider's id for the model from the Hub. */
+  provider?: ProviderName;
+  /** The router's provider choice for `auto`. */
+  policy?: RoutingPolicy;
+  /** Bill an organization (`X-HF-Bill-To`); routed calls only. */
+  billTo?: string;
+}
+
+export interface InferenceClientOptions extends RoutingOptions {
   /** An `hf_…` token or a provider key. Never needed in a browser that talks to the proxy. */
   token?: string;
+  /** Where the Hub mapping is looked up for direct provider calls (default `https://huggingface.co`). */
+  hubUrl?: string;
   /** Default `https://router.huggingface.co`; chat goes to `{baseUrl}/v1/chat/completions`. */
   baseUrl?: string;
   /** A dedicated endpoint (TGI, vLLM, llama.cpp, an Inference Endpoint, or our proxy):
@@ -253,7 +297,7 @@ export interface InferenceClientOptions {
   fallback?: FallbackTarget[];
 }
 
-export interface RequestOptions {
+export interface RequestOptions extends RoutingOptions {
   signal?: AbortSignal;
   /** Per-call timeouts, merged over the client's. */
   timeouts?: Timeouts;
@@ -269,29 +313,138 @@ export interface RequestOptions {
   onFallback?: (event: FallbackEvent) => void;
 }
 
-export interface StreamFinish {
+export interface StreamFinish<TResult = ChatCompletion> {
   /** What was received: complete, or partial when aborted or truncated. */
-  completion: ChatCompletion;
+  completion: TResult;
   finishReason: string | null;
   usage: Usage | undefined;
   aborted: boolean;
   truncated: boolean;
 }
 
-export interface StreamCallbacks {
-  /** Each piece of text for choice 0, with the text so far. */
+export interface StreamCallbacks<TChunk = ChatCompletionChunk, TResult = ChatCompletion> {
+  /** Each piece of text (choice 0's, or a non-special token's), with the text so far. */
   onContent?: (delta: string, snapshot: string) => void;
-  /** Every parsed chunk, exactly as the server sent it. */
-  onChunk?: (chunk: ChatCompletionChunk) => void;
+  /** Every parsed chunk (or token event), exactly as the server sent it. */
+  onChunk?: (chunk: TChunk) => void;
   /** The stream ended: done, aborted or truncated. Called once. */
-  onFinish?: (result: StreamFinish) => void;
+  onFinish?: (result: StreamFinish<TResult>) => void;
   /** The stream failed (also called for a truncated stream). */
   onError?: (error: InferenceError) => void;
   /** The stream was aborted; `partial` is what arrived before. */
-  onAbort?: (partial: ChatCompletion) => void;
+  onAbort?: (partial: TResult) => void;
 }
 
 export interface StreamOptions extends RequestOptions, StreamCallbacks {}
+
+// ---------------------------------------------------------------------------
+// Text generation (TGI's native API)
+
+export interface TextGenerationParameters {
+  max_new_tokens?: number;
+  temperature?: number;
+  top_k?: number;
+  top_p?: number;
+  typical_p?: number;
+  repetition_penalty?: number;
+  frequency_penalty?: number;
+  truncate?: number;
+  seed?: number;
+  best_of?: number;
+  top_n_tokens?: number;
+  do_sample?: boolean;
+  details?: boolean;
+  decoder_input_details?: boolean;
+  return_full_text?: boolean;
+  watermark?: boolean;
+  stop?: string[];
+  grammar?: { type: string; value: unknown };
+  adapter_id?: string;
+  [key: string]: unknown;
+}
+
+export interface TextGenerationRequest {
+  inputs: string;
+  parameters?: TextGenerationParameters;
+  /** The model, for `hf-inference` through the router (a dedicated endpoint serves its own). */
+  model?: string;
+  [key: string]: unknown;
+}
+
+export interface TextGenerationToken {
+  id: number;
+  text: string;
+  logprob?: number | null;
+  special: boolean;
+}
+
+export interface TextGenerationDetails {
+  finish_reason?: "length" | "eos_token" | "stop_sequence" | (string & {});
+  generated_tokens?: number;
+  seed?: number | null;
+  [key: string]: unknown;
+}
+
+export interface TextGenerationOutput {
+  generated_text: string;
+  details?: TextGenerationDetails;
+  [key: string]: unknown;
+}
+
+/** One event of `/generate_stream`; the last carries `generated_text` (and `details`). */
+export interface TextGenerationStreamOutput {
+  index?: number;
+  token: TextGenerationToken;
+  generated_text: string | null;
+  details: TextGenerationDetails | null;
+  [key: string]: unknown;
+}
+
+export type TextGenerationStream = ChatStream<TextGenerationStreamOutput, TextGenerationOutput>;
+
+export interface TextGenerationStreamOptions
+  extends RequestOptions,
+    StreamCallbacks<TextGenerationStreamOutput, TextGenerationOutput> {}
+
+// ---------------------------------------------------------------------------
+// The model list (`GET /v1/models`)
+
+export interface ModelPricing {
+  /** US dollars per million input tokens. */
+  input?: number;
+  /** US dollars per million output tokens. */
+  output?: number;
+  [key: string]: unknown;
+}
+
+export interface ModelProviderInfo {
+  provider: string;
+  status?: "live" | "staging" | (string & {});
+  context_length?: number;
+  pricing?: ModelPricing;
+  supports_tools?: boolean;
+  supports_structured_output?: boolean;
+  /** Seconds to first token, as the router measures it. */
+  latency?: number;
+  /** Tokens per second, as the router measures it. */
+  throughput?: number;
+  [key: string]: unknown;
+}
+
+export interface ModelCard {
+  id: string;
+  object: string;
+  created?: number;
+  owned_by?: string;
+  providers: ModelProviderInfo[];
+  [key: string]: unknown;
+}
+
+export interface ModelList {
+  object: string;
+  data: ModelCard[];
+  [key: string]: unknown;
+}
 
 // ---------------------------------------------------------------------------
 // Errors
@@ -354,14 +507,17 @@ export declare class InferenceError extends Error {
 // ---------------------------------------------------------------------------
 // The client
 
-export declare class ChatStream implements AsyncIterable<ChatCompletionChunk> {
+/** A streamed chat completion (or, as `TextGenerationStream`, a TGI token stream). */
+export declare class ChatStream<TChunk = ChatCompletionChunk, TResult = ChatCompletion>
+  implements AsyncIterable<TChunk>
+{
   private constructor();
   /** Iterate over chunks; breaking out cancels the request. Consume a stream once. */
-  [Symbol.asyncIterator](): AsyncIterator<ChatCompletionChunk>;
-  next(): Promise<IteratorResult<ChatCompletionChunk, undefined>>;
-  return(): Promise<IteratorResult<ChatCompletionChunk, undefined>>;
-  /** The whole completion (partial if aborted). Drives the stream if nobody iterates. */
-  finalCompletion(): Promise<ChatCompletion>;
+  [Symbol.asyncIterator](): AsyncIterator<TChunk>;
+  next(): Promise<IteratorResult<TChunk, undefined>>;
+  return(): Promise<IteratorResult<TChunk, undefined>>;
+  /** The whole result (partial if aborted). Drives the stream if nobody iterates. */
+  finalCompletion(): Promise<TResult>;
   /** The text of choice 0 (partial if aborted). Drives the stream if nobody iterates. */
   text(): Promise<string>;
   /** Stop now; the partial result stays available. */
@@ -390,6 +546,15 @@ export declare class InferenceClient {
   constructor(options?: InferenceClientOptions);
   chatCompletion(request: ChatCompletionRequest, options?: RequestOptions): Promise<ChatCompletion>;
   chatCompletionStream(request: ChatCompletionRequest, options?: StreamOptions): ChatStream;
+  /** TGI's `/generate` (a dedicated `endpointUrl`) or `hf-inference` through the router. */
+  textGeneration(request: TextGenerationRequest, options?: RequestOptions): Promise<TextGenerationOutput>;
+  /** TGI's `/generate_stream`: token events, with the same surface as a chat stream. */
+  textGenerationStream(request: TextGenerationRequest, options?: TextGenerationStreamOptions): TextGenerationStream;
+  /** `GET {baseUrl or endpointUrl}/v1/models`: the models and, on the router, their
+   *  providers with status, context length and pricing. */
+  listModels(options?: Pick<RequestOptions, "signal" | "timeouts" | "headers">): Promise<ModelList>;
+  /** The circuit breakers' state, one entry per upstream called. */
+  health(): UpstreamHealth[];
   /** The `huggingface_hub` / OpenAI shape. */
   readonly chat: { readonly completions: { readonly create: ChatCompletionsCreate } };
   /** Release the client's resources (wasm memory). The client is unusable afterwards. */

@@ -74,6 +74,21 @@ pub fn mapping_request(
     Ok((url, headers))
 }
 
+/// The cache identity of a credential: `""` for none, else a 64-bit FNV-1a hash of it
+/// in hex. Not a secret-keeping hash (nothing here needs one): it only keeps the token
+/// itself out of the cache's keys, so two tokens never share a private model's mapping.
+pub fn token_identity(auth: &Auth) -> String {
+    let Some(secret) = auth.secret() else {
+        return String::new();
+    };
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in secret.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
 /// A Hub model id: `name` or `namespace/name`, of ASCII letters, digits, `-`, `_`, `.`.
 pub(crate) fn check_model_id(id: &str) -> Result<(), Error> {
     let ok_char = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
@@ -601,6 +616,17 @@ impl MappingCache {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_token_identity_never_contains_the_token_and_tells_tokens_apart() {
+        let a = token_identity(&Auth::from_token(Some("hf_secretAAAA")));
+        let b = token_identity(&Auth::from_token(Some("hf_secretAAAB")));
+        assert_eq!(a.len(), 16);
+        assert_ne!(a, b);
+        assert!(!a.contains("secret"));
+        assert_eq!(token_identity(&Auth::None), "");
+        assert_eq!(a, token_identity(&Auth::from_token(Some("hf_secretAAAA"))));
+    }
     use super::*;
     use crate::ErrorKind;
 

@@ -16,6 +16,7 @@ pub mod hub;
 mod json;
 pub mod models;
 pub mod plan;
+pub mod protocol;
 pub mod providers;
 pub mod proxy;
 pub mod relay;

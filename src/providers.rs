@@ -52,6 +52,19 @@ pub fn chat_url(base_url: Option<&str>, endpoint_url: Option<&str>) -> Result<St
     }
 }
 
+/// Where the model list is: `{endpoint or base}/v1/models` (the router by default). An
+/// endpoint URL copied with a route on it (`/v1`, `/v1/chat/completions`) has it
+/// replaced; a query is kept.
+pub fn models_url(base_url: Option<&str>, endpoint_url: Option<&str>) -> Result<String, Error> {
+    let chat = chat_url(base_url, endpoint_url)?;
+    let (path, query) = split_url(&chat, "baseUrl")?;
+    let root = path
+        .strip_suffix("/chat/completions")
+        .unwrap_or(path)
+        .trim_end_matches("/v1");
+    Ok(format!("{root}/v1/models{query}"))
+}
+
 /// `url` split into everything before the query and the query (with its `?`), after
 /// checking it is an absolute http(s) URL with a host. `option` names the option in
 /// errors.
@@ -968,6 +981,29 @@ fn route_direct(req: &RouteRequest<'_>, key: &str) -> Result<Route, Error> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_model_list_sits_next_to_chat_completions() {
+        assert_eq!(
+            models_url(None, None).unwrap(),
+            "https://router.huggingface.co/v1/models"
+        );
+        assert_eq!(
+            models_url(Some("http://127.0.0.1:9/proxy/"), None).unwrap(),
+            "http://127.0.0.1:9/proxy/v1/models"
+        );
+        for e in [
+            "http://h:1/v1/chat/completions?k=1",
+            "http://h:1/v1?k=1",
+            "http://h:1?k=1",
+        ] {
+            assert_eq!(
+                models_url(None, Some(e)).unwrap(),
+                "http://h:1/v1/models?k=1"
+            );
+        }
+        assert!(models_url(None, Some("ftp://h")).is_err());
+    }
     use super::*;
 
     fn url(base: Option<&str>, endpoint: Option<&str>) -> String {

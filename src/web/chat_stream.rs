@@ -30,11 +30,12 @@ use super::error::{attach_attempts, set, to_js};
 use super::transport::{self, Call, Cause, RequestSpec, Sleep};
 use crate::error::{Error, ErrorKind, MAX_ERROR_BODY_BYTES};
 use crate::plan::{Next, Plan};
+use crate::protocol::{Ended, Protocol, StreamState};
 use crate::response::{disposition, Disposition, PROVIDER_HEADER, REQUEST_ID_HEADERS};
 use crate::retry::ResponseHints;
 use crate::sse::{self, Decoder, Event};
-use crate::stream::{ChatStreamState, Step};
-use crate::{relay, types};
+use crate::stream::Step;
+use crate::{relay, tgi, types};
 
 /// The largest JSON body read where a stream was expected (it carries an error).
 const MAX_JSON_INSTEAD_OF_STREAM: usize = 1 << 20;
@@ -116,8 +117,12 @@ impl sse::Sink for Queue<'_> {
 }
 
 struct Inner {
-    /// The attempt in flight; `None` when sending it failed (`start_error` says why).
+    /// The attempt in flight; `None` when sending it failed (`start_error` says why),
+    /// or while `resolving` runs.
     call: Option<Call>,
+    /// Settles once the request's route is known and its first attempt sent (a direct
+    /// provider call looks up the provider's model id first).
+    resolving: Option<Promise>,
     start_error: Option<Error>,
     /// The request, to send again on a retry or to a fallback target.
     spec: Rc<RequestSpec>,
@@ -133,10 +138,10 @@ struct Inner {
     body_ended: bool,
     unterminated: Option<Event>,
     /// The core's verdict at the end of the body, held while its tail chunk goes out.
-    finished: Option<Result<crate::stream::Finish, Error>>,
+    finished: Option<Result<Ended, Error>>,
     /// A decoder error found after events of the same read; reported after them.
     pending_error: Option<Error>,
-    state: ChatStreamState,
+    state: StreamState,
     cb: Callbacks,
     snapshot: JsString,
     mode: Mode,
@@ -170,6 +175,9 @@ impl Drop for Inner {
     }
 }
 
+/// The real request of a stream started with a provisional one.
+pub(crate) type Resolving = std::pin::Pin<Box<dyn Future<Output = Result<RequestSpec, Error>>>>;
+
 /// What one pull produced.
 enum Pulled {
     /// A chunk: its parsed object (when one was wanted) and its JSON text.
@@ -179,8 +187,12 @@ enum Pulled {
 }
 
 impl ChatStream {
+    /// Start a stream. With `resolving`, `spec` is provisional (its route is not known
+    /// yet): the first attempt is sent once `resolving` yields the real spec; a failure
+    /// to resolve ends the stream with that error, never retried.
     pub(crate) fn start(
         spec: Rc<RequestSpec>,
+        resolving: Option<Resolving>,
         token: Option<String>,
         limits: sse::Limits,
         cb: Callbacks,
@@ -188,12 +200,17 @@ impl ChatStream {
         let drive = cb.any();
         let plan = Plan::new(spec.retry, spec.target_count(), js_sys::Date::now());
         // Sent now: the stream is lazy to consume, not to start.
-        let (call, start_error) = match spec.start(0) {
-            Ok(call) => (Some(call), None),
-            Err(e) => (None, Some(e)),
+        let (call, start_error) = match resolving {
+            Some(_) => (None, None),
+            None => match spec.start(0) {
+                Ok(call) => (Some(call), None),
+                Err(e) => (None, Some(e)),
+            },
         };
+        let protocol = spec.protocol;
         let inner = Rc::new(RefCell::new(Inner {
             call,
+            resolving: None,
             start_error,
             spec,
             plan,
@@ -207,7 +224,7 @@ impl ChatStream {
             unterminated: None,
             pending_error: None,
             finished: None,
-            state: ChatStreamState::new(),
+            state: StreamState::new(protocol),
             cb,
             snapshot: JsString::from(""),
             mode: Mode::Unclaimed,
@@ -223,6 +240,29 @@ impl ChatStream {
             request_id: None,
             provider: None,
         }));
+        if let Some(resolving) = resolving {
+            let rc = inner.clone();
+            let done = future_to_promise(async move {
+                let resolved = resolving.await;
+                if rc.borrow().outcome.is_some() {
+                    return Ok(JsValue::UNDEFINED);
+                }
+                match resolved {
+                    Ok(spec) => {
+                        let started = spec.start(0);
+                        let mut inner = rc.borrow_mut();
+                        inner.spec = Rc::new(spec);
+                        match started {
+                            Ok(call) => inner.call = Some(call),
+                            Err(e) => inner.start_error = Some(e),
+                        }
+                    }
+                    Err(e) => fail(&rc, e, None, false),
+                }
+                Ok(JsValue::UNDEFINED)
+            });
+            inner.borrow_mut().resolving = Some(done);
+        }
         if drive {
             // Later, so that a caller who starts iterating right away keeps the stream.
             let rc = inner.clone();
@@ -483,6 +523,14 @@ async fn pull(rc: &Rc<RefCell<Inner>>, want_object: bool) -> Pulled {
             }
         }
 
+        // 1b. The stream's end marker was delivered (TGI's last token): stop reading.
+        let done = rc.borrow().state.is_done();
+        if done {
+            let result = rc.borrow_mut().state.finish(None);
+            end_with(rc, result);
+            return Pulled::End;
+        }
+
         // 2. The decoder failed after the events above.
         let pending_error = rc.borrow_mut().pending_error.take();
         if let Some(e) = pending_error {
@@ -666,6 +714,14 @@ async fn open(rc: &Rc<RefCell<Inner>>) -> Opened {
             return Opened::Ready;
         }
     }
+    let resolving = rc.borrow().resolving.clone();
+    if let Some(p) = resolving {
+        let _ = JsFuture::from(p).await;
+        rc.borrow_mut().resolving = None;
+        if rc.borrow().outcome.is_some() {
+            return Opened::Ended;
+        }
+    }
     let call = {
         let mut inner = rc.borrow_mut();
         match inner.call.clone() {
@@ -730,11 +786,18 @@ async fn open(rc: &Rc<RefCell<Inner>>) -> Opened {
         }
         Disposition::Json => {
             rc.borrow_mut().body = Body::Gone;
+            let protocol = rc.borrow().spec.protocol;
             let e = match transport::read_text(&call, &response, MAX_JSON_INSTEAD_OF_STREAM).await {
-                Ok(t) => match types::parse_completion(&t) {
-                    Err(e) => e,
-                    Ok(_) => crate::response::not_a_stream(&t),
-                },
+                Ok(t) => {
+                    let parsed = match protocol {
+                        Protocol::Chat => types::parse_completion(&t).map(drop),
+                        Protocol::TextGeneration => tgi::parse_text_generation(&t).map(drop),
+                    };
+                    match parsed {
+                        Err(e) => e,
+                        Ok(()) => crate::response::not_a_stream(&t),
+                    }
+                }
                 Err((e, _)) => e,
             };
             Opened::Failed(e, None, ResponseHints::default())
@@ -824,30 +887,24 @@ async fn retry_or_fail(
     inner.unterminated = None;
     inner.pending_error = None;
     inner.finished = None;
-    inner.state = ChatStreamState::new();
+    inner.state = StreamState::new(inner.spec.protocol);
     true
 }
 
 /// End with what the core said at the end of the body or at `[DONE]`.
-fn end_with(rc: &Rc<RefCell<Inner>>, result: Result<crate::stream::Finish, Error>) {
+fn end_with(rc: &Rc<RefCell<Inner>>, result: Result<Ended, Error>) {
     match result {
         Ok(f) if !f.truncated => {
             cancel_body(rc);
-            let completion = to_js_json(&f.completion);
+            let completion = json_to_js(&f.result);
             {
                 let inner = rc.borrow();
                 set_route(&completion, &inner.spec, inner.plan.current());
             }
-            let text = f
-                .completion
-                .choices
-                .first()
-                .and_then(|c| c.message.content.clone())
-                .unwrap_or_default();
             {
                 let mut inner = rc.borrow_mut();
                 inner.final_completion = Some(completion);
-                inner.final_text = Some(text);
+                inner.final_text = Some(f.text);
             }
             finish(rc, Outcome::Done);
         }
@@ -891,7 +948,7 @@ fn fail_recorded(rc: &Rc<RefCell<Inner>>, e: Error, cause: Option<JsValue>, trun
         if let Some(t) = &inner.token {
             e = e.redact(t);
         }
-        (e, to_js_json(&inner.state.snapshot()))
+        (e, json_to_js(&inner.state.snapshot_json()))
     };
     let error = to_js(&e, Some(&partial), cause.as_ref());
     attach_attempts(&error, &rc.borrow().plan.attempts());
@@ -927,17 +984,11 @@ fn finish(rc: &Rc<RefCell<Inner>>, outcome: Outcome) {
             let _ = wake.call0(&JsValue::UNDEFINED);
         }
         if inner.final_completion.is_none() {
-            let partial = to_js_json(&inner.state.snapshot());
+            let partial = json_to_js(&inner.state.snapshot_json());
             inner.final_completion = Some(partial);
         }
         if inner.final_text.is_none() {
-            let text = inner
-                .state
-                .snapshot()
-                .choices
-                .first()
-                .and_then(|c| c.message.content.clone())
-                .unwrap_or_default();
+            let text = inner.state.text();
             inner.final_text = Some(text);
         }
         (
@@ -1016,7 +1067,7 @@ fn finish_info(
         .borrow()
         .state
         .finish_reason()
-        .map(JsValue::from_str)
+        .map(|r| JsValue::from_str(&r))
         .unwrap_or(JsValue::NULL);
     set(&o, "finishReason", &reason);
     let usage = Reflect::get(completion, &JsValue::from_str("usage")).unwrap_or(JsValue::UNDEFINED);
@@ -1070,10 +1121,7 @@ fn failure_of(rc: &Rc<RefCell<Inner>>) -> Option<JsValue> {
     }
 }
 
-/// A core value as a JS object, through JSON (every field, integers exact up to 2^53).
-fn to_js_json<T: serde::Serialize>(v: &T) -> JsValue {
-    serde_json::to_string(v)
-        .ok()
-        .and_then(|s| JSON::parse(&s).ok())
-        .unwrap_or(JsValue::UNDEFINED)
+/// The core's JSON as a JS object (every field, integers exact up to 2^53).
+fn json_to_js(json: &str) -> JsValue {
+    JSON::parse(json).unwrap_or(JsValue::UNDEFINED)
 }

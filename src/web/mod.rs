@@ -6,6 +6,7 @@
 mod chat_stream;
 mod client;
 mod error;
+mod hub;
 mod options;
 mod sys;
 mod transport;

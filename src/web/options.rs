@@ -9,7 +9,7 @@ use js_sys::{Function, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::error::Error;
-use crate::providers::FallbackSpec;
+use crate::providers::{parse_provider, FallbackSpec, Policy, Provider};
 use crate::retry::{BreakerOptions, RetryOptions};
 use crate::sse::Limits;
 use crate::timeouts::Timeouts;
@@ -27,6 +27,43 @@ pub(crate) struct ClientOptions {
     pub fallback: Vec<FallbackSpec>,
     /// `None` when `circuitBreaker: false`.
     pub breaker: Option<BreakerOptions>,
+    pub routing: Routing,
+    pub hub_url: Option<String>,
+}
+
+/// Where calls go: the `provider`, `policy` and `billTo` options (client or call).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Routing {
+    pub provider: Option<Provider>,
+    pub policy: Option<Policy>,
+    pub bill_to: Option<String>,
+}
+
+impl Routing {
+    /// This call's options over the client's.
+    pub(crate) fn over(&self, base: &Routing) -> Routing {
+        Routing {
+            provider: self.provider.or(base.provider),
+            policy: self.policy.or(base.policy),
+            bill_to: self.bill_to.clone().or_else(|| base.bill_to.clone()),
+        }
+    }
+}
+
+fn routing(o: &Object) -> Result<Routing, Error> {
+    let provider = match string(o, "provider", "provider")? {
+        Some(p) => Some(parse_provider(&p)?),
+        None => None,
+    };
+    let policy = match string(o, "policy", "policy")? {
+        Some(p) => Some(Policy::parse(&p)?),
+        None => None,
+    };
+    Ok(Routing {
+        provider,
+        policy,
+        bill_to: string(o, "billTo", "billTo")?,
+    })
 }
 
 /// A call's options, checked (callbacks are read by the stream).
@@ -37,6 +74,7 @@ pub(crate) struct CallOptions {
     /// The call's own `fallback`, replacing the client's when given.
     pub fallback: Option<Vec<FallbackSpec>>,
     pub headers: Vec<(String, String)>,
+    pub routing: Routing,
     pub object: Option<Object>,
 }
 
@@ -54,6 +92,8 @@ pub(crate) fn client_options(v: &JsValue) -> Result<ClientOptions, Error> {
             retry: RetryOptions::default(),
             fallback: Vec::new(),
             breaker: Some(BreakerOptions::default()),
+            routing: Routing::default(),
+            hub_url: None,
         });
     };
     let mut limits = Limits::default();
@@ -75,6 +115,8 @@ pub(crate) fn client_options(v: &JsValue) -> Result<ClientOptions, Error> {
         retry: retry(&o, RetryOptions::default())?,
         fallback: fallback(&o)?.unwrap_or_default(),
         breaker: breaker(&o)?,
+        routing: routing(&o)?,
+        hub_url: string(&o, "hubUrl", "hubUrl")?,
         limits,
     })
 }
@@ -93,6 +135,7 @@ pub(crate) fn call_options(
             retry: base_retry,
             fallback: None,
             headers: base_headers.to_vec(),
+            routing: Routing::default(),
             object: None,
         });
     };
@@ -116,6 +159,7 @@ pub(crate) fn call_options(
         retry: retry(&o, base_retry)?,
         fallback: fallback(&o)?,
         headers: merged,
+        routing: routing(&o)?,
         object: Some(o),
     })
 }

@@ -27,4 +27,8 @@ extern "C" {
     /// `performance.now()`: a monotonic clock in milliseconds.
     #[wasm_bindgen(js_namespace = performance, js_name = now)]
     pub fn performance_now() -> f64;
+
+    /// `console.warn(message)`.
+    #[wasm_bindgen(js_namespace = console, js_name = warn)]
+    pub fn console_warn(message: &str);
 }

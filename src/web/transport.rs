@@ -23,6 +23,7 @@ use web_sys::{AbortController, AbortSignal, ReadableStreamDefaultReader, Respons
 use super::error::{describe, set};
 use super::sys;
 use crate::error::{Error, TimeoutKind};
+use crate::protocol::Protocol;
 use crate::providers::Target;
 use crate::retry::{
     breaker_outcome, circuit_open_error, Admit, Breakers, Outcome as BreakerOutcome, ResponseHints,
@@ -62,12 +63,13 @@ struct Shared {
 type SignalListener = (AbortSignal, Closure<dyn FnMut()>);
 
 impl Call {
-    /// Send a request now. `headers` in order; `body` the JSON text.
+    /// Send a request now. `headers` in order; `body` the JSON text of a POST, `None`
+    /// for a GET.
     pub(crate) fn start(
         fetch: Option<&Function>,
         url: &str,
         headers: &[(String, String)],
-        body: &str,
+        body: Option<&str>,
         timeouts: Timeouts,
         signal: Option<&AbortSignal>,
     ) -> Result<Call, Error> {
@@ -103,13 +105,19 @@ impl Call {
         }
 
         let init = Object::new();
-        set(&init, "method", &"POST".into());
+        set(
+            &init,
+            "method",
+            &if body.is_some() { "POST" } else { "GET" }.into(),
+        );
         let h = Object::new();
         for (name, value) in headers {
             set(&h, name, &value.into());
         }
         set(&init, "headers", &h);
-        set(&init, "body", &body.into());
+        if let Some(body) = body {
+            set(&init, "body", &body.into());
+        }
         set(&init, "signal", &shared.controller.signal());
 
         let fetch_result = match fetch {
@@ -300,7 +308,10 @@ thread_local! {
 
 /// Everything needed to send a request again, to its primary target or a fallback: a
 /// retry re-sends exactly this.
+#[derive(Clone)]
 pub(crate) struct RequestSpec {
+    /// What the response stream speaks.
+    pub protocol: Protocol,
     pub fetch: Option<Function>,
     pub primary: Target,
     /// Tried in order after the primary, when the core says to move on.
@@ -331,7 +342,7 @@ impl RequestSpec {
             self.fetch.as_ref(),
             &target.url,
             &self.headers,
-            &target.body,
+            Some(&target.body),
             self.timeouts,
             self.signal.as_ref(),
         )
@@ -481,4 +492,35 @@ pub(crate) async fn read_text(
     }
     Ok(String::from_utf8(buf)
         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+}
+
+/// A GET's answer: its status, its body (up to `max` bytes) and the request id.
+pub(crate) struct Fetched {
+    pub status: u16,
+    pub body: String,
+    pub request_id: Option<String>,
+}
+
+/// One bounded GET (the Hub mapping, the model list): the call's timeouts and signal
+/// apply, the body is read whole up to `max` bytes.
+pub(crate) async fn get_text(
+    fetch: Option<&Function>,
+    url: &str,
+    headers: &[(String, String)],
+    timeouts: Timeouts,
+    signal: Option<&AbortSignal>,
+    max: usize,
+) -> Result<Fetched, (Error, Option<JsValue>)> {
+    let call = Call::start(fetch, url, headers, None, timeouts, signal).map_err(|e| (e, None))?;
+    let response = call.response().await?;
+    let request_id = crate::response::REQUEST_ID_HEADERS
+        .iter()
+        .find_map(|h| response.headers().get(h).ok().flatten());
+    let body = read_text(&call, &response, max).await?;
+    call.end();
+    Ok(Fetched {
+        status: response.status(),
+        body,
+        request_id,
+    })
 }

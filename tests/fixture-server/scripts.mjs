@@ -195,6 +195,16 @@ function reasoningBody() {
   return s + DONE;
 }
 
+// --- TGI: tokens, then TGI's in-stream error (old TGI spelling: `data:{` with no space) -------
+const tgiErrorTokens = ["Once", " upon"];
+function tgiErrorBody() {
+  let s = "";
+  tgiErrorTokens.forEach((text, i) => {
+    s += `data:${JSON.stringify({ index: i + 1, token: { id: i + 1, text, logprob: -0.5, special: false }, generated_text: null, details: null })}\n\n`;
+  });
+  return s + 'data:{"error":"Request failed during generation: Server error: CUDA out of memory","error_type":"generation"}\n\n';
+}
+
 // --- the table ---------------------------------------------------------------------------------
 export const scripts = {
   emoji: {
@@ -267,6 +277,11 @@ export const scripts = {
       lineBytes: HUGE_LINE_BYTES,
       error: { kind: "stream", code: "line_too_long" },
     },
+  },
+  "tgi-error-midstream": {
+    protocol: "tgi",
+    body: tgiErrorBody(),
+    expected: { text: tgiErrorTokens.join(""), finishReason: null, error: { kind: "stream", code: "generation", message: "CUDA out of memory" } },
   },
   reasoning: {
     body: reasoningBody(),

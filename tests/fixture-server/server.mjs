@@ -32,7 +32,19 @@ const CREATED = 1700000000;
 const DEFAULT_MODEL = "fixture/chat-simulator";
 
 export const MODELS = [
-  { id: DEFAULT_MODEL, object: "model", created: CREATED, owned_by: "fixture", context_length: 8192 },
+  {
+    id: DEFAULT_MODEL,
+    object: "model",
+    created: CREATED,
+    owned_by: "fixture",
+    context_length: 8192,
+    // The router's shape: every provider serving the model, with its price per million tokens.
+    providers: [
+      { provider: "together", status: "live", context_length: 131072, pricing: { input: 0.88, output: 0.88 }, supports_tools: true, supports_structured_output: true },
+      { provider: "groq", status: "live", context_length: 131072, pricing: { input: 0.59, output: 0.79 }, supports_tools: true, supports_structured_output: false },
+      { provider: "novita", status: "staging", context_length: "131072", pricing: { input: "0.135", output: 0.4 } },
+    ],
+  },
   { id: "fixture/tiny-chat", object: "model", created: CREATED, owned_by: "fixture", context_length: 2048 },
   { id: "fixture/tgi-compatible", object: "model", created: CREATED, owned_by: "fixture", context_length: 4096 },
 ];
@@ -708,8 +720,49 @@ async function simulator(ctx, rest) {
     if (method !== "POST") return ctx.sendError(405, `use POST for ${path}`, { code: "method_not_allowed" });
     return tgiSimulator(ctx, path.endsWith("_stream"));
   }
+  // The router's hf-inference model route: TGI's API, streamed when the body says so.
+  if (/(^|\/)hf-inference\/models\/[^/]+(\/[^/]+)?$/.test(path)) {
+    if (method !== "POST") return ctx.sendError(405, `use POST for ${path}`, { code: "method_not_allowed" });
+    return tgiSimulator(ctx, false);
+  }
+  const hub = path.match(/(?:^|\/)api\/models\/([^/]+(?:\/[^/]+)?)$/);
+  if (hub) {
+    if (method !== "GET") return ctx.sendError(405, `use GET for ${path}`, { code: "method_not_allowed" });
+    return hubModelInfo(ctx, hub[1]);
+  }
   return ctx.sendError(404, `the fixture server has no route for ${ctx.entry.path}`, { type: "fixture", code: "not_found" });
 }
+
+/**
+ * The Hub's `GET /api/models/{id}?expand[]=inferenceProviderMapping`: the recorded answer for
+ * that model when there is one (object shape, as the Hub sent it), else one of the synthesized
+ * models of HUB_MODELS (the array shape, unknown providers, error and staging statuses), else
+ * the Hub's 404.
+ */
+async function hubModelInfo(ctx, id) {
+  const headers = { "x-request-id": `hub-${ctx.entry.seq}` };
+  if (Object.hasOwn(HUB_MODELS, id)) return ctx.sendJson(200, { _id: `fixture-${id}`, id, inferenceProviderMapping: HUB_MODELS[id] }, headers);
+  for (const rec of ctx.server.recordings.values()) {
+    if (rec.status !== 200 || !rec.url.startsWith(`https://huggingface.co/api/models/${id}?`)) continue;
+    return ctx.send({ status: 200, headers, contentType: "application/json; charset=utf-8", parts: [rec.body] });
+  }
+  return ctx.sendJson(404, { error: "Repository not found" }, headers);
+}
+
+/** Synthesized Hub mappings for the cases the recordings do not cover. */
+export const HUB_MODELS = {
+  // The newer array shape, with an error entry and a provider this version does not know.
+  "fixture-hub/array-shape": [
+    { provider: "groq", providerId: "array-shape-groq", status: "live", task: "conversational" },
+    { provider: "made-up-provider", providerId: "x", status: "live", task: "conversational" },
+    { provider: "together", providerId: "array-shape-together", status: "error", task: "conversational" },
+    { provider: "novita", providerId: "array-shape-novita", status: "staging", task: "conversational" },
+  ],
+  // Only providers this version does not know.
+  "fixture-hub/unknown-only": { "made-up-provider": { status: "live", providerId: "x", task: "conversational" } },
+  // Served for text generation only.
+  "fixture-hub/tgi-only": { groq: { status: "live", providerId: "tgi-only-groq", task: "text-generation" } },
+};
 
 async function chatSimulator(ctx) {
   const req = ctx.json();

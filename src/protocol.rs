@@ -1,0 +1,220 @@
+//! One streamed response, whichever wire protocol it speaks: OpenAI chat completion
+//! chunks or TGI's token events.
+//!
+//! Owns: [`StreamState`], the one face the shell's stream pump sees, so that
+//! `chatCompletionStream` and `textGenerationStream` share a pump instead of copying
+//! it. Each protocol's meaning stays in its own module (`crate::stream`,
+//! `crate::tgi`); this only translates their steps and endings into one shape. Must
+//! never: interpret bytes itself, or lose a step either protocol reports.
+
+use crate::error::Error;
+use crate::sse::Event;
+use crate::stream::{ChatStreamState, Step};
+use crate::tgi::{TgiStep, TgiStreamState};
+
+/// What a stream carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// `chat.completion.chunk` events ending with `[DONE]`.
+    Chat,
+    /// TGI's `/generate_stream` token events; the one with `generated_text` ends it.
+    TextGeneration,
+}
+
+/// How a stream ended, in either protocol.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ended {
+    /// The whole result as JSON: a `chat.completion`, or `{generated_text, details}`.
+    pub result: String,
+    /// Choice 0's text, or the generated text.
+    pub text: String,
+    /// Neither an end marker nor a finish reason arrived: the stream was cut.
+    pub truncated: bool,
+    /// The step of the unterminated final event, not yet delivered.
+    pub tail: Option<Step>,
+}
+
+/// The state of one streamed response. Feed it every decoded event, then
+/// [`finish`](Self::finish) when the body ends or [`is_done`](Self::is_done) says so.
+#[derive(Debug)]
+pub enum StreamState {
+    Chat(ChatStreamState),
+    TextGeneration(TgiStreamState),
+}
+
+impl StreamState {
+    pub fn new(protocol: Protocol) -> Self {
+        match protocol {
+            Protocol::Chat => StreamState::Chat(ChatStreamState::new()),
+            Protocol::TextGeneration => StreamState::TextGeneration(TgiStreamState::new()),
+        }
+    }
+
+    /// One decoded event. A TGI token is a [`Step::Chunk`] whose `content` is its text
+    /// (`None` for a special token); after the token that ends the generation,
+    /// [`is_done`](Self::is_done) is true and the shell stops reading.
+    pub fn on_event(&mut self, ev: &Event) -> Result<Step, Error> {
+        match self {
+            StreamState::Chat(s) => s.on_event(ev),
+            StreamState::TextGeneration(s) => s.on_event(ev).map(from_tgi),
+        }
+    }
+
+    /// The end marker was seen: nothing after it matters.
+    pub fn is_done(&self) -> bool {
+        match self {
+            StreamState::Chat(s) => s.is_done(),
+            StreamState::TextGeneration(s) => s.is_done(),
+        }
+    }
+
+    /// The input ended (or the end marker was seen); see the protocols' `finish`.
+    pub fn finish(&mut self, unterminated: Option<&Event>) -> Result<Ended, Error> {
+        match self {
+            StreamState::Chat(s) => {
+                let f = s.finish(unterminated)?;
+                Ok(Ended {
+                    result: to_json(&f.completion),
+                    text: first_text(&f.completion),
+                    truncated: f.truncated,
+                    tail: f.tail,
+                })
+            }
+            StreamState::TextGeneration(s) => {
+                let f = s.finish(unterminated)?;
+                Ok(Ended {
+                    result: to_json(&f.output),
+                    text: f.output.generated_text.clone(),
+                    truncated: f.truncated,
+                    tail: f.tail.map(from_tgi),
+                })
+            }
+        }
+    }
+
+    /// The result so far as JSON (what an aborted or failed stream keeps).
+    pub fn snapshot_json(&self) -> String {
+        match self {
+            StreamState::Chat(s) => to_json(&s.snapshot()),
+            StreamState::TextGeneration(s) => to_json(&s.snapshot()),
+        }
+    }
+
+    /// The text so far.
+    pub fn text(&self) -> String {
+        match self {
+            StreamState::Chat(s) => first_text(&s.snapshot()),
+            StreamState::TextGeneration(s) => s.snapshot().generated_text,
+        }
+    }
+
+    /// Why generation stopped, once the server said.
+    pub fn finish_reason(&self) -> Option<String> {
+        match self {
+            StreamState::Chat(s) => s.finish_reason().map(str::to_owned),
+            StreamState::TextGeneration(s) => s.snapshot().details.and_then(|d| d.finish_reason),
+        }
+    }
+}
+
+fn from_tgi(step: TgiStep) -> Step {
+    match step {
+        TgiStep::Token { text, data, .. } => Step::Chunk {
+            content: text,
+            data,
+        },
+        TgiStep::Done => Step::Done,
+        TgiStep::Skip => Step::Skip,
+    }
+}
+
+fn first_text(c: &crate::types::ChatCompletion) -> String {
+    c.choices
+        .first()
+        .and_then(|c| c.message.content.clone())
+        .unwrap_or_default()
+}
+
+/// Our own types always serialize (string keys, no non-finite floats reach them: the
+/// readers refuse those); `null` is the fallback that keeps the shell going if not.
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(data: &str) -> Event {
+        Event {
+            event: "message".to_owned(),
+            data: data.to_owned(),
+            id: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_tgi_stream_ends_at_the_token_with_generated_text() {
+        let mut s = StreamState::new(Protocol::TextGeneration);
+        let a = s
+            .on_event(&ev(r#"{"index":1,"token":{"id":1,"text":"Hi","logprob":0,"special":false},"generated_text":null,"details":null}"#))
+            .unwrap();
+        assert!(matches!(a, Step::Chunk { content: Some(ref t), .. } if t == "Hi"));
+        assert!(!s.is_done());
+        let b = s
+            .on_event(&ev(r#"{"index":2,"token":{"id":2,"text":"</s>","logprob":0,"special":true},"generated_text":"Hi","details":{"finish_reason":"eos_token","generated_tokens":2}}"#))
+            .unwrap();
+        assert!(matches!(b, Step::Chunk { content: None, .. }));
+        assert!(s.is_done());
+        let end = s.finish(None).unwrap();
+        assert!(!end.truncated);
+        assert_eq!(end.text, "Hi");
+        assert_eq!(s.finish_reason().as_deref(), Some("eos_token"));
+        let v: serde_json::Value = serde_json::from_str(&end.result).unwrap();
+        assert_eq!(v["generated_text"], "Hi");
+        assert_eq!(v["details"]["generated_tokens"], 2);
+    }
+
+    #[test]
+    fn a_cut_tgi_stream_is_truncated_and_keeps_its_text() {
+        let mut s = StreamState::new(Protocol::TextGeneration);
+        let _ = s
+            .on_event(&ev(
+                r#"{"token":{"id":1,"text":"Par","special":false},"generated_text":null}"#,
+            ))
+            .unwrap();
+        let end = s.finish(None).unwrap();
+        assert!(end.truncated);
+        assert_eq!(end.text, "Par");
+        assert_eq!(s.text(), "Par");
+    }
+
+    #[test]
+    fn a_chat_stream_reports_its_text_and_finish_reason() {
+        let mut s = StreamState::new(Protocol::Chat);
+        let _ = s
+            .on_event(&ev(r#"{"id":"x","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"Hel"},"finish_reason":null}]}"#))
+            .unwrap();
+        let _ = s
+            .on_event(&ev(r#"{"id":"x","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"lo"},"finish_reason":"stop"}]}"#))
+            .unwrap();
+        assert_eq!(s.text(), "Hello");
+        assert!(matches!(s.on_event(&ev("[DONE]")).unwrap(), Step::Done));
+        let end = s.finish(None).unwrap();
+        assert!(!end.truncated);
+        assert_eq!(end.text, "Hello");
+        assert_eq!(s.finish_reason().as_deref(), Some("stop"));
+        let v: serde_json::Value = serde_json::from_str(&end.result).unwrap();
+        assert_eq!(v["object"], "chat.completion");
+    }
+
+    #[test]
+    fn a_tgi_error_payload_keeps_its_type_as_the_code() {
+        let mut s = StreamState::new(Protocol::TextGeneration);
+        let e = s
+            .on_event(&ev(r#"{"error":"Request failed during generation: Server error: CUDA out of memory","error_type":"generation"}"#))
+            .unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("generation"));
+        assert!(e.message.contains("CUDA out of memory"));
+    }
+}
