@@ -8,8 +8,10 @@ mod client;
 mod error;
 mod hub;
 mod options;
+mod proxy;
 mod sys;
 mod transport;
 
 pub use chat_stream::ChatStream;
 pub use client::InferenceClient;
+pub use proxy::Proxy;

@@ -291,11 +291,11 @@ fn timeouts(o: &Object, mut t: Timeouts) -> Result<Timeouts, Error> {
     Ok(t)
 }
 
-fn get(o: &Object, key: &str) -> JsValue {
+pub(crate) fn get(o: &Object, key: &str) -> JsValue {
     Reflect::get(o, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
-fn type_name(v: &JsValue) -> String {
+pub(crate) fn type_name(v: &JsValue) -> String {
     if v.is_null() {
         return "null".into();
     }
@@ -319,7 +319,7 @@ fn js_text(v: &JsValue) -> String {
 }
 
 /// `v` as an object; `undefined`/`null` are `None`.
-fn object(v: &JsValue, path: &str) -> Result<Option<Object>, Error> {
+pub(crate) fn object(v: &JsValue, path: &str) -> Result<Option<Object>, Error> {
     if v.is_undefined() || v.is_null() {
         return Ok(None);
     }
@@ -332,7 +332,7 @@ fn object(v: &JsValue, path: &str) -> Result<Option<Object>, Error> {
     Ok(Some(v.clone().unchecked_into()))
 }
 
-fn string(o: &Object, key: &str, path: &str) -> Result<Option<String>, Error> {
+pub(crate) fn string(o: &Object, key: &str, path: &str) -> Result<Option<String>, Error> {
     let v = get(o, key);
     if v.is_undefined() || v.is_null() {
         return Ok(None);
@@ -343,7 +343,7 @@ fn string(o: &Object, key: &str, path: &str) -> Result<Option<String>, Error> {
 }
 
 /// A non-negative whole number of milliseconds or bytes.
-fn number(o: &Object, key: &str, path: &str) -> Result<Option<u64>, Error> {
+pub(crate) fn number(o: &Object, key: &str, path: &str) -> Result<Option<u64>, Error> {
     let v = get(o, key);
     if v.is_undefined() || v.is_null() {
         return Ok(None);
@@ -361,7 +361,7 @@ fn number(o: &Object, key: &str, path: &str) -> Result<Option<u64>, Error> {
     }
 }
 
-fn function(o: &Object, key: &str, path: &str) -> Result<Option<Function>, Error> {
+pub(crate) fn function(o: &Object, key: &str, path: &str) -> Result<Option<Function>, Error> {
     let v = get(o, key);
     if v.is_undefined() || v.is_null() {
         return Ok(None);

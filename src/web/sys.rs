@@ -28,6 +28,10 @@ extern "C" {
     #[wasm_bindgen(js_namespace = performance, js_name = now)]
     pub fn performance_now() -> f64;
 
+    /// `console.log(message)`.
+    #[wasm_bindgen(js_namespace = console, js_name = log)]
+    pub fn console_log(message: &str);
+
     /// `console.warn(message)`.
     #[wasm_bindgen(js_namespace = console, js_name = warn)]
     pub fn console_warn(message: &str);

@@ -72,6 +72,7 @@ impl Call {
         body: Option<&str>,
         timeouts: Timeouts,
         signal: Option<&AbortSignal>,
+        manual_redirect: bool,
     ) -> Result<Call, Error> {
         if signal.is_some_and(|s| s.aborted()) {
             return Err(Error::aborted());
@@ -118,6 +119,10 @@ impl Call {
         if let Some(body) = body {
             set(&init, "body", &body.into());
         }
+        if manual_redirect {
+            // The proxy's token must never follow a redirect to another host.
+            set(&init, "redirect", &"manual".into());
+        }
         set(&init, "signal", &shared.controller.signal());
 
         let fetch_result = match fetch {
@@ -143,6 +148,12 @@ impl Call {
             shared,
             fetch: promise,
         })
+    }
+
+    /// Body bytes moved (the proxy's pass-through reports them): the idle timeout
+    /// starts again.
+    pub(crate) fn activity(&self) {
+        self.shared.activity();
     }
 
     /// Wait for the response headers.
@@ -345,6 +356,7 @@ impl RequestSpec {
             Some(&target.body),
             self.timeouts,
             self.signal.as_ref(),
+            false,
         )
     }
 
@@ -511,7 +523,8 @@ pub(crate) async fn get_text(
     signal: Option<&AbortSignal>,
     max: usize,
 ) -> Result<Fetched, (Error, Option<JsValue>)> {
-    let call = Call::start(fetch, url, headers, None, timeouts, signal).map_err(|e| (e, None))?;
+    let call =
+        Call::start(fetch, url, headers, None, timeouts, signal, false).map_err(|e| (e, None))?;
     let response = call.response().await?;
     let request_id = crate::response::REQUEST_ID_HEADERS
         .iter()

@@ -1,0 +1,949 @@
+//! The auth proxy's fetch handler: a WHATWG `Request` in, a `Response` out.
+//!
+//! Owns: reading the proxy's options from JavaScript, turning a `Request` into the
+//! core's [`IncomingRequest`], acting on the core's [`Decision`] (reading the body with
+//! a bound, WebCrypto HMAC for session tokens, the upstream `fetch`), and passing the
+//! upstream body through a `TransformStream` that hands every chunk on before looking
+//! at it for usage. Must never: decide policy (`crate::proxy` does), let a client choose
+//! the upstream URL, put the token in a response, an error or a log line, buffer a
+//! streamed body, or wait without a bound (the request body has a deadline; the
+//! upstream call has the client's named timeouts, re-armed by every chunk).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use web_sys::{Headers, ReadableStreamDefaultReader, Request, Response, ResponseInit};
+
+use super::error::{describe, set, to_js};
+use super::options::{function, get, number, object, string, type_name};
+use super::sys;
+use super::transport::{self, Call};
+use crate::error::{Error, MAX_ERROR_BODY_BYTES};
+use crate::proxy::{
+    check_chat_body, check_options, check_token, client_request_id, ct_eq, decide, log_line,
+    refuse, response_headers, session_issued, session_rejected, session_token, upstream_error,
+    upstream_headers, usage_from_chunk, AllowList, Decision, IncomingRequest, LogRecord,
+    MaxTokensMode, ProxyOptions, ProxyState, RateLimit, Reason, Respond, SessionOptions,
+};
+use crate::sse::{Decoder, Event, Sink};
+use crate::timeouts::Timeouts;
+use crate::types::Usage;
+
+/// How long a client may take to send its request body.
+const BODY_DEADLINE_MS: i32 = 30_000;
+
+struct Config {
+    opts: ProxyOptions,
+    token: Option<String>,
+    session_secret: Option<String>,
+    fetch: Option<Function>,
+    timeouts: Timeouts,
+    on_usage: Option<Function>,
+    /// `None` logs with `console.log`; `log: false` turns logging off.
+    on_log: Option<Function>,
+    log: bool,
+    client_key: Option<Function>,
+}
+
+struct Shared {
+    cfg: Config,
+    state: RefCell<ProxyState>,
+    /// The imported HMAC key, per secret (the secret may come from `env`).
+    hmac: RefCell<Option<(String, JsValue)>>,
+}
+
+/// The proxy. `createProxy(options)` wraps it as `{ fetch(request, env, ctx) }`.
+#[wasm_bindgen]
+pub struct Proxy {
+    shared: Rc<Shared>,
+}
+
+#[wasm_bindgen]
+impl Proxy {
+    /// Check the options once; a bad option throws an `InferenceError` of kind `input`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: JsValue) -> Result<Proxy, JsValue> {
+        let cfg = read_options(&options).map_err(|e| to_js(&e, None, None))?;
+        Ok(Proxy {
+            shared: Rc::new(Shared {
+                cfg,
+                state: RefCell::new(ProxyState::new()),
+                hmac: RefCell::new(None),
+            }),
+        })
+    }
+
+    /// Answer one request. Never rejects: every failure is a JSON error response.
+    pub fn fetch(&self, request: JsValue, env: JsValue, ctx: JsValue) -> Promise {
+        let shared = self.shared.clone();
+        future_to_promise(async move {
+            let Ok(request) = request.dyn_into::<Request>() else {
+                let r = refuse(
+                    Reason::InvalidRequest,
+                    "the proxy's fetch handler needs a Request",
+                    None,
+                    &shared.cfg.opts,
+                );
+                return Ok(to_response(&r, None).into());
+            };
+            Ok(handle(&shared, request, &env, &ctx).await.into())
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Options
+// ---------------------------------------------------------------------------------
+
+fn allow_list(o: &Object, key: &str) -> Result<Option<AllowList>, Error> {
+    let v = get(o, key);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    if let Some(s) = v.as_string() {
+        return Ok(Some(AllowList::from_entries([s])));
+    }
+    if Array::is_array(&v) {
+        let mut entries = Vec::new();
+        for item in Array::from(&v).iter() {
+            entries.push(item.as_string().ok_or_else(|| {
+                Error::input(format!(
+                    "`{key}` entries must be strings, got {}",
+                    type_name(&item)
+                ))
+            })?);
+        }
+        return Ok(Some(AllowList::from_entries(entries)));
+    }
+    Err(Error::input(format!(
+        "`{key}` must be an array of strings or \"*\", got {}",
+        type_name(&v)
+    )))
+}
+
+fn flag(o: &Object, key: &str) -> Result<Option<bool>, Error> {
+    let v = get(o, key);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    v.as_bool().map(Some).ok_or_else(|| {
+        Error::input(format!(
+            "`{key}` must be true or false, got {}",
+            type_name(&v)
+        ))
+    })
+}
+
+fn read_options(v: &JsValue) -> Result<Config, Error> {
+    let o = object(v, "options")?.unwrap_or_default();
+    let mut opts = ProxyOptions::default();
+    if let Some(u) = string(&o, "upstream", "upstream")? {
+        opts.upstream = u;
+    }
+    if let Some(l) = allow_list(&o, "allowedOrigins")? {
+        opts.allowed_origins = l;
+    }
+    if let Some(l) = allow_list(&o, "allowedModels")? {
+        opts.allowed_models = l;
+    }
+    if let Some(l) = allow_list(&o, "allowedProviders")? {
+        opts.allowed_providers = l;
+    }
+    if let Some(n) = number(&o, "maxBodyBytes", "maxBodyBytes")? {
+        opts.max_body_bytes = n as usize;
+    }
+    let cap = get(&o, "maxTokensCap");
+    if cap.is_null() || cap.as_bool() == Some(false) {
+        opts.max_tokens_cap = None;
+    } else if let Some(n) = number(&o, "maxTokensCap", "maxTokensCap")? {
+        opts.max_tokens_cap = Some(n.min(u32::MAX as u64) as u32);
+    }
+    match string(&o, "maxTokensMode", "maxTokensMode")?.as_deref() {
+        None | Some("clamp") => {}
+        Some("reject") => opts.max_tokens_mode = MaxTokensMode::Reject,
+        Some(other) => {
+            return Err(Error::input(format!(
+                "`maxTokensMode` must be \"clamp\" or \"reject\", got {other:?}"
+            )))
+        }
+    }
+    if let Some(n) = number(&o, "maxChoices", "maxChoices")? {
+        opts.max_choices = n.min(u32::MAX as u64) as u32;
+    }
+    let rl = get(&o, "rateLimit");
+    if rl.as_bool() == Some(false) {
+        opts.rate_limit = None;
+    } else if let Some(r) = object(&rl, "rateLimit")? {
+        let mut limit = RateLimit::default();
+        if let Some(n) = number(&r, "requestsPerMinute", "rateLimit.requestsPerMinute")? {
+            limit.requests_per_minute = n.min(u32::MAX as u64) as u32;
+        }
+        if let Some(n) = number(&r, "burst", "rateLimit.burst")? {
+            limit.burst = n.min(u32::MAX as u64) as u32;
+        }
+        if let Some(n) = number(&r, "maxClients", "rateLimit.maxClients")? {
+            limit.max_clients = n as usize;
+        }
+        opts.rate_limit = Some(limit);
+    }
+    opts.require_key = string(&o, "requireKey", "requireKey")?;
+    let sessions = get(&o, "sessions");
+    if sessions.as_bool() == Some(true) {
+        opts.sessions = Some(SessionOptions::default());
+    } else if sessions.as_bool() != Some(false) {
+        if let Some(so) = object(&sessions, "sessions")? {
+            let mut s = SessionOptions::default();
+            if let Some(n) = number(&so, "ttlMs", "sessions.ttlMs")? {
+                s.ttl_ms = n;
+            }
+            if let Some(b) = flag(&so, "bindClient")? {
+                s.bind_client = b;
+            }
+            opts.sessions = Some(s);
+        }
+    }
+    opts.log_content = flag(&o, "logContent")?.unwrap_or(false);
+    check_options(&opts)?;
+
+    let token = string(&o, "token", "token")?;
+    if let Some(t) = &token {
+        check_token(t)?;
+    }
+    let mut timeouts = Timeouts::default();
+    if let Some(to) = object(&get(&o, "timeouts"), "timeouts")? {
+        for (key, slot) in [
+            ("headers", &mut timeouts.headers_ms),
+            ("firstChunk", &mut timeouts.first_chunk_ms),
+            ("idle", &mut timeouts.idle_ms),
+            ("total", &mut timeouts.total_ms),
+        ] {
+            if let Some(ms) = number(&to, key, &format!("timeouts.{key}"))? {
+                *slot = ms;
+            }
+        }
+    }
+    let log = get(&o, "log");
+    let (log, on_log) = if log.as_bool() == Some(false) {
+        (false, None)
+    } else if log.is_undefined() || log.is_null() || log.as_bool() == Some(true) {
+        (true, None)
+    } else {
+        (true, function(&o, "log", "log")?)
+    };
+    Ok(Config {
+        opts,
+        token,
+        session_secret: string(&o, "sessionSecret", "sessionSecret")?,
+        fetch: function(&o, "fetch", "fetch")?,
+        timeouts,
+        on_usage: function(&o, "onUsage", "onUsage")?,
+        on_log,
+        log,
+        client_key: function(&o, "clientKey", "clientKey")?,
+    })
+}
+
+// ---------------------------------------------------------------------------------
+// One request
+// ---------------------------------------------------------------------------------
+
+/// What the log line needs, filled in as the request goes.
+struct Trace {
+    request_id: String,
+    method: String,
+    path: String,
+    origin: Option<String>,
+    model: Option<String>,
+    started: f64,
+}
+
+async fn handle(shared: &Rc<Shared>, request: Request, env: &JsValue, ctx: &JsValue) -> Response {
+    let cfg = &shared.cfg;
+    let started = sys::performance_now();
+    let headers = header_pairs(&request.headers());
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    let (path, self_origin) = path_and_origin(&request.url());
+    let origin = header("origin");
+    let method = request.method();
+    let client_key = client_key(cfg, &request, ctx, &headers);
+    let content_length = header("content-length").and_then(|v| v.trim().parse::<u64>().ok());
+    let mut trace = Trace {
+        request_id: client_request_id(&headers).unwrap_or_else(new_request_id),
+        method: method.clone(),
+        path: path.clone(),
+        origin: origin.clone(),
+        model: None,
+        started,
+    };
+    let incoming = IncomingRequest {
+        method: &method,
+        path: &path,
+        origin: origin.as_deref(),
+        self_origin: self_origin.as_deref(),
+        headers: &headers,
+        content_length,
+        client_key: &client_key,
+    };
+    let decision = decide(
+        &incoming,
+        &cfg.opts,
+        &mut shared.state.borrow_mut(),
+        js_sys::Date::now(),
+    );
+    let o = origin.as_deref();
+    let answer = |r: Respond, trace: &Trace| {
+        log(cfg, trace, r.status, r.reason, None, None);
+        to_response(&r, Some(&trace.request_id))
+    };
+    let decision = match decision {
+        Decision::VerifySession {
+            payload,
+            signature,
+            then,
+        } => {
+            let Some(secret) = session_secret(cfg, env) else {
+                return answer(
+                    misconfigured(
+                        "sessions are on but there is no `sessionSecret` (or SESSION_SECRET)",
+                        o,
+                        cfg,
+                    ),
+                    &trace,
+                );
+            };
+            match hmac(shared, &secret, &payload).await {
+                Ok(expected) if ct_eq(&signature, &expected) => *then,
+                Ok(_) => return answer(session_rejected(o, &cfg.opts), &trace),
+                Err(e) => {
+                    return answer(
+                        misconfigured(&format!("WebCrypto HMAC failed: {}", describe(&e)), o, cfg),
+                        &trace,
+                    )
+                }
+            }
+        }
+        d => d,
+    };
+    match decision {
+        Decision::Preflight(r)
+        | Decision::Respond(r)
+        | Decision::Health(r)
+        | Decision::Models(r) => answer(r, &trace),
+        Decision::Session(grant) => {
+            let Some(secret) = session_secret(cfg, env) else {
+                return answer(
+                    misconfigured(
+                        "sessions are on but there is no `sessionSecret` (or SESSION_SECRET)",
+                        o,
+                        cfg,
+                    ),
+                    &trace,
+                );
+            };
+            match hmac(shared, &secret, &grant.payload).await {
+                Ok(sig) => {
+                    let token = session_token(&grant.payload, &sig);
+                    answer(
+                        session_issued(&token, grant.expires_at_ms, o, &cfg.opts),
+                        &trace,
+                    )
+                }
+                Err(e) => answer(
+                    misconfigured(&format!("WebCrypto HMAC failed: {}", describe(&e)), o, cfg),
+                    &trace,
+                ),
+            }
+        }
+        Decision::VerifySession { .. } => answer(session_rejected(o, &cfg.opts), &trace),
+        Decision::ModelsUpstream { url } => {
+            let Some(token) = upstream_token(cfg, env) else {
+                return answer(no_token(o, cfg), &trace);
+            };
+            forward(shared, &trace, &url, None, &headers, &token, o, &request).await
+        }
+        Decision::ReadBody { limit } => {
+            let body = match read_body(&request, limit).await {
+                Ok(b) => b,
+                Err(r) => return answer(refuse(r.0, &r.1, o, &cfg.opts), &trace),
+            };
+            let fwd = match check_chat_body(&body, o, &cfg.opts) {
+                Ok(f) => f,
+                Err(r) => return answer(r, &trace),
+            };
+            let Some(token) = upstream_token(cfg, env) else {
+                return answer(no_token(o, cfg), &trace);
+            };
+            trace.model = Some(fwd.model.clone());
+            forward(
+                shared,
+                &trace,
+                &fwd.url,
+                Some(&fwd.body),
+                &headers,
+                &token,
+                o,
+                &request,
+            )
+            .await
+        }
+    }
+}
+
+fn misconfigured(message: &str, origin: Option<&str>, cfg: &Config) -> Respond {
+    refuse(Reason::Misconfigured, message, origin, &cfg.opts)
+}
+
+fn no_token(origin: Option<&str>, cfg: &Config) -> Respond {
+    misconfigured(
+        "the proxy has no upstream token: set `token` or the `HF_TOKEN` secret",
+        origin,
+        cfg,
+    )
+}
+
+fn upstream_token(cfg: &Config, env: &JsValue) -> Option<String> {
+    cfg.token
+        .clone()
+        .or_else(|| env_string(env, "HF_TOKEN"))
+        .filter(|t| check_token(t).is_ok())
+}
+
+fn session_secret(cfg: &Config, env: &JsValue) -> Option<String> {
+    cfg.session_secret
+        .clone()
+        .or_else(|| env_string(env, "SESSION_SECRET"))
+        .filter(|s| !s.is_empty())
+}
+
+fn env_string(env: &JsValue, key: &str) -> Option<String> {
+    if !env.is_object() {
+        return None;
+    }
+    Reflect::get(env, &JsValue::from_str(key))
+        .ok()
+        .and_then(|v| v.as_string())
+}
+
+/// Who the rate limit counts this request against: the `clientKey` option's answer,
+/// else `ctx.clientIp` (the Node adapter sets it from the socket), else Cloudflare's
+/// `cf-connecting-ip` (set by Cloudflare's edge, which a client cannot forge there),
+/// else one shared bucket.
+fn client_key(
+    cfg: &Config,
+    request: &Request,
+    ctx: &JsValue,
+    headers: &[(String, String)],
+) -> String {
+    if let Some(f) = &cfg.client_key {
+        if let Ok(v) = f.call2(&JsValue::UNDEFINED, request, ctx) {
+            if let Some(s) = v.as_string().filter(|s| !s.is_empty()) {
+                return s;
+            }
+        }
+    }
+    if ctx.is_object() {
+        if let Some(ip) = Reflect::get(ctx, &JsValue::from_str("clientIp"))
+            .ok()
+            .and_then(|v| v.as_string())
+        {
+            return ip;
+        }
+    }
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("cf-connecting-ip"))
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| "anonymous".to_owned())
+}
+
+fn header_pairs(h: &Headers) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Ok(Some(iter)) = js_sys::try_iter(h) {
+        for entry in iter.flatten() {
+            let pair = Array::from(&entry);
+            if let (Some(n), Some(v)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
+                out.push((n, v));
+            }
+        }
+    }
+    out
+}
+
+/// `pathname + search` and the origin of an absolute request URL, read without a URL
+/// parser: the scheme and authority end at the first `/` after `//`.
+fn path_and_origin(url: &str) -> (String, Option<String>) {
+    let Some(scheme_end) = url.find("://") else {
+        return (url.to_owned(), None);
+    };
+    let rest = &url[scheme_end + 3..];
+    let cut = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let origin = format!("{}{}", &url[..scheme_end + 3], &rest[..cut]).to_ascii_lowercase();
+    let mut path = rest[cut..].split('#').next().unwrap_or("").to_owned();
+    if !path.starts_with('/') {
+        path.insert(0, '/');
+    }
+    (path, Some(origin))
+}
+
+fn new_request_id() -> String {
+    let crypto = Reflect::get(&js_sys::global(), &JsValue::from_str("crypto")).ok();
+    crypto
+        .and_then(|c| {
+            let f: Function = Reflect::get(&c, &JsValue::from_str("randomUUID"))
+                .ok()?
+                .dyn_into()
+                .ok()?;
+            f.call0(&c).ok()?.as_string()
+        })
+        .unwrap_or_else(|| format!("proxy-{}", js_sys::Date::now() as u64))
+}
+
+/// Read the request body: at most `limit` bytes, within [`BODY_DEADLINE_MS`].
+async fn read_body(request: &Request, limit: usize) -> Result<Vec<u8>, (Reason, String)> {
+    let Some(body) = request.body() else {
+        return Ok(Vec::new());
+    };
+    let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+    let mut slot = None;
+    let deadline = Promise::new(&mut |resolve, _| slot = Some(resolve));
+    let timer = slot.map(|resolve| sys::set_timeout(&resolve, BODY_DEADLINE_MS));
+    let mut out = Vec::new();
+    let result = loop {
+        let race = Promise::race(&Array::of2(&reader.read(), &deadline));
+        let r = match JsFuture::from(race).await {
+            Ok(r) => r,
+            Err(e) => {
+                break Err((
+                    Reason::InvalidRequest,
+                    format!("the request body could not be read: {}", describe(&e)),
+                ))
+            }
+        };
+        if r.is_undefined() {
+            break Err((
+                Reason::InvalidRequest,
+                format!(
+                    "the request body did not arrive within {} s",
+                    BODY_DEADLINE_MS / 1000
+                ),
+            ));
+        }
+        if Reflect::get(&r, &JsValue::from_str("done"))
+            .map(|d| d.is_truthy())
+            .unwrap_or(true)
+        {
+            break Ok(());
+        }
+        let Ok(bytes) =
+            Reflect::get(&r, &JsValue::from_str("value")).and_then(|v| v.dyn_into::<Uint8Array>())
+        else {
+            break Err((
+                Reason::InvalidRequest,
+                "the request body is not bytes".to_owned(),
+            ));
+        };
+        if out.len() + bytes.length() as usize > limit {
+            break Err((
+                Reason::BodyTooLarge,
+                format!("the request body is over {limit} bytes, the most this proxy accepts"),
+            ));
+        }
+        let start = out.len();
+        out.resize(start + bytes.length() as usize, 0);
+        bytes.copy_to(&mut out[start..]);
+    };
+    if let Some(t) = timer {
+        sys::clear_timeout(&t);
+    }
+    if result.is_err() {
+        transport::cancel(&reader);
+    }
+    result.map(|()| out)
+}
+
+/// HMAC-SHA-256 of `data` with `secret`, by WebCrypto (the key is imported once).
+async fn hmac(shared: &Shared, secret: &str, data: &str) -> Result<Vec<u8>, JsValue> {
+    let crypto = Reflect::get(&js_sys::global(), &JsValue::from_str("crypto"))?;
+    let subtle = Reflect::get(&crypto, &JsValue::from_str("subtle"))?;
+    let call = |name: &str, args: &Array| -> Result<Promise, JsValue> {
+        let f: Function = Reflect::get(&subtle, &JsValue::from_str(name))?.dyn_into()?;
+        Ok(Promise::resolve(&f.apply(&subtle, args)?))
+    };
+    let algo = Object::new();
+    set(&algo, "name", &"HMAC".into());
+    set(&algo, "hash", &"SHA-256".into());
+    let cached = shared
+        .hmac
+        .borrow()
+        .as_ref()
+        .filter(|(s, _)| s == secret)
+        .map(|(_, k)| k.clone());
+    let key = match cached {
+        Some(k) => k,
+        None => {
+            let usages = Array::of1(&"sign".into());
+            let args = Array::of5(
+                &"raw".into(),
+                &Uint8Array::from(secret.as_bytes()),
+                &algo,
+                &JsValue::FALSE,
+                &usages,
+            );
+            let k = JsFuture::from(call("importKey", &args)?).await?;
+            *shared.hmac.borrow_mut() = Some((secret.to_owned(), k.clone()));
+            k
+        }
+    };
+    let sig = JsFuture::from(call(
+        "sign",
+        &Array::of3(&"HMAC".into(), &key, &Uint8Array::from(data.as_bytes())),
+    )?)
+    .await?;
+    Ok(Uint8Array::new(&sig).to_vec())
+}
+
+// ---------------------------------------------------------------------------------
+// Forwarding
+// ---------------------------------------------------------------------------------
+
+#[allow(clippy::too_many_arguments)]
+async fn forward(
+    shared: &Rc<Shared>,
+    trace: &Trace,
+    url: &str,
+    body: Option<&str>,
+    client_headers: &[(String, String)],
+    token: &str,
+    origin: Option<&str>,
+    request: &Request,
+) -> Response {
+    let cfg = &shared.cfg;
+    let mut up_headers = upstream_headers(client_headers, token);
+    if body.is_none() {
+        up_headers.retain(|(n, _)| n != "content-type");
+    }
+    // The client's disconnect (the request's signal, where the runtime provides it)
+    // cancels the upstream request.
+    let signal = Some(request.signal());
+    let call = match Call::start(
+        cfg.fetch.as_ref(),
+        url,
+        &up_headers,
+        body,
+        cfg.timeouts,
+        signal.as_ref(),
+        true,
+    ) {
+        Ok(c) => c,
+        Err(e) => return fail_upstream(cfg, trace, &e, origin, token),
+    };
+    let response = match call.response().await {
+        Ok(r) => r,
+        Err((e, _)) => return fail_upstream(cfg, trace, &e, origin, token),
+    };
+    let status = response.status();
+    let resp_headers = header_pairs(&response.headers());
+    if !(200..300).contains(&status) {
+        let text = transport::read_text(&call, &response, MAX_ERROR_BODY_BYTES)
+            .await
+            .unwrap_or_default();
+        call.end();
+        let r = upstream_error(status, &resp_headers, &text, &[token], origin, &cfg.opts);
+        log(cfg, trace, r.status, r.reason, None, None);
+        return to_response(&r, Some(&trace.request_id));
+    }
+    let out_headers = response_headers(&resp_headers, origin, &cfg.opts);
+    let init = ResponseInit::new();
+    init.set_status(status);
+    init.set_headers(&headers_of(&out_headers, Some(&trace.request_id)));
+    let Some(upstream_body) = response.body() else {
+        call.end();
+        log(cfg, trace, status, None, None, None);
+        return Response::new_with_opt_str_and_init(None, &init)
+            .unwrap_or_else(|_| fallback_response());
+    };
+    let watcher = Rc::new(RefCell::new(Watcher {
+        shared: shared.clone(),
+        trace: Trace {
+            request_id: trace.request_id.clone(),
+            method: trace.method.clone(),
+            path: trace.path.clone(),
+            origin: trace.origin.clone(),
+            model: trace.model.clone(),
+            started: trace.started,
+        },
+        status,
+        call,
+        decoder: Decoder::new(),
+        usage: None,
+        first_byte_ms: None,
+        scratch: Vec::new(),
+        json: (!is_event_stream(&out_headers)).then(Vec::new),
+        logged: false,
+    }));
+    let piped = match pass_through(&upstream_body, watcher.clone()) {
+        Ok(p) => p,
+        Err(_) => {
+            // No TransformStream here: hand the body on as it is.
+            watcher.borrow_mut().finish(false);
+            upstream_body
+        }
+    };
+    Response::new_with_opt_readable_stream_and_init(Some(&piped), &init)
+        .unwrap_or_else(|_| fallback_response())
+}
+
+fn is_event_stream(headers: &[(String, String)]) -> bool {
+    headers.iter().any(|(n, v)| {
+        n.eq_ignore_ascii_case("content-type")
+            && v.to_ascii_lowercase().starts_with("text/event-stream")
+    })
+}
+
+fn fail_upstream(
+    cfg: &Config,
+    trace: &Trace,
+    e: &Error,
+    origin: Option<&str>,
+    token: &str,
+) -> Response {
+    let e = e.clone().redact(token);
+    let (reason, message) = match e.kind {
+        crate::ErrorKind::Timeout => (
+            Reason::UpstreamTimeout,
+            format!("the upstream did not answer in time: {}", e.message),
+        ),
+        crate::ErrorKind::Aborted => (
+            Reason::UpstreamUnreachable,
+            "the client went away before the upstream answered".to_owned(),
+        ),
+        _ => (
+            Reason::UpstreamUnreachable,
+            format!("the upstream could not be reached: {}", e.message),
+        ),
+    };
+    let r = refuse(reason, &message, origin, &cfg.opts);
+    log(cfg, trace, r.status, r.reason, None, None);
+    to_response(&r, Some(&trace.request_id))
+}
+
+/// Watches a forwarded body on its way to the client: usage from the SSE data, the
+/// first byte's time, the end (log line and `onUsage`), and body activity for the
+/// upstream call's idle timeout.
+struct Watcher {
+    shared: Rc<Shared>,
+    trace: Trace,
+    status: u16,
+    call: Call,
+    decoder: Decoder,
+    usage: Option<Usage>,
+    first_byte_ms: Option<f64>,
+    scratch: Vec<u8>,
+    /// A JSON (non-stream) body, kept up to [`MAX_JSON_USAGE_BYTES`] to read its usage
+    /// at the end; `None` for a stream or once over the bound.
+    json: Option<Vec<u8>>,
+    logged: bool,
+}
+
+/// The largest non-stream body read for its usage (a completion is a few KB).
+const MAX_JSON_USAGE_BYTES: usize = 1 << 20;
+
+struct UsageSink<'a>(&'a mut Option<Usage>);
+
+impl Sink for UsageSink<'_> {
+    fn on_event(&mut self, event: Event) {
+        if let Some(u) = usage_from_chunk(&event.data) {
+            *self.0 = Some(u);
+        }
+    }
+}
+
+impl Watcher {
+    fn chunk(&mut self, bytes: &Uint8Array) {
+        if self.first_byte_ms.is_none() {
+            self.first_byte_ms = Some(sys::performance_now() - self.trace.started);
+        }
+        self.call.activity();
+        let len = bytes.length() as usize;
+        self.scratch.resize(len, 0);
+        bytes.copy_to(&mut self.scratch[..len]);
+        if let Some(json) = &mut self.json {
+            if json.len() + len <= MAX_JSON_USAGE_BYTES {
+                json.extend_from_slice(&self.scratch[..len]);
+            } else {
+                self.json = None;
+            }
+            return;
+        }
+        // A decoder error (an over-long line) only ends usage watching; the bytes
+        // already went to the client.
+        if self
+            .decoder
+            .feed(&self.scratch[..len], &mut UsageSink(&mut self.usage))
+            .is_err()
+        {
+            self.decoder = Decoder::new();
+        }
+    }
+
+    /// The body ended (`complete`) or the client went away.
+    fn finish(&mut self, complete: bool) {
+        if self.logged {
+            return;
+        }
+        self.logged = true;
+        if complete {
+            let _ = self.decoder.finish(&mut UsageSink(&mut self.usage));
+            if let Some(json) = self.json.take() {
+                self.usage = usage_from_chunk(&String::from_utf8_lossy(&json));
+            }
+            self.call.end();
+        } else {
+            self.call.abort();
+        }
+        let cfg = &self.shared.cfg;
+        // A non-stream completion carries usage in its one JSON body.
+        log(
+            cfg,
+            &self.trace,
+            self.status,
+            None,
+            self.first_byte_ms,
+            self.usage.as_ref(),
+        );
+        if let (Some(f), Some(u)) = (&cfg.on_usage, &self.usage) {
+            let rec = Object::new();
+            set(&rec, "requestId", &self.trace.request_id.as_str().into());
+            if let Some(m) = &self.trace.model {
+                set(&rec, "model", &m.as_str().into());
+            }
+            let usage = serde_json::to_string(u)
+                .ok()
+                .and_then(|s| js_sys::JSON::parse(&s).ok())
+                .unwrap_or(JsValue::UNDEFINED);
+            set(&rec, "usage", &usage);
+            set(
+                &rec,
+                "latencyMs",
+                &(sys::performance_now() - self.trace.started).into(),
+            );
+            set(&rec, "complete", &complete.into());
+            if f.call1(&JsValue::UNDEFINED, &rec).is_err() {
+                // A throwing hook must not break the response that already went out.
+            }
+        }
+    }
+}
+
+/// `body.pipeThrough(new TransformStream({ transform, flush, cancel }))`: every chunk
+/// is enqueued first, then shown to the watcher.
+fn pass_through(
+    body: &web_sys::ReadableStream,
+    watcher: Rc<RefCell<Watcher>>,
+) -> Result<web_sys::ReadableStream, JsValue> {
+    let transformer = Object::new();
+    let w = watcher.clone();
+    let transform = Closure::<dyn FnMut(JsValue, JsValue) -> Result<(), JsValue>>::new(
+        move |chunk: JsValue, controller: JsValue| {
+            let enqueue: Function =
+                Reflect::get(&controller, &JsValue::from_str("enqueue"))?.dyn_into()?;
+            enqueue.call1(&controller, &chunk)?;
+            if let Some(bytes) = chunk.dyn_ref::<Uint8Array>() {
+                w.borrow_mut().chunk(bytes);
+            }
+            Ok(())
+        },
+    );
+    let w = watcher.clone();
+    let flush = Closure::<dyn FnMut()>::new(move || w.borrow_mut().finish(true));
+    let w = watcher;
+    let cancel = Closure::<dyn FnMut()>::new(move || w.borrow_mut().finish(false));
+    set(&transformer, "transform", &transform.into_js_value());
+    set(&transformer, "flush", &flush.into_js_value());
+    set(&transformer, "cancel", &cancel.into_js_value());
+    let ctor: Function =
+        Reflect::get(&js_sys::global(), &JsValue::from_str("TransformStream"))?.dyn_into()?;
+    let ts = Reflect::construct(&ctor, &Array::of1(&transformer))?;
+    let pipe: Function = Reflect::get(body, &JsValue::from_str("pipeThrough"))?.dyn_into()?;
+    Ok(pipe.call1(body, &ts)?.unchecked_into())
+}
+
+// ---------------------------------------------------------------------------------
+// Responses and logs
+// ---------------------------------------------------------------------------------
+
+fn headers_of(pairs: &[(String, String)], request_id: Option<&str>) -> Headers {
+    let h = Headers::new().unwrap_or_else(|_| JsValue::UNDEFINED.unchecked_into());
+    for (n, v) in pairs {
+        let _ = h.append(n, v);
+    }
+    if let Some(id) = request_id {
+        if !pairs
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("x-request-id"))
+        {
+            let _ = h.set("x-request-id", id);
+        }
+    }
+    h
+}
+
+fn to_response(r: &Respond, request_id: Option<&str>) -> Response {
+    let init = ResponseInit::new();
+    init.set_status(r.status);
+    init.set_headers(&headers_of(&r.headers, request_id));
+    let body =
+        (!r.body.is_empty() && r.status != 204 && r.status != 304).then_some(r.body.as_str());
+    Response::new_with_opt_str_and_init(body, &init).unwrap_or_else(|_| fallback_response())
+}
+
+fn fallback_response() -> Response {
+    let init = ResponseInit::new();
+    init.set_status(500);
+    Response::new_with_opt_str_and_init(Some("{\"error\":{\"message\":\"the proxy could not build a response\",\"type\":\"api_error\",\"code\":\"proxy_misconfigured\"}}"), &init)
+        .unwrap_or_else(|_| JsValue::UNDEFINED.unchecked_into())
+}
+
+fn log(
+    cfg: &Config,
+    trace: &Trace,
+    status: u16,
+    reason: Option<Reason>,
+    first_byte_ms: Option<f64>,
+    usage: Option<&Usage>,
+) {
+    if !cfg.log {
+        return;
+    }
+    let line = log_line(
+        &LogRecord {
+            request_id: &trace.request_id,
+            method: &trace.method,
+            path: &trace.path,
+            origin: trace.origin.as_deref(),
+            model: trace.model.as_deref(),
+            status,
+            reason,
+            latency_ms: sys::performance_now() - trace.started,
+            first_byte_ms,
+            usage,
+            content: None,
+        },
+        &cfg.opts,
+    );
+    match &cfg.on_log {
+        Some(f) => {
+            let _ = f.call1(&JsValue::UNDEFINED, &line.as_str().into());
+        }
+        None => sys::console_log(&line),
+    }
+}
