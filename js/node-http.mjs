@@ -1,7 +1,8 @@
 // The Node adapter for the proxy (and any WHATWG fetch handler): node:http requests in,
 // `Request` objects to the handler, its `Response` streamed back without buffering. A
 // client that disconnects aborts the `Request`'s signal (the proxy cancels the upstream
-// call with it) and cancels the response body. Node entry only.
+// call with it) and cancels the response body. Imported as "hf-inference-wasm/node" (Node
+// only; it loads no wasm).
 import http from "node:http";
 import { Readable } from "node:stream";
 

@@ -6,4 +6,3 @@ import { initSync } from "./hf_inference_wasm.js";
 initSync({ module: readFileSync(new URL("./hf_inference_wasm_bg.wasm", import.meta.url)) });
 
 export * from "./api.js";
-export { toNodeListener, serveNode } from "./node-http.mjs";

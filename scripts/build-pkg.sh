@@ -32,6 +32,7 @@ errors=$(cd pkg && find snippets -path '*/js/errors.js' | head -n1)
 sed -e "s#__ERRORS_MODULE__#./$errors#" -e "s#__VERSION__#$version#" js/api.js > pkg/api.js
 cp js/node.mjs js/node-http.mjs js/browser.js js/workerd.js pkg/
 cp js/index.d.ts pkg/index.d.ts
+cp js/node-http.d.ts pkg/node-http.d.ts
 rm -f pkg/.gitignore pkg/package.json "pkg/${name}.d.ts" "pkg/${name}_bg.wasm.d.ts"
 
 cat > pkg/package.json <<JSON
@@ -52,6 +53,10 @@ cat > pkg/package.json <<JSON
       "browser": "./browser.js",
       "import": "./browser.js",
       "default": "./browser.js"
+    },
+    "./node": {
+      "types": "./node-http.d.ts",
+      "node": "./node-http.mjs"
     },
     "./package.json": "./package.json"
   },

@@ -10,7 +10,8 @@ import assert from "node:assert/strict";
 import http from "node:http";
 
 import OpenAI from "openai";
-import { createProxy, serveNode, InferenceClient, InferenceError } from "hf-inference-wasm";
+import { createProxy, InferenceClient, InferenceError } from "hf-inference-wasm";
+import { serveNode } from "hf-inference-wasm/node";
 import { startFixtureServer, within, waitFor } from "./helpers.mjs";
 
 const T = { timeout: 20_000 };
