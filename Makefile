@@ -1,14 +1,14 @@
 # The two commands of the README, and the steps they are made of.
-.PHONY: demo demo-web test setup pkg bench clean
+.PHONY: demo demo-cli test setup pkg bench clean
 
-# Run the demo: stream a reply from the local OpenAI-compatible simulator (or, with
-# HF_TOKEN set, from the Hugging Face router).
+# Run the demo: the auth proxy and the chat page on http://127.0.0.1:8080/www/. Offline
+# (the local simulator) without HF_TOKEN; live (the Hugging Face router) with it.
 demo: setup pkg
-	node examples/stream-node.mjs
+	node scripts/demo-server.mjs --port $${PORT:-8080}
 
-# The chat page (www/) against the local simulator, until the proxy serves it.
-demo-web: setup pkg
-	node tests/browser/server.mjs --port 8080
+# Stream one reply in the terminal (simulator, or the router with HF_TOKEN).
+demo-cli: setup pkg
+	node examples/stream-node.mjs
 
 # Run every test layer; ends with "N passed, N failed".
 test:

@@ -20,7 +20,9 @@ import { fileURLToPath } from "node:url";
 
 import { startFixtureServer, simulate, MODELS } from "../fixture-server/server.mjs";
 import { within, waitFor } from "./helpers.mjs";
-import { startWebServer } from "../browser/server.mjs";
+import { startWebServer, TEST_TOKEN } from "../browser/server.mjs";
+
+const PAGE_KEY = "page-key-0123456789";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const SHOTS = path.join(ROOT, "test-results", "browser");
@@ -348,14 +350,30 @@ describe("demo page (www/index.html)", () => {
       await context.close();
     }
 
+    // The upstream drops the connection: the proxy answers 502 upstream_unreachable.
     ({ context, page } = await open("/www/?base=/fault/reset-before-headers/v1"));
     try {
+      await page.locator("#input").fill("hello");
+      await page.locator("#input").press("Enter");
+      const banner = page.locator('#banners .banner[data-kind="upstream"]');
+      await banner.waitFor({ timeout: 15_000 });
+      assert.equal((await banner.locator(".banner__title").textContent()).trim(), "Upstream error (HTTP 502)");
+      assert.match(await banner.locator(".banner__text").textContent(), /upstream could not be reached/);
+    } finally {
+      await context.close();
+    }
+
+    // The proxy itself goes away after the page loaded: the page says it cannot reach it.
+    const doomed = await startWebServer({ upstream: fx.url });
+    ({ context, page } = await open("/www/", { server: doomed }));
+    try {
+      await doomed.close();
       await page.locator("#input").fill("hello");
       await page.locator("#input").press("Enter");
       const banner = page.locator('#banners .banner[data-kind="network"]');
       await banner.waitFor({ timeout: 15_000 });
       assert.equal((await banner.locator(".banner__title").textContent()).trim(), "Can't reach the chat server");
-      assert.match(await banner.locator(".banner__text").textContent(), /\/fault\/reset-before-headers\/v1/);
+      assert.match(await banner.locator(".banner__text").textContent(), /\/v1/);
     } finally {
       await context.close();
     }
@@ -524,13 +542,16 @@ describe("<hf-chat> embedded in a plain page (www/embed.html)", () => {
     const prompt = "How do I clean the brass?";
     const want = replyTo(prompt);
     const mark = fx.requests.length;
-    const { context, page, errors } = await open("/www/embed.html?base=/pace/40/v1", { ready: EMBED_READY });
+    // A proxy that wants a key from its page: the element's proxy-key attribute carries it.
+    const keyed = await startWebServer({ upstream: fx.url, proxyOptions: { requireKey: PAGE_KEY } });
+    t.after(() => keyed.close());
+    const { context, page, errors } = await open("/www/embed.html?base=/pace/40/v1", { ready: EMBED_READY, server: keyed });
     try {
-      await page.evaluate(() => {
+      await page.evaluate((key) => {
         window.__replies = [];
         document.addEventListener("hf-chat-reply", (e) => window.__replies.push(e.detail.text));
-        document.querySelector("hf-chat").setAttribute("proxy-key", "page-key-123");
-      });
+        document.querySelector("hf-chat").setAttribute("proxy-key", key);
+      }, PAGE_KEY);
       await recordReplyStates(page, "embed");
       const input = page.locator("hf-chat textarea"); // Playwright's CSS locators pierce open shadow roots
       await input.fill(prompt);
@@ -560,7 +581,15 @@ describe("<hf-chat> embedded in a plain page (www/embed.html)", () => {
       assert.equal(JSON.parse(reqs[0].body).model, MODELS[0].id);
       const models = fx.requests.slice(mark).filter((r) => r.path.endsWith("/models"));
       assert.equal(models.length, 1);
-      assert.deepEqual([models[0].headers["x-proxy-key"], reqs[0].headers["x-proxy-key"]], ["page-key-123", "page-key-123"], "the proxy-key attribute is sent as x-proxy-key");
+      // The proxy accepted the page's key (the requests got through) and did not pass it on;
+      // the upstream got the proxy's own token.
+      assert.deepEqual([models[0].headers["x-proxy-key"], reqs[0].headers["x-proxy-key"]], [undefined, undefined]);
+      assert.equal(reqs[0].headers.authorization, `Bearer ${TEST_TOKEN}`);
+      assert.deepEqual(
+        keyed.requests.filter((r) => r.proxied).map((r) => r.status),
+        [200, 200],
+        "the models list and the chat were both admitted with the key",
+      );
       await shot(page, "embed-done");
       assert.deepEqual(errors, []);
     } finally {
@@ -631,6 +660,9 @@ describe("<hf-chat> embedded in a plain page (www/embed.html)", () => {
     if (skipReason) return t.skip(skipReason);
     const { context, page } = await open("/www/embed.html?base=/status/429/v1", { ready: EMBED_READY });
     try {
+      // The model list is rate limited too, so the element is told its model (the proxy
+      // refuses a request without one).
+      await page.evaluate(() => document.querySelector("hf-chat").setAttribute("model", "fixture/chat-simulator"));
       await page.locator("hf-chat textarea").fill("hello");
       await page.locator("hf-chat textarea").press("Enter");
       const error = page.locator('hf-chat .error[data-kind="rate-limit"]');
