@@ -584,7 +584,9 @@ fn worth_retrying(error: &Error, hints: &ResponseHints) -> bool {
         | ErrorKind::Stream
         | ErrorKind::Parse
         | ErrorKind::Truncated
-        | ErrorKind::Input => false,
+        | ErrorKind::Input
+        | ErrorKind::Budget
+        | ErrorKind::RateLimited => false,
     }
 }
 
@@ -955,7 +957,9 @@ pub fn next_target(error: &Error, reason: &GiveUpReason, delivered: bool) -> boo
         | ErrorKind::Stream
         | ErrorKind::Parse
         | ErrorKind::Truncated
-        | ErrorKind::Input => false,
+        | ErrorKind::Input
+        | ErrorKind::Budget
+        | ErrorKind::RateLimited => false,
     }
 }
 
@@ -1071,7 +1075,9 @@ pub fn breaker_outcome(error: &Error) -> Outcome {
         | ErrorKind::Input
         | ErrorKind::Stream
         | ErrorKind::Parse
-        | ErrorKind::Truncated => Outcome::Neutral,
+        | ErrorKind::Truncated
+        | ErrorKind::Budget
+        | ErrorKind::RateLimited => Outcome::Neutral,
     }
 }
 
