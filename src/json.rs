@@ -170,7 +170,18 @@ mod tests {
         assert_eq!(probe(json!({"n": "12.0"})).n, Some(12));
         assert_eq!(probe(json!({"n": 12.0})).n, Some(12));
         assert_eq!(probe(json!({"n": "12.9"})).n, Some(12));
-        for bad in ["", ".5", "+3", "-3", "1e3", "inf", "NaN", "1.2.3", "12.x", "99999999999999999999"] {
+        for bad in [
+            "",
+            ".5",
+            "+3",
+            "-3",
+            "1e3",
+            "inf",
+            "NaN",
+            "1.2.3",
+            "12.x",
+            "99999999999999999999",
+        ] {
             assert_eq!(probe(json!({ "n": bad })).n, None, "{bad:?}");
         }
         assert_eq!(probe(json!({"n": -1})).n, None);

@@ -26,6 +26,7 @@ pub mod stream;
 pub mod tgi;
 pub mod timeouts;
 pub mod types;
+pub mod usage;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;
