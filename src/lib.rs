@@ -11,6 +11,7 @@
 // only on the cold path; boxing it would cost an allocation per error for nothing.
 #![allow(clippy::result_large_err)]
 
+pub mod cache;
 pub mod error;
 pub mod hub;
 mod json;
