@@ -19,6 +19,7 @@ pub mod models;
 pub mod plan;
 pub mod providers;
 pub mod proxy;
+pub mod ratelimit;
 pub mod relay;
 pub mod response;
 pub mod retry;

@@ -892,7 +892,7 @@ fn ceil_ms(ms: f64) -> u64 {
 }
 
 /// A wait for a message: `250 ms` under a second, else whole seconds rounded up (`120 s`).
-fn wait_text(ms: u64) -> String {
+pub(crate) fn wait_text(ms: u64) -> String {
     let (n, unit) = if ms < 1000 {
         (ms, " ms")
     } else {
