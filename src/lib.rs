@@ -12,6 +12,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod cache;
+pub mod difficulty;
 pub mod error;
 pub mod hub;
 mod json;
