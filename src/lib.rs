@@ -16,6 +16,7 @@ pub mod difficulty;
 pub mod error;
 pub mod hub;
 mod json;
+pub mod meter;
 pub mod models;
 pub mod plan;
 pub mod providers;
