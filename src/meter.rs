@@ -596,7 +596,7 @@ impl BudgetState {
             }
         }
         // Only reachable with a limit of 0 or less, which `Budget::check` refuses.
-        (to + 1)
+        to.saturating_add(1)
             .saturating_mul(s.bucket_ms)
             .saturating_add(w)
             .saturating_sub(now)

@@ -224,12 +224,16 @@ impl Bucket {
     fn can_take(&self, units: u64, now_ms: u64) -> bool {
         let now = self.now_ticks(now_ms);
         let base = self.full_at.max(now);
-        base + self.check_cost(units) - now <= self.capacity()
+        // `base >= now`; a bucket saturated deep in debt simply never has room.
+        base.saturating_add(self.check_cost(units)) - now <= self.capacity()
     }
 
     /// The first whole millisecond at which `units` can be taken.
     fn ready_at_ms(&self, units: u64, now_ms: u64) -> u64 {
-        let need = (self.full_at + self.check_cost(units)).saturating_sub(self.capacity());
+        let need = self
+            .full_at
+            .saturating_add(self.check_cost(units))
+            .saturating_sub(self.capacity());
         let at = need.div_ceil(self.rate);
         u64::try_from(at).unwrap_or(u64::MAX).max(now_ms)
     }

@@ -526,3 +526,31 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// Hostile numbers (huge estimates, reconciliations and clocks) never panic, and a
+    /// limiter keeps answering.
+    #[test]
+    fn extreme_values_never_panic(
+        steps in proptest::collection::vec((any::<u64>(), any::<u64>(), proptest::option::of(any::<u64>()), any::<f64>()), 1..60),
+        tpm in 1u64..=1_000_000_000_000,
+        rpm in 1u32..=u32::MAX,
+    ) {
+        let mut l = limiter(RateLimitOptions {
+            requests_per_minute: Some(rpm),
+            tokens_per_minute: Some(tpm),
+            max_concurrent: Some(2),
+            max_queue: 4,
+            ..RateLimitOptions::default()
+        });
+        for (tokens, now, actual, asked) in steps {
+            if let Acquire::Admit(p) = l.acquire(tokens, UP, now) {
+                l.release(p, actual, now);
+            }
+            let _ = l.on_rate_limited(UP, &retry_after(asked), now);
+            let p = l.pump(now);
+            release_all(&mut l, p, now);
+            let _ = l.snapshot(now);
+        }
+    }
+}
