@@ -37,6 +37,11 @@ pub enum ErrorKind {
     Input,
     /// The upstream's circuit breaker is open after repeated failures; nothing was sent.
     CircuitOpen,
+    /// The caller's spending budget (`budget.usd` / `budget.tokens`) is used up for the
+    /// current window; nothing was sent.
+    Budget,
+    /// The client-side rate limit's queue is full; nothing was sent.
+    RateLimited,
 }
 
 impl ErrorKind {
@@ -52,6 +57,8 @@ impl ErrorKind {
             ErrorKind::Truncated => "truncated",
             ErrorKind::Input => "input",
             ErrorKind::CircuitOpen => "circuit_open",
+            ErrorKind::Budget => "budget",
+            ErrorKind::RateLimited => "rate_limited",
         }
     }
 }
@@ -510,6 +517,12 @@ mod tests {
             Error::http(401, r#"{"error":"bad token hf_abcdefgh123"}"#).redact("hf_abcdefgh123");
         assert!(!e.message.contains("hf_abcdefgh123"));
         assert!(!e.body.unwrap_or_default().contains("hf_abcdefgh123"));
+    }
+
+    #[test]
+    fn client_side_kinds_have_their_js_names() {
+        assert_eq!(ErrorKind::Budget.as_str(), "budget");
+        assert_eq!(ErrorKind::RateLimited.as_str(), "rate_limited");
     }
 
     #[test]

@@ -57,18 +57,49 @@ impl Expect {
     }
 }
 
-/// A count: an integer, a float (truncated: `1741627526.7` seconds is second
-/// 1741627526) or a numeric string; anything else is `None`.
-pub(crate) fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Number(n) => n.as_u64().or_else(|| {
+/// A count (tokens, a time, an index) as servers send it: a non-negative integer, a
+/// float (truncated: `1741627526.7` seconds is second 1741627526, `12.0` tokens is 12)
+/// or a string of one (`"12"`, `" 12.0 "`); anything else (negative, `null`, `NaN`,
+/// an exponent, garbage, beyond `u64`) is `None`.
+pub(crate) fn count(v: &Value) -> Option<u64> {
+    match v {
+        Value::Number(n) => {
+            if let Some(u) = n.as_u64() {
+                return Some(u);
+            }
+            if n.is_i64() {
+                // Negative: not a count or a time we can use.
+                return None;
+            }
             n.as_f64()
                 .filter(|f| f.is_finite() && *f >= 0.0 && *f < u64::MAX as f64)
+                // Truncation is the intent (see above).
                 .map(|f| f as u64)
-        }),
-        Value::String(s) => s.trim().parse().ok(),
+        }
+        Value::String(s) => count_from_str(s),
         _ => None,
-    })
+    }
+}
+
+/// [`count`] of a string: ASCII digits with an optional `.` and fraction digits, spaces
+/// around allowed; the fraction is dropped. No sign, exponent or `inf` (and no
+/// `str::parse::<f64>`, whose tables would cost the wasm ~15 KB).
+pub(crate) fn count_from_str(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    if int.is_empty() || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // `u64::from_str` accepts a leading `+`; a count has no sign.
+    if !int.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    int.parse().ok()
+}
+
+/// A count: see [`count`].
+pub(crate) fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    Ok(count(&Value::deserialize(d)?))
 }
 
 /// [`opt_u64`], `0` when absent.
@@ -136,6 +167,23 @@ mod tests {
         assert_eq!(probe(json!({"n": 5})).n, Some(5));
         assert_eq!(probe(json!({"n": 1741627526.7})).n, Some(1741627526));
         assert_eq!(probe(json!({"n": " 42 "})).n, Some(42));
+        assert_eq!(probe(json!({"n": "12.0"})).n, Some(12));
+        assert_eq!(probe(json!({"n": 12.0})).n, Some(12));
+        assert_eq!(probe(json!({"n": "12.9"})).n, Some(12));
+        for bad in [
+            "",
+            ".5",
+            "+3",
+            "-3",
+            "1e3",
+            "inf",
+            "NaN",
+            "1.2.3",
+            "12.x",
+            "99999999999999999999",
+        ] {
+            assert_eq!(probe(json!({ "n": bad })).n, None, "{bad:?}");
+        }
         assert_eq!(probe(json!({"n": -1})).n, None);
         assert_eq!(probe(json!({"n": null})).n, None);
         assert_eq!(probe(json!({})).n, None);

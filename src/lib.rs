@@ -11,14 +11,18 @@
 // only on the cold path; boxing it would cost an allocation per error for nothing.
 #![allow(clippy::result_large_err)]
 
+pub mod cache;
+pub mod difficulty;
 pub mod error;
 pub mod hub;
 mod json;
+pub mod meter;
 pub mod models;
 pub mod plan;
 pub mod protocol;
 pub mod providers;
 pub mod proxy;
+pub mod ratelimit;
 pub mod relay;
 pub mod response;
 pub mod retry;
@@ -27,6 +31,7 @@ pub mod stream;
 pub mod tgi;
 pub mod timeouts;
 pub mod types;
+pub mod usage;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;

@@ -584,7 +584,9 @@ fn worth_retrying(error: &Error, hints: &ResponseHints) -> bool {
         | ErrorKind::Stream
         | ErrorKind::Parse
         | ErrorKind::Truncated
-        | ErrorKind::Input => false,
+        | ErrorKind::Input
+        | ErrorKind::Budget
+        | ErrorKind::RateLimited => false,
     }
 }
 
@@ -890,7 +892,7 @@ fn ceil_ms(ms: f64) -> u64 {
 }
 
 /// A wait for a message: `250 ms` under a second, else whole seconds rounded up (`120 s`).
-fn wait_text(ms: u64) -> String {
+pub(crate) fn wait_text(ms: u64) -> String {
     let (n, unit) = if ms < 1000 {
         (ms, " ms")
     } else {
@@ -955,7 +957,9 @@ pub fn next_target(error: &Error, reason: &GiveUpReason, delivered: bool) -> boo
         | ErrorKind::Stream
         | ErrorKind::Parse
         | ErrorKind::Truncated
-        | ErrorKind::Input => false,
+        | ErrorKind::Input
+        | ErrorKind::Budget
+        | ErrorKind::RateLimited => false,
     }
 }
 
@@ -1071,7 +1075,9 @@ pub fn breaker_outcome(error: &Error) -> Outcome {
         | ErrorKind::Input
         | ErrorKind::Stream
         | ErrorKind::Parse
-        | ErrorKind::Truncated => Outcome::Neutral,
+        | ErrorKind::Truncated
+        | ErrorKind::Budget
+        | ErrorKind::RateLimited => Outcome::Neutral,
     }
 }
 

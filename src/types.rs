@@ -828,14 +828,10 @@ impl Fields {
 
     /// A count, time or index: a non-negative number (a float is truncated) or a string
     /// of one; anything else (a negative number, `null`, garbage) is `None`, never an
-    /// error.
+    /// error. See [`crate::json::count`].
     #[inline(never)]
     pub(crate) fn count(&mut self, key: &str) -> Option<u64> {
-        match self.map.remove(key)? {
-            Value::Number(n) => number_to_u64(&n),
-            Value::String(s) => s.trim().parse().ok(),
-            _ => None,
-        }
+        crate::json::count(&self.map.remove(key)?)
     }
 
     /// [`Fields::count`], `None` beyond `u32`.
@@ -938,20 +934,6 @@ fn index_segment(i: usize) -> String {
     s.push_str(&i.to_string());
     s.push(']');
     s
-}
-
-fn number_to_u64(n: &serde_json::Number) -> Option<u64> {
-    if let Some(u) = n.as_u64() {
-        return Some(u);
-    }
-    if n.is_i64() {
-        // Negative: not a count or a time we can use.
-        return None;
-    }
-    n.as_f64()
-        .filter(|f| f.is_finite() && *f >= 0.0 && *f < u64::MAX as f64)
-        // Truncation is the intent: `1741627526.7` seconds is second 1741627526.
-        .map(|f| f as u64)
 }
 
 fn json_kind(v: &Value) -> &'static str {
