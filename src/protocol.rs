@@ -11,6 +11,7 @@ use crate::error::Error;
 use crate::sse::Event;
 use crate::stream::{ChatStreamState, Step};
 use crate::tgi::{TgiStep, TgiStreamState};
+use crate::usage::{TokenUsage, UsageEstimate};
 
 /// What a stream carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +114,45 @@ impl StreamState {
         match self {
             StreamState::Chat(s) => s.finish_reason().map(str::to_owned),
             StreamState::TextGeneration(s) => s.snapshot().details.and_then(|d| d.finish_reason),
+        }
+    }
+}
+
+impl StreamState {
+    /// The usage the server reported so far: the chat stream's last `usage`, or TGI's
+    /// `details` (generated tokens, prompt length). With `prompt_estimate` (the caller
+    /// opted in to estimates), counts the server did not send are estimated
+    /// ([`crate::usage::resolve_usage`]).
+    pub fn token_usage(&self, prompt_estimate: Option<u64>) -> Option<TokenUsage> {
+        let (reported, completion_estimate) = match self {
+            StreamState::Chat(s) => {
+                let snap = s.snapshot();
+                (
+                    s.usage().map(TokenUsage::from_usage),
+                    crate::usage::estimate_completion_tokens(&snap),
+                )
+            }
+            StreamState::TextGeneration(s) => {
+                let snap = s.snapshot();
+                (
+                    snap.details.as_ref().map(TokenUsage::from_tgi),
+                    crate::usage::estimate_text_tokens(s.text()),
+                )
+            }
+        };
+        let estimate = prompt_estimate.map(|p| UsageEstimate {
+            prompt_tokens: p,
+            completion_tokens: completion_estimate,
+        });
+        crate::usage::resolve_usage(reported.filter(|u| !u.is_empty()), estimate)
+    }
+
+    /// Whether the result so far is a complete chat answer the cache may keep (TGI
+    /// results are not cached).
+    pub fn storable(&self) -> bool {
+        match self {
+            StreamState::Chat(s) => crate::cache::storable(&s.snapshot(), false),
+            StreamState::TextGeneration(_) => false,
         }
     }
 }

@@ -43,8 +43,92 @@ pub fn encode_error(e: &Error) -> String {
     out
 }
 
+/// A complete chat completion (JSON text, as a cache stores it) replayed as a chat
+/// stream: per choice, one chunk with the role and the whole message as its delta (tool
+/// calls keep their index), then one with its finish reason; then the usage, if any,
+/// on a chunk with no choices; then `[DONE]`. `None` if the text is not a completion.
+pub fn completion_as_stream(completion: &str) -> Option<String> {
+    use serde_json::{json, Value};
+    let c: Value = serde_json::from_str(completion).ok()?;
+    let choices = c.get("choices")?.as_array()?;
+    let head = |choices: Value| {
+        let mut chunk = json!({
+            "id": c.get("id").cloned().unwrap_or(Value::Null),
+            "object": "chat.completion.chunk",
+            "created": c.get("created").cloned().unwrap_or(Value::Null),
+            "model": c.get("model").cloned().unwrap_or(Value::Null),
+            "choices": choices,
+        });
+        if let Some(fp) = c.get("system_fingerprint") {
+            chunk["system_fingerprint"] = fp.clone();
+        }
+        chunk
+    };
+    let mut out = String::new();
+    for (i, choice) in choices.iter().enumerate() {
+        let index = choice.get("index").cloned().unwrap_or_else(|| json!(i));
+        let mut delta = choice.get("message").cloned().unwrap_or_else(|| json!({}));
+        if let Some(calls) = delta.get_mut("tool_calls").and_then(Value::as_array_mut) {
+            for (k, call) in calls.iter_mut().enumerate() {
+                if call.get("index").is_none() {
+                    call["index"] = json!(k);
+                }
+            }
+        }
+        let chunk = head(
+            json!([{"index": index, "delta": delta, "logprobs": null, "finish_reason": null}]),
+        );
+        encode_data(&chunk.to_string(), &mut out);
+    }
+    for (i, choice) in choices.iter().enumerate() {
+        let index = choice.get("index").cloned().unwrap_or_else(|| json!(i));
+        let reason = choice.get("finish_reason").cloned().unwrap_or(Value::Null);
+        let chunk =
+            head(json!([{"index": index, "delta": {}, "logprobs": null, "finish_reason": reason}]));
+        encode_data(&chunk.to_string(), &mut out);
+    }
+    if let Some(usage) = c.get("usage").filter(|u| u.is_object()) {
+        let mut chunk = head(json!([]));
+        chunk["usage"] = usage.clone();
+        encode_data(&chunk.to_string(), &mut out);
+    }
+    out.push_str(DONE);
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_cached_completion_replays_as_the_same_completion() {
+        use crate::stream::{ChatStreamState, Step};
+        let completion = r#"{"id":"c1","object":"chat.completion","created":5,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"Hello there","tool_calls":[{"id":"t1","type":"function","function":{"name":"f","arguments":"{\"a\":1}"}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}"#;
+        let sse = completion_as_stream(completion).unwrap_or_default();
+        let mut events = Vec::new();
+        let mut d = crate::sse::Decoder::new();
+        let _ = d.feed(sse.as_bytes(), &mut events);
+        let mut state = ChatStreamState::new();
+        let mut done = false;
+        for item in events {
+            if let crate::sse::Item::Event(ev) = item {
+                if state.on_event(&ev).unwrap_or(Step::Skip) == Step::Done {
+                    done = true;
+                }
+            }
+        }
+        assert!(done);
+        let f = state.finish(None).unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(!f.truncated);
+        let c = &f.completion;
+        assert_eq!(c.choices[0].message.content.as_deref(), Some("Hello there"));
+        assert_eq!(c.choices[0].finish_reason.as_deref(), Some("tool_calls"));
+        assert_eq!(
+            c.choices[0].message.tool_calls.as_ref().map(|t| t.len()),
+            Some(1)
+        );
+        assert_eq!(f.usage.and_then(|u| u.total_tokens), Some(7));
+        assert!(completion_as_stream("not json").is_none());
+    }
     use super::*;
     use crate::sse::{Decoder, Item};
 

@@ -154,6 +154,8 @@ struct Inner {
     waiters: Vec<Waiter>,
     final_completion: Option<JsValue>,
     final_text: Option<String>,
+    /// The complete result's JSON, for the cache.
+    final_json: Option<String>,
     /// `[DONE]` was sent by `nextSse`.
     sse_closed: bool,
     scratch: Vec<u8>,
@@ -235,6 +237,7 @@ impl ChatStream {
             waiters: Vec::new(),
             final_completion: None,
             final_text: None,
+            final_json: None,
             sse_closed: false,
             scratch: Vec::new(),
             request_id: None,
@@ -677,7 +680,12 @@ fn deliver(
             return None;
         }
     }
-    rc.borrow_mut().delivered = true;
+    let first = !std::mem::replace(&mut rc.borrow_mut().delivered, true);
+    if first {
+        if let Some(r) = &rc.borrow().spec.record {
+            r.first_token();
+        }
+    }
     Some(Pulled::Chunk { object, data })
 }
 
@@ -757,6 +765,9 @@ async fn open(rc: &Rc<RefCell<Inner>>) -> Opened {
                 (inner.spec.clone(), inner.plan.current())
             };
             spec.record(t, Ok(()));
+            if let Some(r) = &spec.record {
+                r.headers();
+            }
             let reader = response.body().map(|b| {
                 b.get_reader()
                     .unchecked_into::<ReadableStreamDefaultReader>()
@@ -826,6 +837,12 @@ async fn retry_or_fail(
     let spec = rc.borrow().spec.clone();
     let from = rc.borrow().plan.current();
     spec.record(from, Err(&e));
+    if e.status == Some(429) {
+        if let Some(r) = &spec.record {
+            r.metering()
+                .rate_limited(&spec.target(from).upstream, &hints);
+        }
+    }
     let next = {
         let mut inner = rc.borrow_mut();
         let delivered = inner.delivered;
@@ -905,6 +922,7 @@ fn end_with(rc: &Rc<RefCell<Inner>>, result: Result<Ended, Error>) {
                 let mut inner = rc.borrow_mut();
                 inner.final_completion = Some(completion);
                 inner.final_text = Some(f.text);
+                inner.final_json = Some(f.result);
             }
             finish(rc, Outcome::Done);
         }
@@ -1003,6 +1021,7 @@ fn finish(rc: &Rc<RefCell<Inner>>, outcome: Outcome) {
         _ => call.iter().for_each(Call::abort),
     }
     cancel_body(rc);
+    end_record(rc, &outcome);
 
     let completion = rc
         .borrow()
@@ -1053,6 +1072,51 @@ fn finish(rc: &Rc<RefCell<Inner>>, outcome: Outcome) {
         Outcome::Thrown(_) => {}
     }
     settle_waiters(rc);
+}
+
+/// Report the call's usage, cost and latency (and store a complete answer in the cache).
+fn end_record(rc: &Rc<RefCell<Inner>>, outcome: &Outcome) {
+    let (record, usage, store, provider, request_id, attempts, url) = {
+        let inner = rc.borrow();
+        let Some(record) = inner.spec.record.clone() else {
+            return;
+        };
+        let usage = inner.state.token_usage(record.prompt_estimate);
+        let store = match outcome {
+            Outcome::Done if inner.state.storable() => inner.final_json.clone(),
+            _ => None,
+        };
+        let failed = inner.plan.attempts().len() as u32;
+        let attempts = if matches!(outcome, Outcome::Done) {
+            failed + 1
+        } else {
+            failed.max(1)
+        };
+        (
+            record,
+            usage,
+            store,
+            inner.provider.clone(),
+            inner.request_id.clone(),
+            attempts,
+            inner.spec.target(inner.plan.current()).url.clone(),
+        )
+    };
+    let outcome = match outcome {
+        Outcome::Done => crate::meter::CallOutcome::Completed,
+        Outcome::Aborted | Outcome::Thrown(_) => crate::meter::CallOutcome::Aborted,
+        Outcome::Failed { core, .. } => crate::meter::CallOutcome::Failed(core.kind),
+    };
+    record.end(super::metering::Ended {
+        outcome,
+        usage,
+        provider_header: provider.as_deref(),
+        body_extra: None,
+        request_id,
+        attempts,
+        store: store.as_deref(),
+        url: &url,
+    });
 }
 
 fn finish_info(

@@ -16,6 +16,7 @@ use wasm_bindgen_futures::future_to_promise;
 use super::chat_stream::{Callbacks, ChatStream, Resolving};
 use super::error::{attach_attempts, describe, set, to_js};
 use super::hub::{warn, LookupRequest, Lookups};
+use super::metering::{self, CallRecord, Ended, Metering};
 use super::options::{self, CallOptions, Routing};
 use super::transport::{self, Call, RequestSpec, Sleep};
 use crate::error::{Error, ErrorKind, MAX_ERROR_BODY_BYTES};
@@ -49,12 +50,42 @@ struct Config {
     fallback: Vec<FallbackSpec>,
     breakers: Rc<RefCell<Breakers>>,
     lookups: Lookups,
+    metering: Rc<Metering>,
 }
 
 impl Config {
     fn token(&self) -> Option<String> {
         self.auth.secret().map(str::to_owned)
     }
+
+    fn redact(&self, e: Error) -> Error {
+        match self.auth.secret() {
+            Some(t) => e.redact(t),
+            None => e,
+        }
+    }
+}
+
+/// `GET …/v1/models`, read by the core.
+async fn model_list(cfg: &Config, options: &JsValue) -> Result<models::ModelList, Error> {
+    let call = options::call_options(options, cfg.timeouts, cfg.retry, &cfg.headers)?;
+    let url = providers::models_url(cfg.base_url.as_deref(), cfg.endpoint_url.as_deref())?;
+    let mut headers = providers::chat_headers(cfg.auth.secret(), &call.headers, false)?;
+    headers.retain(|(n, _)| n != "content-type");
+    let got = transport::get_text(
+        cfg.fetch.as_ref(),
+        &url,
+        &headers,
+        call.timeouts,
+        call.signal.as_ref(),
+        MAX_MODEL_LIST_BYTES,
+    )
+    .await
+    .map_err(|(e, _)| e)?;
+    if !(200..300).contains(&got.status) {
+        return Err(Error::http(got.status, &got.body).with_request_id(got.request_id));
+    }
+    models::parse_model_list(&got.body)
 }
 
 /// A chat call's routing inputs, owned, so the route can be decided again once a direct
@@ -126,6 +157,9 @@ impl InferenceClient {
             Ok(())
         };
         check().map_err(|e| to_js(&e, None, None))?;
+        let metering = options::object(&options, "options")
+            .and_then(|o| Metering::from_options(o.as_ref()))
+            .map_err(|e| to_js(&e, None, None))?;
         Ok(InferenceClient {
             cfg: Rc::new(Config {
                 auth: Auth::from_token(o.token.as_deref()),
@@ -148,6 +182,7 @@ impl InferenceClient {
                     },
                 )))),
                 lookups: Lookups::new(CacheConfig::default()),
+                metering,
             }),
         })
     }
@@ -196,44 +231,43 @@ impl InferenceClient {
     pub fn list_models(&self, options: JsValue) -> Promise {
         let cfg = self.cfg.clone();
         future_to_promise(async move {
-            let token = cfg.token();
-            let redact = |e: Error| match &token {
-                Some(t) => e.redact(t),
-                None => e,
-            };
-            let inner = async {
-                let call = options::call_options(&options, cfg.timeouts, cfg.retry, &cfg.headers)?;
-                let url =
-                    providers::models_url(cfg.base_url.as_deref(), cfg.endpoint_url.as_deref())?;
-                let mut headers = providers::chat_headers(cfg.auth.secret(), &call.headers, false)?;
-                headers.retain(|(n, _)| n != "content-type");
-                let got = transport::get_text(
-                    cfg.fetch.as_ref(),
-                    &url,
-                    &headers,
-                    call.timeouts,
-                    call.signal.as_ref(),
-                    MAX_MODEL_LIST_BYTES,
-                )
-                .await
-                .map_err(|(e, _)| e)?;
-                if !(200..300).contains(&got.status) {
-                    return Err(Error::http(got.status, &got.body).with_request_id(got.request_id));
+            match model_list(&cfg, &options).await {
+                Ok(list) => {
+                    JSON::parse(&serde_json::to_string(&list).unwrap_or_default()).map_err(|_| {
+                        to_js(
+                            &Error::new(ErrorKind::Parse, "the model list could not be read"),
+                            None,
+                            None,
+                        )
+                    })
                 }
-                let list = models::parse_model_list(&got.body)?;
-                Ok::<_, Error>(serde_json::to_string(&list).unwrap_or_default())
-            };
-            match inner.await {
-                Ok(json) => JSON::parse(&json).map_err(|_| {
-                    to_js(
-                        &Error::new(ErrorKind::Parse, "the model list could not be read"),
-                        None,
-                        None,
-                    )
-                }),
-                Err(e) => Err(to_js(&redact(e), None, None)),
+                Err(e) => Err(to_js(&cfg.redact(e), None, None)),
             }
         })
+    }
+
+    /// Load prices from the router's model list (`providers[].pricing`) into the
+    /// client's price table; prices given in the `prices` option win. Resolves to the
+    /// number of `model:provider` prices known afterwards.
+    #[wasm_bindgen(js_name = loadPricing)]
+    pub fn load_pricing(&self, options: JsValue) -> Promise {
+        let cfg = self.cfg.clone();
+        future_to_promise(async move {
+            let list = model_list(&cfg, &options)
+                .await
+                .map_err(|e| to_js(&cfg.redact(e), None, None))?;
+            let mut table = crate::usage::PriceTable::from_model_list(&list);
+            let mut prices = cfg.metering.prices.borrow_mut();
+            table.overlay(&prices);
+            *prices = table;
+            Ok((prices.len() as f64).into())
+        })
+    }
+
+    /// Running totals (all, by model, by provider), the budget, whether a cost or token
+    /// spike is in progress, and the most recent request records.
+    pub fn usage(&self) -> JsValue {
+        self.cfg.metering.snapshot()
     }
 }
 
@@ -276,18 +310,59 @@ impl InferenceClient {
                 None => e,
             };
             let Prepared { spec, pending, .. } = prepared?;
+            let record = spec.record.clone();
+            let fail_early = |e: Error| {
+                if let Some(r) = &record {
+                    r.end(ended(outcome_of(&e), None, &spec.primary.url, 0));
+                }
+                to_js(&redact(e), None, None)
+            };
+            if let Some(r) = &record {
+                match r.gate(spec.signal.as_ref()).await {
+                    Err(e) => return Err(fail_early(e)),
+                    Ok(Some(hit)) => return Ok(answer_from_cache(r, &hit, &spec)),
+                    Ok(None) => {}
+                }
+            }
             let spec = match pending {
-                Some((provider, inputs)) => resolve(cfg.clone(), spec, provider, inputs)
+                Some((provider, inputs)) => resolve(cfg.clone(), spec.clone(), provider, inputs)
                     .await
-                    .map_err(|e| to_js(&redact(e), None, None))?,
+                    .map_err(fail_early)?,
                 None => spec,
             };
             let mut plan = Plan::new(spec.retry, spec.target_count(), js_sys::Date::now());
-            complete(&spec, &mut plan).await.map_err(|(e, cause)| {
-                let js = to_js(&redact(e), None, cause.as_ref());
-                attach_attempts(&js, &plan.attempts());
-                js
-            })
+            let result = complete(&spec, &mut plan).await;
+            let attempts = plan.attempts().len() as u32;
+            match result {
+                Ok(done) => {
+                    if let Some(r) = &record {
+                        finish_record(r, &spec, &done, attempts + 1);
+                    }
+                    Ok(done.value)
+                }
+                Err((e, cause)) => {
+                    if let Some(r) = &record {
+                        let usage = r.prompt_estimate.and_then(|p| {
+                            crate::usage::resolve_usage(
+                                None,
+                                Some(crate::usage::UsageEstimate {
+                                    prompt_tokens: p,
+                                    completion_tokens: 0,
+                                }),
+                            )
+                        });
+                        r.end(ended(
+                            outcome_of(&e),
+                            usage,
+                            &spec.target(plan.current()).url,
+                            attempts.max(1),
+                        ));
+                    }
+                    let js = to_js(&redact(e), None, cause.as_ref());
+                    attach_attempts(&js, &plan.attempts());
+                    Err(js)
+                }
+            }
         })
     }
 
@@ -304,14 +379,36 @@ impl InferenceClient {
             })
         })()
         .map_err(|e| to_js(&e, None, None))?;
-        let resolving: Option<Resolving> = prepared.pending.map(|(provider, inputs)| {
-            Box::pin(resolve(
-                self.cfg.clone(),
-                prepared.spec.clone(),
-                provider,
-                inputs,
-            )) as Resolving
-        });
+        // Sent at once, unless the call must first pass the cache, the budget and the
+        // rate limiter, or look up a direct provider's model id.
+        let gated = prepared
+            .spec
+            .record
+            .as_ref()
+            .is_some_and(|r| r.metering().gates());
+        let resolving: Option<Resolving> = if gated || prepared.pending.is_some() {
+            let cfg = self.cfg.clone();
+            let mut spec = prepared.spec.clone();
+            let pending = prepared.pending;
+            Some(Box::pin(async move {
+                if let Some(r) = spec.record.clone() {
+                    if let Some(hit) = r.gate(spec.signal.as_ref()).await? {
+                        // A cached answer replays as a stream through the same pump.
+                        let sse = crate::relay::completion_as_stream(&hit).ok_or_else(|| {
+                            Error::new(ErrorKind::Parse, "a cached answer could not be replayed")
+                        })?;
+                        spec.fetch = Some(replay_fetch(sse));
+                        return Ok(spec);
+                    }
+                }
+                match pending {
+                    Some((provider, inputs)) => resolve(cfg, spec, provider, inputs).await,
+                    None => Ok(spec),
+                }
+            }) as Resolving)
+        } else {
+            None
+        };
         Ok(ChatStream::start(
             Rc::new(prepared.spec),
             resolving,
@@ -360,6 +457,16 @@ impl InferenceClient {
             let (call, json) =
                 self.read_call(request, options, "`messages` (and usually `model`)")?;
             let body = types::prepare_chat_body(&json, stream)?;
+            let tier = metering::read_call(call.object.as_ref())?.tier;
+            let (body, rule) = match &cfg.metering.router {
+                None => (body, None),
+                Some(router) => {
+                    match crate::difficulty::apply_route(&body, router, tier.as_deref())? {
+                        crate::difficulty::Routed::Explicit => (body, None),
+                        crate::difficulty::Routed::Chosen { body, choice } => (body, Some(choice)),
+                    }
+                }
+            };
             let inputs = ChatInputs {
                 routing: call.routing.over(&cfg.routing),
                 model: types::model_of(&body).unwrap_or_default(),
@@ -385,7 +492,7 @@ impl InferenceClient {
                     routed: false,
                     provider: Some(p.name),
                 };
-                let spec = self.spec(Protocol::Chat, &route, &[], &call)?;
+                let spec = self.spec(Protocol::Chat, &route, &[], &call, rule, stream)?;
                 return Ok(Prepared {
                     spec,
                     object: call.object,
@@ -393,7 +500,7 @@ impl InferenceClient {
                 });
             }
             let route = providers::route_chat(inputs.request(cfg, None))?;
-            let spec = self.spec(Protocol::Chat, &route, fallback, &call)?;
+            let spec = self.spec(Protocol::Chat, &route, fallback, &call, rule, stream)?;
             Ok(Prepared {
                 spec,
                 object: call.object,
@@ -432,7 +539,7 @@ impl InferenceClient {
                 extra_headers: &call.headers,
                 stream,
             })?;
-            let spec = self.spec(Protocol::TextGeneration, &route, &[], &call)?;
+            let spec = self.spec(Protocol::TextGeneration, &route, &[], &call, None, stream)?;
             Ok(Prepared {
                 spec,
                 object: call.object,
@@ -448,8 +555,43 @@ impl InferenceClient {
         route: &Route,
         fallback: &[FallbackSpec],
         call: &CallOptions,
+        rule: Option<crate::difficulty::Chosen>,
+        stream: bool,
     ) -> Result<RequestSpec, Error> {
         let primary = Target::primary(&route.url, &route.body);
+        let m = &self.cfg.metering;
+        let cm = metering::read_call(call.object.as_ref())?;
+        let value: serde_json::Value = serde_json::from_str(&route.body).unwrap_or_default();
+        let (prompt, est_tokens) = match protocol {
+            Protocol::Chat => (
+                crate::usage::estimate_prompt_tokens(&value),
+                crate::usage::estimate_request_tokens(&value),
+            ),
+            Protocol::TextGeneration => {
+                let p = crate::usage::estimate_text_tokens(value["inputs"].as_str().unwrap_or(""));
+                let out = value["parameters"]["max_new_tokens"]
+                    .as_u64()
+                    .unwrap_or(256);
+                (p, p.saturating_add(out))
+            }
+        };
+        // TGI answers are not cached; a stream only when the cache replays streams.
+        let cache_key = match protocol {
+            Protocol::Chat if !stream || m.cache.as_ref().is_some_and(|c| c.streams) => {
+                m.cache_key(&route.body, &primary.url, cm.cache)
+            }
+            _ => None,
+        };
+        let record = CallRecord::new(
+            m,
+            primary.model.clone(),
+            primary.upstream.clone(),
+            rule,
+            m.estimate.then_some(prompt),
+            cache_key,
+            cm.on_usage,
+            est_tokens,
+        );
         let fallbacks = fallback
             .iter()
             .map(|f| Target::fallback(&primary, f))
@@ -467,6 +609,7 @@ impl InferenceClient {
             breakers: self.cfg.breakers.clone(),
             on_retry: options::callback(o, "onRetry")?,
             on_fallback: options::callback(o, "onFallback")?,
+            record: Some(record),
         })
     }
 }
@@ -501,21 +644,23 @@ async fn resolve(
 }
 
 /// Send attempts until one succeeds or the core's plan says to give up.
-async fn complete(
-    spec: &RequestSpec,
-    plan: &mut Plan,
-) -> Result<JsValue, (Error, Option<JsValue>)> {
+async fn complete(spec: &RequestSpec, plan: &mut Plan) -> Result<Done, (Error, Option<JsValue>)> {
     loop {
         let t = plan.current();
         let (e, cause, hints) = match attempt(spec, t).await {
-            Ok(v) => {
-                set_route(&v, spec, t);
-                return Ok(v);
+            Ok(done) => {
+                set_route(&done.value, spec, t);
+                return Ok(done);
             }
             Err(failure) => failure,
         };
         if e.kind == ErrorKind::Aborted {
             return Err((e, cause));
+        }
+        if e.status == Some(429) {
+            if let Some(r) = &spec.record {
+                r.metering().rate_limited(&spec.target(t).upstream, &hints);
+            }
         }
         let next = plan.on_failure(&e, &hints, false, js_sys::Date::now(), transport::random());
         match next {
@@ -595,7 +740,7 @@ pub(crate) fn notify_fallback(
 type Failure = (Error, Option<JsValue>, ResponseHints);
 
 /// One attempt of a non-streamed call to target `t`, reported to its breaker.
-async fn attempt(spec: &RequestSpec, t: usize) -> Result<JsValue, Failure> {
+async fn attempt(spec: &RequestSpec, t: usize) -> Result<Done, Failure> {
     let result = attempt_once(spec, t).await;
     match &result {
         Ok(_) => spec.record(t, Ok(())),
@@ -604,12 +749,25 @@ async fn attempt(spec: &RequestSpec, t: usize) -> Result<JsValue, Failure> {
     result
 }
 
-async fn attempt_once(spec: &RequestSpec, t: usize) -> Result<JsValue, Failure> {
+/// A non-streamed answer: the JS value handed out, the text it was made from (what the
+/// cache stores and usage is read from), and who answered.
+pub(crate) struct Done {
+    pub value: JsValue,
+    pub text: String,
+    pub provider: Option<String>,
+    pub request_id: Option<String>,
+    pub url: String,
+}
+
+async fn attempt_once(spec: &RequestSpec, t: usize) -> Result<Done, Failure> {
     let none = |(e, c): (Error, Option<JsValue>)| (e, c, ResponseHints::default());
     let call: Call = spec
         .start(t)
         .map_err(|e| (e, None, ResponseHints::default()))?;
     let response = call.response().await.map_err(none)?;
+    if let Some(r) = &spec.record {
+        r.headers();
+    }
     let headers = response.headers();
     let header = |name: &str| headers.get(name).ok().flatten();
     let request_id = REQUEST_ID_HEADERS.iter().find_map(|h| header(h));
@@ -638,21 +796,140 @@ async fn attempt_once(spec: &RequestSpec, t: usize) -> Result<JsValue, Failure> 
                 Protocol::TextGeneration => tgi::parse_text_generation(&text)
                     .map(|out| serde_json::to_string(&out).unwrap_or_default()),
             };
+            if let Some(r) = &spec.record {
+                r.first_token();
+            }
             match parsed {
                 Err(e) => Err((tag(e), None, ResponseHints::default())),
-                Ok(text) => JSON::parse(&text).map_err(|_| {
-                    (
+                Ok(text) => match JSON::parse(&text) {
+                    Ok(value) => Ok(Done {
+                        value,
+                        text,
+                        provider: provider.clone(),
+                        request_id: request_id.clone(),
+                        url: spec.target(t).url.clone(),
+                    }),
+                    Err(_) => Err((
                         tag(Error::new(
                             ErrorKind::Parse,
                             "the completion is not valid JSON for JavaScript",
                         )),
                         None,
                         ResponseHints::default(),
-                    )
-                }),
+                    )),
+                },
             }
         }
     };
     call.end();
     result
+}
+
+/// How a failed call ended, for its record.
+pub(crate) fn outcome_of(e: &Error) -> crate::meter::CallOutcome {
+    if e.kind == ErrorKind::Aborted {
+        crate::meter::CallOutcome::Aborted
+    } else {
+        crate::meter::CallOutcome::Failed(e.kind)
+    }
+}
+
+/// A record's ending with no answer.
+fn ended<'a>(
+    outcome: crate::meter::CallOutcome,
+    usage: Option<crate::usage::TokenUsage>,
+    url: &'a str,
+    attempts: u32,
+) -> Ended<'a> {
+    Ended {
+        outcome,
+        usage,
+        provider_header: None,
+        body_extra: None,
+        request_id: None,
+        attempts,
+        store: None,
+        url,
+    }
+}
+
+/// Record a non-streamed answer: its usage (reported, else estimated when asked), who
+/// served it, and the answer for the cache when it is complete.
+fn finish_record(r: &CallRecord, spec: &RequestSpec, done: &Done, attempts: u32) {
+    let estimate = |completion: u64| {
+        r.prompt_estimate.map(|p| crate::usage::UsageEstimate {
+            prompt_tokens: p,
+            completion_tokens: completion,
+        })
+    };
+    let (usage, extra, storable) = match spec.protocol {
+        Protocol::Chat => match types::parse_completion(&done.text) {
+            Ok(c) => {
+                let est = estimate(crate::usage::estimate_completion_tokens(&c));
+                (
+                    crate::usage::resolve_usage(crate::usage::TokenUsage::from_completion(&c), est),
+                    Some(c.extra.clone()),
+                    crate::cache::storable(&c, false),
+                )
+            }
+            Err(_) => (None, None, false),
+        },
+        Protocol::TextGeneration => match tgi::parse_text_generation(&done.text) {
+            Ok(out) => {
+                let est = estimate(crate::usage::estimate_text_tokens(&out.generated_text));
+                let reported = out.details.as_ref().map(crate::usage::TokenUsage::from_tgi);
+                (crate::usage::resolve_usage(reported, est), None, false)
+            }
+            Err(_) => (None, None, false),
+        },
+    };
+    r.end(Ended {
+        outcome: crate::meter::CallOutcome::Completed,
+        usage,
+        provider_header: done.provider.as_deref(),
+        body_extra: extra.as_ref(),
+        request_id: done.request_id.clone(),
+        attempts,
+        store: storable.then_some(done.text.as_str()),
+        url: &done.url,
+    });
+}
+
+/// A cached answer handed out as a completion, recorded as a hit.
+fn answer_from_cache(r: &CallRecord, hit: &str, spec: &RequestSpec) -> JsValue {
+    let value = JSON::parse(hit).unwrap_or(JsValue::UNDEFINED);
+    if value.is_object() {
+        let _ = js_sys::Reflect::set(&value, &JsValue::from_str("cached"), &JsValue::TRUE);
+    }
+    let usage = types::parse_completion(hit)
+        .ok()
+        .and_then(|c| crate::usage::TokenUsage::from_completion(&c));
+    r.end(ended(
+        crate::meter::CallOutcome::Completed,
+        usage,
+        &spec.primary.url,
+        0,
+    ));
+    value
+}
+
+/// A `fetch` that answers with `sse` as an event stream: a cached answer replayed
+/// through the stream pump.
+fn replay_fetch(sse: String) -> Function {
+    let f =
+        Closure::<dyn FnMut(JsValue, JsValue) -> JsValue>::new(move |_: JsValue, _: JsValue| {
+            let init = web_sys::ResponseInit::new();
+            init.set_status(200);
+            let headers = web_sys::Headers::new().ok();
+            if let Some(h) = &headers {
+                let _ = h.set("content-type", "text/event-stream");
+                let _ = h.set("x-cache", "hit");
+                init.set_headers(h);
+            }
+            match web_sys::Response::new_with_opt_str_and_init(Some(&sse), &init) {
+                Ok(r) => Promise::resolve(&r).into(),
+                Err(e) => Promise::reject(&e).into(),
+            }
+        });
+    f.into_js_value().unchecked_into()
 }

@@ -7,6 +7,7 @@ mod chat_stream;
 mod client;
 mod error;
 mod hub;
+mod metering;
 mod options;
 mod proxy;
 mod sys;

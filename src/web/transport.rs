@@ -336,6 +336,8 @@ pub(crate) struct RequestSpec {
     /// `onRetry` and `onFallback` from the call's options.
     pub on_retry: Option<Function>,
     pub on_fallback: Option<Function>,
+    /// What the call reports when it ends (usage, cost, latency), when metered.
+    pub record: Option<Rc<super::metering::CallRecord>>,
 }
 
 impl RequestSpec {

@@ -1,0 +1,783 @@
+//! A client's usage features in the shell: the meter and price table, the response
+//! cache, the client-side rate limiter and the difficulty router, and the per-call
+//! record each call fills in as it goes.
+//!
+//! Owns: holding the core's state (`crate::meter`, `crate::usage`, `crate::cache`,
+//! `crate::ratelimit`, `crate::difficulty`) for one client, waiting for a rate-limit
+//! admission (one timer for the whole queue), calling a pluggable cache store, and
+//! turning records, snapshots and alerts into JS objects. Must never: decide what is
+//! cacheable, what a call costs, whether a budget is spent or when a queued call may
+//! go (the core does), or wait without a bound (a queued call waits for the limiter's
+//! wake time or the caller's signal, never longer than `maxWaitMs`).
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use js_sys::{Array, Function, Object, Promise, Reflect};
+use serde_json::Value;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::AbortSignal;
+
+use super::error::set;
+use super::options::{function, get, number, object, string, type_name};
+use super::sys;
+use crate::cache::{self, CacheKey, CacheMode, CacheOptions, CachePlan, MemoryCache};
+use crate::difficulty::{Chosen, Router};
+use crate::error::Error;
+use crate::meter::{
+    Alert, Budget, CallClock, CallOutcome, Latency, Meter, MeterOptions, MeterSnapshot,
+    RequestRecord, SpikeOptions, Totals,
+};
+use crate::ratelimit::{Acquire, Limiter, Permit, RateLimitOptions, Ticket};
+use crate::retry::ResponseHints;
+use crate::usage::{PriceTable, TokenUsage};
+
+/// The longest a call waits in the client's rate-limit queue.
+const MAX_QUEUE_WAIT_MS: u64 = 10 * 60 * 1000;
+
+/// Milliseconds since the epoch, as the core's clock.
+pub(crate) fn now() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+/// The response cache of a client.
+pub(crate) struct Cache {
+    pub mode: CacheMode,
+    /// Cached streams replay as streams (opt-in).
+    pub streams: bool,
+    memory: RefCell<MemoryCache>,
+    /// `{ get(id), put(id, value, ttlMs) }`, both may return promises.
+    store: Option<Object>,
+    ttl_ms: u64,
+}
+
+/// What a client meters and limits; one per `InferenceClient`.
+pub(crate) struct Metering {
+    pub prices: RefCell<PriceTable>,
+    meter: RefCell<Meter>,
+    pub cache: Option<Cache>,
+    limiter: Option<RefCell<Limiter>>,
+    /// Queued calls' resolvers by ticket, and the one wake-up timer.
+    waiters: RefCell<HashMap<Ticket, Function>>,
+    /// Permits granted to queued calls, until they pick them up.
+    permits: RefCell<HashMap<Ticket, Permit>>,
+    timer: RefCell<Option<JsValue>>,
+    on_timer: RefCell<Option<Closure<dyn FnMut()>>>,
+    pub router: Option<Router>,
+    pub estimate: bool,
+    on_usage: Option<Function>,
+    on_spike: Option<Function>,
+    on_budget: Option<Function>,
+}
+
+/// A call's options that concern metering.
+#[derive(Default)]
+pub(crate) struct CallMetering {
+    pub tier: Option<String>,
+    pub on_usage: Option<Function>,
+    /// `cache: false` skips the cache, `"force"` caches whatever the temperature.
+    pub cache: Option<CacheMode>,
+}
+
+pub(crate) fn read_call(o: Option<&Object>) -> Result<CallMetering, Error> {
+    let Some(o) = o else {
+        return Ok(CallMetering::default());
+    };
+    Ok(CallMetering {
+        tier: string(o, "tier", "tier")?,
+        on_usage: function(o, "onUsage", "onUsage")?,
+        cache: cache_mode(&get(o, "cache"), "cache")?,
+    })
+}
+
+fn cache_mode(v: &JsValue, path: &str) -> Result<Option<CacheMode>, Error> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    if let Some(b) = v.as_bool() {
+        return Ok(Some(if b { CacheMode::Auto } else { CacheMode::Off }));
+    }
+    match v.as_string() {
+        Some(s) => CacheMode::parse(&s).map(Some),
+        None => Err(Error::input(format!(
+            "`{path}` must be true, false, \"auto\", \"force\" or \"off\", got {}",
+            type_name(v)
+        ))),
+    }
+}
+
+/// Parse a JS value as JSON text through `JSON.stringify` (for the core's readers).
+fn json_of(v: &JsValue, path: &str) -> Result<String, Error> {
+    js_sys::JSON::stringify(v)
+        .ok()
+        .and_then(|s| s.as_string())
+        .ok_or_else(|| Error::input(format!("`{path}` cannot be written as JSON")))
+}
+
+impl Metering {
+    /// The client's options `prices`, `budget`, `spike`, `cache`, `rateLimit`, `route`,
+    /// `estimateUsage`, `onUsage`, `onSpike`, `onBudget`.
+    pub(crate) fn from_options(o: Option<&Object>) -> Result<Rc<Metering>, Error> {
+        let empty = Object::new();
+        let o = o.unwrap_or(&empty);
+        let prices = match get(o, "prices") {
+            v if v.is_undefined() || v.is_null() => PriceTable::new(),
+            v => PriceTable::from_json(&json_of(&v, "prices")?)?,
+        };
+        let mut mo = MeterOptions::default();
+        if let Some(b) = object(&get(o, "budget"), "budget")? {
+            let usd = get(&b, "usd");
+            let usd = if usd.is_undefined() || usd.is_null() {
+                None
+            } else {
+                Some(
+                    usd.as_f64()
+                        .filter(|x| x.is_finite())
+                        .ok_or_else(|| Error::input("`budget.usd` must be a number of dollars"))?,
+                )
+            };
+            mo.budget = Some(Budget {
+                usd,
+                tokens: number(&b, "tokens", "budget.tokens")?,
+                window_ms: number(&b, "windowMs", "budget.windowMs")?,
+            });
+        }
+        let spike = get(o, "spike");
+        if spike.as_bool() != Some(false)
+            && (!spike.is_undefined() || !get(o, "onSpike").is_undefined())
+        {
+            let mut s = SpikeOptions::default();
+            if let Some(so) = object(&spike, "spike").ok().flatten() {
+                if let Some(n) = number(&so, "recentMs", "spike.recentMs")? {
+                    s.recent_ms = n;
+                }
+                if let Some(n) = number(&so, "baselineMs", "spike.baselineMs")? {
+                    s.baseline_ms = n;
+                }
+                let f = get(&so, "factor");
+                if let Some(f) = f.as_f64() {
+                    s.factor = f;
+                }
+                if let Some(n) = number(&so, "minBaselineRequests", "spike.minBaselineRequests")? {
+                    s.min_baseline_requests = n;
+                }
+                if let Some(n) = number(&so, "minRecentRequests", "spike.minRecentRequests")? {
+                    s.min_recent_requests = n;
+                }
+            }
+            mo.spike = Some(s);
+        }
+        let meter = Meter::new(mo)?;
+
+        let cache = read_cache(o)?;
+        let limiter = match object(&get(o, "rateLimit"), "rateLimit")? {
+            None => None,
+            Some(r) => {
+                let mut ro = RateLimitOptions {
+                    requests_per_minute: number(
+                        &r,
+                        "requestsPerMinute",
+                        "rateLimit.requestsPerMinute",
+                    )?
+                    .map(|n| n.min(u32::MAX as u64) as u32),
+                    tokens_per_minute: number(&r, "tokensPerMinute", "rateLimit.tokensPerMinute")?,
+                    max_concurrent: number(&r, "maxConcurrent", "rateLimit.maxConcurrent")?
+                        .map(|n| n.min(u32::MAX as u64) as u32),
+                    ..RateLimitOptions::default()
+                };
+                if let Some(n) = number(&r, "maxQueue", "rateLimit.maxQueue")? {
+                    ro.max_queue = n as usize;
+                }
+                Some(RefCell::new(Limiter::new(ro)?))
+            }
+        };
+        let router = match get(o, "route") {
+            v if v.is_undefined() || v.is_null() => None,
+            v => Some(Router::from_json(&json_of(&v, "route")?)?),
+        };
+        let estimate = match get(o, "estimateUsage") {
+            v if v.is_undefined() || v.is_null() => false,
+            v => v.as_bool().ok_or_else(|| {
+                Error::input(format!(
+                    "`estimateUsage` must be true or false, got {}",
+                    type_name(&v)
+                ))
+            })?,
+        };
+        Ok(Rc::new(Metering {
+            prices: RefCell::new(prices),
+            meter: RefCell::new(meter),
+            cache,
+            limiter,
+            waiters: RefCell::new(HashMap::new()),
+            permits: RefCell::new(HashMap::new()),
+            timer: RefCell::new(None),
+            on_timer: RefCell::new(None),
+            router,
+            estimate,
+            on_usage: function(o, "onUsage", "onUsage")?,
+            on_spike: function(o, "onSpike", "onSpike")?,
+            on_budget: function(o, "onBudget", "onBudget")?,
+        }))
+    }
+
+    /// Whether a call must pass through [`CallRecord::gate`] before it is sent (a cache,
+    /// a budget or a rate limit is configured).
+    pub(crate) fn gates(&self) -> bool {
+        self.cache.is_some()
+            || self.limiter.is_some()
+            || self.meter.borrow().options().budget.is_some()
+    }
+
+    /// Fail fast when the budget is spent.
+    pub(crate) fn check_budget(&self) -> Result<(), Error> {
+        self.meter.borrow().check_budget(now())
+    }
+
+    /// The cache key of a request to `url`, when this call may use the cache.
+    pub(crate) fn cache_key(
+        &self,
+        body: &str,
+        url: &str,
+        call: Option<CacheMode>,
+    ) -> Option<CacheKey> {
+        let c = self.cache.as_ref()?;
+        let mode = match (call, c.mode) {
+            (Some(CacheMode::Off), _) => return None,
+            (Some(m), _) => m,
+            (None, m) => m,
+        };
+        match cache::plan(body, url, mode) {
+            CachePlan::Use(key) => Some(key),
+            CachePlan::Skip(_) => None,
+        }
+    }
+
+    /// A stored answer for `key`, if fresh.
+    pub(crate) async fn cache_get(&self, key: &CacheKey) -> Option<String> {
+        let c = self.cache.as_ref()?;
+        if let Some(v) = c.memory.borrow_mut().get(key, now()) {
+            return Some(v.to_string());
+        }
+        let store = c.store.as_ref()?;
+        let got = call_store(store, "get", &[&key.id.hex().into()])
+            .await
+            .ok()?;
+        let text = got.as_string()?;
+        // The canonical request is stored with the answer: a hash collision is a miss.
+        let (canonical, answer) = text.split_once('\n')?;
+        (canonical == key.canonical).then(|| answer.to_owned())
+    }
+
+    /// Store a complete answer under `key` (errors of an external store are ignored:
+    /// the cache is an optimisation).
+    pub(crate) fn cache_put(&self, key: &CacheKey, answer: &str) {
+        let Some(c) = &self.cache else { return };
+        match &c.store {
+            None => {
+                let _ = c.memory.borrow_mut().put(key, answer, now());
+            }
+            Some(store) => {
+                let value = format!("{}\n{answer}", key.canonical);
+                let store = store.clone();
+                let id = key.id.hex();
+                let ttl = c.ttl_ms as f64;
+                wasm_bindgen_futures::spawn_local(async move {
+                    let _ =
+                        call_store(&store, "put", &[&id.into(), &value.into(), &ttl.into()]).await;
+                });
+            }
+        }
+    }
+
+    /// Wait for the rate limiter to admit a call of `est_tokens` to `upstream`. `None`
+    /// when there is no limiter. A full queue is a `rate_limited` error; the caller's
+    /// signal ends the wait as `aborted`.
+    pub(crate) async fn admit(
+        self: &Rc<Self>,
+        est_tokens: u64,
+        upstream: &str,
+        signal: Option<&AbortSignal>,
+    ) -> Result<Option<Permit>, Error> {
+        let Some(limiter) = &self.limiter else {
+            return Ok(None);
+        };
+        let acquired = limiter.borrow_mut().acquire(est_tokens, upstream, now());
+        let ticket = match acquired {
+            Acquire::Admit(p) => return Ok(Some(p)),
+            Acquire::Reject(e) => return Err(e),
+            Acquire::Queued(t) => t,
+        };
+        let mut slot = None;
+        let admitted = Promise::new(&mut |resolve, _| slot = Some(resolve));
+        if let Some(resolve) = slot {
+            self.waiters.borrow_mut().insert(ticket, resolve);
+        }
+        // The caller's abort and the bound both end the wait.
+        let mut end = None;
+        let ended = Promise::new(&mut |resolve, _| end = Some(resolve));
+        let end = end.unwrap_or_else(|| Function::from(JsValue::UNDEFINED));
+        let bound = sys::set_timeout(&end, MAX_QUEUE_WAIT_MS as i32);
+        if let Some(s) = signal {
+            let _ = s.add_event_listener_with_callback("abort", &end);
+        }
+        self.pump();
+        let _ = JsFuture::from(Promise::race(&Array::of2(&admitted, &ended))).await;
+        sys::clear_timeout(&bound);
+        if let Some(s) = signal {
+            let _ = s.remove_event_listener_with_callback("abort", &end);
+        }
+        let permit = self.permits.borrow_mut().remove(&ticket);
+        match permit {
+            Some(p) => Ok(Some(p)),
+            None => {
+                self.waiters.borrow_mut().remove(&ticket);
+                limiter.borrow_mut().cancel(ticket);
+                self.pump();
+                if signal.is_some_and(|s| s.aborted()) {
+                    Err(Error::aborted())
+                } else {
+                    let mut e = Error::new(
+                        crate::ErrorKind::RateLimited,
+                        format!(
+                            "waited {} s in the client's rate-limit queue without being admitted",
+                            MAX_QUEUE_WAIT_MS / 1000
+                        ),
+                    );
+                    e.code = Some("queue_timeout".to_owned());
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// Admit what the limiter can now, and re-arm the one timer for the next wake-up.
+    fn pump(self: &Rc<Self>) {
+        let Some(limiter) = &self.limiter else { return };
+        let pump = limiter.borrow_mut().pump(now());
+        for (ticket, permit) in pump.admitted {
+            let resolve = self.waiters.borrow_mut().remove(&ticket);
+            match resolve {
+                Some(r) => {
+                    self.permits.borrow_mut().insert(ticket, permit);
+                    let _ = r.call0(&JsValue::UNDEFINED);
+                }
+                // Nobody waits any more: give the slot back.
+                None => limiter.borrow_mut().release(permit, Some(0), now()),
+            }
+        }
+        if let Some(t) = self.timer.borrow_mut().take() {
+            sys::clear_timeout(&t);
+        }
+        if let Some(at) = pump.wake_at_ms {
+            let weak = Rc::downgrade(self);
+            let f = Closure::<dyn FnMut()>::new(move || {
+                if let Some(m) = weak.upgrade() {
+                    m.timer.borrow_mut().take();
+                    m.pump();
+                }
+            });
+            let wait = at.saturating_sub(now()).min(i32::MAX as u64) as i32;
+            *self.timer.borrow_mut() =
+                Some(sys::set_timeout(f.as_ref().unchecked_ref(), wait.max(1)));
+            // Replacing the previous closure drops it; its timer was cleared above.
+            *self.on_timer.borrow_mut() = Some(f);
+        }
+    }
+
+    /// A 429 from `upstream`: pause its queue for what the server asked.
+    pub(crate) fn rate_limited(self: &Rc<Self>, upstream: &str, hints: &ResponseHints) {
+        if let Some(l) = &self.limiter {
+            l.borrow_mut().on_rate_limited(upstream, hints, now());
+            self.pump();
+        }
+    }
+
+    fn release(self: &Rc<Self>, permit: Permit, tokens: Option<u64>) {
+        if let Some(l) = &self.limiter {
+            l.borrow_mut().release(permit, tokens, now());
+            self.pump();
+        }
+    }
+
+    /// The meter's snapshot as `client.usage()` returns it.
+    pub(crate) fn snapshot(&self) -> JsValue {
+        snapshot_js(&self.meter.borrow().snapshot(now()), &self.meter.borrow())
+    }
+}
+
+/// Call `store[name](...args)` and await it if it returned a promise.
+async fn call_store(store: &Object, name: &str, args: &[&JsValue]) -> Result<JsValue, JsValue> {
+    let f: Function = Reflect::get(store, &JsValue::from_str(name))?.dyn_into()?;
+    let list = Array::new();
+    for a in args {
+        list.push(a);
+    }
+    let v = f.apply(store, &list)?;
+    JsFuture::from(Promise::resolve(&v)).await
+}
+
+fn read_cache(o: &Object) -> Result<Option<Cache>, Error> {
+    let v = get(o, "cache");
+    if v.is_undefined() || v.is_null() || v.as_bool() == Some(false) {
+        return Ok(None);
+    }
+    let mut options = CacheOptions::default();
+    let (mode, streams, store) = if let Some(m) = cache_mode(&v, "cache")
+        .ok()
+        .flatten()
+        .filter(|_| !v.is_object())
+    {
+        (m, false, None)
+    } else {
+        let Some(co) = object(&v, "cache")? else {
+            return Ok(None);
+        };
+        let mode = cache_mode(&get(&co, "mode"), "cache.mode")?.unwrap_or(CacheMode::Auto);
+        if let Some(n) = number(&co, "maxEntries", "cache.maxEntries")? {
+            options.max_entries = n as usize;
+        }
+        if let Some(n) = number(&co, "maxBytes", "cache.maxBytes")? {
+            options.max_bytes = n as usize;
+        }
+        if let Some(n) = number(&co, "ttlMs", "cache.ttlMs")? {
+            options.ttl_ms = n;
+        }
+        let streams = get(&co, "streams").as_bool().unwrap_or(false);
+        let store = match object(&get(&co, "store"), "cache.store")? {
+            None => None,
+            Some(s) => {
+                for m in ["get", "put"] {
+                    if !get(&s, m).is_function() {
+                        return Err(Error::input(format!(
+                            "`cache.store` must have a `{m}` method"
+                        )));
+                    }
+                }
+                Some(s)
+            }
+        };
+        (mode, streams, store)
+    };
+    options.check()?;
+    if mode == CacheMode::Off {
+        return Ok(None);
+    }
+    Ok(Some(Cache {
+        mode,
+        streams,
+        memory: RefCell::new(MemoryCache::new(options)),
+        store,
+        ttl_ms: options.ttl_ms,
+    }))
+}
+
+// ---------------------------------------------------------------------------------
+// One call
+// ---------------------------------------------------------------------------------
+
+/// What one call reports when it ends: filled in as the call goes, recorded once.
+pub(crate) struct CallRecord {
+    m: Rc<Metering>,
+    clock: RefCell<CallClock>,
+    pub model: Option<String>,
+    pub url_key: String,
+    pub rule: Option<Chosen>,
+    /// The prompt estimate, when the caller opted in to estimates.
+    pub prompt_estimate: Option<u64>,
+    pub cache_key: Option<CacheKey>,
+    /// What the rate limiter reserves for the call.
+    est_tokens: u64,
+    permit: RefCell<Option<Permit>>,
+    on_usage: Option<Function>,
+    cache_hit: Cell<bool>,
+    done: Cell<bool>,
+}
+
+/// How a call ended, as the shell saw it.
+pub(crate) struct Ended<'a> {
+    pub outcome: CallOutcome,
+    pub usage: Option<TokenUsage>,
+    /// The `x-inference-provider` header, if the response had one.
+    pub provider_header: Option<&'a str>,
+    /// The answer's own fields (a `provider` field), for `served_provider`.
+    pub body_extra: Option<&'a serde_json::Map<String, Value>>,
+    pub request_id: Option<String>,
+    pub attempts: u32,
+    /// A complete answer to store in the cache.
+    pub store: Option<&'a str>,
+    /// The URL the answer came from (for `served_provider`).
+    pub url: &'a str,
+}
+
+impl CallRecord {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        m: &Rc<Metering>,
+        model: Option<String>,
+        url_key: String,
+        rule: Option<Chosen>,
+        prompt_estimate: Option<u64>,
+        cache_key: Option<CacheKey>,
+        on_usage: Option<Function>,
+        est_tokens: u64,
+    ) -> Rc<CallRecord> {
+        Rc::new(CallRecord {
+            m: m.clone(),
+            clock: RefCell::new(CallClock::start(now())),
+            model,
+            url_key,
+            rule,
+            prompt_estimate,
+            cache_key,
+            est_tokens,
+            permit: RefCell::new(None),
+            on_usage,
+            cache_hit: Cell::new(false),
+            done: Cell::new(false),
+        })
+    }
+
+    /// Before the first attempt: a fresh cached answer (returned; nothing is sent), else
+    /// the budget (fail fast), else a rate-limit admission (waits in the queue).
+    pub(crate) async fn gate(&self, signal: Option<&AbortSignal>) -> Result<Option<String>, Error> {
+        if let Some(key) = &self.cache_key {
+            if let Some(hit) = self.m.cache_get(key).await {
+                self.cache_hit.set(true);
+                return Ok(Some(hit));
+            }
+        }
+        self.m.check_budget()?;
+        let permit = self.m.admit(self.est_tokens, &self.url_key, signal).await?;
+        self.hold(permit);
+        // Others may have spent the budget while this call waited.
+        self.m.check_budget()?;
+        Ok(None)
+    }
+
+    pub(crate) fn metering(&self) -> &Rc<Metering> {
+        &self.m
+    }
+
+    pub(crate) fn hold(&self, permit: Option<Permit>) {
+        *self.permit.borrow_mut() = permit;
+    }
+
+    pub(crate) fn headers(&self) {
+        self.clock.borrow_mut().headers(now());
+    }
+
+    pub(crate) fn first_token(&self) {
+        self.clock.borrow_mut().first_token(now());
+    }
+
+    /// The call ended: price and record it, report it, give back its permit, store a
+    /// complete answer. Only the first call counts.
+    pub(crate) fn end(&self, e: Ended<'_>) {
+        if self.done.replace(true) {
+            return;
+        }
+        let t = now();
+        let mut rec = RequestRecord::new(&self.clock.borrow(), &self.url_key, e.outcome, t);
+        rec.model = self.model.clone();
+        rec.provider = crate::usage::served_provider(
+            e.provider_header.map(|p| ("x-inference-provider", p)),
+            e.body_extra,
+            self.model.as_deref(),
+            e.url,
+        );
+        rec.request_id = e.request_id;
+        rec.usage = e.usage;
+        rec.attempts = if self.cache_hit.get() { 0 } else { e.attempts };
+        rec.cache_hit = self.cache_hit.get();
+        rec.rule = self.rule.clone();
+        let rec = rec.priced(&self.m.prices.borrow());
+        let js = record_js(&rec);
+        let tokens = rec.usage.and_then(|u| u.billable_tokens());
+        let alerts = self.m.meter.borrow_mut().record(rec, t);
+        if let Some(p) = self.permit.borrow_mut().take() {
+            self.m.release(p, tokens);
+        }
+        if let (Some(key), Some(answer), false) = (&self.cache_key, e.store, self.cache_hit.get()) {
+            self.m.cache_put(key, answer);
+        }
+        // Callbacks last: they may call back into the client.
+        for f in [&self.m.on_usage, &self.on_usage].into_iter().flatten() {
+            report(f.call1(&JsValue::UNDEFINED, &js));
+        }
+        for a in alerts {
+            match a {
+                Alert::Spike(s) => {
+                    if let Some(f) = &self.m.on_spike {
+                        let o = Object::new();
+                        set(
+                            &o,
+                            "metric",
+                            &format!("{:?}", s.metric).to_lowercase().into(),
+                        );
+                        set(&o, "recent", &s.recent.into());
+                        set(&o, "expected", &s.expected.into());
+                        set(&o, "ratio", &s.ratio.into());
+                        set(&o, "recentMs", &(s.recent_ms as f64).into());
+                        set(&o, "message", &s.message.as_str().into());
+                        report(f.call1(&JsValue::UNDEFINED, &o));
+                    }
+                }
+                Alert::BudgetExceeded(b) => {
+                    if let Some(f) = &self.m.on_budget {
+                        let o = Object::new();
+                        set(
+                            &o,
+                            "metric",
+                            &format!("{:?}", b.metric).to_lowercase().into(),
+                        );
+                        set(&o, "spent", &b.spent.into());
+                        set(&o, "limit", &b.limit.into());
+                        if let Some(ms) = b.frees_in_ms {
+                            set(&o, "freesInMs", &(ms as f64).into());
+                        }
+                        report(f.call1(&JsValue::UNDEFINED, &o));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A callback's exception is reported like an event listener's, not thrown into the call.
+fn report(r: Result<JsValue, JsValue>) {
+    if let Err(e) = r {
+        let _ = Promise::reject(&e);
+    }
+}
+
+fn opt_num(o: &Object, key: &str, v: Option<u64>) {
+    if let Some(n) = v {
+        set(o, key, &(n as f64).into());
+    }
+}
+
+pub(crate) fn usage_js(u: &TokenUsage) -> JsValue {
+    let o = Object::new();
+    opt_num(&o, "promptTokens", u.prompt_tokens);
+    opt_num(&o, "completionTokens", u.completion_tokens);
+    opt_num(&o, "totalTokens", u.total_tokens);
+    opt_num(&o, "cachedTokens", u.cached_tokens);
+    opt_num(&o, "reasoningTokens", u.reasoning_tokens);
+    if u.estimated {
+        set(&o, "estimated", &true.into());
+    }
+    o.into()
+}
+
+fn latency_js(l: &Latency) -> JsValue {
+    let o = Object::new();
+    opt_num(&o, "headersMs", l.headers_ms);
+    opt_num(&o, "firstTokenMs", l.first_token_ms);
+    opt_num(&o, "totalMs", l.total_ms);
+    o.into()
+}
+
+fn record_js(r: &RequestRecord) -> JsValue {
+    let o = Object::new();
+    set(&o, "seq", &(r.seq as f64).into());
+    if let Some(m) = &r.model {
+        set(&o, "model", &m.as_str().into());
+    }
+    if let Some(p) = &r.provider {
+        set(&o, "provider", &p.as_str().into());
+    }
+    set(&o, "upstream", &r.url_key.as_str().into());
+    if let Some(id) = &r.request_id {
+        set(&o, "requestId", &id.as_str().into());
+    }
+    set(
+        &o,
+        "outcome",
+        &match r.outcome {
+            CallOutcome::Completed => "completed".into(),
+            CallOutcome::Aborted => "aborted".into(),
+            CallOutcome::Failed(kind) => format!("failed:{}", kind.as_str()).into(),
+        },
+    );
+    set(&o, "latency", &latency_js(&r.latency));
+    set(
+        &o,
+        "usage",
+        &r.usage.as_ref().map_or(JsValue::UNDEFINED, usage_js),
+    );
+    set(
+        &o,
+        "costUsd",
+        &r.cost_usd.map_or(JsValue::UNDEFINED, JsValue::from),
+    );
+    if let Some(k) = &r.price_key {
+        set(&o, "priceKey", &k.as_str().into());
+    }
+    set(&o, "attempts", &r.attempts.into());
+    set(&o, "cacheHit", &r.cache_hit.into());
+    if let Some(c) = &r.rule {
+        let rule = Object::new();
+        set(&rule, "index", &(c.index as f64).into());
+        set(&rule, "model", &c.model.as_str().into());
+        set(&rule, "promptTokens", &(c.prompt_tokens as f64).into());
+        set(&o, "rule", &rule);
+    }
+    o.into()
+}
+
+fn totals_js(t: &Totals) -> JsValue {
+    let o = Object::new();
+    for (k, v) in [
+        ("requests", t.requests),
+        ("failed", t.failed),
+        ("aborted", t.aborted),
+        ("cacheHits", t.cache_hits),
+        ("promptTokens", t.prompt_tokens),
+        ("completionTokens", t.completion_tokens),
+        ("totalTokens", t.total_tokens),
+        ("cachedTokens", t.cached_tokens),
+        ("reasoningTokens", t.reasoning_tokens),
+        ("unpriced", t.unpriced),
+        ("estimated", t.estimated),
+    ] {
+        set(&o, k, &(v as f64).into());
+    }
+    set(&o, "costUsd", &t.cost_usd.into());
+    o.into()
+}
+
+fn snapshot_js(s: &MeterSnapshot, meter: &Meter) -> JsValue {
+    let o = Object::new();
+    set(&o, "total", &totals_js(&s.total));
+    for (key, list) in [("byModel", &s.by_model), ("byProvider", &s.by_provider)] {
+        let m = Object::new();
+        for (name, t) in list {
+            set(&m, name, &totals_js(t));
+        }
+        set(&o, key, &m);
+    }
+    if let Some(b) = &s.budget {
+        let bo = Object::new();
+        set(&bo, "usdSpent", &b.usd_spent.into());
+        set(&bo, "tokensSpent", &(b.tokens_spent as f64).into());
+        if let Some(l) = b.usd_limit {
+            set(&bo, "usdLimit", &l.into());
+        }
+        opt_num(&bo, "tokensLimit", b.tokens_limit);
+        opt_num(&bo, "windowMs", b.window_ms);
+        set(&bo, "exceeded", &b.exceeded.is_some().into());
+        opt_num(&bo, "freesInMs", b.frees_in_ms);
+        set(&o, "budget", &bo);
+    }
+    set(&o, "spiking", &s.spiking.into());
+    let recent = Array::new();
+    for r in meter.records() {
+        recent.push(&record_js(r));
+    }
+    set(&o, "recent", &recent);
+    o.into()
+}
