@@ -1,5 +1,5 @@
 # The two commands of the README, and the steps they are made of.
-.PHONY: demo demo-cli test setup pkg bench clean
+.PHONY: demo demo-cli demo-usage test setup pkg bench clean
 
 # Run the demo: the auth proxy and the chat page on http://127.0.0.1:8080/www/. Offline
 # (the local simulator) without HF_TOKEN; live (the Hugging Face router) with it.
@@ -9,6 +9,10 @@ demo: setup pkg
 # Stream one reply in the terminal (simulator, or the router with HF_TOKEN).
 demo-cli: setup pkg
 	node examples/stream-node.mjs
+
+# A batch of 20 requests against the local simulator: per-request usage, cost, latency table.
+demo-usage: setup pkg
+	node examples/usage-batch.mjs
 
 # Run every test layer; ends with "N passed, N failed".
 test:

@@ -6,7 +6,8 @@
 // entry instantiates the module.
 
 import { InferenceClient, ChatStream, Proxy } from "./hf_inference_wasm.js";
-export { InferenceError } from "__ERRORS_MODULE__";
+import { InferenceError } from "__ERRORS_MODULE__";
+export { InferenceError };
 export { InferenceClient, ChatStream };
 
 /**
@@ -41,6 +42,79 @@ ChatStream.prototype.toReadableStream = function () {
     },
   });
 };
+
+/**
+ * Run many chat requests with at most `concurrency` in flight; the results keep the
+ * requests' order, each `{ ok: true, value }` or `{ ok: false, error }` (one failure
+ * never fails the others). `signal` cancels what is running and what has not started.
+ * `onResult(result, index)` fires as each one settles.
+ */
+InferenceClient.prototype.batch = async function (requests, { concurrency = 4, signal, onResult, ...callOptions } = {}) {
+  if (!Array.isArray(requests)) throw new TypeError("batch(requests): `requests` must be an array of chat requests");
+  const limit = Number.isInteger(concurrency) && concurrency > 0 ? concurrency : 4;
+  const results = new Array(requests.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < requests.length) {
+      const i = next++;
+      let result;
+      if (signal?.aborted) {
+        result = { ok: false, error: abortedError() };
+      } else {
+        try {
+          result = { ok: true, value: await this.chatCompletion(requests[i], { ...callOptions, signal }) };
+        } catch (error) {
+          result = { ok: false, error };
+        }
+      }
+      results[i] = result;
+      if (onResult) {
+        try {
+          onResult(result, i);
+        } catch (e) {
+          // A throwing callback is reported like an event listener's, not into the batch.
+          queueMicrotask(() => {
+            throw e;
+          });
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, requests.length) }, worker));
+  return results;
+};
+
+function abortedError() {
+  return new InferenceError("the batch was aborted before this request was sent", { kind: "aborted", retryable: false });
+}
+
+/**
+ * A response-cache store on the Cache API (`caches`, in browsers and Workers): pass as
+ * `cache: { store: cacheApiStore() }`. Entries expire after the cache's `ttlMs`.
+ */
+export function cacheApiStore({ name = "hf-inference-wasm", prefix = "https://cache.hf-inference-wasm.invalid/" } = {}) {
+  if (typeof caches === "undefined") throw new TypeError("cacheApiStore(): there is no Cache API (`caches`) here");
+  const open = () => caches.open(name);
+  return {
+    async get(id) {
+      const res = await (await open()).match(prefix + id);
+      if (!res) return undefined;
+      const expires = Number(res.headers.get("x-expires-at"));
+      if (Number.isFinite(expires) && expires <= Date.now()) {
+        await (await open()).delete(prefix + id);
+        return undefined;
+      }
+      return res.text();
+    },
+    async put(id, value, ttlMs) {
+      const headers = { "content-type": "text/plain; charset=utf-8", "x-expires-at": String(Date.now() + (Number(ttlMs) || 0)) };
+      await (await open()).put(prefix + id, new Response(value, { headers }));
+    },
+    async delete(id) {
+      return (await open()).delete(prefix + id);
+    },
+  };
+}
 
 Object.defineProperty(InferenceClient.prototype, "chat", {
   configurable: true,

@@ -274,6 +274,112 @@ export interface RoutingOptions {
   billTo?: string;
 }
 
+// ---------------------------------------------------------------------------
+// Usage, cost, budgets, cache, rate limit, routing by difficulty
+
+/** Token counts of one call; a count the provider did not send is absent (never NaN). */
+export interface TokenUsage {
+  promptTokens?: number;
+  completionTokens?: number;
+  totalTokens?: number;
+  cachedTokens?: number;
+  reasoningTokens?: number;
+  /** Some counts are estimates (`estimateUsage: true`): ceil(UTF-8 bytes / 4) per message + 4, + 3 per request. */
+  estimated?: true;
+}
+
+/** US dollars per million tokens. */
+export interface ModelPrice {
+  input: number;
+  output: number;
+  /** For prompt tokens served from the provider's cache (else priced as input). */
+  cachedInput?: number;
+}
+
+export interface UsageRecord {
+  seq: number;
+  model?: string;
+  /** The provider that served it (the router's `x-inference-provider`, the model's suffix, the URL). */
+  provider?: string;
+  upstream: string;
+  requestId?: string;
+  outcome: "completed" | "aborted" | `failed:${InferenceErrorKind}`;
+  latency: { headersMs?: number; firstTokenMs?: number; totalMs?: number };
+  usage?: TokenUsage;
+  /** `0` for a cache hit; absent when there is no price or no usage. */
+  costUsd?: number;
+  priceKey?: string;
+  attempts: number;
+  cacheHit: boolean;
+  /** The `route` rule that chose the model. */
+  rule?: { index: number; model: string; promptTokens: number };
+}
+
+export interface UsageTotals {
+  requests: number;
+  failed: number;
+  aborted: number;
+  cacheHits: number;
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+  cachedTokens: number;
+  reasoningTokens: number;
+  costUsd: number;
+  /** Calls with usage but no price. */
+  unpriced: number;
+  estimated: number;
+}
+
+export interface UsageSnapshot {
+  total: UsageTotals;
+  byModel: Record<string, UsageTotals>;
+  byProvider: Record<string, UsageTotals>;
+  budget?: { usdSpent: number; tokensSpent: number; usdLimit?: number; tokensLimit?: number; windowMs?: number; exceeded: boolean; freesInMs?: number };
+  spiking: boolean;
+  /** The most recent records (oldest first, at most 100). */
+  recent: UsageRecord[];
+}
+
+export interface SpikeAlert {
+  metric: "usd" | "tokens";
+  recent: number;
+  expected: number;
+  ratio: number;
+  recentMs: number;
+  message: string;
+}
+
+export interface BudgetAlert {
+  metric: "usd" | "tokens";
+  spent: number;
+  limit: number;
+  freesInMs?: number;
+}
+
+export interface CacheStore {
+  get(id: string): string | undefined | null | Promise<string | undefined | null>;
+  put(id: string, value: string, ttlMs: number): unknown;
+}
+
+export interface CacheOptions {
+  /** `"auto"` (default): requests with `temperature: 0` only; `"force"`: every request. */
+  mode?: "auto" | "force" | "off";
+  maxEntries?: number;
+  maxBytes?: number;
+  ttlMs?: number;
+  /** Also cache streams, replayed as a stream. */
+  streams?: boolean;
+  /** Another store than the in-memory LRU (e.g. `cacheApiStore()`). */
+  store?: CacheStore;
+}
+
+export interface RouteRule {
+  when?: { maxPromptTokens?: number; minPromptTokens?: number; tools?: boolean; tier?: string };
+  model: string;
+  provider?: string;
+}
+
 export interface InferenceClientOptions extends RoutingOptions {
   /** An `hf_…` token or a provider key. Never needed in a browser that talks to the proxy. */
   token?: string;
@@ -295,6 +401,36 @@ export interface InferenceClientOptions extends RoutingOptions {
   /** Per-upstream circuit breakers; on by default, `false` turns them off. */
   circuitBreaker?: CircuitBreakerOptions | boolean;
   fallback?: FallbackTarget[];
+  /** `{ "model[:provider]": { input, output } }` per million tokens; `loadPricing()` adds the router's. */
+  prices?: Record<string, ModelPrice>;
+  /** Over budget in the window, calls fail fast with `kind: "budget"`. */
+  budget?: { usd?: number; tokens?: number; windowMs?: number };
+  /** Spike detection thresholds (on when `spike` or `onSpike` is given). */
+  spike?: { recentMs?: number; baselineMs?: number; factor?: number; minBaselineRequests?: number; minRecentRequests?: number } | false;
+  onSpike?: (alert: SpikeAlert) => void;
+  onBudget?: (alert: BudgetAlert) => void;
+  /** Every call's usage, cost, latencies, route and attempts, when it ends. */
+  onUsage?: (record: UsageRecord) => void;
+  /** Estimate the counts a provider did not report (marked `estimated`). */
+  estimateUsage?: boolean;
+  /** A response cache for non-streamed chat (and, opted in, streams). */
+  cache?: boolean | "auto" | "force" | CacheOptions;
+  /** Client-side rate limiting: a token bucket and a bounded FIFO queue (full → `kind: "rate_limited"`). */
+  rateLimit?: { requestsPerMinute?: number; tokensPerMinute?: number; maxConcurrent?: number; maxQueue?: number };
+  /** Pick the model of a request that names none: first matching rule wins. */
+  route?: RouteRule[];
+}
+
+export interface BatchResult<T> {
+  ok: boolean;
+  value?: T;
+  error?: InferenceError;
+}
+
+export interface BatchOptions extends RequestOptions {
+  /** At most this many requests in flight (default 4). */
+  concurrency?: number;
+  onResult?: (result: BatchResult<ChatCompletion>, index: number) => void;
 }
 
 export interface RequestOptions extends RoutingOptions {
@@ -311,6 +447,12 @@ export interface RequestOptions extends RoutingOptions {
   onRetry?: (event: RetryEvent) => void;
   /** Before moving to the next fallback target. */
   onFallback?: (event: FallbackEvent) => void;
+  /** This call's usage record, when it ends (after the client's `onUsage`). */
+  onUsage?: (record: UsageRecord) => void;
+  /** The tier `route` rules can match. */
+  tier?: string;
+  /** `false` skips the cache for this call; `"force"` caches it whatever its temperature. */
+  cache?: boolean | "auto" | "force" | "off";
 }
 
 export interface StreamFinish<TResult = ChatCompletion> {
@@ -458,7 +600,9 @@ export type InferenceErrorKind =
   | "parse"
   | "truncated"
   | "input"
-  | "circuit_open";
+  | "circuit_open"
+  | "budget"
+  | "rate_limited";
 
 export type TimeoutName = "headers" | "firstChunk" | "idle" | "total";
 
@@ -555,6 +699,12 @@ export declare class InferenceClient {
   listModels(options?: Pick<RequestOptions, "signal" | "timeouts" | "headers">): Promise<ModelList>;
   /** The circuit breakers' state, one entry per upstream called. */
   health(): UpstreamHealth[];
+  /** Running totals by model and provider, budget, spike state, recent records. */
+  usage(): UsageSnapshot;
+  /** Load the router's prices (`/v1/models`); the `prices` option wins. Resolves to the number of prices known. */
+  loadPricing(options?: Pick<RequestOptions, "signal" | "timeouts" | "headers">): Promise<number>;
+  /** Many chat requests, `concurrency` at a time, in order, each success or error. */
+  batch(requests: ChatCompletionRequest[], options?: BatchOptions): Promise<BatchResult<ChatCompletion>[]>;
   /** The `huggingface_hub` / OpenAI shape. */
   readonly chat: { readonly completions: { readonly create: ChatCompletionsCreate } };
   /** Release the client's resources (wasm memory). The client is unusable afterwards. */
@@ -632,6 +782,9 @@ export interface ProxyHandler {
  *  `GET /health` (and `GET /session`), holding the token server-side. Throws an
  *  `InferenceError` of kind `input` for a bad option. */
 export declare function createProxy(options?: ProxyOptions): ProxyHandler;
+
+/** A response-cache store on the Cache API (browsers, Workers): `cache: { store: cacheApiStore() }`. */
+export declare function cacheApiStore(options?: { name?: string; prefix?: string }): CacheStore & { delete(id: string): Promise<boolean> };
 
 /** The package version. */
 export declare const version: string;

@@ -595,9 +595,14 @@ impl CallRecord {
         rec.cache_hit = self.cache_hit.get();
         rec.rule = self.rule.clone();
         let rec = rec.priced(&self.m.prices.borrow());
-        let js = record_js(&rec);
         let tokens = rec.usage.and_then(|u| u.billable_tokens());
-        let alerts = self.m.meter.borrow_mut().record(rec, t);
+        let (alerts, js) = {
+            let mut meter = self.m.meter.borrow_mut();
+            let alerts = meter.record(rec, t);
+            // The meter numbers the record.
+            let js = meter.last_record().map_or(JsValue::UNDEFINED, record_js);
+            (alerts, js)
+        };
         if let Some(p) = self.permit.borrow_mut().take() {
             self.m.release(p, tokens);
         }

@@ -29,7 +29,49 @@ import {
   type ToolCallDelta,
   type ToolDefinition,
   type Usage,
+  createProxy,
+  cacheApiStore,
+  type UsageRecord,
+  type UsageSnapshot,
+  type TextGenerationOutput,
+  type ModelList,
+  type ProxyHandler,
 } from "hf-inference-wasm";
+import { serveNode } from "hf-inference-wasm/node";
+
+/** The surfaces added with routing, TGI, the proxy and usage tracking. */
+export async function exerciseMore(): Promise<void> {
+  const client = new InferenceClient({
+    provider: "together",
+    policy: "cheapest",
+    billTo: "my-org",
+    prices: { "m/x:together": { input: 1, output: 2 } },
+    budget: { usd: 1, windowMs: 60_000 },
+    cache: { streams: true, store: cacheApiStore() },
+    rateLimit: { requestsPerMinute: 60, maxQueue: 8 },
+    route: [{ when: { maxPromptTokens: 100 }, model: "m/small" }, { model: "m/big" }],
+    onUsage: (r: UsageRecord) => void r.costUsd,
+  });
+  // @ts-expect-error not a policy
+  void new InferenceClient({ policy: "slowest" });
+  const out: TextGenerationOutput = await client.textGeneration({ inputs: "Hi", parameters: { max_new_tokens: 5 } });
+  void out.generated_text;
+  for await (const ev of client.textGenerationStream({ inputs: "Hi" })) void ev.token.text;
+  const list: ModelList = await client.listModels();
+  void list.data[0]?.providers[0]?.pricing?.input;
+  const n: number = await client.loadPricing();
+  const snap: UsageSnapshot = client.usage();
+  void [n, snap.total.costUsd, snap.byModel["m/x"]?.requests];
+  const results = await client.batch([{ messages: [{ role: "user", content: "x" }] }], { concurrency: 2 });
+  void results[0]?.value?.choices;
+  const proxy: ProxyHandler = createProxy({ allowedModels: ["m/x"], rateLimit: { burst: 5 }, sessions: true });
+  const res: Response = await proxy.fetch(new Request("http://x/health"));
+  void res;
+  // @ts-expect-error allowedModels is a list or "*"
+  createProxy({ allowedModels: 42 });
+  const server = await serveNode(proxy, { port: 0 });
+  server.close();
+}
 
 /** Compile-time equality: `Expect<Equal<A, B>>` fails to compile unless A and B are identical. */
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
@@ -238,6 +280,8 @@ export async function exercise(signal: AbortSignal): Promise<void> {
         case "truncated":
         case "input":
         case "circuit_open":
+        case "budget":
+        case "rate_limited":
           break;
         default: {
           const never: never = kind;
