@@ -17,28 +17,15 @@
 // a test can pick a fixture scenario while still going through the real proxy.
 
 import http from "node:http";
-import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 import { createProxy } from "hf-inference-wasm";
 import { toNodeListener } from "hf-inference-wasm/node";
 
-const ROOT = fileURLToPath(new URL("../", import.meta.url));
+import { findMount, mountTable, serveFile } from "./static-files.mjs";
 
-const TYPES = {
-  ".html": "text/html; charset=utf-8",
-  ".js": "text/javascript; charset=utf-8",
-  ".mjs": "text/javascript; charset=utf-8",
-  ".css": "text/css; charset=utf-8",
-  ".wasm": "application/wasm",
-  ".json": "application/json",
-  ".svg": "image/svg+xml",
-  ".png": "image/png",
-  ".ico": "image/x-icon",
-  ".ts": "text/plain; charset=utf-8",
-  ".md": "text/plain; charset=utf-8",
-};
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
 /** The models the live demo lets a browser spend the operator's token on. */
 export const DEFAULT_LIVE_MODELS = ["meta-llama/Llama-3.3-70B-Instruct", "Qwen/Qwen2.5-72B-Instruct", "deepseek-ai/DeepSeek-V3-0324", "openai/gpt-oss-120b"];
@@ -50,7 +37,7 @@ export const DEFAULT_LIVE_MODELS = ["meta-llama/Llama-3.3-70B-Instruct", "Qwen/Q
  * @returns {Promise<{ url: string, requests: object[], close(): Promise<void> }>}
  */
 export async function startDemoServer({ upstream, token, offline, port = 0, host = "127.0.0.1", proxyOptions = {}, prefixUpstreams = false, mounts } = {}) {
-  const table = Object.entries(mounts ?? { "/www/": path.join(ROOT, "www"), "/pkg/": path.join(ROOT, "pkg") }).map(([prefix, dir]) => [prefix, path.resolve(dir)]);
+  const table = mountTable(mounts ?? { "/www/": path.join(ROOT, "www"), "/pkg/": path.join(ROOT, "pkg") });
   const proxies = new Map(); // upstream prefix → { proxy, listener }
   const proxyFor = (prefix) => {
     if (!proxies.has(prefix)) {
@@ -89,8 +76,7 @@ export async function startDemoServer({ upstream, token, offline, port = 0, host
         .catch(() => ({}));
       return send(200, "application/json", JSON.stringify({ ...inner, ok: inner.status === "ok", offline }));
     }
-    const mount = table.find(([prefix]) => url.pathname.startsWith(prefix));
-    if (!mount) {
+    if (!findMount(table, url.pathname)) {
       entry.proxied = true;
       let prefix = "";
       let rest = req.url;
@@ -109,24 +95,7 @@ export async function startDemoServer({ upstream, token, offline, port = 0, host
       return proxyFor(prefix).listener(req, res);
     }
 
-    if (req.method !== "GET" && req.method !== "HEAD") return send(405, "text/plain", "method not allowed");
-    const [prefix, dir] = mount;
-    let rel;
-    try {
-      rel = decodeURIComponent(url.pathname.slice(prefix.length));
-    } catch {
-      return send(400, "text/plain", "bad path");
-    }
-    if (rel === "" || rel.endsWith("/")) rel += "index.html";
-    const file = path.resolve(dir, "." + path.posix.normalize("/" + rel));
-    if (file !== dir && !file.startsWith(dir + path.sep)) return send(403, "text/plain", "forbidden");
-    try {
-      const st = await stat(file);
-      if (!st.isFile()) return send(404, "text/plain", "not a file");
-      send(200, TYPES[path.extname(file)] ?? "application/octet-stream", req.method === "HEAD" ? undefined : await readFile(file));
-    } catch {
-      send(404, "text/plain", "not found");
-    }
+    return serveFile(table, url.pathname, req.method, send);
   });
   server.on("connection", (s) => {
     sockets.add(s);

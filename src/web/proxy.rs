@@ -309,28 +309,11 @@ async fn handle(shared: &Rc<Shared>, request: Request, env: &JsValue, ctx: &JsVa
             payload,
             signature,
             then,
-        } => {
-            let Some(secret) = session_secret(cfg, env) else {
-                return answer(
-                    misconfigured(
-                        "sessions are on but there is no `sessionSecret` (or SESSION_SECRET)",
-                        o,
-                        cfg,
-                    ),
-                    &trace,
-                );
-            };
-            match hmac(shared, &secret, &payload).await {
-                Ok(expected) if ct_eq(&signature, &expected) => *then,
-                Ok(_) => return answer(session_rejected(o, &cfg.opts), &trace),
-                Err(e) => {
-                    return answer(
-                        misconfigured(&format!("WebCrypto HMAC failed: {}", describe(&e)), o, cfg),
-                        &trace,
-                    )
-                }
-            }
-        }
+        } => match sign(shared, env, &payload, o).await {
+            Ok(expected) if ct_eq(&signature, &expected) => *then,
+            Ok(_) => return answer(session_rejected(o, &cfg.opts), &trace),
+            Err(r) => return answer(r, &trace),
+        },
         d => d,
     };
     match decision {
@@ -338,31 +321,16 @@ async fn handle(shared: &Rc<Shared>, request: Request, env: &JsValue, ctx: &JsVa
         | Decision::Respond(r)
         | Decision::Health(r)
         | Decision::Models(r) => answer(r, &trace),
-        Decision::Session(grant) => {
-            let Some(secret) = session_secret(cfg, env) else {
-                return answer(
-                    misconfigured(
-                        "sessions are on but there is no `sessionSecret` (or SESSION_SECRET)",
-                        o,
-                        cfg,
-                    ),
+        Decision::Session(grant) => match sign(shared, env, &grant.payload, o).await {
+            Ok(sig) => {
+                let token = session_token(&grant.payload, &sig);
+                answer(
+                    session_issued(&token, grant.expires_at_ms, o, &cfg.opts),
                     &trace,
-                );
-            };
-            match hmac(shared, &secret, &grant.payload).await {
-                Ok(sig) => {
-                    let token = session_token(&grant.payload, &sig);
-                    answer(
-                        session_issued(&token, grant.expires_at_ms, o, &cfg.opts),
-                        &trace,
-                    )
-                }
-                Err(e) => answer(
-                    misconfigured(&format!("WebCrypto HMAC failed: {}", describe(&e)), o, cfg),
-                    &trace,
-                ),
+                )
             }
-        }
+            Err(r) => answer(r, &trace),
+        },
         Decision::VerifySession { .. } => answer(session_rejected(o, &cfg.opts), &trace),
         Decision::ModelsUpstream { url } => {
             let Some(token) = upstream_token(cfg, env) else {
@@ -396,6 +364,31 @@ async fn handle(shared: &Rc<Shared>, request: Request, env: &JsValue, ctx: &JsVa
             .await
         }
     }
+}
+
+/// The session HMAC of `payload`, or the 500 to answer when there is no secret or
+/// WebCrypto fails.
+async fn sign(
+    shared: &Shared,
+    env: &JsValue,
+    payload: &str,
+    origin: Option<&str>,
+) -> Result<Vec<u8>, Respond> {
+    let cfg = &shared.cfg;
+    let Some(secret) = session_secret(cfg, env) else {
+        return Err(misconfigured(
+            "sessions are on but there is no `sessionSecret` (or SESSION_SECRET)",
+            origin,
+            cfg,
+        ));
+    };
+    hmac(shared, &secret, payload).await.map_err(|e| {
+        misconfigured(
+            &format!("WebCrypto HMAC failed: {}", describe(&e)),
+            origin,
+            cfg,
+        )
+    })
 }
 
 fn misconfigured(message: &str, origin: Option<&str>, cfg: &Config) -> Respond {
