@@ -100,6 +100,9 @@ const clientReady = import("hf-inference-wasm").then(
       retry: { maxRetries: 2, maxServerDelayMs: 20_000 },
       timeouts: { headers: 60_000, firstChunk: 60_000, idle: 30_000 },
     });
+    // Prices from the proxy's model list (the router's `providers[].pricing`), so a reply's
+    // cost can be shown when the serving provider has one; without them, no cost figure.
+    state.client.loadPricing({ headers: proxyHeaders }).catch(() => {});
     return state.client;
   },
   (err) => {
@@ -267,10 +270,11 @@ function setReplyStatus(msg, status, label) {
 
 const fmtMs = (ms) => (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`);
 
-/** Cost hook: a completion (or its usage) may carry `cost` in USD (some routers and the
- *  proxy can add it). Shown only when it is a finite number. */
-export function costOf(completion) {
-  const c = completion?.cost ?? completion?.usage?.cost ?? completion?.usage?.total_cost;
+/** A reply's cost in USD: the client's usage record (its price table × the tokens the
+ *  serving provider reported), else a `cost` the completion itself carries. Shown only
+ *  when it is a finite number. */
+export function costOf(completion, record) {
+  const c = record?.costUsd ?? completion?.cost ?? completion?.usage?.cost ?? completion?.usage?.total_cost;
   return typeof c === "number" && Number.isFinite(c) && c >= 0 ? c : undefined;
 }
 
@@ -305,9 +309,12 @@ function showFigures(msg, t) {
       ),
     );
   }
-  const cost = costOf(t.completion);
+  const cost = costOf(t.completion, t.record);
   msg.cost = cost;
-  if (cost !== undefined) out.push(figure("cost", fmtCost(cost), "Cost reported for this reply"));
+  if (cost !== undefined) {
+    const by = t.record?.provider ? ` by ${t.record.provider}` : "";
+    out.push(figure("cost", `${t.record?.usage?.estimated ? "~" : ""}${fmtCost(cost)}`, `Cost of this reply${by}, from the provider's price per million tokens`));
+  }
   const copy = document.createElement("button");
   copy.type = "button";
   copy.className = "link-btn";
@@ -586,7 +593,7 @@ async function streamReply() {
   renderReply(reply);
   scrollToEnd();
 
-  const t = { start: performance.now(), first: undefined, end: undefined, usage: undefined, completion: undefined };
+  const t = { start: performance.now(), first: undefined, end: undefined, usage: undefined, completion: undefined, record: undefined };
   let finish;
   let stream;
   try {
@@ -612,6 +619,9 @@ async function streamReply() {
         },
         onFinish: (f) => {
           finish = f;
+        },
+        onUsage: (r) => {
+          t.record = r;
         },
       },
     );

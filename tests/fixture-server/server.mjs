@@ -764,6 +764,13 @@ export const HUB_MODELS = {
   "fixture-hub/tgi-only": { groq: { status: "live", providerId: "tgi-only-groq", task: "text-generation" } },
 };
 
+function servedProvider(model) {
+  const [id, suffix] = model.split(/:(?=[^/:]+$)/);
+  const card = MODELS.find((m) => m.id === id);
+  if (!card?.providers?.length) return undefined;
+  return card.providers.find((p) => p.provider === suffix)?.provider ?? card.providers[0].provider;
+}
+
 async function chatSimulator(ctx) {
   const req = ctx.json();
   if (!req || typeof req !== "object" || Array.isArray(req)) {
@@ -775,6 +782,10 @@ async function chatSimulator(ctx) {
   const sim = simulate(req);
   const id = `chatcmpl-fixture-${ctx.entry.seq}`;
   const headers = { "x-request-id": `sim-${ctx.entry.seq}` };
+  // The router names the provider that served a call; so does the simulator, for the models
+  // it lists with providers (the pinned `:provider`, else the first one listed).
+  const served = servedProvider(typeof req.model === "string" ? req.model : "");
+  if (served) headers["x-inference-provider"] = served;
   if (req.stream !== true) {
     return ctx.sendJson(
       200,

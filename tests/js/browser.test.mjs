@@ -179,7 +179,10 @@ describe("demo page (www/index.html)", () => {
       assert.match(await fig("ttft"), /^\d+(\.\d+)? m?s to first token$/);
       assert.match(await fig("rate"), /^\d+(\.\d+)? tok\/s$/);
       assert.equal(await fig("tokens"), `${want.usage.completion_tokens} tokens`);
-      assert.equal(await page.locator('[data-figure="cost"]').count(), 0, "no cost shown when none is known");
+      // Cost: the simulator names "together" as the serving provider (as the router does),
+      // whose price ($0.88 per million tokens both ways) came from /v1/models via loadPricing.
+      assert.equal(await fig("cost"), `$${((want.usage.total_tokens * 0.88) / 1e6).toPrecision(2)}`);
+      assert.match(await page.locator('article.msg--assistant [data-figure="cost"]').getAttribute("title"), /by together/);
       assert.equal(await page.locator("article.msg--assistant").getAttribute("aria-busy"), "false");
       assert.equal(await page.locator("#banners .banner").count(), 0);
       assert.equal(await page.evaluate(() => document.activeElement?.id), "input", "focus stays in the message box");
@@ -247,6 +250,7 @@ describe("demo page (www/index.html)", () => {
       assert.equal(await article.locator(".badge").isVisible(), true);
       assert.ok((await article.locator(".msg__body").textContent()).length > 0, "the partial text stays on screen");
       assert.match(await article.locator('[data-figure="tokens"]').textContent(), /^~\d+ tokens?$/, "no usage on a stopped stream: an estimate, marked ~");
+      assert.equal(await article.locator('[data-figure="cost"]').count(), 0, "no usage, so no cost is claimed");
       assert.equal(await page.locator("#banners .banner").count(), 0, "stopping is not an error");
       assert.equal(await page.locator("#stop").isVisible(), false);
       assert.equal(await page.locator("#send").isVisible(), true);
