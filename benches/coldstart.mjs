@@ -144,7 +144,7 @@ export default { async fetch(req, env) {
           const t1 = performance.now();
           const before = srv.arrivals.length;
           const r = await within(mf.dispatchFetch("http://worker.bench/"), 30_000, "dispatchFetch");
-          const text = await r.text();
+          const text = await within(r.text(), 30_000, "worker response body");
           const t3 = performance.now();
           const okText = id === "none" ? text.includes('"content":"Hi"') : text === "Hi";
           if (r.status !== 200 || !okText) throw new Error(`worker answered ${r.status}: ${text.slice(0, 120)}`);
@@ -155,7 +155,7 @@ export default { async fetch(req, env) {
         } catch (e) {
           res[id].errors.push(String(e?.message ?? e).slice(0, 160));
         } finally {
-          await mf?.dispose().catch(() => {});
+          if (mf) await within(mf.dispose(), 15_000, "miniflare dispose").catch(() => {});
         }
       }
     }

@@ -33,12 +33,12 @@ function buildNamedCopy() {
   rmSync(out, { recursive: true, force: true });
   const tmp = mkdtempSync(path.join(os.tmpdir(), "bench-prof-"));
   try {
-    execFileSync("wasm-bindgen", ["--target", "web", "--weak-refs", "--out-dir", tmp, "--out-name", NAME, src], { stdio: "inherit" });
+    execFileSync("wasm-bindgen", ["--target", "web", "--weak-refs", "--out-dir", tmp, "--out-name", NAME, src], { stdio: "inherit", timeout: 120_000 });
     cpSync(path.join(ROOT, "pkg"), out, { recursive: true });
     execFileSync(
       path.join(ROOT, "node_modules", ".bin", "wasm-opt"),
       ["-Oz", "-g", "--enable-bulk-memory", "--enable-nontrapping-float-to-int", "--enable-sign-ext", "--enable-mutable-globals", "--enable-reference-types", "--enable-multivalue", path.join(tmp, `${NAME}_bg.wasm`), "-o", path.join(out, `${NAME}_bg.wasm`)],
-      { stdio: "inherit" },
+      { stdio: "inherit", timeout: 120_000 },
     );
     // The glue must match the module it instantiates: take the fresh one (same snippet hash).
     cpSync(path.join(tmp, `${NAME}.js`), path.join(out, `${NAME}.js`));
