@@ -63,10 +63,10 @@ export async function run({ quick = false, log = () => {} } = {}) {
     const r = results[id];
     const s = r?.scenarios?.[name];
     if (!r?.ok || !s) return { error: r?.error ?? "no result" };
-    if (s.error && !s.times.length) return { error: s.error };
+    if (!s.times.length) return { error: s.error ?? s.failures?.[0] ?? "no successful run" };
     const shape = shapes[scenarios.find((x) => x.name === name).shape];
     const t = median(s.times);
-    return { t, mbps: shape.bytes / 1e6 / (t / 1000), cps: shape.chunks / (t / 1000), ok: s.ok, error: s.error, reads: s.reads, spread: [Math.min(...s.times), Math.max(...s.times)] };
+    return { t, mbps: shape.bytes / 1e6 / (t / 1000), cps: shape.chunks / (t / 1000), ok: s.ok, error: s.error, failures: s.failures ?? [], reads: s.reads, spread: [Math.min(...s.times), Math.max(...s.times)] };
   };
   const lines = [];
   const targets = [];
@@ -90,7 +90,7 @@ export async function run({ quick = false, log = () => {} } = {}) {
         num(f.cps, 0),
         id === "raw" || !peerBest ? "" : `${num(f.mbps / peerBest.f.mbps, 2)}×`,
         id === "raw" ? `${num(f.reads, 0)} reads, ${num(shape.bytes / f.reads, 0)} B/read` : us(over),
-        f.ok === false ? `WRONG: ${f.error}` : "ok",
+        [f.ok === false ? `WRONG: ${f.error}` : "ok", f.failures.length ? `${f.failures.length} call${f.failures.length > 1 ? "s" : ""} failed, not counted: ${f.failures[0]}` : ""].filter(Boolean).join("; "),
       ];
     });
     lines.push("");

@@ -5,7 +5,8 @@
 //
 // config: { client, url, runs, warmup, scenarios: [{ name, route, kind, tiny, runs?, warmup? }],
 //           ttft: { route, n } | null, expected: { text: {len, hash}, tool: {len, hash} } }
-// Prints one JSON line: { scenarios: { name: { times: [ms…], chunks, bytes, reads, ok, error } },
+// Prints one JSON line: { scenarios: { name: { times: [ms…], chunks, bytes, reads, ok, error,
+//                                                failures: [message…] } },
 //                         ttft: { times: [ms…], floor: [ms…] } }  (floor: paired raw-floor calls)
 
 import { createHash } from "node:crypto";
@@ -39,30 +40,33 @@ const out = { scenarios: {}, ttft: null };
 for (const s of cfg.scenarios) {
   const client = s.tiny ? tiny : normal;
   const base = `${cfg.url}${s.route}/v1`;
-  const res = { times: [], chunks: NaN, bytes: NaN, reads: NaN, ok: true, error: null };
-  try {
-    const runs = s.runs ?? cfg.runs;
-    const warmup = s.warmup ?? cfg.warmup;
-    for (let i = 0; i < warmup + runs; i++) {
-      gc();
-      const r = await once(client, base, s.kind);
-      if (i < warmup) continue;
-      res.times.push(r.ms);
-      if (cfg.client === "raw") {
-        res.bytes = r.bytes;
-        res.reads = r.reads;
-      } else {
-        res.chunks = r.chunks;
-        const want = cfg.expected[s.kind];
-        if (r.text.length !== want.len || hash(r.text) !== want.hash) {
-          res.ok = false;
-          res.error = `wrong output: ${r.text.length} chars, expected ${want.len}`;
-        }
+  const res = { times: [], chunks: NaN, bytes: NaN, reads: NaN, ok: true, error: null, failures: [] };
+  const runs = s.runs ?? cfg.runs;
+  const warmup = s.warmup ?? cfg.warmup;
+  // A failed call is recorded and the next one still runs: one transient error must not
+  // take a client's whole row away (a wrong output, in contrast, marks the row).
+  for (let i = 0; i < warmup + runs; i++) {
+    gc();
+    let r;
+    try {
+      r = await once(client, base, s.kind);
+    } catch (e) {
+      res.failures.push(`${e?.constructor?.name ?? "Error"}: ${String(e?.message ?? e).slice(0, 160)}`);
+      continue;
+    }
+    if (i < warmup) continue;
+    res.times.push(r.ms);
+    if (cfg.client === "raw") {
+      res.bytes = r.bytes;
+      res.reads = r.reads;
+    } else {
+      res.chunks = r.chunks;
+      const want = cfg.expected[s.kind];
+      if (r.text.length !== want.len || hash(r.text) !== want.hash) {
+        res.ok = false;
+        res.error = `wrong output: ${r.text.length} chars, expected ${want.len}`;
       }
     }
-  } catch (e) {
-    res.ok = false;
-    res.error = `${e?.constructor?.name ?? "Error"}: ${String(e?.message ?? e).slice(0, 160)}`;
   }
   out.scenarios[s.name] = res;
 }
