@@ -169,6 +169,26 @@ function wasmSizeByArea(file, shipped) {
   ];
 }
 
+const sources = new Map();
+/** "import __wbg_parse: const ret = JSON.parse(…)" for an anonymous import function of the
+ *  glue; "(anonymous, line N)" otherwise. */
+function describeAnonymous(url, line) {
+  let lines = sources.get(url);
+  if (lines === undefined) {
+    try {
+      lines = readFileSync(new URL(url), "utf8").split("\n");
+    } catch {
+      lines = null;
+    }
+    sources.set(url, lines);
+  }
+  const here = lines?.[line] ?? "";
+  const m = here.match(/(__wbg_[A-Za-z0-9_]+?)_[0-9a-f]{16}\s*:/);
+  if (!m) return `(anonymous, line ${line + 1})`;
+  const body = (lines[line + 1] ?? "").trim().replace(/^const ret = /, "").slice(0, 70);
+  return `import ${m[1]}: ${body}`;
+}
+
 /** Self time per function from a .cpuprofile: [{ name, url, ms, layer }], and the total. */
 function summarize(file) {
   const prof = JSON.parse(readFileSync(file, "utf8"));
@@ -181,8 +201,9 @@ function summarize(file) {
     if (!n) continue;
     total += dt;
     const cf = n.callFrame;
-    // Anonymous JS functions are told apart by their line (1-based, as an editor shows it).
-    const name = cf.functionName || (cf.url && !cf.url.startsWith("wasm://") ? `(anonymous, line ${cf.lineNumber + 1})` : "(anonymous)");
+    // Anonymous JS functions are told apart by their line (1-based, as an editor shows it);
+    // in the wasm-bindgen glue, by the import they implement and its first statement.
+    const name = cf.functionName || (cf.url && !cf.url.startsWith("wasm://") ? describeAnonymous(cf.url, cf.lineNumber) : "(anonymous)");
     const key = `${name}\u0000${cf.url}`;
     self.set(key, (self.get(key) ?? 0) + dt);
   }
