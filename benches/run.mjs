@@ -18,6 +18,8 @@
 import os from "node:os";
 import { execFileSync } from "node:child_process";
 import { writeFile } from "node:fs/promises";
+import { statSync } from "node:fs";
+import path from "node:path";
 import { machine, versionOf, pkgInfo, table, ROOT } from "./lib/common.mjs";
 
 const argv = process.argv.slice(2);
@@ -47,9 +49,16 @@ const started = Date.now();
 const m = machine();
 const pkg = pkgInfo();
 const loadBefore = os.loadavg();
+// What pkg/ was built from: the last commit that changed its sources (HEAD may be newer).
 let commit = "?";
 try {
-  commit = execFileSync("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+  commit = execFileSync("git", ["-C", ROOT, "log", "-1", "--format=%h", "--", "src", "js", "Cargo.toml", "Cargo.lock", "scripts/build-pkg.sh"], { encoding: "utf8" }).trim();
+  const dirty = execFileSync("git", ["-C", ROOT, "status", "--porcelain", "--", "src", "js", "Cargo.toml", "Cargo.lock"], { encoding: "utf8" }).trim();
+  if (dirty) commit += " + uncommitted changes";
+} catch {}
+let builtAt = "";
+try {
+  builtAt = statSync(path.join(ROOT, "pkg", "hf_inference_wasm_bg.wasm")).mtime.toISOString().replace(/\.\d+Z$/, "Z");
 } catch {}
 
 const outputs = [];
@@ -84,7 +93,7 @@ out.push(
       ["OS", m.os],
       ["Node", m.node],
       ["load average (1 min) before / after", `${loadBefore[0].toFixed(2)} / ${loadAfter[0].toFixed(2)}`],
-      ["hf-inference-wasm", pkg.built ? `${pkg.version} (pkg/ built from commit ${commit})` : "pkg/ not built"],
+      ["hf-inference-wasm", pkg.built ? `${pkg.version}: pkg/ built ${builtAt}; its sources (src/, js/, Cargo.*) last changed in ${commit}` : "pkg/ not built"],
       ["peers", `openai ${versionOf("openai")}, @huggingface/inference ${versionOf("@huggingface/inference")}, eventsource-parser ${versionOf("eventsource-parser")}`],
       ["tools", `esbuild ${versionOf("esbuild")}, miniflare ${versionOf("miniflare")}`],
     ],

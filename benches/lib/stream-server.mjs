@@ -158,7 +158,10 @@ async function handle(req, res) {
 
 export async function startStreamServer({ port = 0 } = {}) {
   const sockets = new Set();
-  const server = http.createServer({ keepAliveTimeout: 5_000, requestTimeout: 120_000 }, (req, res) => {
+  // A long keep-alive: with the default 5 s, a client whose event loop is busy past its
+  // idle-socket timer reuses a connection the server has just closed (UND_ERR_SOCKET; seen
+  // twice in full runs with retries off). That race is not what the decode figures measure.
+  const server = http.createServer({ keepAliveTimeout: 65_000, headersTimeout: 70_000, requestTimeout: 120_000 }, (req, res) => {
     handle(req, res).catch(() => res.destroy());
   });
   server.maxConnections = 20_000;
