@@ -72,18 +72,24 @@ for (const s of cfg.scenarios) {
 }
 
 if (cfg.ttft) {
-  // Each of this client's calls is paired with a raw-floor call right before it, in this
-  // same process, so the difference does not depend on how busy the machine was when.
+  // Each of this client's calls is paired with a raw-floor call right before or after it
+  // (alternating), in this same process, so the difference does not depend on how busy the
+  // machine was when.
   const base = `${cfg.url}${cfg.ttft.route}/v1`;
   const raw = cfg.client === "raw" ? normal : await makeClient("raw");
   const times = [];
   const floor = [];
   try {
     for (let i = 0; i < 3 + cfg.ttft.n; i++) {
+      // Alternate which of the pair goes first, so neither always follows the other.
+      let f;
+      let r;
       gc();
-      const f = await once(raw, base, "text");
+      if (i % 2) r = await once(normal, base, "text");
+      else f = await once(raw, base, "text");
       gc();
-      const r = await once(normal, base, "text");
+      if (i % 2) f = await once(raw, base, "text");
+      else r = await once(normal, base, "text");
       if (i >= 3) {
         times.push(r.first);
         floor.push(f.first);
