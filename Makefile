@@ -25,5 +25,14 @@ setup:
 pkg:
 	bash scripts/build-pkg.sh
 
+# Benchmarks (benches/README.md): a Markdown report on stdout, figures only, never a
+# pass/fail. Builds pkg/ only if it is missing, installs the benchmark-only peers.
+bench: setup
+	@[ -f pkg/hf_inference_wasm_bg.wasm ] || bash scripts/build-pkg.sh
+	@[ -e node_modules/hf-inference-wasm ] || ln -sfn ../pkg node_modules/hf-inference-wasm
+	@{ [ -d benches/node_modules/eventsource-parser ] && [ ! benches/package-lock.json -nt benches/node_modules/.package-lock.json ]; } \
+		|| npm ci --prefix benches --no-audit --no-fund
+	node benches/run.mjs
+
 clean:
 	rm -rf pkg target

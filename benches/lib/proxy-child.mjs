@@ -1,0 +1,92 @@
+// The proxy under load, alone in its own process so its RSS is its own. Started by
+// proxy-load.mjs with fork() as `lib/proxy-child.mjs <kind> <upstream base URL>`:
+//
+//   plain   a plain Node pass-through proxy: node:http in, global fetch out, the body piped
+//           back as it arrives (the peer: what a 20-line hand-written proxy costs)
+//   ours    `createProxy({ upstream, token, allowedModels: "*", … })` from hf-inference-wasm,
+//           served from node:http through lib/fetch-adapter.mjs
+//
+// Sends { url } (or { skip: reason }) to the parent once listening. Answers { cmd: "stats" }
+// with { rss, peakRss, heap } (peak since the last { cmd: "reset" }); exits on disconnect.
+
+import http from "node:http";
+import { loopbackOnly } from "./common.mjs";
+import { serveFetchHandler } from "./fetch-adapter.mjs";
+
+const [kind, upstream] = process.argv.slice(2);
+loopbackOnly();
+
+/** The options the proxy benchmark gives createProxy: every model allowed, no rate limit
+ *  (the load comes from one client address), the upstream and a dummy token. */
+const PROXY_OPTIONS = (upstreamUrl) => ({
+  upstream: upstreamUrl,
+  token: "hf_bench_token_not_real",
+  allowedModels: "*",
+  allowedOrigins: "*",
+  rateLimit: false,
+});
+
+let server;
+if (kind === "plain") {
+  server = http.createServer({ keepAliveTimeout: 5_000, requestTimeout: 120_000 }, async (req, res) => {
+    const ac = new AbortController();
+    res.on("close", () => ac.abort());
+    try {
+      const chunks = [];
+      for await (const c of req) chunks.push(c);
+      const up = await fetch(upstream + req.url, {
+        method: req.method,
+        headers: { "content-type": "application/json", authorization: "Bearer hf_bench_token_not_real" },
+        body: req.method === "POST" ? Buffer.concat(chunks) : undefined,
+        signal: ac.signal,
+      });
+      res.writeHead(up.status, { "content-type": up.headers.get("content-type") ?? "application/octet-stream" });
+      for await (const c of up.body) if (!res.write(c)) await new Promise((r) => res.once("drain", r));
+      res.end();
+    } catch {
+      if (!res.headersSent) res.writeHead(502);
+      res.end();
+    }
+  });
+  server.maxConnections = 20_000;
+} else if (kind === "ours") {
+  let mod;
+  try {
+    mod = await import("hf-inference-wasm");
+  } catch (e) {
+    process.send({ skip: `hf-inference-wasm did not load: ${e?.message ?? e}` });
+    process.exit(0);
+  }
+  if (typeof mod.createProxy !== "function") {
+    process.send({ skip: "createProxy not exported by this build of pkg/" });
+    process.exit(0);
+  }
+  let handler;
+  try {
+    handler = mod.createProxy(PROXY_OPTIONS(upstream));
+  } catch (e) {
+    process.send({ skip: `createProxy(options) threw: ${e?.message ?? e}` });
+    process.exit(0);
+  }
+  server = serveFetchHandler(handler);
+} else {
+  throw new Error(`unknown proxy kind ${kind}`);
+}
+
+server.on("clientError", (_e, s) => s.destroy());
+await new Promise((resolve) => server.listen({ port: 0, host: "127.0.0.1", backlog: 4096 }, resolve));
+
+let peakRss = process.memoryUsage().rss;
+setInterval(() => {
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+}, 50).unref();
+process.on("message", (m) => {
+  if (m?.cmd === "reset") peakRss = process.memoryUsage().rss;
+  if (m?.cmd === "stats") {
+    const u = process.memoryUsage();
+    peakRss = Math.max(peakRss, u.rss);
+    process.send({ stats: { rss: u.rss, peakRss, heap: u.heapUsed } });
+  }
+});
+process.on("disconnect", () => process.exit(0));
+process.send({ url: `http://127.0.0.1:${server.address().port}` });

@@ -1,0 +1,122 @@
+// Section 3: what a browser downloads.
+//
+// Ours: the `browser` entry of pkg/ and every JS file it imports, plus the .wasm, each file
+// as shipped (raw, gzip -9, brotli q11 via node:zlib, summed over the files, since each is
+// fetched on its own), and the same entry bundled and minified by esbuild (the .wasm stays a
+// separate file in any bundler). Peers: esbuild (the root's pinned version), platform
+// browser, ESM, minified, tree-shaken, for the whole client and for chat alone.
+//
+// Run alone: node benches/size.mjs
+
+import { readFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { gzipSync, brotliCompressSync, constants } from "node:zlib";
+import os from "node:os";
+import path from "node:path";
+import { ROOT, kb, num, table, verdict, versionOf } from "./lib/common.mjs";
+
+const gz = (b) => gzipSync(b, { level: 9 }).length;
+const br = (b) => brotliCompressSync(b, { params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: b.length } }).length;
+const measure = (buf) => ({ raw: buf.length, gzip: gz(buf), brotli: br(buf) });
+const add = (a, b) => ({ raw: a.raw + b.raw, gzip: a.gzip + b.gzip, brotli: a.brotli + b.brotli });
+const ZERO = { raw: 0, gzip: 0, brotli: 0 };
+
+/** The browser entry's static import graph inside pkg/ (relative specifiers only). */
+function importGraph(entry) {
+  const seen = new Set();
+  const walk = (file) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const src = readFileSync(file, "utf8");
+    for (const m of src.matchAll(/(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*['"](\.[^'"]+)['"]|(?:^|\n)\s*import\s*['"](\.[^'"]+)['"]/g)) {
+      walk(path.resolve(path.dirname(file), m[1] ?? m[2]));
+    }
+  };
+  walk(entry);
+  return [...seen];
+}
+
+async function bundle(esbuild, dir, name, source) {
+  const entry = path.join(dir, `${name}.mjs`);
+  writeFileSync(entry, source);
+  const out = path.join(dir, `${name}.out.js`);
+  const r = await esbuild.build({
+    entryPoints: [entry],
+    absWorkingDir: ROOT,
+    nodePaths: [path.join(ROOT, "node_modules")],
+    bundle: true,
+    minify: true,
+    format: "esm",
+    platform: "browser",
+    target: "es2022",
+    outfile: out,
+    write: true,
+    logLevel: "silent",
+    metafile: true,
+  });
+  return { size: measure(readFileSync(out)), warnings: r.warnings.map((w) => w.text), inputs: Object.keys(r.metafile.inputs).length };
+}
+
+export async function run() {
+  const pkg = path.join(ROOT, "pkg");
+  const lines = [];
+  const targets = [];
+  if (!existsSync(path.join(pkg, "browser.js"))) {
+    return { sections: [{ title: "3. Size", body: "skipped: pkg/ is not built" }], targets: [] };
+  }
+  const esbuild = await import("esbuild");
+  const tmp = mkdtempSync(path.join(os.tmpdir(), "bench-size-"));
+  try {
+    const wasmFile = path.join(pkg, "hf_inference_wasm_bg.wasm");
+    const wasm = measure(readFileSync(wasmFile));
+    const jsFiles = importGraph(path.join(pkg, "browser.js"));
+    let glue = ZERO;
+    for (const f of jsFiles) glue = add(glue, measure(readFileSync(f)));
+    const shipped = add(wasm, glue);
+
+    // Ours bundled: the JS minified into one file; the .wasm beside it unchanged.
+    const ourBundle = await bundle(esbuild, tmp, "ours", 'import { InferenceClient } from "hf-inference-wasm";\nglobalThis.__bench = InferenceClient;\n');
+    const ourBundled = add(ourBundle.size, wasm);
+
+    const peers = [
+      ["@huggingface/inference: whole client (`InferenceClient`)", 'import { InferenceClient } from "@huggingface/inference";\nglobalThis.__bench = new InferenceClient("hf_x");\n'],
+      ["@huggingface/inference: `import *`", 'import * as hf from "@huggingface/inference";\nglobalThis.__bench = hf;\n'],
+      ["@huggingface/inference: chat only (`chatCompletionStream`)", 'import { chatCompletionStream } from "@huggingface/inference";\nglobalThis.__bench = chatCompletionStream;\n'],
+      ["openai: whole client (`new OpenAI()`)", 'import OpenAI from "openai";\nglobalThis.__bench = new OpenAI({ apiKey: "x", dangerouslyAllowBrowser: true });\n'],
+      ["openai: chat only (`new OpenAI().chat.completions`)", 'import OpenAI from "openai";\nglobalThis.__bench = new OpenAI({ apiKey: "x", dangerouslyAllowBrowser: true }).chat.completions;\n'],
+    ];
+    const peerRows = [];
+    for (const [label, src] of peers) {
+      const b = await bundle(esbuild, tmp, `peer${peerRows.length}`, src);
+      peerRows.push([label, kb(b.size.raw), kb(b.size.gzip), kb(b.size.brotli), `${b.inputs} modules${b.warnings.length ? `; ${b.warnings.length} warnings` : ""}`]);
+    }
+
+    const rows = [
+      ["hf-inference-wasm: `.wasm`", kb(wasm.raw), kb(wasm.gzip), kb(wasm.brotli), "pkg/hf_inference_wasm_bg.wasm"],
+      ["hf-inference-wasm: JS glue as shipped", kb(glue.raw), kb(glue.gzip), kb(glue.brotli), jsFiles.map((f) => path.relative(pkg, f)).join(", ")],
+      ["**hf-inference-wasm: .wasm + glue as shipped** (whole = chat only)", kb(shipped.raw), kb(shipped.gzip), kb(shipped.brotli), "each file compressed on its own, summed"],
+      ["hf-inference-wasm: esbuild bundle (minified JS) + .wasm", kb(ourBundled.raw), kb(ourBundled.gzip), kb(ourBundled.brotli), `JS ${kb(ourBundle.size.raw)} raw / ${kb(ourBundle.size.gzip)} gzip`],
+      ...peerRows,
+    ];
+    lines.push(
+      `esbuild ${versionOf("esbuild")}, \`platform: "browser"\`, ESM, minified, tree-shaken; gzip level 9 and brotli quality 11 (node:zlib). ` +
+        "For hf-inference-wasm \"chat only\" is the whole package: the client is one wasm module and one class, nothing to shake off. " +
+        `Peers: @huggingface/inference ${versionOf("@huggingface/inference")}, openai ${versionOf("openai")}. KB = 1024 bytes.`,
+    );
+    lines.push("");
+    lines.push(table(["what", "raw", "gzip", "brotli", "notes"], rows, "lrrrl"));
+    targets.push({
+      target: ".wasm + glue ≤ 60 KB gzip",
+      ours: `${kb(shipped.gzip)} gzip (${kb(wasm.gzip)} of it .wasm)`,
+      verdict: verdict(shipped.gzip / 1024, 60, "lower", " KB", (x) => num(x, 1)),
+    });
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  return { sections: [{ title: "3. Size", body: lines.join("\n") }], targets };
+}
+
+if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  const r = await run();
+  for (const s of r.sections) console.log(`## ${s.title}\n\n${s.body}\n`);
+  console.log(table(["target", "ours", "verdict"], r.targets.map((t) => [t.target, t.ours, t.verdict])));
+}
