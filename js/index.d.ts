@@ -465,7 +465,9 @@ export interface StreamFinish<TResult = ChatCompletion> {
 }
 
 export interface StreamCallbacks<TChunk = ChatCompletionChunk, TResult = ChatCompletion> {
-  /** Each piece of text (choice 0's, or a non-special token's), with the text so far. */
+  /** Each piece of text (choice 0's, or a non-special token's), with the text so far. The
+   *  snapshot is kept only for a callback declared with two parameters: `(delta) => …`
+   *  keeps no per-chunk memory. */
   onContent?: (delta: string, snapshot: string) => void;
   /** Every parsed chunk (or token event), exactly as the server sent it. */
   onChunk?: (chunk: TChunk) => void;

@@ -14,7 +14,7 @@ cargo build --lib --target wasm32-unknown-unknown --profile "$profile" --quiet
 dir=$profile; [ "$profile" = dev ] && dir=debug
 rm -rf pkg && mkdir -p pkg
 wasm-bindgen --target web --weak-refs --out-dir pkg --out-name "$name" \
-  "target/wasm32-unknown-unknown/$dir/$name.wasm"
+  "${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/$dir/$name.wasm"
 
 if [ -x node_modules/.bin/wasm-opt ] && [ "$profile" = release ]; then
   node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \

@@ -24,6 +24,8 @@ const PROXY_OPTIONS = (upstreamUrl) => ({
   allowedModels: "*",
   allowedOrigins: "*",
   rateLimit: false,
+  // One JSON line per request to stdout would measure the terminal, not the proxy.
+  log: false,
 });
 
 let server;

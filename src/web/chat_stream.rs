@@ -664,10 +664,14 @@ fn deliver(
     };
     if let (Some(f), Some(delta)) = (on_content, content) {
         let delta = JsString::from(delta.as_str());
-        let snapshot = {
+        // The snapshot (a string rope of every delta so far) is kept only for a callback
+        // that takes it: `(delta) => …` costs no memory per chunk.
+        let snapshot = if f.length() >= 2 {
             let mut inner = rc.borrow_mut();
             inner.snapshot = inner.snapshot.concat(&delta);
-            inner.snapshot.clone()
+            inner.snapshot.clone().into()
+        } else {
+            JsValue::UNDEFINED
         };
         if let Err(e) = f.call2(&JsValue::UNDEFINED, &delta, &snapshot) {
             finish(rc, Outcome::Thrown(e));
