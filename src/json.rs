@@ -6,7 +6,26 @@
 //! field means (each module does), or fail on a field a server got slightly wrong.
 
 use serde::{Deserialize, Deserializer};
-use serde_json::Value;
+use serde_json::{Map, Value};
+
+/// The JSON text of `v`. Use this, not `v.to_string()`: `Value`'s `Display` compiles a
+/// second copy of the serializer (writing through a `fmt::Formatter`, with the pretty
+/// printer too), where this shares the one every other JSON write uses.
+pub(crate) fn to_text(v: &Value) -> String {
+    // Writing a `Value` cannot fail: its keys are strings and its numbers finite.
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// An object of `pairs`. Use this, not `serde_json::json!`: the macro converts each
+/// interpolated value through `serde_json::to_value`, which brings serde's `Value`
+/// serializer into the wasm.
+pub(crate) fn object(pairs: Vec<(&str, Value)>) -> Value {
+    let mut m = Map::new();
+    for (k, v) in pairs {
+        m.insert(k.to_owned(), v);
+    }
+    Value::Object(m)
+}
 
 /// The JSON type a known field must have. `null` always passes: it means "use the
 /// default" to every OpenAI-compatible and TGI server.

@@ -445,7 +445,7 @@ impl FunctionCall {
 }
 
 impl Usage {
-    fn from_json(v: Value) -> Read<Self> {
+    pub(crate) fn from_json(v: Value) -> Read<Self> {
         let mut f = Fields::of(v)?;
         let u = Usage {
             prompt_tokens: f.count("prompt_tokens"),
