@@ -14,6 +14,7 @@
 pub mod cache;
 pub mod difficulty;
 pub mod error;
+mod float;
 pub mod hub;
 mod json;
 pub mod meter;
