@@ -37,4 +37,11 @@ pub mod usage;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 
+/// Talc instead of Rust's default wasm allocator (dlmalloc): about 7 KB less wasm and
+/// faster. The module is single-threaded (no `atomics`), which Talc's wasm allocator
+/// requires.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 pub use error::{Error, ErrorKind, TimeoutKind};
