@@ -18,7 +18,6 @@
 //! flagged (the official clients warn that it is for testing only), `error` is skipped.
 //! Providers keep the Hub's order (the account's preference order).
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -561,10 +560,51 @@ enum Slot {
 #[derive(Debug, Default)]
 pub struct MappingCache {
     config: CacheConfig,
-    slots: HashMap<Key, Slot>,
+    slots: Slots,
     next_id: u64,
     /// A use counter for LRU order (deterministic, unlike times).
     tick: u64,
+}
+
+/// The cache's slots by key. A `Vec` searched from end to end rather than a `HashMap`:
+/// it holds at most `max_entries` mappings (128 by default) plus the look-ups in
+/// flight, and a hash map of one more key/value type costs the wasm a few KB.
+#[derive(Debug, Default)]
+struct Slots(Vec<(Key, Slot)>);
+
+impl Slots {
+    fn position(&self, key: &Key) -> Option<usize> {
+        self.0.iter().position(|(k, _)| k == key)
+    }
+
+    fn get(&self, key: &Key) -> Option<&Slot> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, s)| s)
+    }
+
+    fn get_mut(&mut self, key: &Key) -> Option<&mut Slot> {
+        self.0.iter_mut().find(|(k, _)| k == key).map(|(_, s)| s)
+    }
+
+    fn insert(&mut self, key: Key, slot: Slot) {
+        match self.get_mut(&key) {
+            Some(s) => *s = slot,
+            None => self.0.push((key, slot)),
+        }
+    }
+
+    fn remove(&mut self, key: &Key) {
+        if let Some(i) = self.position(key) {
+            self.0.swap_remove(i);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 fn key(model: &str, token_identity: &str) -> Key {
@@ -692,10 +732,11 @@ impl MappingCache {
     /// until at most `max_entries` mappings are held. Fetches in flight are never
     /// evicted (their waiters need the slot); they are bounded by the calls in progress.
     fn make_room(&mut self, now_ms: u64) {
-        let ready = |slots: &HashMap<Key, Slot>| {
+        let ready = |slots: &Slots| {
             slots
-                .values()
-                .filter(|s| matches!(s, Slot::Ready { .. }))
+                .0
+                .iter()
+                .filter(|(_, s)| matches!(s, Slot::Ready { .. }))
                 .count()
         };
         if ready(&self.slots) <= self.config.max_entries
@@ -704,13 +745,14 @@ impl MappingCache {
             return;
         }
         let timeout = self.config.in_flight_timeout_ms;
-        self.slots.retain(|_, s| match s {
+        self.slots.0.retain(|(_, s)| match s {
             Slot::Ready { expires_at, .. } => now_ms < *expires_at,
             Slot::InFlight { started_at, .. } => now_ms.saturating_sub(*started_at) < timeout,
         });
         while ready(&self.slots) > self.config.max_entries {
             let oldest = self
                 .slots
+                .0
                 .iter()
                 .filter_map(|(k, s)| match s {
                     Slot::Ready { last_used, .. } => Some((*last_used, k)),
