@@ -217,7 +217,15 @@ pub(crate) fn vec_or_null<T>(
 ) -> Result<Vec<T>, String> {
     match v {
         None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(items)) => items.into_iter().map(read).collect(),
+        Some(Value::Array(items)) => {
+            // A loop, not `collect::<Result<Vec<_>, _>>()`: its adapter is compiled
+            // again for every element type.
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                out.push(read(item)?);
+            }
+            Ok(out)
+        }
         Some(other) => Err(invalid_type(&other, "a sequence")),
     }
 }
