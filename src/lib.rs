@@ -33,6 +33,7 @@ pub mod tgi;
 pub mod timeouts;
 pub mod types;
 pub mod usage;
+mod vecmap;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;

@@ -25,6 +25,7 @@ use crate::json::{
     required_string, string_of, string_or_null,
 };
 use crate::types::parse_error;
+use crate::vecmap::VecMap;
 
 /// The answer of `GET /v1/models`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -254,7 +255,13 @@ pub struct Price {
 /// `"model:provider"` → price, for every provider that reports both an input and an
 /// output price (finite and not negative).
 pub fn price_table(list: &ModelList) -> BTreeMap<String, Price> {
-    let mut out = BTreeMap::new();
+    prices(list).iter().map(|(k, p)| (k.clone(), *p)).collect()
+}
+
+/// [`price_table`] in the crate's own small map, which the wasm compiles far less code
+/// for than a `BTreeMap` of another key/value type (see [`crate::vecmap`]).
+pub(crate) fn prices(list: &ModelList) -> VecMap<String, Price> {
+    let mut out = VecMap::new();
     for model in &list.data {
         for p in &model.providers {
             let Some(pricing) = &p.pricing else { continue };
