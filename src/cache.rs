@@ -142,7 +142,7 @@ pub fn plan(body: &str, route: &str, mode: CacheMode) -> CachePlan {
     if mode == CacheMode::Off {
         return CachePlan::Skip(SkipReason::Off);
     }
-    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(body) else {
+    let Ok(Value::Object(map)) = crate::json::parse(body) else {
         return CachePlan::Skip(SkipReason::NotAnObject);
     };
     if mode == CacheMode::Auto && !is_deterministic(&map) {

@@ -404,7 +404,8 @@ pub fn parse_mapping(body: &str) -> Result<Mapping, Error> {
             body,
         ));
     }
-    let info: ModelInfo = serde_json::from_str(body).map_err(|e| {
+    // Bytes, not text: see `crate::json::parse`.
+    let info: ModelInfo = serde_json::from_slice(body.as_bytes()).map_err(|e| {
         crate::types::parse_error(
             format!("the Hub's model info is not the JSON object expected: {e}"),
             body,
@@ -412,7 +413,7 @@ pub fn parse_mapping(body: &str) -> Result<Mapping, Error> {
     })?;
     let mapping = info.mapping;
     if !info.error.is_null() && matches!(mapping, RawMapping::Absent) {
-        let value = serde_json::from_str::<Value>(body).unwrap_or(Value::Null);
+        let value = crate::json::parse(body).unwrap_or(Value::Null);
         return Err(crate::types::error_from_payload(&value, body));
     }
     let mut out = Mapping {

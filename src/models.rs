@@ -137,7 +137,7 @@ pub struct Pricing {
 /// error report (`{"error": …}`) is an [`ErrorKind::Stream`](crate::ErrorKind::Stream)
 /// error with the server's message.
 pub fn parse_model_list(body: &str) -> Result<ModelList, Error> {
-    let value: Value = serde_json::from_str(body)
+    let value: Value = crate::json::parse(body)
         .map_err(|e| parse_error(format!("the model list is not valid JSON: {e}"), body))?;
     let Value::Object(map) = &value else {
         return Err(parse_error(

@@ -83,7 +83,7 @@ impl TextGenerationRequest {
     /// `parameters` an object whose known fields have TGI's types; anything wrong is an
     /// [`ErrorKind::Input`] error naming the field.
     pub fn from_json(request_json: &str) -> Result<Self, Error> {
-        let value: Value = serde_json::from_str(request_json).map_err(|e| {
+        let value: Value = crate::json::parse(request_json).map_err(|e| {
             Error::input(format!("the textGeneration request is not valid JSON: {e}"))
         })?;
         let Value::Object(mut map) = value else {
@@ -456,7 +456,7 @@ impl TextGenerationOutput {
 /// [`ErrorKind::Stream`] error whose `code` is the error type; anything without
 /// `generated_text` is an [`ErrorKind::Parse`] error quoting the body.
 pub fn parse_text_generation(body: &str) -> Result<TextGenerationOutput, Error> {
-    let value: Value = serde_json::from_str(body).map_err(|e| {
+    let value: Value = crate::json::parse(body).map_err(|e| {
         parse_error(
             format!("the textGeneration response is not valid JSON: {e}"),
             body,
@@ -672,7 +672,7 @@ impl TgiStreamState {
 }
 
 fn parse_event(data: &str) -> Result<StreamEvent, Error> {
-    let value: Value = serde_json::from_str(data)
+    let value: Value = crate::json::parse(data)
         .map_err(|e| parse_error(format!("a TGI stream event is not valid JSON: {e}"), data))?;
     let Value::Object(map) = &value else {
         return Err(parse_error(
@@ -707,7 +707,7 @@ fn parse_event(data: &str) -> Result<StreamEvent, Error> {
 
 /// The error an `event: error` SSE event carries.
 fn error_event(data: &str) -> Error {
-    match serde_json::from_str::<Value>(data) {
+    match crate::json::parse(data) {
         Ok(value @ Value::Object(_)) => error_from_payload(&value, data),
         _ if data.is_empty() => Error::new(
             ErrorKind::Stream,

@@ -466,7 +466,7 @@ impl PriceTable {
     /// an error (a typo would silently price at nothing). Errors are kind `input` and
     /// name the entry and field.
     pub fn from_json(json: &str) -> Result<PriceTable, Error> {
-        let v: Value = serde_json::from_str(json)
+        let v: Value = crate::json::parse(json)
             .map_err(|e| Error::input(format!("`prices` is not valid JSON: {e}")))?;
         PriceTable::from_value(&v)
     }

@@ -95,7 +95,7 @@ pub fn usage_from_chunk(data: &str) -> Option<Usage> {
     if !data.contains("\"usage\"") {
         return None;
     }
-    let value: Value = serde_json::from_str(data).ok()?;
+    let value: Value = crate::json::parse(data).ok()?;
     let usage = value.get("usage").filter(|u| u.is_object())?;
     let usage = Usage::from_json(usage.clone()).ok()?;
     (usage.prompt_tokens.is_some()
