@@ -17,8 +17,11 @@ wasm-bindgen --target web --weak-refs --out-dir pkg --out-name "$name" \
   "${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/$dir/$name.wasm"
 
 if [ -x node_modules/.bin/wasm-opt ] && [ "$profile" = release ]; then
-  node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+  # -Oz, then flatten and re-run the relooper over every function's control flow, then
+  # -Oz twice more: about 1.7 KB less gzip than one -Oz, for a few seconds more.
+  node_modules/.bin/wasm-opt --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
+    -Oz --flatten --rereloop -Oz -Oz \
     "pkg/${name}_bg.wasm" -o "pkg/${name}_bg.wasm.opt"
   mv "pkg/${name}_bg.wasm.opt" "pkg/${name}_bg.wasm"
 else

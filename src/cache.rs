@@ -45,7 +45,7 @@
 //! does not make sampling repeatable across providers. [`CacheMode::Force`] caches any
 //! request; [`CacheMode::Off`] none.
 
-use std::collections::{BTreeMap, HashMap};
+use crate::vecmap::VecMap;
 use std::sync::Arc;
 
 use serde_json::{Map, Number, Value};
@@ -142,7 +142,7 @@ pub fn plan(body: &str, route: &str, mode: CacheMode) -> CachePlan {
     if mode == CacheMode::Off {
         return CachePlan::Skip(SkipReason::Off);
     }
-    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(body) else {
+    let Ok(Value::Object(map)) = crate::json::parse(body) else {
         return CachePlan::Skip(SkipReason::NotAnObject);
     };
     if mode == CacheMode::Auto && !is_deterministic(&map) {
@@ -266,9 +266,16 @@ fn write_canonical(v: &Value, out: &mut String) {
         Value::Object(map) => {
             // `serde_json`'s map is sorted unless its `preserve_order` feature is on;
             // sort here only when it is not, so the key never depends on that feature.
+            // An insertion sort: it never runs in this crate's build (the feature is
+            // off), and `sort_unstable_by` would add its ~3 KB to the wasm regardless.
             let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            if entries.windows(2).any(|w| w[0].0 > w[1].0) {
-                entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            for i in 1..entries.len() {
+                // `0 < j <= i < len` below.
+                let mut j = i;
+                while j > 0 && entries[j - 1].0.as_bytes() > entries[j].0.as_bytes() {
+                    entries.swap(j - 1, j);
+                    j -= 1;
+                }
             }
             out.push('{');
             for (i, (k, v)) in entries.into_iter().enumerate() {
@@ -420,9 +427,9 @@ struct Slot {
 #[derive(Debug, Clone, Default)]
 pub struct CacheIndex {
     options: CacheOptions,
-    slots: HashMap<CacheId, Slot>,
+    slots: VecMap<CacheId, Slot>,
     /// tick → id, oldest first.
-    order: BTreeMap<u64, CacheId>,
+    order: VecMap<u64, CacheId>,
     bytes: usize,
     tick: u64,
     latest_ms: u64,
@@ -490,7 +497,7 @@ impl CacheIndex {
             }
         }
         while over(self) {
-            let Some((_, oldest)) = self.order.iter().next().map(|(t, id)| (*t, *id)) else {
+            let Some((_, oldest)) = self.order.first().map(|(t, id)| (*t, *id)) else {
                 break;
             };
             self.forget(oldest);
@@ -619,14 +626,14 @@ pub enum Put {
 #[derive(Debug, Clone, Default)]
 pub struct MemoryCache {
     index: CacheIndex,
-    values: HashMap<CacheId, (String, Arc<str>)>,
+    values: VecMap<CacheId, (String, Arc<str>)>,
 }
 
 impl MemoryCache {
     pub fn new(options: CacheOptions) -> Self {
         MemoryCache {
             index: CacheIndex::new(options),
-            values: HashMap::new(),
+            values: VecMap::new(),
         }
     }
 

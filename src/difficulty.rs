@@ -155,7 +155,7 @@ impl Router {
     /// `input` and name the rule and field (``route[2].when.maxPromptTokens` must be a
     /// whole number ≥ 0``).
     pub fn from_json(json: &str) -> Result<Router, Error> {
-        let v: Value = serde_json::from_str(json)
+        let v: Value = crate::json::parse(json)
             .map_err(|e| Error::input(format!("`route` is not valid JSON: {e}")))?;
         Router::from_value(&v)
     }
@@ -261,7 +261,7 @@ pub enum Routed {
 /// no default rule) is an `input` error that says what the request looked like to the
 /// rules, as is a body that is not a JSON object.
 pub fn apply_route(body: &str, router: &Router, tier: Option<&str>) -> Result<Routed, Error> {
-    let mut map: Map<String, Value> = match serde_json::from_str(body) {
+    let mut map: Map<String, Value> = match crate::json::parse(body) {
         Ok(Value::Object(map)) => map,
         _ => return Err(Error::input("the request to route is not a JSON object")),
     };

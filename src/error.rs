@@ -283,7 +283,7 @@ pub fn message_from_body(body: &str) -> Option<String> {
     if trimmed.is_empty() {
         return None;
     }
-    match serde_json::from_str::<Value>(trimmed) {
+    match crate::json::parse(trimmed) {
         Ok(v) => message_from_json(&v).or_else(|| Some(cut(trimmed, 300).to_owned())),
         // Plain text (TGI and some gateways answer `Failed to deserialize …`).
         Err(_) => Some(cut(trimmed, 300).to_owned()),
@@ -365,7 +365,7 @@ fn joined(parts: impl Iterator<Item = String>) -> Option<String> {
 /// A machine-readable code in an error body: `error.code`, `error.type`, `error_type`,
 /// `code`, `type`. Numbers are rendered as strings.
 pub fn code_from_body(body: &str) -> Option<String> {
-    serde_json::from_str::<Value>(body.trim())
+    crate::json::parse(body.trim())
         .ok()
         .and_then(|v| code_from_json(&v))
 }

@@ -18,7 +18,6 @@
 //! flagged (the official clients warn that it is for testing only), `error` is skipped.
 //! Providers keep the Hub's order (the account's preference order).
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -228,13 +227,44 @@ enum RawMapping {
     Absent,
 }
 
+/// The `visit_*` methods for the JSON types a visitor refuses, each refusing with
+/// serde's own message (see [`crate::json::invalid_type`]). Every visitor handed to
+/// `deserialize_any` needs all of them: serde's defaults word the error through
+/// `Unexpected`, whose float printing costs the wasm about 18 KB.
+macro_rules! refuse_scalars {
+    ($expected:expr) => {
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            Err(refuse(Value::Bool(v), $expected))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Err(refuse(Value::from(v), $expected))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Err(refuse(Value::from(v), $expected))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Err(refuse(Value::from(v), $expected))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Err(refuse(Value::String(v.to_owned()), $expected))
+        }
+    };
+}
+
+#[cold]
+fn refuse<E: de::Error>(found: Value, expected: &str) -> E {
+    E::custom(crate::json::invalid_type(&found, expected))
+}
+
+const MAPPING_EXPECTED: &str = "an object keyed by provider, or an array of provider entries";
+
 impl<'de> Deserialize<'de> for RawMapping {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
             type Value = RawMapping;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object keyed by provider, or an array of provider entries")
+                f.write_str(MAPPING_EXPECTED)
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawMapping, A::Error> {
                 let mut out = Vec::new();
@@ -254,25 +284,109 @@ impl<'de> Deserialize<'de> for RawMapping {
                 }
                 Ok(RawMapping::Array(out))
             }
+            // `null`: no mapping (what `Option<RawMapping>` reads as `None`).
             fn visit_unit<E: de::Error>(self) -> Result<RawMapping, E> {
                 Ok(RawMapping::Absent)
             }
             fn visit_none<E: de::Error>(self) -> Result<RawMapping, E> {
                 Ok(RawMapping::Absent)
             }
+            refuse_scalars!(MAPPING_EXPECTED);
         }
         d.deserialize_any(V)
     }
 }
 
-#[derive(Deserialize)]
+/// The fields of the Hub's answer that a look-up reads. Read in one pass over the text
+/// the way `#[derive(Deserialize)]` with `#[serde(default)]` fields reads it (the same
+/// duplicate-field errors, unknown fields skipped), through `deserialize_any` only.
 struct ModelInfo {
-    #[serde(default)]
-    id: Option<Value>,
-    #[serde(default, rename = "inferenceProviderMapping")]
-    mapping: Option<RawMapping>,
-    #[serde(default)]
-    error: Option<Value>,
+    /// `null` when absent.
+    id: Value,
+    mapping: RawMapping,
+    /// `null` when absent.
+    error: Value,
+}
+
+/// A key of the Hub's answer.
+enum InfoKey {
+    Id,
+    Mapping,
+    Error,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for InfoKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = InfoKey;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("field identifier")
+            }
+            // JSON keys are strings: `serde_json` calls nothing else.
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<InfoKey, E> {
+                Ok(match v {
+                    "id" => InfoKey::Id,
+                    "inferenceProviderMapping" => InfoKey::Mapping,
+                    "error" => InfoKey::Error,
+                    _ => InfoKey::Other,
+                })
+            }
+        }
+        d.deserialize_identifier(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for ModelInfo {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ModelInfo;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("struct ModelInfo")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ModelInfo, A::Error> {
+                let mut id = None;
+                let mut mapping = None;
+                let mut error = None;
+                while let Some(key) = map.next_key::<InfoKey>()? {
+                    match key {
+                        InfoKey::Id if id.is_some() => {
+                            return Err(de::Error::duplicate_field("id"))
+                        }
+                        InfoKey::Id => id = Some(map.next_value::<Value>()?),
+                        InfoKey::Mapping if mapping.is_some() => {
+                            return Err(de::Error::duplicate_field("inferenceProviderMapping"))
+                        }
+                        InfoKey::Mapping => mapping = Some(map.next_value::<RawMapping>()?),
+                        InfoKey::Error if error.is_some() => {
+                            return Err(de::Error::duplicate_field("error"))
+                        }
+                        InfoKey::Error => error = Some(map.next_value::<Value>()?),
+                        InfoKey::Other => {
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(ModelInfo {
+                    id: id.unwrap_or(Value::Null),
+                    mapping: mapping.unwrap_or(RawMapping::Absent),
+                    error: error.unwrap_or(Value::Null),
+                })
+            }
+            // `parse_mapping` only hands over text that starts with `{`; the rest is
+            // refused as serde would refuse it.
+            fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<ModelInfo, A::Error> {
+                Err(refuse(Value::Array(Vec::new()), "struct ModelInfo"))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<ModelInfo, E> {
+                Err(refuse(Value::Null, "struct ModelInfo"))
+            }
+            refuse_scalars!("struct ModelInfo");
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// Read the Hub's answer to a mapping look-up.
@@ -290,22 +404,22 @@ pub fn parse_mapping(body: &str) -> Result<Mapping, Error> {
             body,
         ));
     }
-    let info: ModelInfo = serde_json::from_str(body).map_err(|e| {
+    // Bytes, not text: see `crate::json::parse`.
+    let info: ModelInfo = serde_json::from_slice(body.as_bytes()).map_err(|e| {
         crate::types::parse_error(
             format!("the Hub's model info is not the JSON object expected: {e}"),
             body,
         )
     })?;
-    let mapping = info.mapping.unwrap_or(RawMapping::Absent);
-    if matches!(&info.error, Some(v) if !v.is_null()) && matches!(mapping, RawMapping::Absent) {
-        let value = serde_json::from_str::<Value>(body).unwrap_or(Value::Null);
+    let mapping = info.mapping;
+    if !info.error.is_null() && matches!(mapping, RawMapping::Absent) {
+        let value = crate::json::parse(body).unwrap_or(Value::Null);
         return Err(crate::types::error_from_payload(&value, body));
     }
     let mut out = Mapping {
         model: info
             .id
-            .as_ref()
-            .and_then(Value::as_str)
+            .as_str()
             .map(|s| cut(s, MAX_FIELD_BYTES).to_owned())
             .unwrap_or_default(),
         ..Mapping::default()
@@ -447,10 +561,51 @@ enum Slot {
 #[derive(Debug, Default)]
 pub struct MappingCache {
     config: CacheConfig,
-    slots: HashMap<Key, Slot>,
+    slots: Slots,
     next_id: u64,
     /// A use counter for LRU order (deterministic, unlike times).
     tick: u64,
+}
+
+/// The cache's slots by key. A `Vec` searched from end to end rather than a `HashMap`:
+/// it holds at most `max_entries` mappings (128 by default) plus the look-ups in
+/// flight, and a hash map of one more key/value type costs the wasm a few KB.
+#[derive(Debug, Default)]
+struct Slots(Vec<(Key, Slot)>);
+
+impl Slots {
+    fn position(&self, key: &Key) -> Option<usize> {
+        self.0.iter().position(|(k, _)| k == key)
+    }
+
+    fn get(&self, key: &Key) -> Option<&Slot> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, s)| s)
+    }
+
+    fn get_mut(&mut self, key: &Key) -> Option<&mut Slot> {
+        self.0.iter_mut().find(|(k, _)| k == key).map(|(_, s)| s)
+    }
+
+    fn insert(&mut self, key: Key, slot: Slot) {
+        match self.get_mut(&key) {
+            Some(s) => *s = slot,
+            None => self.0.push((key, slot)),
+        }
+    }
+
+    fn remove(&mut self, key: &Key) {
+        if let Some(i) = self.position(key) {
+            self.0.swap_remove(i);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 fn key(model: &str, token_identity: &str) -> Key {
@@ -578,10 +733,11 @@ impl MappingCache {
     /// until at most `max_entries` mappings are held. Fetches in flight are never
     /// evicted (their waiters need the slot); they are bounded by the calls in progress.
     fn make_room(&mut self, now_ms: u64) {
-        let ready = |slots: &HashMap<Key, Slot>| {
+        let ready = |slots: &Slots| {
             slots
-                .values()
-                .filter(|s| matches!(s, Slot::Ready { .. }))
+                .0
+                .iter()
+                .filter(|(_, s)| matches!(s, Slot::Ready { .. }))
                 .count()
         };
         if ready(&self.slots) <= self.config.max_entries
@@ -590,13 +746,14 @@ impl MappingCache {
             return;
         }
         let timeout = self.config.in_flight_timeout_ms;
-        self.slots.retain(|_, s| match s {
+        self.slots.0.retain(|(_, s)| match s {
             Slot::Ready { expires_at, .. } => now_ms < *expires_at,
             Slot::InFlight { started_at, .. } => now_ms.saturating_sub(*started_at) < timeout,
         });
         while ready(&self.slots) > self.config.max_entries {
             let oldest = self
                 .slots
+                .0
                 .iter()
                 .filter_map(|(k, s)| match s {
                     Slot::Ready { last_used, .. } => Some((*last_used, k)),
@@ -869,5 +1026,191 @@ mod tests {
         let _ = c.complete(ta, Ok(m("a")), 2);
         let _ = c.complete(tb, Ok(m("b")), 3);
         assert_eq!(c.len(), 1);
+    }
+}
+
+/// `parse_mapping` against the derived reader it replaced: the same mapping or the
+/// same error (message and position included), for any text.
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod derive_parity {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The reader as it was: derived, with serde's default refusals.
+    enum DerivedMapping {
+        Object(Vec<(String, Value)>),
+        Array(Vec<Value>),
+        Absent,
+    }
+
+    impl<'de> Deserialize<'de> for DerivedMapping {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = DerivedMapping;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("an object keyed by provider, or an array of provider entries")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                    let mut out = Vec::new();
+                    while let Some((k, v)) = map.next_entry::<String, Value>()? {
+                        if out.len() < MAX_MAPPING_ENTRIES {
+                            out.push((k, v));
+                        }
+                    }
+                    Ok(DerivedMapping::Object(out))
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                    let mut out = Vec::new();
+                    while let Some(v) = seq.next_element::<Value>()? {
+                        if out.len() < MAX_MAPPING_ENTRIES {
+                            out.push(v);
+                        }
+                    }
+                    Ok(DerivedMapping::Array(out))
+                }
+                fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                    Ok(DerivedMapping::Absent)
+                }
+                fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                    Ok(DerivedMapping::Absent)
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+
+    #[derive(Deserialize)]
+    struct DerivedInfo {
+        #[serde(default)]
+        id: Option<Value>,
+        #[serde(default, rename = "inferenceProviderMapping")]
+        mapping: Option<DerivedMapping>,
+        #[serde(default)]
+        error: Option<Value>,
+    }
+
+    fn derived_parse_mapping(body: &str) -> Result<Mapping, Error> {
+        if !body.trim_start().starts_with('{') {
+            return Err(crate::types::parse_error(
+                "the Hub's model info is not a JSON object".to_owned(),
+                body,
+            ));
+        }
+        let info: DerivedInfo = serde_json::from_str(body).map_err(|e| {
+            crate::types::parse_error(
+                format!("the Hub's model info is not the JSON object expected: {e}"),
+                body,
+            )
+        })?;
+        let mapping = info.mapping.unwrap_or(DerivedMapping::Absent);
+        if matches!(&info.error, Some(v) if !v.is_null())
+            && matches!(mapping, DerivedMapping::Absent)
+        {
+            let value = serde_json::from_str::<Value>(body).unwrap_or(Value::Null);
+            return Err(crate::types::error_from_payload(&value, body));
+        }
+        let mut out = Mapping {
+            model: info
+                .id
+                .as_ref()
+                .and_then(Value::as_str)
+                .map(|s| cut(s, MAX_FIELD_BYTES).to_owned())
+                .unwrap_or_default(),
+            ..Mapping::default()
+        };
+        match mapping {
+            DerivedMapping::Object(entries) => {
+                for (name, v) in entries {
+                    out.add(&name, &v);
+                }
+            }
+            DerivedMapping::Array(items) => {
+                for v in items {
+                    let name = v.get("provider").and_then(Value::as_str).unwrap_or("");
+                    out.add(name, &v);
+                }
+            }
+            DerivedMapping::Absent => {}
+        }
+        Ok(out)
+    }
+
+    const KEYS: &[&str] = &[
+        "id",
+        "inferenceProviderMapping",
+        "error",
+        "provider",
+        "providerId",
+        "status",
+        "task",
+        "together",
+        "groq",
+        "live",
+    ];
+
+    /// An object's text with any keys (repeats included), cut short or padded.
+    fn body() -> impl Strategy<Value = String> {
+        let entry = (crate::json::arb::key(KEYS), crate::json::arb::value(KEYS));
+        (
+            proptest::collection::vec(entry, 0..5),
+            0usize..4,
+            any::<proptest::sample::Index>(),
+        )
+            .prop_map(|(entries, form, cut_at)| {
+                let mut text = String::from("{");
+                for (i, (k, v)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        text.push(',');
+                    }
+                    text.push_str(&crate::json::to_text(&Value::String(k.clone())));
+                    text.push_str(": ");
+                    text.push_str(&crate::json::to_text(v));
+                }
+                text.push('}');
+                match form {
+                    0 => {
+                        let mut at = cut_at.index(text.len() + 1);
+                        while !text.is_char_boundary(at) {
+                            at -= 1;
+                        }
+                        text.truncate(at);
+                        text
+                    }
+                    1 => format!(" \n{text} x"),
+                    _ => text,
+                }
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        #[test]
+        fn parse_mapping_matches_the_derived_reader(body in body()) {
+            prop_assert_eq!(parse_mapping(&body), derived_parse_mapping(&body));
+        }
+    }
+
+    #[test]
+    fn parse_mapping_matches_on_refusals() {
+        for body in [
+            r#"{"id": "a", "id": "b"}"#,
+            r#"{"inferenceProviderMapping": null, "inferenceProviderMapping": {}}"#,
+            r#"{"error": 1, "error": 2}"#,
+            r#"{"inferenceProviderMapping": "x"}"#,
+            r#"{"inferenceProviderMapping": 1.5e300}"#,
+            r#"{"inferenceProviderMapping": -3}"#,
+            r#"{"inferenceProviderMapping": 7}"#,
+            r#"{"inferenceProviderMapping": true}"#,
+            r#"{"inferenceProviderMapping": nul}"#,
+            r#"{"inferenceProviderMapping": {"groq": {"providerId": "g"}}, "error": "e"}"#,
+            r#"{"error": "not found"}"#,
+            r#"{"id": "m"} {"#,
+            "\u{a0}{}",
+        ] {
+            assert_eq!(parse_mapping(body), derived_parse_mapping(body), "{body}");
+        }
+        assert!(parse_mapping(r#"{"inferenceProviderMapping": "x"}"#)
+            .is_err_and(|e| e.message.contains("invalid type: string \"x\"")));
     }
 }

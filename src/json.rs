@@ -6,7 +6,35 @@
 //! field means (each module does), or fail on a field a server got slightly wrong.
 
 use serde::{Deserialize, Deserializer};
-use serde_json::Value;
+use serde_json::{Map, Value};
+
+/// `text` parsed. Every JSON read in the crate goes through `serde_json`'s byte reader
+/// (`from_slice`): the proxy reads request bodies as bytes, and one reader keeps one copy
+/// of `serde_json`'s parser in the wasm (`from_str` compiles a second, ~5 KB). For text
+/// the two give the same values and the same errors, positions included: `from_str`'s
+/// reader is the byte reader minus a UTF-8 check that valid text always passes.
+pub(crate) fn parse(text: &str) -> Result<Value, serde_json::Error> {
+    serde_json::from_slice(text.as_bytes())
+}
+
+/// The JSON text of `v`. Use this, not `v.to_string()`: `Value`'s `Display` compiles a
+/// second copy of the serializer (writing through a `fmt::Formatter`, with the pretty
+/// printer too), where this shares the one every other JSON write uses.
+pub(crate) fn to_text(v: &Value) -> String {
+    // Writing a `Value` cannot fail: its keys are strings and its numbers finite.
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// An object of `pairs`. Use this, not `serde_json::json!`: the macro converts each
+/// interpolated value through `serde_json::to_value`, which brings serde's `Value`
+/// serializer into the wasm.
+pub(crate) fn object(pairs: Vec<(&str, Value)>) -> Value {
+    let mut m = Map::new();
+    for (k, v) in pairs {
+        m.insert(k.to_owned(), v);
+    }
+    Value::Object(m)
+}
 
 /// The JSON type a known field must have. `null` always passes: it means "use the
 /// default" to every OpenAI-compatible and TGI server.
@@ -97,6 +125,120 @@ pub(crate) fn count_from_str(s: &str) -> Option<u64> {
     int.parse().ok()
 }
 
+/// A finite number, or a string holding one (read as `str::parse::<f64>` reads it, by
+/// [`crate::float::parse`], which costs the wasm far less); anything else is `None`.
+pub(crate) fn f64_of(v: Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => crate::float::parse(s.trim()).filter(|f| f.is_finite()),
+        _ => None,
+    }
+}
+
+/// A string; anything else is `None`.
+pub(crate) fn string_of(v: Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// A boolean; anything else is `None`.
+pub(crate) fn bool_of(v: &Value) -> Option<bool> {
+    v.as_bool()
+}
+
+// Errors worded as `serde_json` words them. The readers that replaced derived
+// `Deserialize` impls (models, tgi, hub) keep their error messages word for word with
+// these, without going through serde's `Unexpected`: its `Display` prints floats with
+// `core`'s float formatting, about 18 KB of wasm that nothing else needs.
+
+/// "invalid type: integer `5`, expected a string": `found` is not what `expected`
+/// (serde's wording of a type: "a string", "a sequence", "struct Token") must be.
+#[cold]
+pub(crate) fn invalid_type(found: &Value, expected: &str) -> String {
+    let mut m = String::from("invalid type: ");
+    match found {
+        Value::Null => m.push_str("null"),
+        Value::Bool(b) => {
+            m.push_str(if *b {
+                "boolean `true`"
+            } else {
+                "boolean `false`"
+            });
+        }
+        Value::Number(n) => {
+            m.push_str(if n.is_f64() {
+                "floating point `"
+            } else {
+                "integer `"
+            });
+            // `Number`'s `Display` is the very printer `serde_json` quotes numbers with.
+            m.push_str(&n.to_string());
+            m.push('`');
+        }
+        Value::String(s) => {
+            m.push_str("string ");
+            m.push_str(&format!("{s:?}"));
+        }
+        Value::Array(_) => m.push_str("sequence"),
+        Value::Object(_) => m.push_str("map"),
+    }
+    m.push_str(", expected ");
+    m.push_str(expected);
+    m
+}
+
+/// "missing field `id`".
+#[cold]
+pub(crate) fn missing_field(field: &str) -> String {
+    crate::error::concat(&["missing field `", field, "`"])
+}
+
+/// A required string field of a derived-style read: `Err` with serde's words when it
+/// is absent or not a string.
+pub(crate) fn required_string(v: Option<Value>, field: &str) -> Result<String, String> {
+    match v {
+        Some(Value::String(s)) => Ok(s),
+        Some(other) => Err(invalid_type(&other, "a string")),
+        None => Err(missing_field(field)),
+    }
+}
+
+/// A field read by `read` where `null` (or absence) is `None`, as serde reads an
+/// `Option<T>`.
+pub(crate) fn optional<T>(
+    v: Option<Value>,
+    read: fn(Value) -> Result<T, String>,
+) -> Result<Option<T>, String> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => read(v).map(Some),
+    }
+}
+
+/// An array whose elements `read` reads, `null` (or absence) as empty, as serde reads
+/// an `Option<Vec<T>>` then unwraps it to its default. The first failing element's
+/// error is the error.
+pub(crate) fn vec_or_null<T>(
+    v: Option<Value>,
+    read: fn(Value) -> Result<T, String>,
+) -> Result<Vec<T>, String> {
+    match v {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => {
+            // A loop, not `collect::<Result<Vec<_>, _>>()`: its adapter is compiled
+            // again for every element type.
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                out.push(read(item)?);
+            }
+            Ok(out)
+        }
+        Some(other) => Err(invalid_type(&other, "a sequence")),
+    }
+}
+
 /// A count: see [`count`].
 pub(crate) fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     Ok(count(&Value::deserialize(d)?))
@@ -107,39 +249,119 @@ pub(crate) fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Err
     Ok(opt_u64(d)?.unwrap_or(0))
 }
 
-/// A finite number, or a string holding one; anything else is `None`.
+/// [`f64_of`] as a field reader.
 pub(crate) fn opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse().ok().filter(|f: &f64| f.is_finite()),
-        _ => None,
-    })
+    Ok(f64_of(Value::deserialize(d)?))
 }
 
-/// A boolean; anything else is `None`.
+/// [`bool_of`] as a field reader.
 pub(crate) fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Bool(b) => Some(b),
-        _ => None,
-    })
+    Ok(bool_of(&Value::deserialize(d)?))
 }
 
 /// `true` only for `true`.
 pub(crate) fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    Ok(matches!(Value::deserialize(d)?, Value::Bool(true)))
+    Ok(bool_of(&Value::deserialize(d)?) == Some(true))
 }
 
-/// A string; anything else is `None`.
+/// [`string_of`] as a field reader.
 pub(crate) fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::String(s) => Some(s),
-        _ => None,
-    })
+    Ok(string_of(Value::deserialize(d)?))
 }
 
 /// A string, `""` for `null` or anything else.
 pub(crate) fn string_or_null<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     Ok(opt_string(d)?.unwrap_or_default())
+}
+
+/// Arbitrary JSON for the tests that hold a hand-written reader to the derived
+/// `Deserialize` it replaced: objects keyed mostly by the field names the reader knows,
+/// values of every JSON type (floats, negative and huge integers, strings that need
+/// escaping).
+#[cfg(all(test, not(target_arch = "wasm32")))]
+pub(crate) mod arb {
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    pub(crate) fn key(keys: &'static [&'static str]) -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => proptest::sample::select(keys).prop_map(str::to_owned),
+            1 => "[a-z_]{0,4}",
+        ]
+    }
+
+    pub(crate) fn value(keys: &'static [&'static str]) -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<u64>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            proptest::sample::select(&[0.5, 12.0, -0.0, 1e300, 1.5e-7, 0.1][..])
+                .prop_map(Value::from),
+            "[a-z0-9 .\"\\\\\u{0}\u{7f}\u{e9}\u{1F600}-]{0,6}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 40, 6, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::vec((key(keys), inner), 0..7)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+}
+
+/// [`parse`] against `serde_json::from_str`: the same value or the same error.
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod parse_parity {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn same(text: &str) -> Result<(), TestCaseError> {
+        let theirs = serde_json::from_str::<Value>(text).map_err(|e| e.to_string());
+        prop_assert_eq!(parse(text).map_err(|e| e.to_string()), theirs, "{:?}", text);
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+        #[test]
+        fn parse_reads_text_as_from_str_does(
+            v in arb::value(&["a", "b"]),
+            cut in any::<proptest::sample::Index>(),
+            noise in "[\\PC\\\\\"{}:,\\[\\]\n\u{0}]{0,4}",
+        ) {
+            let text = to_text(&v);
+            same(&text)?;
+            let mut at = cut.index(text.len() + 1);
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            same(&text[..at])?;
+            same(&format!("{}{noise}{}", &text[..at], &text[at..]))?;
+        }
+
+        #[test]
+        fn parse_reads_any_text_as_from_str_does(text in "\\PC{0,12}") {
+            same(&text)?;
+        }
+    }
+
+    #[test]
+    fn escapes_and_surrogates_read_the_same() {
+        for text in [
+            r#""\ud800""#,
+            r#""\ud83d\ude00""#,
+            r#""\udc00x""#,
+            r#"{"a":"\u00e9\n\t","b":[1,2.5e3,-0]}"#,
+            "\"é😀\"",
+            "\"\u{1}\"",
+            r#"{"a":1,}"#,
+            "[1,2",
+        ] {
+            assert!(same(text).is_ok(), "{text}");
+        }
+    }
 }
 
 #[cfg(test)]
@@ -194,6 +416,47 @@ mod tests {
         assert_eq!(probe(json!({"f": "0.5"})).f, Some(0.5));
         assert_eq!(probe(json!({"f": "inf"})).f, None);
         assert_eq!(probe(json!({"f": true})).f, None);
+    }
+
+    #[test]
+    fn invalid_type_words_every_json_type_as_serde_json_does() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct S {
+            s: String,
+        }
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct B {
+            s: bool,
+        }
+        for v in [
+            json!(null),
+            json!(true),
+            json!(false),
+            json!(5),
+            json!(-5),
+            json!(u64::MAX),
+            json!(0.5),
+            json!(-0.0),
+            json!(1e300),
+            json!(1.5e-7),
+            json!("a\"b\\c\u{0}\u{7f}\u{e9}\u{1F600}\n"),
+            json!([1]),
+            json!({"a": 1}),
+        ] {
+            let (serde, expected) = if v.is_string() {
+                let r = serde_json::from_value::<B>(json!({ "s": v.clone() })).map(|_| ());
+                (r, "a boolean")
+            } else {
+                let r = serde_json::from_value::<S>(json!({ "s": v.clone() })).map(|_| ());
+                (r, "a string")
+            };
+            let serde = serde.map_err(|e| e.to_string());
+            assert_eq!(serde, Err(invalid_type(&v, expected)), "{v}");
+        }
+        let serde = serde_json::from_value::<S>(json!({})).map(|_| ());
+        assert_eq!(serde.map_err(|e| e.to_string()), Err(missing_field("s")));
     }
 
     #[test]

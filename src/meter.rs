@@ -47,7 +47,9 @@
 //! detector waits until the recent rate is back to `rearm_factor` × baseline or below
 //! (checked before each new record is added) before it can fire again.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
+
+use crate::vecmap::VecMap;
 
 use crate::difficulty::Chosen;
 use crate::error::{Error, ErrorKind};
@@ -295,7 +297,7 @@ fn saturating_usd(v: f64) -> f64 {
 }
 
 /// Totals by key, at most `max` keys; later keys share [`OTHER_KEY`].
-fn add_keyed(map: &mut BTreeMap<String, Totals>, key: &str, max: usize, r: &RequestRecord) {
+fn add_keyed(map: &mut VecMap<String, Totals>, key: &str, max: usize, r: &RequestRecord) {
     if let Some(t) = map.get_mut(key) {
         t.add(r);
         return;
@@ -305,7 +307,14 @@ fn add_keyed(map: &mut BTreeMap<String, Totals>, key: &str, max: usize, r: &Requ
     } else {
         key
     };
-    map.entry(key.to_owned()).or_default().add(r);
+    match map.get_mut(key) {
+        Some(t) => t.add(r),
+        None => {
+            let mut t = Totals::default();
+            t.add(r);
+            map.insert(key.to_owned(), t);
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -977,8 +986,8 @@ pub struct MeterSnapshot {
 pub struct Meter {
     options: MeterOptions,
     total: Totals,
-    by_model: BTreeMap<String, Totals>,
-    by_provider: BTreeMap<String, Totals>,
+    by_model: VecMap<String, Totals>,
+    by_provider: VecMap<String, Totals>,
     records: VecDeque<RequestRecord>,
     budget: Option<BudgetState>,
     spike: Option<SpikeState>,
@@ -998,8 +1007,8 @@ impl Meter {
         Ok(Meter {
             options,
             total: Totals::default(),
-            by_model: BTreeMap::new(),
-            by_provider: BTreeMap::new(),
+            by_model: VecMap::new(),
+            by_provider: VecMap::new(),
             records: VecDeque::new(),
             budget: options.budget.map(BudgetState::new),
             spike: options.spike.map(SpikeState::new),

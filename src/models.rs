@@ -20,8 +20,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::Error;
-use crate::json::{opt_bool, opt_f64, opt_string, opt_u64, string_or_null};
+use crate::json::{
+    bool_of, count, f64_of, invalid_type, opt_bool, opt_f64, opt_string, opt_u64, optional,
+    required_string, string_of, string_or_null,
+};
 use crate::types::parse_error;
+use crate::vecmap::VecMap;
 
 /// The answer of `GET /v1/models`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -133,7 +137,7 @@ pub struct Pricing {
 /// error report (`{"error": …}`) is an [`ErrorKind::Stream`](crate::ErrorKind::Stream)
 /// error with the server's message.
 pub fn parse_model_list(body: &str) -> Result<ModelList, Error> {
-    let value: Value = serde_json::from_str(body)
+    let value: Value = crate::json::parse(body)
         .map_err(|e| parse_error(format!("the model list is not valid JSON: {e}"), body))?;
     let Value::Object(map) = &value else {
         return Err(parse_error(
@@ -151,8 +155,94 @@ pub fn parse_model_list(body: &str) -> Result<ModelList, Error> {
             body,
         ));
     }
-    serde_json::from_value(value)
-        .map_err(|e| parse_error(format!("the model list has an unexpected shape: {e}"), body))
+    ModelList::from_json(value).map_err(|e| {
+        parse_error(
+            "the model list has an unexpected shape: ".to_owned() + &e,
+            body,
+        )
+    })
+}
+
+// Reading the types out of a parsed `Value` by hand, the way their derived
+// `Deserialize` does (the same fields, leniency and error messages; the tests hold the
+// two to each other). The derived impls stay for callers of the Rust API; the crate
+// itself reads through these, which keeps serde's typed and flattening deserializers,
+// and the float formatting their error messages use, out of the wasm. Fields that can
+// fail are read in key order, the order serde meets them in, so the same error wins.
+
+/// The object in `v`, or serde's error for a struct named `name`.
+fn object_of(v: Value, name: &str) -> Result<Map<String, Value>, String> {
+    match v {
+        Value::Object(m) => Ok(m),
+        other => Err(invalid_type(&other, name)),
+    }
+}
+
+impl ModelList {
+    fn from_json(v: Value) -> Result<Self, String> {
+        let mut m = object_of(v, "struct ModelList")?;
+        let data = crate::json::vec_or_null(m.remove("data"), ModelCard::from_json)?;
+        Ok(ModelList {
+            object: m.remove("object").and_then(string_of).unwrap_or_default(),
+            data,
+            extra: m,
+        })
+    }
+}
+
+impl ModelCard {
+    fn from_json(v: Value) -> Result<Self, String> {
+        let mut m = object_of(v, "struct ModelCard")?;
+        let id = m.remove("id");
+        if let Some(bad) = id.as_ref().filter(|v| !v.is_string()) {
+            return Err(invalid_type(bad, "a string"));
+        }
+        let providers = crate::json::vec_or_null(m.remove("providers"), ModelProvider::from_json)?;
+        Ok(ModelCard {
+            id: required_string(id, "id")?,
+            object: m.remove("object").and_then(string_of).unwrap_or_default(),
+            created: m.remove("created").and_then(|v| count(&v)),
+            owned_by: m.remove("owned_by").and_then(string_of),
+            providers,
+            extra: m,
+        })
+    }
+}
+
+impl ModelProvider {
+    fn from_json(v: Value) -> Result<Self, String> {
+        let mut m = object_of(v, "struct ModelProvider")?;
+        let pricing = optional(m.remove("pricing"), Pricing::from_json)?;
+        let provider = required_string(m.remove("provider"), "provider")?;
+        let mut number = |k: &str| m.remove(k).and_then(f64_of);
+        let latency = number("latency");
+        let throughput = number("throughput");
+        Ok(ModelProvider {
+            provider,
+            status: m.remove("status").and_then(string_of),
+            context_length: m.remove("context_length").and_then(|v| count(&v)),
+            pricing,
+            supports_tools: m.remove("supports_tools").as_ref().and_then(bool_of),
+            supports_structured_output: m
+                .remove("supports_structured_output")
+                .as_ref()
+                .and_then(bool_of),
+            latency,
+            throughput,
+            extra: m,
+        })
+    }
+}
+
+impl Pricing {
+    fn from_json(v: Value) -> Result<Self, String> {
+        let mut m = object_of(v, "struct Pricing")?;
+        Ok(Pricing {
+            input: m.remove("input").and_then(f64_of),
+            output: m.remove("output").and_then(f64_of),
+            extra: m,
+        })
+    }
 }
 
 /// A provider's price for a model, US dollars per million tokens.
@@ -165,7 +255,13 @@ pub struct Price {
 /// `"model:provider"` → price, for every provider that reports both an input and an
 /// output price (finite and not negative).
 pub fn price_table(list: &ModelList) -> BTreeMap<String, Price> {
-    let mut out = BTreeMap::new();
+    prices(list).iter().map(|(k, p)| (k.clone(), *p)).collect()
+}
+
+/// [`price_table`] in the crate's own small map, which the wasm compiles far less code
+/// for than a `BTreeMap` of another key/value type (see [`crate::vecmap`]).
+pub(crate) fn prices(list: &ModelList) -> VecMap<String, Price> {
+    let mut out = VecMap::new();
     for model in &list.data {
         for p in &model.providers {
             let Some(pricing) = &p.pricing else { continue };
@@ -212,7 +308,7 @@ mod tests {
     use super::*;
     use crate::ErrorKind;
 
-    const BODY: &str = r#"{"object":"list","data":[
+    pub(super) const BODY: &str = r#"{"object":"list","data":[
       {"id":"meta-llama/Llama-3.3-70B-Instruct","object":"model","created":1733000000,"owned_by":"meta-llama",
        "architecture":{"input_modalities":["text"],"output_modalities":["text"]},
        "providers":[
@@ -296,5 +392,76 @@ mod tests {
             parse_model_list(r#"{"data":[{"object":"model"}]}"#).map_err(|e| e.kind),
             Err(ErrorKind::Parse)
         );
+    }
+}
+
+/// The hand-written readers against the derived `Deserialize` they stand in for: the
+/// same value or the same error message, for any JSON.
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod derive_parity {
+    use super::*;
+    use proptest::prelude::*;
+
+    const KEYS: &[&str] = &[
+        "object",
+        "data",
+        "id",
+        "created",
+        "owned_by",
+        "providers",
+        "provider",
+        "status",
+        "context_length",
+        "pricing",
+        "supports_tools",
+        "supports_structured_output",
+        "latency",
+        "throughput",
+        "input",
+        "output",
+    ];
+
+    fn derived<T: for<'de> Deserialize<'de>>(v: &Value) -> Result<T, String> {
+        serde_json::from_value(v.clone()).map_err(|e| e.to_string())
+    }
+
+    fn check(v: &Value) -> Result<(), TestCaseError> {
+        prop_assert_eq!(ModelList::from_json(v.clone()), derived::<ModelList>(v));
+        prop_assert_eq!(ModelCard::from_json(v.clone()), derived::<ModelCard>(v));
+        prop_assert_eq!(
+            ModelProvider::from_json(v.clone()),
+            derived::<ModelProvider>(v)
+        );
+        prop_assert_eq!(Pricing::from_json(v.clone()), derived::<Pricing>(v));
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn readers_match_the_derived_impls(v in crate::json::arb::value(KEYS)) {
+            check(&v)?;
+        }
+
+        /// Lists of cards of providers, where the deep errors are.
+        #[test]
+        fn readers_match_on_model_lists(
+            providers in proptest::collection::vec(crate::json::arb::value(KEYS), 0..3),
+            id in crate::json::arb::value(KEYS),
+            pricing in crate::json::arb::value(KEYS),
+            name in crate::json::arb::value(KEYS),
+        ) {
+            let mut providers = providers;
+            providers.push(serde_json::json!({"provider": name, "pricing": pricing}));
+            let card = serde_json::json!({"id": id, "providers": providers, "z": 1});
+            check(&serde_json::json!({"object": "list", "data": [card.clone()]}))?;
+            check(&serde_json::json!({"data": [{"id": "a"}, card]}))?;
+        }
+    }
+
+    #[test]
+    fn readers_match_on_a_real_list() {
+        let v: Value = serde_json::from_str(tests::BODY).unwrap_or_default();
+        assert!(check(&v).is_ok());
+        assert!(ModelList::from_json(v).is_ok());
     }
 }

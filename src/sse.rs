@@ -335,7 +335,7 @@ impl Decoder {
     fn skip_bom<'a>(
         &mut self,
         bytes: &'a [u8],
-        sink: &mut impl Sink,
+        sink: &mut dyn Sink,
         first_error: &mut Option<SseError>,
     ) -> &'a [u8] {
         let Start::Bom(mut matched) = self.start else {
@@ -360,7 +360,7 @@ impl Decoder {
     }
 
     /// Splits `bytes` into lines; only these new bytes are scanned for terminators.
-    fn scan(&mut self, mut rest: &[u8], sink: &mut impl Sink, first_error: &mut Option<SseError>) {
+    fn scan(&mut self, mut rest: &[u8], sink: &mut dyn Sink, first_error: &mut Option<SseError>) {
         if self.after_cr {
             if let Some((&first, tail)) = rest.split_first() {
                 self.after_cr = false;
@@ -403,7 +403,7 @@ impl Decoder {
 
     /// A line terminator was reached (or the end of input); `tail` is the line's last
     /// fragment.
-    fn end_line(&mut self, tail: &[u8], sink: &mut impl Sink, first_error: &mut Option<SseError>) {
+    fn end_line(&mut self, tail: &[u8], sink: &mut dyn Sink, first_error: &mut Option<SseError>) {
         if self.skipping_line {
             // The end of a line already reported as too long.
             self.skipping_line = false;
@@ -439,7 +439,7 @@ impl Decoder {
     fn process_line(
         &mut self,
         line: &[u8],
-        sink: &mut impl Sink,
+        sink: &mut dyn Sink,
         first_error: &mut Option<SseError>,
     ) {
         match line.split_first() {
@@ -467,7 +467,7 @@ impl Decoder {
         &mut self,
         name: &[u8],
         value: &[u8],
-        sink: &mut impl Sink,
+        sink: &mut dyn Sink,
         first_error: &mut Option<SseError>,
     ) {
         match name {

@@ -433,7 +433,7 @@ fn merge_last_wins(into: &mut Map<String, Value>, from: Map<String, Value>, skip
 
 /// Parse one `data` payload as a chunk, or say why it is not one.
 fn parse_chunk(data: &str) -> Result<ChatChunk, Error> {
-    let value = serde_json::from_str::<Value>(data)
+    let value = crate::json::parse(data)
         .map_err(|e| parse_error(format!("a stream chunk is not valid JSON: {e}"), data))?;
     if let Value::Object(map) = &value {
         if is_error_payload(map) {
@@ -456,7 +456,7 @@ fn error_event(data: &str) -> Error {
             "the server sent an `error` event with no details",
         );
     }
-    match serde_json::from_str::<Value>(data) {
+    match crate::json::parse(data) {
         Ok(value) => error_from_payload(&value, data),
         Err(_) => {
             let mut e = Error::new(

@@ -29,7 +29,8 @@ use serde_json::{Map, Value};
 
 use crate::error::{cut, Error, ErrorKind};
 use crate::json::{
-    lenient_bool, lenient_u64, opt_f64, opt_string, opt_u64, string_or_null, Expect,
+    count, f64_of, invalid_type, lenient_bool, lenient_u64, opt_f64, opt_string, opt_u64, optional,
+    required_string, string_of, string_or_null, Expect,
 };
 use crate::providers::{
     chat_headers, routing_error, split_model, split_url, with_bill_to, Auth, Policy, Provider,
@@ -82,7 +83,7 @@ impl TextGenerationRequest {
     /// `parameters` an object whose known fields have TGI's types; anything wrong is an
     /// [`ErrorKind::Input`] error naming the field.
     pub fn from_json(request_json: &str) -> Result<Self, Error> {
-        let value: Value = serde_json::from_str(request_json).map_err(|e| {
+        let value: Value = crate::json::parse(request_json).map_err(|e| {
             Error::input(format!("the textGeneration request is not valid JSON: {e}"))
         })?;
         let Value::Object(mut map) = value else {
@@ -393,6 +394,60 @@ pub struct TextGenerationOutput {
     pub extra: Map<String, Value>,
 }
 
+// Reading the types out of a parsed `Value` by hand, the way their derived
+// `Deserialize` does (the same fields, leniency and error messages; the tests hold the
+// two to each other). The derived impls stay for callers of the Rust API; the crate
+// itself reads through these, which keeps serde's typed deserializers, and the float
+// formatting their error messages use, out of the wasm.
+
+impl Token {
+    pub(crate) fn from_json(v: Value) -> Result<Self, String> {
+        let mut m = match v {
+            Value::Object(m) => m,
+            other => return Err(invalid_type(&other, "struct Token")),
+        };
+        Ok(Token {
+            id: m.remove("id").and_then(|v| count(&v)).unwrap_or(0),
+            text: m.remove("text").and_then(string_of).unwrap_or_default(),
+            logprob: m.remove("logprob").and_then(f64_of),
+            special: matches!(m.remove("special"), Some(Value::Bool(true))),
+            extra: m,
+        })
+    }
+}
+
+impl Details {
+    pub(crate) fn from_json(v: Value) -> Result<Self, String> {
+        let mut m = match v {
+            Value::Object(m) => m,
+            other => return Err(invalid_type(&other, "struct Details")),
+        };
+        Ok(Details {
+            finish_reason: m.remove("finish_reason").and_then(string_of),
+            generated_tokens: m.remove("generated_tokens").and_then(|v| count(&v)),
+            seed: m.remove("seed").and_then(|v| count(&v)),
+            extra: m,
+        })
+    }
+}
+
+impl TextGenerationOutput {
+    pub(crate) fn from_json(v: Value) -> Result<Self, String> {
+        let mut m = match v {
+            Value::Object(m) => m,
+            other => return Err(invalid_type(&other, "struct TextGenerationOutput")),
+        };
+        // serde meets the fields in key order: `details` before `generated_text`.
+        let details = optional(m.remove("details"), Details::from_json)?;
+        let generated_text = required_string(m.remove("generated_text"), "generated_text")?;
+        Ok(TextGenerationOutput {
+            generated_text,
+            details,
+            extra: m,
+        })
+    }
+}
+
 /// Read a non-stream `textGeneration` answer: `{generated_text, details?}` (TGI) or
 /// `[{generated_text, …}]` (the `hf-inference` route, transformers pipelines); the
 /// first element of an array is the answer.
@@ -401,7 +456,7 @@ pub struct TextGenerationOutput {
 /// [`ErrorKind::Stream`] error whose `code` is the error type; anything without
 /// `generated_text` is an [`ErrorKind::Parse`] error quoting the body.
 pub fn parse_text_generation(body: &str) -> Result<TextGenerationOutput, Error> {
-    let value: Value = serde_json::from_str(body).map_err(|e| {
+    let value: Value = crate::json::parse(body).map_err(|e| {
         parse_error(
             format!("the textGeneration response is not valid JSON: {e}"),
             body,
@@ -433,9 +488,9 @@ pub fn parse_text_generation(body: &str) -> Result<TextGenerationOutput, Error> 
             body,
         ));
     }
-    serde_json::from_value(first).map_err(|e| {
+    TextGenerationOutput::from_json(first).map_err(|e| {
         parse_error(
-            format!("the textGeneration response has an unexpected shape: {e}"),
+            "the textGeneration response has an unexpected shape: ".to_owned() + &e,
             body,
         )
     })
@@ -446,14 +501,25 @@ pub fn parse_text_generation(body: &str) -> Result<TextGenerationOutput, Error> 
 // ---------------------------------------------------------------------------------
 
 /// One stream event as TGI sends it.
-#[derive(Deserialize)]
 struct StreamEvent {
-    #[serde(default)]
     token: Option<Token>,
-    #[serde(default, deserialize_with = "opt_string")]
     generated_text: Option<String>,
-    #[serde(default)]
     details: Option<Details>,
+}
+
+impl StreamEvent {
+    /// Read like a derived `Deserialize` would (the fields in serde's key order, so the
+    /// same error comes first).
+    fn from_json(mut m: Map<String, Value>) -> Result<Self, String> {
+        let details = optional(m.remove("details"), Details::from_json)?;
+        let generated_text = m.remove("generated_text").and_then(string_of);
+        let token = optional(m.remove("token"), Token::from_json)?;
+        Ok(StreamEvent {
+            token,
+            generated_text,
+            details,
+        })
+    }
 }
 
 /// What one event means to the caller.
@@ -606,7 +672,7 @@ impl TgiStreamState {
 }
 
 fn parse_event(data: &str) -> Result<StreamEvent, Error> {
-    let value: Value = serde_json::from_str(data)
+    let value: Value = crate::json::parse(data)
         .map_err(|e| parse_error(format!("a TGI stream event is not valid JSON: {e}"), data))?;
     let Value::Object(map) = &value else {
         return Err(parse_error(
@@ -624,9 +690,16 @@ fn parse_event(data: &str) -> Result<StreamEvent, Error> {
             data,
         ));
     }
-    serde_json::from_value(value).map_err(|e| {
+    let Value::Object(map) = value else {
+        // Checked above.
+        return Err(parse_error(
+            "a TGI stream event is not a JSON object".to_owned(),
+            data,
+        ));
+    };
+    StreamEvent::from_json(map).map_err(|e| {
         parse_error(
-            format!("a TGI stream event has an unexpected shape: {e}"),
+            "a TGI stream event has an unexpected shape: ".to_owned() + &e,
             data,
         )
     })
@@ -634,7 +707,7 @@ fn parse_event(data: &str) -> Result<StreamEvent, Error> {
 
 /// The error an `event: error` SSE event carries.
 fn error_event(data: &str) -> Error {
-    match serde_json::from_str::<Value>(data) {
+    match crate::json::parse(data) {
         Ok(value @ Value::Object(_)) => error_from_payload(&value, data),
         _ if data.is_empty() => Error::new(
             ErrorKind::Stream,
@@ -894,5 +967,83 @@ mod tests {
             (7, "", Some(-0.5), false)
         );
         assert!(t.extra.contains_key("extra"));
+    }
+}
+
+/// The hand-written readers against the derived `Deserialize` they stand in for: the
+/// same value or the same error message, for any JSON.
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod derive_parity {
+    use super::*;
+    use proptest::prelude::*;
+
+    const KEYS: &[&str] = &[
+        "id",
+        "text",
+        "logprob",
+        "special",
+        "finish_reason",
+        "generated_tokens",
+        "seed",
+        "generated_text",
+        "details",
+        "token",
+    ];
+
+    /// `StreamEvent` as it was derived before it was read by hand.
+    #[derive(Deserialize)]
+    struct DerivedEvent {
+        #[serde(default)]
+        token: Option<Token>,
+        #[serde(default, deserialize_with = "opt_string")]
+        generated_text: Option<String>,
+        #[serde(default)]
+        details: Option<Details>,
+    }
+
+    fn derived<T: for<'de> Deserialize<'de>>(v: &Value) -> Result<T, String> {
+        serde_json::from_value(v.clone()).map_err(|e| e.to_string())
+    }
+
+    proptest! {
+        #[test]
+        fn readers_match_the_derived_impls(v in crate::json::arb::value(KEYS)) {
+            prop_assert_eq!(Token::from_json(v.clone()), derived::<Token>(&v));
+            prop_assert_eq!(Details::from_json(v.clone()), derived::<Details>(&v));
+            prop_assert_eq!(
+                TextGenerationOutput::from_json(v.clone()),
+                derived::<TextGenerationOutput>(&v)
+            );
+            if let Value::Object(m) = &v {
+                let ours = StreamEvent::from_json(m.clone())
+                    .map(|e| (e.token, e.generated_text, e.details));
+                let theirs = derived::<DerivedEvent>(&v)
+                    .map(|e| (e.token, e.generated_text, e.details));
+                prop_assert_eq!(ours, theirs);
+            }
+        }
+    }
+
+    #[test]
+    fn readers_match_on_nested_shapes() {
+        for v in [
+            serde_json::json!({"token": {"id": 1, "text": "a", "special": true, "x": [1]}, "details": {"seed": "7", "y": 1.5}}),
+            serde_json::json!({"token": 5, "details": "x"}),
+            serde_json::json!({"token": [], "details": null}),
+            serde_json::json!({"generated_text": 1, "details": {"finish_reason": "length"}}),
+            serde_json::json!({"generated_text": "g", "details": [1]}),
+            serde_json::json!({"details": {}}),
+        ] {
+            assert_eq!(
+                TextGenerationOutput::from_json(v.clone()),
+                derived::<TextGenerationOutput>(&v)
+            );
+            let Value::Object(m) = &v else { continue };
+            let ours =
+                StreamEvent::from_json(m.clone()).map(|e| (e.token, e.generated_text, e.details));
+            let theirs =
+                derived::<DerivedEvent>(&v).map(|e| (e.token, e.generated_text, e.details));
+            assert_eq!(ours, theirs, "{v}");
+        }
     }
 }

@@ -76,7 +76,7 @@ const FIELD_TYPES: &[(&str, Expect)] = &[
 ///   sent as `5.0`) and integers up to `u64::MAX` round-trip exactly. Key order is not
 ///   kept (it carries no meaning in JSON objects).
 pub fn prepare_chat_body(request_json: &str, stream: bool) -> Result<String, Error> {
-    let value: Value = serde_json::from_str(request_json)
+    let value: Value = crate::json::parse(request_json)
         .map_err(|e| Error::input(format!("the chat request is not valid JSON: {e}")))?;
     let Value::Object(mut body) = value else {
         return Err(Error::input(
@@ -445,7 +445,7 @@ impl FunctionCall {
 }
 
 impl Usage {
-    fn from_json(v: Value) -> Read<Self> {
+    pub(crate) fn from_json(v: Value) -> Read<Self> {
         let mut f = Fields::of(v)?;
         let u = Usage {
             prompt_tokens: f.count("prompt_tokens"),
@@ -561,7 +561,7 @@ deserialize_via_value!(
 
 /// The `model` of a prepared request body, if it names one.
 pub fn model_of(body: &str) -> Option<String> {
-    match serde_json::from_str::<Value>(body) {
+    match crate::json::parse(body) {
         Ok(Value::Object(mut m)) => match m.remove("model") {
             Some(Value::String(s)) => Some(s),
             _ => None,
@@ -572,7 +572,7 @@ pub fn model_of(body: &str) -> Option<String> {
 
 /// A prepared request body with its `model` set to `model` (every other field kept).
 pub fn with_model(body: &str, model: &str) -> Result<String, Error> {
-    let parsed = serde_json::from_str::<Value>(body).map_err(|e| e.to_string());
+    let parsed = crate::json::parse(body).map_err(|e| e.to_string());
     let mut v = match parsed.and_then(|v| Fields::of(v).map_err(|e| e.message())) {
         Ok(f) => f.map,
         Err(why) => {
@@ -623,7 +623,7 @@ pub(crate) fn parse_error(message: String, offending: &str) -> Error {
 /// - Invalid JSON, or JSON without `choices`, is an [`ErrorKind::Parse`] error whose
 ///   `body` quotes the start of what came.
 pub fn parse_completion(body: &str) -> Result<ChatCompletion, Error> {
-    let value: Value = serde_json::from_str(body).map_err(|e| {
+    let value: Value = crate::json::parse(body).map_err(|e| {
         parse_error(
             format!("the chat completion response is not valid JSON: {e}"),
             body,

@@ -26,15 +26,14 @@
 //! has one entry per prompt token. Every count may arrive as an integer, a float
 //! (`12.0`), a numeric string or `null` ([`crate::json::count`]).
 
-use std::collections::BTreeMap;
-
 use serde_json::{Map, Value};
 
 use crate::error::{cut, Error};
-use crate::models::{price_table, ModelList, Price};
+use crate::models::{ModelList, Price};
 use crate::providers::{host_of, is_hf_host, provider_info, split_model, Suffix, PROVIDERS};
 use crate::tgi::Details;
 use crate::types::{ChatCompletion, Usage};
+use crate::vecmap::VecMap;
 
 // ---------------------------------------------------------------------------------
 // Usage
@@ -451,7 +450,7 @@ pub struct Cost {
 /// entries win).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PriceTable {
-    entries: BTreeMap<String, ModelPrice>,
+    entries: VecMap<String, ModelPrice>,
 }
 
 impl PriceTable {
@@ -467,7 +466,7 @@ impl PriceTable {
     /// an error (a typo would silently price at nothing). Errors are kind `input` and
     /// name the entry and field.
     pub fn from_json(json: &str) -> Result<PriceTable, Error> {
-        let v: Value = serde_json::from_str(json)
+        let v: Value = crate::json::parse(json)
             .map_err(|e| Error::input(format!("`prices` is not valid JSON: {e}")))?;
         PriceTable::from_value(&v)
     }
@@ -504,12 +503,12 @@ impl PriceTable {
     /// out (see [`crate::models::price_table`]).
     pub fn from_model_list(list: &ModelList) -> PriceTable {
         let mut table = PriceTable::new();
-        for (key, price) in price_table(list) {
-            let price = ModelPrice::from(price);
+        for (key, price) in crate::models::prices(list).iter() {
+            let price = ModelPrice::from(*price);
             if table.entries.len() >= MAX_PRICE_ENTRIES {
                 break;
             }
-            if let (true, Some(k)) = (price.is_valid(), normalize_price_key(&key)) {
+            if let (true, Some(k)) = (price.is_valid(), normalize_price_key(key)) {
                 table.entries.insert(k, price);
             }
         }
@@ -543,7 +542,7 @@ impl PriceTable {
     /// `other`'s entries on top of these (theirs win). Use it as
     /// `loaded_from_router.overlay(&callers)`.
     pub fn overlay(&mut self, other: &PriceTable) {
-        for (k, p) in &other.entries {
+        for (k, p) in other.entries.iter() {
             if self.entries.contains_key(k) || self.entries.len() < MAX_PRICE_ENTRIES {
                 self.entries.insert(k.clone(), *p);
             }

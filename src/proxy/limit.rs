@@ -13,7 +13,6 @@
 
 use super::RateLimit;
 use crate::error::cut;
-use std::collections::BTreeMap;
 
 /// Ticks per token: a token is `60 000 / requests_per_minute` ms.
 const TICKS_PER_TOKEN: u128 = 60_000;
@@ -40,7 +39,11 @@ struct Bucket {
 /// Token buckets per client key. Lives in [`super::ProxyState`].
 #[derive(Debug, Clone, Default)]
 pub struct RateLimiter {
-    buckets: BTreeMap<String, Bucket>,
+    /// Sorted by key, found by binary search. A `Vec` rather than a `BTreeMap`: a map
+    /// of one more key/value type costs the wasm about 11 KB of B-tree code. Inserting
+    /// a new client moves the tail (at most `max_clients` small entries), and making
+    /// room was a scan of every bucket anyway.
+    buckets: Vec<(String, Bucket)>,
     /// The rate the ticks are counted at; buckets are reset if the rate changes.
     per_minute: u32,
     latest_ms: u64,
@@ -68,10 +71,11 @@ impl RateLimiter {
         let key = cut(key, MAX_CLIENT_KEY_BYTES);
         self.uses = self.uses.wrapping_add(1);
 
-        let full_at = self
-            .buckets
-            .get(key)
-            .map_or(now_ticks, |b| b.full_at)
+        let found = self.find(key);
+        let full_at = found
+            .ok()
+            .and_then(|i| self.buckets.get(i))
+            .map_or(now_ticks, |(_, b)| b.full_at)
             .max(now_ticks);
         let next = full_at + TICKS_PER_TOKEN;
         let debt = next - now_ticks;
@@ -83,20 +87,28 @@ impl RateLimiter {
                 retry_after_ms: u64::try_from(wait_ms).unwrap_or(u64::MAX).max(1),
             };
         }
-        if !self.buckets.contains_key(key) {
-            self.make_room(limit.max_clients.max(1), now_ticks);
+        let bucket = Bucket {
+            full_at: next,
+            last_used: self.uses,
+        };
+        match found.ok().and_then(|i| self.buckets.get_mut(i)) {
+            Some((_, b)) => *b = bucket,
+            None => {
+                self.make_room(limit.max_clients.max(1), now_ticks);
+                // `make_room` may have removed buckets: find the place again.
+                let at = self.find(key).unwrap_or_else(|at| at);
+                self.buckets.insert(at, (key.to_owned(), bucket));
+            }
         }
-        self.buckets.insert(
-            key.to_owned(),
-            Bucket {
-                full_at: next,
-                last_used: self.uses,
-            },
-        );
         let remaining = (capacity - debt) / TICKS_PER_TOKEN;
         Admission::Allowed {
             remaining: u32::try_from(remaining).unwrap_or(u32::MAX),
         }
+    }
+
+    /// Where `key`'s bucket is, or where it would go.
+    fn find(&self, key: &str) -> Result<usize, usize> {
+        self.buckets.binary_search_by(|(k, _)| k.as_str().cmp(key))
     }
 
     /// Clients remembered.
@@ -114,16 +126,17 @@ impl RateLimiter {
         if self.buckets.len() < max {
             return;
         }
-        self.buckets.retain(|_, b| b.full_at > now_ticks);
+        self.buckets.retain(|(_, b)| b.full_at > now_ticks);
         while self.buckets.len() >= max {
             let lru = self
                 .buckets
                 .iter()
-                .min_by_key(|(_, b)| b.last_used)
-                .map(|(k, _)| k.clone());
+                .enumerate()
+                .min_by_key(|(_, (_, b))| b.last_used)
+                .map(|(i, _)| i);
             match lru {
-                Some(k) => {
-                    self.buckets.remove(&k);
+                Some(i) => {
+                    self.buckets.remove(i);
                 }
                 None => break,
             }
@@ -243,6 +256,151 @@ mod tests {
         let long = "k".repeat(10_000);
         assert!(matches!(r.admit(&long, &l, 0.0), Admission::Allowed { .. }));
         assert!(matches!(r.admit(&long, &l, 0.0), Admission::Limited { .. }));
-        assert!(r.buckets.keys().all(|k| k.len() <= MAX_CLIENT_KEY_BYTES));
+        assert!(r
+            .buckets
+            .iter()
+            .all(|(k, _)| k.len() <= MAX_CLIENT_KEY_BYTES));
+    }
+}
+
+/// The limiter against the `BTreeMap` one it replaced: the same answers and the same
+/// number of clients remembered, for any sequence of requests.
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod map_parity {
+    use super::*;
+    use proptest::prelude::*;
+
+    mod old {
+        use super::super::{Admission, Bucket, RateLimit, MAX_CLIENT_KEY_BYTES, TICKS_PER_TOKEN};
+        use crate::error::cut;
+        use std::collections::BTreeMap;
+
+        /// The limiter as it was, on a `BTreeMap`.
+        #[derive(Debug, Clone, Default)]
+        pub(super) struct MapLimiter {
+            buckets: BTreeMap<String, Bucket>,
+            /// The rate the ticks are counted at; buckets are reset if the rate changes.
+            per_minute: u32,
+            latest_ms: u64,
+            uses: u64,
+        }
+
+        impl MapLimiter {
+            pub(super) fn new() -> Self {
+                MapLimiter::default()
+            }
+
+            /// Count one request from `key` at `now_ms` against `limit`. A refused request
+            /// costs nothing.
+            pub(super) fn admit(&mut self, key: &str, limit: &RateLimit, now_ms: f64) -> Admission {
+                let per_minute = limit.requests_per_minute.max(1);
+                let burst = u128::from(limit.burst.max(1));
+                if per_minute != self.per_minute {
+                    self.buckets.clear();
+                    self.per_minute = per_minute;
+                }
+                let now = self.tick(now_ms);
+                let rate = u128::from(per_minute);
+                let now_ticks = u128::from(now) * rate;
+                let capacity = burst * TICKS_PER_TOKEN;
+                let key = cut(key, MAX_CLIENT_KEY_BYTES);
+                self.uses = self.uses.wrapping_add(1);
+
+                let full_at = self
+                    .buckets
+                    .get(key)
+                    .map_or(now_ticks, |b| b.full_at)
+                    .max(now_ticks);
+                let next = full_at + TICKS_PER_TOKEN;
+                let debt = next - now_ticks;
+                if debt > capacity {
+                    // Ticks until the debt fits again, in whole ms (rounded up).
+                    let wait_ticks = debt - capacity;
+                    let wait_ms = wait_ticks.div_ceil(rate);
+                    return Admission::Limited {
+                        retry_after_ms: u64::try_from(wait_ms).unwrap_or(u64::MAX).max(1),
+                    };
+                }
+                if !self.buckets.contains_key(key) {
+                    self.make_room(limit.max_clients.max(1), now_ticks);
+                }
+                self.buckets.insert(
+                    key.to_owned(),
+                    Bucket {
+                        full_at: next,
+                        last_used: self.uses,
+                    },
+                );
+                let remaining = (capacity - debt) / TICKS_PER_TOKEN;
+                Admission::Allowed {
+                    remaining: u32::try_from(remaining).unwrap_or(u32::MAX),
+                }
+            }
+
+            /// Clients remembered.
+            pub(super) fn len(&self) -> usize {
+                self.buckets.len()
+            }
+
+            /// Make room for one more bucket under `max` (full buckets first, then the least
+            /// recently used).
+            fn make_room(&mut self, max: usize, now_ticks: u128) {
+                if self.buckets.len() < max {
+                    return;
+                }
+                self.buckets.retain(|_, b| b.full_at > now_ticks);
+                while self.buckets.len() >= max {
+                    let lru = self
+                        .buckets
+                        .iter()
+                        .min_by_key(|(_, b)| b.last_used)
+                        .map(|(k, _)| k.clone());
+                    match lru {
+                        Some(k) => {
+                            self.buckets.remove(&k);
+                        }
+                        None => break,
+                    }
+                }
+            }
+
+            /// Whole ms of `now_ms`, never earlier than the latest seen.
+            fn tick(&mut self, now_ms: f64) -> u64 {
+                if now_ms.is_finite() && now_ms > 0.0 {
+                    // `as` saturates; the clock is epoch ms or less, far below u64::MAX.
+                    let now = now_ms.floor() as u64;
+                    if now > self.latest_ms {
+                        self.latest_ms = now;
+                    }
+                }
+                self.latest_ms
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_vec_limiter_answers_as_the_map_one_did(
+            steps in proptest::collection::vec(
+                ("[a-e]{0,2}", 0u32..3, 0.0f64..5000.0),
+                1..200,
+            ),
+            max_clients in 1usize..5,
+            burst in 1u32..4,
+        ) {
+            let mut new = RateLimiter::new();
+            let mut old = old::MapLimiter::new();
+            let mut now = 0.0;
+            for (key, rate, dt) in steps {
+                now += dt;
+                let limit = RateLimit {
+                    requests_per_minute: [60, 120, 7][rate as usize],
+                    burst,
+                    max_clients,
+                };
+                prop_assert_eq!(new.admit(&key, &limit, now), old.admit(&key, &limit, now));
+                prop_assert_eq!(new.len(), old.len());
+            }
+        }
     }
 }

@@ -84,7 +84,7 @@ pub fn log_line(record: &LogRecord<'_>, opts: &ProxyOptions) -> String {
             );
         }
     }
-    Value::Object(m).to_string()
+    crate::json::to_text(&Value::Object(m))
 }
 
 /// The usage in one SSE `data` payload of a chat stream (OpenAI sends it in the last
@@ -95,9 +95,9 @@ pub fn usage_from_chunk(data: &str) -> Option<Usage> {
     if !data.contains("\"usage\"") {
         return None;
     }
-    let value: Value = serde_json::from_str(data).ok()?;
+    let value: Value = crate::json::parse(data).ok()?;
     let usage = value.get("usage").filter(|u| u.is_object())?;
-    let usage: Usage = serde_json::from_value(usage.clone()).ok()?;
+    let usage = Usage::from_json(usage.clone()).ok()?;
     (usage.prompt_tokens.is_some()
         || usage.completion_tokens.is_some()
         || usage.total_tokens.is_some())

@@ -66,8 +66,9 @@ pub use session::{
     SessionGrant, SessionProof, SESSION_PREFIX,
 };
 
+use crate::json::object;
 use respond::{reply, session_message};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 // ---------------------------------------------------------------------------------------
 // Requests, routes, decisions
@@ -294,7 +295,12 @@ pub fn decide(
             // Unreachable: the route is only recognized with sessions on.
             None => refuse_with(Reason::UnknownRoute, "unknown route"),
         },
-        Route::Health => Decision::Health(reply(200, json!({"status": "ok"}), origin, opts)),
+        Route::Health => Decision::Health(reply(
+            200,
+            object(vec![("status", "ok".into())]),
+            origin,
+            opts,
+        )),
     };
 
     match proof {
@@ -436,12 +442,20 @@ fn models(origin: Option<&str>, opts: &ProxyOptions) -> Decision {
                 .iter()
                 .map(|id| {
                     let owner = id.split('/').next().unwrap_or(id);
-                    json!({"id": id, "object": "model", "created": 0, "owned_by": owner})
+                    object(vec![
+                        ("id", id.as_str().into()),
+                        ("object", "model".into()),
+                        ("created", 0.into()),
+                        ("owned_by", owner.into()),
+                    ])
                 })
                 .collect();
             Decision::Models(reply(
                 200,
-                json!({"object": "list", "data": data}),
+                object(vec![
+                    ("object", "list".into()),
+                    ("data", Value::Array(data)),
+                ]),
                 origin,
                 opts,
             ))

@@ -7,7 +7,8 @@
 
 use super::{cors_headers, headers, ProxyOptions};
 use crate::error::cut;
-use serde_json::{json, Value};
+use crate::json::object;
+use serde_json::Value;
 
 /// Why a request was refused (or failed upstream): status, OpenAI error `type` and
 /// `code` in one closed set.
@@ -146,20 +147,28 @@ pub(super) fn reply(
     Respond {
         status,
         headers,
-        body: body.to_string(),
+        body: crate::json::to_text(&body),
         reason: None,
     }
+}
+
+/// `{"error": {"message", "type", "code"}}`, OpenAI's error shape.
+fn error_body(message: Value, kind: &str, code: Value) -> Value {
+    object(vec![(
+        "error",
+        object(vec![
+            ("message", message),
+            ("type", kind.into()),
+            ("code", code),
+        ]),
+    )])
 }
 
 /// A refusal or proxy-side error: `reason`'s status and an OpenAI-shaped body
 /// `{"error":{"message","type","code"}}`. The shell uses it for what only it can see
 /// (upstream unreachable → [`Reason::UpstreamUnreachable`], timed out, no token).
 pub fn refuse(reason: Reason, message: &str, origin: Option<&str>, opts: &ProxyOptions) -> Respond {
-    let body = json!({"error": {
-        "message": message,
-        "type": reason.error_type(),
-        "code": reason.code(),
-    }});
+    let body = error_body(message.into(), reason.error_type(), reason.code().into());
     let mut r = reply(reason.status(), body, origin, opts);
     r.reason = Some(reason);
     r
@@ -174,7 +183,11 @@ pub fn session_issued(
 ) -> Respond {
     reply(
         200,
-        json!({"token": token, "token_type": "Bearer", "expires_at": expires_at_ms}),
+        object(vec![
+            ("token", token.into()),
+            ("token_type", "Bearer".into()),
+            ("expires_at", expires_at_ms.into()),
+        ]),
         origin,
         opts,
     )
@@ -247,7 +260,7 @@ pub fn upstream_error(
     };
     let mut r = reply(
         status,
-        json!({"error": {"message": message, "type": "upstream_error", "code": code}}),
+        error_body(message.into(), "upstream_error", code),
         origin,
         opts,
     );

@@ -7,7 +7,6 @@
 //! signal apply to the look-up, and a waiter waits at most for one look-up).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use js_sys::{Function, Promise};
@@ -30,7 +29,9 @@ const MAX_MAPPING_BYTES: usize = 1 << 20;
 /// A client's mappings.
 pub(crate) struct Lookups {
     cache: RefCell<MappingCache>,
-    in_flight: RefCell<HashMap<(String, String), Promise>>,
+    /// By key, at most one each. A `Vec`, not a `HashMap`: only a few look-ups are ever
+    /// in flight, and this was the wasm's last hash map (hashbrown and SipHash, ~5 KB).
+    in_flight: RefCell<Vec<((String, String), Promise)>>,
 }
 
 /// What one look-up needs.
@@ -47,7 +48,7 @@ impl Lookups {
     pub(crate) fn new(config: CacheConfig) -> Lookups {
         Lookups {
             cache: RefCell::new(MappingCache::new(config)),
-            in_flight: RefCell::new(HashMap::new()),
+            in_flight: RefCell::new(Vec::new()),
         }
     }
 
@@ -67,7 +68,12 @@ impl Lookups {
             match lookup {
                 CacheLookup::Hit(m) => return Ok(m),
                 CacheLookup::InFlight if !waited => {
-                    let pending = self.in_flight.borrow().get(&key).cloned();
+                    let pending = self
+                        .in_flight
+                        .borrow()
+                        .iter()
+                        .find(|(k, _)| *k == key)
+                        .map(|(_, p)| p.clone());
                     waited = true;
                     if let Some(p) = pending {
                         let _ = JsFuture::from(p).await;
@@ -94,13 +100,17 @@ impl Lookups {
         // Waiters await this promise; it settles when our look-up does.
         let mut slot = None;
         let done = Promise::new(&mut |resolve, _| slot = Some(resolve));
-        self.in_flight.borrow_mut().insert(key.clone(), done);
+        {
+            let mut in_flight = self.in_flight.borrow_mut();
+            in_flight.retain(|(k, _)| *k != key);
+            in_flight.push((key.clone(), done));
+        }
         let result = fetch_mapping(req, &url, &headers).await;
         let shared = self
             .cache
             .borrow_mut()
             .complete(ticket, result, js_sys::Date::now() as u64);
-        self.in_flight.borrow_mut().remove(&key);
+        self.in_flight.borrow_mut().retain(|(k, _)| *k != key);
         if let Some(resolve) = slot {
             let _ = resolve.call0(&JsValue::UNDEFINED);
         }
