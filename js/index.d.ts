@@ -385,6 +385,8 @@ export interface InferenceClientOptions extends RoutingOptions {
   token?: string;
   /** Where the Hub mapping is looked up for direct provider calls (default `https://huggingface.co`). */
   hubUrl?: string;
+  /** The Hub mapping cache: `ttlMs` (default 600000) and `maxEntries` (default 128). */
+  mappingCache?: { ttlMs?: number; maxEntries?: number };
   /** Default `https://router.huggingface.co`; chat goes to `{baseUrl}/v1/chat/completions`. */
   baseUrl?: string;
   /** A dedicated endpoint (TGI, vLLM, llama.cpp, an Inference Endpoint, or our proxy):

@@ -20,7 +20,7 @@ use super::metering::{self, CallRecord, Ended, Metering};
 use super::options::{self, CallOptions, Routing};
 use super::transport::{self, Call, RequestSpec, Sleep};
 use crate::error::{Error, ErrorKind, MAX_ERROR_BODY_BYTES};
-use crate::hub::{CacheConfig, TASK_CHAT};
+use crate::hub::TASK_CHAT;
 use crate::plan::{Next, Plan};
 use crate::protocol::Protocol;
 use crate::providers::{Auth, FallbackSpec, Provider, ProviderInfo, Route, RouteRequest, Target};
@@ -160,6 +160,7 @@ impl InferenceClient {
         let metering = options::object(&options, "options")
             .and_then(|o| Metering::from_options(o.as_ref()))
             .map_err(|e| to_js(&e, None, None))?;
+        let mapping_cache = options::mapping_cache(&options).map_err(|e| to_js(&e, None, None))?;
         Ok(InferenceClient {
             cfg: Rc::new(Config {
                 auth: Auth::from_token(o.token.as_deref()),
@@ -181,7 +182,7 @@ impl InferenceClient {
                         ..BreakerOptions::default()
                     },
                 )))),
-                lookups: Lookups::new(CacheConfig::default()),
+                lookups: Lookups::new(mapping_cache),
                 metering,
             }),
         })

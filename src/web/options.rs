@@ -164,6 +164,23 @@ pub(crate) fn call_options(
     })
 }
 
+/// `mappingCache: { ttlMs, maxEntries }`: the Hub mapping cache of direct provider calls.
+pub(crate) fn mapping_cache(v: &JsValue) -> Result<crate::hub::CacheConfig, Error> {
+    let mut c = crate::hub::CacheConfig::default();
+    let Some(o) = object(v, "options")? else {
+        return Ok(c);
+    };
+    if let Some(m) = object(&get(&o, "mappingCache"), "mappingCache")? {
+        if let Some(n) = number(&m, "ttlMs", "mappingCache.ttlMs")? {
+            c.ttl_ms = n;
+        }
+        if let Some(n) = number(&m, "maxEntries", "mappingCache.maxEntries")? {
+            c.max_entries = (n as usize).max(1);
+        }
+    }
+    Ok(c)
+}
+
 /// The callback `key` of a call's options, if any.
 pub(crate) fn callback(o: Option<&Object>, key: &str) -> Result<Option<Function>, Error> {
     match o {

@@ -179,6 +179,18 @@ describe("direct provider calls (a provider's own key) with the Hub mapping", ()
     assert.equal(fx.count("/direct/"), 2);
   });
 
+  test("a cached mapping expires after mappingCache.ttlMs, and is then looked up again", T, async () => {
+    const { fetch } = loopbackFetch();
+    const client = new InferenceClient({ token: GROQ_KEY, provider: "groq", fetch, hubUrl: fx.url, mappingCache: { ttlMs: 150 } });
+    await client.chatCompletion({ model: "fixture-hub/array-shape", messages });
+    await client.chatCompletion({ model: "fixture-hub/array-shape", messages });
+    assert.equal(fx.count("/api/models/"), 1, "fresh: a hit");
+    await new Promise((r) => setTimeout(r, 200));
+    await client.chatCompletion({ model: "fixture-hub/array-shape", messages });
+    assert.equal(fx.count("/api/models/"), 2, "expired: looked up again");
+    assert.throws(() => new InferenceClient({ mappingCache: { ttlMs: "soon" } }), /mappingCache.ttlMs/);
+  });
+
   test("concurrent look-ups of the same model share one request", T, async () => {
     const { fetch } = loopbackFetch();
     const client = new InferenceClient({ token: GROQ_KEY, provider: "groq", fetch, hubUrl: fx.url });
