@@ -555,8 +555,9 @@ enum Slot {
 /// assert_eq!(cache.get("org/m", "id1", 0), CacheLookup::Miss);
 /// let ticket = cache.begin("org/m", "id1", 0);
 /// assert_eq!(cache.get("org/m", "id1", 5), CacheLookup::InFlight);
-/// let shared = cache.complete(ticket, Ok(Mapping::default()), 10).unwrap();
+/// let shared = cache.complete(ticket, Ok(Mapping::default()), 10)?;
 /// assert_eq!(cache.get("org/m", "id1", 20), CacheLookup::Hit(shared));
+/// # Ok::<(), hf_inference_wasm::Error>(())
 /// ```
 #[derive(Debug, Default)]
 pub struct MappingCache {
@@ -771,6 +772,8 @@ impl MappingCache {
     }
 }
 
+// `unwrap`/`expect` below are test assertions: a panic is how a test fails. This
+// module is `#[cfg(test)]`, so none of it is compiled into the shipped wasm.
 #[cfg(test)]
 mod tests {
 

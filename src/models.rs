@@ -303,6 +303,8 @@ fn vec_or_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<V
     Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
 }
 
+// `unwrap`/`expect` below are test assertions: a panic is how a test fails. This
+// module is `#[cfg(test)]`, so none of it is compiled into the shipped wasm.
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -979,6 +979,8 @@ fn route_direct(req: &RouteRequest<'_>, key: &str) -> Result<Route, Error> {
     })
 }
 
+// `unwrap`/`expect` below are test assertions: a panic is how a test fails. This
+// module is `#[cfg(test)]`, so none of it is compiled into the shipped wasm.
 #[cfg(test)]
 mod tests {
 
@@ -1189,6 +1191,8 @@ mod tests {
     }
 }
 
+// `unwrap`/`expect` below are test assertions: a panic is how a test fails. This
+// module is `#[cfg(test)]`, so none of it is compiled into the shipped wasm.
 #[cfg(test)]
 mod routing_tests {
     use super::*;

@@ -190,11 +190,12 @@ enum Start {
 ///
 /// let mut decoder = Decoder::new();
 /// let mut items = Vec::new();
-/// decoder.feed(b"data: hel", &mut items).unwrap();
-/// decoder.feed(b"lo\n\ndata: [DONE]\n\n", &mut items).unwrap();
+/// decoder.feed(b"data: hel", &mut items)?;
+/// decoder.feed(b"lo\n\ndata: [DONE]\n\n", &mut items)?;
 /// assert_eq!(decoder.finish(&mut items), Ok(None));
 /// assert_eq!(items.len(), 2);
 /// assert!(matches!(&items[0], Item::Event(e) if e.data == "hello"));
+/// # Ok::<(), hf_inference_wasm::sse::SseError>(())
 /// ```
 #[must_use = "a decoder does nothing until fed"]
 #[derive(Debug, Clone)]
@@ -562,6 +563,8 @@ fn parse_retry(value: &[u8]) -> Option<u64> {
     }))
 }
 
+// `unwrap`/`expect` below are test assertions: a panic is how a test fails. This
+// module is `#[cfg(test)]`, so none of it is compiled into the shipped wasm.
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -506,6 +506,8 @@ fn leading_json_object(data: &str) -> Option<&str> {
     None
 }
 
+// `unwrap`/`expect` below are test assertions: a panic is how a test fails. This
+// module is `#[cfg(test)]`, so none of it is compiled into the shipped wasm.
 #[cfg(test)]
 mod tests {
     use super::{leading_json_object, ChatStreamState};

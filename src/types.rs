@@ -947,6 +947,8 @@ fn json_kind(v: &Value) -> &'static str {
     }
 }
 
+// `unwrap`/`expect` below are test assertions: a panic is how a test fails. This
+// module is `#[cfg(test)]`, so none of it is compiled into the shipped wasm.
 #[cfg(test)]
 mod tests {
     use super::*;
