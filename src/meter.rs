@@ -89,6 +89,17 @@ pub enum CallOutcome {
     Failed(ErrorKind),
 }
 
+impl CallOutcome {
+    /// How a call that failed with `e` ended: aborted by the caller, or failed.
+    pub fn of_error(e: &Error) -> CallOutcome {
+        if e.kind == ErrorKind::Aborted {
+            CallOutcome::Aborted
+        } else {
+            CallOutcome::Failed(e.kind)
+        }
+    }
+}
+
 /// The latencies of one call, from its start (when it was admitted to send).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Latency {
@@ -1159,6 +1170,18 @@ impl Meter {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_aborted_call_is_aborted_and_any_other_error_failed() {
+        assert_eq!(
+            CallOutcome::of_error(&Error::aborted()),
+            CallOutcome::Aborted
+        );
+        assert_eq!(
+            CallOutcome::of_error(&Error::http(500, "x")),
+            CallOutcome::Failed(ErrorKind::Http)
+        );
+    }
     use super::*;
 
     #[test]

@@ -157,6 +157,79 @@ impl StreamState {
     }
 }
 
+/// What a complete non-streamed answer (its JSON text) means for metering and caching.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnswerFacts {
+    /// Reported usage, with missing counts estimated when a prompt estimate is given.
+    pub usage: Option<TokenUsage>,
+    /// The answer's fields the core does not model (a `provider` field, say).
+    pub extra: Option<serde_json::Map<String, serde_json::Value>>,
+    /// A complete chat answer the cache may keep (TGI answers are not cached).
+    pub storable: bool,
+}
+
+/// Read a non-streamed answer of `protocol` for its usage and cacheability, as
+/// [`StreamState::token_usage`] and [`StreamState::storable`] do for a stream. An
+/// answer that does not parse has no usage and is not stored.
+pub fn answer_facts(protocol: Protocol, text: &str, prompt_estimate: Option<u64>) -> AnswerFacts {
+    let estimate = |completion_tokens: u64| {
+        prompt_estimate.map(|prompt_tokens| UsageEstimate {
+            prompt_tokens,
+            completion_tokens,
+        })
+    };
+    let none = AnswerFacts {
+        usage: None,
+        extra: None,
+        storable: false,
+    };
+    match protocol {
+        Protocol::Chat => match crate::types::parse_completion(text) {
+            Ok(c) => AnswerFacts {
+                usage: crate::usage::resolve_usage(
+                    TokenUsage::from_completion(&c),
+                    estimate(crate::usage::estimate_completion_tokens(&c)),
+                ),
+                storable: crate::cache::storable(&c, false),
+                extra: Some(c.extra),
+            },
+            Err(_) => none,
+        },
+        Protocol::TextGeneration => match crate::tgi::parse_text_generation(text) {
+            Ok(out) => AnswerFacts {
+                usage: crate::usage::resolve_usage(
+                    out.details.as_ref().map(TokenUsage::from_tgi),
+                    estimate(crate::usage::estimate_text_tokens(&out.generated_text)),
+                ),
+                extra: None,
+                storable: false,
+            },
+            Err(_) => none,
+        },
+    }
+}
+
+/// A request body's token estimates: `(prompt, reservation)`, the prompt for usage
+/// estimates and the reservation (prompt plus the most the answer may use) for the
+/// client's token rate limit. TGI's `inputs` count as the prompt and
+/// `parameters.max_new_tokens` (else 256) as the answer.
+pub fn request_estimates(protocol: Protocol, body: &str) -> (u64, u64) {
+    let value: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    match protocol {
+        Protocol::Chat => (
+            crate::usage::estimate_prompt_tokens(&value),
+            crate::usage::estimate_request_tokens(&value),
+        ),
+        Protocol::TextGeneration => {
+            let prompt = crate::usage::estimate_text_tokens(value["inputs"].as_str().unwrap_or(""));
+            let answer = value["parameters"]["max_new_tokens"]
+                .as_u64()
+                .unwrap_or(256);
+            (prompt, prompt.saturating_add(answer))
+        }
+    }
+}
+
 fn from_tgi(step: TgiStep) -> Step {
     match step {
         TgiStep::Token { text, data, .. } => Step::Chunk {
@@ -181,8 +254,55 @@ fn to_json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned())
 }
 
+// `unwrap`/`expect` below are test assertions: a panic is how a test fails. This
+// module is `#[cfg(test)]`, so none of it is compiled into the shipped wasm.
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_non_stream_answer_gives_its_usage_and_whether_it_may_be_cached() {
+        let chat = r#"{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4},"provider":"together"}"#;
+        let f = answer_facts(Protocol::Chat, chat, None);
+        assert_eq!(f.usage.and_then(|u| u.total_tokens), Some(4));
+        assert!(f.storable);
+        assert_eq!(
+            f.extra
+                .as_ref()
+                .and_then(|e| e.get("provider"))
+                .and_then(|v| v.as_str()),
+            Some("together")
+        );
+        let tgi = r#"{"generated_text":"Hello there","details":{"finish_reason":"length","generated_tokens":2}}"#;
+        let t = answer_facts(Protocol::TextGeneration, tgi, Some(5));
+        assert_eq!(t.usage.and_then(|u| u.completion_tokens), Some(2));
+        assert_eq!(t.usage.and_then(|u| u.prompt_tokens), Some(5));
+        assert!(t.usage.is_some_and(|u| u.estimated));
+        assert!(!t.storable, "TGI answers are not cached");
+        assert_eq!(
+            answer_facts(Protocol::Chat, "nope", Some(1)),
+            AnswerFacts {
+                usage: None,
+                extra: None,
+                storable: false
+            }
+        );
+    }
+
+    #[test]
+    fn tgi_requests_reserve_their_inputs_and_max_new_tokens() {
+        let (p, r) = request_estimates(
+            Protocol::TextGeneration,
+            r#"{"inputs":"abcdefgh","parameters":{"max_new_tokens":50}}"#,
+        );
+        assert_eq!((p, r), (2, 52));
+        let (p, r) = request_estimates(Protocol::TextGeneration, r#"{"inputs":"abcd"}"#);
+        assert_eq!((p, r), (1, 257));
+        let (p, r) = request_estimates(
+            Protocol::Chat,
+            r#"{"messages":[{"role":"user","content":"hello"}]}"#,
+        );
+        assert!(p > 0 && r > p);
+    }
     use super::*;
 
     fn ev(data: &str) -> Event {

@@ -423,6 +423,19 @@ impl Limiter {
         pause
     }
 
+    /// A call to `upstream` failed with `e`: a 429 pauses the upstream
+    /// ([`on_rate_limited`](Self::on_rate_limited)); anything else changes nothing.
+    /// Returns the pause in ms, if one was set. `pump` afterwards.
+    pub fn on_failure(
+        &mut self,
+        upstream: &str,
+        e: &Error,
+        hints: &ResponseHints,
+        now_ms: u64,
+    ) -> Option<u64> {
+        (e.status == Some(429)).then(|| self.on_rate_limited(upstream, hints, now_ms))
+    }
+
     /// Pause `upstream` until `until_ms` (a longer pause already set is kept).
     pub fn pause(&mut self, upstream: &str, until_ms: u64, now_ms: u64) {
         let now = self.clock(now_ms);
@@ -560,6 +573,29 @@ fn queue_full_error(waiting: usize, wait_ms: u64) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_429_pauses_its_upstream() {
+        let mut l = match Limiter::new(RateLimitOptions::default()) {
+            Ok(l) => l,
+            Err(e) => panic!("{e:?}"),
+        };
+        let hints = ResponseHints {
+            retry_after_ms: Some(2_000.0),
+            ..ResponseHints::default()
+        };
+        assert_eq!(
+            l.on_failure("together", &Error::http(503, "busy"), &hints, 0),
+            None
+        );
+        assert_eq!(l.paused_until("together", 0), None);
+        assert_eq!(
+            l.on_failure("together", &Error::http(429, "slow down"), &hints, 0),
+            Some(2_000)
+        );
+        assert_eq!(l.paused_until("together", 0), Some(2_000));
+        assert_eq!(l.paused_until("groq", 0), None, "other upstreams go on");
+    }
 
     #[test]
     fn a_bucket_refills_exactly() {

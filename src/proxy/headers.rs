@@ -161,6 +161,20 @@ const PASSED_BACK: [&str; 4] = [
 ///
 /// Never `set-cookie`, `content-encoding` (the runtime's fetch already decoded the
 /// body), `content-length` or `transfer-encoding` (the body is re-streamed).
+/// Whether a `content-type` value is `text/event-stream` (any parameters).
+fn is_event_stream_type(content_type: &str) -> bool {
+    content_type
+        .split(';')
+        .next()
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("text/event-stream"))
+}
+
+/// Whether response headers announce an event stream (the shell watches such a body
+/// for usage chunk by chunk, and reads any other as one JSON document).
+pub fn is_event_stream(headers: &[(String, String)]) -> bool {
+    get(headers, "content-type").is_some_and(is_event_stream_type)
+}
+
 pub fn response_headers(
     upstream_headers: &[(String, String)],
     origin: Option<&str>,
@@ -169,10 +183,7 @@ pub fn response_headers(
     let content_type = get(upstream_headers, "content-type")
         .filter(|v| !v.is_empty() && is_safe_value(v, 200))
         .unwrap_or("application/json");
-    let stream = content_type
-        .split(';')
-        .next()
-        .is_some_and(|t| t.trim().eq_ignore_ascii_case("text/event-stream"));
+    let stream = is_event_stream_type(content_type);
     let mut out = vec![("content-type".to_owned(), content_type.to_owned())];
     if stream {
         out.push((

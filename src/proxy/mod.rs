@@ -48,8 +48,8 @@ pub mod session;
 
 pub use body::{check_chat_body, resolve_model, Forward};
 pub use headers::{
-    client_request_id, cors_headers, response_headers, upstream_headers, EXPOSED_HEADERS,
-    FORWARDED_HEADERS,
+    client_request_id, cors_headers, is_event_stream, response_headers, upstream_headers,
+    EXPOSED_HEADERS, FORWARDED_HEADERS,
 };
 pub use limit::{Admission, RateLimiter};
 pub use log::{log_line, usage_from_chunk, LogRecord};
@@ -60,7 +60,9 @@ pub use options::{
     DEFAULT_SESSION_TTL_MS, DEFAULT_UPSTREAM, MAX_SESSION_TTL_MS, MIN_PROXY_KEY_BYTES,
     PREFLIGHT_MAX_AGE_SECS, PROXY_KEY_HEADER,
 };
-pub use respond::{refuse, session_issued, session_rejected, upstream_error, Reason, Respond};
+pub use respond::{
+    refuse, session_issued, session_rejected, upstream_error, upstream_failure, Reason, Respond,
+};
 pub use session::{
     b64url_decode, b64url_encode, ct_eq, parse_session, session_payload, session_token,
     SessionGrant, SessionProof, SESSION_PREFIX,
@@ -315,6 +317,23 @@ pub fn decide(
     }
 }
 
+/// A request's absolute URL split into what [`IncomingRequest`] needs: the path and
+/// query as sent (no fragment; `/` when empty) and the origin (`scheme://authority`,
+/// lowercased), read without a URL parser. A URL with no scheme is all path.
+pub fn split_request_url(url: &str) -> (String, Option<String>) {
+    let Some(scheme_end) = url.find("://") else {
+        return (url.to_owned(), None);
+    };
+    let rest = &url[scheme_end + 3..];
+    let cut = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let origin = format!("{}{}", &url[..scheme_end + 3], &rest[..cut]).to_ascii_lowercase();
+    let mut path = rest[cut..].split('#').next().unwrap_or("").to_owned();
+    if !path.starts_with('/') {
+        path.insert(0, '/');
+    }
+    (path, Some(origin))
+}
+
 /// Whether a request from `origin` may be served: no `Origin` (not a cross-origin
 /// browser request), the proxy's own origin, or an allowed one.
 pub fn origin_allowed(
@@ -465,6 +484,54 @@ fn models(origin: Option<&str>, opts: &ProxyOptions) -> Decision {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_request_url_splits_into_path_and_origin() {
+        use super::split_request_url as split;
+        assert_eq!(
+            split("HTTP://Proxy.Example:8787/v1/models?x=1#frag"),
+            (
+                "/v1/models?x=1".to_owned(),
+                Some("http://proxy.example:8787".to_owned())
+            )
+        );
+        assert_eq!(
+            split("https://h?q"),
+            ("/?q".to_owned(), Some("https://h".to_owned()))
+        );
+        assert_eq!(split("/v1/models"), ("/v1/models".to_owned(), None));
+    }
+
+    #[test]
+    fn an_upstream_failure_is_504_for_a_timeout_else_502_and_never_quotes_the_token() {
+        use crate::{Error, TimeoutKind};
+        let opts = ProxyOptions::default();
+        let t =
+            super::upstream_failure(&Error::timeout(TimeoutKind::Headers, 300), &[], None, &opts);
+        assert_eq!(t.status, 504);
+        assert_eq!(t.reason, Some(Reason::UpstreamTimeout));
+        let n = super::upstream_failure(
+            &Error::network("connect to hf_secret failed"),
+            &["hf_secret"],
+            None,
+            &opts,
+        );
+        assert_eq!(n.status, 502);
+        assert!(!n.body.contains("hf_secret"), "{}", n.body);
+        let a = super::upstream_failure(&Error::aborted(), &[], None, &opts);
+        assert!(a.body.contains("client went away"));
+    }
+
+    #[test]
+    fn only_an_event_stream_content_type_is_a_stream() {
+        let h = |v: &str| vec![("Content-Type".to_owned(), v.to_owned())];
+        assert!(super::is_event_stream(&h(
+            "text/event-stream; charset=utf-8"
+        )));
+        assert!(super::is_event_stream(&h("Text/Event-Stream")));
+        assert!(!super::is_event_stream(&h("application/json")));
+        assert!(!super::is_event_stream(&[]));
+    }
+
     use super::*;
 
     fn req<'a>(

@@ -208,6 +208,37 @@ pub fn session_rejected(origin: Option<&str>, opts: &ProxyOptions) -> Respond {
     r
 }
 
+/// The answer when the upstream call failed before any response: a timeout is 504
+/// [`Reason::UpstreamTimeout`], anything else (a refused connection, a client that went
+/// away first) 502 [`Reason::UpstreamUnreachable`]. `secrets` are redacted from the
+/// error's message.
+pub fn upstream_failure(
+    e: &crate::Error,
+    secrets: &[&str],
+    origin: Option<&str>,
+    opts: &ProxyOptions,
+) -> Respond {
+    let mut e = e.clone();
+    for s in secrets.iter().filter(|s| !s.is_empty()) {
+        e = e.redact(s);
+    }
+    let (reason, message) = match e.kind {
+        crate::ErrorKind::Timeout => (
+            Reason::UpstreamTimeout,
+            format!("the upstream did not answer in time: {}", e.message),
+        ),
+        crate::ErrorKind::Aborted => (
+            Reason::UpstreamUnreachable,
+            "the client went away before the upstream answered".to_owned(),
+        ),
+        _ => (
+            Reason::UpstreamUnreachable,
+            format!("the upstream could not be reached: {}", e.message),
+        ),
+    };
+    refuse(reason, &message, origin, opts)
+}
+
 /// Longest upstream error message passed on.
 const MAX_UPSTREAM_MESSAGE_BYTES: usize = 1024;
 

@@ -841,11 +841,8 @@ async fn retry_or_fail(
     let spec = rc.borrow().spec.clone();
     let from = rc.borrow().plan.current();
     spec.record(from, Err(&e));
-    if e.status == Some(429) {
-        if let Some(r) = &spec.record {
-            r.metering()
-                .rate_limited(&spec.target(from).upstream, &hints);
-        }
+    if let Some(r) = &spec.record {
+        r.metering().failed(&spec.target(from).upstream, &e, &hints);
     }
     let next = {
         let mut inner = rc.borrow_mut();

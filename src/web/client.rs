@@ -314,7 +314,12 @@ impl InferenceClient {
             let record = spec.record.clone();
             let fail_early = |e: Error| {
                 if let Some(r) = &record {
-                    r.end(ended(outcome_of(&e), None, &spec.primary.url, 0));
+                    r.end(ended(
+                        crate::meter::CallOutcome::of_error(&e),
+                        None,
+                        &spec.primary.url,
+                        0,
+                    ));
                 }
                 to_js(&redact(e), None, None)
             };
@@ -353,7 +358,7 @@ impl InferenceClient {
                             )
                         });
                         r.end(ended(
-                            outcome_of(&e),
+                            crate::meter::CallOutcome::of_error(&e),
                             usage,
                             &spec.target(plan.current()).url,
                             attempts.max(1),
@@ -562,20 +567,7 @@ impl InferenceClient {
         let primary = Target::primary(&route.url, &route.body);
         let m = &self.cfg.metering;
         let cm = metering::read_call(call.object.as_ref())?;
-        let value: serde_json::Value = serde_json::from_str(&route.body).unwrap_or_default();
-        let (prompt, est_tokens) = match protocol {
-            Protocol::Chat => (
-                crate::usage::estimate_prompt_tokens(&value),
-                crate::usage::estimate_request_tokens(&value),
-            ),
-            Protocol::TextGeneration => {
-                let p = crate::usage::estimate_text_tokens(value["inputs"].as_str().unwrap_or(""));
-                let out = value["parameters"]["max_new_tokens"]
-                    .as_u64()
-                    .unwrap_or(256);
-                (p, p.saturating_add(out))
-            }
-        };
+        let (prompt, est_tokens) = crate::protocol::request_estimates(protocol, &route.body);
         // TGI answers are not cached; a stream only when the cache replays streams.
         let cache_key = match protocol {
             Protocol::Chat if !stream || m.cache.as_ref().is_some_and(|c| c.streams) => {
@@ -658,10 +650,8 @@ async fn complete(spec: &RequestSpec, plan: &mut Plan) -> Result<Done, (Error, O
         if e.kind == ErrorKind::Aborted {
             return Err((e, cause));
         }
-        if e.status == Some(429) {
-            if let Some(r) = &spec.record {
-                r.metering().rate_limited(&spec.target(t).upstream, &hints);
-            }
+        if let Some(r) = &spec.record {
+            r.metering().failed(&spec.target(t).upstream, &e, &hints);
         }
         let next = plan.on_failure(&e, &hints, false, js_sys::Date::now(), transport::random());
         match next {
@@ -826,15 +816,6 @@ async fn attempt_once(spec: &RequestSpec, t: usize) -> Result<Done, Failure> {
     result
 }
 
-/// How a failed call ended, for its record.
-pub(crate) fn outcome_of(e: &Error) -> crate::meter::CallOutcome {
-    if e.kind == ErrorKind::Aborted {
-        crate::meter::CallOutcome::Aborted
-    } else {
-        crate::meter::CallOutcome::Failed(e.kind)
-    }
-}
-
 /// A record's ending with no answer.
 fn ended<'a>(
     outcome: crate::meter::CallOutcome,
@@ -857,41 +838,15 @@ fn ended<'a>(
 /// Record a non-streamed answer: its usage (reported, else estimated when asked), who
 /// served it, and the answer for the cache when it is complete.
 fn finish_record(r: &CallRecord, spec: &RequestSpec, done: &Done, attempts: u32) {
-    let estimate = |completion: u64| {
-        r.prompt_estimate.map(|p| crate::usage::UsageEstimate {
-            prompt_tokens: p,
-            completion_tokens: completion,
-        })
-    };
-    let (usage, extra, storable) = match spec.protocol {
-        Protocol::Chat => match types::parse_completion(&done.text) {
-            Ok(c) => {
-                let est = estimate(crate::usage::estimate_completion_tokens(&c));
-                (
-                    crate::usage::resolve_usage(crate::usage::TokenUsage::from_completion(&c), est),
-                    Some(c.extra.clone()),
-                    crate::cache::storable(&c, false),
-                )
-            }
-            Err(_) => (None, None, false),
-        },
-        Protocol::TextGeneration => match tgi::parse_text_generation(&done.text) {
-            Ok(out) => {
-                let est = estimate(crate::usage::estimate_text_tokens(&out.generated_text));
-                let reported = out.details.as_ref().map(crate::usage::TokenUsage::from_tgi);
-                (crate::usage::resolve_usage(reported, est), None, false)
-            }
-            Err(_) => (None, None, false),
-        },
-    };
+    let facts = crate::protocol::answer_facts(spec.protocol, &done.text, r.prompt_estimate);
     r.end(Ended {
         outcome: crate::meter::CallOutcome::Completed,
-        usage,
+        usage: facts.usage,
         provider_header: done.provider.as_deref(),
-        body_extra: extra.as_ref(),
+        body_extra: facts.extra.as_ref(),
         request_id: done.request_id.clone(),
         attempts,
-        store: storable.then_some(done.text.as_str()),
+        store: facts.storable.then_some(done.text.as_str()),
         url: &done.url,
     });
 }

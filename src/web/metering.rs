@@ -388,11 +388,14 @@ impl Metering {
         }
     }
 
-    /// A 429 from `upstream`: pause its queue for what the server asked.
-    pub(crate) fn rate_limited(self: &Rc<Self>, upstream: &str, hints: &ResponseHints) {
+    /// An attempt to `upstream` failed with `e`: the limiter decides whether that
+    /// pauses the upstream's queue (a 429 does, for what the server asked).
+    pub(crate) fn failed(self: &Rc<Self>, upstream: &str, e: &Error, hints: &ResponseHints) {
         if let Some(l) = &self.limiter {
-            l.borrow_mut().on_rate_limited(upstream, hints, now());
-            self.pump();
+            let paused = l.borrow_mut().on_failure(upstream, e, hints, now());
+            if paused.is_some() {
+                self.pump();
+            }
         }
     }
 

@@ -24,10 +24,11 @@ use super::sys;
 use super::transport::{self, Call};
 use crate::error::{Error, MAX_ERROR_BODY_BYTES};
 use crate::proxy::{
-    check_chat_body, check_options, check_token, client_request_id, ct_eq, decide, log_line,
-    refuse, response_headers, session_issued, session_rejected, session_token, upstream_error,
-    upstream_headers, usage_from_chunk, AllowList, Decision, IncomingRequest, LogRecord,
-    MaxTokensMode, ProxyOptions, ProxyState, RateLimit, Reason, Respond, SessionOptions,
+    check_chat_body, check_options, check_token, client_request_id, ct_eq, decide, is_event_stream,
+    log_line, refuse, response_headers, session_issued, session_rejected, session_token,
+    split_request_url, upstream_error, upstream_failure, upstream_headers, usage_from_chunk,
+    AllowList, Decision, IncomingRequest, LogRecord, MaxTokensMode, ProxyOptions, ProxyState,
+    RateLimit, Reason, Respond, SessionOptions,
 };
 use crate::sse::{Decoder, Event, Sink};
 use crate::timeouts::Timeouts;
@@ -252,6 +253,7 @@ fn read_options(v: &JsValue) -> Result<Config, Error> {
 // ---------------------------------------------------------------------------------
 
 /// What the log line needs, filled in as the request goes.
+#[derive(Clone)]
 struct Trace {
     request_id: String,
     method: String,
@@ -271,7 +273,7 @@ async fn handle(shared: &Rc<Shared>, request: Request, env: &JsValue, ctx: &JsVa
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.clone())
     };
-    let (path, self_origin) = path_and_origin(&request.url());
+    let (path, self_origin) = split_request_url(&request.url());
     let origin = header("origin");
     let method = request.method();
     let client_key = client_key(cfg, &request, ctx, &headers);
@@ -471,22 +473,6 @@ fn header_pairs(h: &Headers) -> Vec<(String, String)> {
     out
 }
 
-/// `pathname + search` and the origin of an absolute request URL, read without a URL
-/// parser: the scheme and authority end at the first `/` after `//`.
-fn path_and_origin(url: &str) -> (String, Option<String>) {
-    let Some(scheme_end) = url.find("://") else {
-        return (url.to_owned(), None);
-    };
-    let rest = &url[scheme_end + 3..];
-    let cut = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let origin = format!("{}{}", &url[..scheme_end + 3], &rest[..cut]).to_ascii_lowercase();
-    let mut path = rest[cut..].split('#').next().unwrap_or("").to_owned();
-    if !path.starts_with('/') {
-        path.insert(0, '/');
-    }
-    (path, Some(origin))
-}
-
 fn new_request_id() -> String {
     let crypto = Reflect::get(&js_sys::global(), &JsValue::from_str("crypto")).ok();
     crypto
@@ -666,14 +652,7 @@ async fn forward(
     };
     let watcher = Rc::new(RefCell::new(Watcher {
         shared: shared.clone(),
-        trace: Trace {
-            request_id: trace.request_id.clone(),
-            method: trace.method.clone(),
-            path: trace.path.clone(),
-            origin: trace.origin.clone(),
-            model: trace.model.clone(),
-            started: trace.started,
-        },
+        trace: trace.clone(),
         status,
         call,
         decoder: Decoder::new(),
@@ -695,13 +674,6 @@ async fn forward(
         .unwrap_or_else(|_| fallback_response())
 }
 
-fn is_event_stream(headers: &[(String, String)]) -> bool {
-    headers.iter().any(|(n, v)| {
-        n.eq_ignore_ascii_case("content-type")
-            && v.to_ascii_lowercase().starts_with("text/event-stream")
-    })
-}
-
 fn fail_upstream(
     cfg: &Config,
     trace: &Trace,
@@ -709,22 +681,7 @@ fn fail_upstream(
     origin: Option<&str>,
     token: &str,
 ) -> Response {
-    let e = e.clone().redact(token);
-    let (reason, message) = match e.kind {
-        crate::ErrorKind::Timeout => (
-            Reason::UpstreamTimeout,
-            format!("the upstream did not answer in time: {}", e.message),
-        ),
-        crate::ErrorKind::Aborted => (
-            Reason::UpstreamUnreachable,
-            "the client went away before the upstream answered".to_owned(),
-        ),
-        _ => (
-            Reason::UpstreamUnreachable,
-            format!("the upstream could not be reached: {}", e.message),
-        ),
-    };
-    let r = refuse(reason, &message, origin, &cfg.opts);
+    let r = upstream_failure(e, &[token], origin, &cfg.opts);
     log(cfg, trace, r.status, r.reason, None, None);
     to_response(&r, Some(&trace.request_id))
 }
