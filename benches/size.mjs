@@ -72,6 +72,12 @@ export async function run() {
     let glue = ZERO;
     for (const f of jsFiles) glue = add(glue, measure(readFileSync(f)));
     const shipped = add(wasm, glue);
+    // The proxy entry (`hf-inference-wasm/proxy`): its own wasm and glue, never in the client's.
+    const proxyWasm = existsSync(path.join(pkg, "hf_inference_proxy_bg.wasm")) ? measure(readFileSync(path.join(pkg, "hf_inference_proxy_bg.wasm"))) : null;
+    let proxyGlue = ZERO;
+    const proxyFiles = proxyWasm ? importGraph(path.join(pkg, "proxy.js")) : [];
+    for (const f of proxyFiles) proxyGlue = add(proxyGlue, measure(readFileSync(f)));
+    const proxyShipped = proxyWasm ? add(proxyWasm, proxyGlue) : null;
 
     // Ours bundled: the JS minified into one file; the .wasm beside it unchanged.
     const ourBundle = await bundle(esbuild, tmp, "ours", 'import { InferenceClient } from "hf-inference-wasm";\nglobalThis.__bench = InferenceClient;\n');
@@ -95,20 +101,30 @@ export async function run() {
       ["hf-inference-wasm: JS glue as shipped", kb(glue.raw), kb(glue.gzip), kb(glue.brotli), jsFiles.map((f) => path.relative(pkg, f)).join(", ")],
       ["**hf-inference-wasm: .wasm + glue as shipped** (whole = chat only)", kb(shipped.raw), kb(shipped.gzip), kb(shipped.brotli), "each file compressed on its own, summed"],
       ["hf-inference-wasm: esbuild bundle (minified JS) + .wasm", kb(ourBundled.raw), kb(ourBundled.gzip), kb(ourBundled.brotli), `JS ${kb(ourBundle.size.raw)} raw / ${kb(ourBundle.size.gzip)} gzip`],
+      ...(proxyShipped
+        ? [["hf-inference-wasm/proxy: .wasm + glue (server side, not in the client's)", kb(proxyShipped.raw), kb(proxyShipped.gzip), kb(proxyShipped.brotli), `${kb(proxyWasm.gzip)} gzip of it .wasm; ${proxyFiles.map((f) => path.relative(pkg, f)).join(", ")}`]]
+        : []),
       ...peerRows,
     ];
     lines.push(
       `esbuild ${versionOf("esbuild")}, \`platform: "browser"\`, ESM, minified, tree-shaken; gzip level 9 and brotli quality 11 (node:zlib). ` +
-        "For hf-inference-wasm \"chat only\" is the whole package: the client is one wasm module and one class, nothing to shake off. " +
+        "For hf-inference-wasm \"chat only\" is the whole client entry: one wasm module and one class, nothing to shake off; the proxy is a separate entry. " +
         `Peers: @huggingface/inference ${versionOf("@huggingface/inference")}, openai ${versionOf("openai")}. KB = 1024 bytes.`,
     );
     lines.push("");
     lines.push(table(["what", "raw", "gzip", "brotli", "notes"], rows, "lrrrl"));
     targets.push({
-      target: ".wasm + glue ≤ 60 KB gzip",
+      target: "browser client entry (.wasm + glue) ≤ 40 KB gzip",
       ours: `${kb(shipped.gzip)} gzip (${kb(wasm.gzip)} of it .wasm)`,
-      verdict: verdict(shipped.gzip / 1024, 60, "lower", " KB", (x) => num(x, 1)),
+      verdict: verdict(shipped.gzip / 1024, 40, "lower", " KB", (x) => num(x, 1)),
     });
+    if (proxyShipped) {
+      targets.push({
+        target: "proxy entry (.wasm + glue) ≤ 80 KB gzip",
+        ours: `${kb(proxyShipped.gzip)} gzip (${kb(proxyWasm.gzip)} of it .wasm)`,
+        verdict: verdict(proxyShipped.gzip / 1024, 80, "lower", " KB", (x) => num(x, 1)),
+      });
+    }
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -5,24 +5,11 @@
 // Nothing in this file calls into wasm while it is evaluated, so it may load before the
 // entry instantiates the module.
 
-import { InferenceClient, ChatStream, Proxy } from "./hf_inference_wasm.js";
+import { InferenceClient, ChatStream } from "./hf_inference_wasm.js";
 import { InferenceError } from "__ERRORS_MODULE__";
 export { InferenceError };
 export { InferenceClient, ChatStream };
 
-/**
- * The auth proxy as a module Worker / fetch handler: `export default createProxy({...})`.
- * Options are checked now (a bad one throws); the token may instead come from
- * `env.HF_TOKEN` on each request.
- */
-export function createProxy(options) {
-  const proxy = new Proxy(options);
-  return {
-    fetch(request, env, ctx) {
-      return proxy.fetch(request, env, ctx);
-    },
-  };
-}
 export const version = "__VERSION__";
 
 ChatStream.prototype[Symbol.asyncIterator] = function () {

@@ -10,33 +10,46 @@ profile=${PROFILE:-release}
 name=hf_inference_wasm
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 
-cargo build --lib --target wasm32-unknown-unknown --profile "$profile" --quiet
 dir=$profile; [ "$profile" = dev ] && dir=debug
 rm -rf pkg && mkdir -p pkg
-wasm-bindgen --target web --weak-refs --out-dir pkg --out-name "$name" \
-  "${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/$dir/$name.wasm"
 
-if [ -x node_modules/.bin/wasm-opt ] && [ "$profile" = release ]; then
-  # -Oz, then flatten and re-run the relooper over every function's control flow, then
-  # -Oz twice more: about 1.7 KB less gzip than one -Oz, for a few seconds more.
-  node_modules/.bin/wasm-opt --enable-bulk-memory --enable-nontrapping-float-to-int \
-    --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
-    -Oz --flatten --rereloop -Oz -Oz \
-    "pkg/${name}_bg.wasm" -o "pkg/${name}_bg.wasm.opt"
-  mv "pkg/${name}_bg.wasm.opt" "pkg/${name}_bg.wasm"
-else
-  echo "build-pkg: wasm-opt not found (run npm ci); the module is not size-optimized" >&2
-fi
+# entry FEATURE OUT: one wasm entry, built with only its own cargo feature (so the client's
+# wasm holds no proxy code and the other way round), its wasm-bindgen glue named OUT.
+entry() {
+  local feature=$1 out=$2
+  cargo build --lib --target wasm32-unknown-unknown --profile "$profile" --quiet \
+    --no-default-features --features "$feature"
+  wasm-bindgen --target web --weak-refs --out-dir pkg --out-name "$out" \
+    "${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/$dir/$name.wasm"
+  if [ -x node_modules/.bin/wasm-opt ] && [ "$profile" = release ]; then
+    # -Oz, then flatten and re-run the relooper over every function's control flow, then
+    # -Oz twice more: about 1.7 KB less gzip than one -Oz, for a few seconds more.
+    node_modules/.bin/wasm-opt --enable-bulk-memory --enable-nontrapping-float-to-int \
+      --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
+      -Oz --flatten --rereloop -Oz -Oz \
+      "pkg/${out}_bg.wasm" -o "pkg/${out}_bg.wasm.opt"
+    mv "pkg/${out}_bg.wasm.opt" "pkg/${out}_bg.wasm"
+  else
+    echo "build-pkg: wasm-opt not found (run npm ci); $out is not size-optimized" >&2
+  fi
+  rm -f "pkg/${out}.d.ts" "pkg/${out}_bg.wasm.d.ts"
+}
+entry client "$name"
+entry proxy hf_inference_proxy
 
 # The error class is a wasm-bindgen snippet; the entry must re-export that very module
 # so `instanceof InferenceError` holds for errors the wasm side creates.
 errors=$(cd pkg && find snippets -path '*/js/errors.js' | head -n1)
 [ -n "$errors" ] || { echo "build-pkg: errors.js snippet not found" >&2; exit 1; }
-sed -e "s#__ERRORS_MODULE__#./$errors#" -e "s#__VERSION__#$version#" js/api.js > pkg/api.js
+# Both glues import the one snippet (same crate, same path), so the class is shared too.
+grep -q "$errors" pkg/hf_inference_proxy.js || { echo "build-pkg: the proxy glue does not share $errors" >&2; exit 1; }
+for api in api proxy-api; do
+  sed -e "s#__ERRORS_MODULE__#./$errors#" -e "s#__VERSION__#$version#" "js/$api.js" > "pkg/$api.js"
+done
 cp js/node.mjs js/node-http.mjs js/browser.js js/workerd.js pkg/
-cp js/index.d.ts pkg/index.d.ts
-cp js/node-http.d.ts pkg/node-http.d.ts
-rm -f pkg/.gitignore pkg/package.json "pkg/${name}.d.ts" "pkg/${name}_bg.wasm.d.ts"
+cp js/proxy-node.mjs js/proxy-workerd.js js/proxy.js pkg/
+cp js/index.d.ts js/proxy.d.ts js/node-http.d.ts pkg/
+rm -f pkg/.gitignore pkg/package.json
 
 cat > pkg/package.json <<JSON
 {
@@ -57,6 +70,12 @@ cat > pkg/package.json <<JSON
       "import": "./browser.js",
       "default": "./browser.js"
     },
+    "./proxy": {
+      "types": "./proxy.d.ts",
+      "workerd": "./proxy-workerd.js",
+      "node": "./proxy-node.mjs",
+      "default": "./proxy.js"
+    },
     "./node": {
       "types": "./node-http.d.ts",
       "node": "./node-http.mjs"
@@ -64,7 +83,7 @@ cat > pkg/package.json <<JSON
     "./package.json": "./package.json"
   },
   "files": ["*.js", "*.mjs", "*.wasm", "*.d.ts", "snippets/"],
-  "sideEffects": ["./node.mjs", "./browser.js", "./workerd.js", "./api.js"],
+  "sideEffects": ["./node.mjs", "./browser.js", "./workerd.js", "./api.js", "./proxy-node.mjs", "./proxy-workerd.js", "./proxy.js"],
   "engines": { "node": ">=20" }
 }
 JSON
@@ -73,6 +92,7 @@ JSON
 mkdir -p node_modules
 ln -sfn ../pkg node_modules/hf-inference-wasm
 
-wasm="pkg/${name}_bg.wasm"
-raw=$(wc -c < "$wasm"); gz=$(gzip -9 -c "$wasm" | wc -c)
-echo "build-pkg: pkg/ built ($wasm: $raw bytes raw, $gz gzip)"
+for wasm in "pkg/${name}_bg.wasm" pkg/hf_inference_proxy_bg.wasm; do
+  raw=$(wc -c < "$wasm"); gz=$(gzip -9 -c "$wasm" | wc -c)
+  echo "build-pkg: $wasm: $raw bytes raw, $gz gzip"
+done

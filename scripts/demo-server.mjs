@@ -20,7 +20,7 @@ import http from "node:http";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
-import { createProxy } from "hf-inference-wasm";
+import { createProxy } from "hf-inference-wasm/proxy";
 import { toNodeListener } from "hf-inference-wasm/node";
 
 import { findMount, mountTable, serveFile } from "./static-files.mjs";

@@ -51,6 +51,9 @@ run() {
 run fmt cargo fmt --all -- --check
 run clippy-native cargo clippy --all-targets --quiet -- -D warnings
 run clippy-wasm cargo clippy --all-targets --target wasm32-unknown-unknown --quiet -- -D warnings
+# Each wasm entry is built with only its own feature (build-pkg.sh): lint those builds too.
+run clippy-wasm-client cargo clippy --lib --target wasm32-unknown-unknown --quiet --no-default-features --features client -- -D warnings
+run clippy-wasm-proxy cargo clippy --lib --target wasm32-unknown-unknown --quiet --no-default-features --features proxy -- -D warnings
 run native cargo test --quiet
 run build-pkg bash scripts/build-pkg.sh
 

@@ -12,7 +12,7 @@
 //
 // Deploy: `npx wrangler deploy` in this folder (after `make pkg`), then
 // `npx wrangler secret put HF_TOKEN`.
-import { createProxy } from "hf-inference-wasm";
+import { createProxy } from "hf-inference-wasm/proxy";
 
 const list = (v) => (typeof v === "string" && v.trim() ? v.split(",").map((s) => s.trim()).filter(Boolean) : undefined);
 const num = (v) => (v === undefined || v === "" ? undefined : Number(v));

@@ -54,7 +54,7 @@ if (kind === "plain") {
 } else if (kind === "ours") {
   let mod;
   try {
-    mod = await import("hf-inference-wasm");
+    mod = await import("hf-inference-wasm/proxy");
   } catch (e) {
     process.send({ skip: `hf-inference-wasm did not load: ${e?.message ?? e}` });
     process.exit(0);

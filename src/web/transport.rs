@@ -319,6 +319,7 @@ thread_local! {
 
 /// Everything needed to send a request again, to its primary target or a fallback: a
 /// retry re-sends exactly this.
+#[cfg(feature = "client")]
 #[derive(Clone)]
 pub(crate) struct RequestSpec {
     /// What the response stream speaks.
@@ -340,6 +341,7 @@ pub(crate) struct RequestSpec {
     pub record: Option<Rc<super::metering::CallRecord>>,
 }
 
+#[cfg(feature = "client")]
 impl RequestSpec {
     /// Send one attempt to target `t` now, unless its circuit breaker refuses (then the
     /// error is of kind `circuit_open` and nothing was sent).

@@ -110,11 +110,29 @@ after(async () => {
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
-test("index.d.ts declares the six value exports, and the Node entry exports exactly those", async () => {
-  assert.deepEqual(declared, ["ChatStream", "InferenceClient", "InferenceError", "cacheApiStore", "createProxy", "version"]);
+test("index.d.ts declares the five value exports, and the Node entry exports exactly those", async () => {
+  assert.deepEqual(declared, ["ChatStream", "InferenceClient", "InferenceError", "cacheApiStore", "version"]);
   const node = await import("hf-inference-wasm");
   assert.deepEqual(Object.keys(node).sort(), declared);
   assert.equal(node.version, manifest.version);
+});
+
+test("the proxy is its own entry: proxy.d.ts's exports, its own wasm, the client's error class", async () => {
+  const dts = await readFile(path.join(PKG, "proxy.d.ts"), "utf8");
+  const proxyDeclared = [...dts.matchAll(/^export\s+declare\s+(?:class|const|let|function)\s+([A-Za-z_$][\w$]*)/gm)].map((m) => m[1]);
+  proxyDeclared.push(...[...dts.matchAll(/^export\s+\{\s*([A-Za-z_$][\w$]*)\s*\}/gm)].map((m) => m[1]));
+  const proxy = await import("hf-inference-wasm/proxy");
+  assert.deepEqual(Object.keys(proxy).sort(), proxyDeclared.sort());
+  assert.equal(proxy.version, manifest.version);
+  const client = await import("hf-inference-wasm");
+  assert.equal(proxy.InferenceError, client.InferenceError, "one InferenceError class across both entries");
+  // The client's wasm and glue hold none of the proxy: no `Proxy` class binding.
+  const glue = await readFile(path.join(PKG, "hf_inference_wasm.js"), "utf8");
+  assert.doesNotMatch(glue, /class Proxy\b/);
+  assert.match(await readFile(path.join(PKG, "hf_inference_proxy.js"), "utf8"), /class Proxy\b/);
+  const p = manifest.exports["./proxy"];
+  assert.equal(Object.keys(p)[0], "types");
+  for (const file of Object.values(p)) assert.ok(existsSync(path.join(PKG, file)), `${file} is named in ./proxy but missing`);
 });
 
 test("pkg/package.json maps each environment to its entry, and every entry file exists", () => {

@@ -10,7 +10,8 @@ import assert from "node:assert/strict";
 import http from "node:http";
 
 import OpenAI from "openai";
-import { createProxy, InferenceClient, InferenceError } from "hf-inference-wasm";
+import { InferenceClient, InferenceError } from "hf-inference-wasm";
+import { createProxy, InferenceError as ProxyInferenceError } from "hf-inference-wasm/proxy";
 import { serveNode } from "hf-inference-wasm/node";
 import { startFixtureServer, within, waitFor } from "./helpers.mjs";
 
@@ -347,7 +348,7 @@ describe("policy", () => {
   });
 
   test("bad options throw at creation with the option named", () => {
-    assert.throws(() => createProxy({ allowedOrigins: ["https://x.example/path"] }), (e) => e instanceof InferenceError && /allowedOrigins/.test(e.message));
+    assert.throws(() => createProxy({ allowedOrigins: ["https://x.example/path"] }), (e) => e instanceof InferenceError && e instanceof ProxyInferenceError && /allowedOrigins/.test(e.message));
     assert.throws(() => createProxy({ maxTokensMode: "sometimes" }), /maxTokensMode/);
     assert.throws(() => createProxy({ upstream: "ftp://x" }), /upstream/);
     assert.throws(() => createProxy({ requireKey: "Q7zKx9" }), (e) => /requireKey/.test(e.message) && !e.message.includes("Q7zKx9"));

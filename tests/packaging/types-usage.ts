@@ -29,14 +29,13 @@ import {
   type ToolCallDelta,
   type ToolDefinition,
   type Usage,
-  createProxy,
   cacheApiStore,
   type UsageRecord,
   type UsageSnapshot,
   type TextGenerationOutput,
   type ModelList,
-  type ProxyHandler,
 } from "hf-inference-wasm";
+import { createProxy, type ProxyHandler, type ProxyOptions } from "hf-inference-wasm/proxy";
 import { serveNode } from "hf-inference-wasm/node";
 
 /** The surfaces added with routing, TGI, the proxy and usage tracking. */
@@ -64,6 +63,8 @@ export async function exerciseMore(): Promise<void> {
   void [n, snap.total.costUsd, snap.byModel["m/x"]?.requests];
   const results = await client.batch([{ messages: [{ role: "user", content: "x" }] }], { concurrency: 2 });
   void results[0]?.value?.choices;
+  const options: ProxyOptions = { allowedModels: ["m/x"] };
+  void options;
   const proxy: ProxyHandler = createProxy({ allowedModels: ["m/x"], rateLimit: { burst: 5 }, sessions: true });
   const res: Response = await proxy.fetch(new Request("http://x/health"));
   void res;
