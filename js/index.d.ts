@@ -399,7 +399,8 @@ export interface InferenceClientOptions extends RoutingOptions {
   fetch?: FetchLike;
   timeouts?: Timeouts;
   limits?: StreamLimits;
-  retry?: RetryOptions;
+  /** Retry policy; `false` for no retries (as with openai), `true` for the defaults. */
+  retry?: RetryOptions | boolean;
   /** Per-upstream circuit breakers; on by default, `false` turns them off. */
   circuitBreaker?: CircuitBreakerOptions | boolean;
   fallback?: FallbackTarget[];
@@ -441,8 +442,8 @@ export interface RequestOptions extends RoutingOptions {
   timeouts?: Timeouts;
   /** Per-call extra headers, merged over the client's. */
   headers?: HeaderInit;
-  /** Per-call retry options, merged over the client's. */
-  retry?: RetryOptions;
+  /** Per-call retry options, merged over the client's; `false` for no retries. */
+  retry?: RetryOptions | boolean;
   /** Per-call fallback targets, replacing the client's. */
   fallback?: FallbackTarget[];
   /** Before each retry's sleep. */

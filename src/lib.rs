@@ -19,6 +19,7 @@ pub mod hub;
 mod json;
 pub mod meter;
 pub mod models;
+pub mod options;
 pub mod plan;
 pub mod protocol;
 pub mod providers;

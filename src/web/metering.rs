@@ -22,7 +22,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::AbortSignal;
 
 use super::error::set;
-use super::options::{function, get, number, object, string, type_name};
+use super::options::{function, get, known, number, object, string, type_name};
 use super::sys;
 use crate::cache::{self, CacheKey, CacheMode, CacheOptions, CachePlan, MemoryCache};
 use crate::difficulty::{Chosen, Router};
@@ -31,6 +31,7 @@ use crate::meter::{
     Alert, Budget, CallClock, CallOutcome, Latency, Meter, MeterOptions, MeterSnapshot,
     RequestRecord, SpikeOptions, Totals,
 };
+use crate::options as keys;
 use crate::ratelimit::{Acquire, Limiter, Permit, RateLimitOptions, Ticket};
 use crate::retry::ResponseHints;
 use crate::usage::{PriceTable, TokenUsage};
@@ -129,6 +130,7 @@ impl Metering {
         };
         let mut mo = MeterOptions::default();
         if let Some(b) = object(&get(o, "budget"), "budget")? {
+            known(&b, Some("budget"), keys::BUDGET)?;
             let usd = get(&b, "usd");
             let usd = if usd.is_undefined() || usd.is_null() {
                 None
@@ -151,6 +153,7 @@ impl Metering {
         {
             let mut s = SpikeOptions::default();
             if let Some(so) = object(&spike, "spike").ok().flatten() {
+                known(&so, Some("spike"), keys::SPIKE)?;
                 if let Some(n) = number(&so, "recentMs", "spike.recentMs")? {
                     s.recent_ms = n;
                 }
@@ -176,6 +179,7 @@ impl Metering {
         let limiter = match object(&get(o, "rateLimit"), "rateLimit")? {
             None => None,
             Some(r) => {
+                known(&r, Some("rateLimit"), keys::RATE_LIMIT)?;
                 let mut ro = RateLimitOptions {
                     requests_per_minute: number(
                         &r,
@@ -439,6 +443,7 @@ fn read_cache(o: &Object) -> Result<Option<Cache>, Error> {
         let Some(co) = object(&v, "cache")? else {
             return Ok(None);
         };
+        known(&co, Some("cache"), keys::CACHE)?;
         let mode = cache_mode(&get(&co, "mode"), "cache.mode")?.unwrap_or(CacheMode::Auto);
         if let Some(n) = number(&co, "maxEntries", "cache.maxEntries")? {
             options.max_entries = n as usize;

@@ -9,6 +9,7 @@ use js_sys::{Function, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::error::Error;
+use crate::options as keys;
 use crate::providers::{parse_provider, FallbackSpec, Policy, Provider};
 use crate::retry::{BreakerOptions, RetryOptions};
 use crate::sse::Limits;
@@ -96,8 +97,10 @@ pub(crate) fn client_options(v: &JsValue) -> Result<ClientOptions, Error> {
             hub_url: None,
         });
     };
+    known(&o, None, keys::CLIENT)?;
     let mut limits = Limits::default();
     if let Some(l) = object(&get(&o, "limits"), "limits")? {
+        known(&l, Some("limits"), keys::LIMITS)?;
         if let Some(n) = number(&l, "maxLineBytes", "limits.maxLineBytes")? {
             limits.max_line_bytes = n.max(1) as usize;
         }
@@ -139,6 +142,7 @@ pub(crate) fn call_options(
             object: None,
         });
     };
+    known(&o, Some(""), keys::CALL)?;
     let signal = match get(&o, "signal") {
         s if s.is_undefined() || s.is_null() => None,
         s => Some(s.dyn_into::<web_sys::AbortSignal>().map_err(|s| {
@@ -171,6 +175,7 @@ pub(crate) fn mapping_cache(v: &JsValue) -> Result<crate::hub::CacheConfig, Erro
         return Ok(c);
     };
     if let Some(m) = object(&get(&o, "mappingCache"), "mappingCache")? {
+        known(&m, Some("mappingCache"), keys::MAPPING_CACHE)?;
         if let Some(n) = number(&m, "ttlMs", "mappingCache.ttlMs")? {
             c.ttl_ms = n;
         }
@@ -207,6 +212,7 @@ fn fallback(o: &Object) -> Result<Option<Vec<FallbackSpec>>, Error> {
         let Some(f) = object(&item, &path)? else {
             return Err(Error::input(format!("`{path}` must be an object")));
         };
+        known(&f, Some(&path), keys::FALLBACK)?;
         let spec = FallbackSpec {
             model: string(&f, "model", &format!("{path}.model"))?,
             provider: string(&f, "provider", &format!("{path}.provider"))?,
@@ -237,6 +243,7 @@ fn breaker(o: &Object) -> Result<Option<BreakerOptions>, Error> {
     let Some(bo) = object(&v, "circuitBreaker")? else {
         return Ok(Some(b));
     };
+    known(&bo, Some("circuitBreaker"), keys::CIRCUIT_BREAKER)?;
     if let Some(n) = number(&bo, "failureThreshold", "circuitBreaker.failureThreshold")? {
         b.failure_threshold = n.min(u32::MAX as u64) as u32;
     }
@@ -264,11 +271,22 @@ fn breaker(o: &Object) -> Result<Option<BreakerOptions>, Error> {
 }
 
 /// `retry: { maxRetries, baseDelayMs, maxDelayMs, budgetMs, jitter, maxServerDelayMs }`,
-/// merged over `r`.
+/// merged over `r`; `retry: false` means no retries (as openai users write it), `true`
+/// the defaults.
 fn retry(o: &Object, mut r: RetryOptions) -> Result<RetryOptions, Error> {
-    let Some(ro) = object(&get(o, "retry"), "retry")? else {
+    let v = get(o, "retry");
+    match v.as_bool() {
+        Some(false) => {
+            r.max_retries = 0;
+            return Ok(r);
+        }
+        Some(true) => return Ok(r),
+        None => {}
+    }
+    let Some(ro) = object(&v, "retry")? else {
         return Ok(r);
     };
+    known(&ro, Some("retry"), keys::RETRY)?;
     if let Some(n) = number(&ro, "maxRetries", "retry.maxRetries")? {
         r.max_retries = n.min(u32::MAX as u64) as u32;
     }
@@ -294,6 +312,7 @@ fn retry(o: &Object, mut r: RetryOptions) -> Result<RetryOptions, Error> {
 
 fn timeouts(o: &Object, mut t: Timeouts) -> Result<Timeouts, Error> {
     if let Some(to) = object(&get(o, "timeouts"), "timeouts")? {
+        known(&to, Some("timeouts"), keys::TIMEOUTS)?;
         for (key, slot) in [
             ("headers", &mut t.headers_ms),
             ("firstChunk", &mut t.first_chunk_ms),
@@ -306,6 +325,16 @@ fn timeouts(o: &Object, mut t: Timeouts) -> Result<Timeouts, Error> {
         }
     }
     Ok(t)
+}
+
+/// Refuse a key of `o` that is not in `known` (see [`crate::options::check_keys`] for
+/// what `path` means).
+pub(crate) fn known(o: &Object, path: Option<&str>, known: &[&str]) -> Result<(), Error> {
+    let own: Vec<String> = Object::keys(o)
+        .iter()
+        .filter_map(|k| k.as_string())
+        .collect();
+    keys::check_keys(path, own.iter().map(String::as_str), known)
 }
 
 pub(crate) fn get(o: &Object, key: &str) -> JsValue {

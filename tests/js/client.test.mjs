@@ -840,6 +840,31 @@ describe("wrong options are input errors, not crashes", () => {
   test("endpointUrl: not a URL", T, () => expectInput(() => new InferenceClient({ endpointUrl: "not a url" }).chatCompletion(req()), /endpointUrl|URL/));
   test("messages: a string (non-stream)", T, () => expectInput(() => client().chatCompletion({ model: "m", messages: "hi" }), /messages/));
   test("messages: a string (stream)", T, () => expectInput(() => client().chatCompletionStream({ model: "m", messages: "hi" }).finalCompletion(), /messages/));
+  // A misspelled option would silently do nothing (a misspelled timeout is no timeout):
+  // every options object refuses an unknown key, naming the one it probably meant.
+  test("unknown client option: tokn", T, () => expectInput(() => client("", { tokn: "hf_x" }).chatCompletion(req()), /unknown option `tokn` in the client options; did you mean `token`\?/));
+  test("unknown nested option: timeouts.idleMs", T, () =>
+    expectInput(() => client("", { timeouts: { idleMs: 300 } }).chatCompletion(req()), /unknown option `idleMs` in `timeouts`; did you mean `idle`\?/));
+  test("unknown nested option: retry.maxRetry", T, () => expectInput(() => client("", { retry: { maxRetry: 3 } }).chatCompletion(req()), /did you mean `maxRetries`\?/));
+  test("a nested key at the top level says where it goes", T, () => expectInput(() => client("", { maxRetries: 0 }).chatCompletion(req()), /did you mean `retry: \{ maxRetries \}`\?/));
+  test("unknown call option (stream): onContnet", T, () =>
+    expectInput(() => client().chatCompletionStream(req(), { onContnet: () => {} }).finalCompletion(), /unknown option `onContnet` in the call options; did you mean `onContent`\?/));
+  test("unknown call option (per-call timeouts): firstChunkMs", T, () =>
+    expectInput(() => client().chatCompletion(req(), { timeouts: { firstChunkMs: 5 } }), /`firstChunkMs` in `timeouts`; did you mean `firstChunk`\?/));
+  test("unknown keys in cache, rateLimit, budget, circuitBreaker and fallback[0]", T, async () => {
+    await expectInput(() => client("", { cache: { ttl: 5 } }).chatCompletion(req()), /`ttl` in `cache`; did you mean `ttlMs`\?/);
+    await expectInput(() => client("", { rateLimit: { requestPerMinute: 5 } }).chatCompletion(req()), /did you mean `requestsPerMinute`\?/);
+    await expectInput(() => client("", { budget: { dollars: 1 } }).chatCompletion(req()), /`dollars` in `budget`; the known options are `usd`/);
+    await expectInput(() => client("", { circuitBreaker: { openMS: 5 } }).chatCompletion(req()), /did you mean `openMs`\?/);
+    await expectInput(() => client("", { fallback: [{ modle: "m2" }] }).chatCompletion(req()), /`modle` in `fallback\[0\]`; did you mean `model`\?/);
+  });
+  test("unknown request-body fields are not options: they pass through to the server", T, async () => {
+    const mark = fx.requests.length;
+    await within(client().chatCompletion(req({ top_k: 5, repetition_penalty: 1.1 })), 5_000);
+    const sent = JSON.parse(since(mark)[0].body);
+    assert.equal(sent.top_k, 5);
+    assert.equal(sent.repetition_penalty, 1.1);
+  });
   test("messages: missing (create)", T, () => expectInput(() => client().chat.completions.create({ model: "m" }), /messages/));
 });
 

@@ -85,6 +85,21 @@ describe("retried until it works", () => {
     assert.equal(c.text, s.text, "the same answer either way");
   });
 
+  test("retry: false sends once, as openai users write it (client and per call)", T, async () => {
+    const s = await stream(`/fault/503-then-ok/${key()}/2`, { retry: false });
+    assert.equal(s.error?.status, 503, String(s.error));
+    assert.equal(s.requests, 1);
+    assert.equal(s.retries.length, 0);
+    const p = `/fault/503-then-ok/${key()}/2`;
+    const c = new InferenceClient({ endpointUrl: fx.url + p, retry: FAST });
+    const e = await c.chatCompletion(req(), { retry: false }).then(() => undefined, (err) => err);
+    assert.equal(e?.status, 503);
+    assert.equal(received(p), 1);
+    const ok = await complete(`/fault/503-then-ok/${key()}/1`, { retry: true });
+    assert.equal(ok.error, undefined, "retry: true keeps the default retries");
+    assert.equal(ok.requests, 2);
+  });
+
   test("429 with Retry-After in seconds waits exactly that long", T, async () => {
     const r = await stream(`/fault/429-retry-after-seconds/${key()}/1/0.3`);
     assert.equal(r.error, undefined);
