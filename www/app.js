@@ -515,7 +515,7 @@ function startCountdown(span, ms, format, done, onDone) {
  *  request id sit under a closed "Details". Returns the element. */
 function showBanner({ kind, title, text, detail, requestId, countdown, action, tone }) {
   removeBanner(kind);
-  const follow = atBottom();
+  const follow = pinned || atBottom();
   const div = document.createElement("div");
   div.className = `banner banner--${tone ?? kind}`;
   div.dataset.kind = kind;
@@ -761,6 +761,8 @@ async function streamReply() {
     else setReplyStatus(reply, "done");
     announce(aborted ? "Reply stopped." : "Reply finished.");
   } catch (err) {
+    // The note, the badge and the banner below all take room: keep the end in view.
+    const follow = pinned || atBottom();
     const partial = err?.partial?.choices?.[0]?.message?.content || reply.content;
     reply.content = partial ?? "";
     t.usage = err?.partial?.usage;
@@ -776,6 +778,10 @@ async function streamReply() {
     const retryThis = reply.content ? () => regenerate(reply) : retry;
     showError(err, retryThis, { partial: !!reply.content });
     announce(`Error: ${describeError(err, { partial: !!reply.content }).title}`);
+    if (follow) {
+      pinned = true;
+      scrollToEnd();
+    }
   } finally {
     t.end = performance.now();
     reply.renderPending = false;
@@ -789,6 +795,7 @@ async function streamReply() {
     }
     refreshActions();
     saveConversation();
+    if (pinned) scrollToEnd();
   }
 }
 
