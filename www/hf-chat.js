@@ -1,7 +1,7 @@
 // <hf-chat>: a streaming chat box for any page, talking to an hf-inference-wasm proxy.
 //
 //   <script type="module" src="https://your-proxy.example/www/hf-chat.js"></script>
-//   <hf-chat endpoint="/v1" model="meta-llama/Llama-3.3-70B-Instruct" placeholder="Ask me anything"></hf-chat>
+//   <hf-chat endpoint="https://your-proxy.example/v1" placeholder="Ask me anything"></hf-chat>
 //
 // Attributes
 //   endpoint     the proxy's OpenAI-compatible base (`…/v1`); default: the page's
@@ -30,8 +30,8 @@
 // `hf-chat-error` ({ error }), both bubbling and composed.
 //
 // The package is imported from ../pkg/browser.js next to this file (override with
-// <meta name="hf-chat-package" content="…">). Model text is rendered by ./markdown.js,
-// which builds DOM nodes and never parses HTML.
+// <meta name="hf-chat-package" content="…">). Model text is rendered by ./markdown.js
+// (markdown-it tokens → DOM nodes, HTML off); error wording comes from ./errors.js.
 
 import { renderInto } from "./markdown.js";
 import { describeError } from "./errors.js";
