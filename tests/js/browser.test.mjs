@@ -6,6 +6,12 @@
 // {"ok":true,"offline":true}, and pipes every `…/v1/…` path to the fixture server's chat
 // simulator (so `?base=/pace/40/v1` reaches a paced stream, `?base=/status/429/v1` a 429).
 //
+// `?base=/demo/1/v1` reaches the offline demo's simulated models with a fixed seed. The last
+// sections (issue 14) cover what a person expects of a chat page: the simulated models, code
+// blocks, reading and selecting while a reply streams, the conversation kept across reloads,
+// Regenerate/Edit, errors in plain words, the README's embed snippet from another origin and
+// `make demo-worker`, with screenshots at desktop width and 390 px.
+//
 // Run: node --test tests/js/browser.test.mjs   (after `bash scripts/build-pkg.sh`).
 // Every wait is bounded; nothing asserts on timing. Screenshots go to
 // test-results/browser/ (gitignored). Without Chromium at /usr/bin/chromium (or
