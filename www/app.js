@@ -212,10 +212,13 @@ function addMessage(role, content, { model } = {}) {
     const note = document.createElement("p");
     note.className = "msg__note";
     note.hidden = true;
-    const figures = document.createElement("footer");
+    const foot = document.createElement("footer");
+    foot.className = "msg__foot";
+    const figures = document.createElement("div");
     figures.className = "figures";
     figures.setAttribute("aria-label", "Reply figures");
-    article.append(head, body, note, figures, actions);
+    foot.append(figures, actions);
+    article.append(head, body, note, foot);
   } else {
     heading.className = "sr-only";
     heading.textContent = "You said";
@@ -278,12 +281,26 @@ function refreshActions() {
   for (const m of state.messages) {
     const box = m.el.querySelector(".msg__actions");
     const out = [];
+    if (m.role === "assistant" && m.content && m.status !== "streaming") out.push(copyButton(m));
     if (!state.streaming) {
       if (m === lastReply && last === m) out.push(actionButton("Regenerate", "Ask for a new reply to the same question", () => regenerate(m)));
       if (m === lastUser) out.push(actionButton("Edit", "Edit this message and send it again", () => editLast(m)));
     }
     box.replaceChildren(...out);
   }
+}
+
+function copyButton(msg) {
+  const copy = actionButton("Copy", "Copy the reply as Markdown", async () => {
+    try {
+      await navigator.clipboard.writeText(msg.content);
+      copy.textContent = "Copied";
+    } catch {
+      copy.textContent = "Copy failed";
+    }
+    setTimeout(() => (copy.textContent = "Copy"), 1500);
+  });
+  return copy;
 }
 
 function regenerate(reply) {
@@ -459,18 +476,6 @@ function showFigures(msg, t) {
         simulated ? "Simulated: the offline simulator's made-up price × its token count. Nothing is billed." : `Cost of this reply${by}, from the provider's price per million tokens`,
       ),
     );
-  }
-  if (msg.content) {
-    const copy = actionButton("Copy", "Copy the reply as Markdown", async () => {
-      try {
-        await navigator.clipboard.writeText(msg.content);
-        copy.textContent = "Copied";
-      } catch {
-        copy.textContent = "Copy failed";
-      }
-      setTimeout(() => (copy.textContent = "Copy"), 1500);
-    });
-    out.push(copy);
   }
   const follow = atBottom();
   msg.el.querySelector(".figures").replaceChildren(...out);

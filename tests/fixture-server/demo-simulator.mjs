@@ -350,7 +350,7 @@ export function demoReply({ model, messages, seed = 0 }) {
     const hello = {
       careful: "## Hello\n\nI am the **offline simulator**, standing in for a large model. I can talk about a few topics in some depth:",
       quick: "Hi! Offline simulator here. Try one of these:",
-      chatty: "Hello there! 👋 Lovely to meet you. I'm the offline simulator, so my repertoire is small, but I'm happy to chat about:",
+      chatty: "Hello there! Lovely to meet you. I'm the offline simulator, so my repertoire is small, but I'm happy to chat about:",
     }[style];
     parts.push(hello);
     parts.push(sample(r, ["- streaming and server-sent events", "- why WebAssembly", "- retries and rate limits", "- tokens and context windows", "- CORS and embedding", "- code in Rust, Python, Go or JavaScript"], style === "quick" ? 3 : 5).join("\n"));
