@@ -1,17 +1,29 @@
 # The two commands of the README, and the steps they are made of.
-.PHONY: demo demo-cli demo-usage test setup pkg bench clean
+.PHONY: demo demo-worker demo-cli demo-usage test setup pkg pkg-fresh bench clean
 
-# Run the demo: the auth proxy and the chat page on http://127.0.0.1:8080/www/. Offline
-# (the local simulator) without HF_TOKEN; live (the Hugging Face router) with it.
-demo: setup pkg
+# Run the demo: the auth proxy and the chat page on http://127.0.0.1:8080/www/ (PORT= to
+# change). Offline (the local simulator) without HF_TOKEN; live (the Hugging Face router, or
+# HF_ROUTER_URL) with it.
+demo: setup pkg-fresh
 	node scripts/demo-server.mjs --port $${PORT:-8080}
 
+# The same page with the proxy as a Cloudflare Worker, run locally on workerd (Miniflare).
+demo-worker: setup pkg-fresh
+	node worker/dev.mjs --port $${PORT:-8080}
+
+# pkg/ only when something it is built from changed since the last build (`make pkg`
+# always rebuilds). pkg/package.json is written last by build-pkg.sh: it dates the build.
+PKG_SOURCES := $(shell find src js -type f 2>/dev/null) Cargo.toml Cargo.lock build.rs scripts/build-pkg.sh
+pkg-fresh: pkg/package.json
+pkg/package.json: $(wildcard $(PKG_SOURCES))
+	bash scripts/build-pkg.sh
+
 # Stream one reply in the terminal (simulator, or the router with HF_TOKEN).
-demo-cli: setup pkg
+demo-cli: setup pkg-fresh
 	node examples/stream-node.mjs
 
 # A batch of 20 requests against the local simulator: per-request usage, cost, latency table.
-demo-usage: setup pkg
+demo-usage: setup pkg-fresh
 	node examples/usage-batch.mjs
 
 # Run every test layer; ends with "N passed, N failed".

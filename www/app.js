@@ -5,10 +5,16 @@
 // `base` comes from <meta name="hf-proxy-base"> (default /v1) or `?base=` (same origin
 // only, so a link cannot send someone's conversation elsewhere).
 //
-// Model text is rendered by ./markdown.js, which builds DOM nodes and never parses HTML;
-// user text is set with textContent. Nothing here uses innerHTML.
+// Model text is rendered by ./markdown.js (markdown-it's tokens turned into DOM nodes, updated
+// in place while streaming); user text is set with textContent. Nothing here uses innerHTML.
+// Error wording comes from ./errors.js (the error's typed fields → words for a person).
+//
+// The conversation is kept in localStorage (`hf-chat-demo:conversation`) so it survives a
+// reload; "New chat" clears it. A reply that failed part-way is kept on screen but left out of
+// the next request (it says so); a question that got no answer is marked "not sent".
 
 import { renderInto } from "./markdown.js";
+import { describeError } from "./errors.js";
 import "./hf-chat.js"; // defines <hf-chat> for the embed section
 
 // ---------------------------------------------------------------------------------------
@@ -178,40 +184,57 @@ function safeStorage(op, key, value) {
 // ---------------------------------------------------------------------------------------
 // Messages
 
+const CONVERSATION_KEY = "hf-chat-demo:conversation";
+
 function addMessage(role, content, { model } = {}) {
   ui.empty.hidden = true;
   const article = document.createElement("article");
   article.className = `msg msg--${role}`;
   article.dataset.role = role;
+  // Each message opens with a heading, so a screen reader can jump message by message.
+  const heading = document.createElement("h2");
   const body = document.createElement("div");
   body.className = role === "assistant" ? "msg__body md" : "msg__body";
+  const actions = document.createElement("div");
+  actions.className = "msg__actions";
   if (role === "assistant") {
     const head = document.createElement("div");
     head.className = "msg__meta";
-    const who = document.createElement("span");
-    who.className = "msg__who";
-    who.textContent = "Assistant";
+    heading.className = "msg__who";
+    heading.textContent = "Assistant";
     const m = document.createElement("span");
     m.className = "msg__model";
     m.textContent = model ?? "";
     const badge = document.createElement("span");
     badge.className = "badge";
     badge.hidden = true;
-    head.append(who, m, badge);
-    const figures = document.createElement("footer");
+    head.append(heading, m, badge);
+    const note = document.createElement("p");
+    note.className = "msg__note";
+    note.hidden = true;
+    const foot = document.createElement("footer");
+    foot.className = "msg__foot";
+    const figures = document.createElement("div");
     figures.className = "figures";
     figures.setAttribute("aria-label", "Reply figures");
-    article.append(head, body, figures);
+    foot.append(figures, actions);
+    article.append(head, body, note, foot);
   } else {
-    const label = document.createElement("span");
-    label.className = "sr-only";
-    label.textContent = "You said: ";
+    heading.className = "sr-only";
+    heading.textContent = "You said";
     body.textContent = content;
-    article.append(label, body);
+    const badge = document.createElement("span");
+    badge.className = "badge badge--not-sent";
+    badge.dataset.kind = "error";
+    badge.textContent = "not sent";
+    badge.title = "This message got no answer, so it is left out of the next request";
+    badge.hidden = true;
+    article.append(heading, body, badge, actions);
   }
   ui.log.append(article);
-  const msg = { role, content, el: article };
+  const msg = { role, content, model, el: article };
   state.messages.push(msg);
+  refreshActions();
   return msg;
 }
 
@@ -219,17 +242,146 @@ function removeMessage(msg) {
   msg.el.remove();
   const i = state.messages.indexOf(msg);
   if (i !== -1) state.messages.splice(i, 1);
+  if (state.messages.length === 0) ui.empty.hidden = false;
+  refreshActions();
+}
+
+/** A question that got no answer: marked, and left out of later requests. */
+function setFailed(msg, failed) {
+  msg.failed = failed;
+  msg.el.classList.toggle("msg--failed", failed);
+  msg.el.querySelector(".badge--not-sent").hidden = !failed;
+}
+
+/** A reply left out of the conversation the model sees (it failed part-way). */
+function setExcluded(msg, excluded) {
+  msg.excluded = excluded;
+  const note = msg.el.querySelector(".msg__note");
+  if (!note) return;
+  note.hidden = !excluded;
+  note.textContent = excluded ? "This reply was interrupted, so it is not sent back to the model with your next message." : "";
+}
+
+function actionButton(label, title, run) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = "link-btn";
+  b.textContent = label;
+  b.title = title;
+  b.dataset.action = label.toLowerCase();
+  b.addEventListener("click", run);
+  return b;
+}
+
+/** Regenerate on the last reply, Edit on the last question; nothing while a reply streams. */
+function refreshActions() {
+  const lastReply = [...state.messages].reverse().find((m) => m.role === "assistant");
+  const lastUser = [...state.messages].reverse().find((m) => m.role === "user");
+  const last = state.messages.at(-1);
+  for (const m of state.messages) {
+    const box = m.el.querySelector(".msg__actions");
+    const out = [];
+    if (m.role === "assistant" && m.content && m.status !== "streaming") out.push(copyButton(m));
+    if (!state.streaming) {
+      if (m === lastReply && last === m) out.push(actionButton("Regenerate", "Ask for a new reply to the same question", () => regenerate(m)));
+      if (m === lastUser) out.push(actionButton("Edit", "Edit this message and send it again", () => editLast(m)));
+    }
+    box.replaceChildren(...out);
+  }
+}
+
+function copyButton(msg) {
+  const copy = actionButton("Copy", "Copy the reply as Markdown", async () => {
+    try {
+      await navigator.clipboard.writeText(msg.content);
+      copy.textContent = "Copied";
+    } catch {
+      copy.textContent = "Copy failed";
+    }
+    setTimeout(() => (copy.textContent = "Copy"), 1500);
+  });
+  return copy;
+}
+
+function regenerate(reply) {
+  if (state.streaming) return;
+  removeMessage(reply);
+  clearRequestBanners();
+  saveConversation();
+  streamReply();
+}
+
+function editLast(msg) {
+  if (state.streaming) return;
+  const i = state.messages.indexOf(msg);
+  for (const m of state.messages.slice(i)) m.el.remove();
+  state.messages.splice(i);
+  if (state.messages.length === 0) ui.empty.hidden = false;
+  clearRequestBanners();
+  refreshActions();
+  saveConversation();
+  ui.input.value = msg.content;
+  autosize();
+  ui.input.focus();
+  ui.input.setSelectionRange(msg.content.length, msg.content.length);
+  announce("Editing your last message: change it, then press Enter to send it again.");
+}
+
+function saveConversation() {
+  const data = state.messages
+    .filter((m) => m.role === "user" || m.content)
+    .map(({ role, content, status, excluded, failed, model, label }) => ({ role, content, status, excluded: !!excluded, failed: !!failed, model, label }));
+  try {
+    if (data.length === 0) localStorage.removeItem(CONVERSATION_KEY);
+    else localStorage.setItem(CONVERSATION_KEY, JSON.stringify({ version: 1, messages: data }));
+  } catch {
+    // Storage full or disabled: the conversation just does not survive a reload.
+  }
+}
+
+function restoreConversation() {
+  let saved;
+  try {
+    saved = JSON.parse(localStorage.getItem(CONVERSATION_KEY) ?? "null");
+  } catch {
+    return;
+  }
+  if (!Array.isArray(saved?.messages)) return;
+  for (const m of saved.messages) {
+    if ((m?.role !== "user" && m?.role !== "assistant") || typeof m.content !== "string") continue;
+    if (m.role === "user") {
+      const msg = addMessage("user", m.content);
+      if (m.failed) setFailed(msg, true);
+      continue;
+    }
+    if (!m.content) continue;
+    const msg = addMessage("assistant", m.content, { model: typeof m.model === "string" ? m.model : undefined });
+    msg.content = m.content;
+    // A reply that was still streaming when the page went away did not finish.
+    const status = m.status === "streaming" ? "error" : ["done", "stopped", "error"].includes(m.status) ? m.status : "done";
+    const label = m.status === "streaming" ? "interrupted" : typeof m.label === "string" ? m.label : undefined;
+    setReplyStatus(msg, status, label);
+    if (m.excluded || m.status === "streaming") setExcluded(msg, true);
+    renderReply(msg);
+  }
+  refreshActions();
+  scrollToEnd();
 }
 
 const atBottom = () => ui.log.scrollHeight - ui.log.scrollTop - ui.log.clientHeight < 48;
 const scrollToEnd = () => {
   ui.log.scrollTop = ui.log.scrollHeight;
 };
+// Keep the end of the conversation in view when the log shrinks (a banner or a taller
+// composer takes room), unless the reader scrolled up.
+let pinned = true;
+ui.log.addEventListener("scroll", () => (pinned = atBottom()), { passive: true });
+new ResizeObserver(() => pinned && scrollToEnd()).observe(ui.log);
 
 function renderReply(msg) {
   const follow = atBottom();
   const body = msg.el.querySelector(".msg__body");
-  if (msg.content) renderInto(body, msg.content);
+  if (msg.content) renderInto(body, msg.content, { streaming: msg.status === "streaming" });
   else if (msg.status === "streaming") {
     const dots = document.createElement("span");
     dots.className = "typing";
@@ -255,9 +407,10 @@ function scheduleRender(msg) {
 
 function setReplyStatus(msg, status, label) {
   msg.status = status;
+  msg.label = label;
   msg.el.dataset.status = status;
   msg.el.setAttribute("aria-busy", String(status === "streaming"));
-  const badge = msg.el.querySelector(".badge");
+  const badge = msg.el.querySelector(".msg__meta .badge");
   if (badge) {
     badge.hidden = !label;
     badge.textContent = label ?? "";
@@ -289,6 +442,8 @@ function figure(name, text, title) {
   return span;
 }
 
+const isOffline = () => document.documentElement.dataset.offline === "true";
+
 function showFigures(msg, t) {
   const out = [];
   if (t.first !== undefined) out.push(figure("ttft", `${fmtMs(t.first - t.start)} to first token`, "Time from sending to the first piece of the reply"));
@@ -313,23 +468,15 @@ function showFigures(msg, t) {
   msg.cost = cost;
   if (cost !== undefined) {
     const by = t.record?.provider ? ` by ${t.record.provider}` : "";
-    out.push(figure("cost", `${t.record?.usage?.estimated ? "~" : ""}${fmtCost(cost)}`, `Cost of this reply${by}, from the provider's price per million tokens`));
+    const simulated = isOffline();
+    out.push(
+      figure(
+        "cost",
+        `${t.record?.usage?.estimated ? "~" : ""}${fmtCost(cost)}${simulated ? " (simulated)" : ""}`,
+        simulated ? "Simulated: the offline simulator's made-up price × its token count. Nothing is billed." : `Cost of this reply${by}, from the provider's price per million tokens`,
+      ),
+    );
   }
-  const copy = document.createElement("button");
-  copy.type = "button";
-  copy.className = "link-btn";
-  copy.textContent = "Copy";
-  copy.title = "Copy the reply as Markdown";
-  copy.addEventListener("click", async () => {
-    try {
-      await navigator.clipboard.writeText(msg.content);
-      copy.textContent = "Copied";
-    } catch {
-      copy.textContent = "Copy failed";
-    }
-    setTimeout(() => (copy.textContent = "Copy"), 1500);
-  });
-  if (msg.content) out.push(copy);
   const follow = atBottom();
   msg.el.querySelector(".figures").replaceChildren(...out);
   if (follow) scrollToEnd();
@@ -369,9 +516,11 @@ function startCountdown(span, ms, format, done, onDone) {
   return c;
 }
 
-/** Show a banner; `kind` replaces any banner of the same kind. Returns the element. */
-function showBanner({ kind, title, text, requestId, countdown, action, tone }) {
+/** Show a banner; `kind` replaces any banner of the same kind. `detail` (technical) and the
+ *  request id sit under a closed "Details". Returns the element. */
+function showBanner({ kind, title, text, detail, requestId, countdown, action, tone }) {
   removeBanner(kind);
+  const follow = pinned || atBottom();
   const div = document.createElement("div");
   div.className = `banner banner--${tone ?? kind}`;
   div.dataset.kind = kind;
@@ -413,15 +562,29 @@ function showBanner({ kind, title, text, requestId, countdown, action, tone }) {
       div.dataset.ready = "true";
     });
   }
-  if (requestId) {
-    const p = document.createElement("p");
-    p.className = "banner__meta";
-    p.append("Request id: ");
-    const code = document.createElement("code");
-    code.className = "request-id";
-    code.textContent = requestId;
-    p.append(code);
-    body.append(p);
+  if (detail || requestId) {
+    const details = document.createElement("details");
+    details.className = "banner__details";
+    const summary = document.createElement("summary");
+    summary.textContent = "Details";
+    details.append(summary);
+    if (detail) {
+      const p = document.createElement("p");
+      p.className = "banner__detail";
+      p.textContent = detail;
+      details.append(p);
+    }
+    if (requestId) {
+      const p = document.createElement("p");
+      p.className = "banner__meta";
+      p.append("Request id: ");
+      const code = document.createElement("code");
+      code.className = "request-id";
+      code.textContent = requestId;
+      p.append(code);
+      details.append(p);
+    }
+    body.append(details);
   }
   const close = document.createElement("button");
   close.type = "button";
@@ -438,6 +601,7 @@ function showBanner({ kind, title, text, requestId, countdown, action, tone }) {
   actions.append(close);
   div.append(body, actions);
   ui.banners.append(div);
+  if (follow) scrollToEnd();
   return div;
 }
 
@@ -453,80 +617,25 @@ function clearRequestBanners() {
   for (const b of [...ui.banners.children]) if (!["offline", "fatal"].includes(b.dataset.kind)) removeBanner(b.dataset.kind);
 }
 
-/** How long the server asked to wait, in ms, when the error says. */
-export function retryAfterMs(err) {
-  if (Number.isFinite(err?.retryAfterMs)) return err.retryAfterMs;
-  const text = `${err?.message ?? ""} ${err?.body ?? ""}`;
-  const m = /asked to wait (\d+(?:\.\d+)?) ?(ms|s)\b/.exec(text) ?? /try again in (\d+(?:\.\d+)?) ?(ms|s|seconds?)\b/i.exec(text);
-  if (m) return Number(m[1]) * (m[2] === "ms" ? 1 : 1000);
-  return undefined;
-}
-
 const secs = (n) => `${n} s`;
 
-function showError(err, retry) {
-  const status = err?.status;
-  const kind = err?.kind;
-  const message = err?.message ?? String(err);
-  const requestId = err?.requestId;
-  const again = { label: "Retry", run: retry };
-
-  if (status === 429 && err?.code !== "insufficient_quota") {
-    const wait = retryAfterMs(err);
-    return showBanner({
-      kind: "rate-limit",
-      title: "Rate limited",
-      text: `Too many requests right now. ${message}`,
-      requestId,
-      countdown: wait !== undefined ? { ms: wait, format: (n) => `You can try again in ${secs(n)}.`, done: "You can try again now." } : undefined,
-      action: again,
-    });
-  }
-  if (kind === "circuit_open") {
-    const wait = retryAfterMs(err);
-    return showBanner({
-      kind: "circuit",
-      tone: "rate-limit",
-      title: "Paused after repeated failures",
-      text: message,
-      countdown: wait !== undefined ? { ms: wait, format: (n) => `Trying again is allowed in ${secs(n)}.`, done: "You can try again now." } : undefined,
-      action: again,
-    });
-  }
-  if (kind === "network") {
-    const offline = navigator.onLine === false;
-    return showBanner({
-      kind: "network",
-      title: offline ? "You are offline" : "Can't reach the chat server",
-      text: offline
-        ? "Your device has no network connection. Reconnect, then retry."
-        : `The proxy at ${CONFIG.base} did not answer (${message}). Check your connection, or that the server is running.`,
-      action: again,
-    });
-  }
-  if (kind === "timeout") {
-    return showBanner({ kind: "timeout", tone: "upstream", title: "The model took too long", text: message, requestId, action: again });
-  }
-  if (kind === "stream" || kind === "parse" || kind === "truncated") {
-    return showBanner({ kind: "stream", tone: "upstream", title: "The reply was interrupted", text: `${message} What arrived is kept above.`, requestId, action: again });
-  }
-  if (kind === "input") {
-    return showBanner({ kind: "request", tone: "upstream", title: "The message was not sent", text: message });
-  }
-  if (kind === "http" || status) {
-    const title =
-      status === 401 || status === 403
-        ? `Not allowed (HTTP ${status})`
-        : status === 402 || err?.code === "insufficient_quota"
-          ? `Out of credits (HTTP ${status})`
-          : status === 413
-            ? "Message too long (HTTP 413)"
-            : status === 400 || status === 422
-              ? `Request rejected (HTTP ${status})`
-              : `Upstream error (HTTP ${status ?? "?"})`;
-    return showBanner({ kind: "upstream", title, text: message, requestId, action: err?.retryable ? again : undefined });
-  }
-  return showBanner({ kind: "upstream", title: "Something went wrong", text: message, requestId, action: again });
+/** Show `err` to the person: plain words from ./errors.js, Retry only when it can help. */
+function showError(err, retry, { partial = false } = {}) {
+  const d = describeError(err, { partial, offline: navigator.onLine === false });
+  const countdown =
+    d.wait !== undefined
+      ? { ms: d.wait, format: (n) => (d.kind === "circuit" ? `Trying again is allowed in ${secs(n)}.` : `You can try again in ${secs(n)}.`), done: "You can try again now." }
+      : undefined;
+  return showBanner({
+    kind: d.kind,
+    tone: d.tone,
+    title: d.title,
+    text: d.text,
+    detail: d.detail,
+    requestId: err?.requestId,
+    countdown,
+    action: d.canRetry && retry ? { label: "Retry", run: retry } : undefined,
+  });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -551,8 +660,10 @@ function setStreaming(on) {
   else if ((hadFocus === ui.stop || hadFocus === document.body || hadFocus === null) && !on) ui.input.focus();
 }
 
+/** What the model is sent: the conversation minus replies that failed part-way, questions
+ *  that got no answer, and the reply being streamed. */
 function requestMessages() {
-  return state.messages.filter((m) => !m.excluded && m.content && m.status !== "streaming").map((m) => ({ role: m.role, content: m.content }));
+  return state.messages.filter((m) => !m.excluded && !m.failed && m.content && m.status !== "streaming").map((m) => ({ role: m.role, content: m.content }));
 }
 
 async function send(text) {
@@ -562,12 +673,11 @@ async function send(text) {
   }
   const content = text.trim();
   if (!content) return;
-  // A message that never got an answer is left out of the next request.
-  for (const m of state.messages) if (m.role === "user" && m.failed) m.excluded = true;
   addMessage("user", content);
   ui.input.value = "";
   autosize();
   scrollToEnd();
+  saveConversation();
   await streamReply();
 }
 
@@ -578,24 +688,29 @@ async function streamReply() {
   state.streaming = current;
   setStreaming(true);
   clearRequestBanners();
+  refreshActions();
   const client = state.client ?? (await clientReady);
   if (!client || current.stopRequested) {
     state.streaming = null;
     setStreaming(false);
+    refreshActions();
     return;
   }
   const model = ui.model.disabled ? CONFIG.defaultModel : ui.model.value;
-  const messages = requestMessages();
   const asked = [...state.messages].reverse().find((m) => m.role === "user");
+  if (asked?.failed) setFailed(asked, false); // asked again
+  const messages = requestMessages();
   const reply = addMessage("assistant", "", { model });
   current.reply = reply;
   setReplyStatus(reply, "streaming");
   renderReply(reply);
   scrollToEnd();
+  refreshActions();
 
   const t = { start: performance.now(), first: undefined, end: undefined, usage: undefined, completion: undefined, record: undefined };
   let finish;
   let stream;
+  const retry = () => streamReply();
   try {
     stream = client.chatCompletionStream(
       { model, messages, ...(CONFIG.maxTokens ? { max_tokens: CONFIG.maxTokens } : {}) },
@@ -609,11 +724,11 @@ async function streamReply() {
           scheduleRender(reply);
         },
         onRetry: ({ attempt, delayMs, error }) => {
-          const what = error?.status === 429 ? "Rate limited" : error?.status ? `The server answered HTTP ${error.status}` : "The connection failed";
+          const what = error?.status === 429 ? "The server is busy" : error?.kind === "network" ? "The connection failed" : "The model service had a problem";
           showBanner({
             kind: "retrying",
             tone: error?.status === 429 ? "rate-limit" : "info",
-            title: `${what}: retrying (attempt ${attempt + 1})`,
+            title: `${what}: trying again (attempt ${attempt + 1})`,
             countdown: { ms: delayMs, format: (n) => `Next try in ${secs(n)}…`, done: "Trying again…" },
           });
         },
@@ -627,9 +742,12 @@ async function streamReply() {
     );
   } catch (err) {
     removeMessage(reply);
+    if (asked) setFailed(asked, true);
     state.streaming = null;
     setStreaming(false);
-    showError(err, () => streamReply());
+    refreshActions();
+    saveConversation();
+    showError(err, retry);
     return;
   }
   current.stream = stream;
@@ -646,27 +764,29 @@ async function streamReply() {
     else if (finish?.finishReason === "length") setReplyStatus(reply, "done", "cut off: max tokens");
     else if (finish?.finishReason === "content_filter") setReplyStatus(reply, "done", "filtered");
     else setReplyStatus(reply, "done");
-    if (asked) asked.failed = false;
     announce(aborted ? "Reply stopped." : "Reply finished.");
   } catch (err) {
+    // The note, the badge and the banner below all take room: keep the end in view.
+    const follow = pinned || atBottom();
     const partial = err?.partial?.choices?.[0]?.message?.content || reply.content;
     reply.content = partial ?? "";
     t.usage = err?.partial?.usage;
-    if (reply.content) setReplyStatus(reply, "error", "interrupted");
-    else {
-      removeMessage(reply);
-      if (asked) asked.failed = true;
-    }
     removeBanner("retrying");
-    showError(err, () => {
-      if (reply.content) {
-        // Retrying an interrupted reply asks again from the user's message.
-        reply.excluded = true;
-        reply.el.classList.add("msg--superseded");
-      }
-      streamReply();
-    });
-    announce(`Error: ${err?.message ?? err}`);
+    if (reply.content) {
+      // Kept on screen, marked, and left out of what the model is sent next.
+      setReplyStatus(reply, "error", "interrupted");
+      setExcluded(reply, true);
+    } else {
+      removeMessage(reply);
+      if (asked) setFailed(asked, true);
+    }
+    const retryThis = reply.content ? () => regenerate(reply) : retry;
+    showError(err, retryThis, { partial: !!reply.content });
+    announce(`Error: ${describeError(err, { partial: !!reply.content }).title}`);
+    if (follow) {
+      pinned = true;
+      scrollToEnd();
+    }
   } finally {
     t.end = performance.now();
     reply.renderPending = false;
@@ -678,6 +798,9 @@ async function streamReply() {
       state.streaming = null;
       setStreaming(false);
     }
+    refreshActions();
+    saveConversation();
+    if (pinned) scrollToEnd();
   }
 }
 
@@ -694,6 +817,7 @@ function newChat() {
   state.messages.length = 0;
   clearRequestBanners();
   ui.empty.hidden = false;
+  saveConversation();
   ui.input.focus();
 }
 
@@ -753,5 +877,6 @@ window.addEventListener("online", () => removeBanner("offline"));
 // The embedded element uses the same proxy base as the page.
 ui.element?.setAttribute("endpoint", CONFIG.base);
 
+restoreConversation();
 await Promise.all([clientReady, loadModels(), checkHealth()]);
 document.documentElement.dataset.ready = state.client ? "true" : "error";

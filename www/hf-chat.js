@@ -1,7 +1,7 @@
 // <hf-chat>: a streaming chat box for any page, talking to an hf-inference-wasm proxy.
 //
 //   <script type="module" src="https://your-proxy.example/www/hf-chat.js"></script>
-//   <hf-chat endpoint="/v1" model="meta-llama/Llama-3.3-70B-Instruct" placeholder="Ask me anything"></hf-chat>
+//   <hf-chat endpoint="https://your-proxy.example/v1" placeholder="Ask me anything"></hf-chat>
 //
 // Attributes
 //   endpoint     the proxy's OpenAI-compatible base (`…/v1`); default: the page's
@@ -30,10 +30,11 @@
 // `hf-chat-error` ({ error }), both bubbling and composed.
 //
 // The package is imported from ../pkg/browser.js next to this file (override with
-// <meta name="hf-chat-package" content="…">). Model text is rendered by ./markdown.js,
-// which builds DOM nodes and never parses HTML.
+// <meta name="hf-chat-package" content="…">). Model text is rendered by ./markdown.js
+// (markdown-it tokens → DOM nodes, HTML off); error wording comes from ./errors.js.
 
 import { renderInto } from "./markdown.js";
+import { describeError } from "./errors.js";
 
 const packageUrl = () => document.querySelector('meta[name="hf-chat-package"]')?.content || new URL("../pkg/browser.js", import.meta.url).href;
 let packagePromise;
@@ -84,7 +85,20 @@ const STYLE = `
 .body ul, .body ol { margin: .4rem 0; padding-left: 1.3rem; }
 .body h3, .body h4, .body h5, .body h6 { margin: .6rem 0 .3rem; font-size: 1em; }
 .body code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .88em; background: var(--_soft); border: 1px solid var(--_line); border-radius: 4px; padding: 0 .25em; }
-.body pre { margin: .5rem 0; padding: .6rem .75rem; background: #0f172a; color: #e2e8f0; border-radius: calc(var(--_radius) * .6); overflow-x: auto; max-width: 100%; }
+.body pre { margin: 0; padding: .5rem .75rem .6rem; background: #0f172a; color: #e2e8f0; overflow-x: auto; max-width: 100%; }
+.body .code { margin: .5rem 0; background: #0f172a; border-radius: calc(var(--_radius) * .6); overflow: hidden; }
+.body .code__bar { display: flex; justify-content: space-between; align-items: center; padding: .2rem .4rem .2rem .75rem; font: .72rem ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; color: #94a3b8; border-bottom: 1px solid rgb(148 163 184 / .2); }
+.body .code__copy { font: inherit; min-height: 1.6rem; padding: .1rem .5rem; color: #cbd5e1; background: transparent; border: 1px solid rgb(148 163 184 / .35); border-radius: 6px; font-weight: 500; }
+.body .hljs-keyword, .body .hljs-selector-tag { color: #c792ea; }
+.body .hljs-string, .body .hljs-regexp { color: #a5d6a7; }
+.body .hljs-number, .body .hljs-literal { color: #f9ae58; }
+.body .hljs-comment { color: #8b98a9; font-style: italic; }
+.body .hljs-title { color: #82aaff; }
+.body .hljs-built_in, .body .hljs-type { color: #ffcb6b; }
+.body .hljs-attr, .body .hljs-variable, .body .hljs-params { color: #f07178; }
+.body .hljs-meta, .body .hljs-punctuation, .body .hljs-operator { color: #89ddff; }
+.error details { margin-top: .2rem; font-size: .8rem; }
+.error summary { cursor: pointer; }
 .body pre code { background: none; border: 0; padding: 0; color: inherit; font-size: .85em; white-space: pre; }
 .body a { color: var(--_accent); }
 .body blockquote { margin: .4rem 0; padding-left: .7rem; border-left: 3px solid var(--_line); color: var(--_muted); }
@@ -153,23 +167,6 @@ function styles() {
     }
   }
   return sheet;
-}
-
-/** What the server asked to wait (ms), from the error, when it says. */
-function retryAfterMs(err) {
-  if (Number.isFinite(err?.retryAfterMs)) return err.retryAfterMs;
-  const m = /asked to wait (\d+(?:\.\d+)?) ?(ms|s)\b/.exec(String(err?.message ?? ""));
-  return m ? Number(m[1]) * (m[2] === "ms" ? 1 : 1000) : undefined;
-}
-
-function describe(err) {
-  const status = err?.status;
-  if (status === 429) return { kind: "rate-limit", title: "Rate limited", wait: retryAfterMs(err) };
-  if (err?.kind === "network") return { kind: "network", title: "Can't reach the chat server" };
-  if (err?.kind === "timeout") return { kind: "timeout", title: "The model took too long" };
-  if (err?.kind === "stream" || err?.kind === "parse" || err?.kind === "truncated") return { kind: "stream", title: "The reply was interrupted" };
-  if (status) return { kind: "http", title: `Error (HTTP ${status})` };
-  return { kind: err?.kind ?? "error", title: "Something went wrong" };
 }
 
 export class HfChatElement extends HTMLElement {
@@ -315,7 +312,8 @@ export class HfChatElement extends HTMLElement {
       const maxTokens = Number(this.getAttribute("max-tokens")) || undefined;
       const messages = [
         ...(system ? [{ role: "system", content: system }] : []),
-        ...this.#messages.filter((m) => m !== reply && m.content && !m.failed).map(({ role, content }) => ({ role, content })),
+        // Left out: a question that got no answer, a reply that failed part-way.
+        ...this.#messages.filter((m) => m !== reply && m.content && !m.failed && !m.excluded).map(({ role, content }) => ({ role, content })),
       ];
       if (current.stopRequested) throw Object.assign(new Error("stopped"), { kind: "aborted" });
       current.stream = client.chatCompletionStream(
@@ -339,15 +337,17 @@ export class HfChatElement extends HTMLElement {
         this.#setStatus(reply, "stopped", "stopped");
       } else {
         reply.content = err?.partial?.choices?.[0]?.message?.content || reply.content;
-        if (reply.content) this.#setStatus(reply, "error", "interrupted");
-        else {
+        if (reply.content) {
+          this.#setStatus(reply, "error", "interrupted");
+          reply.excluded = true;
+        } else {
           reply.el.remove();
           const i = this.#messages.indexOf(reply);
           if (i !== -1) this.#messages.splice(i, 1);
           const asked = this.#messages[this.#messages.length - 1];
           if (asked?.role === "user") asked.failed = true;
         }
-        this.#showError(err);
+        this.#showError(err, !!reply.content);
         this.#emit("hf-chat-error", { error: err });
       }
     } finally {
@@ -398,7 +398,7 @@ export class HfChatElement extends HTMLElement {
     const log = this.#ui.log;
     const follow = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
     const body = msg.el.querySelector(".body");
-    if (msg.content) renderInto(body, msg.content);
+    if (msg.content) renderInto(body, msg.content, { streaming: msg.status === "streaming" });
     else body.replaceChildren();
     if (follow) log.scrollTop = log.scrollHeight;
   }
@@ -438,11 +438,12 @@ export class HfChatElement extends HTMLElement {
     if (!on && hadFocus === this.#ui.stop) this.#ui.input.focus();
   }
 
-  #showError(err) {
-    const d = describe(err);
+  #showError(err, partial = false) {
+    // Plain words from the error's typed fields; the technical message under "Details".
+    const d = describeError(err, { partial, offline: navigator.onLine === false });
     const box = this.#ui.error;
     box.dataset.kind = d.kind;
-    const parts = [h("strong", {}, d.title), h("span", { class: "message" }, err?.message ?? String(err))];
+    const parts = [h("strong", {}, d.title), h("span", { class: "message" }, d.text)];
     clearInterval(this.#countdown);
     if (d.wait !== undefined) {
       const count = h("span", { class: "countdown" });
@@ -457,10 +458,12 @@ export class HfChatElement extends HTMLElement {
       this.#countdown = setInterval(tick, 250);
       parts.push(count);
     }
-    if (err?.requestId) parts.push(h("small", { class: "request-id" }, `Request id: ${err.requestId}`));
+    const details = h("details", {}, h("summary", {}, "Details"), h("span", { class: "detail" }, d.detail));
+    if (err?.requestId) details.append(h("small", { class: "request-id" }, `Request id: ${err.requestId}`));
+    parts.push(details);
     box.replaceChildren(...parts);
     box.hidden = false;
-    this.#announce(`${d.title}: ${err?.message ?? ""}`);
+    this.#announce(`${d.title}. ${d.text}`);
   }
 
   #hideError() {

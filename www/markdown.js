@@ -1,47 +1,50 @@
-// A small, safe Markdown renderer for streamed chat replies: model text in, DOM nodes out.
+// Model text in, DOM nodes out, safely, for streamed chat replies.
 //
-// Safety rule: model text only ever becomes Text nodes (`createTextNode`, `textContent`).
-// Nothing here parses HTML: no `innerHTML`, no `insertAdjacentHTML`, no `DOMParser`, so a
-// reply that says `<img src=x onerror=…>` shows exactly those characters. The only
-// attributes set from model text are a link's `href` (http:, https: and mailto: only;
-// anything else renders the link text without a link) and a code block's language class
-// (letters, digits and `+#.-` only).
+// Parsing is markdown-it's (pinned dev dependency, served at /vendor/markdown-it/ from
+// node_modules), with raw HTML off (`html: false`: `<img onerror=…>` is text) and images off.
+// Its token stream is turned into DOM here with createElement/createTextNode only: model text
+// never goes through an HTML parser, and the only attributes set from it are a link's `href`
+// (http:, https:, mailto: only, checked again on the URL parser's verdict), a list's `start`
+// (digits), a table cell's alignment (left/right/center) and a code block's language
+// (letters, digits, `+#.-`).
 //
-// Supported: paragraphs (single newlines become line breaks, as chat UIs do), ATX headings,
-// **bold**, *italic* / _italic_, ~~strikethrough~~, `inline code`, fenced code blocks
-// (``` or ~~~, with an optional language; an unclosed fence, as while a reply is still
-// streaming, runs to the end), bullet and numbered lists (nested by indentation),
-// blockquotes, horizontal rules, GFM tables, [links](https://…), <https://…> and bare
-// https:// URLs, backslash escapes. Raw HTML is shown as text.
+// Syntax highlighting is highlight.js's (the pre-built ES modules of @highlightjs/cdn-assets,
+// served at /vendor/highlight/), loaded only when a reply has a code block, one grammar per
+// language on demand. Its output is markup it escaped itself; it is parsed in an inert
+// <template> and copied over keeping only <span class="hljs-…"> and text, so even a
+// highlighter bug could not add an element or attribute.
 //
-// It re-parses the whole text on each call; replies are short enough that this is cheap,
-// and it means a half-streamed `**bold` simply shows its asterisks until the closing pair
-// arrives. Every delimiter search is bounded (a failed search is remembered), so hostile
-// input stays near-linear.
+// Streaming: `renderInto(el, text, { streaming: true })` closes a half-written `**`, `*`,
+// `~~` or `` ` `` at the end (so no raw asterisks flash mid-stream) and updates `el` in place:
+// nodes that did not change are kept (text that grew is appended to), so text can be selected
+// while a reply streams, and only the tail of the DOM changes per frame.
 
-const MAX_DEPTH = 12; // nesting of lists / quotes / inline spans; deeper is shown as text
-const MAX_LINK_LABEL = 1000; // longer `[…]` / titles are not links
-const MAX_LINK_HREF = 2048; // longer URLs are not links
+import markdownit from "../vendor/markdown-it/markdown-it.esm.min.mjs";
+
+const MAX_HREF = 2048;
+
+const md = markdownit({ html: false, linkify: true, breaks: true, typographer: false });
+md.disable(["image"]);
+md.validateLink = (url) => safeHref(url) !== null;
 
 // ---------------------------------------------------------------------------------------
 // Public API
 
 /** Render `src` to a DocumentFragment. `doc` is the Document that creates the nodes. */
-export function renderMarkdown(src, doc = globalThis.document) {
+export function renderMarkdown(src, doc = globalThis.document, { streaming = false } = {}) {
+  const text = streaming ? closeOpenMarks(String(src ?? "")) : String(src ?? "");
   const frag = doc.createDocumentFragment();
-  for (const block of parseBlocks(normalize(src), 0)) frag.append(blockToDom(block, doc));
+  build(md.parse(text, {}), frag, doc);
   return frag;
 }
 
-/** Replace `el`'s children with the rendering of `src`. */
-export function renderInto(el, src) {
-  el.replaceChildren(renderMarkdown(src, el.ownerDocument));
-}
-
-/** Escape text for an HTML string context (for callers that build strings; this module
- *  itself never does). */
-export function escapeHtml(text) {
-  return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+/** Make `el`'s children the rendering of `src`, changing only what differs. */
+export function renderInto(el, src, options) {
+  const frag = renderMarkdown(src, el.ownerDocument, options);
+  const fresh = el.ownerDocument.createElement("div");
+  fresh.append(frag);
+  morph(el, fresh);
+  highlightIn(el);
 }
 
 /** The href a link may have, or null: absolute http(s) and mailto URLs only. */
@@ -49,7 +52,7 @@ export function safeHref(raw) {
   // Browsers ignore ASCII whitespace and control characters inside a scheme
   // (`java\tscript:`); drop them before deciding, and decide on the URL parser's verdict.
   const cleaned = String(raw).replace(/[\u0000-\u0020\u007f]+/g, "");
-  if (!/^(https?:\/\/|mailto:)/i.test(cleaned)) return null;
+  if (cleaned.length > MAX_HREF || !/^(https?:\/\/|mailto:)/i.test(cleaned)) return null;
   try {
     const url = new URL(cleaned);
     if (url.protocol !== "http:" && url.protocol !== "https:" && url.protocol !== "mailto:") return null;
@@ -59,487 +62,326 @@ export function safeHref(raw) {
   }
 }
 
-/** Parse to a plain tree (exported for tests): blocks of `{ type, … }`. */
-export function parseMarkdown(src) {
-  return parseBlocks(normalize(src), 0);
+/**
+ * Close the inline marks a streaming reply has opened but not yet closed, in its last
+ * paragraph (outside code), so a half-written `**bold` shows as bold rather than asterisks;
+ * a mark that just arrived with nothing after it is dropped until its text comes.
+ */
+export function closeOpenMarks(src) {
+  const lines = src.split("\n");
+  let fence = null;
+  for (const line of lines) {
+    const m = /^ {0,3}(`{3,}|~{3,})/.exec(line);
+    if (!m) continue;
+    if (fence === null) fence = m[1];
+    else if (m[1][0] === fence[0] && m[1].length >= fence.length && line.trim() === m[1]) fence = null;
+  }
+  if (fence !== null) return src; // inside an open code block: nothing to close
+  const cut = src.lastIndexOf("\n\n") + 1;
+  const head = src.slice(0, cut);
+  let tail = src.slice(cut);
+  // An odd number of backticks: a code span is open; close it (its content is literal).
+  const ticks = (tail.match(/`/g) ?? []).length;
+  if (ticks % 2 === 1) return head + (/`\s*$/.test(tail) ? tail.replace(/`\s*$/, "") : tail + "`");
+  const plain = tail.replace(/`[^`]*`/g, "").replace(/\\[*_~`]/g, "");
+  const closers = [];
+  for (const mark of ["**", "~~"]) {
+    const n = plain.split(mark).length - 1;
+    if (n % 2 === 1) {
+      if (new RegExp(`${escapeRe(mark)}\\s*$`).test(tail)) tail = tail.replace(new RegExp(`${escapeRe(mark)}\\s*$`), "");
+      else closers.unshift(mark);
+    }
+  }
+  // Single `*` (emphasis), not a list bullet at a line's start and not part of `**`.
+  const singles = plain.replace(/\*\*/g, "").replace(/^\s*\*\s/gm, "").split("*").length - 1;
+  if (singles % 2 === 1) {
+    if (/(?<!\*)\*\s*$/.test(tail)) tail = tail.replace(/\*\s*$/, "");
+    else closers.unshift("*");
+  }
+  if (closers.length === 0) return head + tail;
+  // Marks close before trailing spaces (`**bold **` is not bold).
+  const trimmed = tail.replace(/\s+$/, "");
+  return head + trimmed + closers.join("");
 }
+
+const escapeRe = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 // ---------------------------------------------------------------------------------------
-// Blocks
+// Tokens → DOM
 
-const normalize = (src) => String(src ?? "").replace(/\r\n?/g, "\n").replace(/\t/g, "    ").replace(/\u0000/g, "\uFFFD");
+/** markdown-it's block and inline tags → what we create (anything else adds no element). */
+const TAGS = new Map([
+  ["p", "p"],
+  ["blockquote", "blockquote"],
+  ["ul", "ul"],
+  ["ol", "ol"],
+  ["li", "li"],
+  ["strong", "strong"],
+  ["em", "em"],
+  ["s", "del"],
+  ["table", "table"],
+  ["thead", "thead"],
+  ["tbody", "tbody"],
+  ["tr", "tr"],
+  ["th", "th"],
+  ["td", "td"],
+  // Reply headings sit inside a message: keep them below the page's own h1/h2.
+  ["h1", "h3"],
+  ["h2", "h4"],
+  ["h3", "h5"],
+  ["h4", "h6"],
+  ["h5", "h6"],
+  ["h6", "h6"],
+]);
 
-const RE = {
-  fence: /^( {0,3})(`{3,}|~{3,})[ ]*([^\s`]*)[^`]*$/,
-  heading: /^ {0,3}(#{1,6})(?:[ ]+(.*?))?(?:[ ]+#+)?[ ]*$/,
-  hr: /^ {0,3}(?:(?:-[ ]*){3,}|(?:\*[ ]*){3,}|(?:_[ ]*){3,})$/,
-  quote: /^ {0,3}> ?(.*)$/,
-  item: /^( *)([-*+]|\d{1,9}[.)])(?:[ ]+(.*)|[ ]*$)/,
-  tableSep: /^ *\|? *:?-+:? *(?:\| *:?-+:? *)*\|? *$/,
-  blank: /^[ ]*$/,
-};
-
-function parseBlocks(text, depth) {
-  const lines = text.split("\n");
-  const blocks = [];
-  let para = [];
-  const flush = () => {
-    if (para.length) blocks.push({ type: "paragraph", inline: parseInline(para.join("\n").trim(), depth) });
-    para = [];
-  };
-
-  for (let i = 0; i < lines.length; ) {
-    const line = lines[i];
-
-    if (RE.blank.test(line)) {
-      flush();
-      i++;
+function build(tokens, root, doc) {
+  const stack = [root];
+  const top = () => stack[stack.length - 1];
+  for (const t of tokens) {
+    if (t.type === "inline") {
+      build(t.children ?? [], top(), doc);
       continue;
     }
-
-    const fence = RE.fence.exec(line);
-    if (fence && !(fence[2][0] === "`" && line.slice(fence[1].length + fence[2].length).includes("`"))) {
-      flush();
-      const [, indent, marks, lang] = fence;
-      const body = [];
-      let closed = false;
-      const close = new RegExp(`^ {0,3}${marks[0] === "`" ? "`" : "~"}{${marks.length},}[ ]*$`);
-      i++;
-      while (i < lines.length) {
-        if (close.test(lines[i])) {
-          closed = true;
-          i++;
-          break;
-        }
-        body.push(stripIndent(lines[i], indent.length));
-        i++;
-      }
-      blocks.push({ type: "code", lang: /^[\w+#.-]{1,32}$/.test(lang) ? lang : "", text: body.join("\n"), closed });
+    if (t.nesting === 1) {
+      const el = openElement(t, doc);
+      if (el) top().append(el.outer ?? el);
+      stack.push(el ? (el.inner ?? el) : top());
       continue;
     }
-
-    const heading = RE.heading.exec(line);
-    if (heading) {
-      flush();
-      blocks.push({ type: "heading", level: heading[1].length, inline: parseInline(heading[2] ?? "", depth) });
-      i++;
+    if (t.nesting === -1) {
+      if (stack.length > 1) stack.pop();
       continue;
     }
-
-    if (RE.hr.test(line)) {
-      // `---` under a paragraph line would be a setext heading in CommonMark; chat
-      // replies use it as a rule, so a rule it is.
-      flush();
-      blocks.push({ type: "hr" });
-      i++;
-      continue;
-    }
-
-    if (RE.quote.test(line)) {
-      flush();
-      const inner = [];
-      while (i < lines.length && !RE.blank.test(lines[i])) {
-        const q = RE.quote.exec(lines[i]);
-        inner.push(q ? q[1] : lines[i]); // lazy continuation
-        i++;
-      }
-      blocks.push(depth >= MAX_DEPTH ? textBlock(inner.join("\n"), depth) : { type: "quote", blocks: parseBlocks(inner.join("\n"), depth + 1) });
-      continue;
-    }
-
-    const item = RE.item.exec(line);
-    if (item && (para.length === 0 || item[3] !== undefined)) {
-      flush();
-      const list = parseList(lines, i, depth);
-      blocks.push(list.block);
-      i = list.next;
-      continue;
-    }
-
-    if (line.includes("|") && i + 1 < lines.length && RE.tableSep.test(lines[i + 1]) && lines[i + 1].includes("-")) {
-      const header = splitRow(line);
-      const aligns = splitRow(lines[i + 1]).map((c) => (c.startsWith(":") && c.endsWith(":") ? "center" : c.endsWith(":") ? "right" : c.startsWith(":") ? "left" : ""));
-      if (header.length === aligns.length) {
-        flush();
-        const rows = [];
-        i += 2;
-        while (i < lines.length && lines[i].includes("|") && !RE.blank.test(lines[i])) {
-          rows.push(splitRow(lines[i]));
-          i++;
-        }
-        blocks.push({
-          type: "table",
-          aligns,
-          header: header.map((c) => parseInline(c, depth)),
-          rows: rows.map((r) => aligns.map((_, k) => parseInline(r[k] ?? "", depth))),
-        });
-        continue;
-      }
-    }
-
-    para.push(line);
-    i++;
+    const node = leaf(t, doc);
+    if (node) top().append(node);
   }
-  flush();
-  return blocks;
 }
 
-const textBlock = (text, depth) => ({ type: "paragraph", inline: parseInline(text, depth) });
-
-function stripIndent(line, n) {
-  let k = 0;
-  while (k < n && line[k] === " ") k++;
-  return line.slice(k);
-}
-
-function splitRow(line) {
-  let s = line.trim();
-  if (s.startsWith("|")) s = s.slice(1);
-  if (s.endsWith("|") && !s.endsWith("\\|")) s = s.slice(0, -1);
-  const cells = [];
-  let cur = "";
-  for (let k = 0; k < s.length; k++) {
-    if (s[k] === "\\" && s[k + 1] === "|") {
-      cur += "|";
-      k++;
-    } else if (s[k] === "|") {
-      cells.push(cur.trim());
-      cur = "";
-    } else cur += s[k];
+function openElement(t, doc) {
+  if (t.type === "paragraph_open" && t.hidden) return null; // tight list items: text directly in <li>
+  if (t.type === "link_open") {
+    const href = safeHref(t.attrGet("href") ?? "");
+    if (!href) return null;
+    const a = doc.createElement("a");
+    a.href = href;
+    a.rel = "noopener noreferrer nofollow";
+    a.target = "_blank";
+    return a;
   }
-  cells.push(cur.trim());
-  return cells;
-}
-
-/** A list starting at `lines[start]`: items of the same kind (bullet or number), each
- *  item's lines (indented continuation, nested lists) parsed as blocks. */
-function parseList(lines, start, depth) {
-  const first = RE.item.exec(lines[start]);
-  const ordered = /\d/.test(first[2]);
-  const baseIndent = first[1].length;
-  const items = [];
-  let i = start;
-  let loose = false;
-
-  while (i < lines.length) {
-    const m = RE.item.exec(lines[i]);
-    if (!m || m[1].length > baseIndent + 1 || m[1].length < baseIndent || /\d/.test(m[2]) !== ordered) break;
-    const contentIndent = m[1].length + m[2].length + 1;
-    const body = [m[3] ?? ""];
-    i++;
-    let sawBlank = false;
-    while (i < lines.length) {
-      const l = lines[i];
-      if (RE.blank.test(l)) {
-        sawBlank = true;
-        body.push("");
-        i++;
-        continue;
-      }
-      const indent = l.length - l.trimStart().length;
-      if (indent >= Math.min(contentIndent, baseIndent + 2)) {
-        body.push(stripIndent(l, contentIndent));
-        sawBlank = false;
-        i++;
-        continue;
-      }
-      // An unindented line right after the item text continues it (lazy continuation),
-      // unless it starts another block.
-      if (!sawBlank && !RE.item.test(l) && !RE.fence.test(l) && !RE.heading.test(l) && !RE.hr.test(l) && !RE.quote.test(l)) {
-        body.push(l);
-        i++;
-        continue;
-      }
-      break;
-    }
-    while (body.length && body[body.length - 1] === "") body.pop();
-    if (sawBlank && i < lines.length && RE.item.test(lines[i])) loose = true;
-    const blocks = depth >= MAX_DEPTH ? [textBlock(body.join("\n"), depth)] : parseBlocks(body.join("\n"), depth + 1);
-    items.push(blocks);
+  const tag = TAGS.get(t.tag);
+  if (!tag) return null;
+  const el = doc.createElement(tag);
+  if (tag === "ol") {
+    const start = t.attrGet("start");
+    if (start && /^\d{1,9}$/.test(start) && start !== "1") el.setAttribute("start", start);
   }
-  const startNum = ordered ? Number.parseInt(first[2], 10) : 1;
-  return { block: { type: "list", ordered, start: startNum, loose, items }, next: i };
-}
-
-// ---------------------------------------------------------------------------------------
-// Inlines
-
-const PUNCT = /[!-/:-@[-`{-~]/;
-const isWordChar = (c) => c !== undefined && /[\p{L}\p{N}_]/u.test(c);
-const isSpace = (c) => c === undefined || /\s/.test(c);
-
-/** Parse inline Markdown into nodes: text, strong, em, del, code, link, br. */
-export function parseInline(text, depth = 0) {
-  const out = [];
-  let buf = "";
-  const pushText = () => {
-    if (buf) out.push({ type: "text", text: buf });
-    buf = "";
-  };
-  // Positions from which a closing delimiter is known to be absent (a failed search
-  // from p fails from any later p too), so runs of unmatched delimiters stay linear.
-  const noClose = new Map();
-  const findClose = (delim, from, test) => {
-    const known = noClose.get(delim);
-    if (known !== undefined && from >= known) return -1;
-    let j = text.indexOf(delim, from);
-    while (j !== -1 && !test(j)) j = text.indexOf(delim, j + 1);
-    if (j === -1) noClose.set(delim, Math.min(known ?? Infinity, from));
-    return j;
-  };
-
-  // The next "](" and ")" at or after i (-1: none), so `[[[[` and `[a](` runs stay linear.
-  let linkMid = 0;
-  let parenNext = 0;
-
-  let i = 0;
-  while (i < text.length) {
-    const c = text[i];
-
-    if (c === "\\" && i + 1 < text.length && PUNCT.test(text[i + 1])) {
-      buf += text[i + 1];
-      i += 2;
-      continue;
-    }
-
-    if (c === "\n") {
-      pushText();
-      out.push({ type: "br" });
-      i++;
-      continue;
-    }
-
-    if (c === "`") {
-      let n = 1;
-      while (text[i + n] === "`") n++;
-      const run = "`".repeat(n);
-      const j = findClose(run, i + n, (j) => text[j - 1] !== "`" && text[j + n] !== "`");
-      if (j !== -1) {
-        pushText();
-        let code = text.slice(i + n, j).replace(/\n/g, " ");
-        if (code.length > 2 && code.startsWith(" ") && code.endsWith(" ") && code.trim()) code = code.slice(1, -1);
-        out.push({ type: "code", text: code });
-        i = j + n;
-      } else {
-        buf += run;
-        i += n;
-      }
-      continue;
-    }
-
-    if ((c === "*" || c === "_" || c === "~") && depth < MAX_DEPTH) {
-      const double = text[i + 1] === c;
-      if (c === "~" && !double) {
-        buf += c;
-        i++;
-        continue;
-      }
-      const delim = double ? c + c : c;
-      const n = delim.length;
-      const leftOk = !isSpace(text[i + n]) && !(c === "_" && isWordChar(text[i - 1]));
-      if (leftOk) {
-        const j = findClose(
-          delim,
-          i + n + 1,
-          (j) =>
-            !isSpace(text[j - 1]) &&
-            !(c === "_" && isWordChar(text[j + n])) &&
-            // `*a **b** c*`: a single `*` must not close on half of a `**`.
-            (n === 2 || (text[j + 1] !== c && text[j - 1] !== c)),
-        );
-        if (j !== -1) {
-          pushText();
-          const type = c === "~" ? "del" : n === 2 ? "strong" : "em";
-          out.push({ type, children: parseInline(text.slice(i + n, j), depth + 1) });
-          i = j + n;
-          continue;
-        }
-      }
-      buf += delim;
-      i += n;
-      continue;
-    }
-
-    if (c === "[" && depth < MAX_DEPTH) {
-      if (linkMid !== -1 && linkMid < i) linkMid = text.indexOf("](", i);
-      if (parenNext !== -1 && parenNext < i) parenNext = text.indexOf(")", i);
-      const link = linkMid === -1 || parenNext === -1 ? null : matchLink(text, i);
-      if (link) {
-        pushText();
-        const children = parseInline(link.label, depth + 1);
-        const href = safeHref(link.href);
-        out.push(href ? { type: "link", href, children } : { type: "span", children });
-        i = link.end;
-        continue;
-      }
-    }
-
-    if (c === "<") {
-      const m = /^<((?:https?:\/\/|mailto:)[^\s<>]+)>/i.exec(text.slice(i, i + 2048));
-      const href = m && safeHref(m[1]);
-      if (href) {
-        pushText();
-        out.push({ type: "link", href, children: [{ type: "text", text: m[1] }] });
-        i += m[0].length;
-        continue;
-      }
-    }
-
-    if ((c === "h" || c === "H") && !isWordChar(text[i - 1])) {
-      const m = /^https?:\/\/[^\s<>"`]+/i.exec(text.slice(i, i + 2048));
-      if (m) {
-        let url = m[0];
-        // Trailing punctuation belongs to the sentence, as does an unbalanced `)`.
-        for (;;) {
-          const last = url[url.length - 1];
-          if (/[.,:;!?'"*_~]/.test(last)) url = url.slice(0, -1);
-          else if (last === ")" && (url.match(/\(/g) ?? []).length < (url.match(/\)/g) ?? []).length) url = url.slice(0, -1);
-          else break;
-        }
-        const href = safeHref(url);
-        if (href && url.length > 8) {
-          pushText();
-          out.push({ type: "link", href, children: [{ type: "text", text: url }] });
-          i += url.length;
-          continue;
-        }
-      }
-    }
-
-    buf += c;
-    i++;
+  if (tag === "th" || tag === "td") {
+    const align = /^text-align:(left|right|center)$/.exec(t.attrGet("style") ?? "");
+    if (align) el.style.textAlign = align[1];
   }
-  pushText();
-  return out;
-}
-
-/** `[label](href "title")` at `i`: `{ label, href, end }` or null. */
-function matchLink(text, i) {
-  let depth = 0;
-  let k = i;
-  for (; k < text.length; k++) {
-    const c = text[k];
-    if (c === "\\") {
-      k++;
-      continue;
-    }
-    if (c === "`") {
-      // A code span inside the label: skip it whole.
-      const close = text.indexOf("`", k + 1);
-      if (close === -1) return null;
-      k = close;
-      continue;
-    }
-    if (c === "[") depth++;
-    else if (c === "]" && --depth === 0) break;
-    if (k - i > MAX_LINK_LABEL) return null;
+  if (tag === "table") {
+    // A wide table scrolls inside its own keyboard-reachable box, not the page.
+    const box = doc.createElement("div");
+    box.className = "md-table";
+    box.tabIndex = 0;
+    box.append(el);
+    return { outer: box, inner: el };
   }
-  if (depth !== 0 || text[k + 1] !== "(") return null;
-  const label = text.slice(i + 1, k);
-  let p = k + 2;
-  while (text[p] === " ") p++;
-  let hrefStart = p;
-  let hrefEnd = p;
-  let parens = 0;
-  if (text[p] === "<") {
-    const close = text.indexOf(">", p);
-    if (close === -1 || close - p > MAX_LINK_HREF) return null;
-    hrefStart = p + 1;
-    hrefEnd = close;
-    p = close + 1;
-  } else {
-    const limit = Math.min(text.length, p + MAX_LINK_HREF);
-    for (; p < limit; p++) {
-      const c = text[p];
-      if (c === "(") parens++;
-      else if (c === ")") {
-        if (parens === 0) break;
-        parens--;
-      } else if (c === " " || c === "\n") break;
+  return el;
+}
+
+function leaf(t, doc) {
+  switch (t.type) {
+    case "text":
+    case "text_special":
+    case "html_inline":
+    case "html_block":
+      return doc.createTextNode(t.content);
+    case "softbreak":
+    case "hardbreak":
+      return doc.createElement("br");
+    case "code_inline": {
+      const code = doc.createElement("code");
+      code.textContent = t.content;
+      return code;
     }
-    hrefEnd = p;
-  }
-  while (text[p] === " ") p++;
-  if (text[p] === '"' || text[p] === "'") {
-    const close = text.indexOf(text[p], p + 1);
-    if (close === -1 || close - p > MAX_LINK_LABEL) return null;
-    p = close + 1;
-    while (text[p] === " ") p++;
-  }
-  if (text[p] !== ")") return null;
-  return { label, href: text.slice(hrefStart, hrefEnd), end: p + 1 };
-}
-
-// ---------------------------------------------------------------------------------------
-// DOM (text nodes and a fixed set of elements only)
-
-function el(doc, tag, children, attrs) {
-  const node = doc.createElement(tag);
-  if (attrs) for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  if (children) node.append(...children);
-  return node;
-}
-
-function inlineToDom(nodes, doc) {
-  return nodes.map((n) => {
-    switch (n.type) {
-      case "text":
-        return doc.createTextNode(n.text);
-      case "br":
-        return doc.createElement("br");
-      case "code":
-        return el(doc, "code", [doc.createTextNode(n.text)]);
-      case "strong":
-      case "em":
-      case "del":
-        return el(doc, n.type, inlineToDom(n.children, doc));
-      case "span":
-        return el(doc, "span", inlineToDom(n.children, doc));
-      case "link":
-        return el(doc, "a", inlineToDom(n.children, doc), { href: n.href, rel: "noopener noreferrer nofollow", target: "_blank" });
-      default:
-        return doc.createTextNode("");
-    }
-  });
-}
-
-function blockToDom(b, doc) {
-  switch (b.type) {
-    case "paragraph":
-      return el(doc, "p", inlineToDom(b.inline, doc));
-    case "heading":
-      // Reply headings sit inside a message: keep them below the page's own h1/h2.
-      return el(doc, `h${Math.min(6, b.level + 2)}`, inlineToDom(b.inline, doc));
+    case "fence":
+    case "code_block":
+      return codeBlock(t.content.replace(/\n$/, ""), t.type === "fence" ? t.info : "", doc);
     case "hr":
       return doc.createElement("hr");
-    case "code": {
-      const code = el(doc, "code", [doc.createTextNode(b.text)], b.lang ? { class: `language-${b.lang}` } : undefined);
-      const attrs = { tabindex: "0" }; // scrollable regions must be keyboard-reachable
-      if (b.lang) attrs["data-lang"] = b.lang;
-      if (!b.closed) attrs["data-open"] = "";
-      return el(doc, "pre", [code], attrs);
-    }
-    case "quote":
-      return el(doc, "blockquote", b.blocks.map((x) => blockToDom(x, doc)));
-    case "list": {
-      const attrs = b.ordered && b.start !== 1 ? { start: String(b.start) } : undefined;
-      const items = b.items.map((blocks) => {
-        // A tight list item holding one paragraph renders its text directly.
-        if (!b.loose && blocks.length >= 1 && blocks[0].type === "paragraph") {
-          const [head, ...rest] = blocks;
-          return el(doc, "li", [...inlineToDom(head.inline, doc), ...rest.map((x) => blockToDom(x, doc))]);
-        }
-        return el(doc, "li", blocks.map((x) => blockToDom(x, doc)));
-      });
-      return el(doc, b.ordered ? "ol" : "ul", items, attrs);
-    }
-    case "table": {
-      const cell = (tag, content, k) => el(doc, tag, inlineToDom(content, doc), b.aligns[k] ? { style: `text-align: ${b.aligns[k]}` } : undefined);
-      const thead = el(doc, "thead", [el(doc, "tr", b.header.map((c, k) => cell("th", c, k)))]);
-      const tbody = el(doc, "tbody", b.rows.map((r) => el(doc, "tr", r.map((c, k) => cell("td", c, k)))));
-      return el(doc, "div", [el(doc, "table", [thead, tbody])], { class: "md-table", tabindex: "0" });
-    }
     default:
-      return doc.createTextNode("");
+      return t.content ? doc.createTextNode(t.content) : null;
   }
+}
+
+/** A code block: a bar with the language and a Copy button, then the (scrollable) code. */
+function codeBlock(text, info, doc) {
+  const lang = /^[A-Za-z0-9+#.-]{1,32}/.exec(info.trim())?.[0]?.toLowerCase() ?? "";
+  const box = doc.createElement("div");
+  box.className = "code";
+  const bar = doc.createElement("div");
+  bar.className = "code__bar";
+  const label = doc.createElement("span");
+  label.className = "code__lang";
+  label.textContent = lang || "code";
+  const copy = doc.createElement("button");
+  copy.type = "button";
+  copy.className = "code__copy";
+  copy.textContent = "Copy";
+  copy.setAttribute("aria-label", `Copy the ${lang || "code"} code`);
+  copy.addEventListener("click", onCopy);
+  bar.append(label, copy);
+  const pre = doc.createElement("pre");
+  pre.tabIndex = 0; // scrollable regions must be keyboard-reachable
+  if (lang) pre.dataset.lang = lang;
+  const code = doc.createElement("code");
+  if (lang) code.className = `language-${lang}`;
+  code.textContent = text;
+  pre.append(code);
+  box.append(bar, pre);
+  return box;
+}
+
+/** Copy the code of the block the button is in (read at click time: the text may have grown). */
+async function onCopy(e) {
+  const btn = e.currentTarget;
+  const code = btn.closest(".code")?.querySelector("pre code");
+  if (!code) return;
+  clearTimeout(btn.resetTimer);
+  try {
+    await navigator.clipboard.writeText(code.textContent);
+    btn.textContent = "Copied";
+  } catch {
+    // No clipboard access (insecure origin, permission): select the code instead.
+    const range = document.createRange();
+    range.selectNodeContents(code);
+    const sel = btn.ownerDocument.defaultView.getSelection();
+    sel.removeAllRanges();
+    sel.addRange(range);
+    btn.textContent = "Press Ctrl+C";
+  }
+  btn.resetTimer = setTimeout(() => (btn.textContent = "Copy"), 1500);
+}
+
+// ---------------------------------------------------------------------------------------
+// In-place update
+
+/** Make `target`'s children match `source`'s, keeping every node that is the same. */
+function morph(target, source) {
+  const olds = [...target.childNodes];
+  const news = [...source.childNodes];
+  for (let i = 0; i < news.length; i++) {
+    const o = olds[i];
+    const n = news[i];
+    if (!o) target.append(n);
+    else if (o.nodeType !== n.nodeType || o.nodeName !== n.nodeName) {
+      target.replaceChild(n, o);
+    } else if (o.nodeType === 3) {
+      if (o.data !== n.data) {
+        // appendData keeps a selection inside the node; replacing the data would reset it.
+        if (n.data.startsWith(o.data)) o.appendData(n.data.slice(o.data.length));
+        else o.data = n.data;
+      }
+    } else if (o.nodeType === 1) {
+      if (o.hlSource !== undefined && o.hlSource === n.textContent) continue; // highlighted, unchanged
+      o.hlSource = undefined;
+      syncAttributes(o, n);
+      morph(o, n);
+    }
+  }
+  for (let i = news.length; i < olds.length; i++) olds[i].remove();
+}
+
+function syncAttributes(o, n) {
+  for (const a of [...o.attributes]) if (!n.hasAttribute(a.name)) o.removeAttribute(a.name);
+  for (const a of n.attributes) if (o.getAttribute(a.name) !== a.value) o.setAttribute(a.name, a.value);
+}
+
+// ---------------------------------------------------------------------------------------
+// Syntax highlighting (lazy)
+
+const HLJS = new URL("../vendor/highlight/", import.meta.url).href;
+/** The grammars served (a few common ones, to keep the download small), by name or alias. */
+const GRAMMARS = {
+  rust: "rust",
+  rs: "rust",
+  python: "python",
+  py: "python",
+  javascript: "javascript",
+  js: "javascript",
+  jsx: "javascript",
+  mjs: "javascript",
+  node: "javascript",
+  typescript: "typescript",
+  ts: "typescript",
+  tsx: "typescript",
+  go: "go",
+  golang: "go",
+  bash: "bash",
+  sh: "bash",
+  shell: "bash",
+  zsh: "bash",
+  console: "bash",
+  sql: "sql",
+  json: "json",
+  html: "xml",
+  xml: "xml",
+  svg: "xml",
+};
+let hljsPromise;
+const grammarPromises = new Map();
+
+function loadGrammar(name) {
+  hljsPromise ??= import(HLJS + "core.min.js").then((m) => m.default);
+  if (!grammarPromises.has(name)) {
+    grammarPromises.set(
+      name,
+      Promise.all([hljsPromise, import(`${HLJS}languages/${name}.min.js`)]).then(([hljs, g]) => {
+        if (!hljs.getLanguage(name)) hljs.registerLanguage(name, g.default);
+        return hljs;
+      }),
+    );
+  }
+  return grammarPromises.get(name);
+}
+
+/** Highlight every code block in `root` whose language has a grammar (async, idempotent). */
+function highlightIn(root) {
+  for (const code of root.querySelectorAll("pre > code[class^='language-']")) {
+    const name = GRAMMARS[code.className.slice("language-".length)];
+    if (!name) continue;
+    const pre = code.parentElement;
+    const source = code.textContent;
+    if (pre.hlSource === source) continue;
+    loadGrammar(name).then(
+      (hljs) => {
+        if (!pre.isConnected || code.textContent !== source) return; // changed meanwhile
+        const html = hljs.highlight(source, { language: name, ignoreIllegals: true }).value;
+        const tpl = pre.ownerDocument.createElement("template");
+        tpl.innerHTML = html; // inert: a template's content runs and loads nothing
+        code.replaceChildren(...copySpans(tpl.content, pre.ownerDocument));
+        if (code.textContent !== source) code.textContent = source; // never show other text
+        pre.dataset.hl = name;
+        pre.hlSource = source; // a property, not an attribute: model text stays out of attributes
+      },
+      () => {}, // no grammar: the code stays plain
+    );
+  }
+}
+
+/** Copy highlight.js's markup keeping only text and <span class="hljs-…">. */
+function copySpans(from, doc) {
+  const out = [];
+  for (const n of from.childNodes) {
+    if (n.nodeType === 3) out.push(doc.createTextNode(n.data));
+    else if (n.nodeType === 1 && n.localName === "span") {
+      const span = doc.createElement("span");
+      const cls = [...n.classList].filter((c) => /^hljs-[a-z_-]+$|^[a-z_]+_$/.test(c));
+      if (cls.length) span.className = cls.join(" ");
+      span.append(...copySpans(n, doc));
+      out.push(span);
+    } else if (n.nodeType === 1) out.push(doc.createTextNode(n.textContent));
+  }
+  return out;
 }

@@ -23,6 +23,7 @@ import { realpathSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { setImmediate as immediate } from "node:timers/promises";
 import { scripts, chunkObject } from "./scripts.mjs";
+import { demoReply, DEMO_MODELS } from "./demo-simulator.mjs";
 
 export { scripts } from "./scripts.mjs";
 
@@ -106,9 +107,11 @@ export function tokenize(text) {
 /** The usage estimate the simulator reports: characters / 4, at least 1. */
 export const estimateTokens = (chars) => Math.max(1, Math.ceil(chars / 4));
 
-/** What the simulator answers for a request body (the same text streamed or not). */
-export function simulate(request) {
-  const reply = simulatorReply(lastUserText(request.messages));
+/** What the simulator answers for a request body (the same text streamed or not). With
+ *  `demo: { seed }` (the `/demo/<seed>` modifier) the reply is the offline demo's simulated
+ *  model's (./demo-simulator.mjs) instead of the deterministic echo. */
+export function simulate(request, { demo } = {}) {
+  const reply = demo ? demoReply({ model: request.model, messages: request.messages, seed: demo.seed }) : simulatorReply(lastUserText(request.messages));
   let tokens = tokenize(reply);
   let finishReason = "stop";
   const max = request.max_completion_tokens ?? request.max_tokens;
@@ -353,6 +356,14 @@ const MODIFIERS = {
   pace(ctx, rest) {
     if (!isInt(rest[0])) return null;
     ctx.opts.pace = Number(rest[0]);
+    return rest.slice(1);
+  },
+  // The offline demo's simulated models: `/demo/varied` (a new seed per request) or
+  // `/demo/<n>` (fixed: the same question to the same model gets the same reply).
+  demo(ctx, rest) {
+    if (rest[0] === "varied") ctx.opts.demo = { seed: Math.floor(Math.random() * 2 ** 32) };
+    else if (isInt(rest[0])) ctx.opts.demo = { seed: Number(rest[0]) };
+    else return null;
     return rest.slice(1);
   },
 };
@@ -710,7 +721,7 @@ async function simulator(ctx, rest) {
   const method = ctx.req.method;
   if (/(^|\/)models$/.test(path)) {
     if (method !== "GET") return ctx.sendError(405, `use GET for ${path}`, { code: "method_not_allowed" });
-    return ctx.sendJson(200, { object: "list", data: MODELS });
+    return ctx.sendJson(200, { object: "list", data: ctx.opts.demo ? DEMO_MODELS : MODELS });
   }
   if (/(^|\/)chat\/completions$/.test(path)) {
     if (method !== "POST") return ctx.sendError(405, `use POST for ${path}`, { code: "method_not_allowed" });
@@ -766,7 +777,7 @@ export const HUB_MODELS = {
 
 function servedProvider(model) {
   const [id, suffix] = model.split(/:(?=[^/:]+$)/);
-  const card = MODELS.find((m) => m.id === id);
+  const card = MODELS.find((m) => m.id === id) ?? DEMO_MODELS.find((m) => m.id === id);
   if (!card?.providers?.length) return undefined;
   return card.providers.find((p) => p.provider === suffix)?.provider ?? card.providers[0].provider;
 }
@@ -779,7 +790,7 @@ async function chatSimulator(ctx) {
   if (!Array.isArray(req.messages) || req.messages.length === 0) {
     return ctx.sendError(400, "`messages` must be a non-empty array", { code: "invalid_messages" });
   }
-  const sim = simulate(req);
+  const sim = simulate(req, { demo: ctx.opts.demo });
   const id = `chatcmpl-fixture-${ctx.entry.seq}`;
   const headers = { "x-request-id": `sim-${ctx.entry.seq}` };
   // The router names the provider that served a call; so does the simulator, for the models

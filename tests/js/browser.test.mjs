@@ -6,6 +6,12 @@
 // {"ok":true,"offline":true}, and pipes every `…/v1/…` path to the fixture server's chat
 // simulator (so `?base=/pace/40/v1` reaches a paced stream, `?base=/status/429/v1` a 429).
 //
+// `?base=/demo/1/v1` reaches the offline demo's simulated models with a fixed seed. The last
+// sections (issue 14) cover what a person expects of a chat page: the simulated models, code
+// blocks, reading and selecting while a reply streams, the conversation kept across reloads,
+// Regenerate/Edit, errors in plain words, the README's embed snippet from another origin and
+// `make demo-worker`, with screenshots at desktop width and 390 px.
+//
 // Run: node --test tests/js/browser.test.mjs   (after `bash scripts/build-pkg.sh`).
 // Every wait is bounded; nothing asserts on timing. Screenshots go to
 // test-results/browser/ (gitignored). Without Chromium at /usr/bin/chromium (or
@@ -14,11 +20,14 @@
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { startFixtureServer, simulate, MODELS } from "../fixture-server/server.mjs";
+import { startFixtureServer, simulate, MODELS, FAULT_PARTIAL_TEXT } from "../fixture-server/server.mjs";
+import { demoReply, DEMO_MODELS } from "../fixture-server/demo-simulator.mjs";
+import { startStaticServer } from "../packaging/static-server.mjs";
 import { within, waitFor } from "./helpers.mjs";
 import { startWebServer, TEST_TOKEN } from "../browser/server.mjs";
 
@@ -181,8 +190,9 @@ describe("demo page (www/index.html)", () => {
       assert.equal(await fig("tokens"), `${want.usage.completion_tokens} tokens`);
       // Cost: the simulator names "together" as the serving provider (as the router does),
       // whose price ($0.88 per million tokens both ways) came from /v1/models via loadPricing.
-      assert.equal(await fig("cost"), `$${((want.usage.total_tokens * 0.88) / 1e6).toPrecision(2)}`);
-      assert.match(await page.locator('article.msg--assistant [data-figure="cost"]').getAttribute("title"), /by together/);
+      // The page is in offline mode (its /health says so), so the cost is labelled simulated.
+      assert.equal(await fig("cost"), `$${((want.usage.total_tokens * 0.88) / 1e6).toPrecision(2)} (simulated)`);
+      assert.match(await page.locator('article.msg--assistant [data-figure="cost"]').getAttribute("title"), /^Simulated: .*Nothing is billed\.$/);
       assert.equal(await page.locator("article.msg--assistant").getAttribute("aria-busy"), "false");
       assert.equal(await page.locator("#banners .banner").count(), 0);
       assert.equal(await page.evaluate(() => document.activeElement?.id), "input", "focus stays in the message box");
@@ -316,9 +326,13 @@ describe("demo page (www/index.html)", () => {
       await banner.waitFor({ timeout: 15_000 }); // the client first retries twice, 1 s apart, as Retry-After asks
       await shot(page, "demo-rate-limited");
       assert.equal(await banner.getAttribute("role"), "alert");
-      assert.equal((await banner.locator(".banner__title").textContent()).trim(), "Rate limited");
+      assert.equal((await banner.locator(".banner__title").textContent()).trim(), "Too many messages right now");
       assert.equal(await banner.getAttribute("data-retry-after-ms"), "1000", "the wait the server asked for");
-      assert.match(await banner.locator(".banner__text").textContent(), /scripted 429/);
+      assert.equal((await banner.locator(".banner__text").textContent()).trim(), "The server asked for a short pause before the next message.");
+      // The technical detail is one click away, not in the sentence.
+      assert.equal(await banner.locator(".banner__detail").isVisible(), false);
+      await banner.locator(".banner__details summary").click();
+      assert.match(await banner.locator(".banner__detail").textContent(), /scripted 429/);
       assert.equal((await banner.locator(".request-id").textContent()).trim(), "req-429");
 
       // The countdown runs down to "now", then Retry is enabled.
@@ -346,9 +360,11 @@ describe("demo page (www/index.html)", () => {
       await page.locator("#input").press("Enter");
       const banner = page.locator('#banners .banner[data-kind="upstream"]');
       await banner.waitFor({ timeout: 15_000 });
-      assert.equal((await banner.locator(".banner__title").textContent()).trim(), "Upstream error (HTTP 502)");
-      assert.match(await banner.locator(".banner__text").textContent(), /HTTP 502: scripted 502/);
+      assert.equal((await banner.locator(".banner__title").textContent()).trim(), "The model service had a problem");
+      assert.equal((await banner.locator(".banner__text").textContent()).trim(), "It answered with an error (HTTP 502). Try again in a moment.");
+      assert.match(await banner.locator(".banner__detail").textContent(), /HTTP 502: scripted 502/);
       assert.equal((await banner.locator(".request-id").textContent()).trim(), "req-502");
+      assert.equal(await banner.getByRole("button", { name: "Retry" }).count(), 1, "a 5xx may heal: Retry is offered");
       await shot(page, "demo-upstream-error");
     } finally {
       await context.close();
@@ -361,8 +377,9 @@ describe("demo page (www/index.html)", () => {
       await page.locator("#input").press("Enter");
       const banner = page.locator('#banners .banner[data-kind="upstream"]');
       await banner.waitFor({ timeout: 15_000 });
-      assert.equal((await banner.locator(".banner__title").textContent()).trim(), "Upstream error (HTTP 502)");
-      assert.match(await banner.locator(".banner__text").textContent(), /upstream could not be reached/);
+      assert.equal((await banner.locator(".banner__title").textContent()).trim(), "The model service can't be reached");
+      assert.match(await banner.locator(".banner__text").textContent(), /chat server is up, but it could not reach the model provider/);
+      assert.match(await banner.locator(".banner__detail").textContent(), /upstream could not be reached/);
     } finally {
       await context.close();
     }
@@ -377,7 +394,13 @@ describe("demo page (www/index.html)", () => {
       const banner = page.locator('#banners .banner[data-kind="network"]');
       await banner.waitFor({ timeout: 15_000 });
       assert.equal((await banner.locator(".banner__title").textContent()).trim(), "Can't reach the chat server");
-      assert.match(await banner.locator(".banner__text").textContent(), /\/v1/);
+      const text = await banner.locator(".banner__text").textContent();
+      assert.match(text, /could not connect to its server/);
+      // Same-origin page: no CORS hint, no doubled parentheses, no jargon in what is shown
+      // (the client's own message is under the closed "Details").
+      assert.doesNotMatch((await banner.locator(".banner__title").textContent()) + text, /CORS|\(\(|\)\)/);
+      assert.equal(await banner.locator(".banner__detail").isVisible(), false);
+      assert.doesNotMatch(text, /network error/);
     } finally {
       await context.close();
     }
@@ -461,7 +484,8 @@ describe("demo page (www/index.html)", () => {
           "- <a href=javascript:alert(1)>x</a>",
           "[docs](https://huggingface.co/docs) and https://example.com/a_(b).",
         ];
-        const allowed = new Set(["P", "BR", "STRONG", "EM", "DEL", "CODE", "PRE", "A", "UL", "OL", "LI", "BLOCKQUOTE", "HR", "H3", "H4", "H5", "H6", "TABLE", "THEAD", "TBODY", "TR", "TH", "TD", "DIV", "SPAN"]);
+        // BUTTON: the renderer's own Copy button on code blocks (checked below: nothing else).
+        const allowed = new Set(["P", "BR", "STRONG", "EM", "DEL", "CODE", "PRE", "A", "UL", "OL", "LI", "BLOCKQUOTE", "HR", "H3", "H4", "H5", "H6", "TABLE", "THEAD", "TBODY", "TR", "TH", "TD", "DIV", "SPAN", "BUTTON"]);
         const out = { bad: [], links: [], text: [] };
         for (const input of inputs) {
           const div = document.createElement("div");
@@ -469,8 +493,10 @@ describe("demo page (www/index.html)", () => {
           for (const el of div.querySelectorAll("*")) {
             if (!allowed.has(el.tagName)) out.bad.push(`${input} → <${el.tagName}>`);
             for (const a of el.attributes) if (/^on/i.test(a.name) || (a.name !== "href" && /script:/i.test(a.value))) out.bad.push(`${input} → ${a.name}=${a.value}`);
+            if (el.tagName === "BUTTON" && (el.className !== "code__copy" || el.textContent !== "Copy")) out.bad.push(`${input} → a button that is not the code Copy button`);
           }
           for (const a of div.querySelectorAll("a")) out.links.push({ href: a.getAttribute("href"), rel: a.rel, target: a.target });
+          for (const b of div.querySelectorAll("button")) b.remove(); // its label is not reply text
           out.text.push(div.textContent);
         }
         return out;
@@ -484,7 +510,9 @@ describe("demo page (www/index.html)", () => {
       assert.ok(hrefs.includes("https://huggingface.co/docs") && hrefs.includes("https://example.com/a_(b)"), `real links still work: ${hrefs}`);
       assert.ok(!hrefs.some((h) => /["'<>\s]/.test(h)), `no quote or bracket ends up in an href: ${hrefs}`);
       assert.ok(report.text[0].includes("<img src=x onerror=alert(1)>"));
-      assert.ok(report.text[12].includes("&lt;img&gt; &amp;"), "entities are not decoded either");
+      // markdown-it decodes entities as CommonMark says, into text: `&lt;img&gt;` shows "<img>"
+      // and makes no element (the element check above covers every input).
+      assert.ok(report.text[12].includes("<img> &"), `entities become text: ${report.text[12]}`);
 
       await page.waitForTimeout(100); // give a stray onerror handler its chance to fire
       assert.deepEqual(dialogs, [], "no alert() ran");
@@ -671,12 +699,356 @@ describe("<hf-chat> embedded in a plain page (www/embed.html)", () => {
       await page.locator("hf-chat textarea").press("Enter");
       const error = page.locator('hf-chat .error[data-kind="rate-limit"]');
       await error.waitFor({ timeout: 15_000 });
-      assert.match(await error.textContent(), /Rate limited/);
+      assert.match(await error.textContent(), /Too many messages right now/);
       assert.match(await error.textContent(), /req-429/);
       assert.match(await error.locator(".countdown").textContent(), /^(Try again in \d+ s\.|You can try again now\.)$/);
       await shot(page, "embed-rate-limited");
       await error.locator('.countdown[data-seconds="0"]').waitFor({ timeout: WAIT });
       assert.equal(await page.locator("hf-chat .msg--assistant").count(), 0);
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// What people expect of a chat page (issue 14): the offline simulator's models, code blocks,
+// streaming that can be read and selected, the conversation kept, errors in plain words,
+// the embed from another origin, the Worker. Screenshots at desktop and 390 px wide.
+
+const PHONE = { width: 390, height: 780 };
+const DESKTOP = { width: 1100, height: 800 };
+const demoText = (model, content, seed = 1) => demoReply({ model, messages: [{ role: "user", content }], seed });
+const lastReply = (page) => page.locator("article.msg--assistant").last();
+const doneCount = (page) => page.locator('article.msg--assistant[data-status="done"]').count();
+async function ask(page, text, { done = true } = {}) {
+  const before = await doneCount(page);
+  await page.locator("#input").fill(text);
+  await page.locator("#input").press("Enter");
+  if (done) await waitFor(async () => (await doneCount(page)) > before, { timeout: WAIT, message: `the reply to ${JSON.stringify(text)}` });
+}
+const pickModel = (page, id) => page.locator("#model").selectOption(id);
+
+describe("the offline demo's simulated models", () => {
+  test("each simulated model answers the same question in its own words; the Rust chip gets highlighted Rust with a working Copy", T, async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const { context, page, errors } = await open("/www/?base=/demo/1/v1", { viewport: DESKTOP });
+    try {
+      // Clipboard permissions are engine-specific; without them the Copy button's fallback
+      // (select the code, say "Press Ctrl+C") is what is checked.
+      const clipboard = await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: web.url }).then(
+        () => true,
+        () => false,
+      );
+      const options = await page.locator("#model option").evaluateAll((os) => os.map((o) => o.value));
+      assert.deepEqual(options, DEMO_MODELS.map((m) => m.id), "the picker lists the simulated models");
+      const prompt = "Why compile a chat client to WebAssembly?";
+      const texts = [];
+      for (const model of ["simulator/quick-8b", "simulator/chatty-mini"]) {
+        await pickModel(page, model);
+        await ask(page, prompt);
+        texts.push((await demoMessages(page)).at(-1).content);
+        assert.equal(texts.at(-1), demoText(model, prompt), `${model}'s seeded reply`);
+      }
+      assert.notEqual(texts[0], texts[1], "two models, two different answers");
+      assert.doesNotMatch(texts.join("\n"), /You asked:|deterministic reply/, "no echoed template");
+
+      await page.locator("#new-chat").click();
+      await pickModel(page, "simulator/careful-70b");
+      await page.getByRole("button", { name: "Show me some Rust code" }).click();
+      await waitFor(async () => (await doneCount(page)) === 1, { timeout: WAIT, message: "the Rust reply" });
+      const block = lastReply(page).locator(".code");
+      assert.equal(await block.count(), 1);
+      assert.equal((await block.locator(".code__lang").textContent()).trim(), "rust");
+      assert.equal(await block.locator("pre code.language-rust").count(), 1);
+      // highlight.js coloured it: `fn` is a keyword span, and the text is exactly the code.
+      await block.locator("pre[data-hl='rust'] .hljs-keyword").first().waitFor({ timeout: WAIT });
+      assert.equal((await block.locator(".hljs-keyword").first().textContent()).trim(), "fn");
+      const code = await block.locator("pre code").textContent();
+      assert.ok(code.startsWith("fn reverse(s: &str) -> String {") && code.includes("s.chars().rev().collect()"), code);
+      await block.locator(".code__copy").click();
+      if (clipboard) {
+        await waitFor(async () => (await block.locator(".code__copy").textContent()) === "Copied", { timeout: WAIT, message: "Copied" });
+        assert.equal(await page.evaluate(() => navigator.clipboard.readText()), code, "Copy put the code on the clipboard");
+      } else {
+        await waitFor(async () => (await block.locator(".code__copy").textContent()) === "Press Ctrl+C", { timeout: WAIT, message: "the fallback" });
+        assert.equal(await page.evaluate(() => getSelection().toString()), code, "the code is selected for copying");
+      }
+      // Offline costs are labelled simulated.
+      assert.match(await lastReply(page).locator('[data-figure="cost"]').textContent(), /^\$[\d.e-]+ \(simulated\)$/);
+      await shot(page, "sim-rust-desktop");
+      await page.setViewportSize(PHONE);
+      await shot(page, "sim-rust-390");
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(wide <= PHONE.width, `nothing scrolls sideways at 390 px: ${wide}`);
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("while a reply streams: no raw ** appears, earlier text keeps its nodes and a selection in it survives", T, async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const prompt = "Explain server-sent events in one paragraph";
+    const model = "simulator/careful-70b";
+    const want = demoText(model, prompt);
+    assert.match(want, /\*\*Caveat:\*\*/, "the reply has bold text to stream");
+    const { context, page, errors } = await open("/www/?base=/pace/40/demo/1/v1", { viewport: DESKTOP });
+    try {
+      await pickModel(page, model);
+      await recordReplyStates(page, "demo");
+      await ask(page, prompt, { done: false });
+      // The first paragraph is there: select part of it, tag its node.
+      const selected = await page.waitForFunction(
+        () => {
+          const p = document.querySelector("article.msg--assistant .msg__body p");
+          if (!p || (p.textContent?.length ?? 0) < 40 || !p.nextElementSibling) return false;
+          p.__tag = "first";
+          const range = document.createRange();
+          range.setStart(p.firstChild, 0);
+          range.setEnd(p.firstChild, 30);
+          getSelection().removeAllRanges();
+          getSelection().addRange(range);
+          return getSelection().toString();
+        },
+        null,
+        { timeout: WAIT },
+      );
+      const want30 = await selected.jsonValue();
+      assert.equal(want30.length, 30);
+      const grown = await page.evaluate(() => window.hfChatDemo.messages.at(-1).content.length);
+      await page.waitForFunction((n) => window.hfChatDemo.messages.at(-1).content.length > n + 150, grown, { timeout: WAIT });
+      const during = await page.evaluate(() => ({
+        streaming: window.hfChatDemo.streaming,
+        same: document.querySelector("article.msg--assistant .msg__body p").__tag === "first",
+        selection: getSelection().toString(),
+      }));
+      assert.deepEqual(during, { streaming: true, same: true, selection: want30 }, "the paragraph was not rebuilt and the selection held while text kept arriving");
+      await page.locator('article.msg--assistant[data-status="done"]').waitFor({ timeout: WAIT });
+      assert.equal((await demoMessages(page)).at(-1).content, want);
+      const states = await page.evaluate(() => window.__states);
+      assert.ok(states.length >= 10, `streamed in many steps: ${states.length}`);
+      const starred = states.filter((s) => s.includes("*"));
+      assert.deepEqual(starred, [], "no asterisk was ever shown");
+      assert.equal(await lastReply(page).locator("blockquote strong").textContent(), "Caveat:");
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+describe("the conversation", () => {
+  test("survives a reload, with a heading per message for screen readers; New chat clears it for good", T, async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const { context, page, errors } = await open("/www/?base=/demo/1/v1", { viewport: DESKTOP });
+    try {
+      await ask(page, "hello");
+      await ask(page, "Tell me about tokens");
+      const before = await demoMessages(page);
+      assert.equal(before.length, 4);
+      await page.reload();
+      await page.waitForSelector("html[data-ready]", { state: "attached", timeout: WAIT });
+      const after = await demoMessages(page);
+      assert.deepEqual(after.map((m) => [m.role, m.content, m.status ?? null]), before.map((m) => [m.role, m.content, m.status ?? null]));
+      assert.equal(await page.locator("article.msg--assistant .msg__body p").count() > 0, true, "restored replies are rendered");
+      assert.deepEqual(
+        await page.locator("article.msg h2").allTextContents(),
+        ["You said", "Assistant", "You said", "Assistant"],
+        "one heading per message",
+      );
+      assert.equal(await page.locator("#empty").isVisible(), false);
+      await shot(page, "conversation-restored");
+
+      await page.locator("#new-chat").click();
+      assert.equal(await page.locator("article.msg").count(), 0);
+      assert.equal(await page.locator("#empty").isVisible(), true);
+      await page.reload();
+      await page.waitForSelector("html[data-ready]", { state: "attached", timeout: WAIT });
+      assert.equal(await page.locator("article.msg").count(), 0, "a new chat stays new after a reload");
+      assert.equal(await page.evaluate(() => localStorage.getItem("hf-chat-demo:conversation")), null);
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("Regenerate asks again without the old reply; Edit puts the last message back in the box", T, async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const mark = fx.requests.length;
+    const { context, page, errors } = await open("/www/?base=/demo/1/v1", { viewport: DESKTOP });
+    try {
+      await ask(page, "hello");
+      assert.equal(await page.getByRole("button", { name: "Regenerate" }).count(), 1, "Regenerate on the last reply");
+      assert.equal(await page.getByRole("button", { name: "Edit" }).count(), 1, "Edit on the last message");
+      await page.getByRole("button", { name: "Regenerate" }).click();
+      await waitFor(async () => chatRequests(mark).length === 2 && (await doneCount(page)) === 1, { timeout: WAIT, message: "the regenerated reply" });
+      assert.deepEqual(JSON.parse(chatRequests(mark)[1].body).messages, [{ role: "user", content: "hello" }], "the old reply is not sent back");
+      assert.equal((await demoMessages(page)).length, 2, "the new reply replaced the old one");
+
+      await page.getByRole("button", { name: "Edit" }).click();
+      assert.equal(await page.locator("#input").inputValue(), "hello");
+      assert.equal(await page.evaluate(() => document.activeElement?.id), "input");
+      assert.equal(await page.locator("article.msg").count(), 0, "the message and its reply are taken back");
+      await page.locator("#input").fill("Tell me about tokens");
+      await page.locator("#input").press("Enter");
+      await waitFor(async () => (await doneCount(page)) === 1, { timeout: WAIT, message: "the edited message's reply" });
+      assert.deepEqual(JSON.parse(chatRequests(mark).at(-1).body).messages, [{ role: "user", content: "Tell me about tokens" }]);
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("a message that got no answer is marked not sent and left out of the next request", T, async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const mark = fx.requests.length;
+    const { context, page } = await open("/www/?base=/fault/fail-then-ok/400/3/notsent/demo/1/v1", { viewport: DESKTOP }); // the model list and the price list (either order), then the first message
+    try {
+      await ask(page, "First try", { done: false });
+      const banner = page.locator('#banners .banner[data-kind="request"]');
+      await banner.waitFor({ timeout: 15_000 });
+      assert.equal((await banner.locator(".banner__title").textContent()).trim(), "The server could not use this request");
+      assert.equal(await banner.getByRole("button", { name: "Retry" }).count(), 0, "a 400 will fail again: no Retry");
+      const first = page.locator("article.msg--user").first();
+      assert.equal(await first.locator(".badge--not-sent").isVisible(), true);
+      assert.equal((await first.locator(".badge--not-sent").textContent()).trim(), "not sent");
+      await ask(page, "hello");
+      assert.deepEqual(JSON.parse(chatRequests(mark).at(-1).body).messages, [{ role: "user", content: "hello" }]);
+      assert.equal(await first.locator(".badge--not-sent").isVisible(), true, "still marked");
+      await shot(page, "not-sent");
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+describe("errors a person can read", () => {
+  test("a bad server token: said in plain words, no Retry, at desktop and 390 px", T, async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    for (const [name, viewport] of [
+      ["desktop", DESKTOP],
+      ["390", PHONE],
+    ]) {
+      const { context, page } = await open("/www/?base=/status/401/v1", { viewport });
+      try {
+        await ask(page, "hello", { done: false });
+        const banner = page.locator('#banners .banner[data-kind="token"]');
+        await banner.waitFor({ timeout: 15_000 });
+        assert.equal((await banner.locator(".banner__title").textContent()).trim(), "The server's access token was refused");
+        assert.match(await banner.locator(".banner__text").textContent(), /needs to set a valid HF_TOKEN and restart it; trying again will not help\./);
+        assert.equal(await banner.getByRole("button", { name: "Retry" }).count(), 0, "no Retry for a refused server token");
+        assert.doesNotMatch(await banner.locator(".banner__text").textContent(), /HTTP|502|attempts/);
+        await banner.locator(".banner__details summary").click();
+        assert.match(await banner.locator(".banner__detail").textContent(), /HF_TOKEN/);
+        await shot(page, `error-token-${name}`);
+      } finally {
+        await context.close();
+      }
+    }
+  });
+
+  test("a connection lost mid-reply keeps the partial reply in view, says so plainly, and does not send it back", T, async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    for (const [name, viewport] of [
+      ["390", PHONE],
+      ["desktop", DESKTOP],
+    ]) {
+      const mark = fx.requests.length;
+      const { context, page } = await open("/www/?base=/fault/drop-mid/v1", { viewport });
+      try {
+        // Some history first, so the interrupted reply sits at the bottom of a full log.
+        await page.evaluate(() => {
+          const saved = Array.from({ length: 6 }, (_, i) => [
+            { role: "user", content: `Earlier question ${i}` },
+            { role: "assistant", content: `Earlier answer ${i}.\n\n- one point\n- another point`, status: "done" },
+          ]).flat();
+          localStorage.setItem("hf-chat-demo:conversation", JSON.stringify({ version: 1, messages: saved }));
+        });
+        await page.reload();
+        await page.waitForSelector("html[data-ready]", { state: "attached", timeout: WAIT });
+        await ask(page, "Tell me a story", { done: false });
+        const reply = page.locator('article.msg--assistant[data-status="error"]');
+        await reply.waitFor({ timeout: 15_000 });
+        assert.equal((await reply.locator(".msg__body").textContent()).trim(), FAULT_PARTIAL_TEXT, "what arrived is kept");
+        assert.equal((await reply.locator(".badge").textContent()).trim(), "interrupted");
+        assert.match(await reply.locator(".msg__note").textContent(), /not sent back to the model/);
+        const banner = page.locator("#banners .banner").first();
+        await banner.waitFor({ timeout: WAIT });
+        const title = (await banner.locator(".banner__title").textContent()).trim();
+        const text = (await banner.locator(".banner__text").textContent()).trim();
+        assert.match(text, /The part of the reply that arrived is kept above\./);
+        assert.doesNotMatch(title + text, /CORS|\(\(|\)\)|network error|HTTP/, `plain words: ${title} ${text}`);
+        assert.equal(await banner.locator(".banner__detail").isVisible(), false, "the technical detail is one click away");
+        // Not covered: the reply's text is inside the log's visible box, above the banner.
+        await page.waitForTimeout(150); // let the resize observer keep the end in view
+        const box = await page.evaluate(() => {
+          const log = document.getElementById("log").getBoundingClientRect();
+          const body = [...document.querySelectorAll('article.msg--assistant[data-status="error"] .msg__body')].at(-1).getBoundingClientRect();
+          const banner = document.querySelector("#banners .banner").getBoundingClientRect();
+          return { logTop: log.top, logBottom: log.bottom, top: body.top, bottom: body.bottom, bannerTop: banner.top };
+        });
+        assert.ok(box.top >= box.logTop && box.bottom <= box.logBottom && box.bottom <= box.bannerTop, `the partial reply is in view: ${JSON.stringify(box)}`);
+        await shot(page, `error-interrupted-${name}`);
+
+        await ask(page, "And then?", { done: false });
+        await waitFor(() => chatRequests(mark).length >= 2, { timeout: 15_000, message: "the follow-up request" });
+        const sent = JSON.parse(chatRequests(mark).at(-1).body).messages;
+        assert.ok(!sent.some((m) => m.role === "assistant" && m.content === FAULT_PARTIAL_TEXT), `the interrupted reply is not sent as context: ${JSON.stringify(sent.slice(-3))}`);
+        assert.deepEqual(sent.at(-1), { role: "user", content: "And then?" });
+      } finally {
+        await context.close();
+      }
+    }
+  });
+});
+
+describe("the embed from another origin, and the Worker", () => {
+  test("the README's embed snippet, verbatim, works from a page on another port", T, async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const readme = await readFile(path.join(ROOT, "README.md"), "utf8");
+    const m = /<!-- embed-snippet -->\s*```html\n([\s\S]*?)```/.exec(readme);
+    assert.ok(m, "the README has the embed snippet");
+    const snippet = m[1];
+    assert.match(snippet, /http:\/\/127\.0\.0\.1:8080\/www\/hf-chat\.js/);
+    // The demo server on its own port (as `make demo` is on 8080), the page on another.
+    const dir = await mkdtemp(path.join(os.tmpdir(), "hf-embed-"));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    await writeFile(path.join(dir, "index.html"), `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Another site</title><link rel="icon" href="data:,"></head><body><h1>Another site</h1>\n${snippet.replaceAll("http://127.0.0.1:8080", web.url)}\n</body></html>`);
+    const site = await startStaticServer({ "/": dir });
+    t.after(() => site.close());
+    assert.notEqual(new URL(site.url).port, new URL(web.url).port);
+    const mark = fx.requests.length;
+    const { context, page, errors } = await open("/", { server: site, ready: "hf-chat:defined", viewport: DESKTOP });
+    try {
+      await page.locator("hf-chat textarea").fill("hello");
+      await page.locator("hf-chat textarea").press("Enter");
+      await page.locator('hf-chat .msg--assistant[data-status="done"]').waitFor({ timeout: WAIT });
+      const last = (await page.evaluate(() => document.querySelector("hf-chat").messages)).at(-1);
+      assert.equal(last.content, replyTo("hello").text);
+      const req = chatRequests(mark).at(-1);
+      assert.equal(req.headers.authorization, `Bearer ${TEST_TOKEN}`, "through the demo's proxy");
+      assert.equal(await page.locator("hf-chat .error").isVisible(), false);
+      await shot(page, "embed-cross-origin");
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("make demo-worker: the page streams a reply through the proxy Worker running on workerd", { timeout: 60_000 }, async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const { startWorkerDemo } = await import("../../worker/dev.mjs");
+    const demo = await within(startWorkerDemo({ pace: 5, seed: 1 }), 40_000, "startWorkerDemo");
+    t.after(() => demo.close());
+    const { context, page, errors } = await open("/www/", { server: demo, viewport: DESKTOP });
+    try {
+      await page.locator("#offline-notice").waitFor({ state: "visible" });
+      await pickModel(page, "simulator/chatty-mini");
+      await ask(page, "hello");
+      assert.equal((await demoMessages(page)).at(-1).content, demoText("simulator/chatty-mini", "hello"));
+      await shot(page, "demo-worker");
+      assert.deepEqual(errors, []);
     } finally {
       await context.close();
     }
