@@ -9,11 +9,11 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use hf_inference_wasm::proxy::{
-    b64url_decode, b64url_encode, check_chat_body, check_options, decide, log_line, parse_session,
-    response_headers, session_issued, session_rejected, session_token, upstream_error,
-    upstream_headers, upstream_url, usage_from_chunk, Admission, AllowList, Decision, Forward,
-    IncomingRequest, LogRecord, MaxTokensMode, ProxyOptions, ProxyState, RateLimit, RateLimiter,
-    Reason, Respond, Route, SessionGrant, SessionOptions, SessionProof,
+    b64url_decode, b64url_encode, check_chat_body, check_options, client_request_id, decide,
+    log_line, parse_session, response_headers, session_issued, session_rejected, session_token,
+    upstream_error, upstream_headers, upstream_url, usage_from_chunk, Admission, AllowList,
+    Decision, Forward, IncomingRequest, LogRecord, MaxTokensMode, ProxyOptions, ProxyState,
+    RateLimit, RateLimiter, Reason, Respond, Route, SessionGrant, SessionOptions, SessionProof,
 };
 use proptest::prelude::*;
 use serde_json::Value;
@@ -1164,7 +1164,11 @@ fn model_must_be_present_and_well_formed() {
             "model id",
         ),
         (
-            r#"{"model":"org/model:a:b","messages":[{"role":"user"}]}"#,
+            r#"{"model":"org/model:","messages":[{"role":"user"}]}"#,
+            "model id",
+        ),
+        (
+            r#"{"model":"org/model b","messages":[{"role":"user"}]}"#,
             "model id",
         ),
     ] {
@@ -1244,7 +1248,35 @@ fn any_model_with_star() {
         r#"{"model":"Some/Model:Nebius","messages":[{"role":"user"}]}"#,
         &o,
     );
-    assert_eq!(f.model, "Some/Model:nebius");
+    // Sent as written: the suffix is not lowercased (Ollama tags are case-sensitive).
+    assert_eq!(f.model, "Some/Model:Nebius");
+    for id in [
+        "qwen2.5:7b-instruct-q4_K_M",
+        "@cf/meta/llama-3.1-8b-instruct",
+        "ft:gpt-4o-mini-2024-07-18:my-org::9abcDEF",
+        "mistral-large@2407",
+    ] {
+        let f = forward(
+            &format!(r#"{{"model":"{id}","messages":[{{"role":"user"}}]}}"#),
+            &o,
+        );
+        assert_eq!(f.model, id);
+        assert_eq!(json(&f.body)["model"], id);
+    }
+}
+
+#[test]
+fn an_allow_list_entry_matching_the_whole_id_allows_it_as_spelled() {
+    let o = ProxyOptions {
+        allowed_models: AllowList::from_entries(["qwen2.5:7b-instruct-q4_K_M"]),
+        allowed_providers: AllowList::from_entries(["groq"]),
+        ..opts()
+    };
+    let f = forward(
+        r#"{"model":"QWEN2.5:7b-instruct-q4_k_m","messages":[{"role":"user"}]}"#,
+        &o,
+    );
+    assert_eq!(f.model, "qwen2.5:7b-instruct-q4_K_M");
 }
 
 #[test]
@@ -1274,14 +1306,33 @@ fn max_tokens_over_the_cap_is_400_in_reject_mode() {
 }
 
 #[test]
-fn max_tokens_under_the_cap_is_kept_and_absent_gets_the_cap() {
+fn max_tokens_under_the_cap_is_kept_and_absent_stays_absent() {
     assert_eq!(
         json(&forward(&chat(r#","max_tokens":10"#), &opts()).body)["max_tokens"],
         10
     );
+    // Nothing inserted by default: reasoning models refuse `max_tokens`, small-context
+    // servers refuse a large one, and the client did not ask for a cut.
     let f = forward(HELLO, &opts());
-    assert_eq!(json(&f.body)["max_tokens"], 4096);
+    assert!(json(&f.body).get("max_tokens").is_none(), "{}", f.body);
+    assert_eq!(f.max_tokens, None);
     let f = forward(&chat(r#","max_tokens":null"#), &opts());
+    assert!(json(&f.body)["max_tokens"].is_null(), "{}", f.body);
+    // An operator who wants one sets `default_max_tokens`; it never exceeds the cap.
+    let inserting = ProxyOptions {
+        default_max_tokens: Some(1000),
+        ..opts()
+    };
+    let f = forward(HELLO, &inserting);
+    assert_eq!(json(&f.body)["max_tokens"], 1000);
+    assert_eq!(f.max_tokens, Some(1000));
+    let f = forward(
+        HELLO,
+        &ProxyOptions {
+            default_max_tokens: Some(100_000),
+            ..opts()
+        },
+    );
     assert_eq!(json(&f.body)["max_tokens"], 4096);
     let uncapped = ProxyOptions {
         max_tokens_cap: None,
@@ -1379,7 +1430,7 @@ fn host_and_forwarding_headers_change_nothing() {
         .header("X-Original-URL", "https://evil.com/x");
     assert_eq!(run(&req, &opts()), Decision::ReadBody { limit: 64 * 1024 });
     assert_eq!(forward(HELLO, &opts()).url, CHAT_URL);
-    let sent = upstream_headers(&req.headers, TOKEN);
+    let sent = upstream_headers(&req.headers, TOKEN, "r1");
     assert!(
         sent.iter()
             .all(|(n, v)| !n.contains("host") && !v.contains("evil")),
@@ -1468,7 +1519,9 @@ fn upstream_gets_our_token_and_only_allow_listed_client_headers() {
         ("X-Request-Id", "req-123"),
         ("x-custom", "1"),
     ]);
-    let sent = upstream_headers(&client, TOKEN);
+    // The shell passes the proxy's request id: the client's own when it sent a sane one.
+    let id = client_request_id(&client).unwrap_or_default();
+    let sent = upstream_headers(&client, TOKEN, &id);
     assert_eq!(
         get(&sent, "authorization"),
         [format!("Bearer {TOKEN}").as_str()]
@@ -1493,10 +1546,11 @@ fn upstream_gets_our_token_and_only_allow_listed_client_headers() {
 
 #[test]
 fn upstream_headers_without_client_headers_are_just_ours() {
-    let sent = upstream_headers(&[], TOKEN);
+    let sent = upstream_headers(&[], TOKEN, "proxy-id-1");
     assert_eq!(
         sent,
         headers(&[
+            ("x-request-id", "proxy-id-1"),
             ("content-type", "application/json"),
             ("authorization", &format!("Bearer {TOKEN}"))
         ])
@@ -1523,7 +1577,10 @@ fn stream_response_headers_keep_the_stream_flowing() {
     );
     assert_eq!(get(&h, "cache-control"), ["no-cache, no-transform"]);
     assert_eq!(get(&h, "x-accel-buffering"), ["no"]);
-    assert_eq!(get(&h, "x-request-id"), ["up-1"]);
+    // The client's x-request-id is the proxy's (the shell sets it); the upstream's
+    // own id comes back under its own name.
+    assert!(get(&h, "x-request-id").is_empty(), "{h:?}");
+    assert_eq!(get(&h, "x-upstream-request-id"), ["up-1"]);
     assert_eq!(get(&h, "x-inference-provider"), ["together"]);
     assert_eq!(get(&h, "access-control-allow-origin"), [APP]);
     for gone in [
