@@ -47,6 +47,9 @@ pub struct Forward {
     /// the usage-only chunk (`"choices": []`) out of the stream on the way back
     /// ([`super::StreamRelay`]).
     pub strip_usage: bool,
+    /// The request's estimated prompt tokens (`crate::usage::estimate_prompt_tokens`),
+    /// for the usage record when the upstream reports none.
+    pub prompt_tokens_estimate: u64,
 }
 
 /// Check and rewrite a chat request body (what the shell read after
@@ -149,7 +152,9 @@ fn check_chat(body: &[u8], opts: &ProxyOptions) -> Result<Forward, (Reason, Stri
         map.remove(field);
     }
 
-    let body = serde_json::to_string(&Value::Object(map)).map_err(|e| {
+    let value = Value::Object(map);
+    let prompt_tokens_estimate = crate::usage::estimate_prompt_tokens(&value);
+    let body = serde_json::to_string(&value).map_err(|e| {
         (
             Reason::InvalidRequest,
             format!("the request could not be written as JSON: {e}"),
@@ -162,6 +167,7 @@ fn check_chat(body: &[u8], opts: &ProxyOptions) -> Result<Forward, (Reason, Stri
         model,
         max_tokens,
         strip_usage,
+        prompt_tokens_estimate,
     })
 }
 

@@ -118,16 +118,11 @@ impl StreamRelay {
             return self.release_redacted(false);
         }
         let mut out = Vec::new();
-        loop {
-            match self.event_end() {
-                Some(end) => {
-                    let event: Vec<u8> = self.pending.drain(..end).collect();
-                    self.scanned = 0;
-                    self.at_line_start = true;
-                    self.relay_event(&event, &mut out);
-                }
-                None => break,
-            }
+        while let Some(end) = self.event_end() {
+            let event: Vec<u8> = self.pending.drain(..end).collect();
+            self.scanned = 0;
+            self.at_line_start = true;
+            self.relay_event(&event, &mut out);
         }
         if self.pending.len() > MAX_EVENT_BYTES {
             self.passthrough = true;
@@ -171,6 +166,11 @@ impl StreamRelay {
             out.extend_from_slice(stream_failure_event(error, &secrets).as_bytes());
         }
         out
+    }
+
+    /// What the body is.
+    pub fn kind(&self) -> BodyKind {
+        self.kind
     }
 
     /// Whether the stream's `[DONE]` went by.
