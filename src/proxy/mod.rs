@@ -383,7 +383,7 @@ fn unknown_route_message(path: &str) -> String {
     let hint = match path.trim_end_matches('/') {
         "/v1/responses" => " The Responses API is not served: with the AI SDK use `openai.chat(model)` (not `openai(model)`); with the openai SDKs use `chat.completions.create`.",
         "/v1/completions" => " Legacy completions are not served: send a chat request to /v1/chat/completions.",
-        "/generate" | "/generate_stream" => " TGI's own routes are not served: use `chat_completion` (OpenAI-compatible chat), which TGI also serves.",
+        "" | "/generate" | "/generate_stream" => " TGI's own routes (POST /, /generate, /generate_stream) are not served: use `chat_completion` (OpenAI-compatible chat), which TGI also serves.",
         "/chat/completions" => " Use the base URL ending in /v1.",
         _ => "",
     };
