@@ -1814,6 +1814,8 @@ fn log_line_is_one_json_line_with_the_request_facts() {
             latency_ms: 1234.4,
             first_byte_ms: Some(210.6),
             usage: usage.as_ref(),
+            usage_estimated: true,
+            upstream_request_id: Some("up-7"),
             content: Some("secret plans"),
         },
         &opts(),
@@ -1821,6 +1823,8 @@ fn log_line_is_one_json_line_with_the_request_facts() {
     assert!(!line.contains('\n'));
     let v = json(&line);
     assert_eq!(v["request_id"], "req-1");
+    assert_eq!(v["upstream_request_id"], "up-7");
+    assert_eq!(v["usage_estimated"], true);
     assert_eq!(v["route"], "/v1/chat/completions");
     assert_eq!(v["origin"], APP);
     assert_eq!(v["model"], "org/model");
@@ -2155,5 +2159,283 @@ proptest! {
             let refill = (u128::from(t) * u128::from(per_minute)) / 60_000;
             prop_assert!(u128::from(admitted) <= u128::from(burst) + refill);
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Drop-in for the SDKs (issue 13): retry verdicts, upstream errors, the relay, timeouts
+// ---------------------------------------------------------------------------------------
+
+use hf_inference_wasm::error::{Error as CoreError, TimeoutKind};
+use hf_inference_wasm::proxy::{
+    proxy_timeouts, refuse, stream_failure_event, upstream_failure, BodyKind, StreamRelay,
+};
+use hf_inference_wasm::timeouts::Timeouts;
+
+#[test]
+fn answers_a_retry_cannot_fix_say_x_should_retry_false() {
+    let o = opts();
+    let auth = upstream_error(401, &[], "{}", &[TOKEN], None, &o);
+    assert_eq!(
+        (auth.status, auth.header("x-should-retry")),
+        (502, Some("false"))
+    );
+    let timeout = upstream_failure(&CoreError::timeout(TimeoutKind::Headers, 5), &[], None, &o);
+    assert_eq!(timeout.header("x-should-retry"), Some("false"));
+    let misconfigured = refuse(Reason::Misconfigured, "no token", None, &o);
+    assert_eq!(misconfigured.header("x-should-retry"), Some("false"));
+    // A refused connection may be transient: no verdict; nor on a client's own 4xx.
+    let unreachable = upstream_failure(&CoreError::network("refused"), &[], None, &o);
+    assert_eq!(unreachable.header("x-should-retry"), None);
+    assert_eq!(
+        refuse(Reason::BodyTooLarge, "big", None, &o).header("x-should-retry"),
+        None
+    );
+    // Quota exhaustion: waiting does not help.
+    let quota = upstream_error(
+        429,
+        &[],
+        r#"{"error":{"message":"You exceeded your current quota","code":"insufficient_quota"}}"#,
+        &[],
+        None,
+        &o,
+    );
+    assert_eq!(quota.header("x-should-retry"), Some("false"));
+}
+
+#[test]
+fn the_upstreams_own_should_retry_passes_through() {
+    let o = opts();
+    for v in ["false", "true"] {
+        let r = upstream_error(503, &headers(&[("X-Should-Retry", v)]), "{}", &[], None, &o);
+        assert_eq!(r.header("x-should-retry"), Some(v));
+    }
+    let r = upstream_error(
+        503,
+        &headers(&[("x-should-retry", "maybe")]),
+        "{}",
+        &[],
+        None,
+        &o,
+    );
+    assert_eq!(r.header("x-should-retry"), None);
+}
+
+#[test]
+fn rewritten_upstream_errors_keep_type_param_and_estimated_time() {
+    let o = opts();
+    let r = upstream_error(
+        400,
+        &headers(&[("x-request-id", "up-9")]),
+        r#"{"error":{"message":"bad temperature","type":"invalid_request_error","param":"temperature","code":null}}"#,
+        &[],
+        None,
+        &o,
+    );
+    let v = json(&r.body);
+    assert_eq!(v["error"]["type"], "invalid_request_error");
+    assert_eq!(v["error"]["param"], "temperature");
+    assert_eq!(v["error"]["message"], "bad temperature");
+    assert_eq!(r.header("x-upstream-request-id"), Some("up-9"));
+    let r = upstream_error(
+        503,
+        &[],
+        r#"{"error":"Model is currently loading","estimated_time":2.0}"#,
+        &[],
+        None,
+        &o,
+    );
+    assert_eq!(json(&r.body)["estimated_time"], 2.0);
+    assert_eq!(json(&r.body)["error"]["type"], "upstream_error");
+}
+
+#[test]
+fn an_unreachable_upstream_gives_no_browser_advice() {
+    let r = upstream_failure(
+        &CoreError::network("connect ECONNREFUSED"),
+        &[],
+        None,
+        &opts(),
+    );
+    let m = message(&r);
+    assert!(m.contains("ECONNREFUSED"), "{m}");
+    assert!(!m.contains("CORS") && !m.contains("browser"), "{m}");
+}
+
+#[test]
+fn head_health_is_answered_and_unknown_routes_say_what_to_use() {
+    let d = run(&Req::new("HEAD", "/health"), &opts());
+    assert!(
+        matches!(d, Decision::Health(ref r) if r.status == 200),
+        "{d:?}"
+    );
+    for (path, hint) in [
+        ("/v1/responses", "openai.chat(model)"),
+        ("/generate", "chat_completion"),
+        ("/generate_stream", "chat_completion"),
+        ("/", "chat_completion"),
+    ] {
+        let r = refused(run(&Req::new("POST", path), &opts()));
+        assert_eq!(r.status, 404, "{path}");
+        assert!(message(&r).contains(hint), "{path}: {}", message(&r));
+        assert!(message(&r).contains("/v1/chat/completions"), "{path}");
+    }
+}
+
+#[test]
+fn a_stream_gets_include_usage_and_says_so_unless_the_client_asked() {
+    let f = forward(&chat(r#","stream":true"#), &opts());
+    assert!(f.strip_usage);
+    assert_eq!(json(&f.body)["stream_options"]["include_usage"], true);
+    let f = forward(
+        &chat(r#","stream":true,"stream_options":{"include_usage":true}"#),
+        &opts(),
+    );
+    assert!(!f.strip_usage);
+    let f = forward(&chat(""), &opts());
+    assert!(!f.strip_usage && json(&f.body).get("stream_options").is_none());
+    let off = ProxyOptions {
+        stream_usage: false,
+        ..opts()
+    };
+    let f = forward(&chat(r#","stream":true"#), &off);
+    assert!(!f.strip_usage && json(&f.body).get("stream_options").is_none());
+}
+
+const CHUNK: &str = r#"data: {"choices":[{"index":0,"delta":{"content":"Hello"}}]}"#;
+const USAGE: &str =
+    r#"data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":5,"total_tokens":8}}"#;
+
+fn stream_of(events: &[&str]) -> String {
+    events.iter().map(|e| format!("{e}\n\n")).collect()
+}
+
+/// Feed `input` to a relay in pieces of `size` bytes; everything it handed on.
+fn relayed(relay: &mut StreamRelay, input: &[u8], size: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for piece in input.chunks(size.max(1)) {
+        out.extend(relay.feed(piece));
+    }
+    out.extend(relay.finish());
+    out
+}
+
+#[test]
+fn the_relay_strips_only_the_usage_chunk_it_asked_for_in_any_chunking() {
+    let input = stream_of(&[CHUNK, USAGE, "data: [DONE]"]);
+    for size in [1, 2, 3, 7, 64, 4096] {
+        let mut r = StreamRelay::new(BodyKind::EventStream, true, &[TOKEN], 10);
+        let out = String::from_utf8(relayed(&mut r, input.as_bytes(), size)).unwrap_or_default();
+        assert_eq!(out, stream_of(&[CHUNK, "data: [DONE]"]), "size {size}");
+        let u = r.usage();
+        assert!(!u.estimated);
+        assert_eq!(u.usage.total_tokens, Some(8));
+        assert!(r.saw_done());
+        // A client that asked keeps every byte.
+        let mut keep = StreamRelay::new(BodyKind::EventStream, false, &[TOKEN], 10);
+        assert_eq!(relayed(&mut keep, input.as_bytes(), size), input.as_bytes());
+    }
+    // CRLF events too.
+    let crlf = input.replace('\n', "\r\n");
+    let mut r = StreamRelay::new(BodyKind::EventStream, true, &[], 0);
+    let out = String::from_utf8(relayed(&mut r, crlf.as_bytes(), 5)).unwrap_or_default();
+    assert!(!out.contains("usage"), "{out}");
+    assert!(out.contains("Hello") && out.contains("[DONE]"));
+}
+
+#[test]
+fn the_relay_redacts_the_token_across_chunk_boundaries_in_any_body() {
+    let doc = format!(r#"{{"choices":[{{"message":{{"content":"Bearer {TOKEN} echoed"}}}}]}}"#);
+    let sse = stream_of(&[&format!(
+        r#"data: {{"choices":[{{"delta":{{"content":"{TOKEN}"}}}}]}}"#
+    )]);
+    for (kind, input) in [(BodyKind::Document, doc), (BodyKind::EventStream, sse)] {
+        for size in [1, 5, 13, 1000] {
+            let mut r = StreamRelay::new(kind, false, &[TOKEN], 0);
+            let out =
+                String::from_utf8(relayed(&mut r, input.as_bytes(), size)).unwrap_or_default();
+            assert!(!out.contains(TOKEN), "{kind:?} {size}: {out}");
+            assert_eq!(out, input.replace(TOKEN, "[redacted]"), "{kind:?} {size}");
+        }
+    }
+}
+
+#[test]
+fn without_upstream_usage_the_relay_estimates_and_says_so() {
+    let mut r = StreamRelay::new(BodyKind::EventStream, true, &[], 12);
+    let _ = r.feed(stream_of(&[CHUNK, CHUNK]).as_bytes());
+    let u = r.usage();
+    assert!(u.estimated);
+    assert_eq!(u.usage.prompt_tokens, Some(12));
+    // "HelloHello": 10 bytes, ~4 a token.
+    assert_eq!(u.usage.completion_tokens, Some(3));
+    assert_eq!(u.usage.total_tokens, Some(15));
+    // A document's usage is read at the end.
+    let mut d = StreamRelay::new(BodyKind::Document, false, &[], 0);
+    let body = br#"{"choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}"#;
+    assert_eq!(relayed(&mut d, body, 9), body);
+    assert_eq!(d.usage().usage.total_tokens, Some(3));
+    assert!(!d.usage().estimated);
+}
+
+#[test]
+fn a_stream_that_fails_mid_way_ends_with_an_openai_shaped_error_event() {
+    let mut r = StreamRelay::new(BodyKind::EventStream, false, &[TOKEN], 0);
+    let mut out = r.feed(format!("{CHUNK}\n\ndata: {{\"choi").as_bytes());
+    out.extend(r.fail(&CoreError::timeout(TimeoutKind::Idle, 400)));
+    let text = String::from_utf8(out).unwrap_or_default();
+    // The whole chunk, then (the cut event dropped) one error event, no [DONE].
+    assert!(text.starts_with(&format!("{CHUNK}\n\n")), "{text}");
+    assert!(!text.contains("choi\""), "{text}");
+    let last = text.trim_end().rsplit("\n\n").next().unwrap_or("");
+    let v = json(last.strip_prefix("data: ").unwrap_or(""));
+    assert_eq!(v["error"]["code"], "upstream_timeout");
+    assert_eq!(v["error"]["type"], "api_error");
+    assert!(v["error"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("idle")));
+    let net = stream_failure_event(
+        &CoreError::network(&format!("reset while sending {TOKEN}")),
+        &[TOKEN],
+    );
+    assert!(
+        net.contains("upstream_unreachable") && !net.contains(TOKEN),
+        "{net}"
+    );
+    assert!(!net.contains("CORS"), "{net}");
+}
+
+#[test]
+fn a_non_streamed_answer_may_take_the_whole_total_to_its_headers() {
+    let t = Timeouts::default();
+    let non_stream = proxy_timeouts(t, false, false);
+    assert_eq!(non_stream.headers_ms, t.total_ms);
+    assert_eq!(proxy_timeouts(t, true, false), t);
+    // An operator's own headers timeout is kept.
+    let set = Timeouts {
+        headers_ms: 300,
+        ..t
+    };
+    assert_eq!(proxy_timeouts(set, false, true).headers_ms, 300);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_relay_never_panics_and_never_lets_the_token_through(
+        body in proptest::collection::vec(any::<u8>(), 0..600),
+        size in 1usize..40,
+        sse in any::<bool>(),
+        strip in any::<bool>(),
+    ) {
+        let mut input = body.clone();
+        input.extend_from_slice(TOKEN.as_bytes());
+        input.extend_from_slice(&body);
+        let kind = if sse { BodyKind::EventStream } else { BodyKind::Document };
+        let mut r = StreamRelay::new(kind, strip, &[TOKEN], 0);
+        let out = relayed(&mut r, &input, size);
+        prop_assert!(!out.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()));
+        let _ = r.usage();
     }
 }
