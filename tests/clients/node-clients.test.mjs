@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import OpenAI from "openai";
 import { generateText, streamText, APICallError } from "ai";
 import { createOpenAI } from "@ai-sdk/openai";
+import { InferenceClient, InferenceError } from "hf-inference-wasm";
 import { startAll, TOKEN } from "./serve.mjs";
 
 const version = (name) => JSON.parse(readFileSync(new URL(`../../node_modules/${name}/package.json`, import.meta.url), "utf8")).version;
@@ -114,6 +115,33 @@ test("AI SDK: a refused proxy token is an APICallError with the proxy's message 
   assert.equal(err.statusCode, 502);
   assert.match(err.message, /HF_TOKEN/);
   assert.equal(err.responseHeaders["x-should-retry"], "false");
+});
+
+test("our own InferenceClient: a refused proxy token is one request, and the 503 the upstream says not to retry too", T, async () => {
+  for (const [name, prefix] of [
+    ["auth401", "/status/401/"],
+    ["noretry503", "/fault/x-should-retry-false/"],
+  ]) {
+    const client = new InferenceClient({ endpointUrl: env.proxies[name], retry: { baseDelayMs: 1 } });
+    const err = await client.chatCompletion({ model: "org/m", messages }).catch((e) => e);
+    assert.ok(err instanceof InferenceError, String(err));
+    assert.equal(hits(prefix).length, 1, `${name}: ${err.message}`);
+  }
+});
+
+// --- 5. usage of streams the client left -------------------------------------------------
+
+test("a stream the client leaves early is still recorded, as an estimate, not complete", T, async () => {
+  const stream = await oa("paced").chat.completions.create({ model: "org/m", messages, stream: true });
+  let n = 0;
+  for await (const ch of stream) {
+    if (ch.choices[0]?.delta?.content && ++n === 3) break; // break cancels the body
+  }
+  const [u] = await usages(1);
+  assert.equal(u.complete, false);
+  assert.equal(u.estimated, true);
+  assert.ok(u.usage.prompt_tokens > 0 && u.usage.completion_tokens > 0, JSON.stringify(u));
+  assert.ok(env.logs.some((l) => l.usage_estimated === true && l.request_id === u.requestId));
 });
 
 // --- 2. large bodies -------------------------------------------------------------------
