@@ -33,9 +33,12 @@
 //!    - [`Decision::ReadBody`]: read the body, stopping once more than `limit` bytes
 //!      arrived, and call [`check_chat_body`] with what was read. `Err` is a response to
 //!      send; `Ok(`[`Forward`]`)` is sent upstream (`POST forward.url`,
-//!      [`upstream_headers`]) and its answer streamed back with [`response_headers`]
-//!      (or [`upstream_error`] for a non-2xx), [`usage_from_chunk`] watching the SSE
-//!      data on the side.
+//!      [`upstream_headers`] with the request id, the waits of [`proxy_timeouts`]) and
+//!      its answer streamed back with [`response_headers`] (or [`upstream_error`] for a
+//!      non-2xx), every chunk going through a [`StreamRelay`], which says what to hand
+//!      on (the usage chunk the proxy asked for dropped, the token redacted), reads the
+//!      usage (or estimates it) and, when the upstream breaks mid-stream, gives the
+//!      final error event.
 //! 3. Write one [`log_line`].
 
 mod body;
