@@ -4,7 +4,17 @@
 // call with it) and cancels the response body. Imported as "hf-inference-wasm/node" (Node
 // only; it loads no wasm).
 import http from "node:http";
-import { Readable } from "node:stream";
+
+/**
+ * A request body the handler did not read (refused from its `Content-Length`, or read
+ * only up to the limit) is drained after the answer was sent, up to these bounds: a
+ * client such as httpx writes its whole body before it reads the answer, so a server
+ * that neither reads nor closes leaves it blocked until its write timeout, and one that
+ * closes with unread bytes resets the connection, losing the answer. Past either bound
+ * the connection is closed.
+ */
+export const DRAIN_MAX_BYTES = 32 * 1024 * 1024;
+export const DRAIN_MAX_MS = 10_000;
 
 /**
  * A `(req, res)` listener for `http.createServer` that serves `handler.fetch`.
@@ -36,6 +46,59 @@ export async function serveNode(handler, { port = 8787, host = "127.0.0.1", env 
   return server;
 }
 
+/**
+ * The request body as a web `ReadableStream` read on demand (nothing is buffered ahead
+ * of the handler), whose `cancel` lets go of it without destroying the socket, and
+ * `drain()`, which reads and discards the rest within the bounds above.
+ */
+function bodyOf(req) {
+  const chunks = req[Symbol.asyncIterator]();
+  let ended = false;
+  let draining = false;
+  const next = async () => {
+    const step = await chunks.next();
+    if (step.done) ended = true;
+    return step;
+  };
+  const stream = new ReadableStream(
+    {
+      async pull(controller) {
+        try {
+          const step = await next();
+          if (step.done) controller.close();
+          else controller.enqueue(new Uint8Array(step.value.buffer, step.value.byteOffset, step.value.byteLength));
+        } catch (err) {
+          controller.error(err);
+        }
+      },
+      cancel() {},
+    },
+    { highWaterMark: 0 },
+  );
+  async function drain() {
+    if (ended || draining || req.destroyed) return;
+    draining = true;
+    let bytes = 0;
+    const timer = setTimeout(() => req.socket?.destroy(), DRAIN_MAX_MS);
+    try {
+      for (;;) {
+        const step = await next();
+        if (step.done) break;
+        bytes += step.value.byteLength;
+        if (bytes > DRAIN_MAX_BYTES) {
+          req.socket?.destroy();
+          break;
+        }
+      }
+    } catch {
+      // The client went away while we drained: nothing left to do.
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  return { stream, drain };
+}
+
 async function serveOne(handler, env, req, res) {
   const controller = new AbortController();
   let finished = false;
@@ -55,13 +118,16 @@ async function serveOne(handler, env, req, res) {
   }
   const host = req.headers.host && /^[\w.:[\]-]+$/.test(req.headers.host) ? req.headers.host : "localhost";
   const hasBody = req.method !== "GET" && req.method !== "HEAD";
+  const body = hasBody ? bodyOf(req) : null;
   const request = new Request(`http://${host}${req.url}`, {
     method: req.method,
     headers,
-    body: hasBody ? Readable.toWeb(req) : undefined,
+    body: body?.stream,
     duplex: hasBody ? "half" : undefined,
     signal: controller.signal,
   });
+  // Once the answer is out, whatever the handler left of the body is drained (bounded).
+  if (body) res.on("finish", () => body.drain());
   const ctx = { clientIp: req.socket.remoteAddress ?? "unknown", waitUntil() {}, passThroughOnException() {} };
   const response = await handler.fetch(request, env, ctx);
   const out = {};

@@ -13,11 +13,16 @@ export interface ProxyRateLimit {
 }
 
 export interface ProxyUsageRecord {
+  /** The request's id: the client's `x-request-id` or one the proxy made; sent upstream and back. */
   requestId: string;
+  /** The upstream's own `x-request-id`, when it sent one. */
+  upstreamRequestId?: string;
   model?: string;
   usage: Usage;
+  /** True when the proxy estimated the usage (the upstream sent none, or the client left early). */
+  estimated: boolean;
   latencyMs: number;
-  /** False when the client went away before the end. */
+  /** False when the client went away before the end, or the upstream broke mid-way. */
   complete: boolean;
 }
 
@@ -34,8 +39,12 @@ export interface ProxyOptions {
   allowedProviders?: string[] | "*";
   /** Largest request body (default 65536). */
   maxBodyBytes?: number;
-  /** Cap on `max_tokens` (default 4096, inserted when a request sets none); `null` for no cap. */
+  /** Cap on a `max_tokens` / `max_completion_tokens` a request sets (default 4096); `null` for no cap. */
   maxTokensCap?: number | null;
+  /** `max_tokens` inserted when a request sets none (default: none inserted; never above the cap). */
+  defaultMaxTokens?: number;
+  /** Ask the upstream for usage on every stream and hide the extra chunk from clients that did not ask (default true). */
+  streamUsage?: boolean;
   /** Clamp a larger `max_tokens` to the cap (default) or refuse it with 400. */
   maxTokensMode?: "clamp" | "reject";
   /** Largest `n` (default 1). */
@@ -50,7 +59,8 @@ export interface ProxyOptions {
   sessions?: boolean | { ttlMs?: number; bindClient?: boolean };
   /** The sessions' HMAC secret; else `env.SESSION_SECRET`. */
   sessionSecret?: string;
-  /** Upstream timeouts (the client's defaults otherwise). */
+  /** Upstream timeouts (the client's defaults otherwise). A non-streamed answer's headers may take
+   *  `total` unless `headers` is set here. */
   timeouts?: Timeouts;
   /** A `fetch` to reach the upstream with. */
   fetch?: FetchLike;
@@ -68,7 +78,7 @@ export interface ProxyHandler {
 }
 
 /** The auth proxy: OpenAI-compatible `POST /v1/chat/completions`, `GET /v1/models`,
- *  `GET /health` (and `GET /session`), holding the token server-side. Throws an
+ *  `GET`/`HEAD /health` (and `GET /session`), holding the token server-side. Throws an
  *  `InferenceError` of kind `input` for a bad option. */
 export declare function createProxy(options?: ProxyOptions): ProxyHandler;
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing need, skipping what is already there:
 #   the wasm32 target, wasm-bindgen-cli pinned to the lockfile's wasm-bindgen,
-#   npm dev dependencies (npm ci), and with --browser Debian's chromium + chromedriver.
+#   npm dev dependencies (npm ci), the pinned Python clients of the real-client tests
+#   (tests/clients/.venv), and with --browser Debian's chromium + chromedriver.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +27,9 @@ if [ ! -d node_modules/binaryen ] || [ package-lock.json -nt node_modules/.packa
   # npm ci empties node_modules, including the link build-pkg makes to pkg/.
   [ -d pkg ] && ln -sfn ../pkg node_modules/hf-inference-wasm
 fi
+
+# The real-client test layer's Python clients, pinned, in tests/clients/.venv.
+bash tests/clients/venv.sh
 
 if [ "$browser" = yes ] && { ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; }; then
   echo "setup: installing Debian's chromium and chromium-driver"

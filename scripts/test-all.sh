@@ -4,6 +4,8 @@
 #   native   cargo test
 #   wasm     wasm-bindgen-test through real fetch, in Node and in headless Chromium
 #   js       Node's test runner against pkg/, imported as users import it
+#   clients  real third-party SDKs through the proxy: openai-node and the AI SDK (node
+#            --test), Python openai and huggingface_hub (pytest, in tests/clients/.venv)
 # Each layer's runner prints its own summary; the counts are added up at the end.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +26,11 @@ count() {
   f=$(grep -hoE '[0-9]+ passed; [0-9]+ failed' "$log" | awk '{s+=$3} END {print s+0}')
   p=$((p + $(grep -hoE '^# pass [0-9]+' "$log" | awk '{s+=$3} END {print s+0}')))
   f=$((f + $(grep -hoE '^# fail [0-9]+' "$log" | awk '{s+=$3} END {print s+0}')))
+  # pytest's last line: "3 failed, 18 passed, 1 error in 4.2s" (parts in any order).
+  local py
+  py=$(grep -hE '^=* ?[0-9]+ (passed|failed|errors?|skipped|deselected|xfailed|xpassed|warnings?)(, [0-9]+ [a-z]+)* in [0-9.]+s' "$log" || true)
+  p=$((p + $(echo "$py" | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')))
+  f=$((f + $(echo "$py" | grep -oE '[0-9]+ (failed|errors?)' | awk '{s+=$1} END {print s+0}')))
   passed=$((passed + p))
   failed=$((failed + f))
 }
@@ -76,6 +83,8 @@ fi
 kill "$server_pid" 2>/dev/null; server_pid=""
 
 run js node --test --test-concurrency=1 --test-timeout=300000 tests/js/
+run clients-node node --test --test-concurrency=1 --test-timeout=120000 tests/clients/node-clients.test.mjs
+run clients-python bash tests/clients/run-python.sh
 
 echo
 echo "$passed passed, $failed failed"

@@ -557,12 +557,31 @@ fn mentions(error: &Error, markers: &[&str]) -> bool {
     })
 }
 
+/// Error codes that say a retry cannot succeed whatever the status: the auth proxy's
+/// answers when the upstream refused its token, answered something it does not pass on,
+/// or the proxy itself is misconfigured (502 / 500, which the status rule would retry).
+/// The proxy also sends `x-should-retry: false` with them; the code covers a response
+/// whose headers a browser hides (CORS) or a proxy in between dropped.
+pub const FINAL_ERROR_CODES: [&str; 3] = [
+    "upstream_auth_failed",
+    "upstream_invalid_response",
+    "proxy_misconfigured",
+];
+
+/// Whether the failure's code is one of [`FINAL_ERROR_CODES`].
+pub fn has_final_code(error: &Error) -> bool {
+    error
+        .code
+        .as_deref()
+        .is_some_and(|c| FINAL_ERROR_CODES.contains(&c))
+}
+
 /// Whether the failure is worth another try on the same target, assuming nothing was
 /// delivered yet.
 fn worth_retrying(error: &Error, hints: &ResponseHints) -> bool {
     match error.kind {
         ErrorKind::Http => {
-            if is_quota_exhausted(error) {
+            if is_quota_exhausted(error) || has_final_code(error) {
                 return false;
             }
             match hints.should_retry {

@@ -9,11 +9,11 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use hf_inference_wasm::proxy::{
-    b64url_decode, b64url_encode, check_chat_body, check_options, decide, log_line, parse_session,
-    response_headers, session_issued, session_rejected, session_token, upstream_error,
-    upstream_headers, upstream_url, usage_from_chunk, Admission, AllowList, Decision, Forward,
-    IncomingRequest, LogRecord, MaxTokensMode, ProxyOptions, ProxyState, RateLimit, RateLimiter,
-    Reason, Respond, Route, SessionGrant, SessionOptions, SessionProof,
+    b64url_decode, b64url_encode, check_chat_body, check_options, client_request_id, decide,
+    log_line, parse_session, response_headers, session_issued, session_rejected, session_token,
+    upstream_error, upstream_headers, upstream_url, usage_from_chunk, Admission, AllowList,
+    Decision, Forward, IncomingRequest, LogRecord, MaxTokensMode, ProxyOptions, ProxyState,
+    RateLimit, RateLimiter, Reason, Respond, Route, SessionGrant, SessionOptions, SessionProof,
 };
 use proptest::prelude::*;
 use serde_json::Value;
@@ -1164,7 +1164,11 @@ fn model_must_be_present_and_well_formed() {
             "model id",
         ),
         (
-            r#"{"model":"org/model:a:b","messages":[{"role":"user"}]}"#,
+            r#"{"model":"org/model:","messages":[{"role":"user"}]}"#,
+            "model id",
+        ),
+        (
+            r#"{"model":"org/model b","messages":[{"role":"user"}]}"#,
             "model id",
         ),
     ] {
@@ -1244,7 +1248,35 @@ fn any_model_with_star() {
         r#"{"model":"Some/Model:Nebius","messages":[{"role":"user"}]}"#,
         &o,
     );
-    assert_eq!(f.model, "Some/Model:nebius");
+    // Sent as written: the suffix is not lowercased (Ollama tags are case-sensitive).
+    assert_eq!(f.model, "Some/Model:Nebius");
+    for id in [
+        "qwen2.5:7b-instruct-q4_K_M",
+        "@cf/meta/llama-3.1-8b-instruct",
+        "ft:gpt-4o-mini-2024-07-18:my-org::9abcDEF",
+        "mistral-large@2407",
+    ] {
+        let f = forward(
+            &format!(r#"{{"model":"{id}","messages":[{{"role":"user"}}]}}"#),
+            &o,
+        );
+        assert_eq!(f.model, id);
+        assert_eq!(json(&f.body)["model"], id);
+    }
+}
+
+#[test]
+fn an_allow_list_entry_matching_the_whole_id_allows_it_as_spelled() {
+    let o = ProxyOptions {
+        allowed_models: AllowList::from_entries(["qwen2.5:7b-instruct-q4_K_M"]),
+        allowed_providers: AllowList::from_entries(["groq"]),
+        ..opts()
+    };
+    let f = forward(
+        r#"{"model":"QWEN2.5:7b-instruct-q4_k_m","messages":[{"role":"user"}]}"#,
+        &o,
+    );
+    assert_eq!(f.model, "qwen2.5:7b-instruct-q4_K_M");
 }
 
 #[test]
@@ -1274,14 +1306,33 @@ fn max_tokens_over_the_cap_is_400_in_reject_mode() {
 }
 
 #[test]
-fn max_tokens_under_the_cap_is_kept_and_absent_gets_the_cap() {
+fn max_tokens_under_the_cap_is_kept_and_absent_stays_absent() {
     assert_eq!(
         json(&forward(&chat(r#","max_tokens":10"#), &opts()).body)["max_tokens"],
         10
     );
+    // Nothing inserted by default: reasoning models refuse `max_tokens`, small-context
+    // servers refuse a large one, and the client did not ask for a cut.
     let f = forward(HELLO, &opts());
-    assert_eq!(json(&f.body)["max_tokens"], 4096);
+    assert!(json(&f.body).get("max_tokens").is_none(), "{}", f.body);
+    assert_eq!(f.max_tokens, None);
     let f = forward(&chat(r#","max_tokens":null"#), &opts());
+    assert!(json(&f.body)["max_tokens"].is_null(), "{}", f.body);
+    // An operator who wants one sets `default_max_tokens`; it never exceeds the cap.
+    let inserting = ProxyOptions {
+        default_max_tokens: Some(1000),
+        ..opts()
+    };
+    let f = forward(HELLO, &inserting);
+    assert_eq!(json(&f.body)["max_tokens"], 1000);
+    assert_eq!(f.max_tokens, Some(1000));
+    let f = forward(
+        HELLO,
+        &ProxyOptions {
+            default_max_tokens: Some(100_000),
+            ..opts()
+        },
+    );
     assert_eq!(json(&f.body)["max_tokens"], 4096);
     let uncapped = ProxyOptions {
         max_tokens_cap: None,
@@ -1379,7 +1430,7 @@ fn host_and_forwarding_headers_change_nothing() {
         .header("X-Original-URL", "https://evil.com/x");
     assert_eq!(run(&req, &opts()), Decision::ReadBody { limit: 64 * 1024 });
     assert_eq!(forward(HELLO, &opts()).url, CHAT_URL);
-    let sent = upstream_headers(&req.headers, TOKEN);
+    let sent = upstream_headers(&req.headers, TOKEN, "r1");
     assert!(
         sent.iter()
             .all(|(n, v)| !n.contains("host") && !v.contains("evil")),
@@ -1468,7 +1519,9 @@ fn upstream_gets_our_token_and_only_allow_listed_client_headers() {
         ("X-Request-Id", "req-123"),
         ("x-custom", "1"),
     ]);
-    let sent = upstream_headers(&client, TOKEN);
+    // The shell passes the proxy's request id: the client's own when it sent a sane one.
+    let id = client_request_id(&client).unwrap_or_default();
+    let sent = upstream_headers(&client, TOKEN, &id);
     assert_eq!(
         get(&sent, "authorization"),
         [format!("Bearer {TOKEN}").as_str()]
@@ -1493,10 +1546,11 @@ fn upstream_gets_our_token_and_only_allow_listed_client_headers() {
 
 #[test]
 fn upstream_headers_without_client_headers_are_just_ours() {
-    let sent = upstream_headers(&[], TOKEN);
+    let sent = upstream_headers(&[], TOKEN, "proxy-id-1");
     assert_eq!(
         sent,
         headers(&[
+            ("x-request-id", "proxy-id-1"),
             ("content-type", "application/json"),
             ("authorization", &format!("Bearer {TOKEN}"))
         ])
@@ -1523,7 +1577,10 @@ fn stream_response_headers_keep_the_stream_flowing() {
     );
     assert_eq!(get(&h, "cache-control"), ["no-cache, no-transform"]);
     assert_eq!(get(&h, "x-accel-buffering"), ["no"]);
-    assert_eq!(get(&h, "x-request-id"), ["up-1"]);
+    // The client's x-request-id is the proxy's (the shell sets it); the upstream's
+    // own id comes back under its own name.
+    assert!(get(&h, "x-request-id").is_empty(), "{h:?}");
+    assert_eq!(get(&h, "x-upstream-request-id"), ["up-1"]);
     assert_eq!(get(&h, "x-inference-provider"), ["together"]);
     assert_eq!(get(&h, "access-control-allow-origin"), [APP]);
     for gone in [
@@ -1757,6 +1814,8 @@ fn log_line_is_one_json_line_with_the_request_facts() {
             latency_ms: 1234.4,
             first_byte_ms: Some(210.6),
             usage: usage.as_ref(),
+            usage_estimated: true,
+            upstream_request_id: Some("up-7"),
             content: Some("secret plans"),
         },
         &opts(),
@@ -1764,6 +1823,8 @@ fn log_line_is_one_json_line_with_the_request_facts() {
     assert!(!line.contains('\n'));
     let v = json(&line);
     assert_eq!(v["request_id"], "req-1");
+    assert_eq!(v["upstream_request_id"], "up-7");
+    assert_eq!(v["usage_estimated"], true);
     assert_eq!(v["route"], "/v1/chat/completions");
     assert_eq!(v["origin"], APP);
     assert_eq!(v["model"], "org/model");
@@ -2098,5 +2159,283 @@ proptest! {
             let refill = (u128::from(t) * u128::from(per_minute)) / 60_000;
             prop_assert!(u128::from(admitted) <= u128::from(burst) + refill);
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Drop-in for the SDKs (issue 13): retry verdicts, upstream errors, the relay, timeouts
+// ---------------------------------------------------------------------------------------
+
+use hf_inference_wasm::error::{Error as CoreError, TimeoutKind};
+use hf_inference_wasm::proxy::{
+    proxy_timeouts, refuse, stream_failure_event, upstream_failure, BodyKind, StreamRelay,
+};
+use hf_inference_wasm::timeouts::Timeouts;
+
+#[test]
+fn answers_a_retry_cannot_fix_say_x_should_retry_false() {
+    let o = opts();
+    let auth = upstream_error(401, &[], "{}", &[TOKEN], None, &o);
+    assert_eq!(
+        (auth.status, auth.header("x-should-retry")),
+        (502, Some("false"))
+    );
+    let timeout = upstream_failure(&CoreError::timeout(TimeoutKind::Headers, 5), &[], None, &o);
+    assert_eq!(timeout.header("x-should-retry"), Some("false"));
+    let misconfigured = refuse(Reason::Misconfigured, "no token", None, &o);
+    assert_eq!(misconfigured.header("x-should-retry"), Some("false"));
+    // A refused connection may be transient: no verdict; nor on a client's own 4xx.
+    let unreachable = upstream_failure(&CoreError::network("refused"), &[], None, &o);
+    assert_eq!(unreachable.header("x-should-retry"), None);
+    assert_eq!(
+        refuse(Reason::BodyTooLarge, "big", None, &o).header("x-should-retry"),
+        None
+    );
+    // Quota exhaustion: waiting does not help.
+    let quota = upstream_error(
+        429,
+        &[],
+        r#"{"error":{"message":"You exceeded your current quota","code":"insufficient_quota"}}"#,
+        &[],
+        None,
+        &o,
+    );
+    assert_eq!(quota.header("x-should-retry"), Some("false"));
+}
+
+#[test]
+fn the_upstreams_own_should_retry_passes_through() {
+    let o = opts();
+    for v in ["false", "true"] {
+        let r = upstream_error(503, &headers(&[("X-Should-Retry", v)]), "{}", &[], None, &o);
+        assert_eq!(r.header("x-should-retry"), Some(v));
+    }
+    let r = upstream_error(
+        503,
+        &headers(&[("x-should-retry", "maybe")]),
+        "{}",
+        &[],
+        None,
+        &o,
+    );
+    assert_eq!(r.header("x-should-retry"), None);
+}
+
+#[test]
+fn rewritten_upstream_errors_keep_type_param_and_estimated_time() {
+    let o = opts();
+    let r = upstream_error(
+        400,
+        &headers(&[("x-request-id", "up-9")]),
+        r#"{"error":{"message":"bad temperature","type":"invalid_request_error","param":"temperature","code":null}}"#,
+        &[],
+        None,
+        &o,
+    );
+    let v = json(&r.body);
+    assert_eq!(v["error"]["type"], "invalid_request_error");
+    assert_eq!(v["error"]["param"], "temperature");
+    assert_eq!(v["error"]["message"], "bad temperature");
+    assert_eq!(r.header("x-upstream-request-id"), Some("up-9"));
+    let r = upstream_error(
+        503,
+        &[],
+        r#"{"error":"Model is currently loading","estimated_time":2.0}"#,
+        &[],
+        None,
+        &o,
+    );
+    assert_eq!(json(&r.body)["estimated_time"], 2.0);
+    assert_eq!(json(&r.body)["error"]["type"], "upstream_error");
+}
+
+#[test]
+fn an_unreachable_upstream_gives_no_browser_advice() {
+    let r = upstream_failure(
+        &CoreError::network("connect ECONNREFUSED"),
+        &[],
+        None,
+        &opts(),
+    );
+    let m = message(&r);
+    assert!(m.contains("ECONNREFUSED"), "{m}");
+    assert!(!m.contains("CORS") && !m.contains("browser"), "{m}");
+}
+
+#[test]
+fn head_health_is_answered_and_unknown_routes_say_what_to_use() {
+    let d = run(&Req::new("HEAD", "/health"), &opts());
+    assert!(
+        matches!(d, Decision::Health(ref r) if r.status == 200),
+        "{d:?}"
+    );
+    for (path, hint) in [
+        ("/v1/responses", "openai.chat(model)"),
+        ("/generate", "chat_completion"),
+        ("/generate_stream", "chat_completion"),
+        ("/", "chat_completion"),
+    ] {
+        let r = refused(run(&Req::new("POST", path), &opts()));
+        assert_eq!(r.status, 404, "{path}");
+        assert!(message(&r).contains(hint), "{path}: {}", message(&r));
+        assert!(message(&r).contains("/v1/chat/completions"), "{path}");
+    }
+}
+
+#[test]
+fn a_stream_gets_include_usage_and_says_so_unless_the_client_asked() {
+    let f = forward(&chat(r#","stream":true"#), &opts());
+    assert!(f.strip_usage);
+    assert_eq!(json(&f.body)["stream_options"]["include_usage"], true);
+    let f = forward(
+        &chat(r#","stream":true,"stream_options":{"include_usage":true}"#),
+        &opts(),
+    );
+    assert!(!f.strip_usage);
+    let f = forward(&chat(""), &opts());
+    assert!(!f.strip_usage && json(&f.body).get("stream_options").is_none());
+    let off = ProxyOptions {
+        stream_usage: false,
+        ..opts()
+    };
+    let f = forward(&chat(r#","stream":true"#), &off);
+    assert!(!f.strip_usage && json(&f.body).get("stream_options").is_none());
+}
+
+const CHUNK: &str = r#"data: {"choices":[{"index":0,"delta":{"content":"Hello"}}]}"#;
+const USAGE: &str =
+    r#"data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":5,"total_tokens":8}}"#;
+
+fn stream_of(events: &[&str]) -> String {
+    events.iter().map(|e| format!("{e}\n\n")).collect()
+}
+
+/// Feed `input` to a relay in pieces of `size` bytes; everything it handed on.
+fn relayed(relay: &mut StreamRelay, input: &[u8], size: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for piece in input.chunks(size.max(1)) {
+        out.extend(relay.feed(piece));
+    }
+    out.extend(relay.finish());
+    out
+}
+
+#[test]
+fn the_relay_strips_only_the_usage_chunk_it_asked_for_in_any_chunking() {
+    let input = stream_of(&[CHUNK, USAGE, "data: [DONE]"]);
+    for size in [1, 2, 3, 7, 64, 4096] {
+        let mut r = StreamRelay::new(BodyKind::EventStream, true, &[TOKEN], 10);
+        let out = String::from_utf8(relayed(&mut r, input.as_bytes(), size)).unwrap_or_default();
+        assert_eq!(out, stream_of(&[CHUNK, "data: [DONE]"]), "size {size}");
+        let u = r.usage();
+        assert!(!u.estimated);
+        assert_eq!(u.usage.total_tokens, Some(8));
+        assert!(r.saw_done());
+        // A client that asked keeps every byte.
+        let mut keep = StreamRelay::new(BodyKind::EventStream, false, &[TOKEN], 10);
+        assert_eq!(relayed(&mut keep, input.as_bytes(), size), input.as_bytes());
+    }
+    // CRLF events too.
+    let crlf = input.replace('\n', "\r\n");
+    let mut r = StreamRelay::new(BodyKind::EventStream, true, &[], 0);
+    let out = String::from_utf8(relayed(&mut r, crlf.as_bytes(), 5)).unwrap_or_default();
+    assert!(!out.contains("usage"), "{out}");
+    assert!(out.contains("Hello") && out.contains("[DONE]"));
+}
+
+#[test]
+fn the_relay_redacts_the_token_across_chunk_boundaries_in_any_body() {
+    let doc = format!(r#"{{"choices":[{{"message":{{"content":"Bearer {TOKEN} echoed"}}}}]}}"#);
+    let sse = stream_of(&[&format!(
+        r#"data: {{"choices":[{{"delta":{{"content":"{TOKEN}"}}}}]}}"#
+    )]);
+    for (kind, input) in [(BodyKind::Document, doc), (BodyKind::EventStream, sse)] {
+        for size in [1, 5, 13, 1000] {
+            let mut r = StreamRelay::new(kind, false, &[TOKEN], 0);
+            let out =
+                String::from_utf8(relayed(&mut r, input.as_bytes(), size)).unwrap_or_default();
+            assert!(!out.contains(TOKEN), "{kind:?} {size}: {out}");
+            assert_eq!(out, input.replace(TOKEN, "[redacted]"), "{kind:?} {size}");
+        }
+    }
+}
+
+#[test]
+fn without_upstream_usage_the_relay_estimates_and_says_so() {
+    let mut r = StreamRelay::new(BodyKind::EventStream, true, &[], 12);
+    let _ = r.feed(stream_of(&[CHUNK, CHUNK]).as_bytes());
+    let u = r.usage();
+    assert!(u.estimated);
+    assert_eq!(u.usage.prompt_tokens, Some(12));
+    // "HelloHello": 10 bytes, ~4 a token.
+    assert_eq!(u.usage.completion_tokens, Some(3));
+    assert_eq!(u.usage.total_tokens, Some(15));
+    // A document's usage is read at the end.
+    let mut d = StreamRelay::new(BodyKind::Document, false, &[], 0);
+    let body = br#"{"choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}"#;
+    assert_eq!(relayed(&mut d, body, 9), body);
+    assert_eq!(d.usage().usage.total_tokens, Some(3));
+    assert!(!d.usage().estimated);
+}
+
+#[test]
+fn a_stream_that_fails_mid_way_ends_with_an_openai_shaped_error_event() {
+    let mut r = StreamRelay::new(BodyKind::EventStream, false, &[TOKEN], 0);
+    let mut out = r.feed(format!("{CHUNK}\n\ndata: {{\"choi").as_bytes());
+    out.extend(r.fail(&CoreError::timeout(TimeoutKind::Idle, 400)));
+    let text = String::from_utf8(out).unwrap_or_default();
+    // The whole chunk, then (the cut event dropped) one error event, no [DONE].
+    assert!(text.starts_with(&format!("{CHUNK}\n\n")), "{text}");
+    assert!(!text.contains("choi\""), "{text}");
+    let last = text.trim_end().rsplit("\n\n").next().unwrap_or("");
+    let v = json(last.strip_prefix("data: ").unwrap_or(""));
+    assert_eq!(v["error"]["code"], "upstream_timeout");
+    assert_eq!(v["error"]["type"], "api_error");
+    assert!(v["error"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("idle")));
+    let net = stream_failure_event(
+        &CoreError::network(&format!("reset while sending {TOKEN}")),
+        &[TOKEN],
+    );
+    assert!(
+        net.contains("upstream_unreachable") && !net.contains(TOKEN),
+        "{net}"
+    );
+    assert!(!net.contains("CORS"), "{net}");
+}
+
+#[test]
+fn a_non_streamed_answer_may_take_the_whole_total_to_its_headers() {
+    let t = Timeouts::default();
+    let non_stream = proxy_timeouts(t, false, false);
+    assert_eq!(non_stream.headers_ms, t.total_ms);
+    assert_eq!(proxy_timeouts(t, true, false), t);
+    // An operator's own headers timeout is kept.
+    let set = Timeouts {
+        headers_ms: 300,
+        ..t
+    };
+    assert_eq!(proxy_timeouts(set, false, true).headers_ms, 300);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_relay_never_panics_and_never_lets_the_token_through(
+        body in proptest::collection::vec(any::<u8>(), 0..600),
+        size in 1usize..40,
+        sse in any::<bool>(),
+        strip in any::<bool>(),
+    ) {
+        let mut input = body.clone();
+        input.extend_from_slice(TOKEN.as_bytes());
+        input.extend_from_slice(&body);
+        let kind = if sse { BodyKind::EventStream } else { BodyKind::Document };
+        let mut r = StreamRelay::new(kind, strip, &[TOKEN], 0);
+        let out = relayed(&mut r, &input, size);
+        prop_assert!(!out.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()));
+        let _ = r.usage();
     }
 }

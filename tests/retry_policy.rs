@@ -1244,3 +1244,42 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The auth proxy's answers (issue 13)
+// ---------------------------------------------------------------------------------------
+
+/// The body the proxy sends when the upstream refused its token.
+const PROXY_AUTH_FAILED: &str = r#"{"error":{"message":"the upstream refused the proxy's token (HTTP 401): the proxy operator must check HF_TOKEN","type":"api_error","param":null,"code":"upstream_auth_failed"}}"#;
+
+#[test]
+fn the_proxys_auth_failure_is_not_retried_even_without_its_header() {
+    let e = Error::http(502, PROXY_AUTH_FAILED);
+    assert_eq!(e.code.as_deref(), Some("upstream_auth_failed"));
+    // With the header the proxy sends, and without it (a browser hides headers that
+    // CORS does not expose, a proxy in between may drop them).
+    assert_eq!(
+        first(&e, &hints(&[("x-should-retry", "false")])),
+        give_up(GiveUpReason::NotRetryable)
+    );
+    assert_eq!(first(&e, &none()), give_up(GiveUpReason::NotRetryable));
+    for code in ["upstream_invalid_response", "proxy_misconfigured"] {
+        let body = PROXY_AUTH_FAILED.replace("upstream_auth_failed", code);
+        assert!(!retried(&Error::http(502, &body)), "{code}");
+    }
+    // A plain 502 is still retried: only the codes are final.
+    assert!(retried(&Error::http(
+        502,
+        r#"{"error":{"code":"bad_gateway"}}"#
+    )));
+}
+
+#[test]
+fn an_upstreams_should_retry_false_relayed_by_the_proxy_stops_retries_on_a_503() {
+    let e = Error::http(503, r#"{"error":"overloaded"}"#);
+    assert!(retried(&e));
+    assert_eq!(
+        first(&e, &hints(&[("x-should-retry", "false")])),
+        give_up(GiveUpReason::NotRetryable)
+    );
+}

@@ -43,6 +43,13 @@ pub struct Forward {
     pub model: String,
     /// The `max_tokens` sent upstream, when there is one.
     pub max_tokens: Option<u64>,
+    /// The proxy asked for `stream_options.include_usage` on the client's behalf: take
+    /// the usage-only chunk (`"choices": []`) out of the stream on the way back
+    /// ([`super::StreamRelay`]).
+    pub strip_usage: bool,
+    /// The request's estimated prompt tokens (`crate::usage::estimate_prompt_tokens`),
+    /// for the usage record when the upstream reports none.
+    pub prompt_tokens_estimate: u64,
 }
 
 /// Check and rewrite a chat request body (what the shell read after
@@ -55,7 +62,10 @@ pub struct Forward {
 ///   `max_tokens` / `max_completion_tokens` / `n` not non-negative integers → 400;
 /// - model not allowed → 403, provider not allowed → 403 (see [`resolve_model`]);
 /// - `max_tokens` (or `max_completion_tokens`) over the cap → lowered to it, or 400 in
-///   [`MaxTokensMode::Reject`]; neither set → `max_tokens` set to the cap;
+///   [`MaxTokensMode::Reject`]; neither set → `max_tokens` set to
+///   [`ProxyOptions::default_max_tokens`] when there is one (default: left unset);
+/// - a stream without `stream_options.include_usage: true` gets it when
+///   [`ProxyOptions::stream_usage`] is on, and [`Forward::strip_usage`] says so;
 /// - `n` over `max_choices` → 400.
 ///
 /// URL-like fields (`url`, `base_url`, `endpoint`, ...) are dropped; every other field
@@ -119,6 +129,7 @@ fn check_chat(body: &[u8], opts: &ProxyOptions) -> Result<Forward, (Reason, Stri
     };
 
     let max_tokens = cap_max_tokens(&mut map, opts)?;
+    let strip_usage = stream && opts.stream_usage && ask_for_usage(&mut map);
 
     match map.get("n") {
         None | Some(Value::Null) => {}
@@ -141,7 +152,9 @@ fn check_chat(body: &[u8], opts: &ProxyOptions) -> Result<Forward, (Reason, Stri
         map.remove(field);
     }
 
-    let body = serde_json::to_string(&Value::Object(map)).map_err(|e| {
+    let value = Value::Object(map);
+    let prompt_tokens_estimate = crate::usage::estimate_prompt_tokens(&value);
+    let body = serde_json::to_string(&value).map_err(|e| {
         (
             Reason::InvalidRequest,
             format!("the request could not be written as JSON: {e}"),
@@ -153,7 +166,29 @@ fn check_chat(body: &[u8], opts: &ProxyOptions) -> Result<Forward, (Reason, Stri
         stream,
         model,
         max_tokens,
+        strip_usage,
+        prompt_tokens_estimate,
     })
+}
+
+/// Set `stream_options.include_usage: true` unless the client already asked; `true`
+/// when it was added (so the client's stream must not show the extra chunk). A
+/// `stream_options` that is not an object is left as the client sent it.
+fn ask_for_usage(map: &mut Map<String, Value>) -> bool {
+    let options = map
+        .entry("stream_options")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if options.is_null() {
+        *options = Value::Object(Map::new());
+    }
+    let Some(options) = options.as_object_mut() else {
+        return false;
+    };
+    if options.get("include_usage") == Some(&Value::Bool(true)) {
+        return false;
+    }
+    options.insert("include_usage".to_owned(), Value::Bool(true));
+    true
 }
 
 /// The same rules, in the same words, as `types::prepare_chat_body`.
@@ -224,32 +259,30 @@ fn cap_max_tokens(
         seen = Some(seen.map_or(sent, |s| s.min(sent)));
     }
     if seen.is_none() {
-        if let Some(c) = cap {
-            map.insert("max_tokens".to_owned(), Value::from(c));
-            return Ok(Some(c));
+        if let Some(d) = opts.default_max_tokens.map(u64::from) {
+            let d = cap.map_or(d, |c| d.min(c));
+            map.insert("max_tokens".to_owned(), Value::from(d));
+            return Ok(Some(d));
         }
     }
     Ok(seen)
 }
 
-/// A model id as accepted here: `org/name` or `name`, optionally `:provider`; ASCII
-/// letters, digits, `-`, `_`, `.`, `/`; no empty path segment, no `.`/`..` segment.
+/// A model id as accepted here: 1 to 200 bytes of ASCII letters, digits and
+/// `-_./:@+~=`; no `:` at either end, no `://`, no empty `/` segment and no `.`/`..`
+/// segment. That takes every id in use (`org/name:provider`,
+/// `qwen2.5:7b-instruct-q4_K_M`, `@cf/meta/llama-3.1-8b-instruct`,
+/// `ft:gpt-4o-mini-2024-07-18:my-org::9abcDEF`, `mistral-large@2407`) and nothing that
+/// looks like a URL or a path escape. The id only ever travels in the JSON body.
 pub(crate) fn is_model_syntax(m: &str) -> bool {
-    if m.is_empty() || m.len() > MAX_MODEL_BYTES {
-        return false;
-    }
-    let (base, suffix) = split_model(m);
-    if let Some(s) = suffix {
-        if !is_provider_syntax(s) {
-            return false;
-        }
-    }
-    !base.is_empty()
-        && base
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b))
-        && base
-            .split('/')
+    m.len() <= MAX_MODEL_BYTES
+        && !m.is_empty()
+        && !m.starts_with(':')
+        && !m.ends_with(':')
+        && !m.contains("://")
+        && m.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:@+~=".contains(&b))
+        && m.split('/')
             .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
 }
 
@@ -261,17 +294,24 @@ pub(crate) fn is_provider_syntax(p: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// `org/name:provider` → (`org/name`, `Some("provider")`).
+/// `org/name:provider` → (`org/name`, `Some("provider")`): the suffix after the last
+/// `:` when it reads as a provider name and something precedes it.
 fn split_model(m: &str) -> (&str, Option<&str>) {
-    match m.split_once(':') {
-        Some((base, suffix)) => (base, Some(suffix)),
-        None => (m, None),
+    match m.rsplit_once(':') {
+        Some((base, suffix)) if !base.is_empty() && is_provider_syntax(suffix) => {
+            (base, Some(suffix))
+        }
+        _ => (m, None),
     }
 }
 
 /// The model to send upstream for the one a client `requested`, or the refusal.
 ///
 /// - The id must be well formed (400).
+/// - With any model and any provider allowed, the id is sent exactly as written (case
+///   included: `…q4_K_M` is not `…q4_k_m` to Ollama).
+/// - An entry with a `:` suffix equal to the whole id (any case) allows it as the entry
+///   spells it.
 /// - `allowed_models`: an entry `org/name` allows that model with any provider the
 ///   provider list allows; an entry `org/name:p` allows it with provider `p` only, and
 ///   pins `p` when the client names no provider. Anything else is 403. Model ids compare
@@ -289,8 +329,21 @@ pub fn resolve_model(requested: &str, opts: &ProxyOptions) -> Result<String, (Re
             ),
         ));
     }
+    if opts.allowed_models == AllowList::Any && opts.allowed_providers == AllowList::Any {
+        return Ok(requested.to_owned());
+    }
+    if let AllowList::Only(list) = &opts.allowed_models {
+        // An entry naming its provider (or tag) allows exactly that id; the provider
+        // list does not apply to it.
+        if let Some(e) = list
+            .iter()
+            .find(|e| e.eq_ignore_ascii_case(requested) && split_model(e).1.is_some())
+        {
+            return Ok(e.clone());
+        }
+    }
     let (base, suffix) = split_model(requested);
-    let suffix = suffix.map(str::to_ascii_lowercase);
+    let suffix = suffix.map(str::to_owned);
 
     let (base, suffix, entry_named_provider) = match &opts.allowed_models {
         AllowList::Any => (base.to_owned(), suffix, false),
@@ -306,9 +359,7 @@ pub fn resolve_model(requested: &str, opts: &ProxyOptions) -> Result<String, (Re
             match (exact, bare, pinned, &suffix) {
                 (Some(e), _, _, _) => (e.0.to_owned(), suffix, true),
                 (None, Some(e), _, _) => (e.0.to_owned(), suffix, false),
-                (None, None, Some(e), None) => {
-                    (e.0.to_owned(), e.1.map(str::to_ascii_lowercase), true)
-                }
+                (None, None, Some(e), None) => (e.0.to_owned(), e.1.map(str::to_owned), true),
                 (None, None, Some(_), Some(s)) => {
                     return Err((
                         Reason::ProviderNotAllowed,
@@ -340,7 +391,7 @@ pub fn resolve_model(requested: &str, opts: &ProxyOptions) -> Result<String, (Re
                 }
                 (None, AllowList::Any) => None,
                 (None, AllowList::Only(list)) => match list.first() {
-                    Some(p) => Some(p.to_ascii_lowercase()),
+                    Some(p) => Some(p.clone()),
                     None => return Err((
                         Reason::ProviderNotAllowed,
                         "this proxy allows no providers: its operator must set `allowedProviders`"
@@ -407,9 +458,17 @@ mod tests {
         ] {
             assert!(is_model_syntax(ok), "{ok}");
         }
+        for ok in [
+            "qwen2.5:7b-instruct-q4_K_M",
+            "@cf/meta/llama-3.1-8b-instruct",
+            "ft:gpt-4o-mini-2024-07-18:my-org::9abcDEF",
+            "mistral-large@2407",
+        ] {
+            assert!(is_model_syntax(ok), "{ok}");
+        }
         for bad in [
-            "", "/a", "a/", "a//b", "../a", "a/./b", "a:b:c", "a:", ":p", "a b", "a/b?x",
-            "http://x", "a:b/c", "a\u{e9}",
+            "", "/a", "a/", "a//b", "../a", "a/./b", "a:", ":p", "a b", "a/b?x", "http://x",
+            "a\u{e9}", "a\"b", "a\nb",
         ] {
             assert!(!is_model_syntax(bad), "{bad}");
         }
@@ -420,7 +479,7 @@ mod tests {
     fn bare_entry_allows_any_allowed_provider() {
         assert_eq!(resolved(&["org/m"], &[], "org/m"), Ok("org/m".into()));
         assert_eq!(
-            resolved(&["org/m"], &[], "ORG/M:Together"),
+            resolved(&["org/m"], &[], "ORG/M:together"),
             Ok("org/m:together".into())
         );
         assert_eq!(

@@ -8,12 +8,13 @@
 
 use super::{cors_allowed, AllowList, ProxyOptions};
 
-/// Client headers passed upstream (when their value is sane).
-pub const FORWARDED_HEADERS: [&str; 2] = ["accept", "x-request-id"];
+/// Client headers passed upstream (when their value is sane). `x-request-id` is not the
+/// client's but the proxy's request id (the client's when it sent a sane one).
+pub const FORWARDED_HEADERS: [&str; 1] = ["accept"];
 
 /// Response headers a page's script may read (`access-control-expose-headers`): the
 /// rate-limit countdown needs `retry-after`.
-pub const EXPOSED_HEADERS: &str = "retry-after, retry-after-ms, x-request-id, x-inference-provider";
+pub const EXPOSED_HEADERS: &str = "retry-after, retry-after-ms, x-request-id, x-inference-provider, x-should-retry, x-upstream-request-id";
 
 /// Request headers always allowed in a preflight answer, besides those asked for.
 const PREFLIGHT_BASE_HEADERS: &str = "authorization, content-type, x-proxy-key, x-request-id";
@@ -60,22 +61,25 @@ fn is_token(s: &str) -> bool {
 }
 
 /// The headers of the upstream request: the client's headers on [`FORWARDED_HEADERS`]
-/// (first occurrence, sane values only), `content-type: application/json` (the proxy
-/// sends the JSON it rewrote) and `authorization: Bearer <token>`. Nothing else the
-/// client sent is passed on.
-pub fn upstream_headers(client_headers: &[(String, String)], token: &str) -> Vec<(String, String)> {
-    let mut out = Vec::with_capacity(FORWARDED_HEADERS.len() + 2);
+/// (first occurrence, sane values only), `x-request-id: <request_id>` (the proxy's id for
+/// this request, so one id runs from the client through the log to the upstream),
+/// `content-type: application/json` (the proxy sends the JSON it rewrote) and
+/// `authorization: Bearer <token>`. Nothing else the client sent is passed on.
+pub fn upstream_headers(
+    client_headers: &[(String, String)],
+    token: &str,
+    request_id: &str,
+) -> Vec<(String, String)> {
+    let mut out = Vec::with_capacity(FORWARDED_HEADERS.len() + 3);
     for name in FORWARDED_HEADERS {
-        let max = if name == "x-request-id" {
-            MAX_REQUEST_ID_BYTES
-        } else {
-            MAX_FORWARDED_VALUE_BYTES
-        };
-        if let Some(v) =
-            get(client_headers, name).filter(|v| !v.is_empty() && is_safe_value(v, max))
+        if let Some(v) = get(client_headers, name)
+            .filter(|v| !v.is_empty() && is_safe_value(v, MAX_FORWARDED_VALUE_BYTES))
         {
             out.push((name.to_owned(), v.to_owned()));
         }
+    }
+    if !request_id.is_empty() && is_safe_value(request_id, MAX_REQUEST_ID_BYTES) {
+        out.push(("x-request-id".to_owned(), request_id.to_owned()));
     }
     out.push(("content-type".to_owned(), "application/json".to_owned()));
     out.push(("authorization".to_owned(), format!("Bearer {token}")));
@@ -141,12 +145,18 @@ pub(crate) fn preflight_allow_headers(requested: &str) -> String {
     out
 }
 
-/// Upstream response headers passed to the client.
-const PASSED_BACK: [&str; 4] = [
-    "x-request-id",
-    crate::response::PROVIDER_HEADER,
-    "retry-after",
-    "retry-after-ms",
+/// Upstream response headers passed to the client, under the name given. The upstream's
+/// `x-request-id` comes back as `x-upstream-request-id`: the client's `x-request-id` is
+/// the proxy's own (set by the shell).
+const PASSED_BACK: [(&str, &str); 5] = [
+    ("x-request-id", super::respond::UPSTREAM_REQUEST_ID_HEADER),
+    (
+        crate::response::PROVIDER_HEADER,
+        crate::response::PROVIDER_HEADER,
+    ),
+    ("retry-after", "retry-after"),
+    ("retry-after-ms", "retry-after-ms"),
+    ("x-should-retry", "x-should-retry"),
 ];
 
 /// The headers of the response relayed to the client (its status is the upstream's,
@@ -195,11 +205,11 @@ pub fn response_headers(
         out.push(("cache-control".to_owned(), "no-store".to_owned()));
     }
     out.push(("x-content-type-options".to_owned(), "nosniff".to_owned()));
-    for name in PASSED_BACK {
+    for (name, out_name) in PASSED_BACK {
         if let Some(v) =
             get(upstream_headers, name).filter(|v| !v.is_empty() && is_safe_value(v, 128))
         {
-            out.push((name.to_owned(), v.to_owned()));
+            out.push((out_name.to_owned(), v.to_owned()));
         }
     }
     out.extend(cors_headers(origin, opts));
@@ -244,8 +254,9 @@ mod tests {
     #[test]
     fn forwarded_values_with_line_breaks_are_dropped() {
         let out = upstream_headers(
-            &h(&[("accept", "a\r\nx-evil: 1"), ("x-request-id", "r1")]),
+            &h(&[("accept", "a\r\nx-evil: 1"), ("x-request-id", "client")]),
             "t",
+            "r1",
         );
         assert_eq!(get(&out, "accept"), None);
         assert_eq!(get(&out, "x-request-id"), Some("r1"));

@@ -34,6 +34,11 @@ pub struct LogRecord<'a> {
     pub first_byte_ms: Option<f64>,
     /// Token usage, from [`usage_from_chunk`] or a non-stream body.
     pub usage: Option<&'a Usage>,
+    /// The usage is the proxy's estimate (the upstream sent none, or the client left
+    /// early), not the upstream's count.
+    pub usage_estimated: bool,
+    /// The upstream's own `x-request-id`, when it sent one.
+    pub upstream_request_id: Option<&'a str>,
     /// Message content; dropped unless content logging is on.
     pub content: Option<&'a str>,
 }
@@ -75,6 +80,10 @@ pub fn log_line(record: &LogRecord<'_>, opts: &ProxyOptions) -> String {
         m.insert("prompt_tokens".into(), n(u.prompt_tokens));
         m.insert("completion_tokens".into(), n(u.completion_tokens));
         m.insert("total_tokens".into(), n(u.total_tokens));
+        m.insert("usage_estimated".into(), record.usage_estimated.into());
+    }
+    if let Some(id) = record.upstream_request_id {
+        m.insert("upstream_request_id".into(), text(id));
     }
     if opts.log_content {
         if let Some(c) = record.content {

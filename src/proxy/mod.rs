@@ -33,9 +33,12 @@
 //!    - [`Decision::ReadBody`]: read the body, stopping once more than `limit` bytes
 //!      arrived, and call [`check_chat_body`] with what was read. `Err` is a response to
 //!      send; `Ok(`[`Forward`]`)` is sent upstream (`POST forward.url`,
-//!      [`upstream_headers`]) and its answer streamed back with [`response_headers`]
-//!      (or [`upstream_error`] for a non-2xx), [`usage_from_chunk`] watching the SSE
-//!      data on the side.
+//!      [`upstream_headers`] with the request id, the waits of [`proxy_timeouts`]) and
+//!      its answer streamed back with [`response_headers`] (or [`upstream_error`] for a
+//!      non-2xx), every chunk going through a [`StreamRelay`], which says what to hand
+//!      on (the usage chunk the proxy asked for dropped, the token redacted), reads the
+//!      usage (or estimates it) and, when the upstream breaks mid-stream, gives the
+//!      final error event.
 //! 3. Write one [`log_line`].
 
 mod body;
@@ -43,6 +46,7 @@ mod headers;
 mod limit;
 mod log;
 mod options;
+mod relay;
 mod respond;
 pub mod session;
 
@@ -60,8 +64,13 @@ pub use options::{
     DEFAULT_SESSION_TTL_MS, DEFAULT_UPSTREAM, MAX_SESSION_TTL_MS, MIN_PROXY_KEY_BYTES,
     PREFLIGHT_MAX_AGE_SECS, PROXY_KEY_HEADER,
 };
+pub use relay::{
+    proxy_timeouts, stream_failure_event, BodyKind, RelayUsage, StreamRelay, MAX_EVENT_BYTES,
+    MAX_JSON_BYTES, REDACTED,
+};
 pub use respond::{
     refuse, session_issued, session_rejected, upstream_error, upstream_failure, Reason, Respond,
+    SHOULD_RETRY_HEADER, UPSTREAM_REQUEST_ID_HEADER,
 };
 pub use session::{
     b64url_decode, b64url_encode, ct_eq, parse_session, session_payload, session_token,
@@ -141,11 +150,25 @@ impl Route {
         }
     }
 
-    /// The one method the route answers (besides `OPTIONS`).
+    /// The one method the route answers (besides `OPTIONS`, and `HEAD` on `/health`).
     pub fn method(self) -> &'static str {
         match self {
             Route::ChatCompletions => "POST",
             Route::Models | Route::Health | Route::Session => "GET",
+        }
+    }
+
+    /// Whether `method` is one the route answers: its [`Route::method`], or `HEAD` on
+    /// `/health` (uptime checkers send HEAD).
+    pub fn accepts(self, method: &str) -> bool {
+        method == self.method() || (self == Route::Health && method == "HEAD")
+    }
+
+    /// The `Allow` header value of the route.
+    fn allow(self) -> String {
+        match self {
+            Route::Health => "GET, HEAD, OPTIONS".to_owned(),
+            r => format!("{}, OPTIONS", r.method()),
         }
     }
 
@@ -217,10 +240,7 @@ pub fn decide(
         r => r,
     };
     let Some(route) = route else {
-        return refuse_with(
-            Reason::UnknownRoute,
-            "unknown route: this proxy serves POST /v1/chat/completions, GET /v1/models and GET /health",
-        );
+        return refuse_with(Reason::UnknownRoute, &unknown_route_message(req.path));
     };
 
     if req.method == "OPTIONS" {
@@ -234,15 +254,14 @@ pub fn decide(
         );
     }
 
-    if req.method != route.method() {
+    if !route.accepts(req.method) {
         let mut r = refuse(
             Reason::MethodNotAllowed,
             &format!("{} accepts {} only", route.path(), route.method()),
             origin,
             opts,
         );
-        r.headers
-            .push(("allow".into(), format!("{}, OPTIONS", route.method())));
+        r.headers.push(("allow".into(), route.allow()));
         return Decision::Respond(r);
     }
 
@@ -360,8 +379,22 @@ fn cors_allowed(origin: &str, list: &AllowList) -> bool {
     }
 }
 
+/// The 404 message: the routes this proxy serves, and for the routes clients commonly
+/// try (the Responses API, legacy completions, TGI's own), what to use instead.
+fn unknown_route_message(path: &str) -> String {
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    let hint = match path.trim_end_matches('/') {
+        "/v1/responses" => " The Responses API is not served: with the AI SDK use `openai.chat(model)` (not `openai(model)`); with the openai SDKs use `chat.completions.create`.",
+        "/v1/completions" => " Legacy completions are not served: send a chat request to /v1/chat/completions.",
+        "" | "/generate" | "/generate_stream" => " TGI's own routes (POST /, /generate, /generate_stream) are not served: use `chat_completion` (OpenAI-compatible chat), which TGI also serves.",
+        "/chat/completions" => " Use the base URL ending in /v1.",
+        _ => "",
+    };
+    format!("unknown route: this proxy serves POST /v1/chat/completions, GET /v1/models and GET /health.{hint}")
+}
+
 fn preflight(req: &IncomingRequest<'_>, route: Route, opts: &ProxyOptions) -> Decision {
-    let methods = format!("{}, OPTIONS", route.method());
+    let methods = route.allow();
     let Some(origin) = req.origin else {
         // Not a CORS preflight: a plain OPTIONS asking what the route allows.
         return Decision::Preflight(Respond {
@@ -590,6 +623,6 @@ mod tests {
             panic!("{d:?}")
         };
         assert_eq!(r.status, 204);
-        assert_eq!(r.header("allow"), Some("GET, OPTIONS"));
+        assert_eq!(r.header("allow"), Some("GET, HEAD, OPTIONS"));
     }
 }

@@ -10,7 +10,8 @@ use crate::error::{cut, Error};
 pub const DEFAULT_UPSTREAM: &str = crate::providers::DEFAULT_BASE_URL;
 /// Default largest request body accepted.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
-/// Default cap on `max_tokens` (also inserted when a request sets none).
+/// Default cap on a `max_tokens` / `max_completion_tokens` a request sets. Nothing is
+/// inserted when it sets none (see [`ProxyOptions::default_max_tokens`]).
 pub const DEFAULT_MAX_TOKENS_CAP: u32 = 4096;
 /// Default largest `n` (choices per request): each choice is billed.
 pub const DEFAULT_MAX_CHOICES: u32 = 1;
@@ -141,9 +142,19 @@ pub struct ProxyOptions {
     pub allowed_providers: AllowList,
     /// Largest request body (default 64 KiB).
     pub max_body_bytes: usize,
-    /// Cap on `max_tokens` / `max_completion_tokens` (default 4096); also inserted as
-    /// `max_tokens` when a request sets neither. `None` removes the cap.
+    /// Cap on `max_tokens` / `max_completion_tokens` (default 4096) when a request sets
+    /// one. `None` removes the cap.
     pub max_tokens_cap: Option<u32>,
+    /// `max_tokens` inserted when a request sets neither field (default: none). Off by
+    /// default: an inserted `max_tokens` breaks servers whose context is smaller, is
+    /// refused by OpenAI's reasoning models (which take only `max_completion_tokens`), and
+    /// cuts answers the client did not ask to cut. Lowered to the cap.
+    pub default_max_tokens: Option<u32>,
+    /// Ask the upstream for usage on every stream (`stream_options.include_usage`), so the
+    /// log and `onUsage` have real counts; the extra usage chunk is taken out of the stream
+    /// for a client that did not ask for it. Default true; false forwards
+    /// `stream_options` as the client sent it.
+    pub stream_usage: bool,
     /// Clamp (default) or reject a `max_tokens` over the cap.
     pub max_tokens_mode: MaxTokensMode,
     /// Largest `n` (default 1).
@@ -168,6 +179,8 @@ impl Default for ProxyOptions {
             allowed_providers: AllowList::Any,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_tokens_cap: Some(DEFAULT_MAX_TOKENS_CAP),
+            default_max_tokens: None,
+            stream_usage: true,
             max_tokens_mode: MaxTokensMode::Clamp,
             max_choices: DEFAULT_MAX_CHOICES,
             rate_limit: Some(RateLimit::default()),
@@ -218,6 +231,11 @@ pub fn check_options(opts: &ProxyOptions) -> Result<(), Error> {
     if opts.max_tokens_cap == Some(0) {
         return Err(Error::input(
             "`maxTokensCap` must be at least 1 (leave it unset for no cap)",
+        ));
+    }
+    if opts.default_max_tokens == Some(0) {
+        return Err(Error::input(
+            "`defaultMaxTokens` must be at least 1 (leave it unset to insert none)",
         ));
     }
     if opts.max_choices == 0 {

@@ -73,6 +73,22 @@ impl Reason {
         }
     }
 
+    /// The `x-should-retry` verdict sent with this reason, when it has one. `false` for
+    /// failures a retry cannot fix and would only repeat upstream: the upstream refused
+    /// the proxy's token, answered something the proxy does not pass on, or did not answer
+    /// within the proxy's (long) bound; and the proxy's own misconfiguration. The
+    /// `openai` SDKs and this crate's client honour the header over the status (a 502 or
+    /// 504 is otherwise retried). 4xx refusals need none: no client retries them.
+    pub fn should_retry(self) -> Option<bool> {
+        match self {
+            Reason::UpstreamAuth
+            | Reason::UpstreamInvalid
+            | Reason::UpstreamTimeout
+            | Reason::Misconfigured => Some(false),
+            _ => None,
+        }
+    }
+
     /// The machine-readable `error.code`.
     pub fn code(self) -> &'static str {
         match self {
@@ -152,17 +168,21 @@ pub(super) fn reply(
     }
 }
 
-/// `{"error": {"message", "type", "code"}}`, OpenAI's error shape.
+/// `{"error": {"message", "type", "param", "code"}}`, OpenAI's error shape.
 fn error_body(message: Value, kind: &str, code: Value) -> Value {
     object(vec![(
         "error",
         object(vec![
             ("message", message),
             ("type", kind.into()),
+            ("param", Value::Null),
             ("code", code),
         ]),
     )])
 }
+
+/// The header carrying a retry verdict, read by the `openai` SDKs and this crate.
+pub const SHOULD_RETRY_HEADER: &str = "x-should-retry";
 
 /// A refusal or proxy-side error: `reason`'s status and an OpenAI-shaped body
 /// `{"error":{"message","type","code"}}`. The shell uses it for what only it can see
@@ -171,6 +191,10 @@ pub fn refuse(reason: Reason, message: &str, origin: Option<&str>, opts: &ProxyO
     let body = error_body(message.into(), reason.error_type(), reason.code().into());
     let mut r = reply(reason.status(), body, origin, opts);
     r.reason = Some(reason);
+    if let Some(v) = reason.should_retry() {
+        r.headers
+            .push((SHOULD_RETRY_HEADER.to_owned(), v.to_string()));
+    }
     r
 }
 
@@ -233,10 +257,23 @@ pub fn upstream_failure(
         ),
         _ => (
             Reason::UpstreamUnreachable,
-            format!("the upstream could not be reached: {}", e.message),
+            format!(
+                "the upstream could not be reached: {}",
+                server_side_message(&e.message)
+            ),
         ),
     };
     refuse(reason, &message, origin, opts)
+}
+
+/// A transport error's message as a server-side caller should read it: the proxy's
+/// upstream call is not a browser's, so the browser advice (CORS, this origin) the
+/// client transport appends is dropped.
+fn server_side_message(message: &str) -> &str {
+    match message.find(". Check that the server is reachable") {
+        Some(i) => &message[..i],
+        None => message,
+    }
 }
 
 /// Longest upstream error message passed on.
@@ -249,9 +286,13 @@ const MAX_UPSTREAM_MESSAGE_BYTES: usize = 1024;
 /// - Anything else (a 3xx: the shell fetches with `redirect: "manual"` so the token
 ///   never follows a redirect) is 502 [`Reason::UpstreamInvalid`].
 ///
-/// The body is rewritten into the OpenAI shape with the upstream's message and code,
-/// every `secret` (the token) redacted before anything is cut; `retry-after(-ms)`,
-/// `x-request-id` and the provider header pass through, redacted too.
+/// The body is rewritten into the OpenAI shape with the upstream's `message`, `type`,
+/// `param` and `code` (and a top-level `estimated_time`, which TGI and the Hugging Face
+/// router send with a 503 while a model loads), every `secret` (the token) redacted before
+/// anything is cut; `retry-after(-ms)`, `x-request-id` (as `x-upstream-request-id`) and
+/// the provider header pass through, redacted too. `x-should-retry` is the upstream's own
+/// verdict when it sent one, `false` for a quota or credit exhaustion (a 429 or 402 that
+/// waiting does not fix) and for the reasons of [`Reason::should_retry`].
 pub fn upstream_error(
     status: u16,
     upstream_headers: &[(String, String)],
@@ -265,6 +306,18 @@ pub fn upstream_error(
             .iter()
             .filter(|s| !s.is_empty())
             .fold(s, |acc, secret| acc.replace(secret, "[redacted]"))
+    };
+    let parsed: Option<Value> = crate::json::parse(body.trim()).ok();
+    let inner = parsed
+        .as_ref()
+        .and_then(|v| v.get("error"))
+        .filter(|e| e.is_object());
+    let field = |name: &str| -> Option<String> {
+        match inner?.get(name)? {
+            Value::String(s) if !s.is_empty() => Some(cut(&redact(s.clone()), 100).to_owned()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
     };
     let (status, reason, message) = match status {
         401 => (
@@ -289,28 +342,70 @@ pub fn upstream_error(
             .map(|c| Value::from(cut(&redact(c), 100).to_owned()))
             .unwrap_or(Value::Null),
     };
-    let mut r = reply(
-        status,
-        error_body(message.into(), "upstream_error", code),
-        origin,
-        opts,
-    );
+    let kind = match reason {
+        Some(r) => r.error_type().to_owned(),
+        None => field("type")
+            .or_else(|| {
+                parsed
+                    .as_ref()
+                    .and_then(|v| v.get("error_type"))
+                    .and_then(Value::as_str)
+                    .map(|t| cut(t, 100).to_owned())
+            })
+            .unwrap_or_else(|| "upstream_error".to_owned()),
+    };
+    let mut body_value = error_body(message.into(), &kind, code);
+    if reason.is_none() {
+        if let Some(param) = field("param") {
+            if let Some(e) = body_value.get_mut("error").and_then(Value::as_object_mut) {
+                e.insert("param".into(), param.into());
+            }
+        }
+        let estimated = parsed
+            .as_ref()
+            .and_then(|v| v.get("estimated_time"))
+            .and_then(Value::as_f64)
+            .filter(|t| t.is_finite() && *t >= 0.0);
+        if let (Some(t), Some(root)) = (estimated, body_value.as_object_mut()) {
+            root.insert("estimated_time".into(), Value::from(t));
+        }
+    }
+    let mut r = reply(status, body_value, origin, opts);
     r.reason = reason;
-    for name in [
-        "retry-after",
-        "retry-after-ms",
-        "x-request-id",
-        crate::response::PROVIDER_HEADER,
+    let upstream_verdict = headers::get(upstream_headers, SHOULD_RETRY_HEADER)
+        .map(str::to_ascii_lowercase)
+        .filter(|v| v == "true" || v == "false");
+    let quota = crate::retry::is_quota_exhausted(&crate::Error::http(status, body));
+    let verdict = match reason.and_then(Reason::should_retry) {
+        Some(v) => Some(v.to_string()),
+        None if quota => Some("false".to_owned()),
+        None => upstream_verdict,
+    };
+    if let Some(v) = verdict {
+        r.headers.push((SHOULD_RETRY_HEADER.to_owned(), v));
+    }
+    for (name, out) in [
+        ("retry-after", "retry-after"),
+        ("retry-after-ms", "retry-after-ms"),
+        ("x-request-id", UPSTREAM_REQUEST_ID_HEADER),
+        (
+            crate::response::PROVIDER_HEADER,
+            crate::response::PROVIDER_HEADER,
+        ),
     ] {
         if let Some(v) =
             headers::get(upstream_headers, name).filter(|v| headers::is_safe_value(v, 128))
         {
             let v = redact(v.to_owned());
-            r.headers.push((name.to_owned(), v));
+            r.headers.push((out.to_owned(), v));
         }
     }
     r
 }
+
+/// The header the upstream's own request id is passed back in (the client's
+/// `x-request-id` is the proxy's id, the one in the log line and `onUsage`).
+pub const UPSTREAM_REQUEST_ID_HEADER: &str = "x-upstream-request-id";
 
 #[cfg(test)]
 mod tests {

@@ -25,14 +25,12 @@ use super::transport::{self, Call};
 use crate::error::{Error, MAX_ERROR_BODY_BYTES};
 use crate::proxy::{
     check_chat_body, check_options, check_token, client_request_id, ct_eq, decide, is_event_stream,
-    log_line, refuse, response_headers, session_issued, session_rejected, session_token,
-    split_request_url, upstream_error, upstream_failure, upstream_headers, usage_from_chunk,
-    AllowList, Decision, IncomingRequest, LogRecord, MaxTokensMode, ProxyOptions, ProxyState,
-    RateLimit, Reason, Respond, SessionOptions,
+    log_line, proxy_timeouts, refuse, response_headers, session_issued, session_rejected,
+    session_token, split_request_url, upstream_error, upstream_failure, upstream_headers,
+    AllowList, BodyKind, Decision, IncomingRequest, LogRecord, MaxTokensMode, ProxyOptions,
+    ProxyState, RateLimit, Reason, RelayUsage, Respond, SessionOptions, StreamRelay,
 };
-use crate::sse::{Decoder, Event, Sink};
 use crate::timeouts::Timeouts;
-use crate::types::Usage;
 
 /// How long a client may take to send its request body.
 const BODY_DEADLINE_MS: i32 = 30_000;
@@ -43,6 +41,8 @@ struct Config {
     session_secret: Option<String>,
     fetch: Option<Function>,
     timeouts: Timeouts,
+    /// `timeouts.headers` was set: it applies to non-streamed answers too.
+    explicit_headers_timeout: bool,
     on_usage: Option<Function>,
     /// `None` logs with `console.log`; `log: false` turns logging off.
     on_log: Option<Function>,
@@ -163,6 +163,12 @@ fn read_options(v: &JsValue) -> Result<Config, Error> {
     } else if let Some(n) = number(&o, "maxTokensCap", "maxTokensCap")? {
         opts.max_tokens_cap = Some(n.min(u32::MAX as u64) as u32);
     }
+    if let Some(n) = number(&o, "defaultMaxTokens", "defaultMaxTokens")? {
+        opts.default_max_tokens = Some(n.min(u32::MAX as u64) as u32);
+    }
+    if let Some(b) = flag(&o, "streamUsage")? {
+        opts.stream_usage = b;
+    }
     match string(&o, "maxTokensMode", "maxTokensMode")?.as_deref() {
         None | Some("clamp") => {}
         Some("reject") => opts.max_tokens_mode = MaxTokensMode::Reject,
@@ -215,7 +221,9 @@ fn read_options(v: &JsValue) -> Result<Config, Error> {
         check_token(t)?;
     }
     let mut timeouts = Timeouts::default();
+    let mut explicit_headers_timeout = false;
     if let Some(to) = object(&get(&o, "timeouts"), "timeouts")? {
+        explicit_headers_timeout = number(&to, "headers", "timeouts.headers")?.is_some();
         for (key, slot) in [
             ("headers", &mut timeouts.headers_ms),
             ("firstChunk", &mut timeouts.first_chunk_ms),
@@ -241,6 +249,7 @@ fn read_options(v: &JsValue) -> Result<Config, Error> {
         session_secret: string(&o, "sessionSecret", "sessionSecret")?,
         fetch: function(&o, "fetch", "fetch")?,
         timeouts,
+        explicit_headers_timeout,
         on_usage: function(&o, "onUsage", "onUsage")?,
         on_log,
         log,
@@ -260,6 +269,8 @@ struct Trace {
     path: String,
     origin: Option<String>,
     model: Option<String>,
+    /// The upstream's own `x-request-id`, once it answered.
+    upstream_request_id: Option<String>,
     started: f64,
 }
 
@@ -284,6 +295,7 @@ async fn handle(shared: &Rc<Shared>, request: Request, env: &JsValue, ctx: &JsVa
         path: path.clone(),
         origin: origin.clone(),
         model: None,
+        upstream_request_id: None,
         started,
     };
     let incoming = IncomingRequest {
@@ -302,8 +314,12 @@ async fn handle(shared: &Rc<Shared>, request: Request, env: &JsValue, ctx: &JsVa
         js_sys::Date::now(),
     );
     let o = origin.as_deref();
-    let answer = |r: Respond, trace: &Trace| {
+    let head = method == "HEAD";
+    let answer = |mut r: Respond, trace: &Trace| {
         log(cfg, trace, r.status, r.reason, None, None);
+        if head {
+            r.body.clear();
+        }
         to_response(&r, Some(&trace.request_id))
     };
     let decision = match decision {
@@ -338,7 +354,10 @@ async fn handle(shared: &Rc<Shared>, request: Request, env: &JsValue, ctx: &JsVa
             let Some(token) = upstream_token(cfg, env) else {
                 return answer(no_token(o, cfg), &trace);
             };
-            forward(shared, &trace, &url, None, &headers, &token, o, &request).await
+            forward(
+                shared, &trace, &url, None, None, &headers, &token, o, &request,
+            )
+            .await
         }
         Decision::ReadBody { limit } => {
             let body = match read_body(&request, limit).await {
@@ -353,11 +372,17 @@ async fn handle(shared: &Rc<Shared>, request: Request, env: &JsValue, ctx: &JsVa
                 return answer(no_token(o, cfg), &trace);
             };
             trace.model = Some(fwd.model.clone());
+            let chat = ChatRelay {
+                stream: fwd.stream,
+                strip_usage: fwd.strip_usage,
+                prompt_estimate: fwd.prompt_tokens_estimate,
+            };
             forward(
                 shared,
                 &trace,
                 &fwd.url,
                 Some(&fwd.body),
+                Some(chat),
                 &headers,
                 &token,
                 o,
@@ -594,22 +619,37 @@ async fn hmac(shared: &Shared, secret: &str, data: &str) -> Result<Vec<u8>, JsVa
 // Forwarding
 // ---------------------------------------------------------------------------------
 
+/// How a forwarded chat answer is relayed (from the core's [`crate::proxy::Forward`]);
+/// `None` for `GET /v1/models`.
+#[derive(Clone, Copy)]
+struct ChatRelay {
+    stream: bool,
+    strip_usage: bool,
+    prompt_estimate: u64,
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn forward(
     shared: &Rc<Shared>,
     trace: &Trace,
     url: &str,
     body: Option<&str>,
+    chat: Option<ChatRelay>,
     client_headers: &[(String, String)],
     token: &str,
     origin: Option<&str>,
     request: &Request,
 ) -> Response {
     let cfg = &shared.cfg;
-    let mut up_headers = upstream_headers(client_headers, token);
+    let mut up_headers = upstream_headers(client_headers, token, &trace.request_id);
     if body.is_none() {
         up_headers.retain(|(n, _)| n != "content-type");
     }
+    let timeouts = proxy_timeouts(
+        cfg.timeouts,
+        chat.map_or(true, |c| c.stream),
+        cfg.explicit_headers_timeout,
+    );
     // The client's disconnect (the request's signal, where the runtime provides it)
     // cancels the upstream request.
     let signal = Some(request.signal());
@@ -618,7 +658,7 @@ async fn forward(
         url,
         &up_headers,
         body,
-        cfg.timeouts,
+        timeouts,
         signal.as_ref(),
         true,
     ) {
@@ -631,13 +671,19 @@ async fn forward(
     };
     let status = response.status();
     let resp_headers = header_pairs(&response.headers());
+    let upstream_id = resp_headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("x-request-id"))
+        .map(|(_, v)| v.clone());
+    let mut trace = trace.clone();
+    trace.upstream_request_id = upstream_id;
     if !(200..300).contains(&status) {
         let text = transport::read_text(&call, &response, MAX_ERROR_BODY_BYTES)
             .await
             .unwrap_or_default();
         call.end();
         let r = upstream_error(status, &resp_headers, &text, &[token], origin, &cfg.opts);
-        log(cfg, trace, r.status, r.reason, None, None);
+        log(cfg, &trace, r.status, r.reason, None, None);
         return to_response(&r, Some(&trace.request_id));
     }
     let out_headers = response_headers(&resp_headers, origin, &cfg.opts);
@@ -646,32 +692,41 @@ async fn forward(
     init.set_headers(&headers_of(&out_headers, Some(&trace.request_id)));
     let Some(upstream_body) = response.body() else {
         call.end();
-        log(cfg, trace, status, None, None, None);
+        log(cfg, &trace, status, None, None, None);
         return Response::new_with_opt_str_and_init(None, &init)
             .unwrap_or_else(|_| fallback_response());
     };
+    let kind = if is_event_stream(&out_headers) {
+        BodyKind::EventStream
+    } else {
+        BodyKind::Document
+    };
+    let relay = StreamRelay::new(
+        kind,
+        chat.is_some_and(|c| c.strip_usage),
+        &[token],
+        chat.map_or(0, |c| c.prompt_estimate),
+    );
     let watcher = Rc::new(RefCell::new(Watcher {
         shared: shared.clone(),
-        trace: trace.clone(),
+        trace,
         status,
         call,
-        decoder: Decoder::new(),
-        usage: None,
+        relay,
+        chat: chat.is_some(),
         first_byte_ms: None,
-        scratch: Vec::new(),
-        json: (!is_event_stream(&out_headers)).then(Vec::new),
         logged: false,
     }));
-    let piped = match pass_through(&upstream_body, watcher.clone()) {
-        Ok(p) => p,
+    match relay_body(&upstream_body, watcher.clone()) {
+        Ok(body) => Response::new_with_opt_readable_stream_and_init(Some(&body), &init)
+            .unwrap_or_else(|_| fallback_response()),
         Err(_) => {
-            // No TransformStream here: hand the body on as it is.
+            // No ReadableStream constructor here: answer with the error, not unredacted
+            // bytes.
             watcher.borrow_mut().finish(false);
-            upstream_body
+            fallback_response()
         }
-    };
-    Response::new_with_opt_readable_stream_and_init(Some(&piped), &init)
-        .unwrap_or_else(|_| fallback_response())
+    }
 }
 
 fn fail_upstream(
@@ -686,101 +741,68 @@ fn fail_upstream(
     to_response(&r, Some(&trace.request_id))
 }
 
-/// Watches a forwarded body on its way to the client: usage from the SSE data, the
-/// first byte's time, the end (log line and `onUsage`), and body activity for the
-/// upstream call's idle timeout.
+/// Watches a forwarded body on its way to the client: the core's [`StreamRelay`] says
+/// what to hand on; the first byte's time, the end (log line and `onUsage`) and body
+/// activity (for the upstream call's idle timeout) are the shell's.
 struct Watcher {
     shared: Rc<Shared>,
     trace: Trace,
     status: u16,
     call: Call,
-    decoder: Decoder,
-    usage: Option<Usage>,
+    relay: StreamRelay,
+    /// A chat answer (usage is reported), not the model list.
+    chat: bool,
     first_byte_ms: Option<f64>,
-    scratch: Vec<u8>,
-    /// A JSON (non-stream) body, kept up to [`MAX_JSON_USAGE_BYTES`] to read its usage
-    /// at the end; `None` for a stream or once over the bound.
-    json: Option<Vec<u8>>,
     logged: bool,
 }
 
-/// The largest non-stream body read for its usage (a completion is a few KB).
-const MAX_JSON_USAGE_BYTES: usize = 1 << 20;
-
-struct UsageSink<'a>(&'a mut Option<Usage>);
-
-impl Sink for UsageSink<'_> {
-    fn on_event(&mut self, event: Event) {
-        if let Some(u) = usage_from_chunk(&event.data) {
-            *self.0 = Some(u);
-        }
-    }
-}
-
 impl Watcher {
-    fn chunk(&mut self, bytes: &Uint8Array) {
+    fn chunk(&mut self, bytes: &Uint8Array) -> Vec<u8> {
         if self.first_byte_ms.is_none() {
             self.first_byte_ms = Some(sys::performance_now() - self.trace.started);
         }
+        // Bytes on their way to the client: the idle timeout starts again (the read
+        // already said so; this also covers the time the relay took).
         self.call.activity();
-        let len = bytes.length() as usize;
-        self.scratch.resize(len, 0);
-        bytes.copy_to(&mut self.scratch[..len]);
-        if let Some(json) = &mut self.json {
-            if json.len() + len <= MAX_JSON_USAGE_BYTES {
-                json.extend_from_slice(&self.scratch[..len]);
-            } else {
-                self.json = None;
-            }
-            return;
-        }
-        // A decoder error (an over-long line) only ends usage watching; the bytes
-        // already went to the client.
-        if self
-            .decoder
-            .feed(&self.scratch[..len], &mut UsageSink(&mut self.usage))
-            .is_err()
-        {
-            self.decoder = Decoder::new();
-        }
+        self.relay.feed(&bytes.to_vec())
     }
 
-    /// The body ended (`complete`) or the client went away.
+    /// The body ended (`complete`) or the client went away; log and report usage once.
     fn finish(&mut self, complete: bool) {
         if self.logged {
             return;
         }
         self.logged = true;
         if complete {
-            let _ = self.decoder.finish(&mut UsageSink(&mut self.usage));
-            if let Some(json) = self.json.take() {
-                self.usage = usage_from_chunk(&String::from_utf8_lossy(&json));
-            }
             self.call.end();
         } else {
             self.call.abort();
         }
         let cfg = &self.shared.cfg;
-        // A non-stream completion carries usage in its one JSON body.
+        let usage = self.chat.then(|| self.relay.usage());
         log(
             cfg,
             &self.trace,
             self.status,
             None,
             self.first_byte_ms,
-            self.usage.as_ref(),
+            usage.as_ref(),
         );
-        if let (Some(f), Some(u)) = (&cfg.on_usage, &self.usage) {
+        if let (Some(f), Some(u)) = (&cfg.on_usage, &usage) {
             let rec = Object::new();
             set(&rec, "requestId", &self.trace.request_id.as_str().into());
+            if let Some(id) = &self.trace.upstream_request_id {
+                set(&rec, "upstreamRequestId", &id.as_str().into());
+            }
             if let Some(m) = &self.trace.model {
                 set(&rec, "model", &m.as_str().into());
             }
-            let usage = serde_json::to_string(u)
+            let usage = serde_json::to_string(&u.usage)
                 .ok()
                 .and_then(|s| js_sys::JSON::parse(&s).ok())
                 .unwrap_or(JsValue::UNDEFINED);
             set(&rec, "usage", &usage);
+            set(&rec, "estimated", &u.estimated.into());
             set(
                 &rec,
                 "latencyMs",
@@ -794,37 +816,85 @@ impl Watcher {
     }
 }
 
-/// `body.pipeThrough(new TransformStream({ transform, flush, cancel }))`: every chunk
-/// is enqueued first, then shown to the watcher.
-fn pass_through(
+/// `new ReadableStream({ pull, cancel })` over the upstream body: each pull reads the
+/// upstream (with the call's timeouts) and enqueues what the relay hands on. At the end
+/// the relay's tail is sent and the stream closed; when the upstream breaks mid-way an
+/// event stream ends with the relay's error event (and closes cleanly), any other body
+/// errors (the client sees the connection end). A client that leaves cancels it, which
+/// aborts the upstream call.
+fn relay_body(
     body: &web_sys::ReadableStream,
     watcher: Rc<RefCell<Watcher>>,
 ) -> Result<web_sys::ReadableStream, JsValue> {
-    let transformer = Object::new();
+    let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+    let source = Object::new();
     let w = watcher.clone();
-    let transform = Closure::<dyn FnMut(JsValue, JsValue) -> Result<(), JsValue>>::new(
-        move |chunk: JsValue, controller: JsValue| {
-            let enqueue: Function =
-                Reflect::get(&controller, &JsValue::from_str("enqueue"))?.dyn_into()?;
-            enqueue.call1(&controller, &chunk)?;
-            if let Some(bytes) = chunk.dyn_ref::<Uint8Array>() {
-                w.borrow_mut().chunk(bytes);
+    let pull = Closure::<dyn FnMut(JsValue) -> Promise>::new(move |controller: JsValue| {
+        let w = w.clone();
+        let reader = reader.clone();
+        future_to_promise(async move {
+            let call = w.borrow().call.clone();
+            let enqueue = |bytes: Vec<u8>| -> Result<(), JsValue> {
+                if bytes.is_empty() {
+                    return Ok(());
+                }
+                let f: Function =
+                    Reflect::get(&controller, &JsValue::from_str("enqueue"))?.dyn_into()?;
+                f.call1(&controller, &Uint8Array::from(bytes.as_slice()))?;
+                Ok(())
+            };
+            let method = |name: &str| -> Result<Function, JsValue> {
+                Reflect::get(&controller, &JsValue::from_str(name))?.dyn_into()
+            };
+            loop {
+                match call.read(&reader).await {
+                    Ok(Some(bytes)) => {
+                        let out = w.borrow_mut().chunk(&bytes);
+                        if !out.is_empty() {
+                            enqueue(out)?;
+                            return Ok(JsValue::UNDEFINED);
+                        }
+                    }
+                    Ok(None) => {
+                        let tail = w.borrow_mut().relay.finish();
+                        enqueue(tail)?;
+                        w.borrow_mut().finish(true);
+                        method("close")?.call0(&controller)?;
+                        return Ok(JsValue::UNDEFINED);
+                    }
+                    Err((e, _)) => {
+                        let (tail, event_stream) = {
+                            let mut w = w.borrow_mut();
+                            (w.relay.fail(&e), w.relay.kind() == BodyKind::EventStream)
+                        };
+                        enqueue(tail)?;
+                        w.borrow_mut().finish(false);
+                        if event_stream {
+                            method("close")?.call0(&controller)?;
+                        } else {
+                            method("error")?
+                                .call1(&controller, &JsValue::from_str(&describe_error(&e)))?;
+                        }
+                        return Ok(JsValue::UNDEFINED);
+                    }
+                }
             }
-            Ok(())
-        },
-    );
-    let w = watcher.clone();
-    let flush = Closure::<dyn FnMut()>::new(move || w.borrow_mut().finish(true));
+        })
+    });
     let w = watcher;
     let cancel = Closure::<dyn FnMut()>::new(move || w.borrow_mut().finish(false));
-    set(&transformer, "transform", &transform.into_js_value());
-    set(&transformer, "flush", &flush.into_js_value());
-    set(&transformer, "cancel", &cancel.into_js_value());
+    set(&source, "pull", &pull.into_js_value());
+    set(&source, "cancel", &cancel.into_js_value());
     let ctor: Function =
-        Reflect::get(&js_sys::global(), &JsValue::from_str("TransformStream"))?.dyn_into()?;
-    let ts = Reflect::construct(&ctor, &Array::of1(&transformer))?;
-    let pipe: Function = Reflect::get(body, &JsValue::from_str("pipeThrough"))?.dyn_into()?;
-    Ok(pipe.call1(body, &ts)?.unchecked_into())
+        Reflect::get(&js_sys::global(), &JsValue::from_str("ReadableStream"))?.dyn_into()?;
+    // highWaterMark 0: nothing is read from the upstream before the client asks.
+    let strategy = Object::new();
+    set(&strategy, "highWaterMark", &0.into());
+    Ok(Reflect::construct(&ctor, &Array::of2(&source, &strategy))?.unchecked_into())
+}
+
+fn describe_error(e: &Error) -> String {
+    e.message.clone()
 }
 
 // ---------------------------------------------------------------------------------
@@ -869,7 +939,7 @@ fn log(
     status: u16,
     reason: Option<Reason>,
     first_byte_ms: Option<f64>,
-    usage: Option<&Usage>,
+    usage: Option<&RelayUsage>,
 ) {
     if !cfg.log {
         return;
@@ -885,7 +955,9 @@ fn log(
             reason,
             latency_ms: sys::performance_now() - trace.started,
             first_byte_ms,
-            usage,
+            usage: usage.map(|u| &u.usage),
+            usage_estimated: usage.is_some_and(|u| u.estimated),
+            upstream_request_id: trace.upstream_request_id.as_deref(),
             content: None,
         },
         &cfg.opts,

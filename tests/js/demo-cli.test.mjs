@@ -13,7 +13,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { createProxy } from "hf-inference-wasm";
+import { createProxy } from "hf-inference-wasm/proxy";
 import { startFixtureServer } from "../fixture-server/server.mjs";
 import { demoReply, DEMO_MODELS } from "../fixture-server/demo-simulator.mjs";
 import { liveOptionsFromEnv, startDemoServer } from "../../scripts/demo-server.mjs";

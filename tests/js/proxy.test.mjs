@@ -131,7 +131,7 @@ describe("chat completions through the proxy", () => {
     assert.equal(up.path, "/v1/chat/completions");
     assert.equal(up.headers.authorization, `Bearer ${TOKEN}`, "the client's Authorization is replaced");
     assert.equal(up.headers.cookie, undefined, "cookies are dropped");
-    assert.equal(JSON.parse(up.body).max_tokens, 4096, "the default cap is inserted");
+    assert.equal(JSON.parse(up.body).max_tokens, undefined, "no max_tokens is inserted by default");
     await waitFor(() => p.usages.length === 1, { message: "onUsage" });
     assert.equal(p.usages[0].usage.total_tokens, JSON.parse(r.text).usage.total_tokens, "usage from a non-stream body");
   });
