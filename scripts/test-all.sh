@@ -2,7 +2,7 @@
 # Runs every test layer (see DESIGN.md) and ends with one line: "N passed, N failed".
 #   lint     cargo fmt --check, cargo clippy (native and wasm32), -D warnings
 #   native   cargo test
-#   wasm     wasm-bindgen-test through real fetch, in Node and in headless Chromium
+#   wasm     wasm-bindgen-test through real fetch, in Node, headless Chromium and headless Firefox
 #   js       Node's test runner against pkg/, imported as users import it
 #   clients  real third-party SDKs through the proxy: openai-node and the AI SDK (node
 #            --test), Python openai and huggingface_hub (pytest, in tests/clients/.venv)
@@ -73,8 +73,10 @@ if [ -z "$FIXTURE_URL" ]; then
   echo "the fixture server did not start:"; cat "$log_dir/fixture.out"; status=1; failed=$((failed + 1))
 else
   run wasm-node cargo test --target wasm32-unknown-unknown --test wasm_fetch
+  # Each browser layer names its driver: with both on PATH the runner may pick either.
   if command -v chromedriver >/dev/null; then
-    run wasm-chromium env WASM_BINDGEN_USE_BROWSER=1 cargo test --target wasm32-unknown-unknown --test wasm_fetch
+    run wasm-chromium env WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER="$(command -v chromedriver)" \
+      cargo test --target wasm32-unknown-unknown --test wasm_fetch
   else
     echo "=== wasm-chromium FAILED: chromedriver is not installed (scripts/setup.sh --browser installs it)"
     status=1; failed=$((failed + 1))
