@@ -27,6 +27,7 @@ pub mod ratelimit;
 pub mod relay;
 pub mod response;
 pub mod retry;
+pub mod scan;
 pub mod sse;
 pub mod stream;
 pub mod tgi;
