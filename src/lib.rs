@@ -12,6 +12,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod cache;
+pub mod decode;
 pub mod difficulty;
 pub mod error;
 mod float;

@@ -287,7 +287,11 @@ impl<'a> Reader<'a> {
         // overflows it. Clearly in range: no need to ask. Near or past the edge (rare):
         // `serde_json` itself decides, so the two always agree.
         let zero_int = self.bytes.get(int_start) == Some(&b'0');
-        let magnitude = if zero_int { exp } else { int_digits as i64 + exp };
+        let magnitude = if zero_int {
+            exp
+        } else {
+            int_digits as i64 + exp
+        };
         if magnitude <= 300 {
             return Ok(());
         }
@@ -659,9 +663,9 @@ fn scan_choice_field(
                         tools.truncate(tools_start);
                         c.tool_calls = Some(r.array_or_value(|r| {
                             let mut t = ToolScan::default();
-                            t.item = Some(
-                                r.object_or_value(|r, key| scan_tool_field(data, r, key, &mut t, scratch))?,
-                            );
+                            t.item = Some(r.object_or_value(|r, key| {
+                                scan_tool_field(data, r, key, &mut t, scratch)
+                            })?);
                             tools.push(t);
                             Ok(())
                         })?);
@@ -827,9 +831,28 @@ mod tests {
     #[test]
     fn literals_and_trailing_text() {
         for t in [
-            "null", "true", "false", " null ", "nul", "nulll", "true false", "", " ", "[]x",
-            "{}", "{} ", "\u{feff}{}", "{}\u{0}", "[1,]", "[,1]", "[1 2]", "{\"a\":1,}",
-            "{\"a\" 1}", "{a:1}", "{\"a\":1 \"b\":2}", "[\n\t\r ]",
+            "null",
+            "true",
+            "false",
+            " null ",
+            "nul",
+            "nulll",
+            "true false",
+            "",
+            " ",
+            "[]x",
+            "{}",
+            "{} ",
+            "\u{feff}{}",
+            "{}\u{0}",
+            "[1,]",
+            "[,1]",
+            "[1 2]",
+            "{\"a\":1,}",
+            "{\"a\" 1}",
+            "{a:1}",
+            "{\"a\":1 \"b\":2}",
+            "[\n\t\r ]",
         ] {
             agrees(t);
         }
@@ -838,11 +861,35 @@ mod tests {
     #[test]
     fn numbers_follow_the_grammar_and_the_f64_range() {
         for t in [
-            "0", "-0", "01", "-", "1.", ".5", "1.5", "1e5", "1E+5", "1e-5", "1e", "1e+",
-            "-01", "1.0e400", "1e308", "1.7976931348623157e308", "1.7976931348623159e308",
-            "1e309", "-1e309", "0e99999999999999", "0.0000e400", "1e-99999", "+1", "0x10",
-            "18446744073709551616", "-9223372036854775809", "1.5e-400",
-            &"9".repeat(400), &format!("0.{}", "0".repeat(400)),
+            "0",
+            "-0",
+            "01",
+            "-",
+            "1.",
+            ".5",
+            "1.5",
+            "1e5",
+            "1E+5",
+            "1e-5",
+            "1e",
+            "1e+",
+            "-01",
+            "1.0e400",
+            "1e308",
+            "1.7976931348623157e308",
+            "1.7976931348623159e308",
+            "1e309",
+            "-1e309",
+            "0e99999999999999",
+            "0.0000e400",
+            "1e-99999",
+            "+1",
+            "0x10",
+            "18446744073709551616",
+            "-9223372036854775809",
+            "1.5e-400",
+            &"9".repeat(400),
+            &format!("0.{}", "0".repeat(400)),
         ] {
             agrees(t);
         }
@@ -851,10 +898,27 @@ mod tests {
     #[test]
     fn strings_escapes_and_surrogates() {
         for t in [
-            r#""a""#, r#""\u0041""#, r#""\uD83D\uDE00""#, r#""\uD83D""#, r#""\uDE00""#,
-            r#""\uD83Dx""#, r#""\uD83D\n""#, r#""\uD83D\u0041""#, r#""\u00""#, r#""\x""#,
-            r#""\/""#, r#""\'""#, "\"\t\"", "\"\u{7f}\"", "\"\u{1f}\"", r#""\uDBFF\uDFFF""#,
-            r#""\ud800\udc00""#, r#""\u0000""#, "\"", r#""\""#, r#""abc"#,
+            r#""a""#,
+            r#""\u0041""#,
+            r#""\uD83D\uDE00""#,
+            r#""\uD83D""#,
+            r#""\uDE00""#,
+            r#""\uD83Dx""#,
+            r#""\uD83D\n""#,
+            r#""\uD83D\u0041""#,
+            r#""\u00""#,
+            r#""\x""#,
+            r#""\/""#,
+            r#""\'""#,
+            "\"\t\"",
+            "\"\u{7f}\"",
+            "\"\u{1f}\"",
+            r#""\uDBFF\uDFFF""#,
+            r#""\ud800\udc00""#,
+            r#""\u0000""#,
+            "\"",
+            r#""\""#,
+            r#""abc"#,
         ] {
             agrees(t);
         }
@@ -876,7 +940,11 @@ mod tests {
     fn nesting_stops_where_serde_json_stops() {
         for depth in [1, 126, 127, 128, 200] {
             agrees(&format!("{}{}", "[".repeat(depth), "]".repeat(depth)));
-            agrees(&format!("{}1{}", "{\"a\":".repeat(depth), "}".repeat(depth)));
+            agrees(&format!(
+                "{}1{}",
+                "{\"a\":".repeat(depth),
+                "}".repeat(depth)
+            ));
         }
     }
 
@@ -911,7 +979,10 @@ mod tests {
         decode_str(data, &t.arguments.unwrap(), &mut args);
         assert_eq!(args, r#"{"q":1}"#);
         // Invalid JSON anywhere fails the scan.
-        assert_eq!(scan_chat(r#"{"id":"x",}"#, &mut s, &mut scratch), Err(Invalid));
+        assert_eq!(
+            scan_chat(r#"{"id":"x",}"#, &mut s, &mut scratch),
+            Err(Invalid)
+        );
     }
 
     #[test]
