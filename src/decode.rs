@@ -178,13 +178,19 @@ impl StreamDecoder {
         text.unwrap_or_else(|_| "null".to_owned())
     }
 
-    /// Choice 0's content so far, or TGI's generated text ("" when `!accumulate`).
+    /// Choice 0's content so far (the lowest choice index's, when no choice 0 came, as
+    /// `StreamState::text`), or TGI's generated text ("" when `!accumulate`).
     pub fn text(&self) -> &str {
         match self.core.protocol {
-            Protocol::Chat => match self.core.chat.choices.first() {
-                Some((0, c)) => c.content.as_deref().unwrap_or_default(),
-                _ => "",
-            },
+            // The first choice listed, as `StreamState::text` reads it (choice 0 when
+            // there is one).
+            Protocol::Chat => self
+                .core
+                .chat
+                .choices
+                .first()
+                .and_then(|(_, c)| c.content.as_deref())
+                .unwrap_or_default(),
             Protocol::TextGeneration => self
                 .core
                 .tgi
@@ -489,7 +495,10 @@ impl Core {
             }
             if accumulate {
                 if let Some(lp) = c.logprobs.filter(|l| l.kind == Kind::Object) {
-                    if let Some(content) = logprob_content(data, &lp, scratch) {
+                    // An empty `content` adds nothing (and no `logprobs` to the snapshot).
+                    if let Some(content) = logprob_content(data, &lp, scratch)
+                        .filter(|c| c.json(data).get(1..).unwrap_or_default().trim_start() != "]")
+                    {
                         choice.logprob_content.push(content.json(data).to_owned());
                     }
                 }
