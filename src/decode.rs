@@ -124,6 +124,7 @@ impl StreamDecoder {
                 scan: ChatScan::default(),
                 tscan: TgiScan::default(),
                 scratch: String::new(),
+                key: String::new(),
                 marker: false,
                 stopped: false,
                 chunks: 0,
@@ -269,6 +270,7 @@ struct Core {
     scan: ChatScan,
     tscan: TgiScan,
     scratch: String,
+    key: String,
     /// `[DONE]` or TGI's final event came.
     marker: bool,
     /// An error was reported, or the body ended.
@@ -278,10 +280,13 @@ struct Core {
 
 impl Sink for Core {
     fn on_event(&mut self, event: Event) {
+        self.on_event_ref(&event.event, &event.data, &event.id);
+    }
+    fn on_event_ref(&mut self, event: &str, data: &str, _id: &str) {
         if self.is_done() {
             return;
         }
-        if let Err(e) = self.event(&event.event, &event.data) {
+        if let Err(e) = self.event(event, data) {
             self.fail(e);
         }
     }
@@ -372,6 +377,7 @@ impl Core {
         let acc = &mut self.chat;
         let out = &mut self.out;
         let scratch = &mut self.scratch;
+        let key = &mut self.key;
         if let Some(id) = s.id.filter(non_empty_string) {
             acc.id.clear();
             decode_str(data, &id, &mut acc.id);
@@ -386,9 +392,9 @@ impl Core {
             }
         }
         if let Some(fp) = s.system_fingerprint.filter(|f| f.kind == Kind::String) {
-            let mut v = String::new();
-            decode_str(data, &fp, &mut v);
-            acc.system_fingerprint = Some(v);
+            let v = acc.system_fingerprint.get_or_insert_with(String::new);
+            v.clear();
+            decode_str(data, &fp, v);
         }
         if let Some(usage) = s.usage.filter(|u| u.kind == Kind::Object) {
             let usage = read_usage(usage.json(data));
@@ -404,6 +410,7 @@ impl Core {
             &mut acc.extra,
             &[],
             scratch,
+            key,
         );
 
         let mut content0_given = false;
@@ -422,9 +429,9 @@ impl Core {
             };
             let (_, choice) = &mut acc.choices[slot];
             if let Some(role) = c.role.filter(|r| r.kind == Kind::String) {
-                let mut v = String::new();
-                decode_str(data, &role, &mut v);
-                choice.role = Some(v);
+                let v = choice.role.get_or_insert_with(String::new);
+                v.clear();
+                decode_str(data, &role, v);
             }
             if let Some(content) = c.content.filter(|t| t.kind != Kind::Null) {
                 let start = out.text.len();
@@ -510,6 +517,7 @@ impl Core {
                 &mut choice.extra,
                 &["message", "text"],
                 scratch,
+                key,
             );
         }
         Ok(())
@@ -758,14 +766,14 @@ fn merge_extra(
     into: &mut Vec<(String, String)>,
     skip: &[&str],
     scratch: &mut String,
+    key: &mut String,
 ) {
-    let mut key = String::new();
     for (i, (k, v)) in fields.clone().enumerate() {
         key.clear();
         if k == ERROR_KEY {
             key.push_str("error");
         } else {
-            decode_str(src, &k, &mut key);
+            decode_str(src, &k, key);
         }
         if skip.contains(&key.as_str()) {
             continue;
@@ -774,14 +782,14 @@ fn merge_extra(
             if k2 == ERROR_KEY {
                 key == "error"
             } else {
-                k2.is(src, &key, scratch)
+                k2.is(src, key, scratch)
             }
         });
         if later {
             continue;
         }
         let json = v.json(src);
-        match into.iter_mut().find(|(known, _)| *known == key) {
+        match into.iter_mut().find(|(known, _)| known == key) {
             Some((_, old)) => {
                 if v.kind != Kind::Null {
                     old.clear();
