@@ -1,7 +1,7 @@
 //! Native decode speed of the stream core: the new `decode::StreamDecoder` (one scan per
 //! event, no `Value`) and the old `sse::Decoder` + `protocol::StreamState` path (a
 //! `Value` per chunk) on the same generated stream of 20,000 typical chat chunks, fed in
-//! 16 KB and in 16 B pieces. Figures only (MB/s, chunks/s, best of 5), never a check.
+//! 16 KB and in 16 B pieces. Figures only (MB/s, chunks/s, best of 9), never a check.
 //!
 //! ```sh
 //! cargo run --release --example decode_speed
@@ -21,8 +21,24 @@ const CHUNKS: usize = 20_000;
 fn stream() -> String {
     let head = r#"{"id":"chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG","object":"chat.completion.chunk","created":1741569952,"model":"gpt-4o-2024-08-06","service_tier":"default","system_fingerprint":"fp_f9f4fb6dbf","choices":[{"index":0,"delta":"#;
     let words = [
-        "Hello", " there", ",", " how", " can", " I", " help", " you", " today", "?", " \\n",
-        " The", " answer", " is", " \\\"42\\\"", " —", " naïve", " 😀",
+        "Hello",
+        " there",
+        ",",
+        " how",
+        " can",
+        " I",
+        " help",
+        " you",
+        " today",
+        "?",
+        " \\n",
+        " The",
+        " answer",
+        " is",
+        " \\\"42\\\"",
+        " —",
+        " naïve",
+        " 😀",
     ];
     let mut out = String::new();
     out.push_str("data: ");
@@ -85,7 +101,7 @@ fn run_old(body: &[u8], piece: usize) -> (usize, u64) {
 fn best(mut f: impl FnMut() -> (usize, u64)) -> (Duration, (usize, u64)) {
     let mut out = f();
     let mut best = Duration::MAX;
-    for _ in 0..5 {
+    for _ in 0..9 {
         let t = Instant::now();
         out = f();
         best = best.min(t.elapsed());
@@ -98,12 +114,10 @@ fn main() {
     let bytes = body.as_bytes();
     let mb = bytes.len() as f64 / 1e6;
     println!(
-        "{CHUNKS} chat chunks, {:.2} MB; best of 5 runs, native release build\n",
+        "{CHUNKS} chat chunks, {:.2} MB; best of 9 runs, native release build\n",
         mb
     );
-    println!(
-        "| path | feed | MB/s | chunks/s | vs old |\n| --- | --- | ---: | ---: | ---: |"
-    );
+    println!("| path | feed | MB/s | chunks/s | vs old |\n| --- | --- | ---: | ---: | ---: |");
     let flat = DecodeOptions {
         accumulate: false,
         ..DecodeOptions::default()
@@ -114,6 +128,14 @@ fn main() {
     };
     for piece in [16 * 1024, 16] {
         let label = if piece >= 1024 { "16 KB" } else { "16 B" };
+        if let Some(n) = std::env::var_os("DECODE_SPEED_NEW_ONLY") {
+            // For profiling the new path alone: that many runs.
+            let n = n.to_str().and_then(|n| n.parse().ok()).unwrap_or(20);
+            for _ in 0..n {
+                run_new(bytes, piece, DecodeOptions::default());
+            }
+            continue;
+        }
         let (old_t, old_out) = best(|| run_old(bytes, piece));
         let rows: [(&str, Duration, (usize, u64)); 4] = [
             ("old: sse + StreamState (Value)", old_t, old_out),

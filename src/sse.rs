@@ -584,7 +584,12 @@ fn strip_space(value: &[u8]) -> &[u8] {
 /// the bytes are valid. Splitting a line on the ASCII `:` and space before decoding gives
 /// the same text as decoding first, since no invalid sequence swallows an ASCII byte.
 fn decode(bytes: &[u8]) -> Cow<'_, str> {
-    String::from_utf8_lossy(bytes)
+    // `from_utf8` first: its ASCII fast path is much quicker than the lossy decoder's
+    // chunk iterator on the usual, valid line.
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
 }
 
 /// A `retry` value: one or more ASCII digits, base ten, saturating at `u64::MAX`.
