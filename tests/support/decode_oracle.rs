@@ -1,6 +1,7 @@
 //! Drive the new `decode::StreamDecoder` and, as the oracle, the old `sse::Decoder` +
 //! `protocol::StreamState` pair the way the shell drives it, and reduce each run to what
 //! a caller can see. Shared by the decoder tests (included with `#[path]`).
+#![allow(dead_code)] // each includer uses what it needs
 
 use hf_inference_wasm::decode::{DecodeOptions, StreamDecoder, StreamEvent};
 use hf_inference_wasm::protocol::{Protocol, StreamState};
