@@ -739,17 +739,18 @@ fn slow_json_text(json: &str) -> String {
 
 /// The `content` array of a `logprobs` object (the last `content` key wins).
 fn logprob_content(src: &str, lp: &Span, scratch: &mut String) -> Option<Span> {
-    let mut r = Reader::new(lp.json(src));
+    let text = lp.json(src);
+    let mut r = Reader::new(text);
     let mut found = None;
     let base = lp.start;
-    r.object(|r, key| {
-        let v = r.value()?;
-        if key.is(lp.json(src), "content", scratch) {
+    r.enter(Kind::Object).ok()??;
+    let mut first = true;
+    while let Some(key) = r.next_key(&mut first).ok()? {
+        let v = r.value().ok()?;
+        if key.is(text, "content", scratch) {
             found = Some(v);
         }
-        Ok(())
-    })
-    .ok()?;
+    }
     let v = found.filter(|v| v.kind == Kind::Array)?;
     Some(Span {
         start: v.start + base,

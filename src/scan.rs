@@ -208,8 +208,20 @@ impl<'a> Reader<'a> {
         let start = self.pos;
         match kind {
             Kind::String => return self.string(),
-            Kind::Object => self.object(|r, _| r.value().map(drop))?,
-            Kind::Array => self.array(|r| r.value().map(drop))?,
+            Kind::Object => {
+                self.open()?;
+                let mut first = true;
+                while self.next_key(&mut first)?.is_some() {
+                    self.value()?;
+                }
+            }
+            Kind::Array => {
+                self.open()?;
+                let mut first = true;
+                while self.next_item(&mut first)? {
+                    self.value()?;
+                }
+            }
             Kind::Null => self.literal(b"null")?,
             Kind::True => self.literal(b"true")?,
             Kind::False => self.literal(b"false")?,
@@ -378,91 +390,72 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Read an object (the reader is at its `{`), handing each key to `f`, which must
-    /// read the key's value.
-    pub fn object(&mut self, mut f: impl FnMut(&mut Self, Span) -> Res) -> Res {
+    /// If the next value is a `kind` container (`{` or `[`), enter it and return where
+    /// it starts; read its members with [`Reader::next_key`] or [`Reader::next_item`].
+    /// `None`: it is something else, for the caller to read with [`Reader::value`].
+    pub fn enter(&mut self, kind: Kind) -> Res<Option<usize>> {
+        if self.peek()? != kind {
+            return Ok(None);
+        }
+        let start = self.pos;
         self.open()?;
+        Ok(Some(start))
+    }
+
+    /// The span of the container entered at `start`, once its members were read.
+    pub fn span_from(&self, kind: Kind, start: usize) -> Span {
+        Span {
+            kind,
+            start,
+            end: self.pos,
+            escaped: false,
+        }
+    }
+
+    /// The next key of the object entered (`first` on its first call; the caller then
+    /// reads the key's value), or `None` past its `}`.
+    pub fn next_key(&mut self, first: &mut bool) -> Res<Option<Span>> {
+        if !self.next_member(first, b'}')? {
+            return Ok(None);
+        }
         self.ws();
-        if self.bytes.get(self.pos) == Some(&b'}') {
+        let key = self.string()?;
+        self.ws();
+        if self.bytes.get(self.pos) != Some(&b':') {
+            return Err(Invalid);
+        }
+        self.pos += 1;
+        Ok(Some(key))
+    }
+
+    /// Whether another element of the array entered follows (the caller reads it), or
+    /// `false` past its `]`.
+    pub fn next_item(&mut self, first: &mut bool) -> Res<bool> {
+        self.next_member(first, b']')
+    }
+
+    /// One step of a container: past a `,` (or, first, nothing) to a member, or past the
+    /// `close` byte out of it.
+    fn next_member(&mut self, first: &mut bool, close: u8) -> Res<bool> {
+        self.ws();
+        let at = self.bytes.get(self.pos).copied();
+        if at == Some(close) {
             self.pos += 1;
             self.depth -= 1;
-            return Ok(());
+            return Ok(false);
         }
-        loop {
-            self.ws();
-            let key = self.string()?;
-            self.ws();
-            if self.bytes.get(self.pos) != Some(&b':') {
+        if !std::mem::replace(first, false) {
+            if at != Some(b',') {
                 return Err(Invalid);
             }
             self.pos += 1;
-            f(self, key)?;
+            // `[1,]` and `{"a":1,}`: after a comma a member must come.
             self.ws();
-            match self.bytes.get(self.pos) {
-                Some(b',') => self.pos += 1,
-                Some(b'}') => {
-                    self.pos += 1;
-                    self.depth -= 1;
-                    return Ok(());
-                }
-                _ => return Err(Invalid),
+            if self.bytes.get(self.pos) == Some(&close) {
+                return Err(Invalid);
             }
         }
-    }
-
-    /// Read an array (the reader is at its `[`), calling `f` to read each element.
-    pub fn array(&mut self, mut f: impl FnMut(&mut Self) -> Res) -> Res {
-        self.open()?;
-        self.ws();
-        if self.bytes.get(self.pos) == Some(&b']') {
-            self.pos += 1;
-            self.depth -= 1;
-            return Ok(());
-        }
-        loop {
-            f(self)?;
-            self.ws();
-            match self.bytes.get(self.pos) {
-                Some(b',') => self.pos += 1,
-                Some(b']') => {
-                    self.pos += 1;
-                    self.depth -= 1;
-                    return Ok(());
-                }
-                _ => return Err(Invalid),
-            }
-        }
-    }
-
-    /// Read an object with `f` if the next value is one; otherwise read the value.
-    /// Returns the value's span either way (an object's covers its text).
-    fn object_or_value(&mut self, f: impl FnMut(&mut Self, Span) -> Res) -> Res<Span> {
-        if self.peek()? != Kind::Object {
-            return self.value();
-        }
-        let start = self.pos;
-        self.object(f)?;
-        Ok(Span {
-            kind: Kind::Object,
-            start,
-            end: self.pos,
-            escaped: false,
-        })
-    }
-
-    /// As [`Reader::object_or_value`] for an array, `f` reading each element.
-    fn array_or_value(&mut self, f: impl FnMut(&mut Self) -> Res) -> Res<Span> {
-        if self.peek()? != Kind::Array {
-            return self.value();
-        }
-        let start = self.pos;
-        self.array(f)?;
-        Ok(Span {
-            kind: Kind::Array,
-            start,
-            end: self.pos,
-            escaped: false,
-        })
+        Ok(true)
     }
 }
 
@@ -568,178 +561,200 @@ const FUNCTION_KEYS: &[&str] = &["name", "arguments"];
 /// Scan `data` as a chat chunk into `out`. `Err` when `data` is not JSON; a JSON value
 /// of the wrong shape scans fine and the caller judges the spans.
 pub fn scan_chat(data: &str, out: &mut ChatScan, scratch: &mut String) -> Res {
-    let ChatScan {
-        root,
-        id,
-        object,
-        created,
-        model,
-        system_fingerprint,
-        usage,
-        error,
-        choices,
-        choice_list,
-        tools,
-        extra,
-        choice_extra,
-    } = out;
-    *root = None;
-    *id = None;
-    *object = None;
-    *created = None;
-    *model = None;
-    *system_fingerprint = None;
-    *usage = None;
-    *error = None;
-    *choices = None;
-    choice_list.clear();
-    tools.clear();
-    extra.clear();
-    choice_extra.clear();
+    out.root = None;
+    out.id = None;
+    out.object = None;
+    out.created = None;
+    out.model = None;
+    out.system_fingerprint = None;
+    out.usage = None;
+    out.error = None;
+    out.choices = None;
+    out.choice_list.clear();
+    out.tools.clear();
+    out.extra.clear();
+    out.choice_extra.clear();
     let mut r = Reader::new(data);
-    let kind = r.peek()?;
-    *root = Some(kind);
-    if kind != Kind::Object {
+    out.root = Some(r.peek()?);
+    let Some(_) = r.enter(Kind::Object)? else {
         r.value()?;
         return r.end();
-    }
-    r.object(|r, key| {
+    };
+    let mut first = true;
+    while let Some(key) = r.next_key(&mut first)? {
         let slot = match key_of(data, &key, CHUNK_KEYS, scratch) {
-            Some("id") => &mut *id,
-            Some("object") => &mut *object,
-            Some("created") => &mut *created,
-            Some("model") => &mut *model,
-            Some("system_fingerprint") => &mut *system_fingerprint,
-            Some("usage") => &mut *usage,
-            Some("error") => &mut *error,
+            Some("id") => &mut out.id,
+            Some("object") => &mut out.object,
+            Some("created") => &mut out.created,
+            Some("model") => &mut out.model,
+            Some("system_fingerprint") => &mut out.system_fingerprint,
+            Some("usage") => &mut out.usage,
+            Some("error") => &mut out.error,
             Some(_) => {
                 // "choices": the last one wins.
-                choice_list.clear();
-                tools.clear();
-                choice_extra.clear();
-                *choices = Some(r.array_or_value(|r| {
-                    let mut c = ChoiceScan {
-                        extra: choice_extra.len()..choice_extra.len(),
-                        tools: tools.len()..tools.len(),
-                        ..ChoiceScan::default()
-                    };
-                    c.item = Some(r.object_or_value(|r, key| {
-                        scan_choice_field(data, r, key, &mut c, tools, choice_extra, scratch)
-                    })?);
-                    c.extra.end = choice_extra.len();
-                    c.tools.end = tools.len();
-                    choice_list.push(c);
-                    Ok(())
-                })?);
-                return Ok(());
+                out.choice_list.clear();
+                out.tools.clear();
+                out.choice_extra.clear();
+                out.choices = Some(match r.enter(Kind::Array)? {
+                    None => r.value()?,
+                    Some(start) => {
+                        let mut first = true;
+                        while r.next_item(&mut first)? {
+                            scan_choice(data, &mut r, out, scratch)?;
+                        }
+                        r.span_from(Kind::Array, start)
+                    }
+                });
+                continue;
             }
             None => {
                 let value = r.value()?;
-                extra.push((key, value));
-                return Ok(());
+                out.extra.push((key, value));
+                continue;
             }
         };
         *slot = Some(r.value()?);
-        Ok(())
-    })?;
+    }
     r.end()
 }
 
-fn scan_choice_field(
+/// One element of `choices`.
+fn scan_choice(data: &str, r: &mut Reader<'_>, out: &mut ChatScan, scratch: &mut String) -> Res {
+    let mut c = ChoiceScan {
+        extra: out.choice_extra.len()..out.choice_extra.len(),
+        tools: out.tools.len()..out.tools.len(),
+        ..ChoiceScan::default()
+    };
+    c.item = Some(match r.enter(Kind::Object)? {
+        None => r.value()?,
+        Some(start) => {
+            let mut first = true;
+            while let Some(key) = r.next_key(&mut first)? {
+                let slot = match key_of(data, &key, CHOICE_KEYS, scratch) {
+                    Some("index") => &mut c.index,
+                    Some("finish_reason") => &mut c.finish_reason,
+                    Some("logprobs") => &mut c.logprobs,
+                    Some(_) => {
+                        scan_delta(data, r, &mut c, &mut out.tools, scratch)?;
+                        continue;
+                    }
+                    None => {
+                        let value = r.value()?;
+                        out.choice_extra.push((key, value));
+                        continue;
+                    }
+                };
+                *slot = Some(r.value()?);
+            }
+            r.span_from(Kind::Object, start)
+        }
+    });
+    c.extra.end = out.choice_extra.len();
+    c.tools.end = out.tools.len();
+    out.choice_list.push(c);
+    Ok(())
+}
+
+/// A choice's `delta` (the last one wins).
+fn scan_delta(
     data: &str,
     r: &mut Reader<'_>,
-    key: Span,
     c: &mut ChoiceScan,
     tools: &mut Vec<ToolScan>,
-    choice_extra: &mut Vec<(Span, Span)>,
     scratch: &mut String,
 ) -> Res {
-    let slot = match key_of(data, &key, CHOICE_KEYS, scratch) {
-        Some("index") => &mut c.index,
-        Some("finish_reason") => &mut c.finish_reason,
-        Some("logprobs") => &mut c.logprobs,
-        Some(_) => {
-            // "delta": the last one wins.
-            tools.truncate(c.tools.start);
-            c.role = None;
-            c.content = None;
-            c.reasoning_content = None;
-            c.reasoning = None;
-            c.tool_calls = None;
-            let tools_start = c.tools.start;
-            c.delta = Some(r.object_or_value(|r, key| {
+    tools.truncate(c.tools.start);
+    c.role = None;
+    c.content = None;
+    c.reasoning_content = None;
+    c.reasoning = None;
+    c.tool_calls = None;
+    c.delta = Some(match r.enter(Kind::Object)? {
+        None => r.value()?,
+        Some(start) => {
+            let mut first = true;
+            while let Some(key) = r.next_key(&mut first)? {
                 let slot = match key_of(data, &key, DELTA_KEYS, scratch) {
                     Some("role") => &mut c.role,
                     Some("content") => &mut c.content,
                     Some("reasoning_content") => &mut c.reasoning_content,
                     Some("reasoning") => &mut c.reasoning,
                     Some(_) => {
-                        tools.truncate(tools_start);
-                        c.tool_calls = Some(r.array_or_value(|r| {
-                            let mut t = ToolScan::default();
-                            t.item = Some(r.object_or_value(|r, key| {
-                                scan_tool_field(data, r, key, &mut t, scratch)
-                            })?);
-                            tools.push(t);
-                            Ok(())
-                        })?);
-                        return Ok(());
+                        // "tool_calls": the last one wins.
+                        tools.truncate(c.tools.start);
+                        c.tool_calls = Some(match r.enter(Kind::Array)? {
+                            None => r.value()?,
+                            Some(start) => {
+                                let mut first = true;
+                                while r.next_item(&mut first)? {
+                                    let t = scan_tool(data, r, scratch)?;
+                                    tools.push(t);
+                                }
+                                r.span_from(Kind::Array, start)
+                            }
+                        });
+                        continue;
                     }
                     None => {
                         r.value()?;
-                        return Ok(());
+                        continue;
                     }
                 };
                 *slot = Some(r.value()?);
-                Ok(())
-            })?);
-            return Ok(());
+            }
+            r.span_from(Kind::Object, start)
         }
-        None => {
-            let value = r.value()?;
-            choice_extra.push((key, value));
-            return Ok(());
-        }
-    };
-    *slot = Some(r.value()?);
+    });
     Ok(())
 }
 
-fn scan_tool_field(
-    data: &str,
-    r: &mut Reader<'_>,
-    key: Span,
-    t: &mut ToolScan,
-    scratch: &mut String,
-) -> Res {
-    let slot = match key_of(data, &key, TOOL_KEYS, scratch) {
-        Some("index") => &mut t.index,
-        Some("id") => &mut t.id,
-        Some("type") => &mut t.kind,
-        Some(_) => {
-            t.name = None;
-            t.arguments = None;
-            t.function = Some(r.object_or_value(|r, key| {
-                let slot = match key_of(data, &key, FUNCTION_KEYS, scratch) {
-                    Some("name") => &mut t.name,
-                    Some(_) => &mut t.arguments,
+/// One element of `tool_calls`.
+fn scan_tool(data: &str, r: &mut Reader<'_>, scratch: &mut String) -> Res<ToolScan> {
+    let mut t = ToolScan::default();
+    t.item = Some(match r.enter(Kind::Object)? {
+        None => r.value()?,
+        Some(start) => {
+            let mut first = true;
+            while let Some(key) = r.next_key(&mut first)? {
+                let slot = match key_of(data, &key, TOOL_KEYS, scratch) {
+                    Some("index") => &mut t.index,
+                    Some("id") => &mut t.id,
+                    Some("type") => &mut t.kind,
+                    Some(_) => {
+                        // "function": the last one wins.
+                        t.name = None;
+                        t.arguments = None;
+                        t.function = Some(match r.enter(Kind::Object)? {
+                            None => r.value()?,
+                            Some(start) => {
+                                let mut first = true;
+                                while let Some(key) = r.next_key(&mut first)? {
+                                    let slot = match key_of(data, &key, FUNCTION_KEYS, scratch) {
+                                        Some("name") => &mut t.name,
+                                        Some(_) => &mut t.arguments,
+                                        None => {
+                                            r.value()?;
+                                            continue;
+                                        }
+                                    };
+                                    *slot = Some(r.value()?);
+                                }
+                                r.span_from(Kind::Object, start)
+                            }
+                        });
+                        continue;
+                    }
                     None => {
                         r.value()?;
-                        return Ok(());
+                        continue;
                     }
                 };
                 *slot = Some(r.value()?);
-                Ok(())
-            })?);
-            return Ok(());
+            }
+            r.span_from(Kind::Object, start)
         }
-        None => {
-            r.value()?;
-            return Ok(());
-        }
-    };
-    *slot = Some(r.value()?);
-    Ok(())
+    });
+    Ok(t)
 }
 
 // ---------------------------------------------------------------------------------
@@ -776,13 +791,13 @@ const TOKEN_KEYS: &[&str] = &["id", "text", "logprob", "special"];
 pub fn scan_tgi(data: &str, out: &mut TgiScan, scratch: &mut String) -> Res {
     *out = TgiScan::default();
     let mut r = Reader::new(data);
-    let kind = r.peek()?;
-    out.root = Some(kind);
-    if kind != Kind::Object {
+    out.root = Some(r.peek()?);
+    let Some(_) = r.enter(Kind::Object)? else {
         r.value()?;
         return r.end();
-    }
-    r.object(|r, key| {
+    };
+    let mut first = true;
+    while let Some(key) = r.next_key(&mut first)? {
         let slot = match key_of(data, &key, TGI_KEYS, scratch) {
             Some("generated_text") => &mut out.generated_text,
             Some("details") => &mut out.details,
@@ -790,40 +805,40 @@ pub fn scan_tgi(data: &str, out: &mut TgiScan, scratch: &mut String) -> Res {
             Some("error_type") => &mut out.error_type,
             Some("object") => &mut out.object,
             Some(_) => {
+                // "token": the last one wins.
                 out.token_id = None;
                 out.token_text = None;
                 out.token_logprob = None;
                 out.token_special = None;
-                let (id, text, logprob, special) = (
-                    &mut out.token_id,
-                    &mut out.token_text,
-                    &mut out.token_logprob,
-                    &mut out.token_special,
-                );
-                out.token = Some(r.object_or_value(|r, key| {
-                    let slot = match key_of(data, &key, TOKEN_KEYS, scratch) {
-                        Some("id") => &mut *id,
-                        Some("text") => &mut *text,
-                        Some("logprob") => &mut *logprob,
-                        Some(_) => &mut *special,
-                        None => {
-                            r.value()?;
-                            return Ok(());
+                out.token = Some(match r.enter(Kind::Object)? {
+                    None => r.value()?,
+                    Some(start) => {
+                        let mut first = true;
+                        while let Some(key) = r.next_key(&mut first)? {
+                            let slot = match key_of(data, &key, TOKEN_KEYS, scratch) {
+                                Some("id") => &mut out.token_id,
+                                Some("text") => &mut out.token_text,
+                                Some("logprob") => &mut out.token_logprob,
+                                Some(_) => &mut out.token_special,
+                                None => {
+                                    r.value()?;
+                                    continue;
+                                }
+                            };
+                            *slot = Some(r.value()?);
                         }
-                    };
-                    *slot = Some(r.value()?);
-                    Ok(())
-                })?);
-                return Ok(());
+                        r.span_from(Kind::Object, start)
+                    }
+                });
+                continue;
             }
             None => {
                 r.value()?;
-                return Ok(());
+                continue;
             }
         };
         *slot = Some(r.value()?);
-        Ok(())
-    })?;
+    }
     r.end()
 }
 
