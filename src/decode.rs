@@ -369,7 +369,7 @@ impl Core {
 
     fn chat_chunk(&mut self, data: &str) -> Result<(), Error> {
         let scanned = scan_chat(data, &mut self.scan, &mut self.scratch);
-        if scanned.is_err() || !chat_shape_ok(data, &self.scan) {
+        if scanned.is_err() || !chat_shape_ok(data, &self.scan, &mut self.scratch) {
             return Err(slow_chat_error(data));
         }
         let accumulate = self.options.accumulate;
@@ -528,7 +528,7 @@ impl Core {
         let s = &self.tscan;
         let shape_ok = scanned.is_ok()
             && s.root == Some(Kind::Object)
-            && !is_error(data, s.error, s.object)
+            && !is_error(data, s.error, s.object, &mut self.scratch)
             && (s.token.is_some() || s.generated_text.is_some())
             && s.token
                 .map_or(true, |t| matches!(t.kind, Kind::Null | Kind::Object))
@@ -600,14 +600,14 @@ fn string_of(src: &str, s: &Span) -> String {
 
 /// Whether a root object is an error report: a non-null, non-false `error`, or
 /// `object: "error"` (vLLM).
-fn is_error(src: &str, error: Option<Span>, object: Option<Span>) -> bool {
+fn is_error(src: &str, error: Option<Span>, object: Option<Span>, scratch: &mut String) -> bool {
     let has_error = error.is_some_and(|e| !matches!(e.kind, Kind::Null | Kind::False));
-    has_error || object.is_some_and(|o| o.kind == Kind::String && string_of(src, &o) == "error")
+    has_error || object.is_some_and(|o| o.kind == Kind::String && o.is(src, "error", scratch))
 }
 
 /// Whether every known field of a scanned chunk has a type the chunk reader accepts
 /// (anything else is the old reader's shape error, reported through it).
-fn chat_shape_ok(src: &str, s: &ChatScan) -> bool {
+fn chat_shape_ok(src: &str, s: &ChatScan, scratch: &mut String) -> bool {
     fn is(s: Option<Span>, kinds: &[Kind]) -> bool {
         s.map_or(true, |s| kinds.contains(&s.kind))
     }
@@ -615,7 +615,7 @@ fn chat_shape_ok(src: &str, s: &ChatScan) -> bool {
     const TEXT: &[Kind] = &[Kind::String, Kind::Null, Kind::Array];
     const OBJ: &[Kind] = &[Kind::Object, Kind::Null];
     s.root == Some(Kind::Object)
-        && !is_error(src, s.error, s.object)
+        && !is_error(src, s.error, s.object, scratch)
         && is(s.id, STR)
         && is(s.object, STR)
         && is(s.model, STR)
