@@ -128,10 +128,12 @@ fn main() {
     };
     for piece in [16 * 1024, 16] {
         let label = if piece >= 1024 { "16 KB" } else { "16 B" };
-        if let Some(n) = std::env::var_os("DECODE_SPEED_NEW_ONLY") {
-            // For profiling the new path alone: that many runs.
-            let n = n.to_str().and_then(|n| n.parse().ok()).unwrap_or(20);
-            for _ in 0..n {
+        // For profiling one path alone (e.g. under `valgrind --tool=callgrind`):
+        // `DECODE_SPEED_ONLY=new` or `=old`, one run per feed size.
+        if let Some(only) = std::env::var_os("DECODE_SPEED_ONLY") {
+            if only == "old" {
+                run_old(bytes, piece);
+            } else {
                 run_new(bytes, piece, DecodeOptions::default());
             }
             continue;
