@@ -12,6 +12,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod cache;
+pub mod decode;
 pub mod difficulty;
 pub mod error;
 mod float;
@@ -28,6 +29,7 @@ pub mod ratelimit;
 pub mod relay;
 pub mod response;
 pub mod retry;
+pub mod scan;
 pub mod sse;
 pub mod stream;
 pub mod tgi;

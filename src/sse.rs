@@ -95,6 +95,18 @@ pub struct Event {
 pub trait Sink {
     /// A blank line completed an event with data.
     fn on_event(&mut self, event: Event);
+    /// The same event, borrowed from the decoder's buffers: `event` is the type
+    /// ("message" when none was given), `data` the joined data, `id` the last event ID.
+    /// The decoder calls this; the default builds the owned [`Event`] for
+    /// [`Sink::on_event`]. A sink that only reads the event overrides it and the decoder
+    /// allocates nothing per event.
+    fn on_event_ref(&mut self, event: &str, data: &str, id: &str) {
+        self.on_event(Event {
+            event: event.to_owned(),
+            data: data.to_owned(),
+            id: id.to_owned(),
+        });
+    }
     /// A line starting with `:`; `comment` is the rest, less one leading space.
     fn on_comment(&mut self, _comment: &str) {}
     /// A valid `retry` field, in milliseconds.
@@ -104,6 +116,9 @@ pub trait Sink {
 impl<S: Sink + ?Sized> Sink for &mut S {
     fn on_event(&mut self, event: Event) {
         (**self).on_event(event);
+    }
+    fn on_event_ref(&mut self, event: &str, data: &str, id: &str) {
+        (**self).on_event_ref(event, data, id);
     }
     fn on_comment(&mut self, comment: &str) {
         (**self).on_comment(comment);
@@ -444,11 +459,7 @@ impl Decoder {
         first_error: &mut Option<SseError>,
     ) {
         match line.split_first() {
-            None => {
-                if let Some(event) = self.take_event() {
-                    sink.on_event(event);
-                }
-            }
+            None => self.dispatch(sink),
             Some((b':', comment)) => sink.on_comment(&decode(strip_space(comment))),
             Some(_) => {
                 let (name, value) = match line.iter().position(|&b| b == b':') {
@@ -514,7 +525,30 @@ impl Decoder {
         }
     }
 
-    /// The dispatch step at a blank line (and at [`Decoder::finish`]): the event if the
+    /// The dispatch step at a blank line: the event, borrowed, to the sink if the data
+    /// buffer has anything, and the event buffers reset (keeping their capacity, unless
+    /// one huge event grew them) either way.
+    /// <https://html.spec.whatwg.org/multipage/server-sent-events.html#dispatchMessage>
+    fn dispatch(&mut self, sink: &mut dyn Sink) {
+        let skipped = std::mem::replace(&mut self.skipping_event, false);
+        if !skipped && !self.data.is_empty() {
+            let data = self.data.strip_suffix('\n').unwrap_or(&self.data);
+            let event = if self.event_type.is_empty() {
+                "message"
+            } else {
+                &self.event_type
+            };
+            sink.on_event_ref(event, data, &self.last_event_id);
+        }
+        if self.data.capacity() > KEEP_LINE_CAPACITY {
+            self.data = String::new();
+        } else {
+            self.data.clear();
+        }
+        self.event_type.clear();
+    }
+
+    /// The dispatch step at [`Decoder::finish`]: the event if the
     /// data buffer has anything, and the event buffers reset either way.
     /// <https://html.spec.whatwg.org/multipage/server-sent-events.html#dispatchMessage>
     fn take_event(&mut self) -> Option<Event> {
@@ -550,7 +584,12 @@ fn strip_space(value: &[u8]) -> &[u8] {
 /// the bytes are valid. Splitting a line on the ASCII `:` and space before decoding gives
 /// the same text as decoding first, since no invalid sequence swallows an ASCII byte.
 fn decode(bytes: &[u8]) -> Cow<'_, str> {
-    String::from_utf8_lossy(bytes)
+    // `from_utf8` first: its ASCII fast path is much quicker than the lossy decoder's
+    // chunk iterator on the usual, valid line.
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
 }
 
 /// A `retry` value: one or more ASCII digits, base ten, saturating at `u64::MAX`.

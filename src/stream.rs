@@ -432,7 +432,7 @@ fn merge_last_wins(into: &mut Map<String, Value>, from: Map<String, Value>, skip
 }
 
 /// Parse one `data` payload as a chunk, or say why it is not one.
-fn parse_chunk(data: &str) -> Result<ChatChunk, Error> {
+pub(crate) fn parse_chunk(data: &str) -> Result<ChatChunk, Error> {
     let value = crate::json::parse(data)
         .map_err(|e| parse_error(format!("a stream chunk is not valid JSON: {e}"), data))?;
     if let Value::Object(map) = &value {
@@ -449,7 +449,7 @@ fn parse_chunk(data: &str) -> Result<ChatChunk, Error> {
 }
 
 /// The error an `event: error` SSE event carries.
-fn error_event(data: &str) -> Error {
+pub(crate) fn error_event(data: &str) -> Error {
     if data.is_empty() {
         return Error::new(
             ErrorKind::Stream,
@@ -473,7 +473,7 @@ fn error_event(data: &str) -> Error {
 ///
 /// Found by matching brackets outside strings; the caller parses the text, so a
 /// malformed object is still rejected there. Whatever follows the object is ignored.
-fn leading_json_object(data: &str) -> Option<&str> {
+pub(crate) fn leading_json_object(data: &str) -> Option<&str> {
     let rest = data.trim_start();
     let bytes = rest.as_bytes();
     if bytes.first() != Some(&b'{') {

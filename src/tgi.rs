@@ -501,7 +501,7 @@ pub fn parse_text_generation(body: &str) -> Result<TextGenerationOutput, Error> 
 // ---------------------------------------------------------------------------------
 
 /// One stream event as TGI sends it.
-struct StreamEvent {
+pub(crate) struct StreamEvent {
     token: Option<Token>,
     generated_text: Option<String>,
     details: Option<Details>,
@@ -671,7 +671,7 @@ impl TgiStreamState {
     }
 }
 
-fn parse_event(data: &str) -> Result<StreamEvent, Error> {
+pub(crate) fn parse_event(data: &str) -> Result<StreamEvent, Error> {
     let value: Value = crate::json::parse(data)
         .map_err(|e| parse_error(format!("a TGI stream event is not valid JSON: {e}"), data))?;
     let Value::Object(map) = &value else {
@@ -706,7 +706,7 @@ fn parse_event(data: &str) -> Result<StreamEvent, Error> {
 }
 
 /// The error an `event: error` SSE event carries.
-fn error_event(data: &str) -> Error {
+pub(crate) fn error_event(data: &str) -> Error {
     match crate::json::parse(data) {
         Ok(value @ Value::Object(_)) => error_from_payload(&value, data),
         _ if data.is_empty() => Error::new(

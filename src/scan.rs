@@ -1,0 +1,1028 @@
+//! The hot-path JSON scanner: one validating pass over one SSE event's `data` that finds
+//! the fields a chat client needs, with no `serde_json::Value` and no tree.
+//!
+//! Owns: [`Reader`], a validating JSON reader that walks the text once ([RFC 8259], with
+//! `serde_json`'s choices where the RFC leaves room: nesting deeper than 127 levels and
+//! numbers beyond `f64` are rejected, lone surrogates in `\u` escapes are rejected, any
+//! value may be the root); [`Span`], where a value lies in the text; [`ChatScan`] and
+//! [`TgiScan`], the fields of a `chat.completion.chunk` and of a TGI token event as
+//! spans; [`decode_str`], which unescapes a string span into a buffer.
+//!
+//! Must never: accept text that `serde_json::from_slice::<Value>` rejects or reject
+//! text it accepts (the property tests and the `scan` fuzz target hold it to that),
+//! allocate per value (spans are offsets into the text; only the scan's reusable lists
+//! grow), decode a string nobody asked for, decide what a field means (the `decode`
+//! module does), or panic on any input.
+//!
+//! Duplicate keys: as in `serde_json`'s map, the last one wins. A repeated `choices`,
+//! `delta`, `tool_calls`, `token` or `function` key drops what the earlier one added.
+//!
+//! [RFC 8259]: https://www.rfc-editor.org/rfc/rfc8259
+
+use std::ops::Range;
+
+/// `serde_json`'s recursion limit: it fails when a 128th array or object opens.
+const MAX_DEPTH: u32 = 127;
+
+/// The text is not JSON (or not JSON that `serde_json` accepts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Invalid;
+
+type Res<T = ()> = Result<T, Invalid>;
+
+/// The JSON type of a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Null,
+    False,
+    True,
+    Number,
+    String,
+    Array,
+    Object,
+}
+
+/// Where one value is in the text. For a string, `start..end` is what lies between the
+/// quotes (`escaped` says whether it holds a `\`); for anything else, the value's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub kind: Kind,
+    pub start: usize,
+    pub end: usize,
+    pub escaped: bool,
+}
+
+impl Span {
+    /// The raw text of the value (a string's without its quotes) in `src`.
+    pub fn raw<'a>(&self, src: &'a str) -> &'a str {
+        src.get(self.start..self.end).unwrap_or_default()
+    }
+
+    /// The value's JSON text (a string's with its quotes).
+    pub fn json<'a>(&self, src: &'a str) -> &'a str {
+        let (s, e) = match self.kind {
+            Kind::String => (self.start.saturating_sub(1), self.end + 1),
+            _ => (self.start, self.end),
+        };
+        src.get(s..e).unwrap_or_default()
+    }
+
+    /// The string's text without escapes, when it has none (no copy needed).
+    pub fn plain<'a>(&self, src: &'a str) -> Option<&'a str> {
+        (self.kind == Kind::String && !self.escaped).then(|| self.raw(src))
+    }
+
+    /// A string span equal to `name` once unescaped (for keys).
+    pub fn is(&self, src: &str, name: &str, scratch: &mut String) -> bool {
+        if !self.escaped {
+            return self.raw(src) == name;
+        }
+        scratch.clear();
+        decode_str(src, self, scratch);
+        scratch == name
+    }
+}
+
+/// Append the unescaped text of the string `span` of `src` to `out`. The span was
+/// validated by the scan; anything else appends nothing.
+pub fn decode_str(src: &str, span: &Span, out: &mut String) {
+    if span.kind != Kind::String {
+        return;
+    }
+    let raw = span.raw(src);
+    if !span.escaped {
+        out.push_str(raw);
+        return;
+    }
+    let bytes = raw.as_bytes();
+    let mut i = 0;
+    let mut run = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        out.push_str(raw.get(run..i).unwrap_or_default());
+        let esc = bytes.get(i + 1).copied().unwrap_or(b'\\');
+        i += 2;
+        let c = match esc {
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let hi = hex4(bytes, i).unwrap_or(0xFFFD);
+                i += 4;
+                let code = if (0xD800..0xDC00).contains(&hi) {
+                    // Validated: a `\uDC00`-`\uDFFF` escape follows.
+                    let lo = hex4(bytes, i + 2).unwrap_or(0xDC00);
+                    i += 6;
+                    0x10000 + ((hi - 0xD800) << 10) + (lo.wrapping_sub(0xDC00) & 0x3FF)
+                } else {
+                    hi
+                };
+                char::from_u32(code).unwrap_or('\u{FFFD}')
+            }
+            other => char::from(other),
+        };
+        out.push(c);
+        run = i;
+    }
+    out.push_str(raw.get(run..).unwrap_or_default());
+}
+
+fn hex4(bytes: &[u8], at: usize) -> Option<u32> {
+    let digits = bytes.get(at..at + 4)?;
+    let mut n = 0;
+    for &d in digits {
+        n = n * 16 + char::from(d).to_digit(16)?;
+    }
+    Some(n)
+}
+
+/// Whether `bytes` is one JSON text `serde_json::from_slice::<Value>` accepts.
+pub fn validate(bytes: &[u8]) -> bool {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => {
+            let mut r = Reader::new(text);
+            r.value().and_then(|_| r.end()).is_ok()
+        }
+        Err(_) => false,
+    }
+}
+
+/// A validating one-pass JSON reader over `src`. Every method that reads a value checks
+/// it completely; `Err` means the text is not JSON and nothing more should be read.
+pub struct Reader<'a> {
+    src: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+    depth: u32,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(src: &'a str) -> Self {
+        Reader {
+            src,
+            bytes: src.as_bytes(),
+            pos: 0,
+            depth: 0,
+        }
+    }
+
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.pos) {
+            self.pos += 1;
+        }
+    }
+
+    /// Whitespace then the end of the text.
+    pub fn end(&mut self) -> Res {
+        self.ws();
+        if self.pos == self.bytes.len() {
+            Ok(())
+        } else {
+            Err(Invalid)
+        }
+    }
+
+    /// The next value's kind, after whitespace, without reading it.
+    pub fn peek(&mut self) -> Res<Kind> {
+        self.ws();
+        Ok(match self.bytes.get(self.pos).ok_or(Invalid)? {
+            b'{' => Kind::Object,
+            b'[' => Kind::Array,
+            b'"' => Kind::String,
+            b'n' => Kind::Null,
+            b't' => Kind::True,
+            b'f' => Kind::False,
+            b'-' | b'0'..=b'9' => Kind::Number,
+            _ => return Err(Invalid),
+        })
+    }
+
+    /// Read (validate and skip) the next value.
+    pub fn value(&mut self) -> Res<Span> {
+        let kind = self.peek()?;
+        let start = self.pos;
+        match kind {
+            Kind::String => return self.string(),
+            Kind::Object => {
+                self.open()?;
+                let mut first = true;
+                while self.next_key(&mut first)?.is_some() {
+                    self.value()?;
+                }
+            }
+            Kind::Array => {
+                self.open()?;
+                let mut first = true;
+                while self.next_item(&mut first)? {
+                    self.value()?;
+                }
+            }
+            Kind::Null => self.literal(b"null")?,
+            Kind::True => self.literal(b"true")?,
+            Kind::False => self.literal(b"false")?,
+            Kind::Number => self.number()?,
+        }
+        Ok(Span {
+            kind,
+            start,
+            end: self.pos,
+            escaped: false,
+        })
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Res {
+        match self.bytes.get(self.pos..self.pos + word.len()) {
+            Some(w) if w == word => {
+                self.pos += word.len();
+                Ok(())
+            }
+            _ => Err(Invalid),
+        }
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.pos;
+        while let Some(b'0'..=b'9') = self.bytes.get(self.pos) {
+            self.pos += 1;
+        }
+        self.pos - start
+    }
+
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, within `f64`'s range.
+    fn number(&mut self) -> Res {
+        let start = self.pos;
+        if self.bytes.get(self.pos) == Some(&b'-') {
+            self.pos += 1;
+        }
+        let int_start = self.pos;
+        let int_digits = self.digits();
+        if int_digits == 0 || (int_digits > 1 && self.bytes.get(int_start) == Some(&b'0')) {
+            return Err(Invalid);
+        }
+        if self.bytes.get(self.pos) == Some(&b'.') {
+            self.pos += 1;
+            if self.digits() == 0 {
+                return Err(Invalid);
+            }
+        }
+        let mut exp: i64 = 0;
+        if let Some(b'e' | b'E') = self.bytes.get(self.pos) {
+            self.pos += 1;
+            let negative = match self.bytes.get(self.pos) {
+                Some(b'-') => {
+                    self.pos += 1;
+                    true
+                }
+                Some(b'+') => {
+                    self.pos += 1;
+                    false
+                }
+                _ => false,
+            };
+            let e_start = self.pos;
+            if self.digits() == 0 {
+                return Err(Invalid);
+            }
+            for &d in self.bytes.get(e_start..self.pos).unwrap_or_default() {
+                exp = (exp * 10 + i64::from(d - b'0')).min(1 << 40);
+            }
+            if negative {
+                exp = -exp;
+            }
+        }
+        // Beyond `u64` an integer is read as `f64` too; `serde_json` rejects what
+        // overflows it. Clearly in range: no need to ask. Near or past the edge (rare):
+        // `serde_json` itself decides, so the two always agree.
+        let zero_int = self.bytes.get(int_start) == Some(&b'0');
+        let magnitude = if zero_int {
+            exp
+        } else {
+            int_digits as i64 + exp
+        };
+        if magnitude <= 300 {
+            return Ok(());
+        }
+        let text = self.src.get(start..self.pos).unwrap_or_default();
+        match crate::json::parse(text) {
+            Ok(_) => Ok(()),
+            Err(_) => Err(Invalid),
+        }
+    }
+
+    /// Read a string (the reader is at its `"`).
+    pub fn string(&mut self) -> Res<Span> {
+        if self.bytes.get(self.pos) != Some(&b'"') {
+            return Err(Invalid);
+        }
+        self.pos += 1;
+        let start = self.pos;
+        let mut escaped = false;
+        loop {
+            // The run of ordinary bytes, in one tight loop.
+            let rest = self.bytes.get(self.pos..).unwrap_or_default();
+            self.pos += rest
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+                .unwrap_or(rest.len());
+            let &b = self.bytes.get(self.pos).ok_or(Invalid)?;
+            match b {
+                b'"' => {
+                    self.pos += 1;
+                    return Ok(Span {
+                        kind: Kind::String,
+                        start,
+                        end: self.pos - 1,
+                        escaped,
+                    });
+                }
+                b'\\' => {
+                    escaped = true;
+                    self.escape()?;
+                }
+                0..=0x1F => return Err(Invalid),
+                _ => self.pos += 1,
+            }
+        }
+    }
+
+    /// One escape (the reader is at its `\`), as `serde_json` validates it.
+    fn escape(&mut self) -> Res {
+        let &e = self.bytes.get(self.pos + 1).ok_or(Invalid)?;
+        self.pos += 2;
+        match e {
+            b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Ok(()),
+            b'u' => {
+                let n = hex4(self.bytes, self.pos).ok_or(Invalid)?;
+                self.pos += 4;
+                match n {
+                    0xDC00..=0xDFFF => Err(Invalid),
+                    0xD800..=0xDBFF => {
+                        if self.bytes.get(self.pos..self.pos + 2) != Some(b"\\u") {
+                            return Err(Invalid);
+                        }
+                        let lo = hex4(self.bytes, self.pos + 2).ok_or(Invalid)?;
+                        self.pos += 6;
+                        if (0xDC00..=0xDFFF).contains(&lo) {
+                            Ok(())
+                        } else {
+                            Err(Invalid)
+                        }
+                    }
+                    _ => Ok(()),
+                }
+            }
+            _ => Err(Invalid),
+        }
+    }
+
+    fn open(&mut self) -> Res {
+        self.depth += 1;
+        self.pos += 1;
+        if self.depth > MAX_DEPTH {
+            Err(Invalid)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// If the next value is a `kind` container (`{` or `[`), enter it and return where
+    /// it starts; read its members with [`Reader::next_key`] or [`Reader::next_item`].
+    /// `None`: it is something else, for the caller to read with [`Reader::value`].
+    pub fn enter(&mut self, kind: Kind) -> Res<Option<usize>> {
+        if self.peek()? != kind {
+            return Ok(None);
+        }
+        let start = self.pos;
+        self.open()?;
+        Ok(Some(start))
+    }
+
+    /// The span of the container entered at `start`, once its members were read.
+    pub fn span_from(&self, kind: Kind, start: usize) -> Span {
+        Span {
+            kind,
+            start,
+            end: self.pos,
+            escaped: false,
+        }
+    }
+
+    /// The next key of the object entered (`first` on its first call; the caller then
+    /// reads the key's value), or `None` past its `}`.
+    pub fn next_key(&mut self, first: &mut bool) -> Res<Option<Span>> {
+        if !self.next_member(first, b'}')? {
+            return Ok(None);
+        }
+        self.ws();
+        let key = self.string()?;
+        self.ws();
+        if self.bytes.get(self.pos) != Some(&b':') {
+            return Err(Invalid);
+        }
+        self.pos += 1;
+        Ok(Some(key))
+    }
+
+    /// Whether another element of the array entered follows (the caller reads it), or
+    /// `false` past its `]`.
+    pub fn next_item(&mut self, first: &mut bool) -> Res<bool> {
+        self.next_member(first, b']')
+    }
+
+    /// One step of a container: past a `,` (or, first, nothing) to a member, or past the
+    /// `close` byte out of it.
+    fn next_member(&mut self, first: &mut bool, close: u8) -> Res<bool> {
+        self.ws();
+        let at = self.bytes.get(self.pos).copied();
+        if at == Some(close) {
+            self.pos += 1;
+            self.depth -= 1;
+            return Ok(false);
+        }
+        if !std::mem::replace(first, false) {
+            if at != Some(b',') {
+                return Err(Invalid);
+            }
+            self.pos += 1;
+            // `[1,]` and `{"a":1,}`: after a comma a member must come.
+            self.ws();
+            if self.bytes.get(self.pos) == Some(&close) {
+                return Err(Invalid);
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// Short byte strings equal (keys: an inline loop beats a `memcmp` call).
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+/// Which known key a key span is; keys with escapes are unescaped first.
+fn key_of<'k>(src: &str, key: &Span, names: &[&'k str], scratch: &mut String) -> Option<&'k str> {
+    let text = if key.escaped {
+        scratch.clear();
+        decode_str(src, key, scratch);
+        scratch.as_str()
+    } else {
+        key.raw(src)
+    };
+    names
+        .iter()
+        .find(|n| same(n.as_bytes(), text.as_bytes()))
+        .copied()
+}
+
+// ---------------------------------------------------------------------------------
+// Chat completion chunks
+// ---------------------------------------------------------------------------------
+
+/// One tool-call piece of a chunk's `delta.tool_calls`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ToolScan {
+    /// The element itself (its kind: anything but an object is a shape error).
+    pub item: Option<Span>,
+    pub index: Option<Span>,
+    pub id: Option<Span>,
+    pub kind: Option<Span>,
+    pub function: Option<Span>,
+    pub name: Option<Span>,
+    pub arguments: Option<Span>,
+}
+
+/// One element of a chunk's `choices`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChoiceScan {
+    pub item: Option<Span>,
+    pub index: Option<Span>,
+    pub finish_reason: Option<Span>,
+    pub logprobs: Option<Span>,
+    pub delta: Option<Span>,
+    pub role: Option<Span>,
+    pub content: Option<Span>,
+    pub reasoning_content: Option<Span>,
+    /// `delta.reasoning` (newer servers).
+    pub reasoning: Option<Span>,
+    pub tool_calls: Option<Span>,
+    /// This choice's pieces in [`ChatScan::tools`].
+    pub tools: Range<usize>,
+    /// This choice's unknown keys in [`ChatScan::choice_extra`].
+    pub extra: Range<usize>,
+}
+
+/// The fields of one `chat.completion.chunk`, as spans into its text. Reused from event
+/// to event: [`scan_chat`] clears it first and keeps the lists' capacity.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChatScan {
+    /// The root value's kind (anything but an object is a shape error).
+    pub root: Option<Kind>,
+    pub id: Option<Span>,
+    pub object: Option<Span>,
+    pub created: Option<Span>,
+    pub model: Option<Span>,
+    pub system_fingerprint: Option<Span>,
+    pub usage: Option<Span>,
+    pub error: Option<Span>,
+    pub choices: Option<Span>,
+    pub choice_list: Vec<ChoiceScan>,
+    pub tools: Vec<ToolScan>,
+    /// Unknown top-level keys and their values (key spans are strings).
+    pub extra: Vec<(Span, Span)>,
+    pub choice_extra: Vec<(Span, Span)>,
+}
+
+const CHUNK_KEYS: &[&str] = &[
+    "id",
+    "object",
+    "created",
+    "model",
+    "system_fingerprint",
+    "usage",
+    "error",
+    "choices",
+];
+const CHOICE_KEYS: &[&str] = &["index", "finish_reason", "logprobs", "delta"];
+const DELTA_KEYS: &[&str] = &[
+    "role",
+    "content",
+    "reasoning_content",
+    "reasoning",
+    "tool_calls",
+];
+const TOOL_KEYS: &[&str] = &["index", "id", "type", "function"];
+const FUNCTION_KEYS: &[&str] = &["name", "arguments"];
+
+/// Scan `data` as a chat chunk into `out`. `Err` when `data` is not JSON; a JSON value
+/// of the wrong shape scans fine and the caller judges the spans.
+pub fn scan_chat(data: &str, out: &mut ChatScan, scratch: &mut String) -> Res {
+    out.root = None;
+    out.id = None;
+    out.object = None;
+    out.created = None;
+    out.model = None;
+    out.system_fingerprint = None;
+    out.usage = None;
+    out.error = None;
+    out.choices = None;
+    out.choice_list.clear();
+    out.tools.clear();
+    out.extra.clear();
+    out.choice_extra.clear();
+    let mut r = Reader::new(data);
+    out.root = Some(r.peek()?);
+    let Some(_) = r.enter(Kind::Object)? else {
+        r.value()?;
+        return r.end();
+    };
+    let mut first = true;
+    while let Some(key) = r.next_key(&mut first)? {
+        let slot = match key_of(data, &key, CHUNK_KEYS, scratch) {
+            Some("id") => &mut out.id,
+            Some("object") => &mut out.object,
+            Some("created") => &mut out.created,
+            Some("model") => &mut out.model,
+            Some("system_fingerprint") => &mut out.system_fingerprint,
+            Some("usage") => &mut out.usage,
+            Some("error") => &mut out.error,
+            Some(_) => {
+                // "choices": the last one wins.
+                out.choice_list.clear();
+                out.tools.clear();
+                out.choice_extra.clear();
+                out.choices = Some(match r.enter(Kind::Array)? {
+                    None => r.value()?,
+                    Some(start) => {
+                        let mut first = true;
+                        while r.next_item(&mut first)? {
+                            scan_choice(data, &mut r, out, scratch)?;
+                        }
+                        r.span_from(Kind::Array, start)
+                    }
+                });
+                continue;
+            }
+            None => {
+                let value = r.value()?;
+                out.extra.push((key, value));
+                continue;
+            }
+        };
+        *slot = Some(r.value()?);
+    }
+    r.end()
+}
+
+/// One element of `choices`.
+fn scan_choice(data: &str, r: &mut Reader<'_>, out: &mut ChatScan, scratch: &mut String) -> Res {
+    let mut c = ChoiceScan {
+        extra: out.choice_extra.len()..out.choice_extra.len(),
+        tools: out.tools.len()..out.tools.len(),
+        ..ChoiceScan::default()
+    };
+    c.item = Some(match r.enter(Kind::Object)? {
+        None => r.value()?,
+        Some(start) => {
+            let mut first = true;
+            while let Some(key) = r.next_key(&mut first)? {
+                let slot = match key_of(data, &key, CHOICE_KEYS, scratch) {
+                    Some("index") => &mut c.index,
+                    Some("finish_reason") => &mut c.finish_reason,
+                    Some("logprobs") => &mut c.logprobs,
+                    Some(_) => {
+                        scan_delta(data, r, &mut c, &mut out.tools, scratch)?;
+                        continue;
+                    }
+                    None => {
+                        let value = r.value()?;
+                        out.choice_extra.push((key, value));
+                        continue;
+                    }
+                };
+                *slot = Some(r.value()?);
+            }
+            r.span_from(Kind::Object, start)
+        }
+    });
+    c.extra.end = out.choice_extra.len();
+    c.tools.end = out.tools.len();
+    out.choice_list.push(c);
+    Ok(())
+}
+
+/// A choice's `delta` (the last one wins).
+fn scan_delta(
+    data: &str,
+    r: &mut Reader<'_>,
+    c: &mut ChoiceScan,
+    tools: &mut Vec<ToolScan>,
+    scratch: &mut String,
+) -> Res {
+    tools.truncate(c.tools.start);
+    c.role = None;
+    c.content = None;
+    c.reasoning_content = None;
+    c.reasoning = None;
+    c.tool_calls = None;
+    c.delta = Some(match r.enter(Kind::Object)? {
+        None => r.value()?,
+        Some(start) => {
+            let mut first = true;
+            while let Some(key) = r.next_key(&mut first)? {
+                let slot = match key_of(data, &key, DELTA_KEYS, scratch) {
+                    Some("role") => &mut c.role,
+                    Some("content") => &mut c.content,
+                    Some("reasoning_content") => &mut c.reasoning_content,
+                    Some("reasoning") => &mut c.reasoning,
+                    Some(_) => {
+                        // "tool_calls": the last one wins.
+                        tools.truncate(c.tools.start);
+                        c.tool_calls = Some(match r.enter(Kind::Array)? {
+                            None => r.value()?,
+                            Some(start) => {
+                                let mut first = true;
+                                while r.next_item(&mut first)? {
+                                    let t = scan_tool(data, r, scratch)?;
+                                    tools.push(t);
+                                }
+                                r.span_from(Kind::Array, start)
+                            }
+                        });
+                        continue;
+                    }
+                    None => {
+                        r.value()?;
+                        continue;
+                    }
+                };
+                *slot = Some(r.value()?);
+            }
+            r.span_from(Kind::Object, start)
+        }
+    });
+    Ok(())
+}
+
+/// One element of `tool_calls`.
+fn scan_tool(data: &str, r: &mut Reader<'_>, scratch: &mut String) -> Res<ToolScan> {
+    let mut t = ToolScan::default();
+    t.item = Some(match r.enter(Kind::Object)? {
+        None => r.value()?,
+        Some(start) => {
+            let mut first = true;
+            while let Some(key) = r.next_key(&mut first)? {
+                let slot = match key_of(data, &key, TOOL_KEYS, scratch) {
+                    Some("index") => &mut t.index,
+                    Some("id") => &mut t.id,
+                    Some("type") => &mut t.kind,
+                    Some(_) => {
+                        // "function": the last one wins.
+                        t.name = None;
+                        t.arguments = None;
+                        t.function = Some(match r.enter(Kind::Object)? {
+                            None => r.value()?,
+                            Some(start) => {
+                                let mut first = true;
+                                while let Some(key) = r.next_key(&mut first)? {
+                                    let slot = match key_of(data, &key, FUNCTION_KEYS, scratch) {
+                                        Some("name") => &mut t.name,
+                                        Some(_) => &mut t.arguments,
+                                        None => {
+                                            r.value()?;
+                                            continue;
+                                        }
+                                    };
+                                    *slot = Some(r.value()?);
+                                }
+                                r.span_from(Kind::Object, start)
+                            }
+                        });
+                        continue;
+                    }
+                    None => {
+                        r.value()?;
+                        continue;
+                    }
+                };
+                *slot = Some(r.value()?);
+            }
+            r.span_from(Kind::Object, start)
+        }
+    });
+    Ok(t)
+}
+
+// ---------------------------------------------------------------------------------
+// TGI token events
+// ---------------------------------------------------------------------------------
+
+/// The fields of one TGI `/generate_stream` event, as spans into its text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TgiScan {
+    pub root: Option<Kind>,
+    pub token: Option<Span>,
+    pub token_id: Option<Span>,
+    pub token_text: Option<Span>,
+    pub token_logprob: Option<Span>,
+    pub token_special: Option<Span>,
+    pub generated_text: Option<Span>,
+    pub details: Option<Span>,
+    pub error: Option<Span>,
+    pub error_type: Option<Span>,
+    pub object: Option<Span>,
+}
+
+const TGI_KEYS: &[&str] = &[
+    "generated_text",
+    "details",
+    "error",
+    "error_type",
+    "object",
+    "token",
+];
+const TOKEN_KEYS: &[&str] = &["id", "text", "logprob", "special"];
+
+/// Scan `data` as a TGI event into `out`; `Err` when it is not JSON.
+pub fn scan_tgi(data: &str, out: &mut TgiScan, scratch: &mut String) -> Res {
+    *out = TgiScan::default();
+    let mut r = Reader::new(data);
+    out.root = Some(r.peek()?);
+    let Some(_) = r.enter(Kind::Object)? else {
+        r.value()?;
+        return r.end();
+    };
+    let mut first = true;
+    while let Some(key) = r.next_key(&mut first)? {
+        let slot = match key_of(data, &key, TGI_KEYS, scratch) {
+            Some("generated_text") => &mut out.generated_text,
+            Some("details") => &mut out.details,
+            Some("error") => &mut out.error,
+            Some("error_type") => &mut out.error_type,
+            Some("object") => &mut out.object,
+            Some(_) => {
+                // "token": the last one wins.
+                out.token_id = None;
+                out.token_text = None;
+                out.token_logprob = None;
+                out.token_special = None;
+                out.token = Some(match r.enter(Kind::Object)? {
+                    None => r.value()?,
+                    Some(start) => {
+                        let mut first = true;
+                        while let Some(key) = r.next_key(&mut first)? {
+                            let slot = match key_of(data, &key, TOKEN_KEYS, scratch) {
+                                Some("id") => &mut out.token_id,
+                                Some("text") => &mut out.token_text,
+                                Some("logprob") => &mut out.token_logprob,
+                                Some(_) => &mut out.token_special,
+                                None => {
+                                    r.value()?;
+                                    continue;
+                                }
+                            };
+                            *slot = Some(r.value()?);
+                        }
+                        r.span_from(Kind::Object, start)
+                    }
+                });
+                continue;
+            }
+            None => {
+                r.value()?;
+                continue;
+            }
+        };
+        *slot = Some(r.value()?);
+    }
+    r.end()
+}
+
+// `unwrap`/`expect` below are test assertions: a panic is how a test fails. This
+// module is `#[cfg(test)]`, so none of it is compiled into the shipped wasm.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn oracle(text: &str) -> bool {
+        serde_json::from_slice::<serde_json::Value>(text.as_bytes()).is_ok()
+    }
+
+    #[track_caller]
+    fn agrees(text: &str) {
+        assert_eq!(validate(text.as_bytes()), oracle(text), "{text:?}");
+    }
+
+    #[test]
+    fn literals_and_trailing_text() {
+        for t in [
+            "null",
+            "true",
+            "false",
+            " null ",
+            "nul",
+            "nulll",
+            "true false",
+            "",
+            " ",
+            "[]x",
+            "{}",
+            "{} ",
+            "\u{feff}{}",
+            "{}\u{0}",
+            "[1,]",
+            "[,1]",
+            "[1 2]",
+            "{\"a\":1,}",
+            "{\"a\" 1}",
+            "{a:1}",
+            "{\"a\":1 \"b\":2}",
+            "[\n\t\r ]",
+        ] {
+            agrees(t);
+        }
+    }
+
+    #[test]
+    fn numbers_follow_the_grammar_and_the_f64_range() {
+        for t in [
+            "0",
+            "-0",
+            "01",
+            "-",
+            "1.",
+            ".5",
+            "1.5",
+            "1e5",
+            "1E+5",
+            "1e-5",
+            "1e",
+            "1e+",
+            "-01",
+            "1.0e400",
+            "1e308",
+            "1.7976931348623157e308",
+            "1.7976931348623159e308",
+            "1e309",
+            "-1e309",
+            "0e99999999999999",
+            "0.0000e400",
+            "1e-99999",
+            "+1",
+            "0x10",
+            "18446744073709551616",
+            "-9223372036854775809",
+            "1.5e-400",
+            &"9".repeat(400),
+            &format!("0.{}", "0".repeat(400)),
+        ] {
+            agrees(t);
+        }
+    }
+
+    #[test]
+    fn strings_escapes_and_surrogates() {
+        for t in [
+            r#""a""#,
+            r#""\u0041""#,
+            r#""\uD83D\uDE00""#,
+            r#""\uD83D""#,
+            r#""\uDE00""#,
+            r#""\uD83Dx""#,
+            r#""\uD83D\n""#,
+            r#""\uD83D\u0041""#,
+            r#""\u00""#,
+            r#""\x""#,
+            r#""\/""#,
+            r#""\'""#,
+            "\"\t\"",
+            "\"\u{7f}\"",
+            "\"\u{1f}\"",
+            r#""\uDBFF\uDFFF""#,
+            r#""\ud800\udc00""#,
+            r#""\u0000""#,
+            "\"",
+            r#""\""#,
+            r#""abc"#,
+        ] {
+            agrees(t);
+        }
+        let mut out = String::new();
+        let src = r#""a\"b\\c\/d\b\f\n\r\t\u00e9\uD83D\uDE00\u0000z""#;
+        let span = Reader::new(src).string().unwrap();
+        decode_str(src, &span, &mut out);
+        let want: String = serde_json::from_str(src).unwrap();
+        assert_eq!(out, want);
+    }
+
+    #[test]
+    fn invalid_utf8_is_rejected_like_serde_json() {
+        assert!(!validate(b"\"\xff\""));
+        assert!(serde_json::from_slice::<serde_json::Value>(b"\"\xff\"").is_err());
+    }
+
+    #[test]
+    fn nesting_stops_where_serde_json_stops() {
+        for depth in [1, 126, 127, 128, 200] {
+            agrees(&format!("{}{}", "[".repeat(depth), "]".repeat(depth)));
+            agrees(&format!(
+                "{}1{}",
+                "{\"a\":".repeat(depth),
+                "}".repeat(depth)
+            ));
+        }
+    }
+
+    #[test]
+    fn keys_with_escapes_and_duplicates_last_wins() {
+        let data = r#"{"choices":[{"delta":{"content":"x"}}],"choices":[{"delta":{"con\u0074ent":"a","content":"b"}}]}"#;
+        let mut s = ChatScan::default();
+        let mut scratch = String::new();
+        scan_chat(data, &mut s, &mut scratch).unwrap();
+        assert_eq!(s.choice_list.len(), 1);
+        let c = s.choice_list[0].content.unwrap();
+        assert_eq!(c.raw(data), "b");
+        let data = r#"{"choices":[{"delta":{"con\u0074ent":"a"}}]}"#;
+        scan_chat(data, &mut s, &mut scratch).unwrap();
+        assert_eq!(s.choice_list[0].content.unwrap().raw(data), "a");
+    }
+
+    #[test]
+    fn tool_calls_and_unknown_fields_are_kept_as_spans() {
+        let data = r#"{"id":"x","provider":{"a":[1,2]},"choices":[{"index":0,"seed":7,"delta":{"tool_calls":[{"index":1,"id":"c","function":{"name":"f","arguments":"{\"q\":1}"}}]}}]}"#;
+        let mut s = ChatScan::default();
+        let mut scratch = String::new();
+        scan_chat(data, &mut s, &mut scratch).unwrap();
+        assert_eq!(s.extra.len(), 1);
+        assert_eq!(s.extra[0].0.raw(data), "provider");
+        assert_eq!(s.extra[0].1.json(data), r#"{"a":[1,2]}"#);
+        let c = &s.choice_list[0];
+        assert_eq!(s.choice_extra[c.extra.clone()][0].1.json(data), "7");
+        let t = &s.tools[c.tools.clone()][0];
+        assert_eq!(t.name.unwrap().raw(data), "f");
+        let mut args = String::new();
+        decode_str(data, &t.arguments.unwrap(), &mut args);
+        assert_eq!(args, r#"{"q":1}"#);
+        // Invalid JSON anywhere fails the scan.
+        assert_eq!(
+            scan_chat(r#"{"id":"x",}"#, &mut s, &mut scratch),
+            Err(Invalid)
+        );
+    }
+
+    #[test]
+    fn tgi_events() {
+        let data = r#"{"index":1,"token":{"id":5,"text":"Hi","logprob":-0.5,"special":false},"generated_text":null,"details":null}"#;
+        let mut s = TgiScan::default();
+        let mut scratch = String::new();
+        scan_tgi(data, &mut s, &mut scratch).unwrap();
+        assert_eq!(s.token_text.unwrap().raw(data), "Hi");
+        assert_eq!(s.token_special.unwrap().kind, Kind::False);
+        assert_eq!(s.generated_text.unwrap().kind, Kind::Null);
+        assert_eq!(s.token.unwrap().kind, Kind::Object);
+    }
+}

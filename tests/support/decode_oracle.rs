@@ -1,0 +1,205 @@
+//! Drive the new `decode::StreamDecoder` and, as the oracle, the old `sse::Decoder` +
+//! `protocol::StreamState` pair the way the shell drives it, and reduce each run to what
+//! a caller can see. Shared by the decoder tests (included with `#[path]`).
+#![allow(dead_code)] // each includer uses what it needs
+
+use hf_inference_wasm::decode::{DecodeOptions, StreamDecoder, StreamEvent};
+use hf_inference_wasm::protocol::{Protocol, StreamState};
+use hf_inference_wasm::sse::{Decoder, Item, Limits};
+use hf_inference_wasm::stream::Step;
+use hf_inference_wasm::usage::TokenUsage;
+use hf_inference_wasm::Error;
+
+/// What a caller sees of one stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seen {
+    /// Choice 0's content as delivered, piece by piece joined.
+    pub delivered: String,
+    /// The raw data of each delivered chunk.
+    pub chunks: Vec<String>,
+    pub error: Option<Error>,
+    pub truncated: bool,
+    pub snapshot: String,
+    pub text: String,
+    pub finish_reason: Option<String>,
+    pub usage: Option<TokenUsage>,
+    pub usage_estimated: Option<TokenUsage>,
+    pub storable: bool,
+    pub chunk_count: u64,
+}
+
+/// The old path, fed `body` whole, driven as `src/web/chat_stream.rs` drives it.
+pub fn old(protocol: Protocol, body: &[u8], limits: Limits) -> Seen {
+    let mut decoder = Decoder::with_limits(limits);
+    let mut state = StreamState::new(protocol);
+    let mut items: Vec<Item> = Vec::new();
+    let mut seen = Seen {
+        delivered: String::new(),
+        chunks: Vec::new(),
+        error: None,
+        truncated: false,
+        snapshot: String::new(),
+        text: String::new(),
+        finish_reason: None,
+        usage: None,
+        usage_estimated: None,
+        storable: false,
+        chunk_count: 0,
+    };
+    let deliver = |seen: &mut Seen, step: Step| {
+        if let Step::Chunk { content, data } = step {
+            seen.delivered
+                .push_str(content.as_deref().unwrap_or_default());
+            seen.chunks.push(data);
+            seen.chunk_count += 1;
+        }
+    };
+    let pending = decoder.feed(body, &mut items).err();
+    let mut ended = false;
+    for item in items.drain(..) {
+        let Item::Event(ev) = item else { continue };
+        match state.on_event(&ev) {
+            Ok(Step::Done) => {
+                ended = true;
+                break;
+            }
+            Ok(step) => deliver(&mut seen, step),
+            Err(e) => {
+                seen.error = Some(e);
+                ended = true;
+                break;
+            }
+        }
+        if state.is_done() {
+            ended = true;
+            break;
+        }
+    }
+    if !ended {
+        if let Some(e) = pending {
+            seen.error = Some(e.into());
+        } else {
+            match decoder.finish(&mut items) {
+                Err(e) => seen.error = Some(e.into()),
+                Ok(tail) => match state.finish(tail.as_ref()) {
+                    Ok(f) => {
+                        if let Some(step) = f.tail {
+                            deliver(&mut seen, step);
+                        }
+                        seen.truncated = f.truncated;
+                    }
+                    Err(e) => seen.error = Some(e),
+                },
+            }
+        }
+    }
+    seen.snapshot = state.snapshot_json();
+    seen.text = state.text();
+    seen.finish_reason = state.finish_reason();
+    seen.usage = state.token_usage(None);
+    seen.usage_estimated = state.token_usage(Some(7));
+    seen.storable = state.storable();
+    seen
+}
+
+/// What the new decoder reported, beyond [`Seen`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRun {
+    pub seen: Seen,
+    pub reasoning: String,
+    pub events: Vec<StreamEvent>,
+    /// `Output::text` of each feed, for the `accumulate: false` checks.
+    pub feeds: usize,
+}
+
+/// The new decoder fed `pieces` in order, then ended.
+pub fn new<'a>(
+    protocol: Protocol,
+    pieces: impl IntoIterator<Item = &'a [u8]>,
+    options: DecodeOptions,
+) -> NewRun {
+    let mut d = StreamDecoder::new(protocol, options);
+    let mut delivered = String::new();
+    let mut reasoning = String::new();
+    let mut chunks = Vec::new();
+    let mut events = Vec::new();
+    let mut feeds = 0;
+    let mut take = |out: &hf_inference_wasm::decode::Output| {
+        delivered.push_str(&out.text);
+        reasoning.push_str(&out.reasoning);
+        if options.keep_chunks {
+            let mut n = 0;
+            for c in out.chunks.split_terminator('\0') {
+                chunks.push(c.to_owned());
+                n += 1;
+            }
+            assert_eq!(n, out.chunk_count, "one chunk text per delivered chunk");
+        }
+        events.extend(out.events.iter().cloned());
+    };
+    for piece in pieces {
+        feeds += 1;
+        let out = d.feed(piece);
+        take(out);
+    }
+    let out = d.end();
+    take(out);
+    assert!(d.is_done());
+    let error = events.iter().find_map(|e| match e {
+        StreamEvent::Error(e) => Some(e.clone()),
+        _ => None,
+    });
+    let truncated = events.contains(&StreamEvent::Truncated);
+    NewRun {
+        seen: Seen {
+            delivered,
+            chunks,
+            error,
+            truncated,
+            snapshot: d.snapshot_json(),
+            text: d.text().to_owned(),
+            finish_reason: d.finish_reason().map(str::to_owned),
+            usage: d.token_usage(None),
+            usage_estimated: d.token_usage(Some(7)),
+            storable: d.storable(),
+            chunk_count: d.chunk_count(),
+        },
+        reasoning,
+        events,
+        feeds,
+    }
+}
+
+/// Options that keep chunks (so the oracle's chunk data can be compared).
+pub fn keeping() -> DecodeOptions {
+    DecodeOptions {
+        keep_chunks: true,
+        ..DecodeOptions::default()
+    }
+}
+
+/// `body` cut at `cuts` (sorted offsets).
+pub fn pieces<'a>(body: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for &c in cuts.iter().chain(std::iter::once(&body.len())) {
+        let c = c.clamp(start, body.len());
+        out.push(&body[start..c]);
+        start = c;
+    }
+    out
+}
+
+/// The new decoder must give `want` for `body` whole, at every split point in two, and
+/// fed one byte at a time.
+#[track_caller]
+pub fn agrees_at_every_split(protocol: Protocol, body: &[u8], want: &Seen, label: &str) {
+    let whole = new(protocol, [body], keeping());
+    assert_eq!(&whole.seen, want, "{label}: whole");
+    for at in 0..=body.len() {
+        let run = new(protocol, pieces(body, &[at]), keeping());
+        assert_eq!(&run.seen, want, "{label}: split at {at}");
+    }
+    let bytes = new(protocol, body.chunks(1), keeping());
+    assert_eq!(&bytes.seen, want, "{label}: byte by byte");
+}
