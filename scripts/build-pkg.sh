@@ -13,7 +13,10 @@ version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 cargo build --lib --target wasm32-unknown-unknown --profile "$profile" --quiet
 dir=$profile; [ "$profile" = dev ] && dir=debug
 rm -rf pkg && mkdir -p pkg
-wasm-bindgen --target web --weak-refs --out-dir pkg --out-name "$name" \
+# --omit-default-module-path: every entry hands init its module (bytes or a compiled
+# Module), so the glue's `new URL("…_bg.wasm", import.meta.url)` fallback would only make
+# Vite and webpack copy a file nobody fetches.
+wasm-bindgen --target web --weak-refs --omit-default-module-path --out-dir pkg --out-name "$name" \
   "${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/$dir/$name.wasm"
 
 if [ -x node_modules/.bin/wasm-opt ] && [ "$profile" = release ]; then
@@ -27,6 +30,12 @@ if [ -x node_modules/.bin/wasm-opt ] && [ "$profile" = release ]; then
 else
   echo "build-pkg: wasm-opt not found (run npm ci); the module is not size-optimized" >&2
 fi
+
+# --- the browser entry's wasm, embedded (issue 12 point 5): base64 in a JS module, so
+# esbuild, Rollup, Vite and webpack bundle it with no rule for .wasm files. One call per
+# wasm file (scripts/embed-wasm.mjs works for any).
+node scripts/embed-wasm.mjs "pkg/${name}_bg.wasm" "pkg/${name}_bg.inline.js"
+# --- end of the embedded wasm
 
 # The error class is a wasm-bindgen snippet; the entry must re-export that very module
 # so `instanceof InferenceError` holds for errors the wasm side creates.
@@ -47,7 +56,6 @@ cat > pkg/package.json <<JSON
   "type": "module",
   "types": "./index.d.ts",
   "main": "./node.mjs",
-  "browser": "./browser.js",
   "exports": {
     ".": {
       "types": "./index.d.ts",
@@ -68,6 +76,13 @@ cat > pkg/package.json <<JSON
   "engines": { "node": ">=20" }
 }
 JSON
+
+# --- what a published package carries besides code (issue 17): the package README, the
+# licence texts, and the registry metadata (scripts/pkg-metadata.mjs).
+cp js/README.md pkg/README.md
+cp LICENSE-MIT LICENSE-APACHE pkg/
+node scripts/pkg-metadata.mjs pkg/package.json
+# --- end of the publishing files
 
 # Tests and examples import the package by name, as users do.
 mkdir -p node_modules
