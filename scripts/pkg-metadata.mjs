@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Usage: node scripts/pkg-metadata.mjs pkg/package.json
 //
-// Adds the registry metadata (repository, homepage, bugs, keywords) to the package.json
+// Adds the registry metadata (repository, homepage, bugs, keywords) and the licence files
+// to `files` in the package.json
 // that scripts/build-pkg.sh wrote. The repository URL is read from Cargo.toml, as the
 // version is, so each fact lives in one place.
 
@@ -22,6 +23,8 @@ if (!repo || !/^https:\/\/github\.com\/[^/]+\/[^/]+$/.test(repo)) {
 }
 
 const manifest = JSON.parse(readFileSync(file, "utf8"));
+// npm ships README* and LICENSE/LICENCE* by itself, but not LICENSE-MIT / LICENSE-APACHE.
+manifest.files = [...new Set([...(manifest.files ?? []), "LICENSE-MIT", "LICENSE-APACHE"])];
 const metadata = {
   keywords: ["huggingface", "inference", "llm", "openai", "chat", "streaming", "sse", "webassembly", "wasm", "cloudflare-workers", "proxy"],
   homepage: `${repo}#readme`,
