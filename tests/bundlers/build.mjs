@@ -30,11 +30,11 @@ async function listFiles(dir) {
 }
 
 const builders = {
-  async esbuild(outDir) {
+  async esbuild(outDir, entry) {
     const esbuild = await import("esbuild");
     const r = await esbuild.build({
       absWorkingDir: ROOT,
-      entryPoints: { app: ENTRY },
+      entryPoints: { app: entry },
       bundle: true,
       format: "esm",
       minify: true,
@@ -45,23 +45,23 @@ const builders = {
     return r.warnings.map((w) => w.text);
   },
 
-  async rollup(outDir) {
+  async rollup(outDir, entry) {
     const { rollup } = await import("rollup");
     const { nodeResolve } = await import("@rollup/plugin-node-resolve");
     const warnings = [];
-    const bundle = await rollup({ input: { app: ENTRY }, plugins: [nodeResolve()], onwarn: (w) => warnings.push(w.message) });
+    const bundle = await rollup({ input: { app: entry }, plugins: [nodeResolve()], onwarn: (w) => warnings.push(w.message) });
     await bundle.write({ dir: outDir, format: "es" });
     await bundle.close();
     await writeFile(path.join(outDir, "index.html"), page('<script type="module" src="./app.js"></script>'));
     return warnings;
   },
 
-  async vite(outDir) {
+  async vite(outDir, entry) {
     const { build } = await import("vite");
     // A Vite app is an index.html at its root; the entry module sits next to it.
     const src = `${outDir}.src`;
     await mkdir(src, { recursive: true });
-    await writeFile(path.join(src, "main.js"), `import ${JSON.stringify(ENTRY)};\n`);
+    await writeFile(path.join(src, "main.js"), `import ${JSON.stringify(entry)};\n`);
     await writeFile(path.join(src, "index.html"), page('<script type="module" src="./main.js"></script>'));
     const warnings = [];
     try {
@@ -79,10 +79,10 @@ const builders = {
     return warnings;
   },
 
-  async webpack(outDir) {
+  async webpack(outDir, entry) {
     const { default: webpack } = await import("webpack");
     const stats = await new Promise((resolve, reject) =>
-      webpack({ mode: "production", context: ROOT, entry: ENTRY, output: { path: outDir, filename: "app.js", clean: true } }, (err, s) => (err ? reject(err) : resolve(s))),
+      webpack({ mode: "production", context: ROOT, entry, output: { path: outDir, filename: "app.js", clean: true } }, (err, s) => (err ? reject(err) : resolve(s))),
     );
     const info = stats.toJson({ all: false, errors: true, warnings: true });
     if (stats.hasErrors()) throw new Error(`webpack: ${info.errors.map((e) => e.message).join("\n")}`);
@@ -93,12 +93,13 @@ const builders = {
 };
 
 /**
- * Build the app with `bundler` into `outDir` (emptied first).
+ * Build the app (`entry`, by default the packaging scenario) with `bundler` into `outDir`
+ * (emptied first).
  * @returns {Promise<{ files: string[], warnings: string[] }>} files relative to outDir
  */
-export async function buildApp(bundler, outDir) {
+export async function buildApp(bundler, outDir, entry = ENTRY) {
   await rm(outDir, { recursive: true, force: true });
   await mkdir(outDir, { recursive: true });
-  const warnings = await builders[bundler](outDir);
+  const warnings = await builders[bundler](outDir, entry);
   return { files: await listFiles(outDir), warnings };
 }
