@@ -34,7 +34,8 @@ test:
 setup:
 	bash scripts/setup.sh
 
-pkg:
+# Build the npm package into pkg/ (installing the toolchain first on a fresh machine).
+pkg: setup
 	bash scripts/build-pkg.sh
 
 # Benchmarks (benches/README.md): a Markdown report on stdout, figures only, never a

@@ -9,6 +9,7 @@
 // Sections (one file each; see benches/README.md for how each figure is measured):
 //   decode.mjs      1. stream decode throughput and 2. time to first token
 //   size.mjs        3. size of what a browser downloads
+//   bundlers.mjs    3b. the same per bundler (esbuild, Rollup, Vite, webpack 5)
 //   coldstart.mjs   4. cold start in Node and in workerd
 //   memory.mjs      5. memory while streaming 100 MiB
 //   proxy-load.mjs  6. the auth proxy under load (skipped until pkg/ exports createProxy)
@@ -34,6 +35,7 @@ const JSON_OUT = argOf("--json");
 const SECTIONS = [
   { id: "decode", file: "./decode.mjs", also: ["ttft", "throughput"] },
   { id: "size", file: "./size.mjs" },
+  { id: "bundlers", file: "./bundlers.mjs" },
   { id: "coldstart", file: "./coldstart.mjs", also: ["cold"] },
   { id: "memory", file: "./memory.mjs", also: ["mem"] },
   { id: "proxy", file: "./proxy-load.mjs", also: ["proxy-load", "load"] },

@@ -1,7 +1,9 @@
-// Browser and bundler entry: fetch and instantiate the module next to this file before
-// the importer runs (top-level await), so no init call is needed.
+// Browser and bundler entry: the wasm module is embedded in a JS module (base64, written by
+// scripts/embed-wasm.mjs) and instantiated before the importer runs (top-level await), so
+// no init call is needed and no bundler needs a rule for `.wasm` files.
 import init from "./hf_inference_wasm.js";
+import wasmBytes from "./hf_inference_wasm_bg.inline.js";
 
-await init({ module_or_path: new URL("./hf_inference_wasm_bg.wasm", import.meta.url) });
+await init({ module_or_path: wasmBytes() });
 
 export * from "./api.js";

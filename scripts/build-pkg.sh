@@ -19,7 +19,10 @@ entry() {
   local feature=$1 out=$2
   cargo build --lib --target wasm32-unknown-unknown --profile "$profile" --quiet \
     --no-default-features --features "$feature"
-  wasm-bindgen --target web --weak-refs --out-dir pkg --out-name "$out" \
+  # --omit-default-module-path: every entry hands init its module (bytes, a URL or a
+  # compiled Module), so the glue's `new URL("…_bg.wasm", import.meta.url)` fallback would
+  # only make Vite and webpack copy a file nobody fetches.
+  wasm-bindgen --target web --weak-refs --omit-default-module-path --out-dir pkg --out-name "$out" \
     "${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/$dir/$name.wasm"
   if [ -x node_modules/.bin/wasm-opt ] && [ "$profile" = release ]; then
     # -Oz, then flatten and re-run the relooper over every function's control flow, then
@@ -36,6 +39,12 @@ entry() {
 }
 entry client "$name"
 entry proxy hf_inference_proxy
+
+# --- the browser entry's wasm, embedded (issue 12 point 5): base64 in a JS module, so
+# esbuild, Rollup, Vite and webpack bundle it with no rule for .wasm files. One call per
+# wasm file (scripts/embed-wasm.mjs works for any).
+node scripts/embed-wasm.mjs "pkg/${name}_bg.wasm" "pkg/${name}_bg.inline.js"
+# --- end of the embedded wasm
 
 # The error class is a wasm-bindgen snippet; the entry must re-export that very module
 # so `instanceof InferenceError` holds for errors the wasm side creates.
@@ -60,7 +69,6 @@ cat > pkg/package.json <<JSON
   "type": "module",
   "types": "./index.d.ts",
   "main": "./node.mjs",
-  "browser": "./browser.js",
   "exports": {
     ".": {
       "types": "./index.d.ts",
@@ -87,6 +95,13 @@ cat > pkg/package.json <<JSON
   "engines": { "node": ">=20" }
 }
 JSON
+
+# --- what a published package carries besides code (issue 17): the package README, the
+# licence texts, and the registry metadata (scripts/pkg-metadata.mjs).
+cp js/README.md pkg/README.md
+cp LICENSE-MIT LICENSE-APACHE pkg/
+node scripts/pkg-metadata.mjs pkg/package.json
+# --- end of the publishing files
 
 # Tests and examples import the package by name, as users do.
 mkdir -p node_modules

@@ -212,7 +212,9 @@ describe("demo page (www/index.html)", () => {
       assert.deepEqual(body.messages, [{ role: "user", content: prompt }]);
       assert.deepEqual(web.requests.slice(webMark).filter((r) => r.status >= 400), [], "every file and route the page asked for answered");
       // The page (import map) and <hf-chat> (relative import) share one instance of the package.
-      assert.equal(web.requests.slice(webMark).filter((r) => r.path === "/pkg/hf_inference_wasm_bg.wasm").length, 1, "the wasm module is fetched once");
+      // (The browser entry's wasm is embedded in hf_inference_wasm_bg.inline.js.)
+      assert.equal(web.requests.slice(webMark).filter((r) => r.path === "/pkg/hf_inference_wasm_bg.inline.js").length, 1, "the wasm module is fetched once");
+      assert.deepEqual(web.requests.slice(webMark).filter((r) => r.path.endsWith(".wasm")), [], "no .wasm file fetched: it is embedded");
       await shot(page, "demo-done");
       assert.deepEqual(errors, []);
     } finally {
