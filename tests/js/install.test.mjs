@@ -32,6 +32,8 @@ const EXPECTED = [
   "README.md",
   "api.js",
   "browser.js",
+  "hf_inference_proxy.js",
+  "hf_inference_proxy_bg.wasm",
   "hf_inference_wasm.js",
   "hf_inference_wasm_bg.inline.js",
   "hf_inference_wasm_bg.wasm",
@@ -40,6 +42,11 @@ const EXPECTED = [
   "node-http.mjs",
   "node.mjs",
   "package.json",
+  "proxy-api.js",
+  "proxy-node.mjs",
+  "proxy-workerd.js",
+  "proxy.d.ts",
+  "proxy.js",
   "snippets/<crate>/js/errors.js",
   "workerd.js",
 ];
@@ -122,7 +129,9 @@ test("npm install <tarball> in a scratch project: the files, README and licence 
   const { stdout } = await ok(process.execPath, ["--input-type=module", "-e", 'const m = await import("hf-inference-wasm"); console.log(JSON.stringify({ names: Object.keys(m).sort(), version: m.version, ok: typeof new m.InferenceClient({ endpointUrl: "http://127.0.0.1:9" }).chatCompletionStream }))'], { cwd: app });
   const got = JSON.parse(stdout);
   assert.equal(got.version, cargoVersion());
-  assert.ok(got.names.includes("InferenceClient") && got.names.includes("createProxy"), got.names.join(","));
+  assert.ok(got.names.includes("InferenceClient") && !got.names.includes("createProxy"), got.names.join(","));
+  const proxy = await ok(process.execPath, ["--input-type=module", "-e", 'const m = await import("hf-inference-wasm/proxy"); console.log(typeof m.createProxy({ allowedModels: "*", token: "hf_x" }).fetch)'], { cwd: app });
+  assert.equal(proxy.stdout.trim(), "function", "the proxy entry works from the installed package");
   assert.equal(got.ok, "function");
 });
 
