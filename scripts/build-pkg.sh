@@ -36,6 +36,8 @@ sed -e "s#__ERRORS_MODULE__#./$errors#" -e "s#__VERSION__#$version#" js/api.js >
 cp js/node.mjs js/node-http.mjs js/browser.js js/workerd.js pkg/
 cp js/index.d.ts pkg/index.d.ts
 cp js/node-http.d.ts pkg/node-http.d.ts
+# The load test (`hf-inference-wasm/loadtest`) and the `hf-inference-wasm` command.
+cp js/loadtest.mjs js/loadtest.d.ts js/cli.mjs pkg/ && chmod +x pkg/cli.mjs
 rm -f pkg/.gitignore pkg/package.json "pkg/${name}.d.ts" "pkg/${name}_bg.wasm.d.ts"
 
 cat > pkg/package.json <<JSON
@@ -48,6 +50,7 @@ cat > pkg/package.json <<JSON
   "types": "./index.d.ts",
   "main": "./node.mjs",
   "browser": "./browser.js",
+  "bin": { "hf-inference-wasm": "./cli.mjs" },
   "exports": {
     ".": {
       "types": "./index.d.ts",
@@ -60,6 +63,10 @@ cat > pkg/package.json <<JSON
     "./node": {
       "types": "./node-http.d.ts",
       "node": "./node-http.mjs"
+    },
+    "./loadtest": {
+      "types": "./loadtest.d.ts",
+      "default": "./loadtest.mjs"
     },
     "./package.json": "./package.json"
   },
