@@ -6,12 +6,13 @@
 //   - `tokens` tokens per answer (fewer when the request's max_tokens is smaller), reported
 //     exactly in `usage.completion_tokens`,
 //   - at most `maxConcurrent` answers in flight: a request beyond that gets an immediate 429
-//     (OpenAI-shaped body, `Retry-After: 1`).
+//     (OpenAI-shaped body, `Retry-After: 1`), or with `overLimit: "queue"` waits in a FIFO
+//     queue for a free slot (as vLLM and TGI do), its clock starting when it gets the slot.
 //
 // Chat (`…/chat/completions`) and text completions (`…/completions`), streamed or not;
-// `GET …/models` lists `model`. Node built-ins only; binds 127.0.0.1 only.
+// `GET …/models` lists `model`, `GET …/health` answers 200 (as vLLM does). Node built-ins only; binds 127.0.0.1 only.
 //
-//   node tests/fixture-server/load-server.mjs --ttft 100 --itl 20 --tokens 40 --limit 8 [--port 0]
+//   node tests/fixture-server/load-server.mjs --ttft 100 --itl 20 --tokens 40 --limit 8 [--queue] [--port 0]
 //   prints LOAD_URL=http://127.0.0.1:<port> and serves until SIGINT/SIGTERM.
 //
 //   import { startLoadServer } from "./tests/fixture-server/load-server.mjs";
@@ -28,11 +29,13 @@ const CREATED = 1700000000;
  * @param {{ ttftMs?: number, itlMs?: number, tokens?: number, maxConcurrent?: number,
  *   model?: string, port?: number, pricing?: { input: number, output: number } }} o
  */
-export async function startLoadServer({ ttftMs = 100, itlMs = 20, tokens = 20, maxConcurrent = Infinity, model = "loadtest/known-timing", port = 0, pricing } = {}) {
+export async function startLoadServer({ ttftMs = 100, itlMs = 20, tokens = 20, maxConcurrent = Infinity, overLimit = "429", model = "loadtest/known-timing", port = 0, pricing } = {}) {
   const sockets = new Set();
   const timers = new Set();
   let inFlight = 0;
-  const stats = { requests: 0, answered: 0, rejected: 0, maxInFlight: 0 };
+  const stats = { requests: 0, answered: 0, rejected: 0, queued: 0, maxInFlight: 0, arrivals: [], authorizations: [], prompts: [] };
+  const t0 = performance.now();
+  const queue = [];
 
   const later = (at, fn) => {
     const t = setTimeout(
@@ -57,6 +60,10 @@ export async function startLoadServer({ ttftMs = 100, itlMs = 20, tokens = 20, m
         res.writeHead(200, { "content-type": "application/json", ...cors });
         return res.end(JSON.stringify({ object: "list", data: [card] }));
       }
+      if (req.method === "GET" && url.pathname.endsWith("/health")) {
+        res.writeHead(200, { "content-type": "application/json", ...cors });
+        return res.end('{"status":"ok"}');
+      }
       const chat = url.pathname.endsWith("/chat/completions");
       if (req.method !== "POST" || !(chat || url.pathname.endsWith("/completions"))) {
         res.writeHead(404, { "content-type": "application/json", ...cors });
@@ -70,17 +77,31 @@ export async function startLoadServer({ ttftMs = 100, itlMs = 20, tokens = 20, m
         return res.end(JSON.stringify({ error: { message: "the body must be JSON", type: "invalid_request_error" } }));
       }
       stats.requests++;
+      stats.arrivals.push(performance.now() - t0);
+      if (req.headers.authorization) stats.authorizations.push(req.headers.authorization);
+      const lastMessage = Array.isArray(body.messages) ? body.messages[body.messages.length - 1] : undefined;
+      stats.prompts.push(typeof lastMessage?.content === "string" ? lastMessage.content : String(body.prompt ?? ""));
+      const admit = () => {
+        inFlight++;
+        stats.maxInFlight = Math.max(stats.maxInFlight, inFlight);
+        res.on("close", () => {
+          inFlight--;
+          const next = queue.shift();
+          if (next) next();
+        });
+        answer(body, chat, res, cors);
+      };
+      if (inFlight >= maxConcurrent && overLimit === "queue") {
+        stats.queued++;
+        queue.push(() => (res.destroyed ? queue.shift()?.() : admit()));
+        return;
+      }
       if (inFlight >= maxConcurrent) {
         stats.rejected++;
         res.writeHead(429, { "content-type": "application/json", "retry-after": "1", ...cors });
         return res.end(JSON.stringify({ error: { message: `concurrency limit of ${maxConcurrent} reached`, type: "requests", code: "rate_limit_exceeded" } }));
       }
-      inFlight++;
-      stats.maxInFlight = Math.max(stats.maxInFlight, inFlight);
-      res.on("close", () => {
-        inFlight--;
-      });
-      answer(body, chat, res, cors);
+      admit();
     });
   });
 
@@ -137,7 +158,7 @@ export async function startLoadServer({ ttftMs = 100, itlMs = 20, tokens = 20, m
   return {
     url: `http://127.0.0.1:${server.address().port}`,
     model,
-    stats: () => ({ ...stats, inFlight }),
+    stats: () => ({ ...stats, arrivals: [...stats.arrivals], authorizations: [...stats.authorizations], prompts: [...stats.prompts], inFlight }),
     async close() {
       for (const t of timers) clearTimeout(t);
       for (const s of sockets) s.destroy();
@@ -156,6 +177,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
     itlMs: arg("--itl", 20),
     tokens: arg("--tokens", 20),
     maxConcurrent: arg("--limit", Infinity),
+    overLimit: process.argv.includes("--queue") ? "queue" : "429",
     port: arg("--port", 0),
   });
   console.log(`LOAD_URL=${srv.url}`);
