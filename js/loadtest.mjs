@@ -353,6 +353,20 @@ export async function loadTest(options = {}) {
   const onOuter = () => stop.abort("aborted");
   if (outer?.aborted) onOuter();
   outer?.addEventListener?.("abort", onOuter, { once: true });
+  // One listener on the run's signal aborts every request in flight (a listener per request
+  // on one signal would pile up: Node warns past 10).
+  const live = new Set();
+  stop.signal.addEventListener("abort", () => live.forEach((c) => c.abort()), { once: true });
+  const request = async (body) => {
+    const c = new AbortController();
+    if (stop.signal.aborted) c.abort();
+    live.add(c);
+    try {
+      return await timedRequest(client, body, c.signal);
+    } finally {
+      live.delete(c);
+    }
+  };
   const client = makeClient(plan, options);
   const started = new Date();
   const runStart = performance.now();
@@ -362,7 +376,7 @@ export async function loadTest(options = {}) {
   let breakingPoint = null;
   try {
     const warm = [];
-    for (let i = 0; i < plan.warmup && !stop.signal.aborted; i++) warm.push(await timedRequest(client, bodyFor(), stop.signal));
+    for (let i = 0; i < plan.warmup && !stop.signal.aborted; i++) warm.push(await request(bodyFor()));
     if (warm.length) onProgress({ event: "warmup", results: warm.length, ok: warm.filter((r) => r.ok).length });
 
     for (let index = 0; index < plan.steps.length && !stop.signal.aborted; index++) {
@@ -379,7 +393,7 @@ export async function loadTest(options = {}) {
       const one = async () => {
         inFlight++;
         peak = Math.max(peak, inFlight);
-        const r = await timedRequest(client, bodyFor(), stop.signal);
+        const r = await request(bodyFor());
         inFlight--;
         results.push(r);
         progress("request");

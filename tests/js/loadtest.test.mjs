@@ -128,8 +128,9 @@ test("fixed arrival rate: the server sees requests 1/rate apart, whatever the an
   const arrivals = srv.stats().arrivals;
   const gaps = arrivals.slice(1).map((t, i) => t - arrivals[i]);
   assert.ok(median(gaps) >= 95 && median(gaps) <= 130, `arrival gaps ${gaps.map(Math.round)}`);
-  // Open loop: answers overlap (330 ms each, one every 100 ms).
-  assert.ok(s.peakInFlight >= 3 && s.peakInFlight <= 5, `peak ${s.peakInFlight}`);
+  // Open loop: answers overlap. Each takes at least 330 ms, so when the 4th leaves (300 ms)
+  // the first is still in flight; more overlap only means slower answers, not a wrong rate.
+  assert.ok(s.peakInFlight >= 4 && s.peakInFlight <= 10, `peak ${s.peakInFlight}`);
   assert.ok(s.durationMs >= 900 + 330 - 5, `duration ${s.durationMs}`);
   assert.equal(report.breakingPoint, null);
 });
@@ -330,7 +331,8 @@ test("CLI: --prompt .jsonl cycles the prompts; --rate; the bin is executable", a
   assert.equal(report.settings.mode, "rate");
   assert.equal(report.steps[0].rate, 20);
   assert.equal(report.steps[0].ok, 6);
-  assert.deepEqual(srv.stats().prompts, ["first", "second", "third", "first", "second", "third"]);
+  // Each prompt twice (requests on separate connections may reach the server out of order).
+  assert.deepEqual(srv.stats().prompts.sort(), ["first", "first", "second", "second", "third", "third"]);
   assert.match(r.stderr, /plan: 1 step of fixed arrival rate 20\/s; 6 requests each/);
   const bin = path.join(PKG, JSON.parse(readFileSync(path.join(PKG, "package.json"), "utf8")).bin["hf-inference-wasm"]);
   assert.ok(statSync(bin).mode & 0o111, "the bin is executable");
