@@ -8,6 +8,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -337,4 +338,30 @@ test("CLI: --prompt .jsonl cycles the prompts; --rate; the bin is executable", a
   const bin = path.join(PKG, JSON.parse(readFileSync(path.join(PKG, "package.json"), "utf8")).bin["hf-inference-wasm"]);
   assert.ok(statSync(bin).mode & 0o111, "the bin is executable");
   assert.match(readFileSync(bin, "utf8"), /^#!\/usr\/bin\/env node\n/);
+});
+
+test("loadtest.d.ts type-checks a typical use and rejects wrong ones (tsc --strict, bundler and node16)", async () => {
+  const tsc = path.join(path.dirname(createRequire(import.meta.url).resolve("typescript/package.json")), "bin", "tsc");
+  for (const [module, resolution] of [
+    ["preserve", "bundler"],
+    ["node16", "node16"],
+  ]) {
+    const config = path.join(tmp, `tsconfig.${resolution}.json`);
+    writeFileSync(config, JSON.stringify({ compilerOptions: { strict: true, noEmit: true, target: "es2022", module, moduleResolution: resolution, lib: ["es2022", "dom"], types: [], isolatedModules: true }, files: [path.join(ROOT, "tests/packaging/loadtest-usage.ts")] }));
+    const r = await new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [tsc, "-p", config, "--pretty", "false"], { stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      child.stdout.on("data", (d) => (out += d));
+      child.stderr.on("data", (d) => (out += d));
+      const timer = setTimeout(() => {
+        child.kill("SIGKILL");
+        reject(new Error("tsc did not end within 120 s"));
+      }, 120_000);
+      child.on("close", (code) => {
+        clearTimeout(timer);
+        resolve({ code, out });
+      });
+    });
+    assert.equal(r.code, 0, `tsc (${resolution}) failed:\n${r.out}`);
+  }
 });
