@@ -1,5 +1,5 @@
 # The two commands of the README, and the steps they are made of.
-.PHONY: demo demo-worker demo-cli demo-usage test setup pkg pkg-fresh bench clean
+.PHONY: demo demo-worker demo-cli demo-usage loadtest test setup pkg pkg-fresh bench clean
 
 # Run the demo: the auth proxy and the chat page on http://127.0.0.1:8080/www/ (PORT= to
 # change). Offline (the local simulator) without HF_TOKEN; live (the Hugging Face router, or
@@ -25,6 +25,11 @@ demo-cli: setup pkg-fresh
 # A batch of 20 requests against the local simulator: per-request usage, cost, latency table.
 demo-usage: setup pkg-fresh
 	node examples/usage-batch.mjs
+
+# Load-test the demo's offline stack (simulator behind the proxy): steps of concurrency 1-16,
+# a table, target/loadtest/report.{json,html}. More options: make loadtest ARGS="--requests 32".
+loadtest: setup pkg
+	node scripts/loadtest-demo.mjs $(ARGS)
 
 # Run every test layer; ends with "N passed, N failed".
 test:

@@ -58,6 +58,8 @@ done
 cp js/node.mjs js/node-http.mjs js/browser.js js/workerd.js pkg/
 cp js/proxy-node.mjs js/proxy-workerd.js js/proxy.js pkg/
 cp js/index.d.ts js/proxy.d.ts js/node-http.d.ts pkg/
+# The load test (`hf-inference-wasm/loadtest`) and the `hf-inference-wasm` command.
+cp js/loadtest.mjs js/loadtest.d.ts js/cli.mjs pkg/ && chmod +x pkg/cli.mjs
 rm -f pkg/.gitignore pkg/package.json
 
 cat > pkg/package.json <<JSON
@@ -69,6 +71,7 @@ cat > pkg/package.json <<JSON
   "type": "module",
   "types": "./index.d.ts",
   "main": "./node.mjs",
+  "bin": { "hf-inference-wasm": "./cli.mjs" },
   "exports": {
     ".": {
       "types": "./index.d.ts",
@@ -87,6 +90,10 @@ cat > pkg/package.json <<JSON
     "./node": {
       "types": "./node-http.d.ts",
       "node": "./node-http.mjs"
+    },
+    "./loadtest": {
+      "types": "./loadtest.d.ts",
+      "default": "./loadtest.mjs"
     },
     "./package.json": "./package.json"
   },
