@@ -14,7 +14,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { createProxy, InferenceError } from "hf-inference-wasm";
+import { InferenceError } from "hf-inference-wasm";
+import { createProxy } from "hf-inference-wasm/proxy";
 import { serveNode } from "hf-inference-wasm/node";
 import { loadTest, planLoadTest, estimateCost, findBreakingPoint, percentile, priceFromModelList, renderHtml } from "hf-inference-wasm/loadtest";
 import { startLoadServer } from "../fixture-server/load-server.mjs";
