@@ -114,6 +114,35 @@ pub const RATE_LIMIT: &[&str] = &[
     "maxQueue",
 ];
 
+/// `createProxy(options)`.
+pub const PROXY: &[&str] = &[
+    "token",
+    "upstream",
+    "allowedOrigins",
+    "allowedModels",
+    "allowedProviders",
+    "maxBodyBytes",
+    "maxTokensCap",
+    "defaultMaxTokens",
+    "maxTokensMode",
+    "maxChoices",
+    "streamUsage",
+    "rateLimit",
+    "clientKey",
+    "requireKey",
+    "sessions",
+    "sessionSecret",
+    "timeouts",
+    "fetch",
+    "onUsage",
+    "log",
+    "logContent",
+];
+/// The proxy's `rateLimit: { … }`.
+pub const PROXY_RATE_LIMIT: &[&str] = &["requestsPerMinute", "burst", "maxClients"];
+/// The proxy's `sessions: { … }`.
+pub const SESSIONS: &[&str] = &["ttlMs", "bindClient"];
+
 /// The nested objects of the client's and a call's options, for "did you mean
 /// `retry.maxRetries`?" when a nested key is written at the top.
 const NESTED: &[(&str, &[&str])] = &[
@@ -128,12 +157,23 @@ const NESTED: &[(&str, &[&str])] = &[
     ("rateLimit", RATE_LIMIT),
 ];
 
-/// Check an options object's own keys against `known`. `path` names the object as the
-/// caller wrote it: `None` for the client's options, `Some("")` for a call's, or the
-/// nested path (`"timeouts"`, `"fallback[0]"`). The first unknown key is an `input`
-/// error naming it and, when one is close, the key it probably meant.
+/// Which options object a key was found in, as the caller wrote it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place<'a> {
+    /// `new InferenceClient(options)`.
+    Client,
+    /// A call's options.
+    Call,
+    /// `createProxy(options)`.
+    Proxy,
+    /// A nested object, by its path: `"timeouts"`, `"fallback[0]"`, `"rateLimit"`.
+    Nested(&'a str),
+}
+
+/// Check an options object's own keys against `known`. The first unknown key is an
+/// `input` error naming it and, when one is close, the key it probably meant.
 pub fn check_keys<'a>(
-    path: Option<&str>,
+    at: Place<'_>,
     keys: impl IntoIterator<Item = &'a str>,
     known: &[&str],
 ) -> Result<(), Error> {
@@ -141,22 +181,23 @@ pub fn check_keys<'a>(
         if known.contains(&key) {
             continue;
         }
-        let place = match path {
-            None => "the client options".to_owned(),
-            Some("") => "the call options".to_owned(),
-            Some(p) => format!("`{p}`"),
+        let place = match at {
+            Place::Client => "the client options".to_owned(),
+            Place::Call => "the call options".to_owned(),
+            Place::Proxy => "the proxy options".to_owned(),
+            Place::Nested(p) => format!("`{p}`"),
         };
         let hint = match suggestion(key, known) {
             Some(k) => format!("; did you mean `{k}`?"),
-            None => match path.filter(|p| !p.is_empty()) {
+            None => match at {
                 // A nested key written at the top level: point at where it goes.
-                None => NESTED
+                Place::Client | Place::Call | Place::Proxy => NESTED
                     .iter()
                     .find(|(_, keys)| keys.contains(&key))
                     .filter(|(parent, _)| known.contains(parent))
                     .map(|(parent, _)| format!("; did you mean `{parent}: {{ {key} }}`?"))
                     .unwrap_or_else(|| format!("; the known options are {}", list(known))),
-                Some(_) => format!("; the known options are {}", list(known)),
+                Place::Nested(_) => format!("; the known options are {}", list(known)),
             },
         };
         return Err(Error::input(format!(
@@ -246,8 +287,8 @@ mod tests {
     use super::*;
     use crate::ErrorKind;
 
-    fn message(path: Option<&str>, key: &str, known: &[&str]) -> String {
-        let e = check_keys(path, [key], known).expect_err("an unknown key is refused");
+    fn message(at: Place<'_>, key: &str, known: &[&str]) -> String {
+        let e = check_keys(at, [key], known).expect_err("an unknown key is refused");
         assert_eq!(e.kind, ErrorKind::Input);
         e.message
     }
@@ -255,23 +296,23 @@ mod tests {
     #[test]
     fn the_issues_examples_name_the_key_they_meant() {
         assert_eq!(
-            message(Some("timeouts"), "idleMs", TIMEOUTS),
+            message(Place::Nested("timeouts"), "idleMs", TIMEOUTS),
             "unknown option `idleMs` in `timeouts`; did you mean `idle`?"
         );
         assert_eq!(
-            message(None, "tokn", CLIENT),
+            message(Place::Client, "tokn", CLIENT),
             "unknown option `tokn` in the client options; did you mean `token`?"
         );
         assert_eq!(
-            message(Some("retry"), "maxRetry", RETRY),
+            message(Place::Nested("retry"), "maxRetry", RETRY),
             "unknown option `maxRetry` in `retry`; did you mean `maxRetries`?"
         );
     }
 
     #[test]
     fn known_keys_pass() {
-        assert!(check_keys(None, CLIENT.iter().copied(), CLIENT).is_ok());
-        assert!(check_keys(Some(""), ["signal", "onContent"], CALL).is_ok());
+        assert!(check_keys(Place::Client, CLIENT.iter().copied(), CLIENT).is_ok());
+        assert!(check_keys(Place::Call, ["signal", "onContent"], CALL).is_ok());
     }
 
     #[test]
@@ -286,15 +327,15 @@ mod tests {
     #[test]
     fn a_nested_key_at_the_top_points_where_it_goes() {
         assert_eq!(
-            message(None, "maxRetries", CLIENT),
+            message(Place::Client, "maxRetries", CLIENT),
             "unknown option `maxRetries` in the client options; did you mean `retry: { maxRetries }`?"
         );
-        assert!(message(Some(""), "firstChunk", CALL).contains("`timeouts: { firstChunk }`"));
+        assert!(message(Place::Call, "firstChunk", CALL).contains("`timeouts: { firstChunk }`"));
     }
 
     #[test]
     fn a_key_far_from_every_known_one_lists_them() {
-        let m = message(Some("limits"), "zzz", LIMITS);
+        let m = message(Place::Nested("limits"), "zzz", LIMITS);
         assert_eq!(
             m,
             "unknown option `zzz` in `limits`; the known options are `maxLineBytes`, `maxEventBytes`"
@@ -303,8 +344,19 @@ mod tests {
     }
 
     #[test]
+    fn the_proxy_options_say_so() {
+        assert_eq!(
+            message(Place::Proxy, "allowedModel", PROXY),
+            "unknown option `allowedModel` in the proxy options; did you mean `allowedModels`?"
+        );
+        assert!(
+            message(Place::Nested("sessions"), "ttl", SESSIONS).ends_with("did you mean `ttlMs`?")
+        );
+    }
+
+    #[test]
     fn the_call_options_say_so() {
-        assert!(message(Some(""), "onContnet", CALL).starts_with(
+        assert!(message(Place::Call, "onContnet", CALL).starts_with(
             "unknown option `onContnet` in the call options; did you mean `onContent`?"
         ));
     }

@@ -130,7 +130,7 @@ impl Metering {
         };
         let mut mo = MeterOptions::default();
         if let Some(b) = object(&get(o, "budget"), "budget")? {
-            known(&b, Some("budget"), keys::BUDGET)?;
+            known(&b, keys::Place::Nested("budget"), keys::BUDGET)?;
             let usd = get(&b, "usd");
             let usd = if usd.is_undefined() || usd.is_null() {
                 None
@@ -153,7 +153,7 @@ impl Metering {
         {
             let mut s = SpikeOptions::default();
             if let Some(so) = object(&spike, "spike").ok().flatten() {
-                known(&so, Some("spike"), keys::SPIKE)?;
+                known(&so, keys::Place::Nested("spike"), keys::SPIKE)?;
                 if let Some(n) = number(&so, "recentMs", "spike.recentMs")? {
                     s.recent_ms = n;
                 }
@@ -179,7 +179,7 @@ impl Metering {
         let limiter = match object(&get(o, "rateLimit"), "rateLimit")? {
             None => None,
             Some(r) => {
-                known(&r, Some("rateLimit"), keys::RATE_LIMIT)?;
+                known(&r, keys::Place::Nested("rateLimit"), keys::RATE_LIMIT)?;
                 let mut ro = RateLimitOptions {
                     requests_per_minute: number(
                         &r,
@@ -443,7 +443,7 @@ fn read_cache(o: &Object) -> Result<Option<Cache>, Error> {
         let Some(co) = object(&v, "cache")? else {
             return Ok(None);
         };
-        known(&co, Some("cache"), keys::CACHE)?;
+        known(&co, keys::Place::Nested("cache"), keys::CACHE)?;
         let mode = cache_mode(&get(&co, "mode"), "cache.mode")?.unwrap_or(CacheMode::Auto);
         if let Some(n) = number(&co, "maxEntries", "cache.maxEntries")? {
             options.max_entries = n as usize;

@@ -97,10 +97,10 @@ pub(crate) fn client_options(v: &JsValue) -> Result<ClientOptions, Error> {
             hub_url: None,
         });
     };
-    known(&o, None, keys::CLIENT)?;
+    known(&o, keys::Place::Client, keys::CLIENT)?;
     let mut limits = Limits::default();
     if let Some(l) = object(&get(&o, "limits"), "limits")? {
-        known(&l, Some("limits"), keys::LIMITS)?;
+        known(&l, keys::Place::Nested("limits"), keys::LIMITS)?;
         if let Some(n) = number(&l, "maxLineBytes", "limits.maxLineBytes")? {
             limits.max_line_bytes = n.max(1) as usize;
         }
@@ -142,7 +142,7 @@ pub(crate) fn call_options(
             object: None,
         });
     };
-    known(&o, Some(""), keys::CALL)?;
+    known(&o, keys::Place::Call, keys::CALL)?;
     let signal = match get(&o, "signal") {
         s if s.is_undefined() || s.is_null() => None,
         s => Some(s.dyn_into::<web_sys::AbortSignal>().map_err(|s| {
@@ -175,7 +175,7 @@ pub(crate) fn mapping_cache(v: &JsValue) -> Result<crate::hub::CacheConfig, Erro
         return Ok(c);
     };
     if let Some(m) = object(&get(&o, "mappingCache"), "mappingCache")? {
-        known(&m, Some("mappingCache"), keys::MAPPING_CACHE)?;
+        known(&m, keys::Place::Nested("mappingCache"), keys::MAPPING_CACHE)?;
         if let Some(n) = number(&m, "ttlMs", "mappingCache.ttlMs")? {
             c.ttl_ms = n;
         }
@@ -212,7 +212,7 @@ fn fallback(o: &Object) -> Result<Option<Vec<FallbackSpec>>, Error> {
         let Some(f) = object(&item, &path)? else {
             return Err(Error::input(format!("`{path}` must be an object")));
         };
-        known(&f, Some(&path), keys::FALLBACK)?;
+        known(&f, keys::Place::Nested(&path), keys::FALLBACK)?;
         let spec = FallbackSpec {
             model: string(&f, "model", &format!("{path}.model"))?,
             provider: string(&f, "provider", &format!("{path}.provider"))?,
@@ -243,7 +243,11 @@ fn breaker(o: &Object) -> Result<Option<BreakerOptions>, Error> {
     let Some(bo) = object(&v, "circuitBreaker")? else {
         return Ok(Some(b));
     };
-    known(&bo, Some("circuitBreaker"), keys::CIRCUIT_BREAKER)?;
+    known(
+        &bo,
+        keys::Place::Nested("circuitBreaker"),
+        keys::CIRCUIT_BREAKER,
+    )?;
     if let Some(n) = number(&bo, "failureThreshold", "circuitBreaker.failureThreshold")? {
         b.failure_threshold = n.min(u32::MAX as u64) as u32;
     }
@@ -286,7 +290,7 @@ fn retry(o: &Object, mut r: RetryOptions) -> Result<RetryOptions, Error> {
     let Some(ro) = object(&v, "retry")? else {
         return Ok(r);
     };
-    known(&ro, Some("retry"), keys::RETRY)?;
+    known(&ro, keys::Place::Nested("retry"), keys::RETRY)?;
     if let Some(n) = number(&ro, "maxRetries", "retry.maxRetries")? {
         r.max_retries = n.min(u32::MAX as u64) as u32;
     }
@@ -312,7 +316,7 @@ fn retry(o: &Object, mut r: RetryOptions) -> Result<RetryOptions, Error> {
 
 fn timeouts(o: &Object, mut t: Timeouts) -> Result<Timeouts, Error> {
     if let Some(to) = object(&get(o, "timeouts"), "timeouts")? {
-        known(&to, Some("timeouts"), keys::TIMEOUTS)?;
+        known(&to, keys::Place::Nested("timeouts"), keys::TIMEOUTS)?;
         for (key, slot) in [
             ("headers", &mut t.headers_ms),
             ("firstChunk", &mut t.first_chunk_ms),
@@ -327,14 +331,13 @@ fn timeouts(o: &Object, mut t: Timeouts) -> Result<Timeouts, Error> {
     Ok(t)
 }
 
-/// Refuse a key of `o` that is not in `known` (see [`crate::options::check_keys`] for
-/// what `path` means).
-pub(crate) fn known(o: &Object, path: Option<&str>, known: &[&str]) -> Result<(), Error> {
+/// Refuse a key of `o` that is not in `known` ([`crate::options::check_keys`]).
+pub(crate) fn known(o: &Object, at: keys::Place<'_>, known: &[&str]) -> Result<(), Error> {
     let own: Vec<String> = Object::keys(o)
         .iter()
         .filter_map(|k| k.as_string())
         .collect();
-    keys::check_keys(path, own.iter().map(String::as_str), known)
+    keys::check_keys(at, own.iter().map(String::as_str), known)
 }
 
 pub(crate) fn get(o: &Object, key: &str) -> JsValue {

@@ -19,10 +19,11 @@ use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use web_sys::{Headers, ReadableStreamDefaultReader, Request, Response, ResponseInit};
 
 use super::error::{describe, set, to_js};
-use super::options::{function, get, number, object, string, type_name};
+use super::options::{function, get, known, number, object, string, type_name};
 use super::sys;
 use super::transport::{self, Call};
 use crate::error::{Error, MAX_ERROR_BODY_BYTES};
+use crate::options::{self as keys, Place};
 use crate::proxy::{
     check_chat_body, check_options, check_token, client_request_id, ct_eq, decide, is_event_stream,
     log_line, proxy_timeouts, refuse, response_headers, session_issued, session_rejected,
@@ -141,6 +142,7 @@ fn flag(o: &Object, key: &str) -> Result<Option<bool>, Error> {
 
 fn read_options(v: &JsValue) -> Result<Config, Error> {
     let o = object(v, "options")?.unwrap_or_default();
+    known(&o, Place::Proxy, keys::PROXY)?;
     let mut opts = ProxyOptions::default();
     if let Some(u) = string(&o, "upstream", "upstream")? {
         opts.upstream = u;
@@ -185,6 +187,7 @@ fn read_options(v: &JsValue) -> Result<Config, Error> {
     if rl.as_bool() == Some(false) {
         opts.rate_limit = None;
     } else if let Some(r) = object(&rl, "rateLimit")? {
+        known(&r, Place::Nested("rateLimit"), keys::PROXY_RATE_LIMIT)?;
         let mut limit = RateLimit::default();
         if let Some(n) = number(&r, "requestsPerMinute", "rateLimit.requestsPerMinute")? {
             limit.requests_per_minute = n.min(u32::MAX as u64) as u32;
@@ -203,6 +206,7 @@ fn read_options(v: &JsValue) -> Result<Config, Error> {
         opts.sessions = Some(SessionOptions::default());
     } else if sessions.as_bool() != Some(false) {
         if let Some(so) = object(&sessions, "sessions")? {
+            known(&so, Place::Nested("sessions"), keys::SESSIONS)?;
             let mut s = SessionOptions::default();
             if let Some(n) = number(&so, "ttlMs", "sessions.ttlMs")? {
                 s.ttl_ms = n;
@@ -223,6 +227,7 @@ fn read_options(v: &JsValue) -> Result<Config, Error> {
     let mut timeouts = Timeouts::default();
     let mut explicit_headers_timeout = false;
     if let Some(to) = object(&get(&o, "timeouts"), "timeouts")? {
+        known(&to, Place::Nested("timeouts"), keys::TIMEOUTS)?;
         explicit_headers_timeout = number(&to, "headers", "timeouts.headers")?.is_some();
         for (key, slot) in [
             ("headers", &mut timeouts.headers_ms),
