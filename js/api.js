@@ -7,6 +7,7 @@
 
 import { InferenceClient, ChatStream, Proxy } from "./hf_inference_wasm.js";
 import { InferenceError } from "__ERRORS_MODULE__";
+import { ProxyState, durableStore } from "./proxy-state.js";
 export { InferenceError };
 export { InferenceClient, ChatStream };
 
@@ -16,13 +17,22 @@ export { InferenceClient, ChatStream };
  * `env.HF_TOKEN` on each request.
  */
 export function createProxy(options) {
-  const proxy = new Proxy(options);
+  // `durableState` (a Durable Object namespace bound to ProxyState) makes the rate limit,
+  // budgets and ledger global; without it they live in this isolate / process.
+  const durable = options?.durableState;
+  const store = durable === undefined || durable === null ? undefined : durableStore(durable, options);
+  const proxy = new Proxy(options, store);
   return {
     fetch(request, env, ctx) {
       return proxy.fetch(request, env, ctx);
     },
+    /** What the proxy (no key) or one client spent in the current budget window. */
+    ledger(clientKey) {
+      return proxy.ledger(clientKey);
+    },
   };
 }
+export { ProxyState };
 export const version = "__VERSION__";
 
 ChatStream.prototype[Symbol.asyncIterator] = function () {

@@ -33,7 +33,7 @@ fi
 errors=$(cd pkg && find snippets -path '*/js/errors.js' | head -n1)
 [ -n "$errors" ] || { echo "build-pkg: errors.js snippet not found" >&2; exit 1; }
 sed -e "s#__ERRORS_MODULE__#./$errors#" -e "s#__VERSION__#$version#" js/api.js > pkg/api.js
-cp js/node.mjs js/node-http.mjs js/browser.js js/workerd.js pkg/
+cp js/node.mjs js/node-http.mjs js/browser.js js/workerd.js js/proxy-state.js pkg/
 cp js/index.d.ts pkg/index.d.ts
 cp js/node-http.d.ts pkg/node-http.d.ts
 rm -f pkg/.gitignore pkg/package.json "pkg/${name}.d.ts" "pkg/${name}_bg.wasm.d.ts"

@@ -15,4 +15,4 @@ mod transport;
 
 pub use chat_stream::ChatStream;
 pub use client::InferenceClient;
-pub use proxy::Proxy;
+pub use proxy::{Proxy, ProxyStateCore};

@@ -110,8 +110,8 @@ after(async () => {
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
-test("index.d.ts declares the six value exports, and the Node entry exports exactly those", async () => {
-  assert.deepEqual(declared, ["ChatStream", "InferenceClient", "InferenceError", "cacheApiStore", "createProxy", "version"]);
+test("index.d.ts declares the seven value exports, and the Node entry exports exactly those", async () => {
+  assert.deepEqual(declared, ["ChatStream", "InferenceClient", "InferenceError", "ProxyState", "cacheApiStore", "createProxy", "version"]);
   const node = await import("hf-inference-wasm");
   assert.deepEqual(Object.keys(node).sort(), declared);
   assert.equal(node.version, manifest.version);
