@@ -1,18 +1,27 @@
 // The load generator of the proxy benchmark: holds N concurrent streaming chat requests
 // against one URL, in a fresh process per level. Started by proxy-load.mjs as
-//   node lib/load-child.mjs <url> <N> <timeoutMs>
+//   node lib/load-child.mjs <url> <N> <timeoutMs> <startsPerSecond> <referenceUrl>
 //
-// node:http with a keep-alive agent and no socket limit; after 10 warm-up streams, the N
-// requests start in batches of 100 every 10 ms (so the listen backlog is not the thing measured). For each stream: time to
-// the first content delta (`"content":"` followed by a character), total time, data events, and
-// whether `[DONE]` arrived. Every request is destroyed at `timeoutMs`.
-// Prints one JSON line: { ttft: [ms…], total: [ms…], ok, errors: { reason: count }, chunks, wallMs }
-
+// node:http with a keep-alive agent and no socket limit. First one reference stream is read
+// straight from the upstream (<referenceUrl>, not measured): every stream through the target
+// must be byte-identical to it. After 10 warm-up streams, the N requests start at
+// <startsPerSecond> (in batches every 20 ms): a steady arrival rate, so what is measured is
+// N streams open at once, not how fast one process can accept a burst of N connections.
+// For each stream: time to the first content delta (`"content":"` followed by a character),
+// total time, data events, whether `[DONE]` arrived, and its bytes' SHA-256. Every request is
+// destroyed at `timeoutMs`.
+// Prints one JSON line: { ttft: [ms…], total: [ms…], ok, errors: { reason: count }, chunks,
+// wallMs, peakOpen, identical, rss }
 import http from "node:http";
 
-const [url, nArg, timeoutArg] = process.argv.slice(2);
+import { createHash } from "node:crypto";
+
+const [url, nArg, timeoutArg, rateArg, refArg] = process.argv.slice(2);
 const N = Number(nArg);
 const TIMEOUT = Number(timeoutArg);
+const RATE = Number(rateArg) || 200;
+let open = 0;
+let peakOpen = 0;
 const target = new URL(url);
 if (target.hostname !== "127.0.0.1") throw new Error("load: loopback only");
 
@@ -20,8 +29,9 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSoc
 const body = JSON.stringify({ model: "bench/model", messages: [{ role: "user", content: "Say this is a test" }], stream: true });
 const FIRST = /"content":"[^"]/;
 
-function one() {
+function one(base = target) {
   return new Promise((resolve) => {
+    const hash = createHash("sha256");
     const t0 = performance.now();
     let ttft = NaN;
     let chunks = 0;
@@ -31,10 +41,13 @@ function one() {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      resolve({ ttft, total: performance.now() - t0, chunks, error: error ?? (done ? null : "no [DONE]") });
+      open--;
+      resolve({ ttft, total: performance.now() - t0, chunks, sha: hash.digest("hex"), error: error ?? (done ? null : "no [DONE]") });
     };
+    open++;
+    peakOpen = Math.max(peakOpen, open);
     const req = http.request(
-      { host: target.hostname, port: target.port, path: `${target.pathname.replace(/\/$/, "")}/v1/chat/completions`, method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } },
+      { host: base.hostname, port: base.port, path: `${base.pathname.replace(/\/$/, "")}/v1/chat/completions`, method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } },
       (res) => {
         if (res.statusCode !== 200) {
           res.resume();
@@ -43,6 +56,7 @@ function one() {
         res.setEncoding("utf8");
         let buf = "";
         res.on("data", (s) => {
+          hash.update(s);
           buf += s;
           for (let at = buf.indexOf("\n\n"); at !== -1; at = buf.indexOf("\n\n")) {
             const ev = buf.slice(0, at);
@@ -69,15 +83,21 @@ function one() {
   });
 }
 
+// The reference body, straight from the upstream.
+const reference = await one(new URL(refArg ?? url));
+if (reference.error) throw new Error(`the reference stream failed: ${reference.error}`);
+
 // Warm-up (not measured): a few streams, so the first measured requests do not pay this
 // process's JIT and the target's first-connection costs.
-await Promise.all(Array.from({ length: Math.min(N, 10) }, one));
+await Promise.all(Array.from({ length: Math.min(N, 10) }, () => one()));
+peakOpen = 0;
 
 const started = performance.now();
 const all = [];
-for (let i = 0; i < N; i += 100) {
-  for (let j = i; j < Math.min(N, i + 100); j++) all.push(one());
-  if (i + 100 < N) await new Promise((r) => setTimeout(r, 10));
+const perBatch = Math.max(1, Math.round((RATE * 20) / 1000));
+for (let i = 0; i < N; i += perBatch) {
+  for (let j = i; j < Math.min(N, i + perBatch); j++) all.push(one());
+  if (i + perBatch < N) await new Promise((r) => setTimeout(r, 20));
 }
 const results = await Promise.all(all);
 const wallMs = performance.now() - started;
@@ -93,6 +113,9 @@ process.stdout.write(
     errors,
     chunks: results.reduce((a, r) => a + r.chunks, 0),
     wallMs,
+    peakOpen,
+    identical: results.filter((r) => !r.error && r.sha === reference.sha).length,
+    rss: process.memoryUsage().rss,
   }) + "\n",
 );
 process.exit(0);
