@@ -2,9 +2,10 @@
 // against one URL, in a fresh process per level. Started by proxy-load.mjs as
 //   node lib/load-child.mjs <url> <N> <timeoutMs> <startsPerSecond> <referenceUrl>
 //
-// node:http with a keep-alive agent and no socket limit. First one reference stream is read
-// straight from the upstream (<referenceUrl>, not measured): every stream through the target
-// must be byte-identical to it. After 10 warm-up streams, the N requests start at
+// node:http with a keep-alive agent and no socket limit. One reference stream is read
+// straight from the upstream (<referenceUrl>, not measured, alongside the level): every
+// stream through the target must be byte-identical to it. After 10 warm-up streams (each
+// dropped at its first content delta), the N requests start at
 // <startsPerSecond> (in batches every 20 ms): a steady arrival rate, so what is measured is
 // N streams open at once, not how fast one process can accept a burst of N connections.
 // For each stream: time to the first content delta (`"content":"` followed by a character),
@@ -29,7 +30,7 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSoc
 const body = JSON.stringify({ model: "bench/model", messages: [{ role: "user", content: "Say this is a test" }], stream: true });
 const FIRST = /"content":"[^"]/;
 
-function one(base = target) {
+function one(base = target, { warmUp = false, counted = true } = {}) {
   return new Promise((resolve) => {
     const hash = createHash("sha256");
     const t0 = performance.now();
@@ -41,10 +42,10 @@ function one(base = target) {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      open--;
+      if (counted) open--;
       resolve({ ttft, total: performance.now() - t0, chunks, sha: hash.digest("hex"), error: error ?? (done ? null : "no [DONE]") });
     };
-    open++;
+    if (counted) open++;
     peakOpen = Math.max(peakOpen, open);
     const req = http.request(
       { host: base.hostname, port: base.port, path: `${base.pathname.replace(/\/$/, "")}/v1/chat/completions`, method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } },
@@ -65,7 +66,13 @@ function one(base = target) {
             if (ev.endsWith("[DONE]")) done = true;
             else {
               chunks++;
-              if (Number.isNaN(ttft) && FIRST.test(ev)) ttft = performance.now() - t0;
+              if (Number.isNaN(ttft) && FIRST.test(ev)) {
+                ttft = performance.now() - t0;
+                if (warmUp) {
+                  req.destroy();
+                  return finish("warm-up");
+                }
+              }
             }
           }
         });
@@ -83,13 +90,14 @@ function one(base = target) {
   });
 }
 
-// The reference body, straight from the upstream.
-const reference = await one(new URL(refArg ?? url));
-if (reference.error) throw new Error(`the reference stream failed: ${reference.error}`);
+// The reference body, straight from the upstream, read while the level runs (it does not
+// go through the target, so it adds no load there).
+const reference = one(new URL(refArg ?? url), { counted: false });
 
-// Warm-up (not measured): a few streams, so the first measured requests do not pay this
-// process's JIT and the target's first-connection costs.
-await Promise.all(Array.from({ length: Math.min(N, 10) }, () => one()));
+// Warm-up (not measured): a few streams, until each has sent its first content delta (then
+// they are dropped), so the first measured requests do not pay this process's JIT and the
+// target's first-connection costs.
+await Promise.all(Array.from({ length: Math.min(N, 10) }, () => one(target, { warmUp: true })));
 peakOpen = 0;
 
 const started = performance.now();
@@ -100,6 +108,8 @@ for (let i = 0; i < N; i += perBatch) {
   if (i + perBatch < N) await new Promise((r) => setTimeout(r, 20));
 }
 const results = await Promise.all(all);
+const ref = await reference;
+if (ref.error) throw new Error(`the reference stream failed: ${ref.error}`);
 const wallMs = performance.now() - started;
 const errors = {};
 for (const r of results) if (r.error) errors[r.error] = (errors[r.error] ?? 0) + 1;
@@ -114,7 +124,7 @@ process.stdout.write(
     chunks: results.reduce((a, r) => a + r.chunks, 0),
     wallMs,
     peakOpen,
-    identical: results.filter((r) => !r.error && r.sha === reference.sha).length,
+    identical: results.filter((r) => !r.error && r.sha === ref.sha).length,
     rss: process.memoryUsage().rss,
   }) + "\n",
 );
