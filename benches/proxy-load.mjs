@@ -1,23 +1,33 @@
 // Section 6: the auth proxy under load.
 //
 // Upstream: the loopback stream server in its own process, answering every chat request with
-// a role chunk, 20 content chunks 50 ms apart, a finish chunk and [DONE] (about 1 s per
-// stream). Proxies, each in its own process (lib/proxy-child.mjs): hf-inference-wasm's
-// `createProxy()` served from node:http through a small adapter (lib/fetch-adapter.mjs), and a
-// plain Node pass-through proxy (node:http + fetch) as the peer; plus the upstream hit
+// a role chunk, CHUNKS content chunks GAP_MS apart, a finish chunk and [DONE]. Proxies, each
+// in its own process (lib/proxy-child.mjs): hf-inference-wasm's `serveNode(createProxy(…))`
+// and a plain Node pass-through proxy (node:http + fetch) as the peer; plus the upstream hit
 // directly as the baseline. Load: a fresh load-generator process per level
-// (lib/load-child.mjs) holding N concurrent streams, N = 100, 300, 1000, 2000, 3000, stopping
-// at the first level that breaks (over 1 % errors, or a p99 time to first token more than 2 s
-// above the direct baseline's at the same N).
+// (lib/load-child.mjs) that starts N streams at a steady STARTS_PER_S; a stream lasts longer
+// than the ramp, so all N are open at once (the generator reports the peak it held). Every
+// stream must arrive complete and byte-identical to one read straight from the upstream.
+//
+// Why the old harness "broke" at N=1000 (plain Node too): it started all N streams within
+// 100 ms and each stream asked for 22 chunks in 1 s, so N=1000 meant 1000 connection set-ups
+// in a burst plus 22,000 chunks/s through one proxy process on a shared 2-core machine. The
+// proxies did not fail (no errors, no fd or socket limit: `ulimit -n` is 20000 here and the
+// generator's agent has no socket cap); they queued on CPU until the p99 TTFT passed the
+// "2 s over direct" rule. That measured burst throughput, not concurrent streams.
 //
 // Run alone: node benches/proxy-load.mjs [--quick]
+// Knobs (env): BENCH_PROXY_LEVELS=1000,3000  BENCH_PROXY_RATE=150  BENCH_PROXY_CHUNKS=30
+//              BENCH_PROXY_GAP_MS=1000
 
 import path from "node:path";
 import { fork } from "node:child_process";
 import { BENCH_DIR, runChild, startHelper, median, percentile, ms, num, table, verdict } from "./lib/common.mjs";
 
-const CHUNKS = 20;
-const GAP_MS = 50;
+const envList = (v) => (v ? v.split(",").map(Number).filter((n) => n > 0) : undefined);
+const CHUNKS = Number(process.env.BENCH_PROXY_CHUNKS) || 30;
+const GAP_MS = Number(process.env.BENCH_PROXY_GAP_MS) || 1000;
+const STARTS_PER_S = Number(process.env.BENCH_PROXY_RATE) || 150;
 const BREAK_P99_MS = 2000;
 
 function startProxy(kind, upstream) {
@@ -65,12 +75,12 @@ function startProxy(kind, upstream) {
 }
 
 export async function run({ quick = false, log = () => {} } = {}) {
-  const levels = quick ? [100, 1000] : [100, 300, 1000, 2000, 3000];
+  const levels = envList(process.env.BENCH_PROXY_LEVELS) ?? (quick ? [300] : [1000, 3000]);
   const upstream = await startHelper(path.join(BENCH_DIR, "lib/stream-server.mjs"), [], { env: { BENCH_DEFAULT_ROUTE: `paced/${CHUNKS}/${GAP_MS}` } });
   const targets = [
     { id: "direct", label: "direct to upstream (no proxy)" },
     { id: "plain", label: "plain Node pass-through proxy (node:http + fetch)" },
-    { id: "ours", label: "hf-inference-wasm `createProxy()` via node:http adapter" },
+    { id: "ours", label: "hf-inference-wasm `serveNode(createProxy())`" },
   ];
   const results = {};
   const skipped = {};
@@ -94,21 +104,22 @@ export async function run({ quick = false, log = () => {} } = {}) {
       try {
         for (const n of levels) {
           proxy?.reset();
+          const before = proxy ? await proxy.stats() : null;
           const url = proxy ? proxy.url : upstream.url;
-          const timeoutMs = 30_000;
-          const r = await runChild(path.join(BENCH_DIR, "lib/load-child.mjs"), [url, String(n), String(timeoutMs)], { timeoutMs: timeoutMs + 30_000, nodeArgs: ["--max-old-space-size=2048"] });
+          const rampMs = (n / STARTS_PER_S) * 1000;
+          const timeoutMs = rampMs + CHUNKS * GAP_MS + 30_000;
+          const r = await runChild(path.join(BENCH_DIR, "lib/load-child.mjs"), [url, String(n), String(timeoutMs), String(STARTS_PER_S), upstream.url], { timeoutMs: timeoutMs + 60_000, nodeArgs: ["--max-old-space-size=2048"] });
           const stats = proxy ? await proxy.stats() : null;
-          results[t.id][n] = { ...r, stats };
-          const errs = r.ok ? Object.values(r.errors).reduce((a, b) => a + b, 0) : n;
+          results[t.id][n] = { ...r, stats, rssBefore: before?.rss };
+          const errs = r.ok ? Object.values(r.errors).reduce((a, b) => a + b, 0) + (r.ok - r.identical) : n;
           // Breaking: over 1 % errors, or a p99 first token over 2 s later than the direct
           // baseline's at the same N (for the baseline itself: over 2 s).
           const directP99 = t.id === "direct" ? 0 : percentile(results.direct?.[n]?.ttft ?? [], 99) || 0;
           const broken = !r.ok || errs > n * 0.01 || percentile(r.ttft ?? [], 99) - directP99 > BREAK_P99_MS;
-          log(`proxy-load: ${t.id} N=${n}: ${r.ok ? `${r.ok} ok, ${errs} errors, p99 TTFT ${ms(percentile(r.ttft, 99))}` : r.error}`);
-          if (broken) {
-            results[t.id][n].broken = true;
-            break;
-          }
+          log(`proxy-load: ${t.id} N=${n}: ${r.ok ? `${r.ok} ok (${r.identical} byte-identical, peak ${r.peakOpen} open), ${errs} errors, p99 TTFT ${ms(percentile(r.ttft, 99))}` : r.error}`);
+          // A level over the rule is marked, and the next level still runs: where and how a
+          // target degrades at N = 3000 is the figure this section exists for.
+          if (broken) results[t.id][n].broken = true;
           // Let sockets in TIME_WAIT and the proxy's pools settle between levels.
           await new Promise((r2) => setTimeout(r2, 500));
         }
@@ -123,14 +134,14 @@ export async function run({ quick = false, log = () => {} } = {}) {
   const rows = [];
   for (const t of targets) {
     if (skipped[t.id]) {
-      rows.push([t.label, "–", `skipped: ${skipped[t.id]}`, "", "", "", "", "", ""]);
+      rows.push([t.label, "–", `skipped: ${skipped[t.id]}`, "", "", "", "", "", "", "", ""]);
       continue;
     }
     for (const n of levels) {
       const r = results[t.id][n];
       if (!r) continue;
       if (r.ok === false || !Array.isArray(r.ttft)) {
-        rows.push([t.label, String(n), `failed: ${r.error}`, "", "", "", "", "", ""]);
+        rows.push([t.label, String(n), `failed: ${r.error}`, "", "", "", "", "", "", "", ""]);
         continue;
       }
       const d = results.direct?.[n];
@@ -138,27 +149,42 @@ export async function run({ quick = false, log = () => {} } = {}) {
       const p99 = percentile(r.ttft, 99);
       const errs = Object.entries(r.errors);
       const nErr = errs.reduce((a, [, c]) => a + c, 0);
+      const perStream = r.stats && r.rssBefore ? `${num((r.stats.peakRss - r.rssBefore) / 1024 / Math.max(1, r.peakOpen), 1)} KB` : "";
       rows.push([
         t.label,
         String(n),
+        `${r.identical}/${n} identical, peak ${r.peakOpen} open`,
         `${ms(p50)} / ${ms(p99)}`,
         t.id === "direct" || !d?.ttft ? "" : `${ms(p50 - median(d.ttft))} / ${ms(p99 - percentile(d.ttft, 99))}`,
         ms(median(r.total)),
         `${num(r.ok / (r.wallMs / 1000), 0)} streams/s, ${num(r.chunks / (r.wallMs / 1000), 0)} chunks/s`,
         nErr ? `${nErr} (${errs.map(([k, c]) => `${k} ×${c}`).join(", ")})` : "0",
         r.stats ? `${num(r.stats.peakRss / 1024 / 1024, 0)} MB` : "",
-        r.broken ? "breaking point: stopped here" : "",
+        perStream,
+        r.broken ? "over the breaking rule" : "",
       ]);
     }
   }
+  const ratios = [];
+  for (const n of levels) {
+    const d = results.direct?.[n];
+    const p = results.plain?.[n];
+    const o = results.ours?.[n];
+    if (!d?.ttft?.length || !p?.ttft?.length || !o?.ttft?.length) continue;
+    const add = (r, q) => percentile(r.ttft, q) - percentile(d.ttft, q);
+    ratios.push(`N=${n}: added TTFT ours / plain = ${num(add(o, 50) / add(p, 50), 2)}× at p50, ${num(add(o, 99) / add(p, 99), 2)}× at p99`);
+  }
   const lines = [
     `Upstream: every request gets a role chunk, ${CHUNKS} content chunks ${GAP_MS} ms apart, a finish chunk and \`[DONE]\` (≈ ${((CHUNKS - 1) * GAP_MS) / 1000} s per stream). ` +
-      "Each proxy runs alone in its own process; each level is a fresh load-generator process holding N concurrent streams (node:http, keep-alive, no socket limit, started 100 per 10 ms). " +
+      `Each proxy runs alone in its own process; each level is a fresh load-generator process that starts N streams at ${STARTS_PER_S} a second (node:http, keep-alive, no socket limit), so all N are open at once ("peak open" is what it held). ` +
+      "Every stream is compared with one read straight from the upstream: \"identical\" counts the complete, byte-identical ones (a differing one counts as an error). " +
       "TTFT = request start → first content delta at the load generator; \"added\" subtracts the direct baseline at the same N; throughput counts completed streams and data events over the level's wall time; " +
-      "RSS is the proxy process's peak during the level. Levels stop at the first that breaks: over 1 % errors, or a p99 TTFT more than 2 s above the direct baseline's at the same N (the baseline: over 2 s). " +
-      `All three processes share the machine's ${(await import("node:os")).cpus().length} cores with the load generator.`,
+      "RSS is the proxy process's peak during the level; per stream = (peak − RSS before the level) / peak open streams. A level is marked \"over the breaking rule\" at over 1 % errors, or a p99 TTFT more than 2 s above the direct baseline's at the same N (the baseline: over 2 s); the next level still runs. " +
+      `All processes share the machine's ${(await import("node:os")).cpus().length} cores with each other and with whatever else runs on it (figures from a shared machine wobble).`,
     "",
-    table(["target", "N", "TTFT p50 / p99", "added p50 / p99", "stream time p50", "throughput", "errors", "proxy peak RSS", ""], rows, "lrrrrrrrl"),
+    table(["target", "N", "complete", "TTFT p50 / p99", "added p50 / p99", "stream time p50", "throughput", "errors", "proxy peak RSS", "RSS per stream", ""], rows, "lrlrrrrrrrl"),
+    "",
+    ...(ratios.length ? ratios.map((r) => `- ${r}`) : ["- (no level with all three targets)"]),
   ];
   return { sections: [{ title: "6. Proxy under load", body: lines.join("\n") }], targets: [], raw: { results, skipped } };
 }

@@ -5,7 +5,8 @@
 
 import { Proxy } from "./hf_inference_proxy.js";
 import { InferenceError } from "__ERRORS_MODULE__";
-export { InferenceError };
+import { ProxyState, durableStore } from "./proxy-state.js";
+export { InferenceError, ProxyState };
 
 /**
  * The auth proxy as a module Worker / fetch handler: `export default createProxy({...})`.
@@ -13,10 +14,18 @@ export { InferenceError };
  * `env.HF_TOKEN` on each request.
  */
 export function createProxy(options) {
-  const proxy = new Proxy(options);
+  // `durableState` (a Durable Object namespace bound to ProxyState) makes the rate limit,
+  // budgets and ledger global; without it they live in this isolate / process.
+  const durable = options?.durableState;
+  const store = durable === undefined || durable === null ? undefined : durableStore(durable, options);
+  const proxy = new Proxy(options, store);
   return {
     fetch(request, env, ctx) {
       return proxy.fetch(request, env, ctx);
+    },
+    /** What the proxy (no key) or one client spent in the current budget window. */
+    ledger(clientKey) {
+      return proxy.ledger(clientKey);
     },
   };
 }

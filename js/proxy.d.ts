@@ -70,11 +70,60 @@ export interface ProxyOptions {
   log?: boolean | ((line: string) => void);
   /** Allow message content in log lines (default false). */
   logContent?: boolean;
+  /** Spend caps per UTC day, for the whole proxy and per client; a spent one answers 429
+   *  naming the budget and its reset. Charged from the usage the upstream reports. */
+  budget?: ProxyBudget;
+  /** USD per million tokens by `"org/model"` or `"org/model:provider"`; a `usdPerDay`
+   *  budget needs it (a model with no price is refused under a USD budget). */
+  prices?: Record<string, { input: number; output: number; cached_input?: number }>;
+  /** A Durable Object namespace bound to `ProxyState` (`env.PROXY_STATE`): the rate limit,
+   *  budgets and ledger hold across every isolate. Default: in this isolate / process. */
+  durableState?: DurableObjectNamespaceLike;
+  /** Longest wait for a `ProxyState` object (default 1000 ms); past it the request is
+   *  refused with 503 `proxy_state_unavailable` (fail closed). */
+  stateTimeoutMs?: number;
+}
+
+export interface ProxyBudgetCaps {
+  tokensPerDay?: number;
+  usdPerDay?: number;
+}
+
+export interface ProxyBudget extends ProxyBudgetCaps {
+  /** The same caps for each client key. */
+  perClient?: ProxyBudgetCaps;
+  /** Clients whose spend one process remembers (default 10000; the lightest spender goes first). */
+  maxClients?: number;
+}
+
+/** What a proxy or one client spent in the current budget window. */
+export interface ProxySpend {
+  windowStartMs: number;
+  requests: number;
+  promptTokens: number;
+  completionTokens: number;
+  tokens: number;
+  usd: number;
+}
+
+/** The part of a Workers `DurableObjectNamespace` the proxy uses. */
+export interface DurableObjectNamespaceLike {
+  idFromName(name: string): unknown;
+  get(id: unknown): { fetch(input: string, init?: RequestInit): Promise<Response> };
 }
 
 export interface ProxyHandler {
   /** A complete module Worker: `export default createProxy({...})`. Never rejects. */
   fetch(request: Request, env?: Record<string, unknown>, ctx?: unknown): Promise<Response>;
+  /** The current window's spend of the whole proxy (no key) or of one client. */
+  ledger(clientKey?: string): Promise<ProxySpend>;
+}
+
+/** The Durable Object class behind `durableState`: export it from the Worker and bind it
+ *  (wrangler.toml `[[durable_objects.bindings]]` + a `new_classes` migration). */
+export declare class ProxyState {
+  constructor(state: unknown, env: unknown);
+  fetch(request: Request): Promise<Response>;
 }
 
 /** The auth proxy: OpenAI-compatible `POST /v1/chat/completions`, `GET /v1/models`,

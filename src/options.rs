@@ -137,6 +137,10 @@ pub const PROXY: &[&str] = &[
     "onUsage",
     "log",
     "logContent",
+    "budget",
+    "prices",
+    "durableState",
+    "stateTimeoutMs",
 ];
 /// The proxy's `rateLimit: { … }`.
 pub const PROXY_RATE_LIMIT: &[&str] = &["requestsPerMinute", "burst", "maxClients"];

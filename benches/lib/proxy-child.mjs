@@ -4,14 +4,13 @@
 //   plain   a plain Node pass-through proxy: node:http in, global fetch out, the body piped
 //           back as it arrives (the peer: what a 20-line hand-written proxy costs)
 //   ours    `createProxy({ upstream, token, allowedModels: "*", … })` from hf-inference-wasm,
-//           served from node:http through lib/fetch-adapter.mjs
+//           served by the package's own Node adapter, `serveNode` from "hf-inference-wasm/node"
 //
 // Sends { url } (or { skip: reason }) to the parent once listening. Answers { cmd: "stats" }
 // with { rss, peakRss, heap } (peak since the last { cmd: "reset" }); exits on disconnect.
 
 import http from "node:http";
 import { loopbackOnly } from "./common.mjs";
-import { serveFetchHandler } from "./fetch-adapter.mjs";
 
 const [kind, upstream] = process.argv.slice(2);
 loopbackOnly();
@@ -70,13 +69,15 @@ if (kind === "plain") {
     process.send({ skip: `createProxy(options) threw: ${e?.message ?? e}` });
     process.exit(0);
   }
-  server = serveFetchHandler(handler);
+  const { serveNode } = await import("hf-inference-wasm/node");
+  // Exactly what a Node user writes: serveNode's defaults (node:http's, backlog 511).
+  server = await serveNode(handler, { port: 0, host: "127.0.0.1" });
 } else {
   throw new Error(`unknown proxy kind ${kind}`);
 }
 
 server.on("clientError", (_e, s) => s.destroy());
-await new Promise((resolve) => server.listen({ port: 0, host: "127.0.0.1", backlog: 4096 }, resolve));
+if (!server.listening) await new Promise((resolve) => server.listen({ port: 0, host: "127.0.0.1" }, resolve));
 
 let peakRss = process.memoryUsage().rss;
 setInterval(() => {

@@ -11,6 +11,8 @@
 //! least recently used one. Time only moves forward: an earlier or NaN `now_ms` counts
 //! as the latest seen.
 
+use serde::{Deserialize, Serialize};
+
 use super::RateLimit;
 use crate::error::cut;
 
@@ -28,7 +30,7 @@ pub enum Admission {
     Limited { retry_after_ms: u64 },
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 struct Bucket {
     /// When the bucket is full again, in ticks.
     full_at: u128,
@@ -36,8 +38,10 @@ struct Bucket {
     last_used: u64,
 }
 
-/// Token buckets per client key. Lives in [`super::ProxyState`].
-#[derive(Debug, Clone, Default)]
+/// Token buckets per client key. Lives in [`super::ProxyState`] (and, serialized, in
+/// the Durable Object that shares it across isolates).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RateLimiter {
     /// Sorted by key, found by binary search. A `Vec` rather than a `BTreeMap`: a map
     /// of one more key/value type costs the wasm about 11 KB of B-tree code. Inserting

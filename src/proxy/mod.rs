@@ -42,6 +42,7 @@
 //! 3. Write one [`log_line`].
 
 mod body;
+pub mod budget;
 mod headers;
 mod limit;
 mod log;
@@ -51,6 +52,10 @@ mod respond;
 pub mod session;
 
 pub use body::{check_chat_body, resolve_model, Forward};
+pub use budget::{
+    budget_refusal, charge_of, state_unavailable, BudgetLedger, BudgetOptions, Caps, Charge,
+    Exhausted, Spend,
+};
 pub use headers::{
     client_request_id, cors_headers, is_event_stream, response_headers, upstream_headers,
     EXPOSED_HEADERS, FORWARDED_HEADERS,
@@ -207,10 +212,14 @@ pub enum Decision {
     },
 }
 
-/// Mutable state of one proxy instance (one isolate, one Node process).
+/// Mutable state of one proxy instance (one isolate, one Node process): the default,
+/// in-memory implementation of the proxy's state. With `durableState` the same two
+/// parts live in Durable Objects instead (see [`budget`]).
 #[derive(Debug, Clone, Default)]
 pub struct ProxyState {
     pub limiter: RateLimiter,
+    /// Spend per budget window, the proxy's and each client's.
+    pub ledger: BudgetLedger,
 }
 
 impl ProxyState {
@@ -225,33 +234,78 @@ impl ProxyState {
 /// `/health` skips the rate limit and credentials. Requests refused before the rate
 /// limit cost no token; one refused for its credentials does, so guessing keys is
 /// rate limited too.
+///
+/// The same decision in two steps, for a shell whose limiter answers asynchronously
+/// (shared state in a Durable Object): [`decide_until_limit`], then the limiter's
+/// [`Admission`] (refused: [`rate_limited`]), then [`decide_after_limit`].
 pub fn decide(
     req: &IncomingRequest<'_>,
     opts: &ProxyOptions,
     state: &mut ProxyState,
     now_ms: f64,
 ) -> Decision {
+    match decide_until_limit(req, opts) {
+        Err(d) => d,
+        Ok(None) => decide_after_limit(req, opts, now_ms),
+        Ok(Some(limit)) => match state.limiter.admit(req.client_key, limit, now_ms) {
+            Admission::Limited { retry_after_ms } => {
+                rate_limited(limit, retry_after_ms, req.origin, opts)
+            }
+            Admission::Allowed { .. } => decide_after_limit(req, opts, now_ms),
+        },
+    }
+}
+
+/// The 429 for a request the rate limiter refused.
+pub fn rate_limited(
+    limit: &RateLimit,
+    retry_after_ms: u64,
+    origin: Option<&str>,
+    opts: &ProxyOptions,
+) -> Decision {
+    let secs = retry_after_ms.div_ceil(1000).max(1);
+    let mut r = refuse(
+        Reason::RateLimited,
+        &format!(
+            "rate limit exceeded ({} requests per minute, bursts of {}); retry in {secs} s",
+            limit.requests_per_minute.max(1),
+            limit.burst.max(1)
+        ),
+        origin,
+        opts,
+    );
+    r.headers.push(("retry-after".into(), secs.to_string()));
+    r.headers
+        .push(("retry-after-ms".into(), retry_after_ms.to_string()));
+    Decision::Respond(r)
+}
+
+/// The checks before the rate limit (route, preflight, origin, method). `Err` is the
+/// decision; `Ok(Some(limit))`: count the request against `limit` for
+/// `req.client_key`, then [`decide_after_limit`]; `Ok(None)`: not limited, go on.
+pub fn decide_until_limit<'o>(
+    req: &IncomingRequest<'_>,
+    opts: &'o ProxyOptions,
+) -> Result<Option<&'o RateLimit>, Decision> {
     let origin = req.origin;
     let refuse_with =
         |reason: Reason, message: &str| Decision::Respond(refuse(reason, message, origin, opts));
-
-    let route = match Route::from_path(req.path) {
-        Some(Route::Session) if opts.sessions.is_none() => None,
-        r => r,
-    };
-    let Some(route) = route else {
-        return refuse_with(Reason::UnknownRoute, &unknown_route_message(req.path));
+    let Some(route) = route_of(req, opts) else {
+        return Err(refuse_with(
+            Reason::UnknownRoute,
+            &unknown_route_message(req.path),
+        ));
     };
 
     if req.method == "OPTIONS" {
-        return preflight(req, route, opts);
+        return Err(preflight(req, route, opts));
     }
 
     if !origin_allowed(origin, req.self_origin, opts) {
-        return refuse_with(
+        return Err(refuse_with(
             Reason::OriginNotAllowed,
             "this origin is not allowed to use the proxy: add it to `allowedOrigins`",
-        );
+        ));
     }
 
     if !route.accepts(req.method) {
@@ -262,30 +316,31 @@ pub fn decide(
             opts,
         );
         r.headers.push(("allow".into(), route.allow()));
-        return Decision::Respond(r);
+        return Err(Decision::Respond(r));
     }
 
-    if let (true, Some(limit)) = (route.is_limited(), &opts.rate_limit) {
-        if let Admission::Limited { retry_after_ms } =
-            state.limiter.admit(req.client_key, limit, now_ms)
-        {
-            let secs = retry_after_ms.div_ceil(1000).max(1);
-            let mut r = refuse(
-                Reason::RateLimited,
-                &format!(
-                    "rate limit exceeded ({} requests per minute, bursts of {}); retry in {secs} s",
-                    limit.requests_per_minute.max(1),
-                    limit.burst.max(1)
-                ),
-                origin,
-                opts,
-            );
-            r.headers.push(("retry-after".into(), secs.to_string()));
-            r.headers
-                .push(("retry-after-ms".into(), retry_after_ms.to_string()));
-            return Decision::Respond(r);
-        }
+    Ok(match (route.is_limited(), &opts.rate_limit) {
+        (true, Some(limit)) => Some(limit),
+        _ => None,
+    })
+}
+
+fn route_of(req: &IncomingRequest<'_>, opts: &ProxyOptions) -> Option<Route> {
+    match Route::from_path(req.path) {
+        Some(Route::Session) if opts.sessions.is_none() => None,
+        r => r,
     }
+}
+
+/// The checks after the rate limit admitted the request (credentials, body size) and
+/// the route's action. Call only after [`decide_until_limit`] returned `Ok`.
+pub fn decide_after_limit(req: &IncomingRequest<'_>, opts: &ProxyOptions, now_ms: f64) -> Decision {
+    let origin = req.origin;
+    let refuse_with =
+        |reason: Reason, message: &str| Decision::Respond(refuse(reason, message, origin, opts));
+    let Some(route) = route_of(req, opts) else {
+        return refuse_with(Reason::UnknownRoute, "unknown route");
+    };
 
     let proof = match authenticate(req, route, opts, now_ms) {
         Ok(p) => p,

@@ -35,6 +35,10 @@ pub enum Reason {
     UpstreamInvalid,
     UpstreamTimeout,
     Misconfigured,
+    /// A `budget` cap is spent (429 until its window resets).
+    BudgetExhausted,
+    /// The shared state (`durableState`) did not answer in time: fail closed (503).
+    StateUnavailable,
 }
 
 impl Reason {
@@ -54,8 +58,9 @@ impl Reason {
             Reason::UnknownRoute => 404,
             Reason::MethodNotAllowed => 405,
             Reason::BodyTooLarge => 413,
-            Reason::RateLimited => 429,
+            Reason::RateLimited | Reason::BudgetExhausted => 429,
             Reason::Misconfigured => 500,
+            Reason::StateUnavailable => 503,
             Reason::UpstreamAuth | Reason::UpstreamUnreachable | Reason::UpstreamInvalid => 502,
             Reason::UpstreamTimeout => 504,
         }
@@ -63,6 +68,10 @@ impl Reason {
 
     /// The OpenAI-style `error.type`.
     pub fn error_type(self) -> &'static str {
+        if self == Reason::BudgetExhausted {
+            // OpenAI's type for "out of credits": clients do not retry it.
+            return "insufficient_quota";
+        }
         match self.status() {
             401 => "authentication_error",
             403 => "permission_error",
@@ -113,6 +122,8 @@ impl Reason {
             Reason::UpstreamInvalid => "upstream_invalid_response",
             Reason::UpstreamTimeout => "upstream_timeout",
             Reason::Misconfigured => "proxy_misconfigured",
+            Reason::BudgetExhausted => "budget_exhausted",
+            Reason::StateUnavailable => "proxy_state_unavailable",
         }
     }
 }

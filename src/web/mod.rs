@@ -44,4 +44,4 @@ pub use chat_stream::ChatStream;
 #[cfg(feature = "client")]
 pub use client::InferenceClient;
 #[cfg(feature = "proxy")]
-pub use proxy::Proxy;
+pub use proxy::{Proxy, ProxyStateCore};

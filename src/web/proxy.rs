@@ -9,6 +9,10 @@
 //! streamed body, or wait without a bound (the request body has a deadline; the
 //! upstream call has the client's named timeouts, re-armed by every chunk).
 
+mod state;
+
+pub use state::ProxyStateCore;
+
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -25,7 +29,7 @@ use super::transport::{self, Call};
 use crate::error::{Error, MAX_ERROR_BODY_BYTES};
 use crate::options::{self as keys, Place};
 use crate::proxy::{
-    check_chat_body, check_options, check_token, client_request_id, ct_eq, decide, is_event_stream,
+    check_chat_body, check_options, check_token, client_request_id, ct_eq, is_event_stream,
     log_line, proxy_timeouts, refuse, response_headers, session_issued, session_rejected,
     session_token, split_request_url, upstream_error, upstream_failure, upstream_headers,
     AllowList, BodyKind, Decision, IncomingRequest, LogRecord, MaxTokensMode, ProxyOptions,
@@ -49,11 +53,16 @@ struct Config {
     on_log: Option<Function>,
     log: bool,
     client_key: Option<Function>,
+    /// Spend caps (none by default) and the prices a USD cap needs.
+    budget: crate::proxy::BudgetOptions,
+    prices: crate::usage::PriceTable,
 }
 
 struct Shared {
     cfg: Config,
     state: RefCell<ProxyState>,
+    /// Where the limiter and ledger live: `state` above, or Durable Objects.
+    store: state::Store,
     /// The imported HMAC key, per secret (the secret may come from `env`).
     hmac: RefCell<Option<(String, JsValue)>>,
 }
@@ -68,12 +77,16 @@ pub struct Proxy {
 impl Proxy {
     /// Check the options once; a bad option throws an `InferenceError` of kind `input`.
     #[wasm_bindgen(constructor)]
-    pub fn new(options: JsValue) -> Result<Proxy, JsValue> {
+    /// `store` is the shared-state store `createProxy` makes for `durableState`
+    /// (`undefined`: in memory).
+    pub fn new(options: JsValue, store: JsValue) -> Result<Proxy, JsValue> {
         let cfg = read_options(&options).map_err(|e| to_js(&e, None, None))?;
+        let store = state::store_of(&store).map_err(|e| to_js(&e, None, None))?;
         Ok(Proxy {
             shared: Rc::new(Shared {
                 cfg,
                 state: RefCell::new(ProxyState::new()),
+                store,
                 hmac: RefCell::new(None),
             }),
         })
@@ -93,6 +106,23 @@ impl Proxy {
                 return Ok(to_response(&r, None).into());
             };
             Ok(handle(&shared, request, &env, &ctx).await.into())
+        })
+    }
+
+    /// What the whole proxy (no `clientKey`) or one client spent in the current budget
+    /// window: `{ windowStartMs, requests, promptTokens, completionTokens, tokens, usd }`.
+    /// Rejects (kind `network`) when the shared state does not answer.
+    pub fn ledger(&self, client_key: Option<String>) -> Promise {
+        let shared = self.shared.clone();
+        future_to_promise(async move {
+            match state::ledger(&shared, client_key.as_deref()).await {
+                Ok(s) => Ok(state::spend_to_js(&s)),
+                Err(e) => Err(to_js(
+                    &Error::network(&format!("the proxy's shared state did not answer: {e}")),
+                    None,
+                    None,
+                )),
+            }
         })
     }
 }
@@ -219,6 +249,7 @@ fn read_options(v: &JsValue) -> Result<Config, Error> {
     }
     opts.log_content = flag(&o, "logContent")?.unwrap_or(false);
     check_options(&opts)?;
+    let (budget, prices) = state::read_budget(&o)?;
 
     let token = string(&o, "token", "token")?;
     if let Some(t) = &token {
@@ -259,6 +290,8 @@ fn read_options(v: &JsValue) -> Result<Config, Error> {
         on_log,
         log,
         client_key: function(&o, "clientKey", "clientKey")?,
+        budget,
+        prices,
     })
 }
 
@@ -277,6 +310,10 @@ struct Trace {
     /// The upstream's own `x-request-id`, once it answered.
     upstream_request_id: Option<String>,
     started: f64,
+    /// Who the limits and budgets count this request against.
+    client_key: String,
+    /// The handler's `ctx` (for `waitUntil`).
+    ctx: JsValue,
 }
 
 async fn handle(shared: &Rc<Shared>, request: Request, env: &JsValue, ctx: &JsValue) -> Response {
@@ -302,6 +339,8 @@ async fn handle(shared: &Rc<Shared>, request: Request, env: &JsValue, ctx: &JsVa
         model: None,
         upstream_request_id: None,
         started,
+        client_key: client_key.clone(),
+        ctx: ctx.clone(),
     };
     let incoming = IncomingRequest {
         method: &method,
@@ -312,12 +351,7 @@ async fn handle(shared: &Rc<Shared>, request: Request, env: &JsValue, ctx: &JsVa
         content_length,
         client_key: &client_key,
     };
-    let decision = decide(
-        &incoming,
-        &cfg.opts,
-        &mut shared.state.borrow_mut(),
-        js_sys::Date::now(),
-    );
+    let decision = state::admit(shared, &incoming, js_sys::Date::now()).await;
     let o = origin.as_deref();
     let head = method == "HEAD";
     let answer = |mut r: Respond, trace: &Trace| {
@@ -377,6 +411,9 @@ async fn handle(shared: &Rc<Shared>, request: Request, env: &JsValue, ctx: &JsVa
                 return answer(no_token(o, cfg), &trace);
             };
             trace.model = Some(fwd.model.clone());
+            if let Some(r) = state::before_forward(shared, &client_key, &fwd.model, o).await {
+                return answer(r, &trace);
+            }
             let chat = ChatRelay {
                 stream: fwd.stream,
                 strip_usage: fwd.strip_usage,
@@ -818,6 +855,13 @@ impl Watcher {
                 // A throwing hook must not break the response that already went out.
             }
         }
+        state::record(
+            &self.shared,
+            &self.trace.client_key,
+            self.trace.model.as_deref(),
+            usage.as_ref().map(|u| &u.usage),
+            &self.trace.ctx,
+        );
     }
 }
 

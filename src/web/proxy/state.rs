@@ -1,0 +1,522 @@
+//! The proxy's state behind one interface: the rate limiter, the spend budgets and the
+//! usage ledger, either in this isolate's memory (the default: one process, one
+//! isolate) or in Durable Objects (`durableState`: global across every isolate).
+//!
+//! Owns: reading the `budget` and `prices` options; the four state calls the request
+//! path makes ([`admit`], [`before_forward`], [`record`], [`ledger`]) for both stores;
+//! and [`ProxyStateCore`], the class the Durable Object (`ProxyState` in
+//! `js/proxy-state.js`) runs, so the object's decisions are the core's too. Must never:
+//! decide policy (the core's `decide_until_limit`, `RateLimiter`, `BudgetLedger` do);
+//! wait on the shared state without a bound (the JS store times every call out), or let
+//! a request through when the shared state could not be asked (fail closed: 503).
+//!
+//! The durable store is a JS object (`durableStore()` in `js/proxy-state.js`) with
+//! `admit(key, json)`, `check(key?, json)`, `record(key?, json)`, `ledger(key?, json)`,
+//! each a promise of JSON text; `key` absent names the proxy-wide object.
+
+use js_sys::{Array, Function, Object, Promise, Reflect};
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+use super::super::error::describe;
+use super::super::options::{get, type_name};
+use super::Shared;
+use crate::error::{cut, Error};
+use crate::proxy::budget::{budget_refusal, can_price, charge_of, check_budget, state_unavailable};
+use crate::proxy::{
+    decide_after_limit, decide_until_limit, rate_limited, refuse, Admission, BudgetOptions, Caps,
+    Charge, Decision, Exhausted, IncomingRequest, ProxyState, RateLimit, Reason, Respond, Spend,
+};
+use crate::types::Usage;
+use crate::usage::PriceTable;
+
+/// Longest client key sent to the shared state (the limiter keeps no more either).
+const MAX_KEY_BYTES: usize = 256;
+
+/// Where the state lives.
+pub(super) enum Store {
+    /// In [`Shared::state`].
+    Local,
+    /// In Durable Objects, through this JS store.
+    Durable(JsValue),
+}
+
+/// The `budget` option as JavaScript spells it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct BudgetOption {
+    tokens_per_day: Option<f64>,
+    usd_per_day: Option<f64>,
+    per_client: Option<CapsOption>,
+    max_clients: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CapsOption {
+    tokens_per_day: Option<f64>,
+    usd_per_day: Option<f64>,
+}
+
+fn caps(tokens: Option<f64>, usd: Option<f64>, path: &str) -> Result<Caps, Error> {
+    let tokens_per_day = match tokens {
+        Some(t) if !(t.is_finite() && t >= 0.0) => {
+            return Err(Error::input(format!(
+                "`{path}.tokensPerDay` must be a whole number of tokens, at least 0"
+            )))
+        }
+        // `as` saturates: any cap beyond u64 is no cap worth telling apart.
+        t => t.map(|t| t.floor() as u64),
+    };
+    Ok(Caps {
+        tokens_per_day,
+        usd_per_day: usd,
+    })
+}
+
+fn json_of(v: &JsValue, path: &str) -> Result<String, Error> {
+    js_sys::JSON::stringify(v)
+        .ok()
+        .and_then(|s| s.as_string())
+        .ok_or_else(|| Error::input(format!("`{path}` must be a plain object")))
+}
+
+/// Read `budget` and `prices`. No `budget`: no caps (the ledger still counts).
+pub(super) fn read_budget(o: &Object) -> Result<(BudgetOptions, PriceTable), Error> {
+    let p = get(o, "prices");
+    let prices = if p.is_undefined() || p.is_null() {
+        PriceTable::new()
+    } else if p.is_object() {
+        PriceTable::from_json(&json_of(&p, "prices")?)?
+    } else {
+        return Err(Error::input(format!(
+            "`prices` must be an object, got {}",
+            type_name(&p)
+        )));
+    };
+    let b = get(o, "budget");
+    let mut opts = BudgetOptions::default();
+    if b.is_undefined() || b.is_null() || b.as_bool() == Some(false) {
+        return Ok((opts, prices));
+    }
+    if !b.is_object() {
+        return Err(Error::input(format!(
+            "`budget` must be an object such as {{ tokensPerDay: 1000000, perClient: {{ tokensPerDay: 50000 }} }}, got {}",
+            type_name(&b)
+        )));
+    }
+    let read: BudgetOption = serde_json::from_str(&json_of(&b, "budget")?).map_err(|e| {
+        Error::input(format!(
+            "`budget` takes tokensPerDay, usdPerDay, perClient {{ tokensPerDay, usdPerDay }} and maxClients (numbers): {e}"
+        ))
+    })?;
+    opts.proxy = caps(read.tokens_per_day, read.usd_per_day, "budget")?;
+    if let Some(pc) = read.per_client {
+        opts.per_client = caps(pc.tokens_per_day, pc.usd_per_day, "budget.perClient")?;
+    }
+    if let Some(n) = read.max_clients {
+        if !(n.is_finite() && n >= 1.0) {
+            return Err(Error::input("`budget.maxClients` must be at least 1"));
+        }
+        opts.max_clients = n.min(1e9) as usize;
+    }
+    check_budget(&opts, &prices)?;
+    Ok((opts, prices))
+}
+
+/// Check that a `durableState` store has the methods this module calls.
+pub(super) fn store_of(v: &JsValue) -> Result<Store, Error> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(Store::Local);
+    }
+    for m in ["admit", "check", "record", "ledger"] {
+        if !Reflect::get(v, &JsValue::from_str(m)).is_ok_and(|f| f.is_function()) {
+            return Err(Error::input(format!(
+                "the proxy's state store has no `{m}` method (pass `durableState: env.PROXY_STATE`)"
+            )));
+        }
+    }
+    Ok(Store::Durable(v.clone()))
+}
+
+/// Call `store.method(key?, body)` and parse the JSON text it resolves to.
+async fn call<T: for<'de> Deserialize<'de>>(
+    store: &JsValue,
+    method: &str,
+    key: Option<&str>,
+    body: &str,
+) -> Result<T, String> {
+    let f: Function = Reflect::get(store, &JsValue::from_str(method))
+        .ok()
+        .and_then(|f| f.dyn_into().ok())
+        .ok_or_else(|| format!("the state store has no `{method}`"))?;
+    let key = key.map_or(JsValue::UNDEFINED, |k| cut(k, MAX_KEY_BYTES).into());
+    let p = f
+        .call2(store, &key, &body.into())
+        .map_err(|e| describe(&e))?;
+    let text = JsFuture::from(Promise::resolve(&p))
+        .await
+        .map_err(|e| describe(&e))?
+        .as_string()
+        .ok_or_else(|| "the state store answered with no text".to_owned())?;
+    serde_json::from_str(&text).map_err(|e| format!("the state store answered badly: {e}"))
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LimitWire {
+    requests_per_minute: u32,
+    burst: u32,
+    max_clients: usize,
+}
+
+impl From<&RateLimit> for LimitWire {
+    fn from(l: &RateLimit) -> Self {
+        LimitWire {
+            requests_per_minute: l.requests_per_minute,
+            burst: l.burst,
+            max_clients: l.max_clients,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct AdmitCall {
+    limit: LimitWire,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AdmitWire {
+    allowed: bool,
+    #[serde(default)]
+    remaining: u32,
+    #[serde(default)]
+    retry_after_ms: u64,
+}
+
+impl From<Admission> for AdmitWire {
+    fn from(a: Admission) -> Self {
+        match a {
+            Admission::Allowed { remaining } => AdmitWire {
+                allowed: true,
+                remaining,
+                retry_after_ms: 0,
+            },
+            Admission::Limited { retry_after_ms } => AdmitWire {
+                allowed: false,
+                remaining: 0,
+                retry_after_ms,
+            },
+        }
+    }
+}
+
+/// The decision for a request, with the rate limit asked of the store.
+pub(super) async fn admit(shared: &Shared, req: &IncomingRequest<'_>, now_ms: f64) -> Decision {
+    let opts = &shared.cfg.opts;
+    let Store::Durable(store) = &shared.store else {
+        return crate::proxy::decide(req, opts, &mut shared.state.borrow_mut(), now_ms);
+    };
+    let limit = match decide_until_limit(req, opts) {
+        Err(d) => return d,
+        Ok(None) => return decide_after_limit(req, opts, now_ms),
+        Ok(Some(l)) => l,
+    };
+    let body = serde_json::to_string(&AdmitCall {
+        limit: LimitWire::from(limit),
+    })
+    .unwrap_or_default();
+    match call::<AdmitWire>(store, "admit", Some(req.client_key), &body).await {
+        Ok(a) if a.allowed => decide_after_limit(req, opts, now_ms),
+        Ok(a) => rate_limited(limit, a.retry_after_ms.max(1), req.origin, opts),
+        Err(e) => Decision::Respond(state_unavailable(&e, req.origin, opts)),
+    }
+}
+
+/// Before forwarding a chat call for `model`: `Some(answer)` when a budget is spent, the
+/// model has no price under a USD budget, or the shared state did not answer.
+pub(super) async fn before_forward(
+    shared: &Shared,
+    key: &str,
+    model: &str,
+    origin: Option<&str>,
+) -> Option<Respond> {
+    let cfg = &shared.cfg;
+    let budget = &cfg.budget;
+    if !budget.is_active() {
+        return None;
+    }
+    if !can_price(budget, &cfg.prices, model) {
+        return Some(refuse(
+            Reason::ModelNotAllowed,
+            &format!(
+                "this proxy has a dollar budget and no price for {:?}: add it to `prices`",
+                cut(model, 100)
+            ),
+            origin,
+            &cfg.opts,
+        ));
+    }
+    let spent = match &shared.store {
+        Store::Local => shared
+            .state
+            .borrow_mut()
+            .ledger
+            .check(key, budget, js_sys::Date::now()),
+        Store::Durable(store) => {
+            let body = serde_json::to_string(&LedgerWire { budget }).unwrap_or_default();
+            let proxy_wide = async {
+                if budget.proxy.is_empty() {
+                    return Ok(None);
+                }
+                call::<Option<Exhausted>>(store, "check", None, &body).await
+            };
+            let per_client = async {
+                if budget.per_client.is_empty() {
+                    return Ok(None);
+                }
+                call::<Option<Exhausted>>(store, "check", Some(key), &body).await
+            };
+            match futures_join(proxy_wide, per_client).await {
+                (Err(e), _) | (_, Err(e)) => return Some(state_unavailable(&e, origin, &cfg.opts)),
+                (Ok(a), Ok(b)) => a.or(b),
+            }
+        }
+    };
+    spent.map(|e| budget_refusal(&e, origin, &cfg.opts))
+}
+
+/// Both futures, polled together (the two state objects are asked at once).
+async fn futures_join<A, B>(
+    a: impl std::future::Future<Output = A>,
+    b: impl std::future::Future<Output = B>,
+) -> (A, B) {
+    use std::pin::pin;
+    use std::task::Poll;
+    let mut a = pin!(a);
+    let mut b = pin!(b);
+    let mut ra = None;
+    let mut rb = None;
+    std::future::poll_fn(move |cx| {
+        if ra.is_none() {
+            if let Poll::Ready(v) = a.as_mut().poll(cx) {
+                ra = Some(v);
+            }
+        }
+        if rb.is_none() {
+            if let Poll::Ready(v) = b.as_mut().poll(cx) {
+                rb = Some(v);
+            }
+        }
+        if ra.is_some() && rb.is_some() {
+            if let (Some(x), Some(y)) = (ra.take(), rb.take()) {
+                return Poll::Ready((x, y));
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RecordWire<'a> {
+    charge: &'a Charge,
+    budget: &'a BudgetOptions,
+}
+
+/// A finished chat call reaches the ledger: locally at once; in the Durable Objects through
+/// `ctx.waitUntil`, so the stream is not delayed (a failed record is lost, not retried).
+pub(super) fn record(
+    shared: &Shared,
+    key: &str,
+    model: Option<&str>,
+    usage: Option<&Usage>,
+    ctx: &JsValue,
+) {
+    // Only chat calls spend (a forwarded `GET /v1/models` has no model).
+    if model.is_none() {
+        return;
+    }
+    let cfg = &shared.cfg;
+    let charge = charge_of(usage, model, &cfg.prices);
+    match &shared.store {
+        Store::Local => {
+            shared
+                .state
+                .borrow_mut()
+                .ledger
+                .record(key, &charge, &cfg.budget, js_sys::Date::now())
+        }
+        Store::Durable(store) => {
+            let body = serde_json::to_string(&RecordWire {
+                charge: &charge,
+                budget: &cfg.budget,
+            })
+            .unwrap_or_default();
+            let Ok(f) = Reflect::get(store, &JsValue::from_str("record"))
+                .and_then(|f| f.dyn_into::<Function>())
+            else {
+                return;
+            };
+            let key = JsValue::from_str(cut(key, MAX_KEY_BYTES));
+            let both = Array::new();
+            for k in [JsValue::UNDEFINED, key] {
+                if let Ok(p) = f.call2(store, &k, &body.as_str().into()) {
+                    both.push(&p);
+                }
+            }
+            let all = Promise::all(&both);
+            // The store's promises never reject (it catches); `waitUntil` keeps the isolate
+            // alive until they settle.
+            let wait = Reflect::get(ctx, &JsValue::from_str("waitUntil"))
+                .ok()
+                .and_then(|w| w.dyn_into::<Function>().ok());
+            if let Some(w) = wait {
+                let _ = w.call1(ctx, &all);
+            }
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LedgerWire<'a> {
+    budget: &'a BudgetOptions,
+}
+
+/// What the proxy (`key` = `None`) or one client spent in the current window, as JSON.
+pub(super) async fn ledger(shared: &Shared, key: Option<&str>) -> Result<Spend, String> {
+    let cfg = &shared.cfg;
+    match &shared.store {
+        Store::Local => {
+            let now = js_sys::Date::now();
+            let mut s = shared.state.borrow_mut();
+            Ok(match key {
+                Some(k) => s.ledger.client_spend(k, &cfg.budget, now),
+                None => s.ledger.proxy_spend(&cfg.budget, now),
+            })
+        }
+        Store::Durable(store) => {
+            let body = serde_json::to_string(&LedgerWire {
+                budget: &cfg.budget,
+            })
+            .unwrap_or_default();
+            call::<Spend>(store, "ledger", key, &body).await
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// The Durable Object's core
+// ---------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CallWire {
+    #[serde(default)]
+    key: Option<String>,
+    #[serde(default)]
+    limit: Option<LimitWire>,
+    #[serde(default)]
+    budget: BudgetOptions,
+    #[serde(default)]
+    charge: Charge,
+}
+
+/// What one Durable Object holds: the core's [`ProxyState`] (limiter and ledger), saved
+/// as a snapshot after every change. `ProxyState` (the object, in `js/proxy-state.js`)
+/// makes one per object: `client:<key>` objects hold that client's bucket and spend,
+/// the `proxy` object the proxy-wide spend and ledger.
+#[wasm_bindgen]
+pub struct ProxyStateCore {
+    state: ProxyState,
+}
+
+#[derive(Serialize, Deserialize, Default)]
+#[serde(default)]
+struct Snapshot {
+    limiter: crate::proxy::RateLimiter,
+    ledger: crate::proxy::BudgetLedger,
+}
+
+#[wasm_bindgen]
+impl ProxyStateCore {
+    /// From a [`ProxyStateCore::snapshot`] (absent or unreadable: a fresh state).
+    #[wasm_bindgen(constructor)]
+    pub fn new(snapshot: Option<String>) -> ProxyStateCore {
+        let s: Snapshot = snapshot
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default();
+        ProxyStateCore {
+            state: ProxyState {
+                limiter: s.limiter,
+                ledger: s.ledger,
+            },
+        }
+    }
+
+    /// Run one state call (`admit`, `check`, `record`, `ledger`) with its JSON body
+    /// (`{ key?, limit?, budget?, charge? }`) at `now_ms`; returns the JSON answer. Bad
+    /// input is an error with a message, never a panic.
+    pub fn call(&mut self, op: &str, body: &str, now_ms: f64) -> Result<String, JsValue> {
+        let w: CallWire = serde_json::from_str(body)
+            .map_err(|e| JsValue::from_str(&format!("bad state call body: {e}")))?;
+        let key = w.key.as_deref();
+        let out = match op {
+            "admit" => {
+                let (Some(key), Some(l)) = (key, &w.limit) else {
+                    return Err(JsValue::from_str("admit needs a key and a limit"));
+                };
+                let limit = RateLimit {
+                    requests_per_minute: l.requests_per_minute,
+                    burst: l.burst,
+                    max_clients: l.max_clients,
+                };
+                serde_json::to_string(&AdmitWire::from(
+                    self.state.limiter.admit(key, &limit, now_ms),
+                ))
+            }
+            "check" => serde_json::to_string(&match key {
+                Some(k) => self.state.ledger.check_client(k, &w.budget, now_ms),
+                None => self.state.ledger.check_proxy(&w.budget, now_ms),
+            }),
+            "record" => {
+                match key {
+                    Some(k) => self
+                        .state
+                        .ledger
+                        .record_client(k, &w.charge, &w.budget, now_ms),
+                    None => self.state.ledger.record_proxy(&w.charge, &w.budget, now_ms),
+                }
+                Ok("null".to_owned())
+            }
+            "ledger" => serde_json::to_string(&match key {
+                Some(k) => self.state.ledger.client_spend(k, &w.budget, now_ms),
+                None => self.state.ledger.proxy_spend(&w.budget, now_ms),
+            }),
+            other => return Err(JsValue::from_str(&format!("unknown state call {other:?}"))),
+        };
+        out.map_err(|e| JsValue::from_str(&e.to_string()))
+    }
+
+    /// The state as JSON text, to persist.
+    pub fn snapshot(&self) -> String {
+        serde_json::to_string(&Snapshot {
+            limiter: self.state.limiter.clone(),
+            ledger: self.state.ledger.clone(),
+        })
+        .unwrap_or_default()
+    }
+}
+
+/// `proxy.ledger(clientKey?)`'s value for JS.
+pub(super) fn spend_to_js(s: &Spend) -> JsValue {
+    serde_json::to_string(s)
+        .ok()
+        .and_then(|t| js_sys::JSON::parse(&t).ok())
+        .unwrap_or(JsValue::NULL)
+}
