@@ -47,6 +47,7 @@ const EXPECTED = [
   "package.json",
   "proxy-api.js",
   "proxy-node.mjs",
+  "proxy-state.js",
   "proxy-workerd.js",
   "proxy.d.ts",
   "proxy.js",
