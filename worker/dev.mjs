@@ -23,6 +23,27 @@ import { startFixtureServer } from "../tests/fixture-server/server.mjs";
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
 /**
+ * Bundle a Worker script as wrangler does: the `workerd` conditions, and each `.wasm`
+ * copied beside the bundle for Miniflare's `CompiledWasm` rule (workerd refuses to
+ * compile wasm from bytes at run time). Used by the demo and the workerd tests.
+ */
+export async function bundleWorker(entry, outdir) {
+  const esbuild = await import("esbuild");
+  await esbuild.build({
+    absWorkingDir: ROOT,
+    entryPoints: [entry],
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    conditions: ["workerd", "worker", "browser"],
+    loader: { ".wasm": "copy" },
+    assetNames: "[name]",
+    outdir,
+    logLevel: "silent",
+  });
+}
+
+/**
  * Bundle and start the Worker on workerd, the simulator behind it and the page server in
  * front. `bindings` override the Worker's environment.
  * @returns {Promise<{ url: string, workerUrl: string, close(): Promise<void> }>}
@@ -33,19 +54,7 @@ export async function startWorkerDemo({ port = 0, host = "127.0.0.1", pace = 35,
   let mf;
   let web;
   try {
-    const esbuild = await import("esbuild");
-    await esbuild.build({
-      absWorkingDir: ROOT,
-      entryPoints: [path.join(ROOT, "worker", "index.js")],
-      bundle: true,
-      format: "esm",
-      platform: "neutral",
-      conditions: ["workerd", "worker", "browser"],
-      loader: { ".wasm": "copy" },
-      assetNames: "[name]",
-      outdir: tmp,
-      logLevel: "silent",
-    });
+    await bundleWorker(path.join(ROOT, "worker", "index.js"), tmp);
     fx = await startFixtureServer({ port: 0 });
     const { Miniflare } = await import("miniflare");
     mf = new Miniflare({

@@ -272,8 +272,8 @@ function hash(text) {
   return h >>> 0;
 }
 
-/** mulberry32, seeded. */
-function rng(seed) {
+/** mulberry32: a tiny seeded PRNG (the fixture server's `/split/random/<seed>` uses it too). */
+export function prng(seed) {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -340,7 +340,7 @@ const TABLE = "| model | style | best for |\n| --- | --- | --- |\n| careful-70b 
 export function demoReply({ model, messages, seed = 0 }) {
   const question = lastUser(messages).replace(/\s+/g, " ").trim();
   const style = styleOf(model);
-  const r = rng(hash(`${seed}\u0000${style}\u0000${question.toLowerCase()}`));
+  const r = prng(hash(`${seed}\u0000${style}\u0000${question.toLowerCase()}`));
   const { topic, language, greeting, wantsCode } = classify(question);
   const code = wantsCode || (style === "careful" && topic.task !== "generic") ? codeBlock(topic, language) : null;
   const langNote = code ? (language ? `in ${LANG_NAME[code.lang]}` : `in ${LANG_NAME[code.lang]} (ask for another language by name)`) : "";

@@ -23,7 +23,7 @@ import { realpathSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { setImmediate as immediate } from "node:timers/promises";
 import { scripts, chunkObject } from "./scripts.mjs";
-import { demoReply, DEMO_MODELS } from "./demo-simulator.mjs";
+import { demoReply, DEMO_MODELS, prng } from "./demo-simulator.mjs";
 
 export { scripts } from "./scripts.mjs";
 
@@ -138,18 +138,6 @@ export function simulate(request, { demo } = {}) {
 const enc = new TextEncoder();
 const toBytes = (b) => (typeof b === "string" ? enc.encode(b) : b instanceof Uint8Array ? b : enc.encode(String(b)));
 const sseEvent = (obj) => `data: ${JSON.stringify(obj)}\n\n`;
-
-/** mulberry32: a tiny seeded PRNG, so `/split/random/<seed>` is reproducible. */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function seedOf(text) {
   if (/^\d+$/.test(text)) return Number(text) >>> 0;

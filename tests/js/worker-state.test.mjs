@@ -13,6 +13,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
+import { bundleWorker } from "../../worker/dev.mjs";
 import { startFixtureServer, within } from "./helpers.mjs";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -53,22 +54,6 @@ export default {
   },
 };
 `;
-
-async function bundle(entry, outdir) {
-  const esbuild = await import("esbuild");
-  await esbuild.build({
-    absWorkingDir: ROOT,
-    entryPoints: [entry],
-    bundle: true,
-    format: "esm",
-    platform: "neutral",
-    conditions: ["workerd", "worker", "browser"],
-    loader: { ".wasm": "copy" },
-    assetNames: "[name]",
-    outdir,
-    logLevel: "silent",
-  });
-}
 
 const rules = [
   { type: "CompiledWasm", include: ["**/*.wasm"] },
@@ -128,14 +113,14 @@ async function startRuntime() {
 before(async () => {
   fx = await startFixtureServer({ port: 0 });
   tmp = await mkdtemp(path.join(os.tmpdir(), "hf-proxy-state-"));
-  await bundle(path.join(ROOT, "worker", "index.js"), path.join(tmp, "a"));
+  await bundleWorker(path.join(ROOT, "worker", "index.js"), path.join(tmp, "a"));
   // The second script imports worker/index.js's option reader, as another Worker of the
   // same operator would share its config code.
   await writeFile(path.join(ROOT, "worker", ".second.test.js"), SECOND);
   await writeFile(path.join(ROOT, "worker", ".hang.test.js"), HANG);
   try {
-    await bundle(path.join(ROOT, "worker", ".second.test.js"), path.join(tmp, "b"));
-    await bundle(path.join(ROOT, "worker", ".hang.test.js"), path.join(tmp, "hang"));
+    await bundleWorker(path.join(ROOT, "worker", ".second.test.js"), path.join(tmp, "b"));
+    await bundleWorker(path.join(ROOT, "worker", ".hang.test.js"), path.join(tmp, "hang"));
   } finally {
     await rm(path.join(ROOT, "worker", ".second.test.js"), { force: true });
     await rm(path.join(ROOT, "worker", ".hang.test.js"), { force: true });

@@ -11,6 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
+import { bundleWorker } from "../../worker/dev.mjs";
 import { startFixtureServer, within, referenceChat } from "./helpers.mjs";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -26,19 +27,7 @@ let tmp;
 before(async () => {
   fx = await startFixtureServer({ port: 0 });
   tmp = await mkdtemp(path.join(os.tmpdir(), "hf-proxy-worker-"));
-  const esbuild = await import("esbuild");
-  await esbuild.build({
-    absWorkingDir: ROOT,
-    entryPoints: [path.join(ROOT, "worker", "index.js")],
-    bundle: true,
-    format: "esm",
-    platform: "neutral",
-    conditions: ["workerd", "worker", "browser"],
-    loader: { ".wasm": "copy" },
-    assetNames: "[name]",
-    outdir: tmp,
-    logLevel: "silent",
-  });
+  await bundleWorker(path.join(ROOT, "worker", "index.js"), tmp);
   const { Miniflare } = await import("miniflare");
   mf = new Miniflare({
     cf: false,
