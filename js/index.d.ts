@@ -468,9 +468,9 @@ export interface StreamFinish<TResult = ChatCompletion> {
 }
 
 export interface StreamCallbacks<TChunk = ChatCompletionChunk, TResult = ChatCompletion> {
-  /** Each piece of text (choice 0's, or a non-special token's), with the text so far. The
-   *  snapshot is kept only for a callback declared with two parameters: `(delta) => …`
-   *  keeps no per-chunk memory. */
+  /** The text that arrived (choice 0's deltas, or the non-special tokens' text, of one
+   *  read of the body, joined), with the text so far. The snapshot is kept only for a
+   *  callback declared with two parameters: `(delta) => …` keeps no per-chunk memory. */
   onContent?: (delta: string, snapshot: string) => void;
   /** Every parsed chunk (or token event), exactly as the server sent it. */
   onChunk?: (chunk: TChunk) => void;
@@ -482,7 +482,12 @@ export interface StreamCallbacks<TChunk = ChatCompletionChunk, TResult = ChatCom
   onAbort?: (partial: TResult) => void;
 }
 
-export interface StreamOptions extends RequestOptions, StreamCallbacks {}
+export interface StreamOptions extends RequestOptions, StreamCallbacks {
+  /** `false`: keep none of the text in the stream (memory stays flat however long it
+   *  runs); `onContent` still gets every piece, but `text()` and the final completion
+   *  carry no content. Default `true`. */
+  accumulate?: boolean;
+}
 
 // ---------------------------------------------------------------------------
 // Text generation (TGI's native API)

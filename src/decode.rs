@@ -258,6 +258,17 @@ impl StreamDecoder {
     pub fn protocol(&self) -> Protocol {
         self.core.protocol
     }
+
+    /// Whether [`Output::chunks`] is filled from now on (a shell learns only when the
+    /// stream is first consumed whether anyone wants chunk objects).
+    pub fn set_keep_chunks(&mut self, keep: bool) {
+        self.core.options.keep_chunks = keep;
+    }
+
+    /// The options this decoder was made with (and `keep_chunks` as set since).
+    pub fn options(&self) -> DecodeOptions {
+        self.core.options
+    }
 }
 
 #[derive(Debug)]

@@ -60,6 +60,7 @@ pub const CALL: &[&str] = &[
     "onFinish",
     "onError",
     "onAbort",
+    "accumulate",
 ];
 
 /// `timeouts: { … }`.

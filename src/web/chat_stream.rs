@@ -1,12 +1,14 @@
 //! The exported `ChatStream`: one streamed chat completion.
 //!
-//! Owns: pumping the response body through the core (`sse::Decoder` then
-//! `stream::ChatStreamState`) one chunk at a time, handing chunks to whoever consumes the
-//! stream (an async iterator, or the stream itself when only callbacks or
-//! `finalCompletion()` are used), and ending exactly once with one outcome. Must never:
-//! decide what bytes mean (the core does), buffer the body ahead of the consumer, or
-//! call back into JavaScript while holding a borrow of its state (a callback may call
-//! `abort()`).
+//! Owns: pumping the response body through the core's synchronous
+//! [`StreamDecoder`] one read at a time (one call per read: the read's joined text, its
+//! chunks' raw data when someone wants chunk objects, and the events that end the
+//! stream), handing each read's worth to whoever consumes the stream (the async
+//! iterator in `api.js`, which parses chunk objects in JavaScript, once, or the stream
+//! itself when only callbacks or `finalCompletion()` are used), and ending exactly once
+//! with one outcome. Must never: decide what bytes mean (the core does), build a chunk
+//! object nobody asked for, buffer the body ahead of the consumer, or call back into
+//! JavaScript while holding a borrow of its state (a callback may call `abort()`).
 //!
 //! Consumption: the first of these claims the stream: iterating it (`next()`), or
 //! `finalCompletion()`/`text()`/`toReadableStream()`, or the callbacks given at creation
@@ -15,7 +17,6 @@
 //! still yields chunks in order.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::future::Future;
 use std::rc::Rc;
 
@@ -29,12 +30,11 @@ use super::client::{notify_fallback, notify_retry, route_of, set_route};
 use super::error::{attach_attempts, set, to_js};
 use super::transport::{self, Call, Cause, RequestSpec, Sleep};
 use crate::error::{Error, ErrorKind, MAX_ERROR_BODY_BYTES};
+use crate::decode::{DecodeOptions, StreamDecoder, StreamEvent};
 use crate::plan::{Next, Plan};
-use crate::protocol::{Ended, Protocol, StreamState};
+use crate::protocol::Protocol;
 use crate::response::{disposition, Disposition, PROVIDER_HEADER, REQUEST_ID_HEADERS};
 use crate::retry::ResponseHints;
-use crate::sse::{self, Decoder, Event};
-use crate::stream::Step;
 use crate::{relay, tgi, types};
 
 /// The largest JSON body read where a stream was expected (it carries an error).
@@ -107,13 +107,21 @@ struct Waiter {
     want: Want,
 }
 
-/// A sink that queues decoded events for the pump.
-struct Queue<'a>(&'a mut VecDeque<Event>);
+/// What one read decoded, not yet handed to the caller.
+struct Batch {
+    /// Choice 0's content deltas of the read, joined.
+    text: String,
+    /// Each chunk's raw data followed by `'\0'` (only when chunk objects are wanted).
+    chunks: String,
+}
 
-impl sse::Sink for Queue<'_> {
-    fn on_event(&mut self, event: Event) {
-        self.0.push_back(event);
-    }
+/// How the stream ends once the batch before it is out.
+enum Terminal {
+    /// `[DONE]`, TGI's last event, or the end of a body whose answer was complete.
+    Done,
+    /// The body just stopped.
+    Truncated,
+    Failed(Error),
 }
 
 struct Inner {
@@ -133,16 +141,15 @@ struct Inner {
     wake: Option<Function>,
     token: Option<String>,
     body: Body,
-    decoder: Decoder,
-    events: VecDeque<Event>,
-    body_ended: bool,
-    unterminated: Option<Event>,
-    /// The core's verdict at the end of the body, held while its tail chunk goes out.
-    finished: Option<Result<Ended, Error>>,
-    /// A decoder error found after events of the same read; reported after them.
-    pending_error: Option<Error>,
-    state: StreamState,
+    /// The core: SSE, one scan per event, the answer so far.
+    dec: StreamDecoder,
+    /// The last read's output, waiting for the consumer.
+    batch: Option<Batch>,
+    /// How the stream ends, found by the last read; applied once `batch` is out.
+    terminal: Option<Terminal>,
     cb: Callbacks,
+    /// Callbacks were given: `api.js` drives the stream unless iteration claims it.
+    drives_itself: bool,
     snapshot: JsString,
     mode: Mode,
     /// Pulls scheduled and not finished; a new pull waits for `tail` when non-zero.
@@ -182,8 +189,9 @@ pub(crate) type Resolving = std::pin::Pin<Box<dyn Future<Output = Result<Request
 
 /// What one pull produced.
 enum Pulled {
-    /// A chunk: its parsed object (when one was wanted) and its JSON text.
-    Chunk { object: JsValue, data: String },
+    /// One read's chunks: each one's raw data followed by `'\0'` (empty when nobody
+    /// wants chunk objects).
+    Batch { chunks: String },
     /// The stream is over; see the outcome.
     End,
 }
@@ -196,7 +204,7 @@ impl ChatStream {
         spec: Rc<RequestSpec>,
         resolving: Option<Resolving>,
         token: Option<String>,
-        limits: sse::Limits,
+        options: DecodeOptions,
         cb: Callbacks,
     ) -> ChatStream {
         let drive = cb.any();
@@ -220,14 +228,11 @@ impl ChatStream {
             wake: None,
             token,
             body: Body::Pending,
-            decoder: Decoder::with_limits(limits),
-            events: VecDeque::new(),
-            body_ended: false,
-            unterminated: None,
-            pending_error: None,
-            finished: None,
-            state: StreamState::new(protocol),
+            dec: StreamDecoder::new(protocol, options),
+            batch: None,
+            terminal: None,
             cb,
+            drives_itself: false,
             snapshot: JsString::from(""),
             mode: Mode::Unclaimed,
             busy: 0,
@@ -266,52 +271,155 @@ impl ChatStream {
             });
             inner.borrow_mut().resolving = Some(done);
         }
-        if drive {
-            // Later, so that a caller who starts iterating right away keeps the stream.
-            let rc = inner.clone();
-            wasm_bindgen_futures::spawn_local(async move {
-                if claim(&rc, Mode::Driver) {
-                    drive_to_end(rc).await;
-                }
-            });
-        }
+        inner.borrow_mut().drives_itself = drive;
         ChatStream { inner }
     }
 }
 
 #[wasm_bindgen]
 impl ChatStream {
-    /// The async-iterator step: `{ done, value }` with the next chunk.
-    pub fn next(&self) -> Promise {
-        let rc = self.inner.clone();
-        if !claim(&rc, Mode::Iterator) {
-            return Promise::reject(&already_consumed());
-        }
-        schedule(&rc, |rc| async move {
-            match pull(&rc, true).await {
-                Pulled::Chunk { object, .. } => Ok(step(false, &object)),
-                Pulled::End => {
-                    let mut inner = rc.borrow_mut();
-                    let failure = match &inner.outcome {
-                        Some(Outcome::Failed { error, .. }) | Some(Outcome::Thrown(error))
-                            if !inner.failure_reported =>
-                        {
-                            Some(error.clone())
-                        }
-                        _ => None,
-                    };
-                    match failure {
-                        Some(e) => {
-                            inner.failure_reported = true;
-                            Err(e)
-                        }
-                        None => Ok(step(true, &JsValue::UNDEFINED)),
-                    }
-                }
-            }
+    /// The async half of the pump in `api.js` (`pullBatch`), for what is not a plain
+    /// read: headers, retries and fallbacks, what the last read left pending, the end.
+    /// Resolves with the next read's chunks (each one's JSON text followed by `"\0"`;
+    /// `""` when `want_chunks` is false and nobody takes chunk objects), `undefined` at
+    /// the end, or rejects with the failure, once. Internal: call `next()`.
+    #[wasm_bindgen(js_name = _pull)]
+    pub fn pull_async(&self, want_chunks: bool) -> Promise {
+        schedule(&self.inner, move |rc| async move {
+            let pulled = pull(&rc, want_chunks).await;
+            batch_or_end(&rc, pulled)
         })
     }
 
+    /// A plain read of the body by `api.js` was rejected: the read's error, retried
+    /// when nothing reached the caller yet, then the pump goes on as [`Self::pull_async`].
+    /// Internal.
+    #[wasm_bindgen(js_name = _readFailed)]
+    pub fn read_failed(&self, reason: JsValue, want_chunks: bool) -> Promise {
+        schedule(&self.inner, move |rc| async move {
+            let call = rc.borrow().call.clone();
+            let pulled = match call {
+                Some(call) => {
+                    let (e, cause) = call.rejection(reason, false);
+                    if retry_or_fail(&rc, e, cause, ResponseHints::default()).await {
+                        pull(&rc, want_chunks).await
+                    } else {
+                        Pulled::End
+                    }
+                }
+                None => pull(&rc, want_chunks).await,
+            };
+            batch_or_end(&rc, pulled)
+        })
+    }
+
+    /// The body's reader when the next step of the pump is a plain read (the stream is
+    /// reading, nothing is pending, nothing ended); `undefined` otherwise, and then the
+    /// pump calls [`Self::pull_async`]. Internal.
+    #[wasm_bindgen(js_name = _reader)]
+    pub fn reader(&self) -> JsValue {
+        let inner = self.inner.borrow();
+        if inner.outcome.is_some()
+            || inner.busy > 0
+            || inner.batch.is_some()
+            || inner.terminal.is_some()
+        {
+            return JsValue::UNDEFINED;
+        }
+        match (&inner.body, &inner.call) {
+            (Body::Reading(r), Some(call)) if call.aborted().is_none() => r.clone().into(),
+            _ => JsValue::UNDEFINED,
+        }
+    }
+
+    /// One plain read's result, synchronously: `bytes` (`undefined` at the end of the
+    /// body) go through the core in one call; the read's chunks come back as from
+    /// [`Self::pull_async`], after the callbacks saw them, or `undefined` when this read
+    /// completed no chunk (or ended the stream: the next `_pull` says how). Internal.
+    #[wasm_bindgen(js_name = _feed)]
+    pub fn feed(&self, bytes: Option<Uint8Array>, want_chunks: bool) -> Option<String> {
+        {
+            let mut guard = self.inner.borrow_mut();
+            let inner = &mut *guard;
+            if inner.outcome.is_some() || !matches!(inner.body, Body::Reading(_)) {
+                return None;
+            }
+            let keep = want_chunks || inner.cb.on_chunk.is_some();
+            inner.dec.set_keep_chunks(keep);
+            match bytes {
+                Some(bytes) => {
+                    if let Some(call) = &inner.call {
+                        call.activity();
+                    }
+                    let len = bytes.length() as usize;
+                    inner.scratch.resize(len, 0);
+                    bytes.copy_to(&mut inner.scratch[..len]);
+                    let scratch = std::mem::take(&mut inner.scratch);
+                    absorb(inner, Some(&scratch[..len]));
+                    inner.scratch = scratch;
+                }
+                None => {
+                    inner.body = Body::Gone;
+                    absorb(inner, None);
+                }
+            }
+        }
+        let batch = self.inner.borrow_mut().batch.take()?;
+        match deliver(&self.inner, batch) {
+            Some(Pulled::Batch { chunks }) => Some(chunks),
+            _ => None,
+        }
+    }
+
+    /// Whether callbacks were given at creation: `api.js` then drives the stream from a
+    /// microtask, unless iteration claimed it first. Internal.
+    #[wasm_bindgen(getter, js_name = _drivesItself)]
+    pub fn drives_itself(&self) -> bool {
+        self.inner.borrow().drives_itself
+    }
+
+    /// Claim the stream for the driver (callbacks, `text()`, `finalCompletion()`): true
+    /// only for the claim that takes it. Internal.
+    #[wasm_bindgen(js_name = _claimDriver)]
+    pub fn claim_driver(&self) -> bool {
+        let mut inner = self.inner.borrow_mut();
+        if inner.mode == Mode::Unclaimed && inner.outcome.is_none() {
+            inner.mode = Mode::Driver;
+            return true;
+        }
+        false
+    }
+
+}
+
+/// What a pull resolves `_pull` with: the batch, `undefined` at the end, or the
+/// failure (once).
+fn batch_or_end(rc: &Rc<RefCell<Inner>>, pulled: Pulled) -> Result<JsValue, JsValue> {
+    match pulled {
+        Pulled::Batch { chunks } => Ok(JsValue::from_str(&chunks)),
+        Pulled::End => {
+            let mut inner = rc.borrow_mut();
+            let failure = match &inner.outcome {
+                Some(Outcome::Failed { error, .. }) | Some(Outcome::Thrown(error))
+                    if !inner.failure_reported =>
+                {
+                    Some(error.clone())
+                }
+                _ => None,
+            };
+            match failure {
+                Some(e) => {
+                    inner.failure_reported = true;
+                    Err(e)
+                }
+                None => Ok(JsValue::UNDEFINED),
+            }
+        }
+    }
+}
+
+#[wasm_bindgen]
+impl ChatStream {
     /// The async-iterator exit (`break`, `return`, a thrown loop body): cancels the
     /// request and keeps what arrived.
     #[wasm_bindgen(js_name = "return")]
@@ -323,6 +431,26 @@ impl ChatStream {
     /// Stop now. The partial completion stays available; `onAbort` and `onFinish` fire.
     pub fn abort(&self) {
         finish(&self.inner, Outcome::Aborted);
+    }
+
+    /// Take the stream for the iterator now (its first `next()`), before a callback
+    /// driver scheduled at creation can; rejects if something else consumes it.
+    /// Internal to `api.js`.
+    #[wasm_bindgen(js_name = claimIterator)]
+    pub fn claim_iterator(&self) -> Result<(), JsValue> {
+        if claim(&self.inner, Mode::Iterator) {
+            Ok(())
+        } else {
+            Err(already_consumed())
+        }
+    }
+
+    /// The iterator's `JSON.parse` rejected a chunk the core accepted: fail the stream
+    /// with a parse error quoting it, and return that error. Internal to `api.js`.
+    #[wasm_bindgen(js_name = failParse)]
+    pub fn fail_parse(&self, data: &str) -> JsValue {
+        fail(&self.inner, unparsable(data), None, false);
+        failure_of(&self.inner).unwrap_or(JsValue::UNDEFINED)
     }
 
     /// Which target is answering: `{ index, model, upstream }` (index 0 is the primary,
@@ -372,8 +500,12 @@ impl ChatStream {
         }
         schedule(&rc, |rc| async move {
             let mut out = String::new();
-            match pull(&rc, false).await {
-                Pulled::Chunk { data, .. } => relay::encode_data(&data, &mut out),
+            match pull(&rc, true).await {
+                Pulled::Batch { chunks } => {
+                    for data in chunks.split_terminator('\0') {
+                        relay::encode_data(data, &mut out);
+                    }
+                }
                 Pulled::End => {
                     let mut inner = rc.borrow_mut();
                     if inner.sse_closed {
@@ -405,10 +537,9 @@ impl ChatStream {
                 want,
             });
         }
+        // The driver, if the stream needs one, is started by `api.js`.
         if rc.borrow().outcome.is_some() {
             settle_waiters(&rc);
-        } else if claim(&rc, Mode::Driver) {
-            wasm_bindgen_futures::spawn_local(drive_to_end(rc));
         }
         promise
     }
@@ -429,21 +560,6 @@ fn already_consumed() -> JsValue {
         None,
         None,
     )
-}
-
-async fn drive_to_end(rc: Rc<RefCell<Inner>>) {
-    loop {
-        let p = schedule(&rc, |rc| async move {
-            Ok(match pull(&rc, false).await {
-                Pulled::Chunk { .. } => JsValue::TRUE,
-                Pulled::End => JsValue::FALSE,
-            })
-        });
-        match JsFuture::from(p).await {
-            Ok(v) if v.is_truthy() => continue,
-            _ => break,
-        }
-    }
 }
 
 /// Run `op` after every pull scheduled before it has finished.
@@ -484,14 +600,16 @@ fn step(done: bool, value: &JsValue) -> JsValue {
     o.into()
 }
 
-/// Produce the next chunk, or end the stream.
-async fn pull(rc: &Rc<RefCell<Inner>>, want_object: bool) -> Pulled {
+/// Produce the next read's worth of chunks, or end the stream. `want_chunks`: the
+/// consumer makes chunk objects (the iterator, `toReadableStream()`); `onChunk` wants
+/// them too.
+async fn pull(rc: &Rc<RefCell<Inner>>, want_chunks: bool) -> Pulled {
     loop {
         if rc.borrow().outcome.is_some() {
             return Pulled::End;
         }
         // 0. Aborted by the caller's signal or a timeout: nothing more goes out, even
-        //    events already decoded.
+        //    what was already decoded.
         let aborted = rc.borrow().call.as_ref().and_then(Call::aborted);
         match aborted {
             Some(Cause::User) => {
@@ -505,85 +623,39 @@ async fn pull(rc: &Rc<RefCell<Inner>>, want_object: bool) -> Pulled {
             None => {}
         }
 
-        // 1. A decoded event waiting.
-        let event = rc.borrow_mut().events.pop_front();
-        if let Some(event) = event {
-            let step = rc.borrow_mut().state.on_event(&event);
-            match step {
-                Ok(Step::Chunk { content, data }) => {
-                    return deliver(rc, content, data, want_object).unwrap_or(Pulled::End);
-                }
-                Ok(Step::Done) => {
-                    let done = rc.borrow_mut().state.finish(None);
-                    end_with(rc, done);
-                    return Pulled::End;
-                }
-                Ok(Step::Skip) => continue,
-                Err(e) => {
-                    fail(rc, e, None, false);
-                    return Pulled::End;
-                }
-            }
+        // 1. A decoded read waiting.
+        let batch = rc.borrow_mut().batch.take();
+        if let Some(batch) = batch {
+            return deliver(rc, batch).unwrap_or(Pulled::End);
         }
 
-        // 1b. The stream's end marker was delivered (TGI's last token): stop reading.
-        let done = rc.borrow().state.is_done();
-        if done {
-            let result = rc.borrow_mut().state.finish(None);
-            end_with(rc, result);
+        // 2. How the stream ends, now that what came before it is out.
+        let terminal = rc.borrow_mut().terminal.take();
+        if let Some(t) = terminal {
+            end_with(rc, t);
             return Pulled::End;
         }
 
-        // 2. The decoder failed after the events above.
-        let pending_error = rc.borrow_mut().pending_error.take();
-        if let Some(e) = pending_error {
-            fail(rc, e, None, false);
-            return Pulled::End;
-        }
-
-        // 3. The body ended: the core says whether that was complete. An unterminated
-        //    final chunk it accepted is delivered first, then the stream ends.
-        if rc.borrow().body_ended {
-            let result = {
-                let mut inner = rc.borrow_mut();
-                match inner.finished.take() {
-                    Some(r) => r,
-                    None => {
-                        let unterminated = inner.unterminated.take();
-                        inner.state.finish(unterminated.as_ref())
-                    }
-                }
-            };
-            match result {
-                Ok(mut f) if f.tail.is_some() => {
-                    let tail = f.tail.take();
-                    rc.borrow_mut().finished = Some(Ok(f));
-                    if let Some(Step::Chunk { content, data }) = tail {
-                        return deliver(rc, content, data, want_object).unwrap_or(Pulled::End);
-                    }
-                    continue;
-                }
-                result => {
-                    end_with(rc, result);
-                    return Pulled::End;
-                }
-            }
-        }
-
-        // 4. Headers first.
+        // 3. Headers first.
         if !response_ready(rc).await {
             return Pulled::End;
         }
 
-        // 5. More bytes.
+        // 4. More bytes; a body that is gone has ended.
         let (call, reader) = {
-            let inner = rc.borrow();
+            let mut inner = rc.borrow_mut();
+            let keep = want_chunks || inner.cb.on_chunk.is_some();
+            inner.dec.set_keep_chunks(keep);
             match &inner.body {
                 Body::Reading(r) => match &inner.call {
                     Some(call) => (call.clone(), r.clone()),
                     None => return Pulled::End,
                 },
-                _ => return Pulled::End,
+                Body::Gone => {
+                    absorb(&mut inner, None);
+                    continue;
+                }
+                Body::Pending => return Pulled::End,
             }
         };
         let read = call.read(&reader).await;
@@ -592,35 +664,19 @@ async fn pull(rc: &Rc<RefCell<Inner>>, want_object: bool) -> Pulled {
         }
         match read {
             Ok(Some(bytes)) => {
-                let fed = {
-                    let mut guard = rc.borrow_mut();
-                    let inner = &mut *guard;
-                    let len = bytes.length() as usize;
-                    inner.scratch.resize(len, 0);
-                    bytes.copy_to(&mut inner.scratch[..len]);
-                    inner
-                        .decoder
-                        .feed(&inner.scratch[..len], &mut Queue(&mut inner.events))
-                };
-                if let Err(e) = fed {
-                    // Events before the bad line are queued: they go out first.
-                    rc.borrow_mut().pending_error = Some(e.into());
-                }
-            }
-            Ok(None) => {
                 let mut guard = rc.borrow_mut();
                 let inner = &mut *guard;
-                let tail = inner.decoder.finish(&mut Queue(&mut inner.events));
-                inner.body_ended = true;
+                let len = bytes.length() as usize;
+                inner.scratch.resize(len, 0);
+                bytes.copy_to(&mut inner.scratch[..len]);
+                let scratch = std::mem::take(&mut inner.scratch);
+                absorb(inner, Some(&scratch[..len]));
+                inner.scratch = scratch;
+            }
+            Ok(None) => {
+                let mut inner = rc.borrow_mut();
                 inner.body = Body::Gone;
-                match tail {
-                    Ok(t) => inner.unterminated = t,
-                    Err(e) => {
-                        drop(guard);
-                        fail(rc, e.into(), None, false);
-                        return Pulled::End;
-                    }
-                }
+                absorb(&mut inner, None);
             }
             Err((e, cause)) => {
                 // Before anything was delivered, a failed read (a first-chunk timeout,
@@ -634,38 +690,50 @@ async fn pull(rc: &Rc<RefCell<Inner>>, want_object: bool) -> Pulled {
     }
 }
 
-/// Hand one chunk to the callbacks and the consumer. `None` if a callback threw.
-fn deliver(
-    rc: &Rc<RefCell<Inner>>,
-    content: Option<String>,
-    data: String,
-    want_object: bool,
-) -> Option<Pulled> {
+/// Hand one read's bytes (`None`: the body ended) to the core and keep what it made:
+/// the batch for the consumer, and how the stream ends if this read said so. The core
+/// delivers the chunks before an error or `[DONE]` in the same read; so do we.
+fn absorb(inner: &mut Inner, bytes: Option<&[u8]>) {
+    let out = match bytes {
+        Some(b) => inner.dec.feed(b),
+        None => inner.dec.end(),
+    };
+    let mut terminal = out.events.iter().find_map(|ev| match ev {
+        StreamEvent::Done => Some(Terminal::Done),
+        StreamEvent::Truncated => Some(Terminal::Truncated),
+        StreamEvent::Error(e) => Some(Terminal::Failed(e.clone())),
+        _ => None,
+    });
+    if bytes.is_none() && terminal.is_none() {
+        // The body ended after a finish reason: a complete answer.
+        terminal = Some(Terminal::Done);
+    }
+    if out.chunk_count > 0 {
+        inner.batch = Some(Batch {
+            text: out.text.clone(),
+            chunks: out.chunks.clone(),
+        });
+    }
+    inner.terminal = terminal;
+}
+
+/// Hand one read's worth to the callbacks and the consumer. `None` if a callback threw
+/// or ended the stream.
+fn deliver(rc: &Rc<RefCell<Inner>>, batch: Batch) -> Option<Pulled> {
     let (on_content, on_chunk) = {
         let inner = rc.borrow();
         (inner.cb.on_content.clone(), inner.cb.on_chunk.clone())
     };
-    let object = if want_object || on_chunk.is_some() {
-        match JSON::parse(&data) {
-            Ok(v) => v,
-            Err(_) => {
-                let mut e = Error::new(
-                    ErrorKind::Parse,
-                    "a chunk the decoder accepted is not valid JSON for JavaScript",
-                );
-                e.body =
-                    Some(crate::error::cut(&data, crate::error::MAX_QUOTED_DATA_BYTES).to_owned());
-                fail(rc, e, None, false);
-                return None;
-            }
+    let first = !std::mem::replace(&mut rc.borrow_mut().delivered, true);
+    if first {
+        if let Some(r) = &rc.borrow().spec.record {
+            r.first_token();
         }
-    } else {
-        JsValue::UNDEFINED
-    };
-    if let (Some(f), Some(delta)) = (on_content, content) {
-        let delta = JsString::from(delta.as_str());
+    }
+    if let (Some(f), false) = (on_content, batch.text.is_empty()) {
+        let delta = JsString::from(batch.text.as_str());
         // The snapshot (a string rope of every delta so far) is kept only for a callback
-        // that takes it: `(delta) => …` costs no memory per chunk.
+        // that takes it: `(delta) => …` costs no memory per read.
         let snapshot = if f.length() >= 2 {
             let mut inner = rc.borrow_mut();
             inner.snapshot = inner.snapshot.concat(&delta);
@@ -677,20 +745,41 @@ fn deliver(
             finish(rc, Outcome::Thrown(e));
             return None;
         }
-    }
-    if let Some(f) = on_chunk {
-        if let Err(e) = f.call1(&JsValue::UNDEFINED, &object) {
-            finish(rc, Outcome::Thrown(e));
+        if rc.borrow().outcome.is_some() {
             return None;
         }
     }
-    let first = !std::mem::replace(&mut rc.borrow_mut().delivered, true);
-    if first {
-        if let Some(r) = &rc.borrow().spec.record {
-            r.first_token();
+    if let Some(f) = on_chunk {
+        for data in batch.chunks.split_terminator('\0') {
+            let object = match JSON::parse(data) {
+                Ok(v) => v,
+                Err(_) => {
+                    fail(rc, unparsable(data), None, false);
+                    return None;
+                }
+            };
+            if let Err(e) = f.call1(&JsValue::UNDEFINED, &object) {
+                finish(rc, Outcome::Thrown(e));
+                return None;
+            }
+            if rc.borrow().outcome.is_some() {
+                return None;
+            }
         }
     }
-    Some(Pulled::Chunk { object, data })
+    Some(Pulled::Batch {
+        chunks: batch.chunks,
+    })
+}
+
+/// A chunk the core accepted that JavaScript's `JSON.parse` rejects (a scanner bug).
+fn unparsable(data: &str) -> Error {
+    let mut e = Error::new(
+        ErrorKind::Parse,
+        "a chunk the decoder accepted is not valid JSON for JavaScript",
+    );
+    e.body = Some(crate::error::cut(data, crate::error::MAX_QUOTED_DATA_BYTES).to_owned());
+    e
 }
 
 /// Wait for the headers and set up the body, retrying a failed attempt as the core
@@ -779,10 +868,7 @@ async fn open(rc: &Rc<RefCell<Inner>>) -> Opened {
             let mut inner = rc.borrow_mut();
             match reader {
                 Some(r) => inner.body = Body::Reading(r),
-                None => {
-                    inner.body = Body::Gone;
-                    inner.body_ended = true;
-                }
+                None => inner.body = Body::Gone,
             }
             Opened::Ready
         }
@@ -890,7 +976,6 @@ async fn retry_or_fail(
     let t = rc.borrow().plan.current();
     let started = spec.start(t);
     let mut inner = rc.borrow_mut();
-    let limits = inner.decoder.limits();
     match started {
         Ok(call) => inner.call = Some(call),
         Err(e) => {
@@ -899,22 +984,19 @@ async fn retry_or_fail(
         }
     }
     inner.body = Body::Pending;
-    inner.decoder = Decoder::with_limits(limits);
-    inner.events.clear();
-    inner.body_ended = false;
-    inner.unterminated = None;
-    inner.pending_error = None;
-    inner.finished = None;
-    inner.state = StreamState::new(inner.spec.protocol);
+    inner.dec = StreamDecoder::new(inner.spec.protocol, inner.dec.options());
+    inner.batch = None;
+    inner.terminal = None;
     true
 }
 
-/// End with what the core said at the end of the body or at `[DONE]`.
-fn end_with(rc: &Rc<RefCell<Inner>>, result: Result<Ended, Error>) {
-    match result {
-        Ok(f) if !f.truncated => {
+/// End as the core said: at `[DONE]`, at the end of the body, or at an error.
+fn end_with(rc: &Rc<RefCell<Inner>>, terminal: Terminal) {
+    match terminal {
+        Terminal::Done => {
             cancel_body(rc);
-            let completion = json_to_js(&f.result);
+            let json = rc.borrow().dec.snapshot_json();
+            let completion = json_to_js(&json);
             {
                 let inner = rc.borrow();
                 set_route(&completion, &inner.spec, inner.plan.current());
@@ -922,16 +1004,16 @@ fn end_with(rc: &Rc<RefCell<Inner>>, result: Result<Ended, Error>) {
             {
                 let mut inner = rc.borrow_mut();
                 inner.final_completion = Some(completion);
-                inner.final_text = Some(f.text);
-                inner.final_json = Some(f.result);
+                inner.final_text = Some(inner.dec.text().to_owned());
+                inner.final_json = Some(json);
             }
             finish(rc, Outcome::Done);
         }
-        Ok(_) => {
+        Terminal::Truncated => {
             let reason = "the body ended with neither `[DONE]` nor a finish reason";
             fail(rc, Error::truncated(reason), None, true);
         }
-        Err(e) => fail(rc, e, None, false),
+        Terminal::Failed(e) => fail(rc, e, None, false),
     }
 }
 
@@ -967,7 +1049,7 @@ fn fail_recorded(rc: &Rc<RefCell<Inner>>, e: Error, cause: Option<JsValue>, trun
         if let Some(t) = &inner.token {
             e = e.redact(t);
         }
-        (e, json_to_js(&inner.state.snapshot_json()))
+        (e, json_to_js(&inner.dec.snapshot_json()))
     };
     let error = to_js(&e, Some(&partial), cause.as_ref());
     attach_attempts(&error, &rc.borrow().plan.attempts());
@@ -1003,11 +1085,11 @@ fn finish(rc: &Rc<RefCell<Inner>>, outcome: Outcome) {
             let _ = wake.call0(&JsValue::UNDEFINED);
         }
         if inner.final_completion.is_none() {
-            let partial = json_to_js(&inner.state.snapshot_json());
+            let partial = json_to_js(&inner.dec.snapshot_json());
             inner.final_completion = Some(partial);
         }
         if inner.final_text.is_none() {
-            let text = inner.state.text();
+            let text = inner.dec.text().to_owned();
             inner.final_text = Some(text);
         }
         (
@@ -1082,9 +1164,9 @@ fn end_record(rc: &Rc<RefCell<Inner>>, outcome: &Outcome) {
         let Some(record) = inner.spec.record.clone() else {
             return;
         };
-        let usage = inner.state.token_usage(record.prompt_estimate);
+        let usage = inner.dec.token_usage(record.prompt_estimate);
         let store = match outcome {
-            Outcome::Done if inner.state.storable() => inner.final_json.clone(),
+            Outcome::Done if inner.dec.storable() => inner.final_json.clone(),
             _ => None,
         };
         let failed = inner.plan.attempts().len() as u32;
@@ -1130,9 +1212,9 @@ fn finish_info(
     set(&o, "completion", completion);
     let reason = rc
         .borrow()
-        .state
+        .dec
         .finish_reason()
-        .map(|r| JsValue::from_str(&r))
+        .map(JsValue::from_str)
         .unwrap_or(JsValue::NULL);
     set(&o, "finishReason", &reason);
     let usage = Reflect::get(completion, &JsValue::from_str("usage")).unwrap_or(JsValue::UNDEFINED);

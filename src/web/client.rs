@@ -385,6 +385,19 @@ impl InferenceClient {
             })
         })()
         .map_err(|e| to_js(&e, None, None))?;
+        // `accumulate: false`: the stream keeps no text (memory stays flat however long
+        // it runs); `onContent` still gets every delta, the final completion has none.
+        let accumulate = match o {
+            Some(o) => options::boolean(o, "accumulate", "accumulate"),
+            None => Ok(None),
+        }
+        .map_err(|e| to_js(&e, None, None))?
+        .unwrap_or(true);
+        let decode = crate::decode::DecodeOptions {
+            limits: self.cfg.limits,
+            keep_chunks: false,
+            accumulate,
+        };
         // Sent at once, unless the call must first pass the cache, the budget and the
         // rate limiter, or look up a direct provider's model id.
         let gated = prepared
@@ -419,7 +432,7 @@ impl InferenceClient {
             Rc::new(prepared.spec),
             resolving,
             self.cfg.token(),
-            self.cfg.limits,
+            decode,
             cb,
         ))
     }

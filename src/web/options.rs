@@ -410,6 +410,20 @@ pub(crate) fn number(o: &Object, key: &str, path: &str) -> Result<Option<u64>, E
     }
 }
 
+/// `true` or `false`.
+pub(crate) fn boolean(o: &Object, key: &str, path: &str) -> Result<Option<bool>, Error> {
+    let v = get(o, key);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    v.as_bool().map(Some).ok_or_else(|| {
+        Error::input(format!(
+            "`{path}` must be true or false, got {}",
+            type_name(&v)
+        ))
+    })
+}
+
 pub(crate) fn function(o: &Object, key: &str, path: &str) -> Result<Option<Function>, Error> {
     let v = get(o, key);
     if v.is_undefined() || v.is_null() {

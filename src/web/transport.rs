@@ -221,7 +221,7 @@ impl Call {
 
     /// Map a rejected `fetch` or `read()` to our error, by why the controller was
     /// aborted, if it was.
-    fn rejection(&self, e: JsValue, before_headers: bool) -> (Error, Option<JsValue>) {
+    pub(crate) fn rejection(&self, e: JsValue, before_headers: bool) -> (Error, Option<JsValue>) {
         match self.shared.cause.get() {
             Some(Cause::User) => (Error::aborted(), None),
             Some(Cause::Timeout(kind, ms)) => (Error::timeout(kind, ms), None),
