@@ -1,9 +1,9 @@
-// Browser and bundler entry: the wasm module is embedded in a JS module (base64, written by
-// scripts/embed-wasm.mjs) and instantiated before the importer runs (top-level await), so
+// Browser and bundler entry: the wasm module is embedded in a JS module (deflated, base64,
+// written by scripts/embed-wasm.mjs) and instantiated before the importer runs (top-level await), so
 // no init call is needed and no bundler needs a rule for `.wasm` files.
 import init from "./hf_inference_wasm.js";
 import wasmBytes from "./hf_inference_wasm_bg.inline.js";
 
-await init({ module_or_path: wasmBytes() });
+await init({ module_or_path: await wasmBytes() });
 
 export * from "./api.js";
