@@ -13,7 +13,7 @@ import { CLIENTS } from "./lib/clients.mjs";
 import { memPlan } from "./lib/bodies.mjs";
 import { BENCH_DIR, runChild, startHelper, slope, num, table, verdict } from "./lib/common.mjs";
 
-const ORDER = ["raw", "esp", "openai", "hf", "ours", "oursCb"];
+const ORDER = ["raw", "esp", "openai", "hf", "ours", "oursCb", "oursFlat"];
 const KB = 1024;
 const MB = 1024 * 1024;
 
@@ -51,7 +51,7 @@ export async function run({ quick = false, log = () => {} } = {}) {
       `${num(heapSlope, 1)} KB`,
       `${num(rssSlope, 1)} KB`,
       id.startsWith("ours") ? `${num(r.wasmBytes / MB, 1)} MB (${num(wasmSlope, 1)} KB per MiB)` : "",
-      `${num(r.bytes / MB / r.seconds, 1)} MB/s${r.expectedPieces && r.pieces !== r.expectedPieces ? ` (WRONG: ${r.pieces} of ${r.expectedPieces} pieces)` : ""}`,
+      `${num(r.bytes / MB / r.seconds, 1)} MB/s${r.expectedPieces && r.pieces !== r.expectedPieces ? ` (WRONG: ${r.pieces} of ${r.expectedPieces} characters of text)` : ""}`,
     ];
   });
   const lines = [
@@ -73,6 +73,16 @@ export async function run({ quick = false, log = () => {} } = {}) {
         : "not measured",
       // "Flat" taken as under 1 % of the bytes streamed: 10 KB retained per MiB.
       verdict: g ? verdict(kept(g), 10, "lower", " KB/MiB (flat taken as < 10 KB kept per MiB streamed)", (x) => num(x, 1)) : "not measured",
+    },
+    {
+      target: "flat memory with onContent and `accumulate: false` (heap after GC + wasm memory per MiB)",
+      ours: growth.oursFlat ? `${num(kept(growth.oursFlat), 1)} KB/MiB (heap ${num(growth.oursFlat.heap, 1)} + wasm ${num(growth.oursFlat.wasm, 1)})` : "not measured",
+      verdict: growth.oursFlat ? verdict(kept(growth.oursFlat), 10, "lower", " KB/MiB (flat taken as < 10 KB kept per MiB streamed)", (x) => num(x, 1)) : "not measured",
+    },
+    {
+      target: "default (accumulating) growth is the text itself and no more (onContent, heap + wasm per MiB ≤ 1.5× the text's)",
+      ours: growth.oursCb ? `${num(kept(growth.oursCb), 1)} KB/MiB against ${num(plan.textChars / mib / KB, 1)} KB/MiB of text` : "not measured",
+      verdict: growth.oursCb ? verdict(kept(growth.oursCb), 1.5 * (plan.textChars / mib / KB), "lower", " KB/MiB", (x) => num(x, 1)) : "not measured",
     },
   ];
   return { sections: [{ title: "5. Memory", body: lines.join("\n") }], targets, raw: res };

@@ -22,6 +22,7 @@ export const CLIENTS = {
   hf: { title: "@huggingface/inference", short: "@huggingface/inference" },
   ours: { title: "hf-inference-wasm (for await)", short: "ours: for await" },
   oursCb: { title: "hf-inference-wasm (onContent callback; finalCompletion() for tool calls)", short: "ours: onContent" },
+  oursFlat: { title: "hf-inference-wasm (onContent callback, `accumulate: false`)", short: "ours: onContent, accumulate: false" },
 };
 /** The JavaScript peers (the raw floor is not a peer). */
 export const PEER_IDS = ["esp", "openai", "hf"];
@@ -154,7 +155,8 @@ export async function makeClient(id, { fetch: fetchImpl } = {}) {
     }
 
     case "ours":
-    case "oursCb": {
+    case "oursCb":
+    case "oursFlat": {
       // BENCH_OURS_MODULE: profile.mjs points this at a build that keeps wasm function names.
       const { InferenceClient } = await import(process.env.BENCH_OURS_MODULE || "hf-inference-wasm");
       const clients = new Map();
@@ -211,6 +213,7 @@ export async function makeClient(id, { fetch: fetchImpl } = {}) {
             { model: MODEL, messages: MESSAGES },
             {
               signal,
+              ...(id === "oursFlat" ? { accumulate: false } : {}),
               onContent(delta) {
                 if (!seen++) onFirst?.();
                 chunks++;

@@ -5,7 +5,7 @@
 // 25 ms a timer samples process.memoryUsage() (peaks); at each 5 % of progress a full GC runs
 // and the post-GC heap and RSS are recorded against the MiB streamed so far (growth per MiB
 // is the slope over those points from 10 % on). Progress is known exactly: the server sends
-// memPlan(MiB).tokens content events, and each client reports each piece it delivers.
+// memPlan(MiB).tokens content events, and each client reports each piece of text it delivers (progress counts its characters).
 //
 // Prints one JSON line: { seconds, points: [{ mib, heap, rss, external, arrayBuffers, wasm }],
 //   peak: { rss, heap }, maxRssKb, baseline: {...}, pieces, wasmBytes }
@@ -22,7 +22,7 @@ loopbackOnly();
 // Note the wasm instance our package creates, to report its linear memory (a bench-only
 // hook: it wraps the constructor the package's glue calls, and changes nothing else).
 let wasmMemory = null;
-if (id === "ours" || id === "oursCb") {
+if (id.startsWith("ours")) {
   const Original = WebAssembly.Instance;
   const Hooked = function Instance(module, imports) {
     const inst = new Original(module, imports);
@@ -51,9 +51,11 @@ const timer = setInterval(() => {
 
 const points = [];
 let pieces = 0;
+let chars = 0;
 let bytes = 0;
 let nextMark = 0.05;
-const progress = () => (id === "raw" ? bytes / plan.bytes : pieces / plan.tokens);
+// By text delivered, not by pieces: a client may hand over one read's text at once.
+const progress = () => (id === "raw" ? bytes / plan.bytes : chars / plan.textChars);
 const mark = () => {
   while (progress() >= nextMark - 1e-9 && nextMark <= 1.0001) {
     globalThis.gc();
@@ -66,8 +68,9 @@ const t0 = performance.now();
 const result = await client.consume(`${url}/mem/${MIB}/v1`, "text", {
   signal: AbortSignal.timeout(180_000),
   keepText: false,
-  onDelta() {
+  onDelta(delta) {
     pieces++;
+    chars += typeof delta === "string" ? delta.length : 0;
     if (progress() >= nextMark) mark();
   },
   onBytes(n) {
@@ -88,8 +91,8 @@ process.stdout.write(
     baseline,
     end,
     maxRssKb: process.resourceUsage().maxRSS,
-    pieces: id === "raw" ? result.reads : pieces,
-    expectedPieces: id === "raw" ? null : plan.tokens,
+    pieces: id === "raw" ? result.reads : chars,
+    expectedPieces: id === "raw" ? null : plan.textChars,
     bytes: plan.bytes,
     wasmBytes: wasmBytes(),
   }) + "\n",
