@@ -65,9 +65,8 @@ for (const name of ["chatCompletionStream", "textGenerationStream"]) {
 for (const name of ["text", "finalCompletion"]) {
   const wait = ChatStream.prototype[name];
   ChatStream.prototype[name] = function () {
-    const promise = wait.call(this);
-    drive(this);
-    return promise;
+    drive(this); // first: the wasm's own driver starts only if nobody claimed the stream
+    return wait.call(this);
   };
 }
 
@@ -86,7 +85,7 @@ ChatStream.prototype.next = function () {
     }
     iterators.set(this, (it = { queue: [], at: 0, busy: 0, tail: undefined }));
   }
-  if (it.busy === 0 && it.at < it.queue.length) return Promise.resolve({ done: false, value: it.queue[it.at++] });
+  if (it.busy === 0 && it.at < it.queue.length && this._live()) return Promise.resolve({ done: false, value: it.queue[it.at++] });
   it.busy++;
   const step = (it.tail ?? Promise.resolve()).then(() => nextChunk(this, it));
   it.tail = step.then(
@@ -97,6 +96,9 @@ ChatStream.prototype.next = function () {
 };
 
 async function nextChunk(stream, it) {
+  // Once aborted (the signal, a timeout, `abort()`), nothing more goes out, even chunks
+  // already decoded: the wasm's pull reports the end.
+  if (it.at < it.queue.length && !stream._live()) it.queue = [];
   while (it.at >= it.queue.length) {
     const text = await pullBatch(stream, true);
     if (text === undefined) return { done: true, value: undefined };

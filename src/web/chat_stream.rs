@@ -29,8 +29,8 @@ use web_sys::ReadableStreamDefaultReader;
 use super::client::{notify_fallback, notify_retry, route_of, set_route};
 use super::error::{attach_attempts, set, to_js};
 use super::transport::{self, Call, Cause, RequestSpec, Sleep};
-use crate::error::{Error, ErrorKind, MAX_ERROR_BODY_BYTES};
 use crate::decode::{DecodeOptions, StreamDecoder, StreamEvent};
+use crate::error::{Error, ErrorKind, MAX_ERROR_BODY_BYTES};
 use crate::plan::{Next, Plan};
 use crate::protocol::Protocol;
 use crate::response::{disposition, Disposition, PROVIDER_HEADER, REQUEST_ID_HEADERS};
@@ -150,6 +150,9 @@ struct Inner {
     cb: Callbacks,
     /// Callbacks were given: `api.js` drives the stream unless iteration claims it.
     drives_itself: bool,
+    /// The batch the Rust `next()` is handing out, and where in it.
+    queued: String,
+    queued_at: usize,
     snapshot: JsString,
     mode: Mode,
     /// Pulls scheduled and not finished; a new pull waits for `tail` when non-zero.
@@ -233,6 +236,8 @@ impl ChatStream {
             terminal: None,
             cb,
             drives_itself: false,
+            queued: String::new(),
+            queued_at: 0,
             snapshot: JsString::from(""),
             mode: Mode::Unclaimed,
             busy: 0,
@@ -278,6 +283,31 @@ impl ChatStream {
 
 #[wasm_bindgen]
 impl ChatStream {
+    /// The async-iterator step: `{ done, value }` with the next chunk. `api.js` replaces
+    /// it with its own (the body read in JavaScript, chunks parsed there); this one is
+    /// the same pump driven from Rust, for a caller of the bare wasm class.
+    pub fn next(&self) -> Promise {
+        let rc = self.inner.clone();
+        if !claim(&rc, Mode::Iterator) {
+            return Promise::reject(&already_consumed());
+        }
+        schedule(&rc, |rc| async move {
+            loop {
+                if let Some(chunk) = queued_chunk(&rc)? {
+                    return Ok(step(false, &chunk));
+                }
+                match pull(&rc, true).await {
+                    Pulled::Batch { chunks } => {
+                        let mut inner = rc.borrow_mut();
+                        inner.queued = chunks;
+                        inner.queued_at = 0;
+                    }
+                    end => return batch_or_end(&rc, end).map(|_| step(true, &JsValue::UNDEFINED)),
+                }
+            }
+        })
+    }
+
     /// The async half of the pump in `api.js` (`pullBatch`), for what is not a plain
     /// read: headers, retries and fallbacks, what the last read left pending, the end.
     /// Resolves with the next read's chunks (each one's JSON text followed by `"\0"`;
@@ -371,6 +401,13 @@ impl ChatStream {
         }
     }
 
+    /// Whether chunks already decoded may still go out: false once the stream ended or
+    /// its request was aborted. Internal to `api.js`'s iterator.
+    #[wasm_bindgen(js_name = _live)]
+    pub fn is_live(&self) -> bool {
+        live(&self.inner)
+    }
+
     /// Whether callbacks were given at creation: `api.js` then drives the stream from a
     /// microtask, unless iteration claimed it first. Internal.
     #[wasm_bindgen(getter, js_name = _drivesItself)]
@@ -382,14 +419,39 @@ impl ChatStream {
     /// only for the claim that takes it. Internal.
     #[wasm_bindgen(js_name = _claimDriver)]
     pub fn claim_driver(&self) -> bool {
-        let mut inner = self.inner.borrow_mut();
-        if inner.mode == Mode::Unclaimed && inner.outcome.is_none() {
-            inner.mode = Mode::Driver;
-            return true;
-        }
-        false
+        claim_new(&self.inner, Mode::Driver)
     }
+}
 
+/// The next chunk object of the batch [`ChatStream::next`] holds, parsed; a chunk
+/// JavaScript cannot parse fails the stream.
+fn queued_chunk(rc: &Rc<RefCell<Inner>>) -> Result<Option<JsValue>, JsValue> {
+    if !live(rc) {
+        // Aborted or ended: nothing more goes out, even chunks already decoded.
+        rc.borrow_mut().queued.clear();
+        return Ok(None);
+    }
+    let data = {
+        let mut inner = rc.borrow_mut();
+        let rest = inner.queued.get(inner.queued_at..).unwrap_or_default();
+        let Some(nul) = rest.find('\0') else {
+            return Ok(None);
+        };
+        let data = rest[..nul].to_owned();
+        inner.queued_at += nul + 1;
+        data
+    };
+    JSON::parse(&data).map(Some).map_err(|_| {
+        fail(rc, unparsable(&data), None, false);
+        failure_of(rc).unwrap_or(JsValue::UNDEFINED)
+    })
+}
+
+/// Neither ended nor aborted (by the caller's signal or a timeout, not yet seen by a
+/// pull).
+fn live(rc: &Rc<RefCell<Inner>>) -> bool {
+    let inner = rc.borrow();
+    inner.outcome.is_none() && inner.call.as_ref().and_then(Call::aborted).is_none()
 }
 
 /// What a pull resolves `_pull` with: the batch, `undefined` at the end, or the
@@ -537,9 +599,12 @@ impl ChatStream {
                 want,
             });
         }
-        // The driver, if the stream needs one, is started by `api.js`.
+        // `api.js` claims the stream for its own driver first; this one drives a bare
+        // wasm class.
         if rc.borrow().outcome.is_some() {
             settle_waiters(&rc);
+        } else if claim_new(&rc, Mode::Driver) {
+            wasm_bindgen_futures::spawn_local(drive_to_end(rc));
         }
         promise
     }
@@ -552,6 +617,32 @@ fn claim(rc: &Rc<RefCell<Inner>>, mode: Mode) -> bool {
         inner.mode = mode;
     }
     inner.mode == mode
+}
+
+/// Take the stream for `mode` if nobody has; true only for the claim that took it.
+fn claim_new(rc: &Rc<RefCell<Inner>>, mode: Mode) -> bool {
+    let mut inner = rc.borrow_mut();
+    if inner.mode == Mode::Unclaimed && inner.outcome.is_none() {
+        inner.mode = mode;
+        return true;
+    }
+    false
+}
+
+/// Pull until the end, from Rust (a bare wasm class's `text()`/`finalCompletion()`).
+async fn drive_to_end(rc: Rc<RefCell<Inner>>) {
+    loop {
+        let p = schedule(&rc, |rc| async move {
+            Ok(match pull(&rc, false).await {
+                Pulled::Batch { .. } => JsValue::TRUE,
+                Pulled::End => JsValue::FALSE,
+            })
+        });
+        match JsFuture::from(p).await {
+            Ok(v) if v.is_truthy() => continue,
+            _ => break,
+        }
+    }
 }
 
 fn already_consumed() -> JsValue {

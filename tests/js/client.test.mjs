@@ -371,6 +371,70 @@ describe("errors inside a stream", () => {
 });
 
 // -----------------------------------------------------------------------------------------------
+describe("the pump: one read of the body at a time", () => {
+  test("next() called many times without awaiting yields every chunk once, in order", T, async () => {
+    const expected = scripts.emoji.expected.text;
+    for (const split of ["", "/split/1", "/split/random/5"]) {
+      const stream = client(`${split}/script/emoji`).chatCompletionStream(req());
+      // Far more calls than chunks, all at once: each settles in call order.
+      const steps = await within(Promise.all(Array.from({ length: 400 }, () => stream.next())), 5_000, "400 next() calls");
+      const firstDone = steps.findIndex((s) => s.done);
+      assert.ok(firstDone > 0, `some chunks, then done (${split})`);
+      assert.ok(steps.slice(firstDone).every((s) => s.done && s.value === undefined), "done stays done");
+      const text = steps
+        .slice(0, firstDone)
+        .map((s) => s.value.choices?.[0]?.delta?.content ?? "")
+        .join("");
+      assert.equal(text, expected, split);
+    }
+  });
+
+  test("a read carrying many chunks gives onContent their text joined, and onChunk each chunk", T, async () => {
+    // No split: the whole scripted body arrives in one or a few reads.
+    const rec = await runCallbacks(client("/script/emoji"));
+    assert.ok(rec.result.ok);
+    assert.equal(rec.deltas.join(""), scripts.emoji.expected.text);
+    assertSnapshots(rec);
+    const fromChunks = rec.chunks.map((c) => c.choices?.[0]?.delta?.content ?? "").join("");
+    assert.equal(fromChunks, scripts.emoji.expected.text);
+    assert.ok(rec.chunks.length >= rec.deltas.length, `${rec.chunks.length} chunks for ${rec.deltas.length} onContent calls`);
+  });
+
+  test("an AbortSignal fired after the first chunk ends iteration, even with decoded chunks left", T, async () => {
+    const ac = new AbortController();
+    const stream = client("/fault/stall-mid").chatCompletionStream(req(), { signal: ac.signal });
+    const first = await within(stream.next(), 5_000, "first chunk");
+    assert.equal(first.done, false);
+    ac.abort();
+    const next = await within(stream.next(), 5_000, "next() after the abort");
+    assert.deepEqual(next, { done: true, value: undefined });
+    assert.equal(stream.ended, true);
+    const partial = await within(stream.finalCompletion(), 5_000, "finalCompletion() after the abort");
+    assert.ok(FAULT_PARTIAL_TEXT.startsWith(contentOf(partial)), `the partial is a prefix of what was sent: ${inspect(contentOf(partial))}`);
+  });
+
+  test("accumulate: false streams every piece to onContent and keeps no text", T, async () => {
+    const expected = scripts.emoji.expected.text;
+    for (const split of ["", "/split/1"]) {
+      const deltas = [];
+      const finishes = [];
+      const stream = client(`${split}/script/emoji`).chatCompletionStream(req(), { accumulate: false, onContent: (d) => deltas.push(d), onFinish: (f) => finishes.push(f) });
+      const text = await within(stream.text(), 5_000, "text()");
+      assert.equal(deltas.join(""), expected, split);
+      assert.equal(text, "", "nothing was kept");
+      assert.equal(finishes.length, 1);
+      assert.equal(finishes[0].finishReason, scripts.emoji.expected.finishReason, "the finish reason is still known");
+    }
+  });
+
+  test("accumulate must be a boolean", T, async () => {
+    const err = await settle(() => client("/script/emoji").chatCompletionStream(req(), { accumulate: "no" }).text());
+    assert.equal(err.ok, false);
+    assertInferenceError(err.error, "input");
+    assert.match(err.error.message, /`accumulate` must be true or false, got string/);
+  });
+});
+
 describe("HTTP errors", () => {
   for (const status of [400, 401, 404, 429, 500, 503]) {
     test(`/status/${status} → InferenceError kind http with status, code and request id`, T, async () => {
