@@ -35,6 +35,8 @@ export async function run({ quick = false, log = () => {} } = {}) {
     { name: "tool", route: "/s/tool/bulk", kind: "tool", shape: "tool", tiny: false },
     { name: "text-tiny", route: "/s/text/bulk", kind: "text", shape: "text", tiny: true, runs: tinyRuns, warmup: 1 },
     { name: "tool-tiny", route: "/s/tool/bulk", kind: "tool", shape: "tool", tiny: true, runs: tinyRuns, warmup: 1 },
+    { name: "text-mem", route: "/s/text/bulk", kind: "text", shape: "text", mem: true },
+    { name: "tool-mem", route: "/s/tool/bulk", kind: "tool", shape: "tool", mem: true },
   ];
 
   const server = await startHelper(path.join(BENCH_DIR, "lib/stream-server.mjs"));
@@ -99,19 +101,34 @@ export async function run({ quick = false, log = () => {} } = {}) {
       ];
     });
     lines.push("");
-    lines.push(`**${shape.label}, ${sc.tiny ? "delivered in 4–16 byte pieces" : "written as fast as the socket takes it"}**`);
+    lines.push(`**${shape.label}, ${sc.mem ? "from memory in 16 KB pieces (no socket)" : sc.tiny ? "delivered in 4–16 byte pieces" : "written as fast as the socket takes it"}**`);
     lines.push("");
     lines.push(table(["client", "median (min–max)", "MB/s", "chunks/s", "× fastest peer", "overhead/chunk", "output"], rows, "lrrrrrl"));
     if (peerBest) {
-      const ours = fig("ours", sc.name);
-      const ratio = ours.mbps / peerBest.f.mbps;
-      const want = sc.tiny ? 2 : 1.5;
-      targets.push({
-        target: `decode throughput, ${sc.name}${sc.tiny ? " (tiny chunks)" : ""}: ≥ ${want}× fastest JS peer`,
-        ours: `${num(ratio, 2)}× ${CLIENTS[peerBest.id].short} (${num(ours.mbps, 1)} vs ${num(peerBest.f.mbps, 1)} MB/s)`,
-        // A ratio target is missed by a factor, not a difference: "needs 4.8× the throughput".
-        verdict: !Number.isFinite(ratio) ? "not measured" : ratio >= want ? "met" : `missed: needs ${num(want / ratio, 1)}× its throughput`,
-      });
+      // Issue 12's targets: onContent/text() ≥ 2× and for await ≥ 1× the fastest peer;
+      // tiny pieces within 1.5× of the raw floor.
+      for (const [id, what, want] of sc.tiny ? [] : [["oursCb", "onContent/text()", 2], ["ours", "for await", 1]]) {
+        const f = fig(id, sc.name);
+        const ratio = f.mbps / peerBest.f.mbps;
+        // Nothing that reads the body can beat reading it: say so where the floor is the limit.
+        const floor = raw.mbps / peerBest.f.mbps;
+        targets.push({
+          target: `decode throughput, ${sc.name}, ${what}: ≥ ${want}× fastest JS peer`,
+          ours: `${num(ratio, 2)}× ${CLIENTS[peerBest.id].short} (${num(f.mbps, 1)} vs ${num(peerBest.f.mbps, 1)} MB/s; the raw floor is ${num(floor, 2)}×)`,
+          // A ratio target is missed by a factor, not a difference: "needs 4.8× the throughput".
+          verdict: !Number.isFinite(ratio) ? "not measured" : ratio >= want ? "met" : `missed: needs ${num(want / ratio, 2)}× its throughput${floor < want ? " (beyond the raw floor here)" : ""}`,
+        });
+      }
+      if (sc.tiny)
+        for (const id of ["ours", "oursCb"]) {
+          const f = fig(id, sc.name);
+          const r = f.t / raw.t;
+          targets.push({
+            target: `tiny pieces, ${sc.name}, ${CLIENTS[id].short}: within 1.5× of the raw read floor`,
+            ours: `${num(r, 2)}× the floor's time (${ms(f.t)} vs ${ms(raw.t)})`,
+            verdict: !Number.isFinite(r) ? "not measured" : r <= 1.5 ? "met" : `missed by ${num(r / 1.5, 2)}×`,
+          });
+        }
     }
   }
   const tsv = results.tinyserver;

@@ -12,6 +12,7 @@
 import { createHash } from "node:crypto";
 import { loopbackOnly } from "./common.mjs";
 import { makeClient, tinyChunkFetch } from "./clients.mjs";
+import { textStream, toolStream } from "./bodies.mjs";
 
 const cfg = JSON.parse(process.argv[2]);
 loopbackOnly();
@@ -21,6 +22,26 @@ const CALL_CAP_MS = 60_000;
 
 const normal = await makeClient(cfg.client);
 const tiny = await makeClient(cfg.client, { fetch: tinyChunkFetch() });
+
+// In memory: no socket. The same bodies, already in memory, reach every client as a
+// ReadableStream of 16 KB pieces from a `fetch` of this process (the request is not sent).
+// What is left is the client's own work: the decode, callbacks and objects.
+const MEM_BODIES = cfg.scenarios.some((s) => s.mem) ? { text: textStream().body, tool: toolStream().body } : {};
+const MEM_PIECE = 16 * 1024;
+function memoryFetch(input, init) {
+  const url = String(input?.url ?? input);
+  const bytes = MEM_BODIES[url.includes("/s/tool/") ? "tool" : "text"];
+  let at = 0;
+  const body = new ReadableStream({
+    pull(controller) {
+      if (at >= bytes.length) return controller.close();
+      controller.enqueue(new Uint8Array(bytes.subarray(at, (at += MEM_PIECE))));
+    },
+  });
+  init?.signal?.throwIfAborted?.();
+  return Promise.resolve(new Response(body, { status: 200, headers: { "content-type": "text/event-stream" } }));
+}
+const mem = cfg.scenarios.some((s) => s.mem) ? await makeClient(cfg.client, { fetch: memoryFetch }) : null;
 
 async function once(client, base, kind, onFirst) {
   const signal = AbortSignal.timeout(CALL_CAP_MS);
@@ -38,7 +59,7 @@ async function once(client, base, kind, onFirst) {
 
 const out = { scenarios: {}, ttft: null };
 for (const s of cfg.scenarios) {
-  const client = s.tiny ? tiny : normal;
+  const client = s.mem ? mem : s.tiny ? tiny : normal;
   const base = `${cfg.url}${s.route}/v1`;
   const res = { times: [], chunks: NaN, bytes: NaN, reads: NaN, ok: true, error: null, failures: [] };
   const runs = s.runs ?? cfg.runs;
