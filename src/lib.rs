@@ -1,11 +1,19 @@
 //! hf-inference-wasm: a streaming client and auth proxy for Hugging Face Inference
 //! Providers and any OpenAI-compatible or TGI server, compiled to WebAssembly.
 //!
-//! The crate has two layers (see `DESIGN.md`):
-//! - the **core** (`error`, `sse`, `types`, `stream`, ...): pure Rust, no JS, no I/O, no
-//!   clock, no randomness. It decides everything and is tested natively.
-//! - the **shell** (`web`, only on `wasm32`): moves bytes between `fetch` and the core
-//!   and exposes the JavaScript API.
+//! The crate has two layers (see `DESIGN.md`), and the folders show them:
+//! - the **core**, every module at the top of `src/` and `src/proxy/`: pure Rust, no JS,
+//!   no I/O, no clock, no randomness (time and jitter are passed in). Wire formats
+//!   (`sse`, `scan`, `decode`, `types`, `tgi`, `relay`, `error`, `response`) and
+//!   decisions (`retry`, `plan`, `timeouts`, `providers`, `hub`, `cache`, `meter`,
+//!   `usage`, `ratelimit`, `difficulty`, `options`, `proxy`). It decides everything and
+//!   is tested natively. It must never name a JS type.
+//! - the **bindings**, `src/web/` (only on `wasm32`): `web/client/` is the client
+//!   entry's (`feature = "client"`), `web/proxy/` the proxy entry's (`feature =
+//!   "proxy"`), and `web/{sys,transport,error,options}.rs` what both use. They move
+//!   bytes between JavaScript and the core and expose the JavaScript API; they must
+//!   never decide an HTTP, SSE, retry or policy question. The rest of the shell is plain
+//!   JavaScript in `js/` (the stream read loop, the entries, the Node adapter).
 
 // `Error` is large (it keeps status, code, request id and a bounded body) and travels
 // only on the cold path; boxing it would cost an allocation per error for nothing.

@@ -3,13 +3,11 @@
 //! Owns: everything that touches JS. Must never: decide an HTTP, SSE, retry or policy
 //! question itself; it asks the core. Raw bindings live in `sys`.
 //!
-//! Two entries are built from it, each as its own wasm: the client (`feature = "client"`:
-//! `chat_stream`, `client`, `hub`, `metering`) and the proxy (`feature = "proxy"`:
-//! `proxy`). `error`, `options`, `sys` and `transport` serve both; in a build of one
+//! Two entries are built from it, each as its own wasm: the client binding
+//! (`feature = "client"`: `client/`) and the proxy binding (`feature = "proxy"`:
+//! `proxy/`); neither imports the other. `error`, `options`, `sys` and `transport` serve both; in a build of one
 //! entry, the pieces only the other uses are dead code, which is expected there.
 
-#[cfg(feature = "client")]
-mod chat_stream;
 #[cfg(feature = "client")]
 mod client;
 #[cfg_attr(
@@ -17,10 +15,6 @@ mod client;
     allow(dead_code, unused_imports)
 )]
 mod error;
-#[cfg(feature = "client")]
-mod hub;
-#[cfg(feature = "client")]
-mod metering;
 #[cfg_attr(
     not(all(feature = "client", feature = "proxy")),
     allow(dead_code, unused_imports)
@@ -40,8 +34,6 @@ mod sys;
 mod transport;
 
 #[cfg(feature = "client")]
-pub use chat_stream::ChatStream;
-#[cfg(feature = "client")]
-pub use client::InferenceClient;
+pub use client::{ChatStream, InferenceClient};
 #[cfg(feature = "proxy")]
 pub use proxy::{Proxy, ProxyStateCore};

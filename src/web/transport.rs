@@ -338,7 +338,7 @@ pub(crate) struct RequestSpec {
     pub on_retry: Option<Function>,
     pub on_fallback: Option<Function>,
     /// What the call reports when it ends (usage, cost, latency), when metered.
-    pub record: Option<Rc<super::metering::CallRecord>>,
+    pub record: Option<Rc<super::client::metering::CallRecord>>,
 }
 
 #[cfg(feature = "client")]

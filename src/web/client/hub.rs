@@ -14,14 +14,14 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::AbortSignal;
 
-use super::sys;
-use super::transport;
 use crate::error::{Error, MAX_ERROR_BODY_BYTES};
 use crate::hub::{
     mapping_request, parse_mapping, token_identity, CacheConfig, CacheLookup, Mapping, MappingCache,
 };
 use crate::providers::Auth;
 use crate::timeouts::Timeouts;
+use crate::web::sys;
+use crate::web::transport;
 
 /// The Hub's answer is a model card: a few KB, rarely more.
 const MAX_MAPPING_BYTES: usize = 1 << 20;

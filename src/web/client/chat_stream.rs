@@ -26,15 +26,15 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use web_sys::ReadableStreamDefaultReader;
 
-use super::client::{notify_fallback, notify_retry, route_of, set_route};
-use super::error::{attach_attempts, set, to_js};
-use super::transport::{self, Call, Cause, RequestSpec, Sleep};
+use super::{notify_fallback, notify_retry, route_of, set_route};
 use crate::decode::{DecodeOptions, StreamDecoder, StreamEvent};
 use crate::error::{Error, ErrorKind, MAX_ERROR_BODY_BYTES};
 use crate::plan::{Next, Plan};
 use crate::protocol::Protocol;
 use crate::response::{disposition, Disposition, PROVIDER_HEADER, REQUEST_ID_HEADERS};
 use crate::retry::ResponseHints;
+use crate::web::error::{attach_attempts, set, to_js};
+use crate::web::transport::{self, Call, Cause, RequestSpec, Sleep};
 use crate::{relay, tgi, types};
 
 /// The largest JSON body read where a stream was expected (it carries an error).

@@ -21,9 +21,6 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::AbortSignal;
 
-use super::error::set;
-use super::options::{function, get, known, number, object, string, type_name};
-use super::sys;
 use crate::cache::{self, CacheKey, CacheMode, CacheOptions, CachePlan, MemoryCache};
 use crate::difficulty::{Chosen, Router};
 use crate::error::Error;
@@ -35,6 +32,9 @@ use crate::options as keys;
 use crate::ratelimit::{Acquire, Limiter, Permit, RateLimitOptions, Ticket};
 use crate::retry::ResponseHints;
 use crate::usage::{PriceTable, TokenUsage};
+use crate::web::error::set;
+use crate::web::options::{function, get, known, number, object, string, type_name};
+use crate::web::sys;
 
 /// The longest a call waits in the client's rate-limit queue.
 const MAX_QUEUE_WAIT_MS: u64 = 10 * 60 * 1000;

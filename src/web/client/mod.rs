@@ -1,10 +1,23 @@
-//! The exported `InferenceClient`.
+//! The client binding: the exported `InferenceClient` and `ChatStream`, what the
+//! browser, Node, bundler and Workers entries of `hf-inference-wasm` load (built with
+//! `feature = "client"` only, so it carries no proxy code).
 //!
-//! Owns: the client's checked configuration and the two ways to call chat
-//! (`chatCompletion`, `chatCompletionStream`), including the attempt loop of a
-//! non-streamed call. Must never: build a URL or header itself (`crate::providers`
-//! does), interpret a response (`crate::response`, `crate::types`, `crate::stream` do),
-//! or decide whether to retry (`crate::retry` does; this file only sleeps and re-sends).
+//! Owns: the client's checked configuration and the ways to call chat and text
+//! generation (`chatCompletion`, `chatCompletionStream`, `textGeneration…`), including
+//! the attempt loop of a non-streamed call; `chat_stream` (one stream, pumped one read
+//! at a time through `crate::decode`; the read loop itself is plain JS in `js/api.js`),
+//! `hub` (the mapping cache and look-ups in flight), `metering` (meter, price table,
+//! response cache, rate limiter and route rules around each call). Must never: build a
+//! URL or header itself (`crate::providers` does), interpret a response
+//! (`crate::response`, `crate::types`, `crate::decode` do), decide whether to retry
+//! (`crate::retry` does; this only sleeps and re-sends), or import anything from the
+//! proxy binding.
+
+mod chat_stream;
+mod hub;
+pub(crate) mod metering;
+
+pub use chat_stream::ChatStream;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -13,12 +26,6 @@ use js_sys::{Function, Object, Promise, JSON};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::chat_stream::{Callbacks, ChatStream, Resolving};
-use super::error::{attach_attempts, describe, set, to_js};
-use super::hub::{warn, LookupRequest, Lookups};
-use super::metering::{self, CallRecord, Ended, Metering};
-use super::options::{self, CallOptions, Routing};
-use super::transport::{self, Call, RequestSpec, Sleep};
 use crate::error::{Error, ErrorKind, MAX_ERROR_BODY_BYTES};
 use crate::hub::TASK_CHAT;
 use crate::plan::{Next, Plan};
@@ -29,7 +36,13 @@ use crate::retry::{BreakerOptions, BreakerState, Breakers, ResponseHints, RetryO
 use crate::sse::Limits;
 use crate::tgi::{TextGenerationRequest, TgiRouteRequest};
 use crate::timeouts::Timeouts;
+use crate::web::error::{attach_attempts, describe, set, to_js};
+use crate::web::options::{self, CallOptions, Routing};
+use crate::web::transport::{self, Call, RequestSpec, Sleep};
 use crate::{models, providers, tgi, types};
+use chat_stream::{Callbacks, Resolving};
+use hub::{warn, LookupRequest, Lookups};
+use metering::{CallRecord, Ended, Metering};
 
 /// The largest non-streamed completion body read.
 const MAX_COMPLETION_BYTES: usize = 64 << 20;
