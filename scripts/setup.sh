@@ -31,9 +31,17 @@ fi
 # The real-client test layer's Python clients, pinned, in tests/clients/.venv.
 bash tests/clients/venv.sh
 
-if [ "$browser" = yes ] && { ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; }; then
-  echo "setup: installing Debian's chromium and chromium-driver"
+if [ "$browser" = yes ] && { ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! command -v firefox-esr >/dev/null; }; then
+  echo "setup: installing Debian's chromium, chromium-driver and firefox-esr"
   sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
   $sudo apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q chromium chromium-driver
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q chromium chromium-driver firefox-esr
+fi
+
+# geckodriver (the wasm tests' WebDriver for Firefox): Debian has none and npm's downloads
+# a binary, so it is built from crates.io, pinned (about 3 minutes).
+geckodriver_version=0.37.1
+if [ "$browser" = yes ] && [ "$(geckodriver --version 2>/dev/null | awk 'NR==1 {print $2}')" != "$geckodriver_version" ]; then
+  echo "setup: installing geckodriver $geckodriver_version (cargo install, a few minutes)"
+  cargo install geckodriver --version "$geckodriver_version" --locked --force
 fi

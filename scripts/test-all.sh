@@ -81,6 +81,14 @@ else
     echo "=== wasm-chromium FAILED: chromedriver is not installed (scripts/setup.sh --browser installs it)"
     status=1; failed=$((failed + 1))
   fi
+  # The runner rejects --quiet when it drives Firefox.
+  if command -v geckodriver >/dev/null && command -v firefox-esr >/dev/null; then
+    run wasm-firefox env WASM_BINDGEN_USE_BROWSER=1 GECKODRIVER="$(command -v geckodriver)" \
+      cargo test --target wasm32-unknown-unknown --test wasm_fetch
+  else
+    echo "=== wasm-firefox FAILED: geckodriver or firefox-esr is not installed (scripts/setup.sh --browser installs both)"
+    status=1; failed=$((failed + 1))
+  fi
 fi
 kill "$server_pid" 2>/dev/null; server_pid=""
 

@@ -10,6 +10,13 @@
 //! One timer per call instead of one per chunk: body activity only moves a timestamp.
 //! When the timer fires early (because activity pushed the idle deadline back), `check`
 //! answers [`Check::Wait`] with the remainder.
+//!
+//! Engines differ in when `fetch()` resolves ([`FetchResolves`]): Chromium, Node, workerd
+//! resolve it at the response headers; Gecko (Firefox) only once the first body bytes (or
+//! the end of the body) arrived, so a shell there cannot see headers before the body. For
+//! a request that asks for an event stream in such an engine, the first-chunk wait counts
+//! from the request instead of from the headers it cannot see
+//! ([`Watchdog::for_request`]); everything else is the same in every engine.
 
 use crate::error::TimeoutKind;
 
@@ -44,6 +51,55 @@ impl Default for Timeouts {
     }
 }
 
+/// When the engine's `fetch()` resolves, which decides what a shell can see while the
+/// request is pending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetchResolves {
+    /// At the response headers (Chromium, Node's undici, workerd, Deno): the headers
+    /// wait and the first-chunk wait are told apart.
+    AtHeaders,
+    /// Only with the first body bytes, or the end of the body (Gecko: measured in Firefox
+    /// 140 ESR, where a server that sent its headers and then nothing leaves `fetch()`
+    /// pending; `XMLHttpRequest` reaches `HEADERS_RECEIVED` no sooner). Headers and the
+    /// first chunk arrive together, as far as the shell can tell.
+    AtFirstBytes,
+}
+
+impl FetchResolves {
+    /// The engine's behaviour from its `navigator.userAgent`. There is no feature to
+    /// detect (it is not an API, only a timing), so the engine token is the only signal:
+    /// Gecko's user agent carries `Gecko/<build date>` (every Gecko browser: Firefox,
+    /// its forks, Firefox for Android), while WebKit and Blink only say "like Gecko".
+    /// No user agent (older Node) means an engine that resolves at headers.
+    pub fn for_user_agent(user_agent: Option<&str>) -> FetchResolves {
+        let gecko = user_agent.is_some_and(|ua| {
+            ua.match_indices("Gecko/")
+                .any(|(i, _)| ua[i + 6..].starts_with(|c: char| c.is_ascii_digit()))
+        });
+        if gecko {
+            FetchResolves::AtFirstBytes
+        } else {
+            FetchResolves::AtHeaders
+        }
+    }
+}
+
+/// Whether a request's headers ask for an event stream (`accept: text/event-stream`, as
+/// [`crate::providers::chat_headers`] sets for every stream). Only a stream waits for its
+/// first chunk after the headers; a non-streamed answer's body follows its headers.
+pub fn expects_event_stream<N: AsRef<str>, V: AsRef<str>>(headers: &[(N, V)]) -> bool {
+    headers.iter().any(|(n, v)| {
+        n.as_ref().eq_ignore_ascii_case("accept")
+            && v.as_ref().split(',').any(|m| {
+                m.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .eq_ignore_ascii_case("text/event-stream")
+            })
+    })
+}
+
 /// Where a call is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -74,6 +130,9 @@ pub struct Watchdog {
     phase: Phase,
     /// When the current phase began, or the last body activity in [`Phase::Body`].
     mark: f64,
+    /// In [`Phase::Headers`], the first-chunk wait runs too, from the request: the engine
+    /// shows no headers before the first body bytes ([`Watchdog::for_request`]).
+    first_chunk_from_request: bool,
 }
 
 impl Watchdog {
@@ -84,7 +143,27 @@ impl Watchdog {
             started: now_ms,
             phase: Phase::Headers,
             mark: now_ms,
+            first_chunk_from_request: false,
         }
+    }
+
+    /// A call that starts now, in an engine whose `fetch()` resolves as `resolves` says,
+    /// for a request that does (`stream`) or does not ask for an event stream.
+    ///
+    /// Where `fetch()` resolves only with the first body bytes ([`FetchResolves::AtFirstBytes`])
+    /// and the request is a stream, the headers wait and the first-chunk wait both run
+    /// from the request, and the one that runs out first fires under its own name: the
+    /// first-chunk wait cannot start at headers the engine does not show, and without it
+    /// a stream stalled after its headers would wait for the (long) headers timeout
+    /// instead. So there `firstChunk` bounds "request sent → first body bytes", which is
+    /// stricter than "headers → first body bytes" by the time the server took to send its
+    /// headers (for a stream, normally a fraction of a second). A non-streamed answer's
+    /// body follows its headers, so its wait stays the headers timeout, as everywhere.
+    /// Where `fetch()` resolves at the headers, this is [`Watchdog::new`].
+    pub fn for_request(t: Timeouts, now_ms: f64, resolves: FetchResolves, stream: bool) -> Self {
+        let mut w = Watchdog::new(t, now_ms);
+        w.first_chunk_from_request = stream && resolves == FetchResolves::AtFirstBytes;
+        w
     }
 
     /// The settings in force.
@@ -124,35 +203,48 @@ impl Watchdog {
     }
 
     /// Has a deadline passed at `now_ms`? The total bound wins a tie, since it is the
-    /// one the caller cannot extend.
+    /// one the caller cannot extend; of two phase waits that both ran out (the headers
+    /// and first-chunk waits of [`Watchdog::for_request`]), the one that ran out first,
+    /// the headers wait on a tie.
     pub fn check(&self, now_ms: f64) -> Check {
-        if self.phase == Phase::Done {
-            return Check::Wait(None);
-        }
-        let (phase_limit, phase_kind) = match self.phase {
-            Phase::Headers => (self.t.headers_ms, TimeoutKind::Headers),
-            Phase::FirstChunk => (self.t.first_chunk_ms, TimeoutKind::FirstChunk),
-            Phase::Body => (self.t.idle_ms, TimeoutKind::Idle),
+        let mut waits = [None, None];
+        match self.phase {
             Phase::Done => return Check::Wait(None),
-        };
-        let total_left = remaining(self.t.total_ms, self.started, now_ms);
-        let phase_left = remaining(phase_limit, self.mark, now_ms);
-        if total_left == Some(0) {
+            Phase::Headers => {
+                waits[0] = Some((self.t.headers_ms, TimeoutKind::Headers));
+                if self.first_chunk_from_request {
+                    waits[1] = Some((self.t.first_chunk_ms, TimeoutKind::FirstChunk));
+                }
+            }
+            Phase::FirstChunk => waits[0] = Some((self.t.first_chunk_ms, TimeoutKind::FirstChunk)),
+            Phase::Body => waits[0] = Some((self.t.idle_ms, TimeoutKind::Idle)),
+        }
+        if remaining(self.t.total_ms, self.started, now_ms) == Some(0) {
             return Check::Expired {
                 which: TimeoutKind::Total,
                 after_ms: self.t.total_ms,
             };
         }
-        if phase_left == Some(0) {
+        // Both phase waits start at `mark`, so the shorter limit is the one that ran
+        // out first.
+        let expired = waits
+            .iter()
+            .flatten()
+            .filter(|&&(limit, _)| remaining(limit, self.mark, now_ms) == Some(0))
+            .min_by_key(|&&(limit, _)| limit);
+        if let Some(&(limit, which)) = expired {
             return Check::Expired {
-                which: phase_kind,
-                after_ms: phase_limit,
+                which,
+                after_ms: limit,
             };
         }
-        Check::Wait(match (total_left, phase_left) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        })
+        let next = waits
+            .iter()
+            .flatten()
+            .filter_map(|&(limit, _)| remaining(limit, self.mark, now_ms))
+            .chain(remaining(self.t.total_ms, self.started, now_ms))
+            .min();
+        Check::Wait(next)
     }
 }
 
@@ -278,5 +370,249 @@ mod tests {
         let w = Watchdog::new(t(100, 50, 30, 1000), 500.0);
         assert_eq!(w.check(0.0), Check::Wait(Some(100)));
         assert_eq!(w.check(f64::NAN), Check::Wait(Some(100)));
+    }
+
+    const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0";
+    const FIREFOX_ANDROID: &str =
+        "Mozilla/5.0 (Android 14; Mobile; rv:140.0) Gecko/140.0 Firefox/140.0";
+    const CHROMIUM: &str =
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36";
+    const SAFARI: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Safari/605.1.15";
+    const FIREFOX_IOS: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) FxiOS/140.0 Mobile/15E148 Safari/605.1.15";
+
+    #[test]
+    fn gecko_is_told_apart_by_its_engine_token_not_by_like_gecko() {
+        use FetchResolves::*;
+        assert_eq!(FetchResolves::for_user_agent(Some(FIREFOX)), AtFirstBytes);
+        assert_eq!(
+            FetchResolves::for_user_agent(Some(FIREFOX_ANDROID)),
+            AtFirstBytes
+        );
+        for ua in [
+            CHROMIUM,
+            SAFARI,
+            FIREFOX_IOS,
+            "Node.js/22",
+            "Cloudflare-Workers",
+            "Deno/2.1",
+            "",
+            "Gecko/",
+            "Gecko/x",
+        ] {
+            assert_eq!(FetchResolves::for_user_agent(Some(ua)), AtHeaders, "{ua}");
+        }
+        assert_eq!(FetchResolves::for_user_agent(None), AtHeaders);
+        // Not a panic on a multi-byte neighbour.
+        assert_eq!(FetchResolves::for_user_agent(Some("Gecko/é")), AtHeaders);
+    }
+
+    #[test]
+    fn a_stream_is_a_request_that_accepts_an_event_stream() {
+        fn h(v: &str) -> Vec<(&str, &str)> {
+            vec![("content-type", "application/json"), ("Accept", v)]
+        }
+        assert!(expects_event_stream(&h("text/event-stream")));
+        assert!(expects_event_stream(&h(
+            "application/json, Text/Event-Stream; q=0.9"
+        )));
+        assert!(!expects_event_stream(&h("application/json")));
+        assert!(!expects_event_stream(&h("text/event-streams")));
+        assert!(!expects_event_stream(&[("x-accept", "text/event-stream")]));
+        assert!(!expects_event_stream::<&str, &str>(&[]));
+    }
+
+    #[test]
+    fn where_fetch_resolves_with_the_first_bytes_a_streams_first_chunk_wait_counts_from_the_request(
+    ) {
+        // The server sent its headers at once and then nothing: the shell still awaits
+        // fetch(), in the headers phase, and the first-chunk wait runs out first.
+        let w = Watchdog::for_request(
+            t(1000, 150, 30, 5000),
+            0.0,
+            FetchResolves::AtFirstBytes,
+            true,
+        );
+        assert_eq!(w.phase(), Phase::Headers);
+        assert_eq!(w.check(100.0), Check::Wait(Some(50)));
+        assert_eq!(
+            w.check(150.0),
+            Check::Expired {
+                which: TimeoutKind::FirstChunk,
+                after_ms: 150
+            }
+        );
+    }
+
+    #[test]
+    fn where_fetch_resolves_with_the_first_bytes_a_shorter_headers_wait_still_fires_as_headers() {
+        let w = Watchdog::for_request(
+            t(100, 500, 30, 5000),
+            0.0,
+            FetchResolves::AtFirstBytes,
+            true,
+        );
+        assert_eq!(w.check(40.0), Check::Wait(Some(60)));
+        assert_eq!(
+            w.check(100.0),
+            Check::Expired {
+                which: TimeoutKind::Headers,
+                after_ms: 100
+            }
+        );
+        // Equal waits: named as the headers wait.
+        let w = Watchdog::for_request(
+            t(100, 100, 30, 5000),
+            0.0,
+            FetchResolves::AtFirstBytes,
+            true,
+        );
+        assert_eq!(
+            w.check(100.0),
+            Check::Expired {
+                which: TimeoutKind::Headers,
+                after_ms: 100
+            }
+        );
+    }
+
+    #[test]
+    fn a_late_timer_names_the_wait_that_ran_out_first() {
+        let w = Watchdog::for_request(
+            t(300, 150, 30, 5000),
+            0.0,
+            FetchResolves::AtFirstBytes,
+            true,
+        );
+        assert_eq!(
+            w.check(400.0),
+            Check::Expired {
+                which: TimeoutKind::FirstChunk,
+                after_ms: 150
+            }
+        );
+        let w = Watchdog::for_request(
+            t(150, 300, 30, 5000),
+            0.0,
+            FetchResolves::AtFirstBytes,
+            true,
+        );
+        assert_eq!(
+            w.check(400.0),
+            Check::Expired {
+                which: TimeoutKind::Headers,
+                after_ms: 150
+            }
+        );
+    }
+
+    #[test]
+    fn where_fetch_resolves_with_the_first_bytes_the_total_bound_still_wins() {
+        let w = Watchdog::for_request(
+            t(1000, 150, 30, 150),
+            0.0,
+            FetchResolves::AtFirstBytes,
+            true,
+        );
+        assert_eq!(
+            w.check(150.0),
+            Check::Expired {
+                which: TimeoutKind::Total,
+                after_ms: 150
+            }
+        );
+    }
+
+    #[test]
+    fn a_disabled_first_chunk_wait_leaves_the_headers_wait_alone() {
+        let w = Watchdog::for_request(t(1000, 0, 30, 0), 0.0, FetchResolves::AtFirstBytes, true);
+        assert_eq!(w.check(500.0), Check::Wait(Some(500)));
+        assert_eq!(
+            w.check(1000.0),
+            Check::Expired {
+                which: TimeoutKind::Headers,
+                after_ms: 1000
+            }
+        );
+    }
+
+    #[test]
+    fn once_fetch_resolved_the_phases_are_the_same_in_every_engine() {
+        let mut w = Watchdog::for_request(
+            t(1000, 150, 30, 5000),
+            0.0,
+            FetchResolves::AtFirstBytes,
+            true,
+        );
+        w.enter(Phase::FirstChunk, 120.0);
+        assert_eq!(w.check(200.0), Check::Wait(Some(70)));
+        assert!(w.activity(200.0));
+        assert_eq!(
+            w.check(230.0),
+            Check::Expired {
+                which: TimeoutKind::Idle,
+                after_ms: 30
+            }
+        );
+    }
+
+    #[test]
+    fn a_slow_headers_server_gets_the_headers_timeout_where_fetch_resolves_at_headers() {
+        // Chromium, Node, workerd: the first-chunk wait starts at the headers, so a server
+        // slow to answer is bounded by the headers wait alone, stream or not.
+        for stream in [true, false] {
+            let mut w = Watchdog::for_request(
+                t(1000, 150, 30, 5000),
+                0.0,
+                FetchResolves::AtHeaders,
+                stream,
+            );
+            assert_eq!(w.check(900.0), Check::Wait(Some(100)));
+            assert_eq!(
+                w.check(1000.0),
+                Check::Expired {
+                    which: TimeoutKind::Headers,
+                    after_ms: 1000
+                }
+            );
+            // Headers at 900: the first chunk has its 150 from there.
+            w.enter(Phase::FirstChunk, 900.0);
+            assert_eq!(w.check(1000.0), Check::Wait(Some(50)));
+        }
+    }
+
+    #[test]
+    fn a_non_streamed_answer_waits_for_the_headers_timeout_in_every_engine() {
+        // Its body follows its headers, so the first-chunk wait never applies before them.
+        let w = Watchdog::for_request(
+            t(1000, 150, 30, 5000),
+            0.0,
+            FetchResolves::AtFirstBytes,
+            false,
+        );
+        assert_eq!(w.check(900.0), Check::Wait(Some(100)));
+        assert_eq!(
+            w.check(1000.0),
+            Check::Expired {
+                which: TimeoutKind::Headers,
+                after_ms: 1000
+            }
+        );
+    }
+
+    #[test]
+    fn for_request_where_fetch_resolves_at_headers_is_new() {
+        for (h, f, total) in [
+            (0, 0, 0),
+            (100, 50, 1000),
+            (50, 100, 1000),
+            (100, 100, 60),
+            (0, 50, 0),
+        ] {
+            let a = Watchdog::new(t(h, f, 30, total), 3.0);
+            let b = Watchdog::for_request(t(h, f, 30, total), 3.0, FetchResolves::AtHeaders, true);
+            for now in [0.0, 3.0, 52.0, 53.0, 63.0, 102.0, 103.0, 104.0, 2000.0] {
+                assert_eq!(a.check(now), b.check(now), "{h} {f} {total} at {now}");
+            }
+        }
     }
 }

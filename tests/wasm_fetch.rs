@@ -1,9 +1,11 @@
-//! The shell really streams through `fetch` and `ReadableStream`, in Node and in headless
-//! Chromium, from the loopback fixture server (`tests/fixture-server/server.mjs`).
+//! The shell really streams through `fetch` and `ReadableStream`, in Node, headless
+//! Chromium and headless Firefox, from the loopback fixture server
+//! (`tests/fixture-server/server.mjs`).
 //!
 //! The server's URL is fixed at build time from `FIXTURE_URL` (`make test-wasm` starts
-//! the server and sets it). The same file runs in both runtimes: Node by default,
-//! Chromium with `WASM_BINDGEN_USE_BROWSER=1`.
+//! the server and sets it). The same file runs in every runtime: Node by default, a
+//! browser with `WASM_BINDGEN_USE_BROWSER=1` and the driver named (`CHROMEDRIVER=…` or
+//! `GECKODRIVER=…`; scripts/test-all.sh names one per layer).
 #![cfg(target_arch = "wasm32")]
 
 use hf_inference_wasm::web::{ChatStream, InferenceClient};
@@ -183,6 +185,98 @@ async fn first_chunk_timeout_names_itself() {
         get(&e, "timeout").as_string().as_deref(),
         Some("firstChunk")
     );
+}
+
+/// The error's `timeout` field, after checking it is a timeout.
+fn timeout_name(e: &JsValue) -> Option<String> {
+    assert_eq!(
+        get(e, "kind").as_string().as_deref(),
+        Some("timeout"),
+        "{}",
+        describe(e)
+    );
+    get(e, "timeout").as_string()
+}
+
+/// Whether this runs in Firefox, whose `fetch()` resolves only with the first body bytes.
+fn in_firefox() -> bool {
+    let ua = Reflect::get(&js_sys::global(), &JsValue::from_str("navigator"))
+        .ok()
+        .filter(|n| n.is_object())
+        .and_then(|n| Reflect::get(&n, &JsValue::from_str("userAgent")).ok())
+        .and_then(|ua| ua.as_string())
+        .unwrap_or_default();
+    ua.contains("Firefox/")
+}
+
+#[wasm_bindgen_test]
+async fn headers_timeout_names_itself() {
+    let timeouts = obj(&[("headers", 150.into())]);
+    let c = client(
+        "/fault/stall-headers",
+        &[("timeouts", timeouts), ("retry", false.into())],
+    );
+    let s = c
+        .chat_completion_stream(request("x"), JsValue::UNDEFINED)
+        .expect("stream");
+    let e = await_err(s.next()).await;
+    assert_eq!(timeout_name(&e).as_deref(), Some("headers"));
+}
+
+#[wasm_bindgen_test]
+async fn total_timeout_names_itself() {
+    // A stream paced 100 ms a chunk, bounded to 300 ms in all.
+    let timeouts = obj(&[("total", 300.into())]);
+    let c = client(
+        "/pace/100",
+        &[("timeouts", timeouts), ("retry", false.into())],
+    );
+    let s = c
+        .chat_completion_stream(request("tell me a long story"), JsValue::UNDEFINED)
+        .expect("stream");
+    let e = await_err(s.final_completion()).await;
+    assert_eq!(timeout_name(&e).as_deref(), Some("total"));
+}
+
+#[wasm_bindgen_test]
+async fn a_non_streamed_answer_slower_than_first_chunk_is_not_cut_in_any_engine() {
+    // Headers (with the whole answer) after 400 ms, `firstChunk` 150 ms: the wait for a
+    // non-streamed answer is the headers wait everywhere, Firefox included.
+    let timeouts = obj(&[("headers", 5000.into()), ("firstChunk", 150.into())]);
+    let c = client(
+        "/fault/slow-headers/400",
+        &[("timeouts", timeouts), ("retry", false.into())],
+    );
+    let done = await_ok(c.chat_completion(request("x"), JsValue::UNDEFINED)).await;
+    assert!(get(&done, "choices.0.message.content")
+        .as_string()
+        .is_some());
+}
+
+#[wasm_bindgen_test]
+async fn where_fetch_waits_for_the_body_a_streams_first_chunk_wait_counts_from_the_request() {
+    // Headers after 400 ms, then the stream at once; `firstChunk` 150 ms. Where `fetch()`
+    // resolves at the headers (Node, Chromium) the first chunk is 0 ms after them: the
+    // stream is whole. Firefox shows no headers before the first bytes, so there the
+    // first-chunk wait runs from the request and fires (DESIGN.md, "Firefox").
+    let timeouts = obj(&[("headers", 5000.into()), ("firstChunk", 150.into())]);
+    let c = client(
+        "/fault/slow-headers/400",
+        &[("timeouts", timeouts), ("retry", false.into())],
+    );
+    let s = c
+        .chat_completion_stream(request("x"), JsValue::UNDEFINED)
+        .expect("stream");
+    let result = JsFuture::from(s.final_completion()).await;
+    if in_firefox() {
+        let e = result.expect_err("Firefox: the first-chunk wait counts from the request");
+        assert_eq!(timeout_name(&e).as_deref(), Some("firstChunk"));
+    } else {
+        let done = result.unwrap_or_else(|e| panic!("rejected: {}", describe(&e)));
+        assert!(get(&done, "choices.0.message.content")
+            .as_string()
+            .is_some());
+    }
 }
 
 #[wasm_bindgen_test]

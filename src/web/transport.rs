@@ -29,7 +29,7 @@ use crate::retry::{
     breaker_outcome, circuit_open_error, Admit, Breakers, Outcome as BreakerOutcome, ResponseHints,
     RetryOptions,
 };
-use crate::timeouts::{Check, Phase, Timeouts, Watchdog};
+use crate::timeouts::{expects_event_stream, Check, FetchResolves, Phase, Timeouts, Watchdog};
 
 /// Why the call's controller was aborted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +81,12 @@ impl Call {
         let shared = Rc::new(Shared {
             controller,
             cause: Cell::new(None),
-            watchdog: RefCell::new(Watchdog::new(timeouts, sys::performance_now())),
+            watchdog: RefCell::new(Watchdog::for_request(
+                timeouts,
+                sys::performance_now(),
+                FETCH_RESOLVES.with(|r| *r),
+                expects_event_stream(headers),
+            )),
             timer: RefCell::new(None),
             on_timer: RefCell::new(None),
             signal: RefCell::new(None),
@@ -313,6 +318,17 @@ impl Shared {
 }
 
 thread_local! {
+    /// When this engine's `fetch()` resolves (at headers, or only with the first body
+    /// bytes: Gecko), from `navigator.userAgent`, read once.
+    static FETCH_RESOLVES: FetchResolves = {
+        let ua = Reflect::get(&js_sys::global(), &JsValue::from_str("navigator"))
+            .ok()
+            .filter(|n| n.is_object())
+            .and_then(|n| Reflect::get(&n, &JsValue::from_str("userAgent")).ok())
+            .and_then(|ua| ua.as_string());
+        FetchResolves::for_user_agent(ua.as_deref())
+    };
+
     /// A do-nothing rejection handler, made once.
     pub(crate) static NOOP: Closure<dyn FnMut(JsValue)> = Closure::new(|_| {});
 }

@@ -1,5 +1,8 @@
 // Browser tests of the demo chat page (www/index.html) and the embeddable <hf-chat>
-// element (www/embed.html), in Debian's Chromium driven by playwright-core.
+// element (www/embed.html), in two engines with the same assertions: Debian's Chromium
+// driven by playwright-core and Debian's Firefox ESR driven by puppeteer-core (through the
+// Playwright-shaped facade in ./engines.mjs). Every test runs once per engine and its name
+// says which: "[chromium] …", "[firefox] …".
 //
 // The pages are served the way the proxy's local run will serve them, same-origin:
 // tests/browser/server.mjs serves www/ at /www/ and pkg/ at /pkg/, answers /health with
@@ -14,10 +17,11 @@
 //
 // Run: node --test tests/js/browser.test.mjs   (after `bash scripts/build-pkg.sh`).
 // Every wait is bounded; nothing asserts on timing. Screenshots go to
-// test-results/browser/ (gitignored). Without Chromium at /usr/bin/chromium (or
-// CHROMIUM_PATH) the tests skip with the reason printed.
+// test-results/browser/<engine>/ (gitignored). Without an engine's browser (Chromium at
+// /usr/bin/chromium or CHROMIUM_PATH, Firefox at /usr/bin/firefox-esr or FIREFOX_PATH) that
+// engine's tests skip with the reason printed. BROWSER_ENGINES=firefox runs one engine.
 
-import { test, describe, before, after } from "node:test";
+import { test as nodeTest, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -30,24 +34,13 @@ import { demoReply, DEMO_MODELS } from "../fixture-server/demo-simulator.mjs";
 import { startStaticServer } from "../packaging/static-server.mjs";
 import { within, waitFor } from "./helpers.mjs";
 import { startWebServer, TEST_TOKEN } from "../browser/server.mjs";
+import { ENGINES, launchEngine } from "./engines.mjs";
 
 const PAGE_KEY = "page-key-0123456789";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const SHOTS = path.join(ROOT, "test-results", "browser");
-const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--headless",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const T = { timeout: 30_000 };
-const HOOK = { timeout: 40_000 };
 const WAIT = 10_000; // any single wait for the page
 const OFFLINE_TEXT = "Offline mode: replies come from the local simulator; set HF_TOKEN for real models";
 
@@ -55,8 +48,24 @@ const replyTo = (content) => simulate({ messages: [{ role: "user", content }] })
 
 let fx;
 let web;
+/** Each engine's browser, or why it is skipped. */
+const engines = {};
+// The engine of the test running now (tests run one at a time), and its browser.
+let engine;
 let browser;
 let skipReason;
+
+/** Register `name` once per engine, as "[engine] name"; the body sees that engine's
+ *  `browser` (and `skipReason`). */
+function test(name, options, fn) {
+  for (const e of ENGINES) {
+    nodeTest(`[${e}] ${name}`, options, (t) => {
+      engine = e;
+      ({ browser, skipReason } = engines[e]);
+      return fn(t);
+    });
+  }
+}
 
 before(async () => {
   const hint = "run `bash scripts/build-pkg.sh` first";
@@ -64,18 +73,16 @@ before(async () => {
   assert.ok(existsSync(path.join(ROOT, "pkg", "hf_inference_wasm_bg.wasm")), `pkg/hf_inference_wasm_bg.wasm is missing: ${hint}`);
   fx = await startFixtureServer({ port: 0 });
   web = await startWebServer({ upstream: fx.url });
-  await mkdir(SHOTS, { recursive: true });
-  if (!existsSync(CHROMIUM)) {
-    skipReason = `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
-    console.log(`# browser: tests skipped: ${skipReason}`);
-    return;
+  for (const e of ENGINES) {
+    await mkdir(path.join(SHOTS, e), { recursive: true });
+    engines[e] = await launchEngine(e);
+    if (engines[e].skipReason) console.log(`# browser: [${e}] tests skipped: ${engines[e].skipReason}`);
+    else console.log(`# browser: [${e}] ${await engines[e].browser.version()}`);
   }
-  const { chromium } = await import("playwright-core");
-  browser = await within(chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 20_000 }), 25_000, "chromium.launch");
-}, HOOK);
+}, { timeout: 90_000 });
 
 after(async () => {
-  await browser?.close();
+  for (const e of Object.values(engines)) await e.browser?.close();
   await web?.close();
   await fx?.close();
 });
@@ -99,7 +106,7 @@ async function open(url, { viewport = { width: 1100, height: 800 }, server = web
   return { context, page, errors, dialogs };
 }
 
-const shot = (page, name) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), timeout: WAIT });
+const shot = (page, name) => page.screenshot({ path: path.join(SHOTS, engine, `${name}.png`), timeout: WAIT });
 
 /** Start recording each distinct text of the last reply, as the page renders it.
  *  `where` is "demo" (the page's log) or "embed" (inside <hf-chat>'s shadow root). */
@@ -774,11 +781,22 @@ describe("the offline demo's simulated models", () => {
       const code = await block.locator("pre code").textContent();
       assert.ok(code.startsWith("fn reverse(s: &str) -> String {") && code.includes("s.chars().rev().collect()"), code);
       await block.locator(".code__copy").click();
-      if (clipboard) {
-        await waitFor(async () => (await block.locator(".code__copy").textContent()) === "Copied", { timeout: WAIT, message: "Copied" });
+      // What the button says right after the click: "Copied" (the clipboard took the code)
+      // or the fallback "Press Ctrl+C" (the code is selected). With the permission granted
+      // (Chromium) it must be "Copied"; Firefox refuses the grant but lets a click write the
+      // clipboard, and reading it back needs a paste, so there a paste checks it.
+      let said;
+      await waitFor(async () => ["Copied", "Press Ctrl+C"].includes((said = await block.locator(".code__copy").textContent())), { timeout: WAIT, message: "Copied or the fallback" });
+      if (clipboard) assert.equal(said, "Copied", "with the clipboard permission, Copy copies");
+      if (said === "Copied" && clipboard) {
         assert.equal(await page.evaluate(() => navigator.clipboard.readText()), code, "Copy put the code on the clipboard");
+      } else if (said === "Copied") {
+        await page.locator("#input").fill("");
+        await page.locator("#input").press("Control+V");
+        await waitFor(async () => (await page.locator("#input").inputValue()) !== "", { timeout: WAIT, message: "the paste" });
+        assert.equal(await page.locator("#input").inputValue(), code, "Copy put the code on the clipboard (pasted back)");
+        await page.locator("#input").fill("");
       } else {
-        await waitFor(async () => (await block.locator(".code__copy").textContent()) === "Press Ctrl+C", { timeout: WAIT, message: "the fallback" });
         assert.equal(await page.evaluate(() => getSelection().toString()), code, "the code is selected for copying");
       }
       // Offline costs are labelled simulated.
@@ -910,7 +928,7 @@ describe("the conversation", () => {
   test("a message that got no answer is marked not sent and left out of the next request", T, async (t) => {
     if (skipReason) return t.skip(skipReason);
     const mark = fx.requests.length;
-    const { context, page } = await open("/www/?base=/fault/fail-then-ok/400/3/notsent/demo/1/v1", { viewport: DESKTOP }); // the model list and the price list (either order), then the first message
+    const { context, page } = await open(`/www/?base=/fault/fail-then-ok/400/3/notsent-${engine}/demo/1/v1`, { viewport: DESKTOP }); // a counter per engine; the model list and the price list (either order), then the first message
     try {
       await ask(page, "First try", { done: false });
       const banner = page.locator('#banners .banner[data-kind="request"]');

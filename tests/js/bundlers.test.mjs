@@ -108,9 +108,18 @@ for (const bundler of BUNDLERS) {
 
     assert.deepEqual(served.filter((r) => r.status !== 200), [], "every file the page asked for exists");
     assert.deepEqual(served.filter((r) => r.path.endsWith(".wasm")), [], "no .wasm fetched");
+    // The scenario's abort and timeouts work in the bundle too (tests/js/packaging.test.mjs
+    // checks them in full, in Chromium and Firefox).
+    assert.deepEqual(result.abort.finishes, [{ aborted: true }]);
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(result.timeouts).map(([k, v]) => [k, v.timeout ?? null])),
+      { headers: "headers", firstChunk: "firstChunk", idle: "idle", total: "total", slowHeadersAnswer: null, slowHeadersStream: null },
+    );
+    // Cancelled on purpose: the stream after `[DONE]`, the abort and the timed-out fetches.
+    const endsEarly = [EMOJI_PATH, "/pace/", "/fault/stall-", "/fault/slow-headers/"];
     const expectedNoise = (l) =>
       (l.kind === "error" && /status of 404/.test(l.text) && l.url.startsWith(fx.url + "/status/404")) ||
-      (l.kind === "requestfailed" && l.text === "net::ERR_ABORTED" && l.url.startsWith(fx.url + EMOJI_PATH));
+      (l.kind === "requestfailed" && l.text === "net::ERR_ABORTED" && endsEarly.some((p) => l.url.startsWith(fx.url + p)));
     assert.deepEqual(log.filter((l) => /^(error|warning|pageerror|requestfailed)$/.test(l.kind) && !expectedNoise(l)), [], "a clean console");
   });
 }

@@ -1,16 +1,16 @@
 // Packaging tests: the built package (pkg/) imported with no init call wherever users
 // import it, each through the entry its package.json `exports` picks:
 //   browser <script type="module">  → pkg/browser.js (import map, and a relative path)
-//   a bundler (esbuild, browser)    → pkg/browser.js, bundled, in Chromium
+//   a bundler (esbuild, browser)    → pkg/browser.js, bundled, in Chromium and Firefox
 //   Cloudflare Workers (workerd)    → pkg/workerd.js, bundled, in workerd via Miniflare
 //   TypeScript                      → pkg/index.d.ts, `tsc --noEmit --strict`
 // (Node's entry, pkg/node.mjs, is what tests/js/client.test.mjs imports.)
 //
 // Run: node --test tests/js/packaging.test.mjs   (after `bash scripts/build-pkg.sh`).
 // Everything talks to servers started here on 127.0.0.1; every wait is bounded; a layer
-// whose tool cannot run here (no Chromium) skips with the reason printed.
+// whose tool cannot run here (no Chromium, no Firefox) skips with the reason printed.
 
-import { test, describe, before, after } from "node:test";
+import { test, test as nodeTest, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, realpathSync } from "node:fs";
 import { mkdtemp, rm, readFile, readdir } from "node:fs/promises";
@@ -20,25 +20,15 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { startFixtureServer, scripts, simulate, simulatorReply, referenceChat, within } from "./helpers.mjs";
+import { startFixtureServer, scripts, simulate, simulatorReply, referenceChat, within, FAULT_PARTIAL_TEXT } from "./helpers.mjs";
 import { startStaticServer } from "../packaging/static-server.mjs";
+import { ENGINES, launchEngine } from "./engines.mjs";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const PKG = path.join(ROOT, "pkg");
 const PACKAGING = path.join(ROOT, "tests", "packaging");
 const WASM_NAME = "hf_inference_wasm_bg.wasm";
 const INLINE_NAME = "hf_inference_wasm_bg.inline.js";
-const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--headless",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const EMOJI = scripts.emoji.expected.text;
 const EMOJI_PATH = "/split/1/script/emoji";
 const T = { timeout: 30_000 };
@@ -163,21 +153,18 @@ test("npm pack ships every file of pkg/ the entries load (JS, wasm, snippets, ty
   assert.deepEqual(wanted.filter((f) => !packed.has(f)).sort(), [], "files in pkg/ that `npm publish` would leave out");
 });
 
-// --- browser: <script type="module"> and a bundle, in Chromium --------------------------------
+// --- browser: <script type="module"> and a bundle, in Chromium and in Firefox ------------------
+// The same pages and assertions in each engine (./engines.mjs); each test's name says which.
 
-describe("browser (Chromium via playwright-core)", () => {
+for (const engine of ENGINES) describe(`browser [${engine}]`, () => {
   let browser;
   let skipReason;
+  const test = (name, ...rest) => nodeTest(`[${engine}] ${name}`, ...rest);
 
   before(async () => {
-    if (!existsSync(CHROMIUM)) {
-      skipReason = `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
-      console.log(`# packaging: browser tests skipped: ${skipReason}`);
-      return;
-    }
-    const { chromium } = await import("playwright-core"); // a devDependency: missing means `npm ci` was not run
-    browser = await within(chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 20_000 }), 25_000, "chromium.launch");
-  }, HOOK);
+    ({ browser, skipReason } = await launchEngine(engine));
+    if (skipReason) console.log(`# packaging: [${engine}] browser tests skipped: ${skipReason}`);
+  }, { timeout: 60_000 });
   after(async () => {
     await browser?.close();
   });
@@ -243,11 +230,45 @@ describe("browser (Chromium via playwright-core)", () => {
     if (inlinePath) assert.equal(served.filter((r) => r.path === inlinePath).length, 1, `${inlinePath} fetched once; served: ${show(served)}`);
     for (const r of served.filter((r) => r.path.endsWith(".js"))) assert.match(r.type, /^text\/javascript/, r.path);
     assert.deepEqual(served.filter((r) => r.status !== 200), [], "every file the page asked for exists");
+    // Abort mid-stream: the caller's signal ends it with what arrived, as a normal outcome.
+    const { abort } = result;
+    const full = simulatorReply(abort.prompt);
+    assert.ok(abort.final.length >= 5 && abort.final.length < full.length && full.startsWith(abort.final), `a partial reply: ${show(abort)}`);
+    assert.equal(abort.text, abort.final, "what onContent delivered is what finalCompletion resolved with");
+    assert.deepEqual(abort.aborts, [abort.final], "onAbort(partial) once");
+    assert.deepEqual(abort.finishes, [{ aborted: true }]);
+    assert.deepEqual(abort.errors, []);
+
+    // Every named timeout fires under its own name, in every engine.
+    const timedOut = (timeout) => ({ threw: true, isInferenceError: true, kind: "timeout", timeout });
+    const { timeouts } = result;
+    assert.deepEqual(timeouts.headers, timedOut("headers"));
+    assert.deepEqual(timeouts.firstChunk, timedOut("firstChunk"));
+    assert.deepEqual(timeouts.idle, { ...timedOut("idle"), partial: FAULT_PARTIAL_TEXT }, "the idle timeout keeps what arrived");
+    const { partial: totalPartial = "", ...total } = timeouts.total;
+    assert.deepEqual(total, timedOut("total"));
+    assert.ok(full.startsWith(totalPartial), `the total timeout keeps a prefix of the reply: ${show(totalPartial)}`);
+    assert.deepEqual(timeouts.slowHeadersAnswer, { threw: false }, "a non-streamed answer waits for the headers timeout, not firstChunk");
+    // Where the engines differ (DESIGN.md, "Firefox"): Chromium's fetch() resolves at the
+    // headers, so a stream whose headers come after 400 ms and its chunks at once is whole;
+    // Firefox's resolves only with the first bytes, so its firstChunk wait counts from the
+    // request and fires first. If Firefox ever resolves at headers, this says so.
+    if (engine === "firefox") {
+      assert.equal(result.fetchResolves, "pending after 1 s", "Firefox's fetch() waits for the first body bytes");
+      assert.deepEqual(timeouts.slowHeadersStream, timedOut("firstChunk"));
+    } else {
+      assert.equal(result.fetchResolves, "at headers");
+      assert.deepEqual(timeouts.slowHeadersStream, { threw: false });
+    }
+
     // A clean console, but for what the scenario causes on purpose: the 404 it asks for,
-    // and the client cancelling a stream's fetch once it has read `[DONE]`.
+    // and the fetches that end early (cancelled after `[DONE]`, aborted, timed out); each
+    // engine words a cancelled fetch its own way.
+    const CANCELLED = { chromium: /^net::ERR_ABORTED$/, firefox: /^NS_BINDING_ABORTED$/ }[engine];
+    const endsEarly = [EMOJI_PATH, "/pace/", "/fault/stall-", "/fault/slow-headers/"];
     const expectedNoise = (l) =>
       (l.kind === "error" && /status of 404/.test(l.text) && l.url.startsWith(fx.url + "/status/404")) ||
-      (l.kind === "requestfailed" && l.text === "net::ERR_ABORTED" && l.url.startsWith(fx.url + EMOJI_PATH));
+      (l.kind === "requestfailed" && CANCELLED.test(l.text) && endsEarly.some((p) => l.url.startsWith(fx.url + p)));
     assert.deepEqual(log.filter((l) => /^(error|warning|pageerror|requestfailed)$/.test(l.kind) && !expectedNoise(l)), [], "a clean console");
   }
 
@@ -264,7 +285,7 @@ describe("browser (Chromium via playwright-core)", () => {
     assertScenario(seen, { inlinePath: `/pkg/${INLINE_NAME}` });
   });
 
-  test("esbuild (platform browser) resolves the browser entry; the bundle streams in Chromium", T, async (t) => {
+  test("esbuild (platform browser) resolves the browser entry; the bundle streams in the browser", T, async (t) => {
     const esbuild = await import("esbuild");
     const outdir = path.join(tmp, "bundle");
     const built = await esbuild.build({

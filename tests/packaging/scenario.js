@@ -92,6 +92,70 @@ export async function run(pkg, exportNames) {
       };
     }
   }
+  // 6. abort mid-stream: a paced stream, aborted by the caller's signal after the first
+  //    text arrived, resolves with the partial text and reports the abort.
+  {
+    const client = new InferenceClient({ endpointUrl: fixture + "/pace/50" });
+    const controller = new AbortController();
+    const seen = { aborts: [], finishes: [], errors: [] };
+    let text = "";
+    const stream = client.chatCompletionStream(request(), {
+      signal: controller.signal,
+      onContent(delta) {
+        text += delta;
+        if (text.length >= 5) controller.abort();
+      },
+      onAbort: (partial) => seen.aborts.push(partial.choices[0].message.content),
+      onFinish: (f) => seen.finishes.push({ aborted: f.aborted }),
+      onError: (e) => seen.errors.push(String(e)),
+    });
+    const final = await stream.finalCompletion();
+    result.abort = { text, final: final.choices[0].message.content, prompt: PROMPT, ...seen };
+  }
+
+  // 7. each named timeout fires under its own name (no retries, so one attempt each).
+  {
+    const timeoutOf = async (path, timeouts, call = "stream") => {
+      const client = new InferenceClient({ endpointUrl: fixture + path, timeouts, retry: false });
+      try {
+        if (call === "stream") await client.chatCompletionStream(request()).finalCompletion();
+        else await client.chatCompletion(request());
+        return { threw: false };
+      } catch (e) {
+        const partial = e.partial?.choices?.[0]?.message?.content;
+        return { threw: true, isInferenceError: e instanceof InferenceError, kind: e.kind, timeout: e.timeout, ...(partial ? { partial } : {}) };
+      }
+    };
+    result.timeouts = {
+      headers: await timeoutOf("/fault/stall-headers", { headers: 150 }),
+      firstChunk: await timeoutOf("/fault/stall-first-chunk", { firstChunk: 150 }),
+      idle: await timeoutOf("/fault/stall-mid", { idle: 150 }),
+      total: await timeoutOf("/pace/100", { total: 300 }),
+      // Headers after 400 ms with the whole answer or the whole stream; firstChunk 150 ms.
+      slowHeadersAnswer: await timeoutOf("/fault/slow-headers/400", { firstChunk: 150 }, "completion"),
+      slowHeadersStream: await timeoutOf("/fault/slow-headers/400", { firstChunk: 150 }),
+    };
+  }
+
+  // 8. when this engine's fetch() resolves: at the headers, or only with the first body
+  //    bytes (why a stream's firstChunk wait counts from the request in Firefox). The
+  //    server sends headers and then nothing; pending after 1 s means "with the bytes".
+  {
+    const controller = new AbortController();
+    const resolved = fetch(fixture + "/fault/stall-first-chunk/v1/chat/completions", {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "text/event-stream" },
+      body: JSON.stringify({ ...request(), stream: true }),
+      signal: controller.signal,
+    }).then(
+      () => "at headers",
+      () => "rejected",
+    );
+    const verdict = await Promise.race([resolved, new Promise((r) => setTimeout(() => r("pending after 1 s"), 1000))]);
+    controller.abort();
+    await resolved;
+    result.fetchResolves = verdict;
+  }
   return result;
 }
 
