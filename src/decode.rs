@@ -27,6 +27,7 @@ use crate::sse::{Decoder, Event, Limits, Sink};
 use crate::types::{ChatCompletion, Choice, FunctionCall, Message, ToolCall, Usage};
 use crate::usage::{TokenUsage, UsageEstimate};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// How a [`StreamDecoder`] works.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,7 +182,7 @@ impl StreamDecoder {
 
     /// Choice 0's content so far (the lowest choice index's, when no choice 0 came, as
     /// `StreamState::text`), or TGI's generated text ("" when `!accumulate`).
-    pub fn text(&self) -> &str {
+    pub fn text(&self) -> Cow<'_, str> {
         match self.core.protocol {
             // The first choice listed, as `StreamState::text` reads it (choice 0 when
             // there is one).
@@ -190,14 +191,13 @@ impl StreamDecoder {
                 .chat
                 .choices
                 .first()
-                .and_then(|(_, c)| c.content.as_deref())
+                .and_then(|(_, c)| c.content.as_ref())
+                .map(Rope::text)
                 .unwrap_or_default(),
-            Protocol::TextGeneration => self
-                .core
-                .tgi
-                .generated_text
-                .as_deref()
-                .unwrap_or(&self.core.tgi.text),
+            Protocol::TextGeneration => match &self.core.tgi.generated_text {
+                Some(t) => Cow::Borrowed(t.as_str()),
+                None => self.core.tgi.text.text(),
+            },
         }
     }
 
@@ -226,7 +226,7 @@ impl StreamDecoder {
             ),
             Protocol::TextGeneration => (
                 self.core.tgi.details.as_ref().map(TokenUsage::from_tgi),
-                crate::usage::estimate_text_tokens(&self.core.tgi.text),
+                crate::usage::estimate_text_tokens(&self.core.tgi.text.text()),
             ),
         };
         let estimate = prompt_estimate.map(|p| UsageEstimate {
@@ -451,7 +451,7 @@ impl Core {
                     let delta = out.text.get(start..).unwrap_or_default();
                     choice
                         .content
-                        .get_or_insert_with(String::new)
+                        .get_or_insert_with(Rope::default)
                         .push_str(delta);
                 }
                 // Only the first non-empty content of choice 0 per chunk is delivered,
@@ -473,7 +473,7 @@ impl Core {
                     let delta = out.reasoning.get(start..).unwrap_or_default();
                     choice
                         .reasoning
-                        .get_or_insert_with(String::new)
+                        .get_or_insert_with(Rope::default)
                         .push_str(delta);
                 }
                 if index != 0 {
@@ -841,8 +841,8 @@ struct ChatAcc {
 #[derive(Debug, Default)]
 struct ChoiceAcc {
     role: Option<String>,
-    content: Option<String>,
-    reasoning: Option<String>,
+    content: Option<Rope>,
+    reasoning: Option<Rope>,
     tool_calls: Vec<ToolCallAcc>,
     /// Tool call index -> position in `tool_calls`, sorted by index.
     tool_by_index: Vec<(u32, usize)>,
@@ -861,7 +861,7 @@ struct ToolCallAcc {
     id: String,
     kind: Option<String>,
     name: String,
-    arguments: String,
+    arguments: Rope,
 }
 
 struct ToolPiece {
@@ -968,7 +968,7 @@ impl ChoiceAcc {
                     kind: t.kind.clone().unwrap_or_else(|| "function".to_owned()),
                     function: FunctionCall {
                         name: t.name.clone(),
-                        arguments: t.arguments.clone(),
+                        arguments: t.arguments.joined(),
                         extra: Map::new(),
                     },
                     extra: Map::new(),
@@ -990,8 +990,8 @@ impl ChoiceAcc {
             index,
             message: Message {
                 role: self.role.clone().unwrap_or_else(|| "assistant".to_owned()),
-                content: self.content.clone(),
-                reasoning_content: self.reasoning.clone(),
+                content: self.content.as_ref().map(Rope::joined),
+                reasoning_content: self.reasoning.as_ref().map(Rope::joined),
                 tool_calls,
                 extra: Map::new(),
             },
@@ -1005,7 +1005,7 @@ impl ChoiceAcc {
 /// What the TGI events added up to so far.
 #[derive(Debug, Default)]
 struct TgiAcc {
-    text: String,
+    text: Rope,
     generated_text: Option<String>,
     details: Option<crate::tgi::Details>,
     tokens: u64,
@@ -1017,9 +1017,94 @@ impl TgiAcc {
             generated_text: self
                 .generated_text
                 .clone()
-                .unwrap_or_else(|| self.text.clone()),
+                .unwrap_or_else(|| self.text.joined()),
             details: self.details.clone(),
             extra: Map::new(),
         }
+    }
+}
+
+/// Text accumulated over a stream, in segments: one `String` that doubles as it grows
+/// leaves each smaller predecessor behind as a hole the next, larger one cannot reuse, so
+/// a long answer took about three times its size in linear memory (which never shrinks).
+/// Past [`Rope::SEGMENT`] bytes the text goes on in new segments of that size, so it takes
+/// its own size and a bounded slack. Joined when the answer is read.
+#[derive(Debug, Default, Clone)]
+struct Rope {
+    full: Vec<String>,
+    tail: String,
+}
+
+impl Rope {
+    const SEGMENT: usize = 64 * 1024;
+
+    fn push_str(&mut self, s: &str) {
+        let len = self.tail.len() + s.len();
+        if len > self.tail.capacity() && len > Self::SEGMENT && !self.tail.is_empty() {
+            self.full.push(std::mem::take(&mut self.tail));
+            self.tail.reserve_exact(Self::SEGMENT.max(s.len()));
+        }
+        self.tail.push_str(s);
+    }
+
+    /// The whole text: borrowed while it is one segment.
+    fn text(&self) -> Cow<'_, str> {
+        if self.full.is_empty() {
+            Cow::Borrowed(&self.tail)
+        } else {
+            Cow::Owned(self.joined())
+        }
+    }
+
+    fn joined(&self) -> String {
+        let len = self.full.iter().map(String::len).sum::<usize>() + self.tail.len();
+        let mut out = String::with_capacity(len);
+        self.full.iter().for_each(|p| out.push_str(p));
+        out.push_str(&self.tail);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Rope;
+
+    #[test]
+    fn a_rope_keeps_every_piece_in_order_and_grows_by_segments() {
+        let mut rope = Rope::default();
+        let mut want = String::new();
+        // Pieces of every size, a multi-byte character in each, past several segments.
+        for i in 0..40_000usize {
+            let piece = format!("{i}é{}", "x".repeat(i % 37));
+            rope.push_str(&piece);
+            want.push_str(&piece);
+        }
+        assert!(want.len() > 10 * Rope::SEGMENT);
+        assert_eq!(rope.text(), want.as_str());
+        // The first segment may have doubled once past SEGMENT; the rest are SEGMENT each.
+        assert!(
+            rope.full.len() >= want.len() / Rope::SEGMENT - 2,
+            "{} segments",
+            rope.full.len()
+        );
+        // Every segment after the first was reserved at its final size: no doubling.
+        for part in rope.full.iter().skip(1) {
+            assert!(part.capacity() <= Rope::SEGMENT + 64, "{}", part.capacity());
+        }
+        let total: usize =
+            rope.full.iter().map(String::capacity).sum::<usize>() + rope.tail.capacity();
+        assert!(
+            total < want.len() + 3 * Rope::SEGMENT,
+            "{total} bytes held for {}",
+            want.len()
+        );
+    }
+
+    #[test]
+    fn a_short_rope_is_borrowed_whole() {
+        let mut rope = Rope::default();
+        rope.push_str("ab");
+        rope.push_str("c");
+        assert!(matches!(rope.text(), std::borrow::Cow::Borrowed("abc")));
     }
 }

@@ -157,7 +157,7 @@ pub fn new<'a>(
             error,
             truncated,
             snapshot: d.snapshot_json(),
-            text: d.text().to_owned(),
+            text: d.text().into_owned(),
             finish_reason: d.finish_reason().map(str::to_owned),
             usage: d.token_usage(None),
             usage_estimated: d.token_usage(Some(7)),

@@ -1095,7 +1095,7 @@ fn end_with(rc: &Rc<RefCell<Inner>>, terminal: Terminal) {
             {
                 let mut inner = rc.borrow_mut();
                 inner.final_completion = Some(completion);
-                inner.final_text = Some(inner.dec.text().to_owned());
+                inner.final_text = Some(inner.dec.text().into_owned());
                 inner.final_json = Some(json);
             }
             finish(rc, Outcome::Done);
@@ -1180,7 +1180,7 @@ fn finish(rc: &Rc<RefCell<Inner>>, outcome: Outcome) {
             inner.final_completion = Some(partial);
         }
         if inner.final_text.is_none() {
-            let text = inner.dec.text().to_owned();
+            let text = inner.dec.text().into_owned();
             inner.final_text = Some(text);
         }
         (
