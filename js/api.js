@@ -19,23 +19,31 @@ ChatStream.prototype[Symbol.asyncIterator] = function () {
 // The pump. The body is read here, in plain JavaScript: each read's bytes go to the
 // wasm in one synchronous call (`_feed`), which runs them through the core and the
 // callbacks and returns the read's chunks (their JSON text, each followed by "\0", or
-// "" when nobody wants chunk objects), or undefined when the read completed none.
+// "" when nobody wants chunk objects), undefined when the read completed none (read on),
+// or null when the next step is the wasm's.
 // Whatever is not a plain read (headers, retries, fallbacks, the end, a failed read) is
 // the wasm's async `_pull` / `_readFailed`. No HTTP decision is made here.
 async function pullBatch(stream, wantChunks) {
   for (;;) {
     const reader = stream._reader();
     if (reader === undefined) return stream._pull(wantChunks);
-    let read;
-    try {
-      read = await reader.read();
-    } catch (e) {
-      return stream._readFailed(e, wantChunks);
+    for (;;) {
+      let read;
+      try {
+        read = await reader.read();
+      } catch (e) {
+        return stream._readFailed(e, wantChunks);
+      }
+      if (!read.done && !(read.value instanceof Uint8Array)) {
+        return stream._readFailed(new TypeError(`the response body yielded ${typeof read.value}, not bytes`), wantChunks);
+      }
+      const chunks = read.done ? stream._feed(EMPTY, true, wantChunks) : stream._feed(read.value, false, wantChunks);
+      if (typeof chunks === "string") return chunks;
+      if (chunks === null) break; // the wasm has the next step
     }
-    const chunks = stream._feed(read.done ? undefined : read.value, wantChunks);
-    if (chunks !== undefined) return chunks;
   }
 }
+const EMPTY = new Uint8Array(0);
 
 // The driver: callbacks given at creation, `text()`, `finalCompletion()`. Started once,
 // by whichever claims the stream first; it ends with the stream (its outcome reaches the

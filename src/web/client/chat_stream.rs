@@ -362,42 +362,40 @@ impl ChatStream {
         }
     }
 
-    /// One plain read's result, synchronously: `bytes` (`undefined` at the end of the
-    /// body) go through the core in one call; the read's chunks come back as from
-    /// [`Self::pull_async`], after the callbacks saw them, or `undefined` when this read
-    /// completed no chunk (or ended the stream: the next `_pull` says how). Internal.
+    /// One plain read's result, synchronously: `bytes` (with `done`, the end of the body)
+    /// go through the core in one call. Returns the read's chunks as from
+    /// [`Self::pull_async`], after the callbacks saw them; `undefined` when this read
+    /// completed no chunk and the next step is another plain read of the same reader;
+    /// `null` when the next step is `_pull` (the stream ended, or something is pending).
+    /// Internal.
     #[wasm_bindgen(js_name = _feed)]
-    pub fn feed(&self, bytes: Option<Uint8Array>, want_chunks: bool) -> Option<String> {
+    pub fn feed(&self, bytes: &[u8], done: bool, want_chunks: bool) -> JsValue {
         {
             let mut guard = self.inner.borrow_mut();
             let inner = &mut *guard;
             if inner.outcome.is_some() || !matches!(inner.body, Body::Reading(_)) {
-                return None;
+                return JsValue::NULL;
             }
             let keep = want_chunks || inner.cb.on_chunk.is_some();
             inner.dec.set_keep_chunks(keep);
-            match bytes {
-                Some(bytes) => {
-                    if let Some(call) = &inner.call {
-                        call.activity();
-                    }
-                    let len = bytes.length() as usize;
-                    inner.scratch.resize(len, 0);
-                    bytes.copy_to(&mut inner.scratch[..len]);
-                    let scratch = std::mem::take(&mut inner.scratch);
-                    absorb(inner, Some(&scratch[..len]));
-                    inner.scratch = scratch;
+            if done {
+                inner.body = Body::Gone;
+                absorb(inner, None);
+            } else {
+                if let Some(call) = &inner.call {
+                    call.activity();
                 }
-                None => {
-                    inner.body = Body::Gone;
-                    absorb(inner, None);
-                }
+                absorb(inner, Some(bytes));
             }
         }
-        let batch = self.inner.borrow_mut().batch.take()?;
-        match deliver(&self.inner, batch) {
-            Some(Pulled::Batch { chunks }) => Some(chunks),
-            _ => None,
+        let batch = self.inner.borrow_mut().batch.take();
+        match batch {
+            Some(batch) => match deliver(&self.inner, batch) {
+                Some(Pulled::Batch { chunks }) => JsValue::from_str(&chunks),
+                _ => JsValue::NULL,
+            },
+            None if self.inner.borrow().terminal.is_some() => JsValue::NULL,
+            None => JsValue::UNDEFINED,
         }
     }
 
