@@ -7,7 +7,8 @@
 //           served by the package's own Node adapter, `serveNode` from "hf-inference-wasm/node"
 //
 // Sends { url } (or { skip: reason }) to the parent once listening. Answers { cmd: "stats" }
-// with { rss, peakRss, heap } (peak since the last { cmd: "reset" }); exits on disconnect.
+// with { rss, peakRss, heap, cpuMs } (peak RSS and CPU time since the last { cmd: "reset" });
+// exits on disconnect.
 
 import http from "node:http";
 import { loopbackOnly } from "./common.mjs";
@@ -53,7 +54,9 @@ if (kind === "plain") {
 } else if (kind === "ours") {
   let mod;
   try {
-    mod = await import("hf-inference-wasm/proxy");
+    // BENCH_OURS_PKG: profile.mjs --proxy points this at a copy of pkg/ whose proxy wasm
+    // keeps its function names.
+    mod = await import(process.env.BENCH_OURS_PKG ? `${process.env.BENCH_OURS_PKG}/proxy-node.mjs` : "hf-inference-wasm/proxy");
   } catch (e) {
     process.send({ skip: `hf-inference-wasm did not load: ${e?.message ?? e}` });
     process.exit(0);
@@ -69,7 +72,7 @@ if (kind === "plain") {
     process.send({ skip: `createProxy(options) threw: ${e?.message ?? e}` });
     process.exit(0);
   }
-  const { serveNode } = await import("hf-inference-wasm/node");
+  const { serveNode } = await import(process.env.BENCH_OURS_PKG ? `${process.env.BENCH_OURS_PKG}/node-http.mjs` : "hf-inference-wasm/node");
   // Exactly what a Node user writes: serveNode's defaults (node:http's, backlog 511).
   server = await serveNode(handler, { port: 0, host: "127.0.0.1" });
 } else {
@@ -79,16 +82,25 @@ if (kind === "plain") {
 server.on("clientError", (_e, s) => s.destroy());
 if (!server.listening) await new Promise((resolve) => server.listen({ port: 0, host: "127.0.0.1" }, resolve));
 
-let peakRss = process.memoryUsage().rss;
+// `process.memoryUsage.rss()`, not `process.memoryUsage()`: the latter walks the V8 heap
+// spaces on every call, which at 3000 open streams cost the proxy under test measurable CPU
+// (more for the one with the larger heap), every 50 ms.
+let peakRss = process.memoryUsage.rss();
 setInterval(() => {
-  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  peakRss = Math.max(peakRss, process.memoryUsage.rss());
 }, 50).unref();
+let cpuFrom = process.cpuUsage();
 process.on("message", (m) => {
-  if (m?.cmd === "reset") peakRss = process.memoryUsage().rss;
+  if (m?.cmd === "reset") {
+    peakRss = process.memoryUsage.rss();
+    cpuFrom = process.cpuUsage();
+  }
   if (m?.cmd === "stats") {
     const u = process.memoryUsage();
     peakRss = Math.max(peakRss, u.rss);
-    process.send({ stats: { rss: u.rss, peakRss, heap: u.heapUsed } });
+    const cpu = process.cpuUsage(cpuFrom);
+    // cpuMs: user + system CPU time of this process since the last reset.
+    process.send({ stats: { rss: u.rss, peakRss, heap: u.heapUsed, cpuMs: (cpu.user + cpu.system) / 1000 } });
   }
 });
 process.on("disconnect", () => process.exit(0));
