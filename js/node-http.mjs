@@ -47,26 +47,58 @@ export async function serveNode(handler, { port = 8787, host = "127.0.0.1", env 
 }
 
 /**
+ * The next chunk of `req` (a Buffer), or null at its end; rejects when the client went
+ * away before the end. Reads with `read()` and waits on the stream's own events: no async
+ * iterator (whose set-up and `finished()` hooks cost more than the one or two reads a
+ * request body takes).
+ */
+function nextChunk(req) {
+  const chunk = req.read();
+  if (chunk !== null) return Promise.resolve(chunk);
+  if (req.readableEnded) return Promise.resolve(null);
+  if (req.destroyed) return Promise.reject(req.errored ?? new Error("the request was aborted before its body ended"));
+  return new Promise((resolve, reject) => {
+    const settle = (fn, v) => {
+      req.off("readable", onReadable);
+      req.off("end", onEnd);
+      req.off("error", onError);
+      req.off("close", onClose);
+      fn(v);
+    };
+    const onReadable = () => {
+      const c = req.read();
+      if (c !== null) settle(resolve, c);
+    };
+    const onEnd = () => settle(resolve, null);
+    const onError = (err) => settle(reject, err);
+    const onClose = () => (req.readableEnded ? settle(resolve, null) : settle(reject, req.errored ?? new Error("the request was aborted before its body ended")));
+    req.on("readable", onReadable);
+    req.on("end", onEnd);
+    req.on("error", onError);
+    req.on("close", onClose);
+  });
+}
+
+/**
  * The request body as a web `ReadableStream` read on demand (nothing is buffered ahead
  * of the handler), whose `cancel` lets go of it without destroying the socket, and
  * `drain()`, which reads and discards the rest within the bounds above.
  */
 function bodyOf(req) {
-  const chunks = req[Symbol.asyncIterator]();
   let ended = false;
   let draining = false;
   const next = async () => {
-    const step = await chunks.next();
-    if (step.done) ended = true;
-    return step;
+    const chunk = await nextChunk(req);
+    if (chunk === null) ended = true;
+    return chunk;
   };
   const stream = new ReadableStream(
     {
       async pull(controller) {
         try {
-          const step = await next();
-          if (step.done) controller.close();
-          else controller.enqueue(new Uint8Array(step.value.buffer, step.value.byteOffset, step.value.byteLength));
+          const chunk = await next();
+          if (chunk === null) controller.close();
+          else controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
         } catch (err) {
           controller.error(err);
         }
@@ -82,9 +114,9 @@ function bodyOf(req) {
     const timer = setTimeout(() => req.socket?.destroy(), DRAIN_MAX_MS);
     try {
       for (;;) {
-        const step = await next();
-        if (step.done) break;
-        bytes += step.value.byteLength;
+        const chunk = await next();
+        if (chunk === null) break;
+        bytes += chunk.byteLength;
         if (bytes > DRAIN_MAX_BYTES) {
           req.socket?.destroy();
           break;
@@ -99,23 +131,37 @@ function bodyOf(req) {
   return { stream, drain };
 }
 
+/** The request's headers for `new Request`: node:http's raw pairs as they are (the fast
+ *  path), or, when WHATWG `Headers` refuses one of them, a `Headers` without it. */
+function headersOf(req) {
+  const pairs = [];
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    // HTTP/2 pseudo-headers and hop-by-hop headers are not the application's.
+    if (raw[i].charCodeAt(0) !== 58 /* ":" */) pairs.push([raw[i], raw[i + 1]]);
+  }
+  try {
+    return new Headers(pairs);
+  } catch {
+    const headers = new Headers();
+    for (const [name, value] of pairs) {
+      try {
+        headers.append(name, value);
+      } catch {
+        // A header value WHATWG Headers refuses is dropped, as a browser would.
+      }
+    }
+    return headers;
+  }
+}
+
 async function serveOne(handler, env, req, res) {
   const controller = new AbortController();
   let finished = false;
   res.on("close", () => {
     if (!finished) controller.abort();
   });
-  const headers = new Headers();
-  for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    const name = req.rawHeaders[i];
-    // HTTP/2 pseudo-headers and hop-by-hop headers are not the application's.
-    if (name.startsWith(":")) continue;
-    try {
-      headers.append(name, req.rawHeaders[i + 1]);
-    } catch {
-      // A header value WHATWG Headers refuses is dropped, as a browser would.
-    }
-  }
+  const headers = headersOf(req);
   const host = req.headers.host && /^[\w.:[\]-]+$/.test(req.headers.host) ? req.headers.host : "localhost";
   const hasBody = req.method !== "GET" && req.method !== "HEAD";
   const body = hasBody ? bodyOf(req) : null;
@@ -135,14 +181,22 @@ async function serveOne(handler, env, req, res) {
     out[name] = name in out ? `${out[name]}, ${value}` : value;
   });
   res.writeHead(response.status, out);
-  res.flushHeaders();
   if (!response.body) {
     finished = true;
     res.end();
     return;
   }
+  // The status line and headers go out with the first body bytes when those are already
+  // there (one write, not two: a syscall and a packet per request saved), and on their
+  // own as soon as the first read turns out to wait (before the next turn of the event
+  // loop), so a client never waits longer for the headers than the upstream makes it.
+  let flush = setImmediate(() => {
+    flush = null;
+    if (!res.headersSent && !res.destroyed) res.flushHeaders();
+  });
   const reader = response.body.getReader();
   res.on("close", () => {
+    if (flush) clearImmediate(flush);
     if (!finished) reader.cancel().catch(() => {});
   });
   for (;;) {
@@ -153,6 +207,10 @@ async function serveOne(handler, env, req, res) {
       // The upstream failed mid-body: end the connection abruptly, as the upstream did.
       res.destroy();
       return;
+    }
+    if (flush) {
+      clearImmediate(flush);
+      flush = null;
     }
     if (step.done) break;
     if (!res.write(step.value)) {

@@ -2168,7 +2168,7 @@ proptest! {
 
 use hf_inference_wasm::error::{Error as CoreError, TimeoutKind};
 use hf_inference_wasm::proxy::{
-    proxy_timeouts, refuse, stream_failure_event, upstream_failure, BodyKind, StreamRelay,
+    proxy_timeouts, refuse, stream_failure_event, upstream_failure, BodyKind, Relayed, StreamRelay,
 };
 use hf_inference_wasm::timeouts::Timeouts;
 
@@ -2341,6 +2341,50 @@ fn the_relay_strips_only_the_usage_chunk_it_asked_for_in_any_chunking() {
     let out = String::from_utf8(relayed(&mut r, crlf.as_bytes(), 5)).unwrap_or_default();
     assert!(!out.contains("usage"), "{out}");
     assert!(out.contains("Hello") && out.contains("[DONE]"));
+}
+
+#[test]
+fn whole_untouched_events_are_handed_on_as_they_came() {
+    let mut r = StreamRelay::new(BodyKind::EventStream, true, &[TOKEN], 0);
+    // Whole events, nothing to take out: the input itself (the shell passes its own
+    // buffer on).
+    assert_eq!(
+        r.relay(stream_of(&[CHUNK, CHUNK]).as_bytes()),
+        Relayed::Unchanged
+    );
+    // The usage-only chunk the proxy asked for is taken out: bytes, without it.
+    let with_usage = stream_of(&[CHUNK, USAGE, "data: [DONE]"]);
+    assert_eq!(
+        r.relay(with_usage.as_bytes()),
+        Relayed::Bytes(stream_of(&[CHUNK, "data: [DONE]"]).into_bytes())
+    );
+    // A secret is redacted.
+    let secret = stream_of(&[&format!(
+        r#"data: {{"choices":[{{"delta":{{"content":"{TOKEN}"}}}}]}}"#
+    )]);
+    assert_eq!(
+        r.relay(secret.as_bytes()),
+        Relayed::Bytes(secret.replace(TOKEN, "[redacted]").into_bytes())
+    );
+    // A chunk that ends inside an event: its whole events now, the rest once complete.
+    let mut r = StreamRelay::new(BodyKind::EventStream, false, &[TOKEN], 0);
+    let input = stream_of(&[CHUNK, CHUNK]);
+    let cut = CHUNK.len() + 2 + 10;
+    assert_eq!(
+        r.relay(&input.as_bytes()[..cut]),
+        Relayed::Bytes(stream_of(&[CHUNK]).into_bytes())
+    );
+    assert_eq!(
+        r.relay(&input.as_bytes()[cut..]),
+        Relayed::Bytes(stream_of(&[CHUNK]).into_bytes())
+    );
+    // With nothing held any more, whole events go on as they came again.
+    assert_eq!(r.relay(input.as_bytes()), Relayed::Unchanged);
+    assert_eq!(
+        r.usage().usage.completion_tokens,
+        Some(5),
+        "20 bytes of text, ~4 a token"
+    );
 }
 
 #[test]

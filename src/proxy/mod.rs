@@ -43,6 +43,7 @@
 
 mod body;
 pub mod budget;
+mod facts;
 mod headers;
 mod limit;
 mod log;
@@ -70,8 +71,8 @@ pub use options::{
     PREFLIGHT_MAX_AGE_SECS, PROXY_KEY_HEADER,
 };
 pub use relay::{
-    proxy_timeouts, stream_failure_event, BodyKind, RelayUsage, StreamRelay, MAX_EVENT_BYTES,
-    MAX_JSON_BYTES, REDACTED,
+    proxy_timeouts, stream_failure_event, BodyKind, RelayUsage, Relayed, StreamRelay,
+    MAX_EVENT_BYTES, MAX_JSON_BYTES, REDACTED,
 };
 pub use respond::{
     refuse, session_issued, session_rejected, upstream_error, upstream_failure, Reason, Respond,

@@ -21,6 +21,7 @@ use crate::timeouts::Timeouts;
 use crate::types::Usage;
 use crate::usage::tokens_for_bytes;
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// Longest single SSE event held back to look at (a 2 MiB `data:` line passes).
 pub const MAX_EVENT_BYTES: usize = 4 << 20;
@@ -46,6 +47,16 @@ pub struct RelayUsage {
     /// Counted by the proxy (prompt from the request, completion from the text
     /// delivered, ~4 bytes a token), not reported by the upstream.
     pub estimated: bool,
+}
+
+/// What [`StreamRelay::relay`] hands on for one chunk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Relayed {
+    /// Exactly the bytes fed: whole events, none taken out or redacted (the common case;
+    /// the shell passes its own buffer on without a copy).
+    Unchanged,
+    /// These bytes (possibly none).
+    Bytes(Vec<u8>),
 }
 
 /// One forwarded body. Feed it every chunk ([`StreamRelay::feed`]), then
@@ -106,6 +117,17 @@ impl StreamRelay {
 
     /// The next chunk of the upstream body; returns the bytes to send now.
     pub fn feed(&mut self, bytes: &[u8]) -> Vec<u8> {
+        match self.relay(bytes) {
+            Relayed::Unchanged => bytes.to_vec(),
+            Relayed::Bytes(out) => out,
+        }
+    }
+
+    /// [`StreamRelay::feed`] that says when the answer is the input itself: with no
+    /// unfinished event held from before, the chunk's events are looked at where they lie
+    /// (no copy into the pending buffer), and bytes are only built once one of them is
+    /// taken out or changed, or the chunk ends inside an event.
+    pub fn relay(&mut self, bytes: &[u8]) -> Relayed {
         if let Some(doc) = &mut self.document {
             if doc.len() + bytes.len() <= MAX_JSON_BYTES {
                 doc.extend_from_slice(bytes);
@@ -113,22 +135,70 @@ impl StreamRelay {
                 self.document = None;
             }
         }
-        self.pending.extend_from_slice(bytes);
-        if self.kind == BodyKind::Document || self.passthrough {
-            return self.release_redacted(false);
+        if self.kind == BodyKind::Document || self.passthrough || !self.pending.is_empty() {
+            self.pending.extend_from_slice(bytes);
+            if self.kind == BodyKind::Document || self.passthrough {
+                return Relayed::Bytes(self.release_redacted(false));
+            }
+            let mut out = Vec::new();
+            let mut scanned = self.scanned;
+            let mut line_start = self.at_line_start;
+            while let Some(end) = event_end(&self.pending, &mut scanned, &mut line_start) {
+                let event: Vec<u8> = self.pending.drain(..end).collect();
+                scanned = 0;
+                line_start = true;
+                if let Some(kept) = self.look(&event) {
+                    out.extend_from_slice(&kept);
+                }
+            }
+            self.scanned = scanned;
+            self.at_line_start = line_start;
+            self.overflow(&mut out);
+            return Relayed::Bytes(out);
         }
-        let mut out = Vec::new();
-        while let Some(end) = self.event_end() {
-            let event: Vec<u8> = self.pending.drain(..end).collect();
-            self.scanned = 0;
-            self.at_line_start = true;
-            self.relay_event(&event, &mut out);
+        // Nothing held: the events are read in place. `out` stays `None` while every
+        // event so far goes on unchanged.
+        let mut out: Option<Vec<u8>> = None;
+        let mut at = 0;
+        let mut scanned = 0;
+        let mut line_start = true;
+        while let Some(len) = event_end(&bytes[at..], &mut scanned, &mut line_start) {
+            let event = &bytes[at..at + len];
+            match self.look(event) {
+                Some(Cow::Borrowed(_)) => {
+                    if let Some(o) = &mut out {
+                        o.extend_from_slice(event);
+                    }
+                }
+                kept => {
+                    let o = out.get_or_insert_with(|| bytes[..at].to_vec());
+                    if let Some(k) = kept {
+                        o.extend_from_slice(&k);
+                    }
+                }
+            }
+            at += len;
+            scanned = 0;
+            line_start = true;
         }
+        if at == bytes.len() {
+            return out.map_or(Relayed::Unchanged, Relayed::Bytes);
+        }
+        // The chunk ends inside an event: hold that event back.
+        let mut out = out.unwrap_or_else(|| bytes[..at].to_vec());
+        self.pending.extend_from_slice(&bytes[at..]);
+        self.scanned = scanned;
+        self.at_line_start = line_start;
+        self.overflow(&mut out);
+        Relayed::Bytes(out)
+    }
+
+    /// An event outgrew [`MAX_EVENT_BYTES`]: pass through (redaction only) from now on.
+    fn overflow(&mut self, out: &mut Vec<u8>) {
         if self.pending.len() > MAX_EVENT_BYTES {
             self.passthrough = true;
             out.extend(self.release_redacted(false));
         }
-        out
     }
 
     /// The upstream body ended; returns what is left to send.
@@ -137,7 +207,9 @@ impl StreamRelay {
         if self.kind == BodyKind::EventStream && !self.passthrough && !self.pending.is_empty() {
             // A last event without its blank line still counts (and is passed on as is).
             let event = std::mem::take(&mut self.pending);
-            self.relay_event(&event, &mut out);
+            if let Some(kept) = self.look(&event) {
+                out.extend_from_slice(&kept);
+            }
         } else {
             out = self.release_redacted(true);
         }
@@ -201,86 +273,51 @@ impl StreamRelay {
         }
     }
 
-    /// The end of the first complete event in `pending` (after its blank line).
-    fn event_end(&mut self) -> Option<usize> {
-        let p = &self.pending;
-        let mut i = self.scanned;
-        let mut line_start = self.at_line_start;
-        while i < p.len() {
-            match p[i] {
-                b'\n' => {
-                    if line_start {
-                        return Some(i + 1);
-                    }
-                    line_start = true;
-                    i += 1;
-                }
-                b'\r' => {
-                    // `\r\n` is one line end; a `\r` last in the buffer waits for the
-                    // next byte to know.
-                    let Some(&next) = p.get(i + 1) else {
-                        break;
-                    };
-                    let len = if next == b'\n' { 2 } else { 1 };
-                    if line_start {
-                        return Some(i + len);
-                    }
-                    line_start = true;
-                    i += len;
-                }
-                _ => {
-                    line_start = false;
-                    i += 1;
-                }
-            }
-        }
-        self.scanned = i;
-        self.at_line_start = line_start;
-        None
-    }
-
-    /// Look at one whole event and pass it on (redacted), or drop it.
-    fn relay_event(&mut self, event: &[u8], out: &mut Vec<u8>) {
-        let text = String::from_utf8_lossy(event);
-        let mut data = String::new();
+    /// Look at one whole event: what to pass on (redacted; borrowed when that changed
+    /// nothing), or `None` to drop it.
+    fn look<'a>(&mut self, event: &'a [u8]) -> Option<Cow<'a, [u8]>> {
+        // One `data:` line (the usual event) is read where it lies; more are joined.
+        let mut data: Cow<[u8]> = Cow::Borrowed(b"");
+        let mut lines = 0;
         let mut named = false;
-        for line in text.split(['\n', '\r']) {
-            if let Some(v) = line.strip_prefix("data:") {
-                if !data.is_empty() {
-                    data.push('\n');
+        for line in event.split(|&b| b == b'\n' || b == b'\r') {
+            if let Some(v) = line.strip_prefix(b"data:") {
+                let v = v.strip_prefix(b" ").unwrap_or(v);
+                if lines == 0 {
+                    data = Cow::Borrowed(v);
+                } else {
+                    let d = data.to_mut();
+                    d.push(b'\n');
+                    d.extend_from_slice(v);
                 }
-                data.push_str(v.strip_prefix(' ').unwrap_or(v));
-            } else if let Some(v) = line.strip_prefix("event:") {
-                named = !matches!(v.trim(), "" | "message");
+                lines += 1;
+            } else if let Some(v) = line.strip_prefix(b"event:") {
+                named = !matches!(String::from_utf8_lossy(v).trim(), "" | "message");
             }
         }
         let mut drop = false;
         if !named && !data.is_empty() {
+            // Invalid UTF-8 reads as U+FFFD, as everywhere else in the relay.
+            let data = String::from_utf8_lossy(&data);
             if data.trim() == "[DONE]" {
                 self.done = true;
-            } else if let Ok(v) = crate::json::parse(&data) {
-                self.learn(&v);
-                drop = self.strip_usage && is_usage_only(&v);
+            } else if let Some(facts) = super::facts::read(data.as_bytes()) {
+                drop = self.strip_usage
+                    && facts.choices.is_some_and(|c| c.len == 0)
+                    && facts.usage.as_ref().is_some_and(Value::is_object);
+                self.learn(facts);
             }
         }
-        if !drop {
-            out.extend(self.redact(event));
-        }
+        (!drop).then(|| self.redact(event))
     }
 
     /// Usage and delivered text from one chunk.
-    fn learn(&mut self, chunk: &Value) {
-        if let Some(u) = usage_of(chunk) {
+    fn learn(&mut self, facts: super::facts::ChunkFacts) {
+        if let Some(u) = facts.usage.as_ref().and_then(usage_in) {
             self.usage = Some(u);
         }
-        let Some(Value::Array(choices)) = chunk.get("choices") else {
-            return;
-        };
-        for c in choices {
-            let Some(delta) = c.get("delta").or_else(|| c.get("message")) else {
-                continue;
-            };
-            self.delivered_text = self.delivered_text.saturating_add(text_bytes(delta));
+        if let Some(c) = facts.choices {
+            self.delivered_text = self.delivered_text.saturating_add(c.text);
         }
     }
 
@@ -303,7 +340,7 @@ impl StreamRelay {
     /// Hand on `pending` with secrets replaced, keeping back (unless `all`) a tail that
     /// could be the start of a secret cut by the chunk boundary.
     fn release_redacted(&mut self, all: bool) -> Vec<u8> {
-        let redacted = self.redact(&self.pending);
+        let redacted = self.redact(&self.pending).into_owned();
         self.pending.clear();
         self.scanned = 0;
         self.at_line_start = true;
@@ -318,13 +355,66 @@ impl StreamRelay {
         out
     }
 
-    fn redact(&self, bytes: &[u8]) -> Vec<u8> {
-        let mut out = bytes.to_vec();
+    /// `bytes` with every secret replaced, one secret after the other; borrowed when no
+    /// secret occurs (nothing is copied for the usual event).
+    fn redact<'a>(&self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
+        let mut out = Cow::Borrowed(bytes);
         for s in &self.secrets {
-            out = replace_all(&out, s.as_bytes(), REDACTED.as_bytes());
+            if find(&out, s.as_bytes()).is_some() {
+                out = Cow::Owned(replace_all(&out, s.as_bytes(), REDACTED.as_bytes()));
+            }
         }
         out
     }
+}
+
+/// The end of the first complete event in `p` (after its blank line), scanning from
+/// `*i` with `*line_start` saying whether `p[*i]` starts a line; when there is none yet,
+/// both are left where the scan stopped, for the next call with more bytes.
+fn event_end(p: &[u8], i: &mut usize, line_start: &mut bool) -> Option<usize> {
+    while *i < p.len() {
+        match p[*i] {
+            b'\n' => {
+                if *line_start {
+                    return Some(*i + 1);
+                }
+                *line_start = true;
+                *i += 1;
+            }
+            b'\r' => {
+                // `\r\n` is one line end; a `\r` last in the buffer waits for the next
+                // byte to know.
+                let Some(&next) = p.get(*i + 1) else {
+                    break;
+                };
+                let len = if next == b'\n' { 2 } else { 1 };
+                if *line_start {
+                    return Some(*i + len);
+                }
+                *line_start = true;
+                *i += len;
+            }
+            _ => {
+                *line_start = false;
+                *i += 1;
+            }
+        }
+    }
+    None
+}
+
+/// Where `needle` first occurs in `hay`.
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let (&first, rest) = needle.split_first()?;
+    let mut from = 0;
+    while let Some(p) = hay.get(from..)?.iter().position(|&b| b == first) {
+        let at = from + p;
+        if hay.get(at + 1..at + needle.len()) == Some(rest) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 fn replace_all(hay: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
@@ -333,26 +423,25 @@ fn replace_all(hay: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
     }
     let mut out = Vec::with_capacity(hay.len());
     let mut i = 0;
-    while i < hay.len() {
-        if hay[i..].starts_with(needle) {
-            out.extend_from_slice(with);
-            i += needle.len();
-        } else {
-            out.push(hay[i]);
-            i += 1;
-        }
+    while let Some(p) = find(&hay[i..], needle) {
+        out.extend_from_slice(&hay[i..i + p]);
+        out.extend_from_slice(with);
+        i += p + needle.len();
     }
+    out.extend_from_slice(&hay[i..]);
     out
 }
 
 /// A chunk that only carries usage: `"choices": []` and a `usage` object.
-fn is_usage_only(chunk: &Value) -> bool {
-    matches!(chunk.get("choices"), Some(Value::Array(c)) if c.is_empty())
-        && chunk.get("usage").is_some_and(Value::is_object)
+fn usage_of(v: &Value) -> Option<Usage> {
+    usage_in(v.get("usage")?)
 }
 
-fn usage_of(v: &Value) -> Option<Usage> {
-    let u = v.get("usage").filter(|u| u.is_object())?;
+/// A `usage` value that says something: an object with at least one token count.
+fn usage_in(u: &Value) -> Option<Usage> {
+    if !u.is_object() {
+        return None;
+    }
     let u = Usage::from_json(u.clone()).ok()?;
     (u.prompt_tokens.is_some() || u.completion_tokens.is_some() || u.total_tokens.is_some())
         .then_some(u)

@@ -20,7 +20,7 @@ use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
-use web_sys::{Headers, ReadableStreamDefaultReader, Request, Response, ResponseInit};
+use web_sys::{Headers, Request, Response, ResponseInit};
 
 use super::error::{describe, set, to_js};
 use super::options::{function, get, known, number, object, string, type_name};
@@ -33,9 +33,28 @@ use crate::proxy::{
     log_line, proxy_timeouts, refuse, response_headers, session_issued, session_rejected,
     session_token, split_request_url, upstream_error, upstream_failure, upstream_headers,
     AllowList, BodyKind, Decision, IncomingRequest, LogRecord, MaxTokensMode, ProxyOptions,
-    ProxyState, RateLimit, Reason, RelayUsage, Respond, SessionOptions, StreamRelay,
+    ProxyState, RateLimit, Reason, RelayUsage, Relayed, Respond, SessionOptions, StreamRelay,
 };
 use crate::timeouts::Timeouts;
+
+#[wasm_bindgen(module = "/js/proxy-relay.js")]
+extern "C" {
+    /// `name\nvalue\n` per header, in iteration order.
+    #[wasm_bindgen(js_name = headerLines)]
+    fn header_lines(headers: &Headers) -> String;
+
+    /// The request body, bounded: resolves to the bytes or to `"large"`, `"late"` or
+    /// `"bytes"`; rejects with the read's error.
+    #[wasm_bindgen(js_name = readBody)]
+    fn read_body_js(body: &web_sys::ReadableStream, limit: f64, ms: i32) -> Promise;
+
+    /// The forwarded body: a pull stream over `body` that hands each read to `relay`.
+    #[wasm_bindgen(js_name = relayBody, catch)]
+    fn relay_body(
+        body: &web_sys::ReadableStream,
+        relay: ProxyRelay,
+    ) -> Result<web_sys::ReadableStream, JsValue>;
+}
 
 /// How long a client may take to send its request body.
 const BODY_DEADLINE_MS: i32 = 30_000;
@@ -528,14 +547,11 @@ fn client_key(
 }
 
 fn header_pairs(h: &Headers) -> Vec<(String, String)> {
+    let text = header_lines(h);
     let mut out = Vec::new();
-    if let Ok(Some(iter)) = js_sys::try_iter(h) {
-        for entry in iter.flatten() {
-            let pair = Array::from(&entry);
-            if let (Some(n), Some(v)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
-                out.push((n, v));
-            }
-        }
+    let mut lines = text.split('\n');
+    while let (Some(n), Some(v)) = (lines.next(), lines.next()) {
+        out.push((n.to_owned(), v.to_owned()));
     }
     out
 }
@@ -553,67 +569,40 @@ fn new_request_id() -> String {
         .unwrap_or_else(|| format!("proxy-{}", js_sys::Date::now() as u64))
 }
 
-/// Read the request body: at most `limit` bytes, within [`BODY_DEADLINE_MS`].
+/// Read the request body: at most `limit` bytes, within [`BODY_DEADLINE_MS`] (the read
+/// loop is `readBody` in `js/proxy-relay.js`: one await here, not one per read).
 async fn read_body(request: &Request, limit: usize) -> Result<Vec<u8>, (Reason, String)> {
     let Some(body) = request.body() else {
         return Ok(Vec::new());
     };
-    let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
-    let mut slot = None;
-    let deadline = Promise::new(&mut |resolve, _| slot = Some(resolve));
-    let timer = slot.map(|resolve| sys::set_timeout(&resolve, BODY_DEADLINE_MS));
-    let mut out = Vec::new();
-    let result = loop {
-        let race = Promise::race(&Array::of2(&reader.read(), &deadline));
-        let r = match JsFuture::from(race).await {
-            Ok(r) => r,
-            Err(e) => {
-                break Err((
-                    Reason::InvalidRequest,
-                    format!("the request body could not be read: {}", describe(&e)),
-                ))
-            }
-        };
-        if r.is_undefined() {
-            break Err((
+    let outcome = JsFuture::from(read_body_js(&body, limit as f64, BODY_DEADLINE_MS))
+        .await
+        .map_err(|e| {
+            (
                 Reason::InvalidRequest,
-                format!(
-                    "the request body did not arrive within {} s",
-                    BODY_DEADLINE_MS / 1000
-                ),
-            ));
-        }
-        if Reflect::get(&r, &JsValue::from_str("done"))
-            .map(|d| d.is_truthy())
-            .unwrap_or(true)
-        {
-            break Ok(());
-        }
-        let Ok(bytes) =
-            Reflect::get(&r, &JsValue::from_str("value")).and_then(|v| v.dyn_into::<Uint8Array>())
-        else {
-            break Err((
-                Reason::InvalidRequest,
-                "the request body is not bytes".to_owned(),
-            ));
-        };
-        if out.len() + bytes.length() as usize > limit {
-            break Err((
-                Reason::BodyTooLarge,
-                format!("the request body is over {limit} bytes, the most this proxy accepts"),
-            ));
-        }
-        let start = out.len();
-        out.resize(start + bytes.length() as usize, 0);
-        bytes.copy_to(&mut out[start..]);
-    };
-    if let Some(t) = timer {
-        sys::clear_timeout(&t);
+                format!("the request body could not be read: {}", describe(&e)),
+            )
+        })?;
+    if let Some(bytes) = outcome.dyn_ref::<Uint8Array>() {
+        return Ok(bytes.to_vec());
     }
-    if result.is_err() {
-        transport::cancel(&reader);
-    }
-    result.map(|()| out)
+    Err(match outcome.as_string().as_deref() {
+        Some("large") => (
+            Reason::BodyTooLarge,
+            format!("the request body is over {limit} bytes, the most this proxy accepts"),
+        ),
+        Some("late") => (
+            Reason::InvalidRequest,
+            format!(
+                "the request body did not arrive within {} s",
+                BODY_DEADLINE_MS / 1000
+            ),
+        ),
+        _ => (
+            Reason::InvalidRequest,
+            "the request body is not bytes".to_owned(),
+        ),
+    })
 }
 
 /// HMAC-SHA-256 of `data` with `secret`, by WebCrypto (the key is imported once).
@@ -758,8 +747,12 @@ async fn forward(
         chat: chat.is_some(),
         first_byte_ms: None,
         logged: false,
+        failure: None,
     }));
-    match relay_body(&upstream_body, watcher.clone()) {
+    let handle = ProxyRelay {
+        watcher: watcher.clone(),
+    };
+    match relay_body(&upstream_body, handle) {
         Ok(body) => Response::new_with_opt_readable_stream_and_init(Some(&body), &init)
             .unwrap_or_else(|_| fallback_response()),
         Err(_) => {
@@ -796,17 +789,19 @@ struct Watcher {
     chat: bool,
     first_byte_ms: Option<f64>,
     logged: bool,
+    /// The upstream broke a body that is not an event stream: the message to error the
+    /// client's stream with.
+    failure: Option<String>,
 }
 
 impl Watcher {
-    fn chunk(&mut self, bytes: &Uint8Array) -> Vec<u8> {
+    fn chunk(&mut self, bytes: &[u8]) -> Relayed {
         if self.first_byte_ms.is_none() {
             self.first_byte_ms = Some(sys::performance_now() - self.trace.started);
         }
-        // Bytes on their way to the client: the idle timeout starts again (the read
-        // already said so; this also covers the time the relay took).
+        // Body bytes arrived: the idle timeout starts again.
         self.call.activity();
-        self.relay.feed(&bytes.to_vec())
+        self.relay.relay(bytes)
     }
 
     /// The body ended (`complete`) or the client went away; log and report usage once.
@@ -865,81 +860,60 @@ impl Watcher {
     }
 }
 
-/// `new ReadableStream({ pull, cancel })` over the upstream body: each pull reads the
-/// upstream (with the call's timeouts) and enqueues what the relay hands on. At the end
-/// the relay's tail is sent and the stream closed; when the upstream breaks mid-way an
-/// event stream ends with the relay's error event (and closes cleanly), any other body
-/// errors (the client sees the connection end). A client that leaves cancels it, which
-/// aborts the upstream call.
-fn relay_body(
-    body: &web_sys::ReadableStream,
+/// One forwarded body, as `relayBody` in `js/proxy-relay.js` drives it: every read of
+/// the upstream body goes through [`ProxyRelay::chunk`] (one synchronous call, no
+/// promise), the end through [`ProxyRelay::end`], a broken upstream through
+/// [`ProxyRelay::fail`], a client that left through [`ProxyRelay::cancel`].
+#[wasm_bindgen]
+pub struct ProxyRelay {
     watcher: Rc<RefCell<Watcher>>,
-) -> Result<web_sys::ReadableStream, JsValue> {
-    let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
-    let source = Object::new();
-    let w = watcher.clone();
-    let pull = Closure::<dyn FnMut(JsValue) -> Promise>::new(move |controller: JsValue| {
-        let w = w.clone();
-        let reader = reader.clone();
-        future_to_promise(async move {
-            let call = w.borrow().call.clone();
-            let enqueue = |bytes: Vec<u8>| -> Result<(), JsValue> {
-                if bytes.is_empty() {
-                    return Ok(());
-                }
-                let f: Function =
-                    Reflect::get(&controller, &JsValue::from_str("enqueue"))?.dyn_into()?;
-                f.call1(&controller, &Uint8Array::from(bytes.as_slice()))?;
-                Ok(())
-            };
-            let method = |name: &str| -> Result<Function, JsValue> {
-                Reflect::get(&controller, &JsValue::from_str(name))?.dyn_into()
-            };
-            loop {
-                match call.read(&reader).await {
-                    Ok(Some(bytes)) => {
-                        let out = w.borrow_mut().chunk(&bytes);
-                        if !out.is_empty() {
-                            enqueue(out)?;
-                            return Ok(JsValue::UNDEFINED);
-                        }
-                    }
-                    Ok(None) => {
-                        let tail = w.borrow_mut().relay.finish();
-                        enqueue(tail)?;
-                        w.borrow_mut().finish(true);
-                        method("close")?.call0(&controller)?;
-                        return Ok(JsValue::UNDEFINED);
-                    }
-                    Err((e, _)) => {
-                        let (tail, event_stream) = {
-                            let mut w = w.borrow_mut();
-                            (w.relay.fail(&e), w.relay.kind() == BodyKind::EventStream)
-                        };
-                        enqueue(tail)?;
-                        w.borrow_mut().finish(false);
-                        if event_stream {
-                            method("close")?.call0(&controller)?;
-                        } else {
-                            method("error")?
-                                .call1(&controller, &JsValue::from_str(&describe_error(&e)))?;
-                        }
-                        return Ok(JsValue::UNDEFINED);
-                    }
-                }
-            }
-        })
-    });
-    let w = watcher;
-    let cancel = Closure::<dyn FnMut()>::new(move || w.borrow_mut().finish(false));
-    set(&source, "pull", &pull.into_js_value());
-    set(&source, "cancel", &cancel.into_js_value());
-    let ctor: Function =
-        Reflect::get(&js_sys::global(), &JsValue::from_str("ReadableStream"))?.dyn_into()?;
-    // highWaterMark 0: nothing is read from the upstream before the client asks.
-    let strategy = Object::new();
-    set(&strategy, "highWaterMark", &0.into());
-    Ok(Reflect::construct(&ctor, &Array::of2(&source, &strategy))?.unchecked_into())
+}
+
+#[wasm_bindgen]
+impl ProxyRelay {
+    /// One read: `true` when exactly these bytes go on to the client (the common case:
+    /// whole events, nothing to take out; the JS side passes its own buffer on, no
+    /// copy), `undefined` when nothing is to be sent yet, else the bytes to send.
+    pub fn chunk(&self, bytes: &[u8]) -> JsValue {
+        match self.watcher.borrow_mut().chunk(bytes) {
+            Relayed::Unchanged => JsValue::TRUE,
+            Relayed::Bytes(out) if out.is_empty() => JsValue::UNDEFINED,
+            Relayed::Bytes(out) => Uint8Array::from(out.as_slice()).into(),
+        }
+    }
+
+    /// The upstream body ended: the relay's tail, if any. Logs and reports usage.
+    pub fn end(&self) -> Option<Vec<u8>> {
+        let mut w = self.watcher.borrow_mut();
+        let tail = w.relay.finish();
+        w.finish(true);
+        (!tail.is_empty()).then_some(tail)
+    }
+
+    /// Reading the upstream body failed with `error`: what is left to send (for an
+    /// event stream, ending with the error event). Afterwards [`ProxyRelay::fail_message`]
+    /// says whether the client's stream closes (`undefined`) or errors.
+    pub fn fail(&self, error: JsValue) -> Option<Vec<u8>> {
+        let mut w = self.watcher.borrow_mut();
+        let (e, _) = w.call.rejection(error, false);
+        let tail = w.relay.fail(&e);
+        if w.relay.kind() != BodyKind::EventStream {
+            w.failure = Some(describe_error(&e));
+        }
+        w.finish(false);
+        (!tail.is_empty()).then_some(tail)
+    }
+
+    /// After [`ProxyRelay::fail`]: the message to error a non-event-stream body with.
+    #[wasm_bindgen(js_name = failMessage)]
+    pub fn fail_message(&self) -> Option<String> {
+        self.watcher.borrow().failure.clone()
+    }
+
+    /// The client went away: abort the upstream call; log and report usage once.
+    pub fn cancel(&self) {
+        self.watcher.borrow_mut().finish(false);
+    }
 }
 
 fn describe_error(e: &Error) -> String {
