@@ -62,7 +62,9 @@ export interface ProxyOptions {
   /** Upstream timeouts (the client's defaults otherwise). A non-streamed answer's headers may take
    *  `total` unless `headers` is set here. */
   timeouts?: Timeouts;
-  /** A `fetch` to reach the upstream with. */
+  /** A `fetch` to reach the upstream with. Default: the global `fetch`; in Node, the entry's
+   *  own over `node:http` / `node:https` (faster than Node's global fetch; pass
+   *  `globalThis.fetch` to use that one). */
   fetch?: FetchLike;
   /** Each request's usage, when the response ends (never delays the stream). */
   onUsage?: (record: ProxyUsageRecord) => void;

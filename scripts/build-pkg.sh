@@ -56,7 +56,7 @@ for api in api proxy-api; do
   sed -e "s#__ERRORS_MODULE__#./$errors#" -e "s#__VERSION__#$version#" "js/$api.js" > "pkg/$api.js"
 done
 cp js/node.mjs js/node-http.mjs js/browser.js js/workerd.js pkg/
-cp js/proxy-node.mjs js/proxy-workerd.js js/proxy.js js/proxy-state.js pkg/
+cp js/proxy-node.mjs js/node-fetch.mjs js/proxy-workerd.js js/proxy.js js/proxy-state.js pkg/
 cp js/index.d.ts js/proxy.d.ts js/node-http.d.ts pkg/
 # The load test (`hf-inference-wasm/loadtest`) and the `hf-inference-wasm` command.
 cp js/loadtest.mjs js/loadtest.d.ts js/cli.mjs pkg/ && chmod +x pkg/cli.mjs

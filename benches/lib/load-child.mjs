@@ -12,7 +12,7 @@
 // total time, data events, whether `[DONE]` arrived, and its bytes' SHA-256. Every request is
 // destroyed at `timeoutMs`.
 // Prints one JSON line: { ttft: [ms…], total: [ms…], ok, errors: { reason: count }, chunks,
-// wallMs, peakOpen, identical, rss }
+// wallMs, peakOpen, identical, rss }. With N = 0 it only warms the target up (see below).
 import http from "node:http";
 
 import { createHash } from "node:crypto";
@@ -88,6 +88,17 @@ function one(base = target, { warmUp = false, counted = true } = {}) {
     req.on("error", (e) => finish(e.code ?? e.message));
     req.end(body);
   });
+}
+
+// N = 0: only warm the target up (WARM streams, each dropped at its first content delta),
+// so a fresh proxy process has compiled its hot paths and grown its heap before its RSS is
+// taken as the level's starting point.
+if (N === 0) {
+  const WARM = 100;
+  for (let i = 0; i < WARM; i += 10) await Promise.all(Array.from({ length: 10 }, () => one(target, { warmUp: true })));
+  agent.destroy();
+  process.stdout.write(JSON.stringify({ warmed: WARM }) + "\n");
+  process.exit(0);
 }
 
 // The reference body, straight from the upstream, read while the level runs (it does not

@@ -5,6 +5,8 @@
 //           back as it arrives (the peer: what a 20-line hand-written proxy costs)
 //   ours    `createProxy({ upstream, token, allowedModels: "*", … })` from hf-inference-wasm,
 //           served by the package's own Node adapter, `serveNode` from "hf-inference-wasm/node"
+//   adapter `serveNode` with a fetch handler that forwards untouched through the global fetch
+//           (not a proxy: what the adapter costs without the proxy's wasm; optional)
 //
 // Sends { url } (or { skip: reason }) to the parent once listening. Answers { cmd: "stats" }
 // with { rss, peakRss, heap, cpuMs } (peak RSS and CPU time since the last { cmd: "reset" });
@@ -75,6 +77,26 @@ if (kind === "plain") {
   const { serveNode } = await import(process.env.BENCH_OURS_PKG ? `${process.env.BENCH_OURS_PKG}/node-http.mjs` : "hf-inference-wasm/node");
   // Exactly what a Node user writes: serveNode's defaults (node:http's, backlog 511).
   server = await serveNode(handler, { port: 0, host: "127.0.0.1" });
+} else if (kind === "adapter") {
+  // Not a proxy: the package's Node adapter serving a five-line fetch handler that forwards
+  // the body untouched through the global fetch. What `serveNode` and the WHATWG Request /
+  // Response round trip cost without the proxy's wasm (BENCH_PROXY_TARGETS=…,adapter).
+  const { serveNode } = await import(process.env.BENCH_OURS_PKG ? `${process.env.BENCH_OURS_PKG}/node-http.mjs` : "hf-inference-wasm/node");
+  server = await serveNode(
+    {
+      async fetch(request) {
+        const body = await request.arrayBuffer();
+        const up = await fetch(upstream + new URL(request.url).pathname, {
+          method: request.method,
+          headers: { "content-type": "application/json", authorization: "Bearer hf_bench_token_not_real" },
+          body: request.method === "POST" ? body : undefined,
+          signal: request.signal,
+        });
+        return new Response(up.body, { status: up.status, headers: { "content-type": up.headers.get("content-type") ?? "application/octet-stream" } });
+      },
+    },
+    { port: 0, host: "127.0.0.1" },
+  );
 } else {
   throw new Error(`unknown proxy kind ${kind}`);
 }
@@ -84,11 +106,12 @@ if (!server.listening) await new Promise((resolve) => server.listen({ port: 0, h
 
 // `process.memoryUsage.rss()`, not `process.memoryUsage()`: the latter walks the V8 heap
 // spaces on every call, which at 3000 open streams cost the proxy under test measurable CPU
-// (more for the one with the larger heap), every 50 ms.
+// (more for the one with the larger heap). Every 200 ms: RSS moves slowly (the level takes
+// about a minute), and even reading /proc costs the process under test a little each time.
 let peakRss = process.memoryUsage.rss();
 setInterval(() => {
   peakRss = Math.max(peakRss, process.memoryUsage.rss());
-}, 50).unref();
+}, 200).unref();
 let cpuFrom = process.cpuUsage();
 process.on("message", (m) => {
   if (m?.cmd === "reset") {

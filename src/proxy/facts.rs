@@ -245,8 +245,11 @@ pub(super) fn read(data: &[u8]) -> Option<ChunkFacts> {
 mod tests {
     use super::*;
 
+    /// The usage value, and the choices' count and text bytes.
+    type Read = (Option<Value>, Option<(usize, u64)>);
+
     /// What `StreamRelay` computed from a `Value` before, for comparison.
-    fn from_value(data: &[u8]) -> Option<(Option<Value>, Option<(usize, u64)>)> {
+    fn from_value(data: &[u8]) -> Option<Read> {
         let v: Value = serde_json::from_slice(data).ok()?;
         let usage = v.get("usage").cloned();
         let s = |v: Option<&Value>| v.and_then(Value::as_str).map_or(0, |t| t.len() as u64);

@@ -41,6 +41,7 @@ const EXPECTED = [
   "index.d.ts",
   "loadtest.d.ts",
   "loadtest.mjs",
+  "node-fetch.mjs",
   "node-http.d.ts",
   "node-http.mjs",
   "node.mjs",
@@ -52,6 +53,7 @@ const EXPECTED = [
   "proxy.d.ts",
   "proxy.js",
   "snippets/<crate>/js/errors.js",
+  "snippets/<crate>/js/proxy-relay.js",
   "workerd.js",
 ];
 const normalize = (f) => f.replace(/^snippets\/[^/]+\//, "snippets/<crate>/");
