@@ -129,7 +129,7 @@ export async function run({ quick = false, log = () => {} } = {}) {
           // baseline's at the same N (for the baseline itself: over 2 s).
           const directP99 = t.id === "direct" ? 0 : percentile(results.direct?.[n]?.ttft ?? [], 99) || 0;
           const broken = !r.ok || errs > n * 0.01 || percentile(r.ttft ?? [], 99) - directP99 > BREAK_P99_MS;
-          log(`proxy-load: ${t.id} N=${n}: ${r.ok ? `${r.ok} ok (${r.identical} byte-identical, peak ${r.peakOpen} open), ${errs} errors, p99 TTFT ${ms(percentile(r.ttft, 99))}${stats?.cpuMs ? `, ${num(stats.cpuMs / 1000, 1)} CPU-s` : ""}` : r.error}`);
+          log(`proxy-load: ${t.id} N=${n}: ${Array.isArray(r.ttft) ? `${r.ok} ok (${r.identical} byte-identical, peak ${r.peakOpen} open), ${errs} errors, p99 TTFT ${ms(percentile(r.ttft, 99))}${stats?.cpuMs ? `, ${num(stats.cpuMs / 1000, 1)} CPU-s` : ""}` : r.error}`);
           // A level over the rule is marked, and the next level still runs: where and how a
           // target degrades at N = 3000 is the figure this section exists for.
           if (broken) results[t.id][n].broken = true;

@@ -109,18 +109,31 @@ if (!server.listening) await new Promise((resolve) => server.listen({ port: 0, h
 // (more for the one with the larger heap). Every 200 ms: RSS moves slowly (the level takes
 // about a minute), and even reading /proc costs the process under test a little each time.
 let peakRss = process.memoryUsage.rss();
-setInterval(() => {
-  peakRss = Math.max(peakRss, process.memoryUsage.rss());
-}, 200).unref();
+// Reading the RSS needs a file descriptor: at the fd limit (the break point past ~10,000
+// streams here) it throws EMFILE, which must not end the proxy under test.
+const sampleRss = () => {
+  try {
+    peakRss = Math.max(peakRss, process.memoryUsage.rss());
+  } catch {
+    // Out of descriptors: keep the last peak.
+  }
+};
+setInterval(sampleRss, 200).unref();
 let cpuFrom = process.cpuUsage();
 process.on("message", (m) => {
   if (m?.cmd === "reset") {
-    peakRss = process.memoryUsage.rss();
+    peakRss = 0;
+    sampleRss();
     cpuFrom = process.cpuUsage();
   }
   if (m?.cmd === "stats") {
-    const u = process.memoryUsage();
-    peakRss = Math.max(peakRss, u.rss);
+    sampleRss();
+    let u = { rss: peakRss, heapUsed: NaN };
+    try {
+      u = process.memoryUsage();
+    } catch {
+      // Out of descriptors (see sampleRss).
+    }
     const cpu = process.cpuUsage(cpuFrom);
     // cpuMs: user + system CPU time of this process since the last reset.
     process.send({ stats: { rss: u.rss, peakRss, heap: u.heapUsed, cpuMs: (cpu.user + cpu.system) / 1000 } });
