@@ -252,21 +252,8 @@ mod tests {
     fn from_value(data: &[u8]) -> Option<Read> {
         let v: Value = serde_json::from_slice(data).ok()?;
         let usage = v.get("usage").cloned();
-        let s = |v: Option<&Value>| v.and_then(Value::as_str).map_or(0, |t| t.len() as u64);
-        let text = |m: &Value| {
-            let mut n = s(m.get("content"))
-                .saturating_add(s(m.get("reasoning_content")))
-                .saturating_add(s(m.get("reasoning")));
-            if let Some(Value::Array(calls)) = m.get("tool_calls") {
-                for c in calls {
-                    let f = c.get("function");
-                    n = n
-                        .saturating_add(s(f.and_then(|f| f.get("arguments"))))
-                        .saturating_add(s(f.and_then(|f| f.get("name"))));
-                }
-            }
-            n
-        };
+        // The old path's own count, the one the relay still uses for whole messages.
+        let text = crate::proxy::relay::text_bytes;
         let choices = match v.get("choices") {
             Some(Value::Array(cs)) => Some((
                 cs.len(),

@@ -449,7 +449,7 @@ fn usage_in(u: &Value) -> Option<Usage> {
 
 /// UTF-8 bytes of the text in a delta or message: content, reasoning, tool-call
 /// arguments.
-fn text_bytes(m: &Value) -> u64 {
+pub(crate) fn text_bytes(m: &Value) -> u64 {
     let s = |v: Option<&Value>| v.and_then(Value::as_str).map_or(0, |t| t.len() as u64);
     let mut n = s(m.get("content"))
         .saturating_add(s(m.get("reasoning_content")))
