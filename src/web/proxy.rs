@@ -23,7 +23,7 @@ use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use web_sys::{Headers, Request, Response, ResponseInit};
 
 use super::error::{describe, set, to_js};
-use super::options::{function, get, known, number, object, string, type_name};
+use super::options::{boolean, function, get, known, number, object, string, type_name};
 use super::sys;
 use super::transport::{self, Call};
 use crate::error::{Error, MAX_ERROR_BODY_BYTES};
@@ -176,19 +176,6 @@ fn allow_list(o: &Object, key: &str) -> Result<Option<AllowList>, Error> {
     )))
 }
 
-fn flag(o: &Object, key: &str) -> Result<Option<bool>, Error> {
-    let v = get(o, key);
-    if v.is_undefined() || v.is_null() {
-        return Ok(None);
-    }
-    v.as_bool().map(Some).ok_or_else(|| {
-        Error::input(format!(
-            "`{key}` must be true or false, got {}",
-            type_name(&v)
-        ))
-    })
-}
-
 fn read_options(v: &JsValue) -> Result<Config, Error> {
     let o = object(v, "options")?.unwrap_or_default();
     known(&o, Place::Proxy, keys::PROXY)?;
@@ -217,7 +204,7 @@ fn read_options(v: &JsValue) -> Result<Config, Error> {
     if let Some(n) = number(&o, "defaultMaxTokens", "defaultMaxTokens")? {
         opts.default_max_tokens = Some(n.min(u32::MAX as u64) as u32);
     }
-    if let Some(b) = flag(&o, "streamUsage")? {
+    if let Some(b) = boolean(&o, "streamUsage", "streamUsage")? {
         opts.stream_usage = b;
     }
     match string(&o, "maxTokensMode", "maxTokensMode")?.as_deref() {
@@ -260,13 +247,13 @@ fn read_options(v: &JsValue) -> Result<Config, Error> {
             if let Some(n) = number(&so, "ttlMs", "sessions.ttlMs")? {
                 s.ttl_ms = n;
             }
-            if let Some(b) = flag(&so, "bindClient")? {
+            if let Some(b) = boolean(&so, "bindClient", "bindClient")? {
                 s.bind_client = b;
             }
             opts.sessions = Some(s);
         }
     }
-    opts.log_content = flag(&o, "logContent")?.unwrap_or(false);
+    opts.log_content = boolean(&o, "logContent", "logContent")?.unwrap_or(false);
     check_options(&opts)?;
     let (budget, prices) = state::read_budget(&o)?;
 
