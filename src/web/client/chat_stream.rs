@@ -148,8 +148,6 @@ struct Inner {
     /// How the stream ends, found by the last read; applied once `batch` is out.
     terminal: Option<Terminal>,
     cb: Callbacks,
-    /// Callbacks were given: `api.js` drives the stream unless iteration claims it.
-    drives_itself: bool,
     /// The batch the Rust `next()` is handing out, and where in it.
     queued: String,
     queued_at: usize,
@@ -210,7 +208,6 @@ impl ChatStream {
         options: DecodeOptions,
         cb: Callbacks,
     ) -> ChatStream {
-        let drive = cb.any();
         let plan = Plan::new(spec.retry, spec.target_count(), js_sys::Date::now());
         // Sent now: the stream is lazy to consume, not to start.
         let (call, start_error) = match resolving {
@@ -235,7 +232,6 @@ impl ChatStream {
             batch: None,
             terminal: None,
             cb,
-            drives_itself: false,
             queued: String::new(),
             queued_at: 0,
             snapshot: JsString::from(""),
@@ -276,7 +272,6 @@ impl ChatStream {
             });
             inner.borrow_mut().resolving = Some(done);
         }
-        inner.borrow_mut().drives_itself = drive;
         ChatStream { inner }
     }
 }
@@ -410,7 +405,7 @@ impl ChatStream {
     /// microtask, unless iteration claimed it first. Internal.
     #[wasm_bindgen(getter, js_name = _drivesItself)]
     pub fn drives_itself(&self) -> bool {
-        self.inner.borrow().drives_itself
+        self.inner.borrow().cb.any()
     }
 
     /// Claim the stream for the driver (callbacks, `text()`, `finalCompletion()`): true
