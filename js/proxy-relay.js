@@ -1,5 +1,5 @@
 // The proxy's per-request and per-chunk plumbing in plain JavaScript, imported by the
-// proxy's wasm (src/web/proxy.rs, a wasm-bindgen snippet). Each function does only what
+// proxy's wasm (src/web/proxy/mod.rs, a wasm-bindgen snippet). Each function does only what
 // would otherwise cost a crossing or a promise per step from Rust: the decisions (what a
 // chunk becomes, what an error means, what is logged) stay in the wasm, which each of
 // these calls synchronously, once per step.
