@@ -4,17 +4,6 @@
 // chunk becomes, what an error means, what is logged) stay in the wasm, which each of
 // these calls synchronously, once per step.
 
-/** The headers as one string, `name\nvalue\n` per header (in `Headers` iteration order:
- *  sorted, combined): one crossing instead of several per header. WHATWG header names
- *  and values cannot hold a `\n`. */
-export function headerLines(headers) {
-  let out = "";
-  headers.forEach((value, name) => {
-    out += `${name}\n${value}\n`;
-  });
-  return out;
-}
-
 /**
  * Read a request body of at most `limit` bytes within `ms` milliseconds. Resolves to the
  * bytes (a `Uint8Array`), or to `"large"` (over the limit), `"late"` (the deadline

@@ -1,35 +1,94 @@
 //! The only code that awaits the network.
 //!
-//! Owns: one HTTP call: calling `fetch` (the caller's or the global one), the
-//! `AbortController` behind it, the caller's `AbortSignal`, the one watchdog timer that
-//! enforces the core's [`Watchdog`] deadlines, and reading the body. Must never: decide
-//! what a status or a body means (that is `crate::response` and `crate::stream`), or
-//! wait without a bound: every await here is cut short by the controller, which the
-//! watchdog and the caller's signal abort.
+//! Owns: one HTTP call as the Rust side sees it: its core [`Watchdog`] (shared with the
+//! call's timer as a [`Deadlines`]), awaiting the headers and each body read, mapping a
+//! rejection to a typed error, and reading a body whole. The mechanics are JavaScript
+//! (`js/wire.js`): calling `fetch` (the caller's or the global one), the
+//! `AbortController`, the listener on the caller's `AbortSignal`, the one timer, the
+//! backoff sleep; each is a callback, which from Rust would be a wasm-bindgen closure and
+//! its glue. Must never: decide what a status or a body means (that is
+//! `crate::response` and `crate::stream`), or wait without a bound: every await here is
+//! cut short by the controller, which the watchdog and the caller's signal abort.
 //!
-//! Why a rejection happened is recorded before the controller is aborted, so a rejected
-//! `fetch` or `read()` maps to the right error: the caller aborted, a named timeout
-//! fired, or the network failed.
+//! Why a rejection happened is recorded before the controller is aborted (`Wire.cause`,
+//! and the deadline that ran out in the `Deadlines`), so a rejected `fetch` or `read()`
+//! maps to the right error: the caller aborted, a named timeout fired, or the network
+//! failed.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
+use js_sys::{Function, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, AbortSignal, ReadableStreamDefaultReader, Response};
+use web_sys::{AbortSignal, Headers, ReadableStreamDefaultReader, Response};
 
-use super::error::{describe, set};
+use super::error::describe;
 use super::sys;
 use crate::error::{Error, TimeoutKind};
+#[cfg(feature = "client")]
 use crate::protocol::Protocol;
+#[cfg(feature = "client")]
 use crate::providers::Target;
+#[cfg(feature = "client")]
 use crate::retry::{
     breaker_outcome, circuit_open_error, Admit, Breakers, Outcome as BreakerOutcome, ResponseHints,
     RetryOptions,
 };
 use crate::timeouts::{expects_event_stream, Check, FetchResolves, Phase, Timeouts, Watchdog};
+
+#[wasm_bindgen(module = "/js/wire.js")]
+extern "C" {
+    /// `js/wire.js`'s `Wire`: the fetch, its controller, the caller's signal, the timer.
+    type Wire;
+    #[wasm_bindgen(constructor, catch)]
+    fn new(
+        fetch: Option<&Function>,
+        url: &str,
+        headers: &str,
+        body: Option<&str>,
+        signal: Option<&AbortSignal>,
+        manual_redirect: bool,
+        deadlines: Deadlines,
+    ) -> Result<Wire, JsValue>;
+    #[wasm_bindgen(method, getter)]
+    fn fetch(this: &Wire) -> Promise;
+    #[wasm_bindgen(method, getter)]
+    fn cause(this: &Wire) -> u32;
+    #[wasm_bindgen(method)]
+    fn arm(this: &Wire);
+    #[wasm_bindgen(method)]
+    fn abort(this: &Wire, cause: u32);
+    #[wasm_bindgen(method)]
+    fn end(this: &Wire);
+
+    /// A backoff sleep (`js/wire.js`'s `Nap`).
+    type Nap;
+    #[wasm_bindgen(constructor)]
+    fn new(ms: f64, signal: Option<&AbortSignal>) -> Nap;
+    #[wasm_bindgen(method, getter)]
+    fn promise(this: &Nap) -> Promise;
+    #[wasm_bindgen(method, getter)]
+    fn wake(this: &Nap) -> Function;
+    #[wasm_bindgen(method)]
+    fn cancel(this: &Nap);
+
+    /// The headers as `name\nvalue\n` lines: one crossing for all of them.
+    #[wasm_bindgen(js_name = headerLines)]
+    pub(crate) fn header_lines(headers: &Headers) -> String;
+    #[wasm_bindgen(js_name = cancelReader)]
+    fn cancel_reader(reader: &ReadableStreamDefaultReader);
+    /// A promise that settles, never rejects, when `p` does.
+    pub(crate) fn settled(p: &Promise) -> Promise;
+    #[wasm_bindgen(js_name = userAgent)]
+    fn user_agent() -> Option<String>;
+}
+
+/// `Wire.cause`: not aborted, the caller's signal (or `abort()`), a watchdog deadline.
+const NOT_ABORTED: u32 = 0;
+const BY_USER: u32 = 1;
+const BY_TIMEOUT: u32 = 2;
 
 /// Why the call's controller was aborted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,29 +97,46 @@ pub(crate) enum Cause {
     Timeout(TimeoutKind, u64),
 }
 
+/// The core's watchdog of one call, shared with its `Wire`, whose timer asks it when to
+/// fire (`check`). Not constructible from JavaScript.
+#[wasm_bindgen]
+pub struct Deadlines {
+    watch: Rc<Watch>,
+}
+
+struct Watch {
+    watchdog: RefCell<Watchdog>,
+    /// The deadline that ran out, once one did.
+    expired: Cell<Option<(TimeoutKind, u64)>>,
+}
+
+#[wasm_bindgen]
+impl Deadlines {
+    /// Milliseconds until the next possible deadline, -1 for none, or -2 when one ran
+    /// out (recorded here for the call's error).
+    pub fn check(&self, now: f64) -> f64 {
+        match self.watch.watchdog.borrow().check(now) {
+            Check::Expired { which, after_ms } => {
+                self.watch.expired.set(Some((which, after_ms)));
+                -(BY_TIMEOUT as f64)
+            }
+            Check::Wait(None) => -1.0,
+            Check::Wait(Some(ms)) => ms as f64,
+        }
+    }
+}
+
 /// One HTTP request and its body, cancellable, with its deadlines. Clones share the
 /// call; the watchdog stops when the last one is dropped.
 #[derive(Clone)]
 pub(crate) struct Call {
     shared: Rc<Shared>,
-    fetch: Promise,
 }
 
 struct Shared {
-    controller: AbortController,
-    cause: Cell<Option<Cause>>,
-    watchdog: RefCell<Watchdog>,
-    /// The pending `setTimeout` handle.
-    timer: RefCell<Option<JsValue>>,
-    /// The watchdog's handler, re-armed as long as the call lives. Holds a `Weak` to
-    /// `Shared`, so no cycle keeps the call alive.
-    on_timer: RefCell<Option<Closure<dyn FnMut()>>>,
-    /// The caller's signal and our listener on it, removed when the call ends.
-    signal: RefCell<Option<SignalListener>>,
+    wire: Wire,
+    watch: Rc<Watch>,
 }
-
-/// A listener we added to the caller's `AbortSignal`.
-type SignalListener = (AbortSignal, Closure<dyn FnMut()>);
 
 impl Call {
     /// Send a request now. `headers` in order; `body` the JSON text of a POST, `None`
@@ -77,93 +153,53 @@ impl Call {
         if signal.is_some_and(|s| s.aborted()) {
             return Err(Error::aborted());
         }
-        let controller = AbortController::new().map_err(|e| Error::network(&describe(&e)))?;
-        let shared = Rc::new(Shared {
-            controller,
-            cause: Cell::new(None),
+        let watch = Rc::new(Watch {
             watchdog: RefCell::new(Watchdog::for_request(
                 timeouts,
                 sys::performance_now(),
                 FETCH_RESOLVES.with(|r| *r),
                 expects_event_stream(headers),
             )),
-            timer: RefCell::new(None),
-            on_timer: RefCell::new(None),
-            signal: RefCell::new(None),
+            expired: Cell::new(None),
         });
-
-        let weak = Rc::downgrade(&shared);
-        *shared.on_timer.borrow_mut() = Some(Closure::new(move || {
-            if let Some(s) = weak.upgrade() {
-                s.timer_fired();
-            }
-        }));
-        if let Some(signal) = signal {
-            let weak = Rc::downgrade(&shared);
-            let listener: Closure<dyn FnMut()> = Closure::new(move || {
-                if let Some(s) = weak.upgrade() {
-                    s.abort(Cause::User);
-                }
-            });
-            let _ =
-                signal.add_event_listener_with_callback("abort", listener.as_ref().unchecked_ref());
-            *shared.signal.borrow_mut() = Some((signal.clone(), listener));
-        }
-
-        let init = Object::new();
-        set(
-            &init,
-            "method",
-            &if body.is_some() { "POST" } else { "GET" }.into(),
-        );
-        let h = Object::new();
+        let mut lines = String::new();
         for (name, value) in headers {
-            set(&h, name, &value.into());
+            lines.push_str(name);
+            lines.push('\n');
+            lines.push_str(value);
+            lines.push('\n');
         }
-        set(&init, "headers", &h);
-        if let Some(body) = body {
-            set(&init, "body", &body.into());
-        }
-        if manual_redirect {
-            // The proxy's token must never follow a redirect to another host.
-            set(&init, "redirect", &"manual".into());
-        }
-        set(&init, "signal", &shared.controller.signal());
-
-        let fetch_result = match fetch {
-            Some(f) => f.call2(&JsValue::UNDEFINED, &url.into(), &init),
-            None => global_fetch().and_then(|f| f.call2(&js_sys::global(), &url.into(), &init)),
+        let deadlines = Deadlines {
+            watch: watch.clone(),
         };
-        let promise = match fetch_result {
-            Ok(p) => Promise::resolve(&p),
-            Err(e) => {
-                shared.end();
+        let wire = Wire::new(fetch, url, &lines, body, signal, manual_redirect, deadlines)
+            .map_err(|e| {
                 let mut err = Error::network(&describe(&e));
                 err.retryable = false;
-                return Err(err);
-            }
-        };
-        // Mark the promise handled: a call nobody consumes must not report an
-        // unhandled rejection. Awaiting `promise` itself still sees the rejection.
-        NOOP.with(|noop| {
-            let _ = promise.catch(noop);
-        });
-        shared.arm();
+                err
+            })?;
         Ok(Call {
-            shared,
-            fetch: promise,
+            shared: Rc::new(Shared { wire, watch }),
         })
     }
 
-    /// Body bytes moved (the proxy's pass-through reports them): the idle timeout
-    /// starts again.
+    /// Body bytes moved (each read; the proxy's pass-through reports them): the idle
+    /// timeout starts again.
     pub(crate) fn activity(&self) {
-        self.shared.activity();
+        let rearm = self
+            .shared
+            .watch
+            .watchdog
+            .borrow_mut()
+            .activity(sys::performance_now());
+        if rearm {
+            self.shared.wire.arm();
+        }
     }
 
     /// Wait for the response headers.
     pub(crate) async fn response(&self) -> Result<Response, (Error, Option<JsValue>)> {
-        let result = JsFuture::from(self.fetch.clone()).await;
+        let result = JsFuture::from(self.shared.wire.fetch()).await;
         match result {
             Ok(v) => {
                 let response: Response = v.dyn_into().map_err(|_| {
@@ -172,7 +208,12 @@ impl Call {
                         None,
                     )
                 })?;
-                self.shared.enter(Phase::FirstChunk);
+                self.shared
+                    .watch
+                    .watchdog
+                    .borrow_mut()
+                    .enter(Phase::FirstChunk, sys::performance_now());
+                self.shared.wire.arm();
                 Ok(response)
             }
             Err(e) => Err(self.rejection(e, true)),
@@ -201,7 +242,7 @@ impl Call {
                         None,
                     )
                 })?;
-                self.shared.activity();
+                self.activity();
                 Ok(Some(bytes))
             }
             Err(e) => Err(self.rejection(e, false)),
@@ -210,12 +251,21 @@ impl Call {
 
     /// Why the request was aborted, if it was.
     pub(crate) fn aborted(&self) -> Option<Cause> {
-        self.shared.cause.get()
+        match self.shared.wire.cause() {
+            NOT_ABORTED => None,
+            BY_USER => Some(Cause::User),
+            _ => self
+                .shared
+                .watch
+                .expired
+                .get()
+                .map(|(kind, ms)| Cause::Timeout(kind, ms)),
+        }
     }
 
     /// Abort the request because the caller asked.
     pub(crate) fn abort(&self) {
-        self.shared.abort(Cause::User);
+        self.shared.wire.abort(BY_USER);
     }
 
     /// The call is over: stop the watchdog and let go of the caller's signal. Does not
@@ -227,7 +277,7 @@ impl Call {
     /// Map a rejected `fetch` or `read()` to our error, by why the controller was
     /// aborted, if it was.
     pub(crate) fn rejection(&self, e: JsValue, before_headers: bool) -> (Error, Option<JsValue>) {
-        match self.shared.cause.get() {
+        match self.aborted() {
             Some(Cause::User) => (Error::aborted(), None),
             Some(Cause::Timeout(kind, ms)) => (Error::timeout(kind, ms), None),
             None => {
@@ -254,83 +304,16 @@ impl Drop for Shared {
 }
 
 impl Shared {
-    fn enter(&self, phase: Phase) {
-        self.watchdog
-            .borrow_mut()
-            .enter(phase, sys::performance_now());
-        self.arm();
-    }
-
-    fn activity(&self) {
-        let rearm = self.watchdog.borrow_mut().activity(sys::performance_now());
-        if rearm {
-            self.arm();
-        }
-    }
-
-    /// (Re-)arm the one timer for the watchdog's next possible deadline.
-    fn arm(&self) {
-        if let Some(handle) = self.timer.borrow_mut().take() {
-            sys::clear_timeout(&handle);
-        }
-        let wait = self.watchdog.borrow().check(sys::performance_now());
-        match wait {
-            Check::Expired { which, after_ms } => self.abort(Cause::Timeout(which, after_ms)),
-            Check::Wait(None) => {}
-            Check::Wait(Some(ms)) => {
-                let on_timer = self.on_timer.borrow();
-                if let Some(f) = on_timer.as_ref() {
-                    // setTimeout takes a 32-bit delay; the total timeout bounds it anyway.
-                    let ms = ms.min(i32::MAX as u64) as i32;
-                    *self.timer.borrow_mut() =
-                        Some(sys::set_timeout(f.as_ref().unchecked_ref(), ms));
-                }
-            }
-        }
-    }
-
-    fn timer_fired(&self) {
-        self.timer.borrow_mut().take();
-        self.arm();
-    }
-
-    fn abort(&self, cause: Cause) {
-        if self.cause.get().is_none() {
-            self.cause.set(Some(cause));
-            self.controller.abort();
-        }
-        self.end();
-    }
-
     fn end(&self) {
-        self.watchdog.borrow_mut().enter(Phase::Done, 0.0);
-        if let Some(handle) = self.timer.borrow_mut().take() {
-            sys::clear_timeout(&handle);
-        }
-        if let Some((signal, listener)) = self.signal.borrow_mut().take() {
-            let _ = signal
-                .remove_event_listener_with_callback("abort", listener.as_ref().unchecked_ref());
-            // The listener may be running right now (the signal fired): dropping its
-            // closure inside its own call is not allowed, so hand it to a later task.
-            wasm_bindgen_futures::spawn_local(async move { drop(listener) });
-        }
+        self.watch.watchdog.borrow_mut().enter(Phase::Done, 0.0);
+        self.wire.end();
     }
 }
 
 thread_local! {
     /// When this engine's `fetch()` resolves (at headers, or only with the first body
     /// bytes: Gecko), from `navigator.userAgent`, read once.
-    static FETCH_RESOLVES: FetchResolves = {
-        let ua = Reflect::get(&js_sys::global(), &JsValue::from_str("navigator"))
-            .ok()
-            .filter(|n| n.is_object())
-            .and_then(|n| Reflect::get(&n, &JsValue::from_str("userAgent")).ok())
-            .and_then(|ua| ua.as_string());
-        FetchResolves::for_user_agent(ua.as_deref())
-    };
-
-    /// A do-nothing rejection handler, made once.
-    pub(crate) static NOOP: Closure<dyn FnMut(JsValue)> = Closure::new(|_| {});
+    static FETCH_RESOLVES: FetchResolves = FetchResolves::for_user_agent(user_agent().as_deref());
 }
 
 /// Everything needed to send a request again, to its primary target or a fallback: a
@@ -412,70 +395,48 @@ impl RequestSpec {
 }
 
 /// What a failed response's headers ask for (`retry-after`, `x-should-retry`, ...).
+#[cfg(feature = "client")]
 pub(crate) fn hints(response: &Response) -> ResponseHints {
-    let mut pairs: Vec<(String, String)> = Vec::new();
-    if let Ok(Some(iter)) = js_sys::try_iter(&response.headers()) {
-        for entry in iter.flatten() {
-            let pair = js_sys::Array::from(&entry);
-            if let (Some(name), Some(value)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
-                pairs.push((name, value));
-            }
-        }
-    }
-    ResponseHints::from_headers(
-        pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())),
-        js_sys::Date::now(),
-    )
+    let lines = header_lines(&response.headers());
+    let mut it = lines.split('\n');
+    let pairs = std::iter::from_fn(|| Some((it.next()?, it.next()?)));
+    ResponseHints::from_headers(pairs, js_sys::Date::now())
 }
 
 /// A backoff sleep that ends early when the caller's signal fires or [`Sleep::waker`]
 /// is called. Its timer and listener are removed when it is dropped.
+#[cfg(feature = "client")]
 pub(crate) struct Sleep {
-    promise: Promise,
-    wake: Function,
-    timer: JsValue,
-    signal: Option<AbortSignal>,
+    nap: Nap,
 }
 
+#[cfg(feature = "client")]
 impl Sleep {
     pub(crate) fn new(ms: u64, signal: Option<&AbortSignal>) -> Sleep {
-        let mut slot = None;
-        // The executor runs synchronously, inside `Promise::new`.
-        let promise = Promise::new(&mut |resolve, _reject| slot = Some(resolve));
-        let wake = slot.unwrap_or_else(|| Function::from(JsValue::UNDEFINED));
-        let ms = ms.min(i32::MAX as u64) as i32;
-        let timer = sys::set_timeout(&wake, ms);
-        if let Some(signal) = signal {
-            let _ = signal.add_event_listener_with_callback("abort", &wake);
-        }
         Sleep {
-            promise,
-            wake,
-            timer,
-            signal: signal.cloned(),
+            nap: Nap::new(ms as f64, signal),
         }
     }
 
     /// A function that ends the sleep now.
     pub(crate) fn waker(&self) -> Function {
-        self.wake.clone()
+        self.nap.wake()
     }
 
     pub(crate) async fn wait(&self) {
-        let _ = JsFuture::from(self.promise.clone()).await;
+        let _ = JsFuture::from(self.nap.promise()).await;
     }
 }
 
+#[cfg(feature = "client")]
 impl Drop for Sleep {
     fn drop(&mut self) {
-        sys::clear_timeout(&self.timer);
-        if let Some(signal) = &self.signal {
-            let _ = signal.remove_event_listener_with_callback("abort", &self.wake);
-        }
+        self.nap.cancel();
     }
 }
 
 /// A jitter sample in `[0, 1)`.
+#[cfg(feature = "client")]
 pub(crate) fn random() -> f64 {
     js_sys::Math::random()
 }
@@ -483,16 +444,7 @@ pub(crate) fn random() -> f64 {
 /// Cancel a body reader. The returned promise rejects when the body already failed (an
 /// aborted request): that is expected and must not surface as an unhandled rejection.
 pub(crate) fn cancel(reader: &ReadableStreamDefaultReader) {
-    NOOP.with(|noop| {
-        let _ = reader.cancel().catch(noop);
-    });
-}
-
-fn global_fetch() -> Result<Function, JsValue> {
-    let f = Reflect::get(&js_sys::global(), &JsValue::from_str("fetch"))?;
-    f.dyn_into::<Function>().map_err(|_| {
-        JsValue::from_str("there is no global `fetch`; pass `fetch` in the client options")
-    })
+    cancel_reader(reader);
 }
 
 /// Read a whole body, up to `max` bytes (the rest is cancelled), as lossy UTF-8.

@@ -672,7 +672,7 @@ where
         result
     });
     // A settled-either-way copy to chain on, so a rejection is not reported twice.
-    let tail = transport::NOOP.with(|noop| promise.then2(noop, noop));
+    let tail = transport::settled(&promise);
     rc.borrow_mut().tail = Some(tail);
     promise
 }

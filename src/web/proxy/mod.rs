@@ -25,7 +25,7 @@ use web_sys::{Headers, Request, Response, ResponseInit};
 use super::error::{describe, set, to_js};
 use super::options::{boolean, function, get, known, number, object, string, type_name};
 use super::sys;
-use super::transport::{self, Call};
+use super::transport::{self, header_lines, Call};
 use crate::error::{Error, MAX_ERROR_BODY_BYTES};
 use crate::options::{self as keys, Place};
 use crate::proxy::{
@@ -39,10 +39,6 @@ use crate::timeouts::Timeouts;
 
 #[wasm_bindgen(module = "/js/proxy-relay.js")]
 extern "C" {
-    /// `name\nvalue\n` per header, in iteration order.
-    #[wasm_bindgen(js_name = headerLines)]
-    fn header_lines(headers: &Headers) -> String;
-
     /// The request body, bounded: resolves to the bytes or to `"large"`, `"late"` or
     /// `"bytes"`; rejects with the read's error.
     #[wasm_bindgen(js_name = readBody)]

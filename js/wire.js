@@ -1,0 +1,132 @@
+// One HTTP call's mechanics in plain JavaScript, imported by both wasm entries
+// (src/web/transport.rs, a wasm-bindgen snippet): calling `fetch`, the AbortController
+// behind it, the caller's AbortSignal, the one timer, backoff sleeps. No decision lives
+// here: when the timer fires it asks the wasm's watchdog (`deadlines.check(now)`: the
+// milliseconds to wait, -1 for nothing to wait for, or a timeout's code when one ran
+// out), and a timeout or the caller's abort is only recorded (`cause`) for the wasm to
+// turn into its typed error. Written in JS because every one of these is a callback:
+// from Rust each would be a wasm-bindgen closure and its glue.
+
+const noop = () => {};
+
+/** `cause` values: why the controller was aborted. Timeouts are `TIMEOUT + kind`. */
+export const USER = 1;
+
+export class Wire {
+  /**
+   * Send a request now. `headers`: `name\nvalue\n` per header, in order; `body`: the
+   * text of a POST, undefined for a GET. Throws (synchronously) when `fetch` does.
+   */
+  constructor(fetchFn, url, headers, body, signal, manualRedirect, deadlines) {
+    this.cause = 0;
+    this.timer = undefined;
+    this.deadlines = deadlines;
+    this.controller = new AbortController();
+    const h = {};
+    const lines = headers.split("\n");
+    for (let i = 0; i + 1 < lines.length; i += 2) h[lines[i]] = lines[i + 1];
+    const init = { method: body === undefined ? "GET" : "POST", headers: h, signal: this.controller.signal };
+    if (body !== undefined) init.body = body;
+    // The proxy's token must never follow a redirect to another host.
+    if (manualRedirect) init.redirect = "manual";
+    let sent;
+    try {
+      if (fetchFn) sent = fetchFn(url, init);
+      else if (typeof globalThis.fetch === "function") sent = globalThis.fetch(url, init);
+      // Thrown as the message itself: the wasm reports it as it is.
+      else throw "there is no global `fetch`; pass `fetch` in the client options";
+    } catch (e) {
+      this.end();
+      throw e;
+    }
+    this.fetch = Promise.resolve(sent);
+    // A call nobody consumes must not report an unhandled rejection; awaiting
+    // `this.fetch` still sees it.
+    this.fetch.catch(noop);
+    if (signal) {
+      this.signal = signal;
+      this.onAbort = () => this.abort(USER);
+      signal.addEventListener("abort", this.onAbort);
+    }
+    this.arm();
+  }
+
+  /** (Re-)arm the one timer for the watchdog's next possible deadline. */
+  arm() {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.deadlines === undefined) return;
+    const wait = this.deadlines.check(performance.now());
+    if (wait < -1) this.abort(-wait);
+    // setTimeout takes a 32-bit delay; the total timeout bounds it anyway.
+    else if (wait >= 0) this.timer = setTimeout(() => this.arm(), Math.min(wait, 0x7fffffff));
+  }
+
+  /** Abort the request, recording why (`USER`, or a timeout's code) unless it already was. */
+  abort(cause) {
+    if (this.cause === 0) {
+      this.cause = cause;
+      this.controller.abort();
+    }
+    this.end();
+  }
+
+  /** The call is over: stop the timer, let go of the caller's signal and the watchdog.
+   *  Does not abort the request (a finished body needs no abort). */
+  end() {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.signal) this.signal.removeEventListener("abort", this.onAbort);
+    this.signal = undefined;
+    const d = this.deadlines;
+    this.deadlines = undefined;
+    if (d) d.free();
+  }
+}
+
+/** The headers as one string, `name\nvalue\n` per header (in `Headers` iteration order:
+ *  sorted, combined): one crossing instead of several per header. WHATWG header names
+ *  and values cannot hold a `\n`. */
+export function headerLines(headers) {
+  let out = "";
+  headers.forEach((value, name) => {
+    out += `${name}\n${value}\n`;
+  });
+  return out;
+}
+
+/** A backoff sleep of `ms`, cut short by the caller's signal or `wake()`. */
+export class Nap {
+  constructor(ms, signal) {
+    this.promise = new Promise((resolve) => (this.wake = resolve));
+    this.timer = setTimeout(this.wake, Math.min(ms, 0x7fffffff));
+    if (signal) {
+      this.signal = signal;
+      signal.addEventListener("abort", this.wake);
+    }
+  }
+
+  /** Remove the timer and the listener. */
+  cancel() {
+    clearTimeout(this.timer);
+    if (this.signal) this.signal.removeEventListener("abort", this.wake);
+    this.signal = undefined;
+  }
+}
+
+/** Cancel a body reader. The promise rejects when the body already failed (an aborted
+ *  request): that is expected and must not surface as an unhandled rejection. */
+export function cancelReader(reader) {
+  reader.cancel().catch(noop);
+}
+
+/** A promise that settles (never rejects) when `p` does. */
+export function settled(p) {
+  return p.then(noop, noop);
+}
+
+/** `navigator.userAgent`, where there is one. */
+export function userAgent() {
+  const ua = globalThis.navigator?.userAgent;
+  return typeof ua === "string" ? ua : undefined;
+}
