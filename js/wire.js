@@ -130,3 +130,78 @@ export function userAgent() {
   const ua = globalThis.navigator?.userAgent;
   return typeof ua === "string" ? ua : undefined;
 }
+
+/**
+ * Drive one non-streamed call (a wasm `Job`) to its end: every decision is the job's,
+ * taken synchronously; this only awaits and sleeps. Resolves to the answer, rejects with
+ * the call's error.
+ */
+export async function complete(job) {
+  try {
+    for (;;) {
+      const answer = await attempt(job);
+      if (answer !== undefined) return answer;
+      const wait = job.failed();
+      if (wait === -2) throw job.error();
+      if (wait >= 0) {
+        const nap = new Nap(wait, job.signal);
+        await nap.promise;
+        nap.cancel();
+      }
+    }
+  } finally {
+    job.free();
+  }
+}
+
+// One attempt: its answer, or undefined when it failed (the job knows why).
+async function attempt(job) {
+  const wire = job.send();
+  if (wire === undefined) return undefined;
+  let response;
+  try {
+    response = await wire.fetch;
+  } catch (e) {
+    job.rejected(e, true);
+    return undefined;
+  }
+  const max = job.response(response);
+  if (max < 0) return undefined;
+  let bytes;
+  try {
+    bytes = await readAll(job, response.body, max);
+  } catch (e) {
+    job.rejected(e, false);
+    return undefined;
+  }
+  return job.body(bytes);
+}
+
+// A whole body, at most `max` bytes (the rest is cancelled).
+async function readAll(job, body, max) {
+  if (!body) return new Uint8Array(0);
+  const reader = body.getReader();
+  const parts = [];
+  let size = 0;
+  while (size < max) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (!(value instanceof Uint8Array)) {
+      cancelReader(reader);
+      throw new TypeError("the response body yielded something other than bytes");
+    }
+    job.activity();
+    const part = value.length > max - size ? value.subarray(0, max - size) : value;
+    parts.push(part);
+    size += part.length;
+  }
+  if (size >= max) cancelReader(reader);
+  if (parts.length === 1) return parts[0];
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
+  return all;
+}

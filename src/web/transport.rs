@@ -41,6 +41,7 @@ use crate::timeouts::{expects_event_stream, Check, FetchResolves, Phase, Timeout
 #[wasm_bindgen(module = "/js/wire.js")]
 extern "C" {
     /// `js/wire.js`'s `Wire`: the fetch, its controller, the caller's signal, the timer.
+    #[derive(Clone)]
     type Wire;
     #[wasm_bindgen(constructor, catch)]
     fn new(
@@ -197,6 +198,22 @@ impl Call {
         }
     }
 
+    /// The `Wire` behind the call, for a JavaScript loop that awaits it itself.
+    #[cfg(feature = "client")]
+    pub(crate) fn wire(&self) -> JsValue {
+        self.shared.wire.clone().into()
+    }
+
+    /// The response headers came (the fetch resolved): the first-chunk wait begins.
+    pub(crate) fn headers_came(&self) {
+        self.shared
+            .watch
+            .watchdog
+            .borrow_mut()
+            .enter(Phase::FirstChunk, sys::performance_now());
+        self.shared.wire.arm();
+    }
+
     /// Wait for the response headers.
     pub(crate) async fn response(&self) -> Result<Response, (Error, Option<JsValue>)> {
         let result = JsFuture::from(self.shared.wire.fetch()).await;
@@ -208,12 +225,7 @@ impl Call {
                         None,
                     )
                 })?;
-                self.shared
-                    .watch
-                    .watchdog
-                    .borrow_mut()
-                    .enter(Phase::FirstChunk, sys::performance_now());
-                self.shared.wire.arm();
+                self.headers_came();
                 Ok(response)
             }
             Err(e) => Err(self.rejection(e, true)),

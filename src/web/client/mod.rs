@@ -15,6 +15,7 @@
 
 mod chat_stream;
 mod hub;
+mod job;
 pub(crate) mod metering;
 
 pub use chat_stream::ChatStream;
@@ -24,28 +25,25 @@ use std::rc::Rc;
 
 use js_sys::{Function, Object, Promise, JSON};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
-use crate::error::{Error, ErrorKind, MAX_ERROR_BODY_BYTES};
+use crate::error::{Error, ErrorKind};
 use crate::hub::TASK_CHAT;
-use crate::plan::{Next, Plan};
 use crate::protocol::Protocol;
 use crate::providers::{Auth, FallbackSpec, Provider, ProviderInfo, Route, RouteRequest, Target};
-use crate::response::{disposition, Disposition, PROVIDER_HEADER, REQUEST_ID_HEADERS};
-use crate::retry::{BreakerOptions, BreakerState, Breakers, ResponseHints, RetryOptions};
+
+use crate::retry::{BreakerOptions, BreakerState, Breakers, RetryOptions};
 use crate::sse::Limits;
 use crate::tgi::{TextGenerationRequest, TgiRouteRequest};
 use crate::timeouts::Timeouts;
-use crate::web::error::{attach_attempts, describe, set, to_js};
+use crate::web::error::{describe, set, to_js};
 use crate::web::options::{self, CallOptions, Routing};
-use crate::web::transport::{self, Call, RequestSpec, Sleep};
+use crate::web::transport::{self, RequestSpec};
 use crate::{models, providers, tgi, types};
 use chat_stream::{Callbacks, Resolving};
 use hub::{warn, LookupRequest, Lookups};
 use metering::{CallRecord, Ended, Metering};
 
-/// The largest non-streamed completion body read.
-const MAX_COMPLETION_BYTES: usize = 64 << 20;
 /// The largest model list read (the router's is about 100 KB).
 const MAX_MODEL_LIST_BYTES: usize = 8 << 20;
 
@@ -314,16 +312,20 @@ impl InferenceClient {
 }
 
 impl InferenceClient {
-    /// Run a prepared non-streamed call to its end.
+    /// Run a prepared non-streamed call to its end: gated (cache, budget, rate limit)
+    /// and resolved (a direct provider's model id) here, then its attempts driven by
+    /// `js/wire.js` through a [`job::Job`].
     fn run(&self, prepared: Result<Prepared, JsValue>) -> Promise {
+        let Prepared { spec, pending, .. } = match prepared {
+            Ok(p) => p,
+            Err(e) => return Promise::reject(&e),
+        };
+        let gated = spec.record.as_ref().is_some_and(|r| r.metering().gates());
+        if !gated && pending.is_none() {
+            return job::run(spec, self.cfg.token());
+        }
         let cfg = self.cfg.clone();
         future_to_promise(async move {
-            let token = cfg.token();
-            let redact = |e: Error| match &token {
-                Some(t) => e.redact(t),
-                None => e,
-            };
-            let Prepared { spec, pending, .. } = prepared?;
             let record = spec.record.clone();
             let fail_early = |e: Error| {
                 if let Some(r) = &record {
@@ -334,7 +336,7 @@ impl InferenceClient {
                         0,
                     ));
                 }
-                to_js(&redact(e), None, None)
+                to_js(&cfg.redact(e), None, None)
             };
             if let Some(r) = &record {
                 match r.gate(spec.signal.as_ref()).await {
@@ -349,39 +351,7 @@ impl InferenceClient {
                     .map_err(fail_early)?,
                 None => spec,
             };
-            let mut plan = Plan::new(spec.retry, spec.target_count(), js_sys::Date::now());
-            let result = complete(&spec, &mut plan).await;
-            let attempts = plan.attempts().len() as u32;
-            match result {
-                Ok(done) => {
-                    if let Some(r) = &record {
-                        finish_record(r, &spec, &done, attempts + 1);
-                    }
-                    Ok(done.value)
-                }
-                Err((e, cause)) => {
-                    if let Some(r) = &record {
-                        let usage = r.prompt_estimate.and_then(|p| {
-                            crate::usage::resolve_usage(
-                                None,
-                                Some(crate::usage::UsageEstimate {
-                                    prompt_tokens: p,
-                                    completion_tokens: 0,
-                                }),
-                            )
-                        });
-                        r.end(ended(
-                            crate::meter::CallOutcome::of_error(&e),
-                            usage,
-                            &spec.target(plan.current()).url,
-                            attempts.max(1),
-                        ));
-                    }
-                    let js = to_js(&redact(e), None, cause.as_ref());
-                    attach_attempts(&js, &plan.attempts());
-                    Err(js)
-                }
-            }
+            JsFuture::from(job::run(spec, cfg.token())).await
         })
     }
 
@@ -662,44 +632,6 @@ async fn resolve(
     Ok(spec)
 }
 
-/// Send attempts until one succeeds or the core's plan says to give up.
-async fn complete(spec: &RequestSpec, plan: &mut Plan) -> Result<Done, (Error, Option<JsValue>)> {
-    loop {
-        let t = plan.current();
-        let (e, cause, hints) = match attempt(spec, t).await {
-            Ok(done) => {
-                set_route(&done.value, spec, t);
-                return Ok(done);
-            }
-            Err(failure) => failure,
-        };
-        if e.kind == ErrorKind::Aborted {
-            return Err((e, cause));
-        }
-        if let Some(r) = &spec.record {
-            r.metering().failed(&spec.target(t).upstream, &e, &hints);
-        }
-        let next = plan.on_failure(&e, &hints, false, js_sys::Date::now(), transport::random());
-        match next {
-            Next::GiveUp => return Err((plan.final_error(e), cause)),
-            Next::Fallback { to } => {
-                if let Err(thrown) = notify_fallback(spec, t, to, &e) {
-                    return Err((e, Some(thrown)));
-                }
-            }
-            Next::Retry { after_ms } => {
-                if let Err(thrown) = notify_retry(spec, plan.retries(), &e, after_ms) {
-                    return Err((e, Some(thrown)));
-                }
-                Sleep::new(after_ms, spec.signal.as_ref()).wait().await;
-                if spec.aborted() {
-                    return Err((Error::aborted(), None));
-                }
-            }
-        }
-    }
-}
-
 /// `route` on a completion: which target answered (`{ index, model, upstream }`).
 pub(crate) fn route_of(spec: &RequestSpec, t: usize) -> JsValue {
     let target = spec.target(t);
@@ -754,18 +686,6 @@ pub(crate) fn notify_fallback(
     f.call1(&JsValue::UNDEFINED, &info).map(|_| ())
 }
 
-type Failure = (Error, Option<JsValue>, ResponseHints);
-
-/// One attempt of a non-streamed call to target `t`, reported to its breaker.
-async fn attempt(spec: &RequestSpec, t: usize) -> Result<Done, Failure> {
-    let result = attempt_once(spec, t).await;
-    match &result {
-        Ok(_) => spec.record(t, Ok(())),
-        Err((e, _, _)) => spec.record(t, Err(e)),
-    }
-    result
-}
-
 /// A non-streamed answer: the JS value handed out, the text it was made from (what the
 /// cache stores and usage is read from), and who answered.
 pub(crate) struct Done {
@@ -774,72 +694,6 @@ pub(crate) struct Done {
     pub provider: Option<String>,
     pub request_id: Option<String>,
     pub url: String,
-}
-
-async fn attempt_once(spec: &RequestSpec, t: usize) -> Result<Done, Failure> {
-    let none = |(e, c): (Error, Option<JsValue>)| (e, c, ResponseHints::default());
-    let call: Call = spec
-        .start(t)
-        .map_err(|e| (e, None, ResponseHints::default()))?;
-    let response = call.response().await.map_err(none)?;
-    if let Some(r) = &spec.record {
-        r.headers();
-    }
-    let headers = response.headers();
-    let header = |name: &str| headers.get(name).ok().flatten();
-    let request_id = REQUEST_ID_HEADERS.iter().find_map(|h| header(h));
-    let provider = header(PROVIDER_HEADER);
-    let status = response.status();
-    let tag = |e: Error| {
-        e.with_request_id(request_id.clone())
-            .with_provider(provider.clone())
-    };
-    let result = match disposition(status, header("content-type").as_deref(), false) {
-        Disposition::Error => {
-            let hints = transport::hints(&response);
-            let text = transport::read_text(&call, &response, MAX_ERROR_BODY_BYTES)
-                .await
-                .map_err(|(e, c)| (tag(e), c, hints))?;
-            Err((tag(Error::http(status, &text)), None, hints))
-        }
-        Disposition::Json | Disposition::EventStream => {
-            let text = transport::read_text(&call, &response, MAX_COMPLETION_BYTES)
-                .await
-                .map_err(|(e, c)| (tag(e), c, ResponseHints::default()))?;
-            // A chat completion goes out as the server wrote it (every field); a TGI
-            // answer in the core's one shape (servers differ: an object or an array).
-            let parsed = match spec.protocol {
-                Protocol::Chat => types::parse_completion(&text).map(|_| text),
-                Protocol::TextGeneration => tgi::parse_text_generation(&text)
-                    .map(|out| serde_json::to_string(&out).unwrap_or_default()),
-            };
-            if let Some(r) = &spec.record {
-                r.first_token();
-            }
-            match parsed {
-                Err(e) => Err((tag(e), None, ResponseHints::default())),
-                Ok(text) => match JSON::parse(&text) {
-                    Ok(value) => Ok(Done {
-                        value,
-                        text,
-                        provider: provider.clone(),
-                        request_id: request_id.clone(),
-                        url: spec.target(t).url.clone(),
-                    }),
-                    Err(_) => Err((
-                        tag(Error::new(
-                            ErrorKind::Parse,
-                            "the completion is not valid JSON for JavaScript",
-                        )),
-                        None,
-                        ResponseHints::default(),
-                    )),
-                },
-            }
-        }
-    };
-    call.end();
-    result
 }
 
 /// A record's ending with no answer.

@@ -1,0 +1,309 @@
+//! One non-streamed call's attempts as a synchronous state machine that `js/wire.js`'s
+//! `complete` drives: the loop, the awaits and the backoff sleep are JavaScript; each
+//! step's decision is taken here, synchronously, by the core.
+//!
+//! Owns: the call's attempt plan (`crate::plan`), the current attempt's `Call` and what
+//! its response said, the failure to act on, and the call's record when it ends. Must
+//! never: await, decide a retry itself (`crate::plan` does), interpret a body
+//! (`crate::types`, `crate::tgi` do), or build a URL or header (`crate::providers` did,
+//! into the `RequestSpec`).
+
+use js_sys::{Promise, JSON};
+use wasm_bindgen::prelude::*;
+use web_sys::Response;
+
+use super::{finish_record, notify_fallback, notify_retry, set_route, Done};
+use crate::error::{Error, ErrorKind, MAX_ERROR_BODY_BYTES};
+use crate::meter::CallOutcome;
+use crate::plan::{Next, Plan};
+use crate::protocol::Protocol;
+use crate::response::{disposition, Disposition, PROVIDER_HEADER, REQUEST_ID_HEADERS};
+use crate::retry::ResponseHints;
+use crate::web::error::{attach_attempts, to_js};
+use crate::web::transport::{self, Call, RequestSpec};
+use crate::{tgi, types};
+
+/// The largest non-streamed completion body read.
+const MAX_COMPLETION_BYTES: usize = 64 << 20;
+
+#[wasm_bindgen(module = "/js/wire.js")]
+extern "C" {
+    /// Drive a job to its end: resolves to the answer, rejects with the call's error.
+    fn complete(job: Job) -> Promise;
+}
+
+/// What `failed()` answers besides a sleep of that many milliseconds.
+const GO_NOW: f64 = -1.0;
+const GIVE_UP: f64 = -2.0;
+
+/// One non-streamed call. Internal to `js/wire.js`; not constructible from JavaScript.
+#[wasm_bindgen]
+pub struct Job {
+    spec: RequestSpec,
+    /// The token, to take out of every error.
+    token: Option<String>,
+    plan: Plan,
+    /// The current attempt.
+    call: Option<Call>,
+    status: u16,
+    /// Whether the current response is a failure (its body is the error's).
+    error_body: bool,
+    request_id: Option<String>,
+    provider: Option<String>,
+    /// What the current response's headers ask for, when it failed.
+    hints: ResponseHints,
+    /// The failed attempt to act on, with the JS value that caused it.
+    failure: Option<(Error, Option<JsValue>, ResponseHints)>,
+    /// The error the call ends with, once it gave up.
+    error: JsValue,
+}
+
+/// A prepared non-streamed call (gated and resolved): a promise of its answer.
+pub(super) fn run(spec: RequestSpec, token: Option<String>) -> Promise {
+    let plan = Plan::new(spec.retry, spec.target_count(), js_sys::Date::now());
+    complete(Job {
+        spec,
+        token,
+        plan,
+        call: None,
+        status: 0,
+        error_body: false,
+        request_id: None,
+        provider: None,
+        hints: ResponseHints::default(),
+        failure: None,
+        error: JsValue::UNDEFINED,
+    })
+}
+
+#[wasm_bindgen]
+impl Job {
+    /// Send the next attempt: its `Wire` (await its `fetch`), or `undefined` when it
+    /// could not be sent (then call `failed()`).
+    pub fn send(&mut self) -> JsValue {
+        self.end_call();
+        if self.spec.aborted() {
+            return self.fail(Error::aborted(), None, ResponseHints::default());
+        }
+        match self.spec.start(self.plan.current()) {
+            Ok(call) => {
+                let wire = call.wire();
+                self.call = Some(call);
+                wire
+            }
+            Err(e) => self.fail(e, None, ResponseHints::default()),
+        }
+    }
+
+    /// The attempt's `fetch` or a read of its body rejected with `reason` (`headers`:
+    /// before the response came). Call `failed()` next.
+    pub fn rejected(&mut self, reason: JsValue, headers: bool) {
+        let (e, cause) = match &self.call {
+            Some(call) => call.rejection(reason, headers),
+            None => (Error::network("the request was not sent"), None),
+        };
+        let e = self.tag(e);
+        // An error body that could not be read still says when to retry.
+        let hints = std::mem::take(&mut self.hints);
+        self.fail(e, cause, hints);
+    }
+
+    /// The response came: how many bytes of its body to read (then `body()`), or -1
+    /// when it is not a response at all (then `failed()`).
+    pub fn response(&mut self, response: JsValue) -> f64 {
+        let Ok(response) = response.dyn_into::<Response>() else {
+            let e = Error::network("the `fetch` function did not return a Response");
+            self.fail(e, None, ResponseHints::default());
+            return -1.0;
+        };
+        if let Some(call) = &self.call {
+            call.headers_came();
+        }
+        if let Some(r) = &self.spec.record {
+            r.headers();
+        }
+        let headers = response.headers();
+        let header = |name: &str| headers.get(name).ok().flatten();
+        self.request_id = REQUEST_ID_HEADERS.iter().find_map(|h| header(h));
+        self.provider = header(PROVIDER_HEADER);
+        self.status = response.status();
+        let ok = disposition(self.status, header("content-type").as_deref(), false);
+        self.error_body = ok == Disposition::Error;
+        if self.error_body {
+            self.hints = transport::hints(&response);
+        }
+        match ok {
+            Disposition::Error => MAX_ERROR_BODY_BYTES as f64,
+            _ => MAX_COMPLETION_BYTES as f64,
+        }
+    }
+
+    /// Body bytes arrived: the idle timeout starts again.
+    pub fn activity(&self) {
+        if let Some(call) = &self.call {
+            call.activity();
+        }
+    }
+
+    /// The body read whole (cut at the bound `response()` gave): the answer, or
+    /// `undefined` when the attempt failed (then `failed()`).
+    pub fn body(&mut self, bytes: &[u8]) -> JsValue {
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        if let Some(call) = &self.call {
+            call.end();
+        }
+        if self.error_body {
+            let e = self.tag(Error::http(self.status, &text));
+            let hints = std::mem::take(&mut self.hints);
+            return self.fail(e, None, hints);
+        }
+        // A chat completion goes out as the server wrote it (every field); a TGI
+        // answer in the core's one shape (servers differ: an object or an array).
+        let parsed = match self.spec.protocol {
+            Protocol::Chat => types::parse_completion(&text).map(|_| text),
+            Protocol::TextGeneration => tgi::parse_text_generation(&text)
+                .map(|out| serde_json::to_string(&out).unwrap_or_default()),
+        };
+        if let Some(r) = &self.spec.record {
+            r.first_token();
+        }
+        let text = match parsed {
+            Ok(text) => text,
+            Err(e) => {
+                let e = self.tag(e);
+                return self.fail(e, None, ResponseHints::default());
+            }
+        };
+        let Ok(value) = JSON::parse(&text) else {
+            let e = self.tag(Error::new(
+                ErrorKind::Parse,
+                "the completion is not valid JSON for JavaScript",
+            ));
+            return self.fail(e, None, ResponseHints::default());
+        };
+        let t = self.plan.current();
+        self.spec.record(t, Ok(()));
+        set_route(&value, &self.spec, t);
+        let done = Done {
+            value,
+            text,
+            provider: self.provider.clone(),
+            request_id: self.request_id.clone(),
+            url: self.spec.target(t).url.clone(),
+        };
+        if let Some(r) = &self.spec.record {
+            finish_record(r, &self.spec, &done, self.plan.attempts().len() as u32 + 1);
+        }
+        done.value
+    }
+
+    /// The attempt failed: what the core's plan says follows. A sleep of that many
+    /// milliseconds before `send()`; -1: `send()` now (a fallback); -2: stop and
+    /// reject with `error()`.
+    pub fn failed(&mut self) -> f64 {
+        let Some((e, cause, hints)) = self.failure.take() else {
+            return self.give_up(Error::network("the request failed"), None);
+        };
+        self.end_call();
+        if e.kind == ErrorKind::Aborted {
+            return self.give_up(e, cause);
+        }
+        let t = self.plan.current();
+        self.spec.record(t, Err(&e));
+        if let Some(r) = &self.spec.record {
+            r.metering()
+                .failed(&self.spec.target(t).upstream, &e, &hints);
+        }
+        let next =
+            self.plan
+                .on_failure(&e, &hints, false, js_sys::Date::now(), transport::random());
+        match next {
+            Next::GiveUp => {
+                let e = self.plan.final_error(e);
+                self.give_up(e, cause)
+            }
+            Next::Fallback { to } => match notify_fallback(&self.spec, t, to, &e) {
+                Ok(()) => GO_NOW,
+                Err(thrown) => self.give_up(e, Some(thrown)),
+            },
+            Next::Retry { after_ms } => {
+                match notify_retry(&self.spec, self.plan.retries(), &e, after_ms) {
+                    Ok(()) => after_ms as f64,
+                    Err(thrown) => self.give_up(e, Some(thrown)),
+                }
+            }
+        }
+    }
+
+    /// The caller's signal, for the backoff sleep.
+    #[wasm_bindgen(getter)]
+    pub fn signal(&self) -> Option<web_sys::AbortSignal> {
+        self.spec.signal.clone()
+    }
+
+    /// The error the call ends with, after `failed()` said to stop.
+    pub fn error(&self) -> JsValue {
+        self.error.clone()
+    }
+}
+
+impl Job {
+    /// Who answered, on an error of this attempt.
+    fn tag(&self, e: Error) -> Error {
+        e.with_request_id(self.request_id.clone())
+            .with_provider(self.provider.clone())
+    }
+
+    fn fail(&mut self, e: Error, cause: Option<JsValue>, hints: ResponseHints) -> JsValue {
+        self.failure = Some((e, cause, hints));
+        JsValue::UNDEFINED
+    }
+
+    fn end_call(&mut self) {
+        if let Some(call) = self.call.take() {
+            call.end();
+        }
+        self.status = 0;
+        self.error_body = false;
+        self.request_id = None;
+        self.provider = None;
+        self.hints = ResponseHints::default();
+    }
+
+    /// End the call with `e`: its record, then the error handed out (token taken out,
+    /// every attempt listed).
+    fn give_up(&mut self, e: Error, cause: Option<JsValue>) -> f64 {
+        let attempts = self.plan.attempts();
+        if let Some(r) = &self.spec.record {
+            let usage = r.prompt_estimate.and_then(|p| {
+                crate::usage::resolve_usage(
+                    None,
+                    Some(crate::usage::UsageEstimate {
+                        prompt_tokens: p,
+                        completion_tokens: 0,
+                    }),
+                )
+            });
+            r.end(super::ended(
+                CallOutcome::of_error(&e),
+                usage,
+                &self.spec.target(self.plan.current()).url,
+                (attempts.len() as u32).max(1),
+            ));
+        }
+        let e = match &self.token {
+            Some(t) => e.redact(t),
+            None => e,
+        };
+        let js = to_js(&e, None, cause.as_ref());
+        attach_attempts(&js, &attempts);
+        self.error = js;
+        GIVE_UP
+    }
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        self.end_call();
+    }
+}
