@@ -177,8 +177,9 @@ async function attempt(job) {
   return job.body(bytes);
 }
 
-// A whole body, at most `max` bytes (the rest is cancelled).
-async function readAll(job, body, max) {
+/** A whole body, at most `max` bytes (the rest is cancelled); `job.activity()` after
+ *  each read. */
+export async function readAll(job, body, max) {
   if (!body) return new Uint8Array(0);
   const reader = body.getReader();
   const parts = [];

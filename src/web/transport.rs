@@ -64,17 +64,6 @@ extern "C" {
     #[wasm_bindgen(method)]
     fn end(this: &Wire);
 
-    /// A backoff sleep (`js/wire.js`'s `Nap`).
-    type Nap;
-    #[wasm_bindgen(constructor)]
-    fn new(ms: f64, signal: Option<&AbortSignal>) -> Nap;
-    #[wasm_bindgen(method, getter)]
-    fn promise(this: &Nap) -> Promise;
-    #[wasm_bindgen(method, getter)]
-    fn wake(this: &Nap) -> Function;
-    #[wasm_bindgen(method)]
-    fn cancel(this: &Nap);
-
     /// The headers as `name\nvalue\n` lines: one crossing for all of them.
     #[wasm_bindgen(js_name = headerLines)]
     pub(crate) fn header_lines(headers: &Headers) -> String;
@@ -413,38 +402,6 @@ pub(crate) fn hints(response: &Response) -> ResponseHints {
     let mut it = lines.split('\n');
     let pairs = std::iter::from_fn(|| Some((it.next()?, it.next()?)));
     ResponseHints::from_headers(pairs, js_sys::Date::now())
-}
-
-/// A backoff sleep that ends early when the caller's signal fires or [`Sleep::waker`]
-/// is called. Its timer and listener are removed when it is dropped.
-#[cfg(feature = "client")]
-pub(crate) struct Sleep {
-    nap: Nap,
-}
-
-#[cfg(feature = "client")]
-impl Sleep {
-    pub(crate) fn new(ms: u64, signal: Option<&AbortSignal>) -> Sleep {
-        Sleep {
-            nap: Nap::new(ms as f64, signal),
-        }
-    }
-
-    /// A function that ends the sleep now.
-    pub(crate) fn waker(&self) -> Function {
-        self.nap.wake()
-    }
-
-    pub(crate) async fn wait(&self) {
-        let _ = JsFuture::from(self.nap.promise()).await;
-    }
-}
-
-#[cfg(feature = "client")]
-impl Drop for Sleep {
-    fn drop(&mut self) {
-        self.nap.cancel();
-    }
 }
 
 /// A jitter sample in `[0, 1)`.

@@ -1,20 +1,21 @@
 //! The exported `ChatStream`: one streamed chat completion.
 //!
-//! Owns: pumping the response body through the core's synchronous
-//! [`StreamDecoder`] one read at a time (one call per read: the read's joined text, its
-//! chunks' raw data when someone wants chunk objects, and the events that end the
-//! stream), handing each read's worth to whoever consumes the stream (the async
-//! iterator in `api.js`, which parses chunk objects in JavaScript, once, or the stream
-//! itself when only callbacks or `finalCompletion()` are used), and ending exactly once
-//! with one outcome. Must never: decide what bytes mean (the core does), build a chunk
-//! object nobody asked for, buffer the body ahead of the consumer, or call back into
-//! JavaScript while holding a borrow of its state (a callback may call `abort()`).
+//! Owns: the stream's state as a synchronous machine (`StreamCore`) that `js/pump.js`
+//! drives: each read's bytes go through the core's [`StreamDecoder`] in one call (the
+//! read's joined text, its chunks' raw data when someone wants chunk objects, and the
+//! events that end the stream); each response, failure and backoff gets the core's
+//! decision (`crate::plan`) synchronously; the stream ends exactly once with one
+//! outcome, which reaches the callbacks and the waiters (`text()`, `finalCompletion()`).
+//! Every await (the response, the reads, the sleep) is `js/pump.js`'s. Must never:
+//! await, decide what bytes mean (the core does), build a chunk object nobody asked
+//! for, buffer the body ahead of the consumer, or call back into JavaScript while
+//! holding a borrow of its state (a callback may call `abort()`).
 //!
 //! Consumption: the first of these claims the stream: iterating it (`next()`), or
 //! `finalCompletion()`/`text()`/`toReadableStream()`, or the callbacks given at creation
 //! (which start pumping in a later task unless iteration began first). Callbacks fire
-//! whoever pumps. Every pull is serialized, so `next()` called twice without awaiting
-//! still yields chunks in order.
+//! whoever pumps. The pump serializes its steps, so `next()` called twice without
+//! awaiting still yields chunks in order.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -23,8 +24,8 @@ use std::rc::Rc;
 use js_sys::{Function, JsString, Object, Promise, Reflect, Uint8Array, JSON};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
-use web_sys::ReadableStreamDefaultReader;
+use wasm_bindgen_futures::future_to_promise;
+use web_sys::{ReadableStreamDefaultReader, Response};
 
 use super::{notify_fallback, notify_retry, route_of, set_route};
 use crate::decode::{DecodeOptions, StreamDecoder, StreamEvent};
@@ -34,16 +35,47 @@ use crate::protocol::Protocol;
 use crate::response::{disposition, Disposition, PROVIDER_HEADER, REQUEST_ID_HEADERS};
 use crate::retry::ResponseHints;
 use crate::web::error::{attach_attempts, set, to_js};
-use crate::web::transport::{self, Call, Cause, RequestSpec, Sleep};
+use crate::web::transport::{self, Call, Cause, RequestSpec};
 use crate::{relay, tgi, types};
 
 /// The largest JSON body read where a stream was expected (it carries an error).
 const MAX_JSON_INSTEAD_OF_STREAM: usize = 1 << 20;
 
+#[wasm_bindgen(module = "/js/pump.js")]
+extern "C" {
+    /// `js/pump.js`'s `Pump`: the awaits of one stream, driving its `StreamCore`.
+    type Pump;
+    #[wasm_bindgen(constructor)]
+    fn new(core: StreamCore) -> Pump;
+    #[wasm_bindgen(method)]
+    fn next(this: &Pump) -> Promise;
+    #[wasm_bindgen(method)]
+    fn drive(this: &Pump);
+    #[wasm_bindgen(method)]
+    fn ready(this: &Pump) -> Promise;
+    #[wasm_bindgen(method, js_name = nextSse)]
+    fn next_sse(this: &Pump) -> Promise;
+}
+
+/// `StreamCore::step`'s answers besides a batch or a reader.
+const END: u32 = 0;
+const OPEN: u32 = 1;
+/// `failed()`'s answers besides a sleep of that many milliseconds.
+const GO_NOW: f64 = -1.0;
+const ENDED: f64 = -2.0;
+
 /// A streamed chat completion. Async-iterable over chunks; see the module docs.
 #[wasm_bindgen]
 #[must_use = "a stream does nothing for the caller until it is iterated or awaited"]
 pub struct ChatStream {
+    inner: Rc<RefCell<Inner>>,
+    pump: Pump,
+}
+
+/// The stream's state, as `js/pump.js` sees it: one synchronous call per step. Internal;
+/// not constructible from JavaScript.
+#[wasm_bindgen]
+pub struct StreamCore {
     inner: Rc<RefCell<Inner>>,
 }
 
@@ -125,13 +157,19 @@ enum Terminal {
 }
 
 struct Inner {
-    /// The attempt in flight; `None` when sending it failed (`start_error` says why),
-    /// or while `resolving` runs.
+    /// The attempt in flight; `None` when sending it failed (`failure` says why), or
+    /// while `resolving` runs.
     call: Option<Call>,
     /// Settles once the request's route is known and its first attempt sent (a direct
     /// provider call looks up the provider's model id first).
     resolving: Option<Promise>,
-    start_error: Option<Error>,
+    /// The failed attempt to act on (`failed()`), with the JS value that caused it.
+    failure: Option<(Error, Option<JsValue>, ResponseHints)>,
+    /// The current response: its status, what it is, and what its headers ask for when
+    /// it failed.
+    status: u16,
+    answer: Disposition,
+    hints: ResponseHints,
     /// The request, to send again on a retry or to a fallback target.
     spec: Rc<RequestSpec>,
     plan: Plan,
@@ -148,14 +186,8 @@ struct Inner {
     /// How the stream ends, found by the last read; applied once `batch` is out.
     terminal: Option<Terminal>,
     cb: Callbacks,
-    /// The batch the Rust `next()` is handing out, and where in it.
-    queued: String,
-    queued_at: usize,
     snapshot: JsString,
     mode: Mode,
-    /// Pulls scheduled and not finished; a new pull waits for `tail` when non-zero.
-    busy: usize,
-    tail: Option<Promise>,
     outcome: Option<Outcome>,
     /// The iterator has thrown the failure once; after that it reports `done`.
     failure_reported: bool,
@@ -166,7 +198,6 @@ struct Inner {
     final_json: Option<String>,
     /// `[DONE]` was sent by `nextSse`.
     sse_closed: bool,
-    scratch: Vec<u8>,
     request_id: Option<String>,
     provider: Option<String>,
 }
@@ -188,15 +219,6 @@ impl Drop for Inner {
 /// The real request of a stream started with a provisional one.
 pub(crate) type Resolving = std::pin::Pin<Box<dyn Future<Output = Result<RequestSpec, Error>>>>;
 
-/// What one pull produced.
-enum Pulled {
-    /// One read's chunks: each one's raw data followed by `'\0'` (empty when nobody
-    /// wants chunk objects).
-    Batch { chunks: String },
-    /// The stream is over; see the outcome.
-    End,
-}
-
 impl ChatStream {
     /// Start a stream. With `resolving`, `spec` is provisional (its route is not known
     /// yet): the first attempt is sent once `resolving` yields the real spec; a failure
@@ -210,18 +232,21 @@ impl ChatStream {
     ) -> ChatStream {
         let plan = Plan::new(spec.retry, spec.target_count(), js_sys::Date::now());
         // Sent now: the stream is lazy to consume, not to start.
-        let (call, start_error) = match resolving {
+        let (call, failure) = match resolving {
             Some(_) => (None, None),
             None => match spec.start(0) {
                 Ok(call) => (Some(call), None),
-                Err(e) => (None, Some(e)),
+                Err(e) => (None, Some((e, None, ResponseHints::default()))),
             },
         };
         let protocol = spec.protocol;
         let inner = Rc::new(RefCell::new(Inner {
             call,
             resolving: None,
-            start_error,
+            failure,
+            status: 0,
+            answer: Disposition::EventStream,
+            hints: ResponseHints::default(),
             spec,
             plan,
             delivered: false,
@@ -232,12 +257,8 @@ impl ChatStream {
             batch: None,
             terminal: None,
             cb,
-            queued: String::new(),
-            queued_at: 0,
             snapshot: JsString::from(""),
             mode: Mode::Unclaimed,
-            busy: 0,
-            tail: None,
             outcome: None,
             failure_reported: false,
             waiters: Vec::new(),
@@ -245,7 +266,6 @@ impl ChatStream {
             final_text: None,
             final_json: None,
             sse_closed: false,
-            scratch: Vec::new(),
             request_id: None,
             provider: None,
         }));
@@ -263,7 +283,7 @@ impl ChatStream {
                         inner.spec = Rc::new(spec);
                         match started {
                             Ok(call) => inner.call = Some(call),
-                            Err(e) => inner.start_error = Some(e),
+                            Err(e) => inner.failure = Some((e, None, ResponseHints::default())),
                         }
                     }
                     Err(e) => fail(&rc, e, None, false),
@@ -272,209 +292,20 @@ impl ChatStream {
             });
             inner.borrow_mut().resolving = Some(done);
         }
-        ChatStream { inner }
+        let pump = Pump::new(StreamCore {
+            inner: inner.clone(),
+        });
+        ChatStream { inner, pump }
     }
 }
 
 #[wasm_bindgen]
 impl ChatStream {
-    /// The async-iterator step: `{ done, value }` with the next chunk. `api.js` replaces
-    /// it with its own (the body read in JavaScript, chunks parsed there); this one is
-    /// the same pump driven from Rust, for a caller of the bare wasm class.
+    /// The async-iterator step: `{ done, value }` with the next chunk.
     pub fn next(&self) -> Promise {
-        let rc = self.inner.clone();
-        if !claim(&rc, Mode::Iterator) {
-            return Promise::reject(&already_consumed());
-        }
-        schedule(&rc, |rc| async move {
-            loop {
-                if let Some(chunk) = queued_chunk(&rc)? {
-                    return Ok(step(false, &chunk));
-                }
-                match pull(&rc, true).await {
-                    Pulled::Batch { chunks } => {
-                        let mut inner = rc.borrow_mut();
-                        inner.queued = chunks;
-                        inner.queued_at = 0;
-                    }
-                    end => return batch_or_end(&rc, end).map(|_| step(true, &JsValue::UNDEFINED)),
-                }
-            }
-        })
+        self.pump.next()
     }
 
-    /// The async half of the pump in `api.js` (`pullBatch`), for what is not a plain
-    /// read: headers, retries and fallbacks, what the last read left pending, the end.
-    /// Resolves with the next read's chunks (each one's JSON text followed by `"\0"`;
-    /// `""` when `want_chunks` is false and nobody takes chunk objects), `undefined` at
-    /// the end, or rejects with the failure, once. Internal: call `next()`.
-    #[wasm_bindgen(js_name = _pull)]
-    pub fn pull_async(&self, want_chunks: bool) -> Promise {
-        schedule(&self.inner, move |rc| async move {
-            let pulled = pull(&rc, want_chunks).await;
-            batch_or_end(&rc, pulled)
-        })
-    }
-
-    /// A plain read of the body by `api.js` was rejected: the read's error, retried
-    /// when nothing reached the caller yet, then the pump goes on as [`Self::pull_async`].
-    /// Internal.
-    #[wasm_bindgen(js_name = _readFailed)]
-    pub fn read_failed(&self, reason: JsValue, want_chunks: bool) -> Promise {
-        schedule(&self.inner, move |rc| async move {
-            let call = rc.borrow().call.clone();
-            let pulled = match call {
-                Some(call) => {
-                    let (e, cause) = call.rejection(reason, false);
-                    if retry_or_fail(&rc, e, cause, ResponseHints::default()).await {
-                        pull(&rc, want_chunks).await
-                    } else {
-                        Pulled::End
-                    }
-                }
-                None => pull(&rc, want_chunks).await,
-            };
-            batch_or_end(&rc, pulled)
-        })
-    }
-
-    /// The body's reader when the next step of the pump is a plain read (the stream is
-    /// reading, nothing is pending, nothing ended); `undefined` otherwise, and then the
-    /// pump calls [`Self::pull_async`]. Internal.
-    #[wasm_bindgen(js_name = _reader)]
-    pub fn reader(&self) -> JsValue {
-        let inner = self.inner.borrow();
-        if inner.outcome.is_some()
-            || inner.busy > 0
-            || inner.batch.is_some()
-            || inner.terminal.is_some()
-        {
-            return JsValue::UNDEFINED;
-        }
-        match (&inner.body, &inner.call) {
-            (Body::Reading(r), Some(call)) if call.aborted().is_none() => r.clone().into(),
-            _ => JsValue::UNDEFINED,
-        }
-    }
-
-    /// One plain read's result, synchronously: `bytes` (with `done`, the end of the body)
-    /// go through the core in one call. Returns the read's chunks as from
-    /// [`Self::pull_async`], after the callbacks saw them; `undefined` when this read
-    /// completed no chunk and the next step is another plain read of the same reader;
-    /// `null` when the next step is `_pull` (the stream ended, or something is pending).
-    /// Internal.
-    #[wasm_bindgen(js_name = _feed)]
-    pub fn feed(&self, bytes: &[u8], done: bool, want_chunks: bool) -> JsValue {
-        {
-            let mut guard = self.inner.borrow_mut();
-            let inner = &mut *guard;
-            if inner.outcome.is_some() || !matches!(inner.body, Body::Reading(_)) {
-                return JsValue::NULL;
-            }
-            let keep = want_chunks || inner.cb.on_chunk.is_some();
-            inner.dec.set_keep_chunks(keep);
-            if done {
-                inner.body = Body::Gone;
-                absorb(inner, None);
-            } else {
-                if let Some(call) = &inner.call {
-                    call.activity();
-                }
-                absorb(inner, Some(bytes));
-            }
-        }
-        let batch = self.inner.borrow_mut().batch.take();
-        match batch {
-            Some(batch) => match deliver(&self.inner, batch) {
-                Some(Pulled::Batch { chunks }) => JsValue::from_str(&chunks),
-                _ => JsValue::NULL,
-            },
-            None if self.inner.borrow().terminal.is_some() => JsValue::NULL,
-            None => JsValue::UNDEFINED,
-        }
-    }
-
-    /// Whether chunks already decoded may still go out: false once the stream ended or
-    /// its request was aborted. Internal to `api.js`'s iterator.
-    #[wasm_bindgen(js_name = _live)]
-    pub fn is_live(&self) -> bool {
-        live(&self.inner)
-    }
-
-    /// Whether callbacks were given at creation: `api.js` then drives the stream from a
-    /// microtask, unless iteration claimed it first. Internal.
-    #[wasm_bindgen(getter, js_name = _drivesItself)]
-    pub fn drives_itself(&self) -> bool {
-        self.inner.borrow().cb.any()
-    }
-
-    /// Claim the stream for the driver (callbacks, `text()`, `finalCompletion()`): true
-    /// only for the claim that takes it. Internal.
-    #[wasm_bindgen(js_name = _claimDriver)]
-    pub fn claim_driver(&self) -> bool {
-        claim_new(&self.inner, Mode::Driver)
-    }
-}
-
-/// The next chunk object of the batch [`ChatStream::next`] holds, parsed; a chunk
-/// JavaScript cannot parse fails the stream.
-fn queued_chunk(rc: &Rc<RefCell<Inner>>) -> Result<Option<JsValue>, JsValue> {
-    if !live(rc) {
-        // Aborted or ended: nothing more goes out, even chunks already decoded.
-        rc.borrow_mut().queued.clear();
-        return Ok(None);
-    }
-    let data = {
-        let mut inner = rc.borrow_mut();
-        let rest = inner.queued.get(inner.queued_at..).unwrap_or_default();
-        let Some(nul) = rest.find('\0') else {
-            return Ok(None);
-        };
-        let data = rest[..nul].to_owned();
-        inner.queued_at += nul + 1;
-        data
-    };
-    JSON::parse(&data).map(Some).map_err(|_| {
-        fail(rc, unparsable(&data), None, false);
-        failure_of(rc).unwrap_or(JsValue::UNDEFINED)
-    })
-}
-
-/// Neither ended nor aborted (by the caller's signal or a timeout, not yet seen by a
-/// pull).
-fn live(rc: &Rc<RefCell<Inner>>) -> bool {
-    let inner = rc.borrow();
-    inner.outcome.is_none() && inner.call.as_ref().and_then(Call::aborted).is_none()
-}
-
-/// What a pull resolves `_pull` with: the batch, `undefined` at the end, or the
-/// failure (once).
-fn batch_or_end(rc: &Rc<RefCell<Inner>>, pulled: Pulled) -> Result<JsValue, JsValue> {
-    match pulled {
-        Pulled::Batch { chunks } => Ok(JsValue::from_str(&chunks)),
-        Pulled::End => {
-            let mut inner = rc.borrow_mut();
-            let failure = match &inner.outcome {
-                Some(Outcome::Failed { error, .. }) | Some(Outcome::Thrown(error))
-                    if !inner.failure_reported =>
-                {
-                    Some(error.clone())
-                }
-                _ => None,
-            };
-            match failure {
-                Some(e) => {
-                    inner.failure_reported = true;
-                    Err(e)
-                }
-                None => Ok(JsValue::UNDEFINED),
-            }
-        }
-    }
-}
-
-#[wasm_bindgen]
-impl ChatStream {
     /// The async-iterator exit (`break`, `return`, a thrown loop body): cancels the
     /// request and keeps what arrived.
     #[wasm_bindgen(js_name = "return")]
@@ -486,26 +317,6 @@ impl ChatStream {
     /// Stop now. The partial completion stays available; `onAbort` and `onFinish` fire.
     pub fn abort(&self) {
         finish(&self.inner, Outcome::Aborted);
-    }
-
-    /// Take the stream for the iterator now (its first `next()`), before a callback
-    /// driver scheduled at creation can; rejects if something else consumes it.
-    /// Internal to `api.js`.
-    #[wasm_bindgen(js_name = claimIterator)]
-    pub fn claim_iterator(&self) -> Result<(), JsValue> {
-        if claim(&self.inner, Mode::Iterator) {
-            Ok(())
-        } else {
-            Err(already_consumed())
-        }
-    }
-
-    /// The iterator's `JSON.parse` rejected a chunk the core accepted: fail the stream
-    /// with a parse error quoting it, and return that error. Internal to `api.js`.
-    #[wasm_bindgen(js_name = failParse)]
-    pub fn fail_parse(&self, data: &str) -> JsValue {
-        fail(&self.inner, unparsable(data), None, false);
-        failure_of(&self.inner).unwrap_or(JsValue::UNDEFINED)
     }
 
     /// Which target is answering: `{ index, model, upstream }` (index 0 is the primary,
@@ -536,52 +347,20 @@ impl ChatStream {
     /// Resolves once the response headers arrived and announce a stream; rejects with
     /// the HTTP (or network, timeout) error otherwise. Consumes nothing.
     pub fn ready(&self) -> Promise {
-        schedule(&self.inner, |rc| async move {
-            if response_ready(&rc).await {
-                Ok(JsValue::UNDEFINED)
-            } else {
-                Err(failure_of(&rc).unwrap_or(JsValue::UNDEFINED))
-            }
-        })
+        self.pump.ready()
     }
 
     /// The next piece of the stream re-encoded as SSE bytes (`undefined` at the end),
     /// for `toReadableStream()`. A failure becomes a final `event: error`.
     #[wasm_bindgen(js_name = nextSse)]
     pub fn next_sse(&self) -> Promise {
-        let rc = self.inner.clone();
-        if !claim(&rc, Mode::Iterator) {
-            return Promise::reject(&already_consumed());
-        }
-        schedule(&rc, |rc| async move {
-            let mut out = String::new();
-            match pull(&rc, true).await {
-                Pulled::Batch { chunks } => {
-                    for data in chunks.split_terminator('\0') {
-                        relay::encode_data(data, &mut out);
-                    }
-                }
-                Pulled::End => {
-                    let mut inner = rc.borrow_mut();
-                    if inner.sse_closed {
-                        return Ok(JsValue::UNDEFINED);
-                    }
-                    inner.sse_closed = true;
-                    match inner.outcome.clone() {
-                        Some(Outcome::Failed { core, .. }) => out = relay::encode_error(&core),
-                        Some(Outcome::Thrown(e)) => return Err(e),
-                        _ => out.push_str(relay::DONE),
-                    }
-                }
-            }
-            Ok(Uint8Array::from(out.as_bytes()).into())
-        })
+        self.pump.next_sse()
     }
 }
 
 impl ChatStream {
     fn wait(&self, want: Want) -> Promise {
-        let rc = self.inner.clone();
+        let rc = &self.inner;
         let mut slots = None;
         // The executor runs synchronously, inside `Promise::new`.
         let promise = Promise::new(&mut |resolve, reject| slots = Some((resolve, reject)));
@@ -592,14 +371,441 @@ impl ChatStream {
                 want,
             });
         }
-        // `api.js` claims the stream for its own driver first; this one drives a bare
-        // wasm class.
         if rc.borrow().outcome.is_some() {
-            settle_waiters(&rc);
-        } else if claim_new(&rc, Mode::Driver) {
-            wasm_bindgen_futures::spawn_local(drive_to_end(rc));
+            settle_waiters(rc);
+        } else {
+            self.pump.drive();
         }
         promise
+    }
+}
+
+#[wasm_bindgen]
+impl StreamCore {
+    /// The next step of a pull, taken synchronously: a batch (the read's chunks, as
+    /// `feed` returns them), a reader to read plainly, `OPEN` (await the response of the
+    /// attempt in flight: `open`), or `END` (then `endValue()`).
+    pub fn step(&self, want_chunks: bool) -> JsValue {
+        let rc = &self.inner;
+        loop {
+            if rc.borrow().outcome.is_some() {
+                return END.into();
+            }
+            // Aborted by the caller's signal or a timeout: nothing more goes out, even
+            // what was already decoded.
+            let aborted = rc.borrow().call.as_ref().and_then(Call::aborted);
+            match aborted {
+                Some(Cause::User) => {
+                    finish(rc, Outcome::Aborted);
+                    return END.into();
+                }
+                Some(Cause::Timeout(kind, ms)) => {
+                    fail(rc, Error::timeout(kind, ms), None, false);
+                    return END.into();
+                }
+                None => {}
+            }
+            // A decoded read waiting.
+            let batch = rc.borrow_mut().batch.take();
+            if let Some(batch) = batch {
+                return match deliver(rc, batch) {
+                    Some(chunks) => chunks.into(),
+                    None => END.into(),
+                };
+            }
+            // How the stream ends, now that what came before it is out.
+            let terminal = rc.borrow_mut().terminal.take();
+            if let Some(t) = terminal {
+                end_with(rc, t);
+                return END.into();
+            }
+            let mut inner = rc.borrow_mut();
+            let keep = want_chunks || inner.cb.on_chunk.is_some();
+            inner.dec.set_keep_chunks(keep);
+            match &inner.body {
+                Body::Reading(r) => return r.clone().into(),
+                Body::Pending => return OPEN.into(),
+                // A body that is gone has ended.
+                Body::Gone => absorb(&mut inner, None),
+            }
+        }
+    }
+
+    /// One plain read's result: `bytes` (with `done`, the end of the body) go through
+    /// the core in one call. Returns the read's chunks (each one's JSON text followed by
+    /// `"\0"`; `""` when nobody takes chunk objects), after the callbacks saw them;
+    /// `undefined` when this read completed no chunk and the next step is another plain
+    /// read of the same reader; `null` when the next step is `step()`'s.
+    pub fn feed(&self, bytes: &[u8], done: bool, want_chunks: bool) -> JsValue {
+        {
+            let mut guard = self.inner.borrow_mut();
+            let inner = &mut *guard;
+            if inner.outcome.is_some() || !matches!(inner.body, Body::Reading(_)) {
+                return JsValue::NULL;
+            }
+            let keep = want_chunks || inner.cb.on_chunk.is_some();
+            inner.dec.set_keep_chunks(keep);
+            if done {
+                inner.body = Body::Gone;
+                absorb(inner, None);
+            } else {
+                if let Some(call) = &inner.call {
+                    call.activity();
+                }
+                absorb(inner, Some(bytes));
+            }
+        }
+        let batch = self.inner.borrow_mut().batch.take();
+        match batch {
+            Some(batch) => match deliver(&self.inner, batch) {
+                Some(chunks) => JsValue::from_str(&chunks),
+                None => JsValue::NULL,
+            },
+            None if self.inner.borrow().terminal.is_some() => JsValue::NULL,
+            None => JsValue::UNDEFINED,
+        }
+    }
+
+    /// Whether chunks already decoded may still go out: false once the stream ended or
+    /// its request was aborted.
+    pub fn live(&self) -> bool {
+        let inner = self.inner.borrow();
+        inner.outcome.is_none() && inner.call.as_ref().and_then(Call::aborted).is_none()
+    }
+
+    /// Whether callbacks were given at creation: the pump then drives the stream from a
+    /// microtask, unless iteration claimed it first.
+    #[wasm_bindgen(getter, js_name = drivesItself)]
+    pub fn drives_itself(&self) -> bool {
+        self.inner.borrow().cb.any()
+    }
+
+    /// Claim the stream for the driver (callbacks, `text()`, `finalCompletion()`): true
+    /// only for the claim that takes it.
+    #[wasm_bindgen(js_name = claimDriver)]
+    pub fn claim_driver(&self) -> bool {
+        claim_new(&self.inner, Mode::Driver)
+    }
+
+    /// Take the stream for the iterator (or `toReadableStream()`); throws if something
+    /// else consumes it.
+    #[wasm_bindgen(js_name = claimIterator)]
+    pub fn claim_iterator(&self) -> Result<(), JsValue> {
+        if claim(&self.inner, Mode::Iterator) {
+            Ok(())
+        } else {
+            Err(already_consumed())
+        }
+    }
+
+    /// The iterator's `JSON.parse` rejected a chunk the core accepted: fail the stream
+    /// with a parse error quoting it, and return that error.
+    #[wasm_bindgen(js_name = failParse)]
+    pub fn fail_parse(&self, data: &str) -> JsValue {
+        fail(&self.inner, unparsable(data), None, false);
+        failure_of(&self.inner).unwrap_or(JsValue::UNDEFINED)
+    }
+
+    /// What a pull that found the end yields: `undefined`, or throws the failure (once).
+    #[wasm_bindgen(js_name = endValue)]
+    pub fn end_value(&self) -> Result<JsValue, JsValue> {
+        let mut inner = self.inner.borrow_mut();
+        let failure = match &inner.outcome {
+            Some(Outcome::Failed { error, .. }) | Some(Outcome::Thrown(error))
+                if !inner.failure_reported =>
+            {
+                Some(error.clone())
+            }
+            _ => None,
+        };
+        match failure {
+            Some(e) => {
+                inner.failure_reported = true;
+                Err(e)
+            }
+            None => Ok(JsValue::UNDEFINED),
+        }
+    }
+
+    /// A read's chunks as SSE bytes.
+    #[wasm_bindgen(js_name = sseOf)]
+    pub fn sse_of(&self, chunks: &str) -> Uint8Array {
+        let mut out = String::new();
+        for data in chunks.split_terminator('\0') {
+            relay::encode_data(data, &mut out);
+        }
+        Uint8Array::from(out.as_bytes())
+    }
+
+    /// The SSE bytes of the end (`[DONE]`, or the failure as an `error` event), once;
+    /// `undefined` after. Throws what a callback threw.
+    #[wasm_bindgen(js_name = sseEnd)]
+    pub fn sse_end(&self) -> Result<JsValue, JsValue> {
+        let mut inner = self.inner.borrow_mut();
+        if inner.sse_closed {
+            return Ok(JsValue::UNDEFINED);
+        }
+        inner.sse_closed = true;
+        let out = match inner.outcome.clone() {
+            Some(Outcome::Failed { core, .. }) => relay::encode_error(&core),
+            Some(Outcome::Thrown(e)) => return Err(e),
+            _ => relay::DONE.to_owned(),
+        };
+        Ok(Uint8Array::from(out.as_bytes()).into())
+    }
+
+    /// After `open`: throws unless the response announced a stream.
+    #[wasm_bindgen(js_name = readyResult)]
+    pub fn ready_result(&self) -> Result<(), JsValue> {
+        if self.inner.borrow().outcome.is_some() {
+            return Err(failure_of(&self.inner).unwrap_or(JsValue::UNDEFINED));
+        }
+        Ok(())
+    }
+
+    /// The look-up of a direct provider's model id (and the gate) before the first
+    /// attempt, once: await it, then `wire()`.
+    pub fn resolving(&self) -> Option<Promise> {
+        self.inner.borrow_mut().resolving.take()
+    }
+
+    /// The attempt in flight, to await its `fetch`; `undefined` when it could not be
+    /// sent (then `failed()`); `null` when there is nothing to open (the stream is
+    /// open, or ended).
+    pub fn wire(&self) -> JsValue {
+        let inner = self.inner.borrow();
+        if inner.outcome.is_some() || !matches!(inner.body, Body::Pending) {
+            return JsValue::NULL;
+        }
+        match &inner.call {
+            Some(call) => call.wire(),
+            None => JsValue::UNDEFINED,
+        }
+    }
+
+    /// The attempt's `fetch` rejected with `reason` (`headers`), or a read of its body
+    /// did. Call `failed()` next.
+    pub fn rejected(&self, reason: JsValue, headers: bool) {
+        let mut inner = self.inner.borrow_mut();
+        let (e, cause) = match &inner.call {
+            Some(call) => call.rejection(reason, headers),
+            None => (Error::network("the request was not sent"), None),
+        };
+        let hints = std::mem::take(&mut inner.hints);
+        inner.failure = Some((e, cause, hints));
+    }
+
+    /// The response came: 0 when the stream is open (or ended meanwhile), else how many
+    /// bytes of its body to read (it carries an error: then `errorBody()`); -1 when it
+    /// is not a response (then `failed()`).
+    pub fn response(&self, response: JsValue) -> f64 {
+        let rc = &self.inner;
+        if rc.borrow().outcome.is_some() {
+            return 0.0;
+        }
+        let Ok(response) = response.dyn_into::<Response>() else {
+            let e = Error::network("the `fetch` function did not return a Response");
+            rc.borrow_mut().failure = Some((e, None, ResponseHints::default()));
+            return -1.0;
+        };
+        let mut inner = rc.borrow_mut();
+        if let Some(call) = &inner.call {
+            call.headers_came();
+        }
+        let headers = response.headers();
+        let header = |name: &str| headers.get(name).ok().flatten();
+        inner.request_id = REQUEST_ID_HEADERS.iter().find_map(|h| header(h));
+        inner.provider = header(PROVIDER_HEADER);
+        inner.status = response.status();
+        inner.answer = disposition(inner.status, header("content-type").as_deref(), true);
+        match inner.answer {
+            Disposition::EventStream => {
+                let t = inner.plan.current();
+                inner.spec.record(t, Ok(()));
+                if let Some(r) = &inner.spec.record {
+                    r.headers();
+                }
+                inner.body = match response.body() {
+                    Some(b) => Body::Reading(b.get_reader().unchecked_into()),
+                    None => Body::Gone,
+                };
+                0.0
+            }
+            Disposition::Error => {
+                inner.body = Body::Gone;
+                inner.hints = transport::hints(&response);
+                MAX_ERROR_BODY_BYTES as f64
+            }
+            Disposition::Json => {
+                inner.body = Body::Gone;
+                MAX_JSON_INSTEAD_OF_STREAM as f64
+            }
+        }
+    }
+
+    /// Body bytes arrived: the idle timeout starts again.
+    pub fn activity(&self) {
+        if let Some(call) = &self.inner.borrow().call {
+            call.activity();
+        }
+    }
+
+    /// The body of a response that is not a stream, read whole: the error it carries.
+    /// Call `failed()` next.
+    #[wasm_bindgen(js_name = errorBody)]
+    pub fn error_body(&self, bytes: &[u8]) {
+        let text = String::from_utf8_lossy(bytes);
+        let mut inner = self.inner.borrow_mut();
+        let e = match inner.answer {
+            Disposition::Json => {
+                let parsed = match inner.spec.protocol {
+                    Protocol::Chat => types::parse_completion(&text).map(drop),
+                    Protocol::TextGeneration => tgi::parse_text_generation(&text).map(drop),
+                };
+                match parsed {
+                    Err(e) => e,
+                    Ok(()) => crate::response::not_a_stream(&text),
+                }
+            }
+            _ => Error::http(inner.status, &text),
+        };
+        let hints = std::mem::take(&mut inner.hints);
+        inner.failure = Some((e, None, hints));
+    }
+
+    /// Reading the body of a response that is not a stream failed with `reason`. Call
+    /// `failed()` next.
+    #[wasm_bindgen(js_name = errorBodyFailed)]
+    pub fn error_body_failed(&self, reason: JsValue) {
+        let mut inner = self.inner.borrow_mut();
+        let (e, _) = match &inner.call {
+            Some(call) => call.rejection(reason, false),
+            None => (Error::network("the request was not sent"), None),
+        };
+        let e = match inner.answer {
+            Disposition::Json => e,
+            _ => Error::http(
+                inner.status,
+                &format!("(the error body could not be read: {})", e.message),
+            ),
+        };
+        let hints = std::mem::take(&mut inner.hints);
+        inner.failure = Some((e, None, hints));
+    }
+
+    /// A plain read of the body was rejected with `reason`: as `failed()` (retried when
+    /// nothing reached the caller yet).
+    #[wasm_bindgen(js_name = readFailed)]
+    pub fn read_failed(&self, reason: JsValue) -> f64 {
+        self.rejected(reason, false);
+        self.failed()
+    }
+
+    /// The attempt failed: ask the core's plan what follows. A sleep of that many
+    /// milliseconds, then `nextAttempt()`; -1: `nextAttempt()` now (a fallback); -2:
+    /// the stream ended (with the error, or as aborted). Nothing delivered to the
+    /// caller is ever sent again: the plan gives up once anything was.
+    pub fn failed(&self) -> f64 {
+        let rc = &self.inner;
+        let failure = rc.borrow_mut().failure.take();
+        let (e, cause, hints) = failure.unwrap_or_else(|| {
+            (
+                Error::network("the request failed"),
+                None,
+                ResponseHints::default(),
+            )
+        });
+        if e.kind == ErrorKind::Aborted {
+            finish(rc, Outcome::Aborted);
+            return ENDED;
+        }
+        if rc.borrow().outcome.is_some() {
+            return ENDED;
+        }
+        let spec = rc.borrow().spec.clone();
+        let from = rc.borrow().plan.current();
+        spec.record(from, Err(&e));
+        if let Some(r) = &spec.record {
+            r.metering().failed(&spec.target(from).upstream, &e, &hints);
+        }
+        let next = {
+            let mut inner = rc.borrow_mut();
+            let delivered = inner.delivered;
+            inner.plan.on_failure(
+                &e,
+                &hints,
+                delivered,
+                js_sys::Date::now(),
+                transport::random(),
+            )
+        };
+        // The callbacks may call `abort()`, which needs the state: no borrow across them.
+        match next {
+            Next::GiveUp => {
+                let e = rc.borrow().plan.final_error(e);
+                fail_recorded(rc, e, cause, false);
+                ENDED
+            }
+            Next::Fallback { to } => match notify_fallback(&spec, from, to, &e) {
+                Ok(()) => GO_NOW,
+                Err(thrown) => {
+                    finish(rc, Outcome::Thrown(thrown));
+                    ENDED
+                }
+            },
+            Next::Retry { after_ms } => {
+                let attempt = rc.borrow().plan.retries();
+                match notify_retry(&spec, attempt, &e, after_ms) {
+                    Ok(()) => after_ms as f64,
+                    Err(thrown) => {
+                        finish(rc, Outcome::Thrown(thrown));
+                        ENDED
+                    }
+                }
+            }
+        }
+    }
+
+    /// The backoff sleep in progress ends when `wake` is called (`abort()` does).
+    pub fn sleeping(&self, wake: Function) {
+        self.inner.borrow_mut().wake = Some(wake);
+    }
+
+    /// After the backoff sleep (or at once, for a fallback): send the next attempt.
+    /// False when the stream ended meanwhile.
+    #[wasm_bindgen(js_name = nextAttempt)]
+    pub fn next_attempt(&self) -> bool {
+        let rc = &self.inner;
+        rc.borrow_mut().wake = None;
+        if rc.borrow().outcome.is_some() {
+            return false;
+        }
+        let spec = rc.borrow().spec.clone();
+        if spec.aborted() {
+            finish(rc, Outcome::Aborted);
+            return false;
+        }
+        let started = spec.start(rc.borrow().plan.current());
+        let mut inner = rc.borrow_mut();
+        if let Some(old) = inner.call.take() {
+            old.end();
+        }
+        match started {
+            Ok(call) => inner.call = Some(call),
+            Err(e) => inner.failure = Some((e, None, ResponseHints::default())),
+        }
+        inner.body = Body::Pending;
+        inner.hints = ResponseHints::default();
+        inner.dec = StreamDecoder::new(inner.spec.protocol, inner.dec.options());
+        inner.batch = None;
+        inner.terminal = None;
+        true
+    }
+
+    /// The caller's signal, for the backoff sleep.
+    #[wasm_bindgen(getter)]
+    pub fn signal(&self) -> Option<web_sys::AbortSignal> {
+        self.inner.borrow().spec.signal.clone()
     }
 }
 
@@ -622,22 +828,6 @@ fn claim_new(rc: &Rc<RefCell<Inner>>, mode: Mode) -> bool {
     false
 }
 
-/// Pull until the end, from Rust (a bare wasm class's `text()`/`finalCompletion()`).
-async fn drive_to_end(rc: Rc<RefCell<Inner>>) {
-    loop {
-        let p = schedule(&rc, |rc| async move {
-            Ok(match pull(&rc, false).await {
-                Pulled::Batch { .. } => JsValue::TRUE,
-                Pulled::End => JsValue::FALSE,
-            })
-        });
-        match JsFuture::from(p).await {
-            Ok(v) if v.is_truthy() => continue,
-            _ => break,
-        }
-    }
-}
-
 fn already_consumed() -> JsValue {
     to_js(
         &Error::input("this stream is already being consumed by its callbacks or `finalCompletion()`; iterate it or await it, not both"),
@@ -646,132 +836,11 @@ fn already_consumed() -> JsValue {
     )
 }
 
-/// Run `op` after every pull scheduled before it has finished.
-fn schedule<F, Fut>(rc: &Rc<RefCell<Inner>>, op: F) -> Promise
-where
-    F: FnOnce(Rc<RefCell<Inner>>) -> Fut + 'static,
-    Fut: Future<Output = Result<JsValue, JsValue>> + 'static,
-{
-    let prev = {
-        let mut inner = rc.borrow_mut();
-        let prev = if inner.busy > 0 {
-            inner.tail.take()
-        } else {
-            None
-        };
-        inner.busy += 1;
-        prev
-    };
-    let rc2 = rc.clone();
-    let promise = future_to_promise(async move {
-        if let Some(prev) = prev {
-            let _ = JsFuture::from(prev).await;
-        }
-        let result = op(rc2.clone()).await;
-        rc2.borrow_mut().busy -= 1;
-        result
-    });
-    // A settled-either-way copy to chain on, so a rejection is not reported twice.
-    let tail = transport::settled(&promise);
-    rc.borrow_mut().tail = Some(tail);
-    promise
-}
-
 fn step(done: bool, value: &JsValue) -> JsValue {
     let o = Object::new();
     set(&o, "done", &done.into());
     set(&o, "value", value);
     o.into()
-}
-
-/// Produce the next read's worth of chunks, or end the stream. `want_chunks`: the
-/// consumer makes chunk objects (the iterator, `toReadableStream()`); `onChunk` wants
-/// them too.
-async fn pull(rc: &Rc<RefCell<Inner>>, want_chunks: bool) -> Pulled {
-    loop {
-        if rc.borrow().outcome.is_some() {
-            return Pulled::End;
-        }
-        // 0. Aborted by the caller's signal or a timeout: nothing more goes out, even
-        //    what was already decoded.
-        let aborted = rc.borrow().call.as_ref().and_then(Call::aborted);
-        match aborted {
-            Some(Cause::User) => {
-                finish(rc, Outcome::Aborted);
-                return Pulled::End;
-            }
-            Some(Cause::Timeout(kind, ms)) => {
-                fail(rc, Error::timeout(kind, ms), None, false);
-                return Pulled::End;
-            }
-            None => {}
-        }
-
-        // 1. A decoded read waiting.
-        let batch = rc.borrow_mut().batch.take();
-        if let Some(batch) = batch {
-            return deliver(rc, batch).unwrap_or(Pulled::End);
-        }
-
-        // 2. How the stream ends, now that what came before it is out.
-        let terminal = rc.borrow_mut().terminal.take();
-        if let Some(t) = terminal {
-            end_with(rc, t);
-            return Pulled::End;
-        }
-
-        // 3. Headers first.
-        if !response_ready(rc).await {
-            return Pulled::End;
-        }
-
-        // 4. More bytes; a body that is gone has ended.
-        let (call, reader) = {
-            let mut inner = rc.borrow_mut();
-            let keep = want_chunks || inner.cb.on_chunk.is_some();
-            inner.dec.set_keep_chunks(keep);
-            match &inner.body {
-                Body::Reading(r) => match &inner.call {
-                    Some(call) => (call.clone(), r.clone()),
-                    None => return Pulled::End,
-                },
-                Body::Gone => {
-                    absorb(&mut inner, None);
-                    continue;
-                }
-                Body::Pending => return Pulled::End,
-            }
-        };
-        let read = call.read(&reader).await;
-        if rc.borrow().outcome.is_some() {
-            return Pulled::End;
-        }
-        match read {
-            Ok(Some(bytes)) => {
-                let mut guard = rc.borrow_mut();
-                let inner = &mut *guard;
-                let len = bytes.length() as usize;
-                inner.scratch.resize(len, 0);
-                bytes.copy_to(&mut inner.scratch[..len]);
-                let scratch = std::mem::take(&mut inner.scratch);
-                absorb(inner, Some(&scratch[..len]));
-                inner.scratch = scratch;
-            }
-            Ok(None) => {
-                let mut inner = rc.borrow_mut();
-                inner.body = Body::Gone;
-                absorb(&mut inner, None);
-            }
-            Err((e, cause)) => {
-                // Before anything was delivered, a failed read (a first-chunk timeout,
-                // a dropped connection) may be retried.
-                if retry_or_fail(rc, e, cause, ResponseHints::default()).await {
-                    continue;
-                }
-                return Pulled::End;
-            }
-        }
-    }
 }
 
 /// Hand one read's bytes (`None`: the body ended) to the core and keep what it made:
@@ -803,7 +872,7 @@ fn absorb(inner: &mut Inner, bytes: Option<&[u8]>) {
 
 /// Hand one read's worth to the callbacks and the consumer. `None` if a callback threw
 /// or ended the stream.
-fn deliver(rc: &Rc<RefCell<Inner>>, batch: Batch) -> Option<Pulled> {
+fn deliver(rc: &Rc<RefCell<Inner>>, batch: Batch) -> Option<String> {
     let (on_content, on_chunk) = {
         let inner = rc.borrow();
         (inner.cb.on_content.clone(), inner.cb.on_chunk.clone())
@@ -851,9 +920,7 @@ fn deliver(rc: &Rc<RefCell<Inner>>, batch: Batch) -> Option<Pulled> {
             }
         }
     }
-    Some(Pulled::Batch {
-        chunks: batch.chunks,
-    })
+    Some(batch.chunks)
 }
 
 /// A chunk the core accepted that JavaScript's `JSON.parse` rejects (a scanner bug).
@@ -864,214 +931,6 @@ fn unparsable(data: &str) -> Error {
     );
     e.body = Some(crate::error::cut(data, crate::error::MAX_QUOTED_DATA_BYTES).to_owned());
     e
-}
-
-/// Wait for the headers and set up the body, retrying a failed attempt as the core
-/// decides. False if the stream cannot go on (the outcome says why).
-async fn response_ready(rc: &Rc<RefCell<Inner>>) -> bool {
-    loop {
-        match open(rc).await {
-            Opened::Ready => return true,
-            Opened::Ended => return false,
-            Opened::Failed(e, cause, hints) => {
-                if !retry_or_fail(rc, e, cause, hints).await {
-                    return false;
-                }
-            }
-        }
-    }
-}
-
-enum Opened {
-    Ready,
-    Ended,
-    Failed(Error, Option<JsValue>, ResponseHints),
-}
-
-/// One attempt's headers: a stream to read, or why not.
-async fn open(rc: &Rc<RefCell<Inner>>) -> Opened {
-    {
-        let inner = rc.borrow();
-        if inner.outcome.is_some() {
-            return Opened::Ended;
-        }
-        if !matches!(inner.body, Body::Pending) {
-            return Opened::Ready;
-        }
-    }
-    let resolving = rc.borrow().resolving.clone();
-    if let Some(p) = resolving {
-        let _ = JsFuture::from(p).await;
-        rc.borrow_mut().resolving = None;
-        if rc.borrow().outcome.is_some() {
-            return Opened::Ended;
-        }
-    }
-    let call = {
-        let mut inner = rc.borrow_mut();
-        match inner.call.clone() {
-            Some(call) => call,
-            None => {
-                let e = inner
-                    .start_error
-                    .take()
-                    .unwrap_or_else(|| Error::network("the request was not sent"));
-                return Opened::Failed(e, None, ResponseHints::default());
-            }
-        }
-    };
-    let response = match call.response().await {
-        Ok(r) => r,
-        Err((e, cause)) => return Opened::Failed(e, cause, ResponseHints::default()),
-    };
-    if rc.borrow().outcome.is_some() {
-        return Opened::Ended;
-    }
-    let headers = response.headers();
-    let header = |name: &str| headers.get(name).ok().flatten();
-    {
-        let mut inner = rc.borrow_mut();
-        inner.request_id = REQUEST_ID_HEADERS.iter().find_map(|h| header(h));
-        inner.provider = header(PROVIDER_HEADER);
-    }
-    let status = response.status();
-    match disposition(status, header("content-type").as_deref(), true) {
-        Disposition::EventStream => {
-            let (spec, t) = {
-                let inner = rc.borrow();
-                (inner.spec.clone(), inner.plan.current())
-            };
-            spec.record(t, Ok(()));
-            if let Some(r) = &spec.record {
-                r.headers();
-            }
-            let reader = response.body().map(|b| {
-                b.get_reader()
-                    .unchecked_into::<ReadableStreamDefaultReader>()
-            });
-            let mut inner = rc.borrow_mut();
-            match reader {
-                Some(r) => inner.body = Body::Reading(r),
-                None => inner.body = Body::Gone,
-            }
-            Opened::Ready
-        }
-        Disposition::Error => {
-            rc.borrow_mut().body = Body::Gone;
-            let hints = transport::hints(&response);
-            let text = transport::read_text(&call, &response, MAX_ERROR_BODY_BYTES).await;
-            let e = match text {
-                Ok(t) => Error::http(status, &t),
-                Err((e, _)) => Error::http(
-                    status,
-                    &format!("(the error body could not be read: {})", e.message),
-                ),
-            };
-            Opened::Failed(e, None, hints)
-        }
-        Disposition::Json => {
-            rc.borrow_mut().body = Body::Gone;
-            let protocol = rc.borrow().spec.protocol;
-            let e = match transport::read_text(&call, &response, MAX_JSON_INSTEAD_OF_STREAM).await {
-                Ok(t) => {
-                    let parsed = match protocol {
-                        Protocol::Chat => types::parse_completion(&t).map(drop),
-                        Protocol::TextGeneration => tgi::parse_text_generation(&t).map(drop),
-                    };
-                    match parsed {
-                        Err(e) => e,
-                        Ok(()) => crate::response::not_a_stream(&t),
-                    }
-                }
-                Err((e, _)) => e,
-            };
-            Opened::Failed(e, None, ResponseHints::default())
-        }
-    }
-}
-
-/// A failed attempt: ask the core's plan what follows. On a retry, sleep (cut short by
-/// the caller's signal or `abort()`) and send again; on a fallback, send to the next
-/// target at once; either way return true. Otherwise end the stream with the error (or
-/// as aborted) and return false. Nothing delivered to the caller is ever sent again:
-/// the plan gives up once anything was.
-async fn retry_or_fail(
-    rc: &Rc<RefCell<Inner>>,
-    e: Error,
-    cause: Option<JsValue>,
-    hints: ResponseHints,
-) -> bool {
-    if e.kind == ErrorKind::Aborted {
-        finish(rc, Outcome::Aborted);
-        return false;
-    }
-    if rc.borrow().outcome.is_some() {
-        return false;
-    }
-    let spec = rc.borrow().spec.clone();
-    let from = rc.borrow().plan.current();
-    spec.record(from, Err(&e));
-    if let Some(r) = &spec.record {
-        r.metering().failed(&spec.target(from).upstream, &e, &hints);
-    }
-    let next = {
-        let mut inner = rc.borrow_mut();
-        let delivered = inner.delivered;
-        inner.plan.on_failure(
-            &e,
-            &hints,
-            delivered,
-            js_sys::Date::now(),
-            transport::random(),
-        )
-    };
-    // The callbacks may call `abort()`, which needs the state: no borrow across them.
-    match next {
-        Next::GiveUp => {
-            let e = rc.borrow().plan.final_error(e);
-            fail_recorded(rc, e, cause, false);
-            return false;
-        }
-        Next::Fallback { to } => {
-            if let Err(thrown) = notify_fallback(&spec, from, to, &e) {
-                finish(rc, Outcome::Thrown(thrown));
-                return false;
-            }
-        }
-        Next::Retry { after_ms } => {
-            let attempt = rc.borrow().plan.retries();
-            if let Err(thrown) = notify_retry(&spec, attempt, &e, after_ms) {
-                finish(rc, Outcome::Thrown(thrown));
-                return false;
-            }
-            let sleep = Sleep::new(after_ms, spec.signal.as_ref());
-            rc.borrow_mut().wake = Some(sleep.waker());
-            sleep.wait().await;
-            rc.borrow_mut().wake = None;
-        }
-    }
-    if rc.borrow().outcome.is_some() {
-        return false;
-    }
-    if spec.aborted() {
-        finish(rc, Outcome::Aborted);
-        return false;
-    }
-    let t = rc.borrow().plan.current();
-    let started = spec.start(t);
-    let mut inner = rc.borrow_mut();
-    match started {
-        Ok(call) => inner.call = Some(call),
-        Err(e) => {
-            inner.call = None;
-            inner.start_error = Some(e);
-        }
-    }
-    inner.body = Body::Pending;
-    inner.dec = StreamDecoder::new(inner.spec.protocol, inner.dec.options());
-    inner.batch = None;
-    inner.terminal = None;
-    true
 }
 
 /// End as the core said: at `[DONE]`, at the end of the body, or at an error.

@@ -1,0 +1,201 @@
+// The stream pump in plain JavaScript, imported by the client's wasm
+// (src/web/client/chat_stream.rs, a wasm-bindgen snippet): every await of a stream —
+// its response, each read of its body, the backoff sleep before a retry — is here, and
+// every decision is the wasm's `StreamCore`, called synchronously once per step. Each
+// read's bytes go to the core in one call (`feed`), which runs them through the decoder
+// and the callbacks and returns the read's chunks (their JSON text, each followed by
+// "\0", or "" when nobody wants chunk objects), undefined when the read completed none
+// (read on), or null when the next step is not a plain read.
+
+import { Nap, readAll } from "./wire.js";
+
+// `StreamCore.step()`'s answers besides a batch (a string) or a reader (read it).
+const END = 0;
+const OPEN = 1;
+// `failed()` / `readFailed()`: stop (the stream ended); else sleep that many ms (or,
+// at -1, none) and send the next attempt.
+const ENDED = -2;
+const EMPTY = new Uint8Array(0);
+
+export class Pump {
+  constructor(core) {
+    this.core = core;
+    // Every operation runs after the one before it: `next()` called twice without
+    // awaiting still yields the chunks in order.
+    this.tail = Promise.resolve();
+    this.queue = [];
+    this.at = 0;
+    this.busy = 0;
+    // Callbacks given at creation: pump from a later task, so that a caller who starts
+    // iterating right away keeps the stream.
+    if (core.drivesItself) queueMicrotask(() => this.drive());
+  }
+
+  // Run `op` after every operation queued before it.
+  serial(op) {
+    this.busy++;
+    const run = this.tail.then(op);
+    this.tail = run.then(
+      () => void this.busy--,
+      () => void this.busy--,
+    );
+    return run;
+  }
+
+  // The async iterator's step: chunk objects are parsed here, once, and only because
+  // the caller iterates.
+  next() {
+    try {
+      this.core.claimIterator();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (this.busy === 0 && this.at < this.queue.length && this.core.live()) {
+      return Promise.resolve({ done: false, value: this.queue[this.at++] });
+    }
+    return this.serial(() => this.nextChunk());
+  }
+
+  async nextChunk() {
+    const core = this.core;
+    // Once aborted (the signal, a timeout, `abort()`), nothing more goes out, even
+    // chunks already decoded.
+    if (this.at < this.queue.length && !core.live()) this.queue = [];
+    while (this.at >= this.queue.length) {
+      const text = await this.pull(true);
+      if (text === undefined) return { done: true, value: undefined };
+      const queue = [];
+      let from = 0;
+      for (let nul = text.indexOf("\0"); nul !== -1; nul = text.indexOf("\0", from)) {
+        const data = text.slice(from, nul);
+        from = nul + 1;
+        try {
+          queue.push(JSON.parse(data));
+        } catch {
+          throw core.failParse(data);
+        }
+      }
+      this.queue = queue;
+      this.at = 0;
+    }
+    return { done: false, value: this.queue[this.at++] };
+  }
+
+  // The driver: callbacks, `text()`, `finalCompletion()`. Its outcome reaches the
+  // callbacks and the waiters through the core, not through this loop.
+  drive() {
+    if (!this.core.claimDriver()) return;
+    this.serial(async () => {
+      try {
+        while ((await this.pull(false)) !== undefined);
+      } catch {
+        // Reported by the stream itself (onError, the waiters).
+      }
+    });
+  }
+
+  // Resolves once the response announced a stream; rejects otherwise.
+  ready() {
+    return this.serial(async () => {
+      await this.open();
+      this.core.readyResult();
+    });
+  }
+
+  // The next piece of the stream as SSE bytes, undefined after the last.
+  nextSse() {
+    try {
+      this.core.claimIterator();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.serial(async () => {
+      const chunks = await this.pull(true, true);
+      return chunks === undefined ? this.core.sseEnd() : this.core.sseOf(chunks);
+    });
+  }
+
+  // The next read's chunks; at the end undefined, or (once, unless `quiet`) the
+  // failure thrown.
+  async pull(wantChunks, quiet = false) {
+    const core = this.core;
+    for (;;) {
+      const s = core.step(wantChunks);
+      if (typeof s === "string") return s;
+      if (s === END) return quiet ? undefined : core.endValue();
+      if (s === OPEN) {
+        await this.open();
+        continue;
+      }
+      // A reader: plain reads, each fed to the core in one call.
+      for (;;) {
+        let read;
+        try {
+          read = await s.read();
+        } catch (e) {
+          await this.retry(core.readFailed(e));
+          break;
+        }
+        let chunks;
+        if (read.done) chunks = core.feed(EMPTY, true, wantChunks);
+        else if (read.value instanceof Uint8Array) chunks = core.feed(read.value, false, wantChunks);
+        else {
+          await this.retry(core.readFailed(new TypeError(`the response body yielded ${typeof read.value}, not bytes`)));
+          break;
+        }
+        if (typeof chunks === "string") return chunks;
+        if (chunks === null) break; // the core has the next step
+      }
+    }
+  }
+
+  // Wait for the response of the attempt in flight, retrying failed attempts as the
+  // core decides, until the stream is open or has ended.
+  async open() {
+    const core = this.core;
+    const resolving = core.resolving();
+    if (resolving !== undefined) await resolving;
+    for (;;) {
+      // null: nothing to open (the stream is open or has ended); undefined: the attempt
+      // could not be sent (the core knows why).
+      const wire = core.wire();
+      if (wire === null) return;
+      if (wire !== undefined) {
+        let response;
+        let came = false;
+        try {
+          response = await wire.fetch;
+          came = true;
+        } catch (e) {
+          core.rejected(e, true);
+        }
+        if (came) {
+          const max = core.response(response);
+          if (max === 0) return;
+          if (max > 0) {
+            try {
+              core.errorBody(await readAll(core, response.body, max));
+            } catch (e) {
+              core.errorBodyFailed(e);
+            }
+          }
+        }
+      }
+      if (!(await this.retry(core.failed()))) return;
+    }
+  }
+
+  // Act on the core's answer to a failure: false when the stream ended, else after the
+  // backoff sleep (cut short by the signal or `abort()`) the next attempt is sent.
+  async retry(wait) {
+    const core = this.core;
+    if (wait === ENDED) return false;
+    if (wait >= 0) {
+      const nap = new Nap(wait, core.signal);
+      core.sleeping(nap.wake);
+      await nap.promise;
+      nap.cancel();
+    }
+    return core.nextAttempt();
+  }
+}
