@@ -7,7 +7,7 @@
 // "\0", or "" when nobody wants chunk objects), undefined when the read completed none
 // (read on), or null when the next step is not a plain read.
 
-import { Nap, readAll } from "./wire.js";
+import { Nap, pass, readAll } from "./wire.js";
 
 // `StreamCore.step()`'s answers besides a batch (a string) or a reader (read it).
 const END = 0;
@@ -153,8 +153,12 @@ export class Pump {
   // core decides, until the stream is open or has ended.
   async open() {
     const core = this.core;
-    const resolving = core.resolving();
-    if (resolving !== undefined) await resolving;
+    const gate = core.gate();
+    if (gate !== undefined) {
+      await pass(gate);
+      gate.free();
+      core.passed();
+    }
     for (;;) {
       // null: nothing to open (the stream is open or has ended); undefined: the attempt
       // could not be sent (the core knows why).

@@ -206,3 +206,87 @@ export async function readAll(job, body, max) {
   }
   return all;
 }
+
+/**
+ * Pass a call's gate (a wasm `Gate`: the cache, the budget, the rate-limit queue, the
+ * Hub look-up of a direct provider call), awaiting what it asks for. Resolves to 0
+ * (send), 1 (a cached answer) or 6 (the call ends before it is sent); never rejects.
+ */
+export async function pass(gate) {
+  for (;;) {
+    const step = gate.step();
+    if (step === 0 || step === 1 || step === 6) return step;
+    if (step === 2) {
+      let value;
+      try {
+        value = await gate.promise;
+      } catch {
+        // A failing store is a miss: the cache is an optimisation.
+      }
+      gate.stored(value);
+    } else if (step === 3) {
+      const nap = new Nap(gate.waitMs, gate.signal);
+      await Promise.race([gate.promise, nap.promise]);
+      nap.cancel();
+      gate.admitted();
+    } else if (step === 4) {
+      await gate.promise; // another call's look-up; it never rejects
+    } else {
+      await lookUp(gate);
+    }
+  }
+}
+
+async function lookUp(gate) {
+  const wire = gate.wire;
+  let response;
+  try {
+    response = await wire.fetch;
+  } catch (e) {
+    gate.lookupFailed(e, true);
+    return;
+  }
+  const max = gate.lookupResponse(response);
+  if (max < 0) return;
+  try {
+    gate.lookupBody(await readAll(gate, response.body, max));
+  } catch (e) {
+    gate.lookupFailed(e, false);
+  }
+}
+
+/** A non-streamed call that has a gate: pass it, then run the call's attempts. */
+export async function gateThenComplete(gate) {
+  let job;
+  try {
+    const step = await pass(gate);
+    if (step === 1) return gate.answer();
+    if (step === 6) throw gate.error();
+    job = gate.job();
+  } finally {
+    gate.free();
+  }
+  return complete(job);
+}
+
+/** `listModels()` / `loadPricing()`: drive one GET (a wasm `ModelsCall`). */
+export async function fetchModels(call) {
+  try {
+    let response;
+    try {
+      response = await call.wire.fetch;
+    } catch (e) {
+      throw call.failed(e, true);
+    }
+    const max = call.response(response);
+    let bytes;
+    try {
+      bytes = await readAll(call, response.body, max);
+    } catch (e) {
+      throw call.failed(e, false);
+    }
+    return call.done(bytes);
+  } finally {
+    call.free();
+  }
+}

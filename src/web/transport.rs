@@ -21,6 +21,7 @@ use std::rc::Rc;
 use js_sys::{Function, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
+#[cfg(feature = "proxy")]
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, Headers, ReadableStreamDefaultReader, Response};
 
@@ -67,12 +68,26 @@ extern "C" {
     /// The headers as `name\nvalue\n` lines: one crossing for all of them.
     #[wasm_bindgen(js_name = headerLines)]
     pub(crate) fn header_lines(headers: &Headers) -> String;
-    #[wasm_bindgen(js_name = cancelReader)]
-    fn cancel_reader(reader: &ReadableStreamDefaultReader);
+    // `catch` on these two also keeps wasm-bindgen from importing them raw, which it
+    // does through one duplicate `import * as` per function (a bundler warning).
+    #[wasm_bindgen(catch, js_name = cancelReader)]
+    fn cancel_reader(reader: &ReadableStreamDefaultReader) -> Result<(), JsValue>;
     /// A promise that settles, never rejects, when `p` does.
-    pub(crate) fn settled(p: &Promise) -> Promise;
+    #[wasm_bindgen(catch, js_name = settled)]
+    fn settled_js(p: &Promise) -> Result<Promise, JsValue>;
     #[wasm_bindgen(js_name = userAgent)]
     fn user_agent() -> Option<String>;
+    /// Drive the GET: resolves to `done()`'s value, rejects with the call's error.
+    #[cfg(feature = "client")]
+    #[wasm_bindgen(js_name = fetchModels)]
+    pub(crate) fn fetch_models(call: crate::web::client::ModelsCall) -> Promise;
+    /// Pass the gate, then run the call: resolves to the answer, rejects with its error.
+    #[cfg(feature = "client")]
+    #[wasm_bindgen(js_name = gateThenComplete)]
+    pub(crate) fn gate_then_complete(gate: crate::web::client::Gate) -> Promise;
+    /// Drive a job to its end: resolves to the answer, rejects with the call's error.
+    #[cfg(feature = "client")]
+    pub(crate) fn complete(job: crate::web::client::Job) -> Promise;
 }
 
 /// `Wire.cause`: not aborted, the caller's signal (or `abort()`), a watchdog deadline.
@@ -203,7 +218,8 @@ impl Call {
         self.shared.wire.arm();
     }
 
-    /// Wait for the response headers.
+    /// Wait for the response headers (the proxy's; the client's awaits are JavaScript).
+    #[cfg(feature = "proxy")]
     pub(crate) async fn response(&self) -> Result<Response, (Error, Option<JsValue>)> {
         let result = JsFuture::from(self.shared.wire.fetch()).await;
         match result {
@@ -222,6 +238,7 @@ impl Call {
     }
 
     /// The next body chunk, `None` at the end of the body.
+    #[cfg(feature = "proxy")]
     pub(crate) async fn read(
         &self,
         reader: &ReadableStreamDefaultReader,
@@ -413,10 +430,16 @@ pub(crate) fn random() -> f64 {
 /// Cancel a body reader. The returned promise rejects when the body already failed (an
 /// aborted request): that is expected and must not surface as an unhandled rejection.
 pub(crate) fn cancel(reader: &ReadableStreamDefaultReader) {
-    cancel_reader(reader);
+    let _ = cancel_reader(reader);
+}
+
+/// A promise that settles, never rejects, when `p` does.
+pub(crate) fn settled(p: &Promise) -> Promise {
+    settled_js(p).unwrap_or_else(|_| p.clone())
 }
 
 /// Read a whole body, up to `max` bytes (the rest is cancelled), as lossy UTF-8.
+#[cfg(feature = "proxy")]
 pub(crate) async fn read_text(
     call: &Call,
     response: &Response,
@@ -445,36 +468,4 @@ pub(crate) async fn read_text(
     }
     Ok(String::from_utf8(buf)
         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
-}
-
-/// A GET's answer: its status, its body (up to `max` bytes) and the request id.
-pub(crate) struct Fetched {
-    pub status: u16,
-    pub body: String,
-    pub request_id: Option<String>,
-}
-
-/// One bounded GET (the Hub mapping, the model list): the call's timeouts and signal
-/// apply, the body is read whole up to `max` bytes.
-pub(crate) async fn get_text(
-    fetch: Option<&Function>,
-    url: &str,
-    headers: &[(String, String)],
-    timeouts: Timeouts,
-    signal: Option<&AbortSignal>,
-    max: usize,
-) -> Result<Fetched, (Error, Option<JsValue>)> {
-    let call =
-        Call::start(fetch, url, headers, None, timeouts, signal, false).map_err(|e| (e, None))?;
-    let response = call.response().await?;
-    let request_id = crate::response::REQUEST_ID_HEADERS
-        .iter()
-        .find_map(|h| response.headers().get(h).ok().flatten());
-    let body = read_text(&call, &response, max).await?;
-    call.end();
-    Ok(Fetched {
-        status: response.status(),
-        body,
-        request_id,
-    })
 }

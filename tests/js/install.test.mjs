@@ -54,6 +54,8 @@ const EXPECTED = [
   "proxy.js",
   "snippets/<crate>/js/errors.js",
   "snippets/<crate>/js/proxy-relay.js",
+  "snippets/<crate>/js/pump.js",
+  "snippets/<crate>/js/wire.js",
   "workerd.js",
 ];
 const normalize = (f) => f.replace(/^snippets\/[^/]+\//, "snippets/<crate>/");

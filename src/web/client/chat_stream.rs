@@ -18,16 +18,15 @@
 //! awaiting still yields chunks in order.
 
 use std::cell::RefCell;
-use std::future::Future;
 use std::rc::Rc;
 
 use js_sys::{Function, JsString, Object, Promise, Reflect, Uint8Array, JSON};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::future_to_promise;
 use web_sys::{ReadableStreamDefaultReader, Response};
 
-use super::{notify_fallback, notify_retry, route_of, set_route};
+use super::gate::Gate;
+use super::{notify_fallback, notify_retry, replay_fetch, route_of, set_route};
 use crate::decode::{DecodeOptions, StreamDecoder, StreamEvent};
 use crate::error::{Error, ErrorKind, MAX_ERROR_BODY_BYTES};
 use crate::plan::{Next, Plan};
@@ -158,11 +157,11 @@ enum Terminal {
 
 struct Inner {
     /// The attempt in flight; `None` when sending it failed (`failure` says why), or
-    /// while `resolving` runs.
+    /// while the gate is not passed.
     call: Option<Call>,
-    /// Settles once the request's route is known and its first attempt sent (a direct
-    /// provider call looks up the provider's model id first).
-    resolving: Option<Promise>,
+    /// What the call passes before its first attempt is sent (the cache, the budget,
+    /// the rate limit, a direct provider's model id), until the pump passed it.
+    gate: Option<Gate>,
     /// The failed attempt to act on (`failed()`), with the JS value that caused it.
     failure: Option<(Error, Option<JsValue>, ResponseHints)>,
     /// The current response: its status, what it is, and what its headers ask for when
@@ -216,23 +215,20 @@ impl Drop for Inner {
     }
 }
 
-/// The real request of a stream started with a provisional one.
-pub(crate) type Resolving = std::pin::Pin<Box<dyn Future<Output = Result<RequestSpec, Error>>>>;
-
 impl ChatStream {
-    /// Start a stream. With `resolving`, `spec` is provisional (its route is not known
-    /// yet): the first attempt is sent once `resolving` yields the real spec; a failure
-    /// to resolve ends the stream with that error, never retried.
+    /// Start a stream. With a `gate`, `spec` is provisional (its route may not be known
+    /// yet): the first attempt is sent once the pump passed the gate; a failure there
+    /// ends the stream with that error, never retried.
     pub(crate) fn start(
         spec: Rc<RequestSpec>,
-        resolving: Option<Resolving>,
+        gate: Option<Gate>,
         token: Option<String>,
         options: DecodeOptions,
         cb: Callbacks,
     ) -> ChatStream {
         let plan = Plan::new(spec.retry, spec.target_count(), js_sys::Date::now());
         // Sent now: the stream is lazy to consume, not to start.
-        let (call, failure) = match resolving {
+        let (call, failure) = match gate {
             Some(_) => (None, None),
             None => match spec.start(0) {
                 Ok(call) => (Some(call), None),
@@ -242,7 +238,7 @@ impl ChatStream {
         let protocol = spec.protocol;
         let inner = Rc::new(RefCell::new(Inner {
             call,
-            resolving: None,
+            gate,
             failure,
             status: 0,
             answer: Disposition::EventStream,
@@ -269,29 +265,6 @@ impl ChatStream {
             request_id: None,
             provider: None,
         }));
-        if let Some(resolving) = resolving {
-            let rc = inner.clone();
-            let done = future_to_promise(async move {
-                let resolved = resolving.await;
-                if rc.borrow().outcome.is_some() {
-                    return Ok(JsValue::UNDEFINED);
-                }
-                match resolved {
-                    Ok(spec) => {
-                        let started = spec.start(0);
-                        let mut inner = rc.borrow_mut();
-                        inner.spec = Rc::new(spec);
-                        match started {
-                            Ok(call) => inner.call = Some(call),
-                            Err(e) => inner.failure = Some((e, None, ResponseHints::default())),
-                        }
-                    }
-                    Err(e) => fail(&rc, e, None, false),
-                }
-                Ok(JsValue::UNDEFINED)
-            });
-            inner.borrow_mut().resolving = Some(done);
-        }
         let pump = Pump::new(StreamCore {
             inner: inner.clone(),
         });
@@ -563,10 +536,47 @@ impl StreamCore {
         Ok(())
     }
 
-    /// The look-up of a direct provider's model id (and the gate) before the first
-    /// attempt, once: await it, then `wire()`.
-    pub fn resolving(&self) -> Option<Promise> {
-        self.inner.borrow_mut().resolving.take()
+    /// What the call passes before its first attempt (once): `pass` it, then
+    /// `passed()`.
+    pub fn gate(&self) -> Option<Gate> {
+        self.inner.borrow().gate.as_ref().map(Gate::share)
+    }
+
+    /// The gate is passed: the stream fails with its error, or its first attempt is sent
+    /// (a cached answer replays as a stream through the same pump).
+    pub fn passed(&self) {
+        let rc = &self.inner;
+        let Some(gate) = rc.borrow_mut().gate.take() else {
+            return;
+        };
+        if rc.borrow().outcome.is_some() {
+            return;
+        }
+        let (mut spec, error, hit) = {
+            let s = gate.state();
+            (s.spec.clone(), s.error.clone(), s.hit.clone())
+        };
+        if let Some(e) = error {
+            fail(rc, e, None, false);
+            return;
+        }
+        if let Some(hit) = hit {
+            match relay::completion_as_stream(&hit) {
+                Some(sse) => spec.fetch = Some(replay_fetch(sse)),
+                None => {
+                    let e = Error::new(ErrorKind::Parse, "a cached answer could not be replayed");
+                    fail(rc, e, None, false);
+                    return;
+                }
+            }
+        }
+        let started = spec.start(0);
+        let mut inner = rc.borrow_mut();
+        inner.spec = Rc::new(spec);
+        match started {
+            Ok(call) => inner.call = Some(call),
+            Err(e) => inner.failure = Some((e, None, ResponseHints::default())),
+        }
     }
 
     /// The attempt in flight, to await its `fetch`; `undefined` when it could not be

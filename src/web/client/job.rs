@@ -20,17 +20,12 @@ use crate::protocol::Protocol;
 use crate::response::{disposition, Disposition, PROVIDER_HEADER, REQUEST_ID_HEADERS};
 use crate::retry::ResponseHints;
 use crate::web::error::{attach_attempts, to_js};
+use crate::web::transport::complete;
 use crate::web::transport::{self, Call, RequestSpec};
 use crate::{tgi, types};
 
 /// The largest non-streamed completion body read.
 const MAX_COMPLETION_BYTES: usize = 64 << 20;
-
-#[wasm_bindgen(module = "/js/wire.js")]
-extern "C" {
-    /// Drive a job to its end: resolves to the answer, rejects with the call's error.
-    fn complete(job: Job) -> Promise;
-}
 
 /// What `failed()` answers besides a sleep of that many milliseconds.
 const GO_NOW: f64 = -1.0;
@@ -60,20 +55,26 @@ pub struct Job {
 
 /// A prepared non-streamed call (gated and resolved): a promise of its answer.
 pub(super) fn run(spec: RequestSpec, token: Option<String>) -> Promise {
-    let plan = Plan::new(spec.retry, spec.target_count(), js_sys::Date::now());
-    complete(Job {
-        spec,
-        token,
-        plan,
-        call: None,
-        status: 0,
-        error_body: false,
-        request_id: None,
-        provider: None,
-        hints: ResponseHints::default(),
-        failure: None,
-        error: JsValue::UNDEFINED,
-    })
+    complete(Job::new(spec, token))
+}
+
+impl Job {
+    pub(super) fn new(spec: RequestSpec, token: Option<String>) -> Job {
+        let plan = Plan::new(spec.retry, spec.target_count(), js_sys::Date::now());
+        Job {
+            spec,
+            token,
+            plan,
+            call: None,
+            status: 0,
+            error_body: false,
+            request_id: None,
+            provider: None,
+            hints: ResponseHints::default(),
+            failure: None,
+            error: JsValue::UNDEFINED,
+        }
+    }
 }
 
 #[wasm_bindgen]

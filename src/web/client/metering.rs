@@ -18,8 +18,6 @@ use js_sys::{Array, Function, Object, Promise, Reflect};
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
-use web_sys::AbortSignal;
 
 use crate::cache::{self, CacheKey, CacheMode, CacheOptions, CachePlan, MemoryCache};
 use crate::difficulty::{Chosen, Router};
@@ -37,7 +35,15 @@ use crate::web::options::{function, get, known, number, object, string, type_nam
 use crate::web::sys;
 
 /// The longest a call waits in the client's rate-limit queue.
-const MAX_QUEUE_WAIT_MS: u64 = 10 * 60 * 1000;
+pub(crate) const MAX_QUEUE_WAIT_MS: u64 = 10 * 60 * 1000;
+
+/// The rate limiter's answer to a call.
+pub(crate) enum Admission {
+    /// Go now, holding this permit (`None`: there is no limiter).
+    Now(Option<Permit>),
+    /// Wait in the queue until the promise settles.
+    Queued(Ticket, Promise),
+}
 
 /// Milliseconds since the epoch, as the core's clock.
 pub(crate) fn now() -> u64 {
@@ -260,20 +266,16 @@ impl Metering {
         }
     }
 
-    /// A stored answer for `key`, if fresh.
-    pub(crate) async fn cache_get(&self, key: &CacheKey) -> Option<String> {
+    /// A stored answer for `key` in the memory cache, if fresh.
+    pub(crate) fn cache_memory(&self, key: &CacheKey) -> Option<String> {
         let c = self.cache.as_ref()?;
-        if let Some(v) = c.memory.borrow_mut().get(key, now()) {
-            return Some(v.to_string());
-        }
-        let store = c.store.as_ref()?;
-        let got = call_store(store, "get", &[&key.id.hex().into()])
-            .await
-            .ok()?;
-        let text = got.as_string()?;
-        // The canonical request is stored with the answer: a hash collision is a miss.
-        let (canonical, answer) = text.split_once('\n')?;
-        (canonical == key.canonical).then(|| answer.to_owned())
+        let v = c.memory.borrow_mut().get(key, now())?;
+        Some(v.to_string())
+    }
+
+    /// The pluggable cache store, when there is one.
+    pub(crate) fn cache_store(&self) -> Option<&Object> {
+        self.cache.as_ref()?.store.as_ref()
     }
 
     /// Store a complete answer under `key` (errors of an external store are ignored:
@@ -286,32 +288,31 @@ impl Metering {
             }
             Some(store) => {
                 let value = format!("{}\n{answer}", key.canonical);
-                let store = store.clone();
-                let id = key.id.hex();
-                let ttl = c.ttl_ms as f64;
-                wasm_bindgen_futures::spawn_local(async move {
-                    let _ =
-                        call_store(&store, "put", &[&id.into(), &value.into(), &ttl.into()]).await;
-                });
+                let args = Array::of3(
+                    &key.id.hex().into(),
+                    &value.into(),
+                    &(c.ttl_ms as f64).into(),
+                );
+                let _ = call_store(store, "put", &args);
             }
         }
     }
 
-    /// Wait for the rate limiter to admit a call of `est_tokens` to `upstream`. `None`
-    /// when there is no limiter. A full queue is a `rate_limited` error; the caller's
-    /// signal ends the wait as `aborted`.
-    pub(crate) async fn admit(
+    /// Ask the rate limiter to admit a call of `est_tokens` to `upstream`: a permit (or
+    /// `None`: there is no limiter) now, or a ticket in the queue and the promise that
+    /// settles when the call is admitted (then [`Metering::dequeue`]). A full queue is
+    /// a `rate_limited` error.
+    pub(crate) fn enqueue(
         self: &Rc<Self>,
         est_tokens: u64,
         upstream: &str,
-        signal: Option<&AbortSignal>,
-    ) -> Result<Option<Permit>, Error> {
+    ) -> Result<Admission, Error> {
         let Some(limiter) = &self.limiter else {
-            return Ok(None);
+            return Ok(Admission::Now(None));
         };
         let acquired = limiter.borrow_mut().acquire(est_tokens, upstream, now());
         let ticket = match acquired {
-            Acquire::Admit(p) => return Ok(Some(p)),
+            Acquire::Admit(p) => return Ok(Admission::Now(Some(p))),
             Acquire::Reject(e) => return Err(e),
             Acquire::Queued(t) => t,
         };
@@ -320,42 +321,34 @@ impl Metering {
         if let Some(resolve) = slot {
             self.waiters.borrow_mut().insert(ticket, resolve);
         }
-        // The caller's abort and the bound both end the wait.
-        let mut end = None;
-        let ended = Promise::new(&mut |resolve, _| end = Some(resolve));
-        let end = end.unwrap_or_else(|| Function::from(JsValue::UNDEFINED));
-        let bound = sys::set_timeout(&end, MAX_QUEUE_WAIT_MS as i32);
-        if let Some(s) = signal {
-            let _ = s.add_event_listener_with_callback("abort", &end);
+        self.pump();
+        Ok(Admission::Queued(ticket, admitted))
+    }
+
+    /// A queued call's wait ended (admitted, aborted, or out of time): its permit, or
+    /// the error that ends the call.
+    pub(crate) fn dequeue(self: &Rc<Self>, ticket: Ticket, aborted: bool) -> Result<Permit, Error> {
+        let permit = self.permits.borrow_mut().remove(&ticket);
+        if let Some(p) = permit {
+            return Ok(p);
+        }
+        self.waiters.borrow_mut().remove(&ticket);
+        if let Some(limiter) = &self.limiter {
+            limiter.borrow_mut().cancel(ticket);
         }
         self.pump();
-        let _ = JsFuture::from(Promise::race(&Array::of2(&admitted, &ended))).await;
-        sys::clear_timeout(&bound);
-        if let Some(s) = signal {
-            let _ = s.remove_event_listener_with_callback("abort", &end);
+        if aborted {
+            return Err(Error::aborted());
         }
-        let permit = self.permits.borrow_mut().remove(&ticket);
-        match permit {
-            Some(p) => Ok(Some(p)),
-            None => {
-                self.waiters.borrow_mut().remove(&ticket);
-                limiter.borrow_mut().cancel(ticket);
-                self.pump();
-                if signal.is_some_and(|s| s.aborted()) {
-                    Err(Error::aborted())
-                } else {
-                    let mut e = Error::new(
-                        crate::ErrorKind::RateLimited,
-                        format!(
-                            "waited {} s in the client's rate-limit queue without being admitted",
-                            MAX_QUEUE_WAIT_MS / 1000
-                        ),
-                    );
-                    e.code = Some("queue_timeout".to_owned());
-                    Err(e)
-                }
-            }
-        }
+        let mut e = Error::new(
+            crate::ErrorKind::RateLimited,
+            format!(
+                "waited {} s in the client's rate-limit queue without being admitted",
+                MAX_QUEUE_WAIT_MS / 1000
+            ),
+        );
+        e.code = Some("queue_timeout".to_owned());
+        Err(e)
     }
 
     /// Admit what the limiter can now, and re-arm the one timer for the next wake-up.
@@ -416,15 +409,18 @@ impl Metering {
     }
 }
 
-/// Call `store[name](...args)` and await it if it returned a promise.
-async fn call_store(store: &Object, name: &str, args: &[&JsValue]) -> Result<JsValue, JsValue> {
-    let f: Function = Reflect::get(store, &JsValue::from_str(name))?.dyn_into()?;
-    let list = Array::new();
-    for a in args {
-        list.push(a);
-    }
-    let v = f.apply(store, &list)?;
-    JsFuture::from(Promise::resolve(&v)).await
+/// Call `store[name](...args)`: its result as a promise (a throw is a rejection).
+pub(crate) fn call_store(store: &Object, name: &str, args: &Array) -> Promise {
+    let called = Reflect::get(store, &JsValue::from_str(name))
+        .and_then(|f| f.dyn_into::<Function>())
+        .and_then(|f| f.apply(store, args));
+    let p = match called {
+        Ok(v) => Promise::resolve(&v),
+        Err(e) => Promise::reject(&e),
+    };
+    // Nobody may be waiting (a `put`): a failing store is not an unhandled rejection.
+    let _ = crate::web::transport::settled(&p);
+    p
 }
 
 fn read_cache(o: &Object) -> Result<Option<Cache>, Error> {
@@ -549,21 +545,14 @@ impl CallRecord {
         })
     }
 
-    /// Before the first attempt: a fresh cached answer (returned; nothing is sent), else
-    /// the budget (fail fast), else a rate-limit admission (waits in the queue).
-    pub(crate) async fn gate(&self, signal: Option<&AbortSignal>) -> Result<Option<String>, Error> {
-        if let Some(key) = &self.cache_key {
-            if let Some(hit) = self.m.cache_get(key).await {
-                self.cache_hit.set(true);
-                return Ok(Some(hit));
-            }
-        }
-        self.m.check_budget()?;
-        let permit = self.m.admit(self.est_tokens, &self.url_key, signal).await?;
-        self.hold(permit);
-        // Others may have spent the budget while this call waited.
-        self.m.check_budget()?;
-        Ok(None)
+    /// The rate limiter's estimate of the call's tokens.
+    pub(crate) fn est_tokens(&self) -> u64 {
+        self.est_tokens
+    }
+
+    /// The call is a cache hit.
+    pub(crate) fn hit(&self) {
+        self.cache_hit.set(true);
     }
 
     pub(crate) fn metering(&self) -> &Rc<Metering> {

@@ -14,21 +14,25 @@
 //! proxy binding.
 
 mod chat_stream;
+mod gate;
 mod hub;
 mod job;
 pub(crate) mod metering;
+mod models;
 
 pub use chat_stream::ChatStream;
+pub(crate) use gate::Gate;
+pub(crate) use job::Job;
+pub(crate) use models::ModelsCall;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{Function, Object, Promise, JSON};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
-use crate::error::{Error, ErrorKind};
-use crate::hub::TASK_CHAT;
+use crate::error::Error;
+
 use crate::protocol::Protocol;
 use crate::providers::{Auth, FallbackSpec, Provider, ProviderInfo, Route, RouteRequest, Target};
 
@@ -38,14 +42,12 @@ use crate::tgi::{TextGenerationRequest, TgiRouteRequest};
 use crate::timeouts::Timeouts;
 use crate::web::error::{describe, set, to_js};
 use crate::web::options::{self, CallOptions, Routing};
-use crate::web::transport::{self, RequestSpec};
-use crate::{models, providers, tgi, types};
-use chat_stream::{Callbacks, Resolving};
-use hub::{warn, LookupRequest, Lookups};
-use metering::{CallRecord, Ended, Metering};
+use crate::web::transport::RequestSpec;
+use crate::{providers, tgi, types};
+use chat_stream::Callbacks;
 
-/// The largest model list read (the router's is about 100 KB).
-const MAX_MODEL_LIST_BYTES: usize = 8 << 20;
+use hub::Lookups;
+use metering::{CallRecord, Ended, Metering};
 
 struct Config {
     auth: Auth,
@@ -75,28 +77,6 @@ impl Config {
             None => e,
         }
     }
-}
-
-/// `GET …/v1/models`, read by the core.
-async fn model_list(cfg: &Config, options: &JsValue) -> Result<models::ModelList, Error> {
-    let call = options::call_options(options, cfg.timeouts, cfg.retry, &cfg.headers)?;
-    let url = providers::models_url(cfg.base_url.as_deref(), cfg.endpoint_url.as_deref())?;
-    let mut headers = providers::chat_headers(cfg.auth.secret(), &call.headers, false)?;
-    headers.retain(|(n, _)| n != "content-type");
-    let got = transport::get_text(
-        cfg.fetch.as_ref(),
-        &url,
-        &headers,
-        call.timeouts,
-        call.signal.as_ref(),
-        MAX_MODEL_LIST_BYTES,
-    )
-    .await
-    .map_err(|(e, _)| e)?;
-    if !(200..300).contains(&got.status) {
-        return Err(Error::http(got.status, &got.body).with_request_id(got.request_id));
-    }
-    models::parse_model_list(&got.body)
 }
 
 /// A chat call's routing inputs, owned, so the route can be decided again once a direct
@@ -241,21 +221,7 @@ impl InferenceClient {
     /// with each model's providers, status, context length and pricing.
     #[wasm_bindgen(js_name = listModels)]
     pub fn list_models(&self, options: JsValue) -> Promise {
-        let cfg = self.cfg.clone();
-        future_to_promise(async move {
-            match model_list(&cfg, &options).await {
-                Ok(list) => {
-                    JSON::parse(&serde_json::to_string(&list).unwrap_or_default()).map_err(|_| {
-                        to_js(
-                            &Error::new(ErrorKind::Parse, "the model list could not be read"),
-                            None,
-                            None,
-                        )
-                    })
-                }
-                Err(e) => Err(to_js(&cfg.redact(e), None, None)),
-            }
-        })
+        models::start(self.cfg.clone(), &options, models::Want::List)
     }
 
     /// Load prices from the router's model list (`providers[].pricing`) into the
@@ -263,17 +229,7 @@ impl InferenceClient {
     /// number of `model:provider` prices known afterwards.
     #[wasm_bindgen(js_name = loadPricing)]
     pub fn load_pricing(&self, options: JsValue) -> Promise {
-        let cfg = self.cfg.clone();
-        future_to_promise(async move {
-            let list = model_list(&cfg, &options)
-                .await
-                .map_err(|e| to_js(&cfg.redact(e), None, None))?;
-            let mut table = crate::usage::PriceTable::from_model_list(&list);
-            let mut prices = cfg.metering.prices.borrow_mut();
-            table.overlay(&prices);
-            *prices = table;
-            Ok((prices.len() as f64).into())
-        })
+        models::start(self.cfg.clone(), &options, models::Want::Pricing)
     }
 
     /// Running totals (all, by model, by provider), the budget, whether a cost or token
@@ -324,35 +280,7 @@ impl InferenceClient {
         if !gated && pending.is_none() {
             return job::run(spec, self.cfg.token());
         }
-        let cfg = self.cfg.clone();
-        future_to_promise(async move {
-            let record = spec.record.clone();
-            let fail_early = |e: Error| {
-                if let Some(r) = &record {
-                    r.end(ended(
-                        crate::meter::CallOutcome::of_error(&e),
-                        None,
-                        &spec.primary.url,
-                        0,
-                    ));
-                }
-                to_js(&cfg.redact(e), None, None)
-            };
-            if let Some(r) = &record {
-                match r.gate(spec.signal.as_ref()).await {
-                    Err(e) => return Err(fail_early(e)),
-                    Ok(Some(hit)) => return Ok(answer_from_cache(r, &hit, &spec)),
-                    Ok(None) => {}
-                }
-            }
-            let spec = match pending {
-                Some((provider, inputs)) => resolve(cfg.clone(), spec.clone(), provider, inputs)
-                    .await
-                    .map_err(fail_early)?,
-                None => spec,
-            };
-            JsFuture::from(job::run(spec, cfg.token())).await
-        })
+        Gate::new(self.cfg.clone(), spec, pending).run()
     }
 
     /// Start a prepared streamed call.
@@ -388,32 +316,11 @@ impl InferenceClient {
             .record
             .as_ref()
             .is_some_and(|r| r.metering().gates());
-        let resolving: Option<Resolving> = if gated || prepared.pending.is_some() {
-            let cfg = self.cfg.clone();
-            let mut spec = prepared.spec.clone();
-            let pending = prepared.pending;
-            Some(Box::pin(async move {
-                if let Some(r) = spec.record.clone() {
-                    if let Some(hit) = r.gate(spec.signal.as_ref()).await? {
-                        // A cached answer replays as a stream through the same pump.
-                        let sse = crate::relay::completion_as_stream(&hit).ok_or_else(|| {
-                            Error::new(ErrorKind::Parse, "a cached answer could not be replayed")
-                        })?;
-                        spec.fetch = Some(replay_fetch(sse));
-                        return Ok(spec);
-                    }
-                }
-                match pending {
-                    Some((provider, inputs)) => resolve(cfg, spec, provider, inputs).await,
-                    None => Ok(spec),
-                }
-            }) as Resolving)
-        } else {
-            None
-        };
+        let gate = (gated || prepared.pending.is_some())
+            .then(|| Gate::new(self.cfg.clone(), prepared.spec.clone(), prepared.pending));
         Ok(ChatStream::start(
             Rc::new(prepared.spec),
-            resolving,
+            gate,
             self.cfg.token(),
             decode,
             cb,
@@ -603,35 +510,6 @@ impl InferenceClient {
     }
 }
 
-/// A direct provider call's real request: look up the provider's id for the model on
-/// the Hub (cached), then route with it.
-async fn resolve(
-    cfg: Rc<Config>,
-    mut spec: RequestSpec,
-    provider: &'static ProviderInfo,
-    inputs: ChatInputs,
-) -> Result<RequestSpec, Error> {
-    let mapping = cfg
-        .lookups
-        .get(LookupRequest {
-            fetch: cfg.fetch.as_ref(),
-            hub_url: cfg.hub_url.as_deref(),
-            auth: &cfg.auth,
-            model: &inputs.model,
-            timeouts: spec.timeouts,
-            signal: spec.signal.as_ref(),
-        })
-        .await?;
-    let entry = mapping.require(provider.name, TASK_CHAT)?;
-    if let Some(w) = entry.staging_warning(&inputs.model) {
-        warn(&w);
-    }
-    let route = providers::route_chat(inputs.request(&cfg, Some(&entry.provider_id)))?;
-    spec.primary = Target::primary(&route.url, &route.body);
-    spec.headers = route.headers;
-    Ok(spec)
-}
-
 /// `route` on a completion: which target answered (`{ index, model, upstream }`).
 pub(crate) fn route_of(spec: &RequestSpec, t: usize) -> JsValue {
     let target = spec.target(t);
@@ -751,7 +629,7 @@ fn answer_from_cache(r: &CallRecord, hit: &str, spec: &RequestSpec) -> JsValue {
 
 /// A `fetch` that answers with `sse` as an event stream: a cached answer replayed
 /// through the stream pump.
-fn replay_fetch(sse: String) -> Function {
+pub(super) fn replay_fetch(sse: String) -> Function {
     let f =
         Closure::<dyn FnMut(JsValue, JsValue) -> JsValue>::new(move |_: JsValue, _: JsValue| {
             let init = web_sys::ResponseInit::new();
