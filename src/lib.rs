@@ -12,8 +12,10 @@
 //!   entry's (`feature = "client"`), `web/proxy/` the proxy entry's (`feature =
 //!   "proxy"`), and `web/{sys,transport,error,options}.rs` what both use. They move
 //!   bytes between JavaScript and the core and expose the JavaScript API; they must
-//!   never decide an HTTP, SSE, retry or policy question. The rest of the shell is plain
-//!   JavaScript in `js/` (the stream read loop, the entries, the Node adapter).
+//!   never decide an HTTP, SSE, retry or policy question. The client's binding never
+//!   awaits: the rest of the shell is plain JavaScript in `js/` (`wire.js` and `pump.js`:
+//!   every await of the client, each step asking the wasm synchronously what to do; the
+//!   entries, the Node adapter).
 
 // `Error` is large (it keeps status, code, request id and a bounded body) and travels
 // only on the cold path; boxing it would cost an allocation per error for nothing.
