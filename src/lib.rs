@@ -21,6 +21,7 @@
 // only on the cold path; boxing it would cost an allocation per error for nothing.
 #![allow(clippy::result_large_err)]
 
+pub mod attempt;
 pub mod cache;
 pub mod decode;
 pub mod difficulty;

@@ -34,8 +34,7 @@ use crate::protocol::Protocol;
 use crate::providers::Target;
 #[cfg(feature = "client")]
 use crate::retry::{
-    breaker_outcome, circuit_open_error, Admit, Breakers, Outcome as BreakerOutcome, ResponseHints,
-    RetryOptions,
+    breaker_outcome, circuit_open_error, Admit, Breakers, Outcome as BreakerOutcome, RetryOptions,
 };
 use crate::timeouts::{expects_event_stream, Check, FetchResolves, Phase, Timeouts, Watchdog};
 
@@ -410,15 +409,6 @@ impl RequestSpec {
     pub(crate) fn aborted(&self) -> bool {
         self.signal.as_ref().is_some_and(|s| s.aborted())
     }
-}
-
-/// What a failed response's headers ask for (`retry-after`, `x-should-retry`, ...).
-#[cfg(feature = "client")]
-pub(crate) fn hints(response: &Response) -> ResponseHints {
-    let lines = header_lines(&response.headers());
-    let mut it = lines.split('\n');
-    let pairs = std::iter::from_fn(|| Some((it.next()?, it.next()?)));
-    ResponseHints::from_headers(pairs, js_sys::Date::now())
 }
 
 /// A jitter sample in `[0, 1)`.

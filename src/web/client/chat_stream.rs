@@ -27,18 +27,15 @@ use web_sys::{ReadableStreamDefaultReader, Response};
 
 use super::gate::Gate;
 use super::{notify_fallback, notify_retry, replay_fetch, route_of, set_route};
+use crate::attempt::{unparsable, Answer};
 use crate::decode::{DecodeOptions, StreamDecoder, StreamEvent};
-use crate::error::{Error, ErrorKind, MAX_ERROR_BODY_BYTES};
+use crate::error::{Error, ErrorKind};
 use crate::plan::{Next, Plan};
-use crate::protocol::Protocol;
-use crate::response::{disposition, Disposition, PROVIDER_HEADER, REQUEST_ID_HEADERS};
+use crate::relay;
+use crate::response::Disposition;
 use crate::retry::ResponseHints;
 use crate::web::error::{attach_attempts, set, to_js};
 use crate::web::transport::{self, Call, Cause, RequestSpec};
-use crate::{relay, tgi, types};
-
-/// The largest JSON body read where a stream was expected (it carries an error).
-const MAX_JSON_INSTEAD_OF_STREAM: usize = 1 << 20;
 
 #[wasm_bindgen(module = "/js/pump.js")]
 extern "C" {
@@ -164,11 +161,8 @@ struct Inner {
     gate: Option<Gate>,
     /// The failed attempt to act on (`failed()`), with the JS value that caused it.
     failure: Option<(Error, Option<JsValue>, ResponseHints)>,
-    /// The current response: its status, what it is, and what its headers ask for when
-    /// it failed.
-    status: u16,
-    answer: Disposition,
-    hints: ResponseHints,
+    /// The current attempt's response, once its headers came.
+    answer: Option<Answer>,
     /// The request, to send again on a retry or to a fallback target.
     spec: Rc<RequestSpec>,
     plan: Plan,
@@ -240,9 +234,7 @@ impl ChatStream {
             call,
             gate,
             failure,
-            status: 0,
-            answer: Disposition::EventStream,
-            hints: ResponseHints::default(),
+            answer: None,
             spec,
             plan,
             delivered: false,
@@ -601,8 +593,7 @@ impl StreamCore {
             Some(call) => call.rejection(reason, headers),
             None => (Error::network("the request was not sent"), None),
         };
-        let hints = std::mem::take(&mut inner.hints);
-        inner.failure = Some((e, cause, hints));
+        inner.failure = Some((e, cause, ResponseHints::default()));
     }
 
     /// The response came: 0 when the stream is open (or ended meanwhile), else how many
@@ -622,35 +613,26 @@ impl StreamCore {
         if let Some(call) = &inner.call {
             call.headers_came();
         }
-        let headers = response.headers();
-        let header = |name: &str| headers.get(name).ok().flatten();
-        inner.request_id = REQUEST_ID_HEADERS.iter().find_map(|h| header(h));
-        inner.provider = header(PROVIDER_HEADER);
-        inner.status = response.status();
-        inner.answer = disposition(inner.status, header("content-type").as_deref(), true);
-        match inner.answer {
-            Disposition::EventStream => {
-                let t = inner.plan.current();
-                inner.spec.record(t, Ok(()));
-                if let Some(r) = &inner.spec.record {
-                    r.headers();
-                }
-                inner.body = match response.body() {
-                    Some(b) => Body::Reading(b.get_reader().unchecked_into()),
-                    None => Body::Gone,
-                };
-                0.0
+        let lines = transport::header_lines(&response.headers());
+        let answer = Answer::read(response.status(), &lines, true, js_sys::Date::now());
+        inner.request_id = answer.request_id.clone();
+        inner.provider = answer.provider.clone();
+        let limit = answer.body_limit();
+        if answer.disposition == Disposition::EventStream {
+            let t = inner.plan.current();
+            inner.spec.record(t, Ok(()));
+            if let Some(r) = &inner.spec.record {
+                r.headers();
             }
-            Disposition::Error => {
-                inner.body = Body::Gone;
-                inner.hints = transport::hints(&response);
-                MAX_ERROR_BODY_BYTES as f64
-            }
-            Disposition::Json => {
-                inner.body = Body::Gone;
-                MAX_JSON_INSTEAD_OF_STREAM as f64
-            }
+            inner.body = match response.body() {
+                Some(b) => Body::Reading(b.get_reader().unchecked_into()),
+                None => Body::Gone,
+            };
+        } else {
+            inner.body = Body::Gone;
+            inner.answer = Some(answer);
         }
+        limit as f64
     }
 
     /// Body bytes arrived: the idle timeout starts again.
@@ -664,23 +646,16 @@ impl StreamCore {
     /// Call `failed()` next.
     #[wasm_bindgen(js_name = errorBody)]
     pub fn error_body(&self, bytes: &[u8]) {
-        let text = String::from_utf8_lossy(bytes);
         let mut inner = self.inner.borrow_mut();
-        let e = match inner.answer {
-            Disposition::Json => {
-                let parsed = match inner.spec.protocol {
-                    Protocol::Chat => types::parse_completion(&text).map(drop),
-                    Protocol::TextGeneration => tgi::parse_text_generation(&text).map(drop),
-                };
-                match parsed {
-                    Err(e) => e,
-                    Ok(()) => crate::response::not_a_stream(&text),
-                }
-            }
-            _ => Error::http(inner.status, &text),
+        let Some(answer) = inner.answer.take() else {
+            return;
         };
-        let hints = std::mem::take(&mut inner.hints);
-        inner.failure = Some((e, None, hints));
+        let text = String::from_utf8_lossy(bytes);
+        let e = match answer.completion(inner.spec.protocol, &text) {
+            Err(e) => e,
+            Ok(_) => crate::response::not_a_stream(&text),
+        };
+        inner.failure = Some((e, None, answer.hints));
     }
 
     /// Reading the body of a response that is not a stream failed with `reason`. Call
@@ -688,19 +663,14 @@ impl StreamCore {
     #[wasm_bindgen(js_name = errorBodyFailed)]
     pub fn error_body_failed(&self, reason: JsValue) {
         let mut inner = self.inner.borrow_mut();
-        let (e, _) = match &inner.call {
-            Some(call) => call.rejection(reason, false),
-            None => (Error::network("the request was not sent"), None),
+        let Some(answer) = inner.answer.take() else {
+            return;
         };
-        let e = match inner.answer {
-            Disposition::Json => e,
-            _ => Error::http(
-                inner.status,
-                &format!("(the error body could not be read: {})", e.message),
-            ),
+        let e = match &inner.call {
+            Some(call) => call.rejection(reason, false).0,
+            None => Error::network("the request was not sent"),
         };
-        let hints = std::mem::take(&mut inner.hints);
-        inner.failure = Some((e, None, hints));
+        inner.failure = Some((answer.unreadable(e), None, answer.hints));
     }
 
     /// A plain read of the body was rejected with `reason`: as `failed()` (retried when
@@ -805,7 +775,7 @@ impl StreamCore {
             Err(e) => inner.failure = Some((e, None, ResponseHints::default())),
         }
         inner.body = Body::Pending;
-        inner.hints = ResponseHints::default();
+        inner.answer = None;
         inner.dec = StreamDecoder::new(inner.spec.protocol, inner.dec.options());
         inner.batch = None;
         inner.terminal = None;
@@ -931,16 +901,6 @@ fn deliver(rc: &Rc<RefCell<Inner>>, batch: Batch) -> Option<String> {
         }
     }
     Some(batch.chunks)
-}
-
-/// A chunk the core accepted that JavaScript's `JSON.parse` rejects (a scanner bug).
-fn unparsable(data: &str) -> Error {
-    let mut e = Error::new(
-        ErrorKind::Parse,
-        "a chunk the decoder accepted is not valid JSON for JavaScript",
-    );
-    e.body = Some(crate::error::cut(data, crate::error::MAX_QUOTED_DATA_BYTES).to_owned());
-    e
 }
 
 /// End as the core said: at `[DONE]`, at the end of the body, or at an error.

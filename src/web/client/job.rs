@@ -4,28 +4,23 @@
 //!
 //! Owns: the call's attempt plan (`crate::plan`), the current attempt's `Call` and what
 //! its response said, the failure to act on, and the call's record when it ends. Must
-//! never: await, decide a retry itself (`crate::plan` does), interpret a body
-//! (`crate::types`, `crate::tgi` do), or build a URL or header (`crate::providers` did,
-//! into the `RequestSpec`).
+//! never: await, decide a retry itself (`crate::plan` does), interpret a response or a
+//! body (`crate::attempt` does), or build a URL or header (`crate::providers` did, into
+//! the `RequestSpec`).
 
 use js_sys::{Promise, JSON};
 use wasm_bindgen::prelude::*;
 use web_sys::Response;
 
 use super::{finish_record, notify_fallback, notify_retry, set_route, Done};
-use crate::error::{Error, ErrorKind, MAX_ERROR_BODY_BYTES};
+use crate::attempt::Answer;
+use crate::error::{Error, ErrorKind};
 use crate::meter::CallOutcome;
 use crate::plan::{Next, Plan};
-use crate::protocol::Protocol;
-use crate::response::{disposition, Disposition, PROVIDER_HEADER, REQUEST_ID_HEADERS};
+use crate::response::Disposition;
 use crate::retry::ResponseHints;
 use crate::web::error::{attach_attempts, to_js};
-use crate::web::transport::complete;
-use crate::web::transport::{self, Call, RequestSpec};
-use crate::{tgi, types};
-
-/// The largest non-streamed completion body read.
-const MAX_COMPLETION_BYTES: usize = 64 << 20;
+use crate::web::transport::{self, complete, header_lines, Call, RequestSpec};
 
 /// What `failed()` answers besides a sleep of that many milliseconds.
 const GO_NOW: f64 = -1.0;
@@ -40,13 +35,8 @@ pub struct Job {
     plan: Plan,
     /// The current attempt.
     call: Option<Call>,
-    status: u16,
-    /// Whether the current response is a failure (its body is the error's).
-    error_body: bool,
-    request_id: Option<String>,
-    provider: Option<String>,
-    /// What the current response's headers ask for, when it failed.
-    hints: ResponseHints,
+    /// The current attempt's response, once its headers came.
+    answer: Option<Answer>,
     /// The failed attempt to act on, with the JS value that caused it.
     failure: Option<(Error, Option<JsValue>, ResponseHints)>,
     /// The error the call ends with, once it gave up.
@@ -66,11 +56,7 @@ impl Job {
             token,
             plan,
             call: None,
-            status: 0,
-            error_body: false,
-            request_id: None,
-            provider: None,
-            hints: ResponseHints::default(),
+            answer: None,
             failure: None,
             error: JsValue::UNDEFINED,
         }
@@ -103,9 +89,11 @@ impl Job {
             Some(call) => call.rejection(reason, headers),
             None => (Error::network("the request was not sent"), None),
         };
-        let e = self.tag(e);
         // An error body that could not be read still says when to retry.
-        let hints = std::mem::take(&mut self.hints);
+        let (e, hints) = match &self.answer {
+            Some(a) => (a.unreadable(e), a.hints),
+            None => (e, ResponseHints::default()),
+        };
         self.fail(e, cause, hints);
     }
 
@@ -123,20 +111,11 @@ impl Job {
         if let Some(r) = &self.spec.record {
             r.headers();
         }
-        let headers = response.headers();
-        let header = |name: &str| headers.get(name).ok().flatten();
-        self.request_id = REQUEST_ID_HEADERS.iter().find_map(|h| header(h));
-        self.provider = header(PROVIDER_HEADER);
-        self.status = response.status();
-        let ok = disposition(self.status, header("content-type").as_deref(), false);
-        self.error_body = ok == Disposition::Error;
-        if self.error_body {
-            self.hints = transport::hints(&response);
-        }
-        match ok {
-            Disposition::Error => MAX_ERROR_BODY_BYTES as f64,
-            _ => MAX_COMPLETION_BYTES as f64,
-        }
+        let lines = header_lines(&response.headers());
+        let answer = Answer::read(response.status(), &lines, false, js_sys::Date::now());
+        let limit = answer.body_limit();
+        self.answer = Some(answer);
+        limit as f64
     }
 
     /// Body bytes arrived: the idle timeout starts again.
@@ -149,34 +128,29 @@ impl Job {
     /// The body read whole (cut at the bound `response()` gave): the answer, or
     /// `undefined` when the attempt failed (then `failed()`).
     pub fn body(&mut self, bytes: &[u8]) -> JsValue {
-        let text = String::from_utf8_lossy(bytes).into_owned();
         if let Some(call) = &self.call {
             call.end();
         }
-        if self.error_body {
-            let e = self.tag(Error::http(self.status, &text));
-            let hints = std::mem::take(&mut self.hints);
-            return self.fail(e, None, hints);
-        }
-        // A chat completion goes out as the server wrote it (every field); a TGI
-        // answer in the core's one shape (servers differ: an object or an array).
-        let parsed = match self.spec.protocol {
-            Protocol::Chat => types::parse_completion(&text).map(|_| text),
-            Protocol::TextGeneration => tgi::parse_text_generation(&text)
-                .map(|out| serde_json::to_string(&out).unwrap_or_default()),
+        let Some(answer) = self.answer.take() else {
+            return self.fail(
+                Error::network("no response"),
+                None,
+                ResponseHints::default(),
+            );
         };
-        if let Some(r) = &self.spec.record {
-            r.first_token();
-        }
-        let text = match parsed {
-            Ok(text) => text,
-            Err(e) => {
-                let e = self.tag(e);
-                return self.fail(e, None, ResponseHints::default());
+        let text = String::from_utf8_lossy(bytes);
+        let completion = answer.completion(self.spec.protocol, &text);
+        if answer.disposition != Disposition::Error {
+            if let Some(r) = &self.spec.record {
+                r.first_token();
             }
+        }
+        let text = match completion {
+            Ok(text) => text,
+            Err(e) => return self.fail(e, None, answer.hints),
         };
         let Ok(value) = JSON::parse(&text) else {
-            let e = self.tag(Error::new(
+            let e = answer.tag(Error::new(
                 ErrorKind::Parse,
                 "the completion is not valid JSON for JavaScript",
             ));
@@ -188,8 +162,8 @@ impl Job {
         let done = Done {
             value,
             text,
-            provider: self.provider.clone(),
-            request_id: self.request_id.clone(),
+            provider: answer.provider,
+            request_id: answer.request_id,
             url: self.spec.target(t).url.clone(),
         };
         if let Some(r) = &self.spec.record {
@@ -249,12 +223,6 @@ impl Job {
 }
 
 impl Job {
-    /// Who answered, on an error of this attempt.
-    fn tag(&self, e: Error) -> Error {
-        e.with_request_id(self.request_id.clone())
-            .with_provider(self.provider.clone())
-    }
-
     fn fail(&mut self, e: Error, cause: Option<JsValue>, hints: ResponseHints) -> JsValue {
         self.failure = Some((e, cause, hints));
         JsValue::UNDEFINED
@@ -264,11 +232,7 @@ impl Job {
         if let Some(call) = self.call.take() {
             call.end();
         }
-        self.status = 0;
-        self.error_body = false;
-        self.request_id = None;
-        self.provider = None;
-        self.hints = ResponseHints::default();
+        self.answer = None;
     }
 
     /// End the call with `e`: its record, then the error handed out (token taken out,
