@@ -26,7 +26,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{ReadableStreamDefaultReader, Response};
 
 use super::gate::Gate;
-use super::{notify_fallback, notify_retry, replay_fetch, route_of, set_route};
+use super::{announce, decide, replay_fetch, route_of, set_route};
 use crate::attempt::{unparsable, Answer};
 use crate::decode::{DecodeOptions, StreamDecoder, StreamEvent};
 use crate::error::{Error, ErrorKind};
@@ -703,46 +703,26 @@ impl StreamCore {
             return ENDED;
         }
         let spec = rc.borrow().spec.clone();
-        let from = rc.borrow().plan.current();
-        spec.record(from, Err(&e));
-        if let Some(r) = &spec.record {
-            r.metering().failed(&spec.target(from).upstream, &e, &hints);
-        }
-        let next = {
+        let (next, from, retries) = {
             let mut inner = rc.borrow_mut();
-            let delivered = inner.delivered;
-            inner.plan.on_failure(
-                &e,
-                &hints,
-                delivered,
-                js_sys::Date::now(),
-                transport::random(),
-            )
+            let inner = &mut *inner;
+            let from = inner.plan.current();
+            let next = decide(&spec, &mut inner.plan, &e, &hints, inner.delivered);
+            (next, from, inner.plan.retries())
         };
         // The callbacks may call `abort()`, which needs the state: no borrow across them.
+        if let Err(thrown) = announce(&spec, next, from, retries, &e) {
+            finish(rc, Outcome::Thrown(thrown));
+            return ENDED;
+        }
         match next {
             Next::GiveUp => {
                 let e = rc.borrow().plan.final_error(e);
                 fail_recorded(rc, e, cause, false);
                 ENDED
             }
-            Next::Fallback { to } => match notify_fallback(&spec, from, to, &e) {
-                Ok(()) => GO_NOW,
-                Err(thrown) => {
-                    finish(rc, Outcome::Thrown(thrown));
-                    ENDED
-                }
-            },
-            Next::Retry { after_ms } => {
-                let attempt = rc.borrow().plan.retries();
-                match notify_retry(&spec, attempt, &e, after_ms) {
-                    Ok(()) => after_ms as f64,
-                    Err(thrown) => {
-                        finish(rc, Outcome::Thrown(thrown));
-                        ENDED
-                    }
-                }
-            }
+            Next::Fallback { .. } => GO_NOW,
+            Next::Retry { after_ms } => after_ms as f64,
         }
     }
 

@@ -12,7 +12,7 @@ use js_sys::{Promise, JSON};
 use wasm_bindgen::prelude::*;
 use web_sys::Response;
 
-use super::{finish_record, notify_fallback, notify_retry, set_route, Done};
+use super::{announce, decide, finish_record, set_route, Done};
 use crate::attempt::Answer;
 use crate::error::{Error, ErrorKind};
 use crate::meter::CallOutcome;
@@ -20,7 +20,7 @@ use crate::plan::{Next, Plan};
 use crate::response::Disposition;
 use crate::retry::ResponseHints;
 use crate::web::error::{attach_attempts, to_js};
-use crate::web::transport::{self, complete, header_lines, Call, RequestSpec};
+use crate::web::transport::{complete, header_lines, Call, RequestSpec};
 
 /// What `failed()` answers besides a sleep of that many milliseconds.
 const GO_NOW: f64 = -1.0;
@@ -183,30 +183,18 @@ impl Job {
         if e.kind == ErrorKind::Aborted {
             return self.give_up(e, cause);
         }
-        let t = self.plan.current();
-        self.spec.record(t, Err(&e));
-        if let Some(r) = &self.spec.record {
-            r.metering()
-                .failed(&self.spec.target(t).upstream, &e, &hints);
+        let from = self.plan.current();
+        let next = decide(&self.spec, &mut self.plan, &e, &hints, false);
+        if let Err(thrown) = announce(&self.spec, next, from, self.plan.retries(), &e) {
+            return self.give_up(e, Some(thrown));
         }
-        let next =
-            self.plan
-                .on_failure(&e, &hints, false, js_sys::Date::now(), transport::random());
         match next {
             Next::GiveUp => {
                 let e = self.plan.final_error(e);
                 self.give_up(e, cause)
             }
-            Next::Fallback { to } => match notify_fallback(&self.spec, t, to, &e) {
-                Ok(()) => GO_NOW,
-                Err(thrown) => self.give_up(e, Some(thrown)),
-            },
-            Next::Retry { after_ms } => {
-                match notify_retry(&self.spec, self.plan.retries(), &e, after_ms) {
-                    Ok(()) => after_ms as f64,
-                    Err(thrown) => self.give_up(e, Some(thrown)),
-                }
-            }
+            Next::Fallback { .. } => GO_NOW,
+            Next::Retry { after_ms } => after_ms as f64,
         }
     }
 

@@ -36,13 +36,14 @@ use crate::error::Error;
 use crate::protocol::Protocol;
 use crate::providers::{Auth, FallbackSpec, Provider, ProviderInfo, Route, RouteRequest, Target};
 
-use crate::retry::{BreakerOptions, BreakerState, Breakers, RetryOptions};
+use crate::plan::{Next, Plan};
+use crate::retry::{BreakerOptions, BreakerState, Breakers, ResponseHints, RetryOptions};
 use crate::sse::Limits;
 use crate::tgi::{TextGenerationRequest, TgiRouteRequest};
 use crate::timeouts::Timeouts;
 use crate::web::error::{describe, set, to_js};
 use crate::web::options::{self, CallOptions, Routing};
-use crate::web::transport::RequestSpec;
+use crate::web::transport::{self, RequestSpec};
 use crate::{providers, tgi, types};
 use chat_stream::Callbacks;
 
@@ -528,14 +529,49 @@ pub(crate) fn set_route(completion: &JsValue, spec: &RequestSpec, t: usize) {
     }
 }
 
+/// A failed attempt to target `t`: its breaker and the rate limiter hear of it, then
+/// the core's plan says what follows (`delivered`: something reached the caller).
+pub(crate) fn decide(
+    spec: &RequestSpec,
+    plan: &mut Plan,
+    e: &Error,
+    hints: &ResponseHints,
+    delivered: bool,
+) -> Next {
+    let t = plan.current();
+    spec.record(t, Err(e));
+    if let Some(r) = &spec.record {
+        r.metering().failed(&spec.target(t).upstream, e, hints);
+    }
+    plan.on_failure(
+        e,
+        hints,
+        delivered,
+        js_sys::Date::now(),
+        transport::random(),
+    )
+}
+
+/// The caller's callback for what [`decide`] said after a failure on target `from`
+/// (`onRetry` before retry number `retries`'s sleep, `onFallback` before moving on). An
+/// exception thrown by the callback stops the call and comes back out as the cause.
+pub(crate) fn announce(
+    spec: &RequestSpec,
+    next: Next,
+    from: usize,
+    retries: u32,
+    e: &Error,
+) -> Result<(), JsValue> {
+    match next {
+        Next::GiveUp => Ok(()),
+        Next::Fallback { to } => notify_fallback(spec, from, to, e),
+        Next::Retry { after_ms } => notify_retry(spec, retries, e, after_ms),
+    }
+}
+
 /// `onRetry({ attempt, delayMs, error })` before a retry's sleep. An exception thrown by
 /// the callback stops the call and comes back out as the cause.
-pub(crate) fn notify_retry(
-    spec: &RequestSpec,
-    attempt: u32,
-    e: &Error,
-    after_ms: u64,
-) -> Result<(), JsValue> {
+fn notify_retry(spec: &RequestSpec, attempt: u32, e: &Error, after_ms: u64) -> Result<(), JsValue> {
     let Some(f) = &spec.on_retry else {
         return Ok(());
     };
@@ -548,12 +584,7 @@ pub(crate) fn notify_retry(
 
 /// `onFallback({ from, to, error })` before moving to the next target (`from`/`to` are
 /// routes). An exception thrown by the callback stops the call.
-pub(crate) fn notify_fallback(
-    spec: &RequestSpec,
-    from: usize,
-    to: usize,
-    e: &Error,
-) -> Result<(), JsValue> {
+fn notify_fallback(spec: &RequestSpec, from: usize, to: usize, e: &Error) -> Result<(), JsValue> {
     let Some(f) = &spec.on_fallback else {
         return Ok(());
     };
