@@ -214,6 +214,21 @@ describe("cache", () => {
     assert.equal(b.cached, true);
     assert.equal(chats().length, 1);
   });
+
+  test("a pluggable store that throws is a miss, not an error: the call goes out", T, async () => {
+    const store = {
+      get: () => {
+        throw new Error("store down");
+      },
+      put: async () => Promise.reject(new Error("store down")),
+    };
+    const client = new InferenceClient({ endpointUrl: fx.url, cache: { store } });
+    const a = await client.chatCompletion(ask("no store", { temperature: 0 }));
+    const b = await client.chatCompletion(ask("no store", { temperature: 0 }));
+    assert.equal(a.cached, undefined);
+    assert.equal(b.cached, undefined);
+    assert.equal(chats().length, 2);
+  });
 });
 
 describe("batch", () => {
@@ -260,6 +275,40 @@ describe("client-side rate limiting", () => {
     assert.match(rb.choices[0].message.content, /two/);
     const [first, second] = chats();
     assert.ok(second.receivedAt >= first.closedAt - 5, "the second waited for the first to finish");
+  });
+
+  test("a queued call ends as aborted when its signal fires, and gives its place back", T, async () => {
+    // Each answer takes 300 ms: the second call is still queued when it is aborted.
+    const client = new InferenceClient({ endpointUrl: `${fx.url}/fault/slow-headers/300`, rateLimit: { maxConcurrent: 1, maxQueue: 2 } });
+    const a = client.chatCompletion(ask("first"));
+    const ac = new AbortController();
+    const b = settle(() => client.chatCompletion(ask("second"), { signal: ac.signal }));
+    const c = client.chatCompletion(ask("third"));
+    await sleep(20);
+    const t0 = Date.now();
+    ac.abort();
+    const rb = await b;
+    assert.equal(rb.error?.kind, "aborted", String(rb.error));
+    assert.ok(Date.now() - t0 < 1_000, "the abort ends the wait at once");
+    const [ra, rc] = await Promise.all([a, c]);
+    assert.match(ra.choices[0].message.content, /first/);
+    assert.match(rc.choices[0].message.content, /third/);
+    // The aborted call never reached the server.
+    assert.deepEqual(
+      chats().map((r) => JSON.parse(r.body).messages[0].content),
+      ["first", "third"],
+    );
+  });
+
+  test("a stream waits in the queue like a completion", T, async () => {
+    const client = new InferenceClient({ endpointUrl: `${fx.url}/fault/slow-headers/200`, rateLimit: { maxConcurrent: 1 } });
+    const a = client.chatCompletion(ask("before"));
+    const stream = client.chatCompletionStream(ask("streamed"));
+    const text = await stream.text();
+    await a;
+    assert.match(text, /streamed/);
+    const [first, second] = chats();
+    assert.ok(second.receivedAt >= first.closedAt - 5, "the stream waited for the completion to finish");
   });
 
   test("requestsPerMinute spaces calls out", T, async () => {
