@@ -2,7 +2,10 @@
 // proxy's wasm (src/web/proxy/mod.rs, a wasm-bindgen snippet). Each function does only what
 // would otherwise cost a crossing or a promise per step from Rust: the decisions (what a
 // chunk becomes, what an error means, what is logged) stay in the wasm, which each of
-// these calls synchronously, once per step.
+// these calls synchronously, once per step. `serve` holds every await of a request: the
+// proxy's Rust does not await.
+
+import { readAll } from "./wire.js";
 
 /**
  * Read a request body of at most `limit` bytes within `ms` milliseconds. Resolves to the
@@ -108,4 +111,89 @@ export function relayBody(body, relay) {
     },
     { highWaterMark: 0 },
   );
+}
+
+/**
+ * Drive one request (a wasm `Exchange`) to its response: every decision is the
+ * exchange's, taken synchronously; this only awaits what it asks for (the shared
+ * state's calls, WebCrypto, the request body, the upstream). Never rejects.
+ */
+export async function serve(x) {
+  try {
+    for (;;) {
+      const step = x.step();
+      if (step === 0) return x.response;
+      if (step === 1) {
+        const flat = [];
+        for (const s of await Promise.allSettled(x.calls)) {
+          const ok = s.status === "fulfilled";
+          flat.push(ok, ok ? s.value : s.reason);
+        }
+        x.stored(flat);
+      } else if (step === 2) {
+        try {
+          const { signature, key } = await hmac(x.secret, x.payload, x.hmacKey);
+          x.signed(signature, key);
+        } catch (e) {
+          x.signFailed(e);
+        }
+      } else if (step === 3) {
+        try {
+          x.bodyRead(await readBody(x.requestBody, x.limit, x.deadlineMs), false);
+        } catch (e) {
+          x.bodyRead(e, true);
+        }
+      } else {
+        let response;
+        try {
+          response = await x.wire.fetch;
+        } catch (e) {
+          x.upstreamFailed(e);
+          continue;
+        }
+        const max = x.upstream(response);
+        if (max > 0) {
+          let bytes;
+          try {
+            bytes = await readAll(x, response.body, max);
+          } catch {
+            bytes = new Uint8Array(0); // the status still says what failed
+          }
+          x.upstreamError(bytes);
+        }
+      }
+    }
+  } catch (e) {
+    return x.crashed(e);
+  } finally {
+    x.free();
+  }
+}
+
+// HMAC-SHA-256 of `payload` with `secret` by WebCrypto; `key`: the key imported before.
+async function hmac(secret, payload, key) {
+  const subtle = globalThis.crypto.subtle;
+  const utf8 = new TextEncoder();
+  if (key === undefined) {
+    key = await subtle.importKey("raw", utf8.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  }
+  const signature = new Uint8Array(await subtle.sign("HMAC", key, utf8.encode(payload)));
+  return { signature, key };
+}
+
+/** `proxy.ledger()` with a shared state: await the store's answer, read by the wasm. */
+export async function askLedger(p, reader) {
+  let ok = true;
+  let value;
+  try {
+    value = await p;
+  } catch (e) {
+    ok = false;
+    value = e;
+  }
+  try {
+    return reader.answer(ok, value);
+  } finally {
+    reader.free();
+  }
 }

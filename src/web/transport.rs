@@ -18,12 +18,10 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use js_sys::{Function, Promise, Reflect, Uint8Array};
+use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
-#[cfg(feature = "proxy")]
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortSignal, Headers, ReadableStreamDefaultReader, Response};
+
+use web_sys::{AbortSignal, Headers, ReadableStreamDefaultReader};
 
 use super::error::describe;
 use super::sys;
@@ -202,7 +200,6 @@ impl Call {
     }
 
     /// The `Wire` behind the call, for a JavaScript loop that awaits it itself.
-    #[cfg(feature = "client")]
     pub(crate) fn wire(&self) -> JsValue {
         self.shared.wire.clone().into()
     }
@@ -215,55 +212,6 @@ impl Call {
             .borrow_mut()
             .enter(Phase::FirstChunk, sys::performance_now());
         self.shared.wire.arm();
-    }
-
-    /// Wait for the response headers (the proxy's; the client's awaits are JavaScript).
-    #[cfg(feature = "proxy")]
-    pub(crate) async fn response(&self) -> Result<Response, (Error, Option<JsValue>)> {
-        let result = JsFuture::from(self.shared.wire.fetch()).await;
-        match result {
-            Ok(v) => {
-                let response: Response = v.dyn_into().map_err(|_| {
-                    (
-                        Error::network("the `fetch` function did not return a Response"),
-                        None,
-                    )
-                })?;
-                self.headers_came();
-                Ok(response)
-            }
-            Err(e) => Err(self.rejection(e, true)),
-        }
-    }
-
-    /// The next body chunk, `None` at the end of the body.
-    #[cfg(feature = "proxy")]
-    pub(crate) async fn read(
-        &self,
-        reader: &ReadableStreamDefaultReader,
-    ) -> Result<Option<Uint8Array>, (Error, Option<JsValue>)> {
-        let result = JsFuture::from(reader.read()).await;
-        match result {
-            Ok(r) => {
-                let done = Reflect::get(&r, &JsValue::from_str("done"))
-                    .map(|d| d.is_truthy())
-                    .unwrap_or(true);
-                if done {
-                    return Ok(None);
-                }
-                let value =
-                    Reflect::get(&r, &JsValue::from_str("value")).unwrap_or(JsValue::UNDEFINED);
-                let bytes: Uint8Array = value.dyn_into().map_err(|_| {
-                    (
-                        Error::network("the response body yielded something other than bytes"),
-                        None,
-                    )
-                })?;
-                self.activity();
-                Ok(Some(bytes))
-            }
-            Err(e) => Err(self.rejection(e, false)),
-        }
     }
 
     /// Why the request was aborted, if it was.
@@ -426,36 +374,4 @@ pub(crate) fn cancel(reader: &ReadableStreamDefaultReader) {
 /// A promise that settles, never rejects, when `p` does.
 pub(crate) fn settled(p: &Promise) -> Promise {
     settled_js(p).unwrap_or_else(|_| p.clone())
-}
-
-/// Read a whole body, up to `max` bytes (the rest is cancelled), as lossy UTF-8.
-#[cfg(feature = "proxy")]
-pub(crate) async fn read_text(
-    call: &Call,
-    response: &Response,
-    max: usize,
-) -> Result<String, (Error, Option<JsValue>)> {
-    let Some(body) = response.body() else {
-        return Ok(String::new());
-    };
-    let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
-    let mut buf: Vec<u8> = Vec::new();
-    loop {
-        match call.read(&reader).await? {
-            None => break,
-            Some(chunk) => {
-                let len = chunk.length() as usize;
-                let take = len.min(max.saturating_sub(buf.len()));
-                let start = buf.len();
-                buf.resize(start + take, 0);
-                chunk.subarray(0, take as u32).copy_to(&mut buf[start..]);
-                if buf.len() >= max {
-                    cancel(&reader);
-                    break;
-                }
-            }
-        }
-    }
-    Ok(String::from_utf8(buf)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }

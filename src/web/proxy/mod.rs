@@ -9,6 +9,7 @@
 //! streamed body, or wait without a bound (the request body has a deadline; the
 //! upstream call has the client's named timeouts, re-armed by every chunk).
 
+mod exchange;
 mod state;
 
 pub use state::ProxyStateCore;
@@ -19,30 +20,29 @@ use std::rc::Rc;
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use web_sys::{Headers, Request, Response, ResponseInit};
 
-use super::error::{describe, set, to_js};
+use super::error::{set, to_js};
 use super::options::{boolean, function, get, known, number, object, string, type_name};
 use super::sys;
-use super::transport::{self, header_lines, Call};
-use crate::error::{Error, MAX_ERROR_BODY_BYTES};
+use super::transport::{header_lines, Call};
+use crate::error::Error;
 use crate::options::{self as keys, Place};
 use crate::proxy::{
-    check_chat_body, check_options, check_token, client_request_id, ct_eq, is_event_stream,
-    log_line, proxy_timeouts, refuse, response_headers, session_issued, session_rejected,
-    session_token, split_request_url, upstream_error, upstream_failure, upstream_headers,
-    AllowList, BodyKind, Decision, IncomingRequest, LogRecord, MaxTokensMode, ProxyOptions,
-    ProxyState, RateLimit, Reason, RelayUsage, Relayed, Respond, SessionOptions, StreamRelay,
+    check_options, check_token, log_line, refuse, AllowList, BodyKind, LogRecord, MaxTokensMode,
+    ProxyOptions, ProxyState, RateLimit, Reason, RelayUsage, Relayed, Respond, SessionOptions,
+    StreamRelay,
 };
 use crate::timeouts::Timeouts;
 
 #[wasm_bindgen(module = "/js/proxy-relay.js")]
 extern "C" {
-    /// The request body, bounded: resolves to the bytes or to `"large"`, `"late"` or
-    /// `"bytes"`; rejects with the read's error.
-    #[wasm_bindgen(js_name = readBody)]
-    fn read_body_js(body: &web_sys::ReadableStream, limit: f64, ms: i32) -> Promise;
+    /// Drive one request to its response (never rejects).
+    fn serve(exchange: exchange::Exchange) -> Promise;
+
+    /// The store's answer to `ledger()`, read by `reader`.
+    #[wasm_bindgen(js_name = askLedger)]
+    fn ask_ledger(answer: &Promise, reader: LedgerAnswer) -> Promise;
 
     /// The forwarded body: a pull stream over `body` that hands each read to `relay`.
     #[wasm_bindgen(js_name = relayBody, catch)]
@@ -109,35 +109,63 @@ impl Proxy {
 
     /// Answer one request. Never rejects: every failure is a JSON error response.
     pub fn fetch(&self, request: JsValue, env: JsValue, ctx: JsValue) -> Promise {
-        let shared = self.shared.clone();
-        future_to_promise(async move {
-            let Ok(request) = request.dyn_into::<Request>() else {
-                let r = refuse(
-                    Reason::InvalidRequest,
-                    "the proxy's fetch handler needs a Request",
-                    None,
-                    &shared.cfg.opts,
-                );
-                return Ok(to_response(&r, None).into());
-            };
-            Ok(handle(&shared, request, &env, &ctx).await.into())
-        })
+        let Ok(request) = request.dyn_into::<Request>() else {
+            let r = refuse(
+                Reason::InvalidRequest,
+                "the proxy's fetch handler needs a Request",
+                None,
+                &self.shared.cfg.opts,
+            );
+            return Promise::resolve(&JsValue::from(to_response(&r, None)));
+        };
+        serve(exchange::Exchange::new(
+            self.shared.clone(),
+            request,
+            env,
+            ctx,
+        ))
     }
 
     /// What the whole proxy (no `clientKey`) or one client spent in the current budget
     /// window: `{ windowStartMs, requests, promptTokens, completionTokens, tokens, usd }`.
     /// Rejects (kind `network`) when the shared state does not answer.
     pub fn ledger(&self, client_key: Option<String>) -> Promise {
-        let shared = self.shared.clone();
-        future_to_promise(async move {
-            match state::ledger(&shared, client_key.as_deref()).await {
-                Ok(s) => Ok(state::spend_to_js(&s)),
-                Err(e) => Err(to_js(
-                    &Error::network(&format!("the proxy's shared state did not answer: {e}")),
-                    None,
-                    None,
-                )),
-            }
+        match state::ledger(&self.shared, client_key.as_deref()) {
+            state::Asked::Now(spent) => match LedgerAnswer::read(spent) {
+                Ok(v) => Promise::resolve(&v),
+                Err(e) => Promise::reject(&e),
+            },
+            state::Asked::Ask(calls) => match calls.first() {
+                Some(p) => ask_ledger(p, LedgerAnswer { _private: () }),
+                None => Promise::reject(&JsValue::UNDEFINED),
+            },
+        }
+    }
+}
+
+/// Reads the shared state's answer to `ledger()`. Internal to `js/proxy-relay.js`.
+#[wasm_bindgen]
+pub struct LedgerAnswer {
+    _private: (),
+}
+
+#[wasm_bindgen]
+impl LedgerAnswer {
+    /// The store's promise settled (`ok`) with `value`, or rejected with it.
+    pub fn answer(&self, ok: bool, value: JsValue) -> Result<JsValue, JsValue> {
+        let answer = if ok { Ok(value) } else { Err(value) };
+        LedgerAnswer::read(state::ledger_answer(vec![answer]))
+    }
+}
+
+impl LedgerAnswer {
+    fn read(spent: Result<crate::proxy::Spend, String>) -> Result<JsValue, JsValue> {
+        spent.map(|s| state::spend_to_js(&s)).map_err(|e| {
+            to_js(
+                &Error::network(&format!("the proxy's shared state did not answer: {e}")),
+                None,
+                None,
+            )
         })
     }
 }
@@ -318,150 +346,6 @@ struct Trace {
     ctx: JsValue,
 }
 
-async fn handle(shared: &Rc<Shared>, request: Request, env: &JsValue, ctx: &JsValue) -> Response {
-    let cfg = &shared.cfg;
-    let started = sys::performance_now();
-    let headers = header_pairs(&request.headers());
-    let header = |name: &str| {
-        headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
-    };
-    let (path, self_origin) = split_request_url(&request.url());
-    let origin = header("origin");
-    let method = request.method();
-    let client_key = client_key(cfg, &request, ctx, &headers);
-    let content_length = header("content-length").and_then(|v| v.trim().parse::<u64>().ok());
-    let mut trace = Trace {
-        request_id: client_request_id(&headers).unwrap_or_else(new_request_id),
-        method: method.clone(),
-        path: path.clone(),
-        origin: origin.clone(),
-        model: None,
-        upstream_request_id: None,
-        started,
-        client_key: client_key.clone(),
-        ctx: ctx.clone(),
-    };
-    let incoming = IncomingRequest {
-        method: &method,
-        path: &path,
-        origin: origin.as_deref(),
-        self_origin: self_origin.as_deref(),
-        headers: &headers,
-        content_length,
-        client_key: &client_key,
-    };
-    let decision = state::admit(shared, &incoming, js_sys::Date::now()).await;
-    let o = origin.as_deref();
-    let head = method == "HEAD";
-    let answer = |mut r: Respond, trace: &Trace| {
-        log(cfg, trace, r.status, r.reason, None, None);
-        if head {
-            r.body.clear();
-        }
-        to_response(&r, Some(&trace.request_id))
-    };
-    let decision = match decision {
-        Decision::VerifySession {
-            payload,
-            signature,
-            then,
-        } => match sign(shared, env, &payload, o).await {
-            Ok(expected) if ct_eq(&signature, &expected) => *then,
-            Ok(_) => return answer(session_rejected(o, &cfg.opts), &trace),
-            Err(r) => return answer(r, &trace),
-        },
-        d => d,
-    };
-    match decision {
-        Decision::Preflight(r)
-        | Decision::Respond(r)
-        | Decision::Health(r)
-        | Decision::Models(r) => answer(r, &trace),
-        Decision::Session(grant) => match sign(shared, env, &grant.payload, o).await {
-            Ok(sig) => {
-                let token = session_token(&grant.payload, &sig);
-                answer(
-                    session_issued(&token, grant.expires_at_ms, o, &cfg.opts),
-                    &trace,
-                )
-            }
-            Err(r) => answer(r, &trace),
-        },
-        Decision::VerifySession { .. } => answer(session_rejected(o, &cfg.opts), &trace),
-        Decision::ModelsUpstream { url } => {
-            let Some(token) = upstream_token(cfg, env) else {
-                return answer(no_token(o, cfg), &trace);
-            };
-            forward(
-                shared, &trace, &url, None, None, &headers, &token, o, &request,
-            )
-            .await
-        }
-        Decision::ReadBody { limit } => {
-            let body = match read_body(&request, limit).await {
-                Ok(b) => b,
-                Err(r) => return answer(refuse(r.0, &r.1, o, &cfg.opts), &trace),
-            };
-            let fwd = match check_chat_body(&body, o, &cfg.opts) {
-                Ok(f) => f,
-                Err(r) => return answer(r, &trace),
-            };
-            let Some(token) = upstream_token(cfg, env) else {
-                return answer(no_token(o, cfg), &trace);
-            };
-            trace.model = Some(fwd.model.clone());
-            if let Some(r) = state::before_forward(shared, &client_key, &fwd.model, o).await {
-                return answer(r, &trace);
-            }
-            let chat = ChatRelay {
-                stream: fwd.stream,
-                strip_usage: fwd.strip_usage,
-                prompt_estimate: fwd.prompt_tokens_estimate,
-            };
-            forward(
-                shared,
-                &trace,
-                &fwd.url,
-                Some(&fwd.body),
-                Some(chat),
-                &headers,
-                &token,
-                o,
-                &request,
-            )
-            .await
-        }
-    }
-}
-
-/// The session HMAC of `payload`, or the 500 to answer when there is no secret or
-/// WebCrypto fails.
-async fn sign(
-    shared: &Shared,
-    env: &JsValue,
-    payload: &str,
-    origin: Option<&str>,
-) -> Result<Vec<u8>, Respond> {
-    let cfg = &shared.cfg;
-    let Some(secret) = session_secret(cfg, env) else {
-        return Err(misconfigured(
-            "sessions are on but there is no `sessionSecret` (or SESSION_SECRET)",
-            origin,
-            cfg,
-        ));
-    };
-    hmac(shared, &secret, payload).await.map_err(|e| {
-        misconfigured(
-            &format!("WebCrypto HMAC failed: {}", describe(&e)),
-            origin,
-            cfg,
-        )
-    })
-}
-
 fn misconfigured(message: &str, origin: Option<&str>, cfg: &Config) -> Respond {
     refuse(Reason::Misconfigured, message, origin, &cfg.opts)
 }
@@ -552,83 +436,6 @@ fn new_request_id() -> String {
         .unwrap_or_else(|| format!("proxy-{}", js_sys::Date::now() as u64))
 }
 
-/// Read the request body: at most `limit` bytes, within [`BODY_DEADLINE_MS`] (the read
-/// loop is `readBody` in `js/proxy-relay.js`: one await here, not one per read).
-async fn read_body(request: &Request, limit: usize) -> Result<Vec<u8>, (Reason, String)> {
-    let Some(body) = request.body() else {
-        return Ok(Vec::new());
-    };
-    let outcome = JsFuture::from(read_body_js(&body, limit as f64, BODY_DEADLINE_MS))
-        .await
-        .map_err(|e| {
-            (
-                Reason::InvalidRequest,
-                format!("the request body could not be read: {}", describe(&e)),
-            )
-        })?;
-    if let Some(bytes) = outcome.dyn_ref::<Uint8Array>() {
-        return Ok(bytes.to_vec());
-    }
-    Err(match outcome.as_string().as_deref() {
-        Some("large") => (
-            Reason::BodyTooLarge,
-            format!("the request body is over {limit} bytes, the most this proxy accepts"),
-        ),
-        Some("late") => (
-            Reason::InvalidRequest,
-            format!(
-                "the request body did not arrive within {} s",
-                BODY_DEADLINE_MS / 1000
-            ),
-        ),
-        _ => (
-            Reason::InvalidRequest,
-            "the request body is not bytes".to_owned(),
-        ),
-    })
-}
-
-/// HMAC-SHA-256 of `data` with `secret`, by WebCrypto (the key is imported once).
-async fn hmac(shared: &Shared, secret: &str, data: &str) -> Result<Vec<u8>, JsValue> {
-    let crypto = Reflect::get(&js_sys::global(), &JsValue::from_str("crypto"))?;
-    let subtle = Reflect::get(&crypto, &JsValue::from_str("subtle"))?;
-    let call = |name: &str, args: &Array| -> Result<Promise, JsValue> {
-        let f: Function = Reflect::get(&subtle, &JsValue::from_str(name))?.dyn_into()?;
-        Ok(Promise::resolve(&f.apply(&subtle, args)?))
-    };
-    let algo = Object::new();
-    set(&algo, "name", &"HMAC".into());
-    set(&algo, "hash", &"SHA-256".into());
-    let cached = shared
-        .hmac
-        .borrow()
-        .as_ref()
-        .filter(|(s, _)| s == secret)
-        .map(|(_, k)| k.clone());
-    let key = match cached {
-        Some(k) => k,
-        None => {
-            let usages = Array::of1(&"sign".into());
-            let args = Array::of5(
-                &"raw".into(),
-                &Uint8Array::from(secret.as_bytes()),
-                &algo,
-                &JsValue::FALSE,
-                &usages,
-            );
-            let k = JsFuture::from(call("importKey", &args)?).await?;
-            *shared.hmac.borrow_mut() = Some((secret.to_owned(), k.clone()));
-            k
-        }
-    };
-    let sig = JsFuture::from(call(
-        "sign",
-        &Array::of3(&"HMAC".into(), &key, &Uint8Array::from(data.as_bytes())),
-    )?)
-    .await?;
-    Ok(Uint8Array::new(&sig).to_vec())
-}
-
 // ---------------------------------------------------------------------------------
 // Forwarding
 // ---------------------------------------------------------------------------------
@@ -640,123 +447,6 @@ struct ChatRelay {
     stream: bool,
     strip_usage: bool,
     prompt_estimate: u64,
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn forward(
-    shared: &Rc<Shared>,
-    trace: &Trace,
-    url: &str,
-    body: Option<&str>,
-    chat: Option<ChatRelay>,
-    client_headers: &[(String, String)],
-    token: &str,
-    origin: Option<&str>,
-    request: &Request,
-) -> Response {
-    let cfg = &shared.cfg;
-    let mut up_headers = upstream_headers(client_headers, token, &trace.request_id);
-    if body.is_none() {
-        up_headers.retain(|(n, _)| n != "content-type");
-    }
-    let timeouts = proxy_timeouts(
-        cfg.timeouts,
-        chat.map_or(true, |c| c.stream),
-        cfg.explicit_headers_timeout,
-    );
-    // The client's disconnect (the request's signal, where the runtime provides it)
-    // cancels the upstream request.
-    let signal = Some(request.signal());
-    let call = match Call::start(
-        cfg.fetch.as_ref(),
-        url,
-        &up_headers,
-        body,
-        timeouts,
-        signal.as_ref(),
-        true,
-    ) {
-        Ok(c) => c,
-        Err(e) => return fail_upstream(cfg, trace, &e, origin, token),
-    };
-    let response = match call.response().await {
-        Ok(r) => r,
-        Err((e, _)) => return fail_upstream(cfg, trace, &e, origin, token),
-    };
-    let status = response.status();
-    let resp_headers = header_pairs(&response.headers());
-    let upstream_id = resp_headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("x-request-id"))
-        .map(|(_, v)| v.clone());
-    let mut trace = trace.clone();
-    trace.upstream_request_id = upstream_id;
-    if !(200..300).contains(&status) {
-        let text = transport::read_text(&call, &response, MAX_ERROR_BODY_BYTES)
-            .await
-            .unwrap_or_default();
-        call.end();
-        let r = upstream_error(status, &resp_headers, &text, &[token], origin, &cfg.opts);
-        log(cfg, &trace, r.status, r.reason, None, None);
-        return to_response(&r, Some(&trace.request_id));
-    }
-    let out_headers = response_headers(&resp_headers, origin, &cfg.opts);
-    let init = ResponseInit::new();
-    init.set_status(status);
-    init.set_headers(&headers_of(&out_headers, Some(&trace.request_id)));
-    let Some(upstream_body) = response.body() else {
-        call.end();
-        log(cfg, &trace, status, None, None, None);
-        return Response::new_with_opt_str_and_init(None, &init)
-            .unwrap_or_else(|_| fallback_response());
-    };
-    let kind = if is_event_stream(&out_headers) {
-        BodyKind::EventStream
-    } else {
-        BodyKind::Document
-    };
-    let relay = StreamRelay::new(
-        kind,
-        chat.is_some_and(|c| c.strip_usage),
-        &[token],
-        chat.map_or(0, |c| c.prompt_estimate),
-    );
-    let watcher = Rc::new(RefCell::new(Watcher {
-        shared: shared.clone(),
-        trace,
-        status,
-        call,
-        relay,
-        chat: chat.is_some(),
-        first_byte_ms: None,
-        logged: false,
-        failure: None,
-    }));
-    let handle = ProxyRelay {
-        watcher: watcher.clone(),
-    };
-    match relay_body(&upstream_body, handle) {
-        Ok(body) => Response::new_with_opt_readable_stream_and_init(Some(&body), &init)
-            .unwrap_or_else(|_| fallback_response()),
-        Err(_) => {
-            // No ReadableStream constructor here: answer with the error, not unredacted
-            // bytes.
-            watcher.borrow_mut().finish(false);
-            fallback_response()
-        }
-    }
-}
-
-fn fail_upstream(
-    cfg: &Config,
-    trace: &Trace,
-    e: &Error,
-    origin: Option<&str>,
-    token: &str,
-) -> Response {
-    let r = upstream_failure(e, &[token], origin, &cfg.opts);
-    log(cfg, trace, r.status, r.reason, None, None);
-    to_response(&r, Some(&trace.request_id))
 }
 
 /// Watches a forwarded body on its way to the client: the core's [`StreamRelay`] says

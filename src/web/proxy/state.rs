@@ -18,7 +18,6 @@ use js_sys::{Array, Function, Object, Promise, Reflect};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 
 use super::super::error::describe;
 use super::super::options::{get, type_name};
@@ -141,13 +140,8 @@ pub(super) fn store_of(v: &JsValue) -> Result<Store, Error> {
     Ok(Store::Durable(v.clone()))
 }
 
-/// Call `store.method(key?, body)` and parse the JSON text it resolves to.
-async fn call<T: for<'de> Deserialize<'de>>(
-    store: &JsValue,
-    method: &str,
-    key: Option<&str>,
-    body: &str,
-) -> Result<T, String> {
+/// Call `store.method(key?, body)`: the promise of its JSON text.
+fn call(store: &JsValue, method: &str, key: Option<&str>, body: &str) -> Result<Promise, String> {
     let f: Function = Reflect::get(store, &JsValue::from_str(method))
         .ok()
         .and_then(|f| f.dyn_into().ok())
@@ -156,12 +150,25 @@ async fn call<T: for<'de> Deserialize<'de>>(
     let p = f
         .call2(store, &key, &body.into())
         .map_err(|e| describe(&e))?;
-    let text = JsFuture::from(Promise::resolve(&p))
-        .await
+    Ok(Promise::resolve(&p))
+}
+
+/// What a store call's promise settled with (`Err`: it rejected), parsed.
+pub(super) type Answer = Result<JsValue, JsValue>;
+
+fn parse<T: for<'de> Deserialize<'de>>(answer: Answer) -> Result<T, String> {
+    let text = answer
         .map_err(|e| describe(&e))?
         .as_string()
         .ok_or_else(|| "the state store answered with no text".to_owned())?;
     serde_json::from_str(&text).map_err(|e| format!("the state store answered badly: {e}"))
+}
+
+/// A state call's result now, or the store calls to await first (the answers go back
+/// to the matching `*_answer` function in the same order).
+pub(super) enum Asked<T> {
+    Now(T),
+    Ask(Vec<Promise>),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -214,22 +221,45 @@ impl From<Admission> for AdmitWire {
     }
 }
 
-/// The decision for a request, with the rate limit asked of the store.
-pub(super) async fn admit(shared: &Shared, req: &IncomingRequest<'_>, now_ms: f64) -> Decision {
+/// The decision for a request: at once, or after the store answers the rate limit
+/// ([`admit_answer`]).
+pub(super) fn admit(shared: &Shared, req: &IncomingRequest<'_>, now_ms: f64) -> Asked<Decision> {
     let opts = &shared.cfg.opts;
     let Store::Durable(store) = &shared.store else {
-        return crate::proxy::decide(req, opts, &mut shared.state.borrow_mut(), now_ms);
+        let d = crate::proxy::decide(req, opts, &mut shared.state.borrow_mut(), now_ms);
+        return Asked::Now(d);
     };
     let limit = match decide_until_limit(req, opts) {
-        Err(d) => return d,
-        Ok(None) => return decide_after_limit(req, opts, now_ms),
+        Err(d) => return Asked::Now(d),
+        Ok(None) => return Asked::Now(decide_after_limit(req, opts, now_ms)),
         Ok(Some(l)) => l,
     };
     let body = serde_json::to_string(&AdmitCall {
         limit: LimitWire::from(limit),
     })
     .unwrap_or_default();
-    match call::<AdmitWire>(store, "admit", Some(req.client_key), &body).await {
+    match call(store, "admit", Some(req.client_key), &body) {
+        Ok(p) => Asked::Ask(vec![p]),
+        Err(e) => Asked::Now(Decision::Respond(state_unavailable(&e, req.origin, opts))),
+    }
+}
+
+/// The decision once the store answered the rate limit.
+pub(super) fn admit_answer(
+    shared: &Shared,
+    req: &IncomingRequest<'_>,
+    answers: Vec<Answer>,
+    now_ms: f64,
+) -> Decision {
+    let opts = &shared.cfg.opts;
+    let Ok(Some(limit)) = decide_until_limit(req, opts) else {
+        return decide_after_limit(req, opts, now_ms);
+    };
+    let answer = answers
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| Err(JsValue::from_str("no answer")));
+    match parse::<AdmitWire>(answer) {
         Ok(a) if a.allowed => decide_after_limit(req, opts, now_ms),
         Ok(a) => rate_limited(limit, a.retry_after_ms.max(1), req.origin, opts),
         Err(e) => Decision::Respond(state_unavailable(&e, req.origin, opts)),
@@ -237,20 +267,21 @@ pub(super) async fn admit(shared: &Shared, req: &IncomingRequest<'_>, now_ms: f6
 }
 
 /// Before forwarding a chat call for `model`: `Some(answer)` when a budget is spent, the
-/// model has no price under a USD budget, or the shared state did not answer.
-pub(super) async fn before_forward(
+/// model has no price under a USD budget, or the shared state did not answer; the two
+/// budget objects are asked at once ([`check_answer`]).
+pub(super) fn before_forward(
     shared: &Shared,
     key: &str,
     model: &str,
     origin: Option<&str>,
-) -> Option<Respond> {
+) -> Asked<Option<Respond>> {
     let cfg = &shared.cfg;
     let budget = &cfg.budget;
     if !budget.is_active() {
-        return None;
+        return Asked::Now(None);
     }
     if !can_price(budget, &cfg.prices, model) {
-        return Some(refuse(
+        return Asked::Now(Some(refuse(
             Reason::ModelNotAllowed,
             &format!(
                 "this proxy has a dollar budget and no price for {:?}: add it to `prices`",
@@ -258,67 +289,50 @@ pub(super) async fn before_forward(
             ),
             origin,
             &cfg.opts,
-        ));
+        )));
     }
-    let spent = match &shared.store {
-        Store::Local => shared
-            .state
-            .borrow_mut()
-            .ledger
-            .check(key, budget, js_sys::Date::now()),
+    match &shared.store {
+        Store::Local => {
+            let spent = shared
+                .state
+                .borrow_mut()
+                .ledger
+                .check(key, budget, js_sys::Date::now());
+            Asked::Now(spent.map(|e| budget_refusal(&e, origin, &cfg.opts)))
+        }
         Store::Durable(store) => {
             let body = serde_json::to_string(&LedgerWire { budget }).unwrap_or_default();
-            let proxy_wide = async {
-                if budget.proxy.is_empty() {
-                    return Ok(None);
+            let mut asked = Vec::new();
+            let keys = [
+                (!budget.proxy.is_empty()).then_some(None),
+                (!budget.per_client.is_empty()).then_some(Some(key)),
+            ];
+            for k in keys.into_iter().flatten() {
+                match call(store, "check", k, &body) {
+                    Ok(p) => asked.push(p),
+                    Err(e) => return Asked::Now(Some(state_unavailable(&e, origin, &cfg.opts))),
                 }
-                call::<Option<Exhausted>>(store, "check", None, &body).await
-            };
-            let per_client = async {
-                if budget.per_client.is_empty() {
-                    return Ok(None);
-                }
-                call::<Option<Exhausted>>(store, "check", Some(key), &body).await
-            };
-            match futures_join(proxy_wide, per_client).await {
-                (Err(e), _) | (_, Err(e)) => return Some(state_unavailable(&e, origin, &cfg.opts)),
-                (Ok(a), Ok(b)) => a.or(b),
             }
+            Asked::Ask(asked)
         }
-    };
-    spent.map(|e| budget_refusal(&e, origin, &cfg.opts))
+    }
 }
 
-/// Both futures, polled together (the two state objects are asked at once).
-async fn futures_join<A, B>(
-    a: impl std::future::Future<Output = A>,
-    b: impl std::future::Future<Output = B>,
-) -> (A, B) {
-    use std::pin::pin;
-    use std::task::Poll;
-    let mut a = pin!(a);
-    let mut b = pin!(b);
-    let mut ra = None;
-    let mut rb = None;
-    std::future::poll_fn(move |cx| {
-        if ra.is_none() {
-            if let Poll::Ready(v) = a.as_mut().poll(cx) {
-                ra = Some(v);
-            }
+/// [`before_forward`]'s answer once the store answered.
+pub(super) fn check_answer(
+    shared: &Shared,
+    answers: Vec<Answer>,
+    origin: Option<&str>,
+) -> Option<Respond> {
+    let opts = &shared.cfg.opts;
+    let mut spent = None;
+    for a in answers {
+        match parse::<Option<Exhausted>>(a) {
+            Err(e) => return Some(state_unavailable(&e, origin, opts)),
+            Ok(e) => spent = spent.or(e),
         }
-        if rb.is_none() {
-            if let Poll::Ready(v) = b.as_mut().poll(cx) {
-                rb = Some(v);
-            }
-        }
-        if ra.is_some() && rb.is_some() {
-            if let (Some(x), Some(y)) = (ra.take(), rb.take()) {
-                return Poll::Ready((x, y));
-            }
-        }
-        Poll::Pending
-    })
-    .await
+    }
+    spent.map(|e| budget_refusal(&e, origin, opts))
 }
 
 #[derive(Serialize)]
@@ -388,26 +402,39 @@ struct LedgerWire<'a> {
     budget: &'a BudgetOptions,
 }
 
-/// What the proxy (`key` = `None`) or one client spent in the current window, as JSON.
-pub(super) async fn ledger(shared: &Shared, key: Option<&str>) -> Result<Spend, String> {
+/// What the proxy (`key` = `None`) or one client spent in the current window: now, or
+/// once the store answered ([`ledger_answer`]).
+pub(super) fn ledger(shared: &Shared, key: Option<&str>) -> Asked<Result<Spend, String>> {
     let cfg = &shared.cfg;
     match &shared.store {
         Store::Local => {
             let now = js_sys::Date::now();
             let mut s = shared.state.borrow_mut();
-            Ok(match key {
+            Asked::Now(Ok(match key {
                 Some(k) => s.ledger.client_spend(k, &cfg.budget, now),
                 None => s.ledger.proxy_spend(&cfg.budget, now),
-            })
+            }))
         }
         Store::Durable(store) => {
             let body = serde_json::to_string(&LedgerWire {
                 budget: &cfg.budget,
             })
             .unwrap_or_default();
-            call::<Spend>(store, "ledger", key, &body).await
+            match call(store, "ledger", key, &body) {
+                Ok(p) => Asked::Ask(vec![p]),
+                Err(e) => Asked::Now(Err(e)),
+            }
         }
     }
+}
+
+/// [`ledger`]'s answer once the store answered.
+pub(super) fn ledger_answer(answers: Vec<Answer>) -> Result<Spend, String> {
+    let answer = answers
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| Err(JsValue::from_str("no answer")));
+    parse::<Spend>(answer)
 }
 
 // ---------------------------------------------------------------------------------
