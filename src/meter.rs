@@ -488,6 +488,16 @@ pub enum BudgetMetric {
     Tokens,
 }
 
+impl BudgetMetric {
+    /// The name JS sees: `"usd"` or `"tokens"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            BudgetMetric::Usd => "usd",
+            BudgetMetric::Tokens => "tokens",
+        }
+    }
+}
+
 /// Where a budget stands.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BudgetStatus {
@@ -745,6 +755,16 @@ impl SpikeOptions {
 pub enum SpikeMetric {
     Usd,
     Tokens,
+}
+
+impl SpikeMetric {
+    /// The name JS sees: `"usd"` or `"tokens"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SpikeMetric::Usd => "usd",
+            SpikeMetric::Tokens => "tokens",
+        }
+    }
 }
 
 /// Recent spending is out of line with the baseline (raised once per episode).
@@ -1183,6 +1203,18 @@ mod tests {
         );
     }
     use super::*;
+
+    #[test]
+    fn metric_names_are_the_lowercased_variant_names_js_has_always_seen() {
+        for (m, name) in [(BudgetMetric::Usd, "usd"), (BudgetMetric::Tokens, "tokens")] {
+            assert_eq!(m.name(), name);
+            assert_eq!(format!("{m:?}").to_lowercase(), name);
+        }
+        for (m, name) in [(SpikeMetric::Usd, "usd"), (SpikeMetric::Tokens, "tokens")] {
+            assert_eq!(m.name(), name);
+            assert_eq!(format!("{m:?}").to_lowercase(), name);
+        }
+    }
 
     #[test]
     fn tenths_rounds_without_float_formatting() {

@@ -626,11 +626,7 @@ impl CallRecord {
                 Alert::Spike(s) => {
                     if let Some(f) = &self.m.on_spike {
                         let o = Object::new();
-                        set(
-                            &o,
-                            "metric",
-                            &format!("{:?}", s.metric).to_lowercase().into(),
-                        );
+                        set(&o, "metric", &s.metric.name().into());
                         set(&o, "recent", &s.recent.into());
                         set(&o, "expected", &s.expected.into());
                         set(&o, "ratio", &s.ratio.into());
@@ -642,11 +638,7 @@ impl CallRecord {
                 Alert::BudgetExceeded(b) => {
                     if let Some(f) = &self.m.on_budget {
                         let o = Object::new();
-                        set(
-                            &o,
-                            "metric",
-                            &format!("{:?}", b.metric).to_lowercase().into(),
-                        );
+                        set(&o, "metric", &b.metric.name().into());
                         set(&o, "spent", &b.spent.into());
                         set(&o, "limit", &b.limit.into());
                         if let Some(ms) = b.frees_in_ms {
