@@ -15,7 +15,7 @@
 //! each a promise of JSON text; `key` absent names the proxy-wide object.
 
 use js_sys::{Array, Function, Object, Promise, Reflect};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -25,9 +25,12 @@ use super::super::options::{get, type_name};
 use super::Shared;
 use crate::error::{cut, Error};
 use crate::proxy::budget::{budget_refusal, can_price, charge_of, check_budget, state_unavailable};
+use crate::proxy::wire::{
+    exhausted_from_json, spend_from_json, AdmitWire, BudgetOption, CallWire, LimitWire, Snapshot,
+};
 use crate::proxy::{
     decide_after_limit, decide_until_limit, rate_limited, refuse, Admission, BudgetOptions, Caps,
-    Charge, Decision, Exhausted, IncomingRequest, ProxyState, RateLimit, Reason, Respond, Spend,
+    Charge, Decision, IncomingRequest, ProxyState, RateLimit, Reason, Respond, Spend,
 };
 use crate::types::Usage;
 use crate::usage::PriceTable;
@@ -41,23 +44,6 @@ pub(super) enum Store {
     Local,
     /// In Durable Objects, through this JS store.
     Durable(JsValue),
-}
-
-/// The `budget` option as JavaScript spells it.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct BudgetOption {
-    tokens_per_day: Option<f64>,
-    usd_per_day: Option<f64>,
-    per_client: Option<CapsOption>,
-    max_clients: Option<f64>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct CapsOption {
-    tokens_per_day: Option<f64>,
-    usd_per_day: Option<f64>,
 }
 
 fn caps(tokens: Option<f64>, usd: Option<f64>, path: &str) -> Result<Caps, Error> {
@@ -107,7 +93,7 @@ pub(super) fn read_budget(o: &Object) -> Result<(BudgetOptions, PriceTable), Err
             type_name(&b)
         )));
     }
-    let read: BudgetOption = serde_json::from_str(&json_of(&b, "budget")?).map_err(|e| {
+    let read = BudgetOption::from_json(&json_of(&b, "budget")?).map_err(|e| {
         Error::input(format!(
             "`budget` takes tokensPerDay, usdPerDay, perClient {{ tokensPerDay, usdPerDay }} and maxClients (numbers): {e}"
         ))
@@ -141,12 +127,13 @@ pub(super) fn store_of(v: &JsValue) -> Result<Store, Error> {
     Ok(Store::Durable(v.clone()))
 }
 
-/// Call `store.method(key?, body)` and parse the JSON text it resolves to.
-async fn call<T: for<'de> Deserialize<'de>>(
+/// Call `store.method(key?, body)` and parse the JSON text it resolves to with `parse`.
+async fn call<T>(
     store: &JsValue,
     method: &str,
     key: Option<&str>,
     body: &str,
+    parse: fn(&str) -> Result<T, String>,
 ) -> Result<T, String> {
     let f: Function = Reflect::get(store, &JsValue::from_str(method))
         .ok()
@@ -161,15 +148,7 @@ async fn call<T: for<'de> Deserialize<'de>>(
         .map_err(|e| describe(&e))?
         .as_string()
         .ok_or_else(|| "the state store answered with no text".to_owned())?;
-    serde_json::from_str(&text).map_err(|e| format!("the state store answered badly: {e}"))
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct LimitWire {
-    requests_per_minute: u32,
-    burst: u32,
-    max_clients: usize,
+    parse(&text).map_err(|e| format!("the state store answered badly: {e}"))
 }
 
 impl From<&RateLimit> for LimitWire {
@@ -185,16 +164,6 @@ impl From<&RateLimit> for LimitWire {
 #[derive(Serialize)]
 struct AdmitCall {
     limit: LimitWire,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct AdmitWire {
-    allowed: bool,
-    #[serde(default)]
-    remaining: u32,
-    #[serde(default)]
-    retry_after_ms: u64,
 }
 
 impl From<Admission> for AdmitWire {
@@ -229,7 +198,15 @@ pub(super) async fn admit(shared: &Shared, req: &IncomingRequest<'_>, now_ms: f6
         limit: LimitWire::from(limit),
     })
     .unwrap_or_default();
-    match call::<AdmitWire>(store, "admit", Some(req.client_key), &body).await {
+    match call(
+        store,
+        "admit",
+        Some(req.client_key),
+        &body,
+        AdmitWire::from_json,
+    )
+    .await
+    {
         Ok(a) if a.allowed => decide_after_limit(req, opts, now_ms),
         Ok(a) => rate_limited(limit, a.retry_after_ms.max(1), req.origin, opts),
         Err(e) => Decision::Respond(state_unavailable(&e, req.origin, opts)),
@@ -272,13 +249,13 @@ pub(super) async fn before_forward(
                 if budget.proxy.is_empty() {
                     return Ok(None);
                 }
-                call::<Option<Exhausted>>(store, "check", None, &body).await
+                call(store, "check", None, &body, exhausted_from_json).await
             };
             let per_client = async {
                 if budget.per_client.is_empty() {
                     return Ok(None);
                 }
-                call::<Option<Exhausted>>(store, "check", Some(key), &body).await
+                call(store, "check", Some(key), &body, exhausted_from_json).await
             };
             match futures_join(proxy_wide, per_client).await {
                 (Err(e), _) | (_, Err(e)) => return Some(state_unavailable(&e, origin, &cfg.opts)),
@@ -405,7 +382,7 @@ pub(super) async fn ledger(shared: &Shared, key: Option<&str>) -> Result<Spend, 
                 budget: &cfg.budget,
             })
             .unwrap_or_default();
-            call::<Spend>(store, "ledger", key, &body).await
+            call(store, "ledger", key, &body, spend_from_json).await
         }
     }
 }
@@ -413,19 +390,6 @@ pub(super) async fn ledger(shared: &Shared, key: Option<&str>) -> Result<Spend, 
 // ---------------------------------------------------------------------------------
 // The Durable Object's core
 // ---------------------------------------------------------------------------------
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CallWire {
-    #[serde(default)]
-    key: Option<String>,
-    #[serde(default)]
-    limit: Option<LimitWire>,
-    #[serde(default)]
-    budget: BudgetOptions,
-    #[serde(default)]
-    charge: Charge,
-}
 
 /// What one Durable Object holds: the core's [`ProxyState`] (limiter and ledger), saved
 /// as a snapshot after every change. `ProxyState` (the object, in `js/proxy-state.js`)
@@ -436,20 +400,13 @@ pub struct ProxyStateCore {
     state: ProxyState,
 }
 
-#[derive(Serialize, Deserialize, Default)]
-#[serde(default)]
-struct Snapshot {
-    limiter: crate::proxy::RateLimiter,
-    ledger: crate::proxy::BudgetLedger,
-}
-
 #[wasm_bindgen]
 impl ProxyStateCore {
     /// From a [`ProxyStateCore::snapshot`] (absent or unreadable: a fresh state).
     #[wasm_bindgen(constructor)]
     pub fn new(snapshot: Option<String>) -> ProxyStateCore {
         let s: Snapshot = snapshot
-            .and_then(|s| serde_json::from_str(&s).ok())
+            .and_then(|s| Snapshot::from_json(&s).ok())
             .unwrap_or_default();
         ProxyStateCore {
             state: ProxyState {
@@ -463,7 +420,7 @@ impl ProxyStateCore {
     /// (`{ key?, limit?, budget?, charge? }`) at `now_ms`; returns the JSON answer. Bad
     /// input is an error with a message, never a panic.
     pub fn call(&mut self, op: &str, body: &str, now_ms: f64) -> Result<String, JsValue> {
-        let w: CallWire = serde_json::from_str(body)
+        let w = CallWire::from_json(body)
             .map_err(|e| JsValue::from_str(&format!("bad state call body: {e}")))?;
         let key = w.key.as_deref();
         let out = match op {
