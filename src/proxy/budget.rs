@@ -502,7 +502,8 @@ pub fn budget_refusal(e: &Exhausted, origin: Option<&str>, opts: &ProxyOptions) 
         format!("{} s", e.window_ms.div_ceil(1000))
     };
     let cap = match e.kind {
-        CapKind::Tokens => format!("{} tokens", e.cap),
+        // Not `format!("{}", e.cap)`: see `float::display`.
+        CapKind::Tokens => crate::float::display(e.cap) + " tokens",
         CapKind::Usd => crate::usage::usd_text(e.cap),
     };
     let secs = e.resets_in_ms.div_ceil(1000).max(1);
