@@ -103,7 +103,8 @@ fn message(e: &serde_json::Error, text: &[u8]) -> String {
     } else {
         return s;
     };
-    let msg = body.rsplit_once(" at line ").map_or(body, |(m, _)| m);
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    let msg = body.strip_suffix(suffix.as_str()).unwrap_or(body);
     let mut i = index_of(text, e.line(), e.column());
     let ws = |b: u8| matches!(b, b' ' | b'\n' | b'\t' | b'\r');
     let back = |i: &mut usize, f: &dyn Fn(u8) -> bool| {
