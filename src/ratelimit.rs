@@ -36,8 +36,6 @@
 //! Calls for other upstreams are not held up by a paused one. The call that got the 429
 //! keeps its permit; its own retry sleeps as [`crate::retry`] decides.
 
-use std::collections::VecDeque;
-
 use crate::error::{cut, Error, ErrorKind};
 use crate::retry::{wait_text, ResponseHints};
 
@@ -285,7 +283,9 @@ pub struct Limiter {
     requests: Option<Bucket>,
     tokens: Option<Bucket>,
     in_flight: u32,
-    queue: VecDeque<Waiter>,
+    /// A `Vec`, not a `VecDeque`: it is short (`max_queue`), and the ring buffer's code
+    /// would be compiled into the wasm for it alone.
+    queue: Vec<Waiter>,
     /// Upstream → end of its pause.
     pauses: Vec<(String, u64)>,
     next_ticket: u64,
@@ -301,7 +301,7 @@ impl Limiter {
             requests: options.requests_per_minute.map(|r| Bucket::new(r.into())),
             tokens: options.tokens_per_minute.map(Bucket::new),
             in_flight: 0,
-            queue: VecDeque::new(),
+            queue: Vec::new(),
             pauses: Vec::new(),
             next_ticket: 0,
             latest_ms: 0,
@@ -334,7 +334,7 @@ impl Limiter {
         }
         self.next_ticket += 1;
         let ticket = Ticket(self.next_ticket);
-        self.queue.push_back(Waiter {
+        self.queue.push(Waiter {
             ticket,
             tokens: est_tokens,
             upstream: upstream.to_owned(),
@@ -362,10 +362,9 @@ impl Limiter {
                 continue;
             }
             if self.fits(tokens, now) {
-                if let Some(w) = self.queue.remove(i) {
-                    let permit = self.admit(w.tokens, &w.upstream, now);
-                    out.admitted.push((w.ticket, permit));
-                }
+                let w = self.queue.remove(i);
+                let permit = self.admit(w.tokens, &w.upstream, now);
+                out.admitted.push((w.ticket, permit));
                 continue;
             }
             if let Some(at) = self.bucket_ready_ms(tokens, now) {
