@@ -58,10 +58,11 @@ pub fn chat_url(base_url: Option<&str>, endpoint_url: Option<&str>) -> Result<St
 pub fn models_url(base_url: Option<&str>, endpoint_url: Option<&str>) -> Result<String, Error> {
     let chat = chat_url(base_url, endpoint_url)?;
     let (path, query) = split_url(&chat, "baseUrl")?;
-    let root = path
-        .strip_suffix("/chat/completions")
-        .unwrap_or(path)
-        .trim_end_matches("/v1");
+    let mut root = path.strip_suffix("/chat/completions").unwrap_or(path);
+    // `trim_end_matches("/v1")`, without the reverse substring searcher it compiles.
+    while let Some(r) = root.strip_suffix("/v1") {
+        root = r;
+    }
     Ok(format!("{root}/v1/models{query}"))
 }
 
@@ -1005,6 +1006,11 @@ mod tests {
             );
         }
         assert!(models_url(None, Some("ftp://h")).is_err());
+        // Every trailing `/v1` goes, as `trim_end_matches` takes them.
+        assert_eq!(
+            models_url(None, Some("http://h:1/x/v1/v1")).unwrap(),
+            "http://h:1/x/v1/models"
+        );
     }
     use super::*;
 
