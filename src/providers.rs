@@ -911,15 +911,14 @@ fn route_via_router(req: &RouteRequest<'_>) -> Result<Route, Error> {
 }
 
 fn no_chat_error(p: &ProviderInfo) -> Error {
-    let chat: Vec<&str> = PROVIDERS
+    let chat = PROVIDERS
         .iter()
         .filter(|q| q.chat_route.is_some())
-        .map(|q| q.name)
-        .collect();
+        .map(|q| q.name);
     Error::input(format!(
         "provider \"{}\" serves no chat models through the router (it serves images, video or speech): use \"auto\" or one of {}",
         p.name,
-        chat.join(", ")
+        crate::error::join(chat, ", ")
     ))
 }
 
@@ -984,6 +983,27 @@ fn route_direct(req: &RouteRequest<'_>, key: &str) -> Result<Route, Error> {
 // module is `#[cfg(test)]`, so none of it is compiled into the shipped wasm.
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_provider_with_no_chat_route_names_every_one_with_a_chat_route() {
+        let Some(p) = PROVIDERS.iter().find(|p| p.chat_route.is_none()) else {
+            panic!("every provider has a chat route")
+        };
+        let chat: Vec<&str> = PROVIDERS
+            .iter()
+            .filter(|q| q.chat_route.is_some())
+            .map(|q| q.name)
+            .collect();
+        assert!(chat.len() > 1);
+        assert_eq!(
+            no_chat_error(p).message,
+            format!(
+                "provider \"{}\" serves no chat models through the router (it serves images, video or speech): use \"auto\" or one of {}",
+                p.name,
+                chat.join(", ")
+            )
+        );
+    }
 
     #[test]
     fn the_model_list_sits_next_to_chat_completions() {
