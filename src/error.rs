@@ -262,6 +262,19 @@ pub(crate) fn concat(parts: &[&str]) -> String {
     out
 }
 
+/// `parts` with `sep` between them: `[&str]::join` without `join`'s generic code, which
+/// the wasm would compile for this alone.
+pub(crate) fn join<'a>(parts: impl IntoIterator<Item = &'a str>, sep: &str) -> String {
+    let mut out = String::new();
+    for (i, p) in parts.into_iter().enumerate() {
+        if i > 0 {
+            out.push_str(sep);
+        }
+        out.push_str(p);
+    }
+    out
+}
+
 /// `s` cut to at most `max` bytes on a char boundary.
 pub fn cut(s: &str, max: usize) -> &str {
     if s.len() <= max {
@@ -412,6 +425,15 @@ fn reason_phrase(status: u16) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn join_puts_the_separator_between_parts_only() {
+        assert_eq!(join([], ", "), "");
+        assert_eq!(join(["a"], ", "), "a");
+        assert_eq!(join(["a", "", "c"], ", "), "a, , c");
+        let parts = ["together", "groq", "novita"];
+        assert_eq!(join(parts, ", "), parts.join(", "));
+    }
 
     #[test]
     fn message_from_error_string() {

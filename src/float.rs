@@ -241,6 +241,101 @@ fn divide(mut a: Vec<u32>, b: &[u32]) -> (u128, bool) {
     (q, a.iter().any(|&l| l != 0))
 }
 
+/// `x` as `format!("{x}")` prints it (`1`, `0.5`, `100000000000000000000`, `-0`,
+/// `NaN`, `inf`), without `core`'s float formatting (Grisu and Dragon4, ~17 KB of wasm).
+/// Both print the shortest digits that read back as `x`, the nearest such when two are
+/// as short; `serde_json`'s writer (in the wasm anyway) gives them in exponent form. The
+/// one difference, a tie (`x` exactly halfway between the two), `core` settles upwards.
+pub(crate) fn display(x: f64) -> String {
+    if x.is_nan() {
+        return "NaN".to_owned();
+    }
+    if x.is_infinite() {
+        return if x < 0.0 { "-inf" } else { "inf" }.to_owned();
+    }
+    // Finite: `[-]digits[.digits][e[+-]digits]`.
+    let json = serde_json::to_string(&x).unwrap_or_default();
+    let (negative, rest) = match json.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, json.as_str()),
+    };
+    let (mantissa, exp) = match rest.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.trim_start_matches('+').parse::<i64>().unwrap_or(0)),
+        None => (rest, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all = format!("{int}{frac}");
+    // The value is 0.digits × 10^point.
+    let mut point = int.len() as i64 + exp;
+    let lead = all.len() - all.trim_start_matches('0').len();
+    point -= lead as i64;
+    let mut digits = all.trim_matches('0').to_owned();
+    if !digits.is_empty() && is_midpoint(x.abs(), &digits, point) {
+        let (up, carried) = increment(&digits);
+        if parse(&format!("0.{up}e{}", point + i64::from(carried))) == Some(x.abs()) {
+            digits = up.trim_end_matches('0').to_owned();
+            point += i64::from(carried);
+        }
+    }
+    let mut out = String::from(if negative { "-" } else { "" });
+    if digits.is_empty() {
+        out.push('0');
+    } else if point <= 0 {
+        out.push_str("0.");
+        out.push_str(&"0".repeat((-point) as usize));
+        out.push_str(&digits);
+    } else if point as usize >= digits.len() {
+        out.push_str(&digits);
+        out.push_str(&"0".repeat(point as usize - digits.len()));
+    } else {
+        let (a, b) = digits.split_at(point as usize);
+        out.push_str(a);
+        out.push('.');
+        out.push_str(b);
+    }
+    out
+}
+
+/// Whether `x` (finite, positive) is exactly 0.`digits`5 × 10^`point`.
+fn is_midpoint(x: f64, digits: &str, point: i64) -> bool {
+    let bits = x.to_bits();
+    let (m, q) = match ((bits >> 52) & 0x7ff) as i64 {
+        0 => (bits & ((1 << 52) - 1), -1074),
+        e => (bits & ((1 << 52) - 1) | 1 << 52, e - 1075),
+    };
+    let mut left = vec![0u32];
+    for d in digits.bytes().chain([b'5']) {
+        mul_add(&mut left, 10, u32::from(d - b'0'));
+    }
+    let mut right = vec![m as u32, (m >> 32) as u32];
+    // left × 10^p against right × 2^q, p = point - (digits + 1).
+    let p = point - digits.len() as i64 - 1;
+    for _ in 0..p.unsigned_abs() {
+        mul_add(if p > 0 { &mut left } else { &mut right }, 10, 0);
+    }
+    if q > 0 {
+        right = shl(&right, q as u64);
+    } else {
+        left = shl(&left, q.unsigned_abs());
+    }
+    compare(&left, &right) == Ordering::Equal
+}
+
+/// `digits` (decimal) plus one in the last place, and whether it carried into a new digit.
+fn increment(digits: &str) -> (String, bool) {
+    let mut b = digits.as_bytes().to_vec();
+    for d in b.iter_mut().rev() {
+        if *d == b'9' {
+            *d = b'0';
+        } else {
+            *d += 1;
+            return (String::from_utf8(b).unwrap_or_default(), false);
+        }
+    }
+    b.insert(0, b'1');
+    (String::from_utf8(b).unwrap_or_default(), true)
+}
+
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
@@ -352,8 +447,60 @@ mod tests {
         same(&format!("{}.5e-70000", "1".repeat(70_000)));
     }
 
+    #[test]
+    fn display_prints_as_core_does() {
+        let mut cases = vec![
+            0.0,
+            -0.0,
+            1.0,
+            0.5,
+            0.1,
+            1e15,
+            1e16,
+            1e20,
+            1e21,
+            1.5e-7,
+            123456789.0,
+            u64::MAX as f64,
+            (1u64 << 53) as f64,
+            f64::MIN_POSITIVE,
+            5e-324,
+            f64::MAX,
+            f64::MIN,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            // Ties: exactly halfway between two shortest forms (`core` rounds up);
+            // the first is -893077468765728.25.
+            f64::from_bits(14053871857518702850),
+            0.125,
+            2.5,
+            1e23,
+        ];
+        for e in -30..30 {
+            cases.push(10f64.powi(e));
+            cases.push(2f64.powi(e * 3));
+            cases.push(-1.25 * 10f64.powi(e));
+        }
+        for x in cases {
+            assert_eq!(display(x), format!("{x}"), "{x:e}");
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        #[test]
+        fn display_prints_any_bits_as_core_does(bits in any::<u64>()) {
+            let x = f64::from_bits(bits);
+            prop_assert_eq!(display(x), format!("{x}"));
+        }
+
+        #[test]
+        fn display_prints_any_u64_cap_as_core_does(n in any::<u64>()) {
+            let x = n as f64;
+            prop_assert_eq!(display(x), format!("{x}"));
+        }
 
         #[test]
         fn every_f64_reads_back(bits in any::<u64>()) {

@@ -211,7 +211,7 @@ impl Mapping {
                 } else {
                     format!(
                         "provider \"{provider}\" does not serve {model}; it is served by {}: name one of those, or pass an HF token (hf_…) and let the router choose",
-                        serving.join(", ")
+                        crate::error::join(serving.iter().copied(), ", ")
                     )
                 }))
             }

@@ -47,8 +47,6 @@
 //! detector waits until the recent rate is back to `rearm_factor` × baseline or below
 //! (checked before each new record is added) before it can fire again.
 
-use std::collections::VecDeque;
-
 use crate::vecmap::VecMap;
 
 use crate::difficulty::Chosen;
@@ -488,6 +486,16 @@ pub enum BudgetMetric {
     Tokens,
 }
 
+impl BudgetMetric {
+    /// The name JS sees: `"usd"` or `"tokens"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            BudgetMetric::Usd => "usd",
+            BudgetMetric::Tokens => "tokens",
+        }
+    }
+}
+
 /// Where a budget stands.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BudgetStatus {
@@ -747,6 +755,16 @@ pub enum SpikeMetric {
     Tokens,
 }
 
+impl SpikeMetric {
+    /// The name JS sees: `"usd"` or `"tokens"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SpikeMetric::Usd => "usd",
+            SpikeMetric::Tokens => "tokens",
+        }
+    }
+}
+
 /// Recent spending is out of line with the baseline (raised once per episode).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpikeAlert {
@@ -999,7 +1017,10 @@ pub struct Meter {
     total: Totals,
     by_model: VecMap<String, Totals>,
     by_provider: VecMap<String, Totals>,
-    records: VecDeque<RequestRecord>,
+    /// The kept records, oldest at `first`: a ring once `max_records` are kept. A `Vec`,
+    /// not a `VecDeque`, whose code the wasm would otherwise compile for this alone.
+    records: Vec<RequestRecord>,
+    first: usize,
     budget: Option<BudgetState>,
     spike: Option<SpikeState>,
     seq: u64,
@@ -1020,7 +1041,8 @@ impl Meter {
             total: Totals::default(),
             by_model: VecMap::new(),
             by_provider: VecMap::new(),
-            records: VecDeque::new(),
+            records: Vec::new(),
+            first: 0,
             budget: options.budget.map(BudgetState::new),
             spike: options.spike.map(SpikeState::new),
             seq: 0,
@@ -1113,23 +1135,27 @@ impl Meter {
             }
         }
 
-        if self.options.max_records > 0 {
-            while self.records.len() >= self.options.max_records {
-                self.records.pop_front();
-            }
-            self.records.push_back(record);
+        let max = self.options.max_records;
+        if self.records.len() < max {
+            self.records.push(record);
+        } else if max > 0 {
+            // Full: the new record takes the oldest one's place.
+            self.records[self.first] = record;
+            self.first = (self.first + 1) % max;
         }
         alerts
     }
 
     /// The kept records, oldest first.
     pub fn records(&self) -> impl Iterator<Item = &RequestRecord> {
-        self.records.iter()
+        let (newer, older) = self.records.split_at(self.first);
+        older.iter().chain(newer)
     }
 
     /// The most recent record.
     pub fn last_record(&self) -> Option<&RequestRecord> {
-        self.records.back()
+        let n = self.records.len();
+        self.records.get((self.first + n).checked_sub(1)? % n)
     }
 
     /// Totals, budget state and spike state at `now_ms`.
@@ -1153,6 +1179,7 @@ impl Meter {
         self.by_model.clear();
         self.by_provider.clear();
         self.records.clear();
+        self.first = 0;
         if let Some(b) = self.budget.as_mut() {
             *b = BudgetState::new(b.budget);
         }
@@ -1183,6 +1210,18 @@ mod tests {
         );
     }
     use super::*;
+
+    #[test]
+    fn metric_names_are_the_lowercased_variant_names_js_has_always_seen() {
+        for (m, name) in [(BudgetMetric::Usd, "usd"), (BudgetMetric::Tokens, "tokens")] {
+            assert_eq!(m.name(), name);
+            assert_eq!(format!("{m:?}").to_lowercase(), name);
+        }
+        for (m, name) in [(SpikeMetric::Usd, "usd"), (SpikeMetric::Tokens, "tokens")] {
+            assert_eq!(m.name(), name);
+            assert_eq!(format!("{m:?}").to_lowercase(), name);
+        }
+    }
 
     #[test]
     fn tenths_rounds_without_float_formatting() {

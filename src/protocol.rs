@@ -214,7 +214,8 @@ pub fn answer_facts(protocol: Protocol, text: &str, prompt_estimate: Option<u64>
 /// client's token rate limit. TGI's `inputs` count as the prompt and
 /// `parameters.max_new_tokens` (else 256) as the answer.
 pub fn request_estimates(protocol: Protocol, body: &str) -> (u64, u64) {
-    let value: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    // `json::parse`, not `from_str`: one JSON reader in the wasm (see `crate::json`).
+    let value: serde_json::Value = crate::json::parse(body).unwrap_or_default();
     match protocol {
         Protocol::Chat => (
             crate::usage::estimate_prompt_tokens(&value),

@@ -58,10 +58,11 @@ pub fn chat_url(base_url: Option<&str>, endpoint_url: Option<&str>) -> Result<St
 pub fn models_url(base_url: Option<&str>, endpoint_url: Option<&str>) -> Result<String, Error> {
     let chat = chat_url(base_url, endpoint_url)?;
     let (path, query) = split_url(&chat, "baseUrl")?;
-    let root = path
-        .strip_suffix("/chat/completions")
-        .unwrap_or(path)
-        .trim_end_matches("/v1");
+    let mut root = path.strip_suffix("/chat/completions").unwrap_or(path);
+    // `trim_end_matches("/v1")`, without the reverse substring searcher it compiles.
+    while let Some(r) = root.strip_suffix("/v1") {
+        root = r;
+    }
     Ok(format!("{root}/v1/models{query}"))
 }
 
@@ -910,15 +911,14 @@ fn route_via_router(req: &RouteRequest<'_>) -> Result<Route, Error> {
 }
 
 fn no_chat_error(p: &ProviderInfo) -> Error {
-    let chat: Vec<&str> = PROVIDERS
+    let chat = PROVIDERS
         .iter()
         .filter(|q| q.chat_route.is_some())
-        .map(|q| q.name)
-        .collect();
+        .map(|q| q.name);
     Error::input(format!(
         "provider \"{}\" serves no chat models through the router (it serves images, video or speech): use \"auto\" or one of {}",
         p.name,
-        chat.join(", ")
+        crate::error::join(chat, ", ")
     ))
 }
 
@@ -985,6 +985,27 @@ fn route_direct(req: &RouteRequest<'_>, key: &str) -> Result<Route, Error> {
 mod tests {
 
     #[test]
+    fn a_provider_with_no_chat_route_names_every_one_with_a_chat_route() {
+        let Some(p) = PROVIDERS.iter().find(|p| p.chat_route.is_none()) else {
+            panic!("every provider has a chat route")
+        };
+        let chat: Vec<&str> = PROVIDERS
+            .iter()
+            .filter(|q| q.chat_route.is_some())
+            .map(|q| q.name)
+            .collect();
+        assert!(chat.len() > 1);
+        assert_eq!(
+            no_chat_error(p).message,
+            format!(
+                "provider \"{}\" serves no chat models through the router (it serves images, video or speech): use \"auto\" or one of {}",
+                p.name,
+                chat.join(", ")
+            )
+        );
+    }
+
+    #[test]
     fn the_model_list_sits_next_to_chat_completions() {
         assert_eq!(
             models_url(None, None).unwrap(),
@@ -1005,6 +1026,11 @@ mod tests {
             );
         }
         assert!(models_url(None, Some("ftp://h")).is_err());
+        // Every trailing `/v1` goes, as `trim_end_matches` takes them.
+        assert_eq!(
+            models_url(None, Some("http://h:1/x/v1/v1")).unwrap(),
+            "http://h:1/x/v1/models"
+        );
     }
     use super::*;
 

@@ -36,8 +36,6 @@
 //! Calls for other upstreams are not held up by a paused one. The call that got the 429
 //! keeps its permit; its own retry sleeps as [`crate::retry`] decides.
 
-use std::collections::VecDeque;
-
 use crate::error::{cut, Error, ErrorKind};
 use crate::retry::{wait_text, ResponseHints};
 
@@ -191,6 +189,32 @@ struct Waiter {
     upstream: String,
 }
 
+/// `n / d` rounded up, at most `u64::MAX` (`u64::try_from(n.div_ceil(d))` saturated),
+/// for `d > 0`. By shifts and subtractions: a `u128` division would compile
+/// `compiler_builtins`' 128-bit divide (~1 KB of wasm) for this one call.
+fn ceil_div(n: u128, d: u64) -> u64 {
+    let d = u128::from(d);
+    if n >> 64 >= d {
+        // The quotient is at least 2^64.
+        return u64::MAX;
+    }
+    let mut r = n >> 64;
+    let mut q = 0u64;
+    for bit in (0..64).rev() {
+        r = r << 1 | (n >> bit) & 1;
+        q <<= 1;
+        if r >= d {
+            r -= d;
+            q |= 1;
+        }
+    }
+    if r > 0 {
+        q.saturating_add(1)
+    } else {
+        q
+    }
+}
+
 /// A token bucket kept as the time it is full again, in ticks of `1 / rate` ms.
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
@@ -234,8 +258,8 @@ impl Bucket {
             .full_at
             .saturating_add(self.check_cost(units))
             .saturating_sub(self.capacity());
-        let at = need.div_ceil(self.rate);
-        u64::try_from(at).unwrap_or(u64::MAX).max(now_ms)
+        // `rate` came from a `u64`.
+        ceil_div(need, self.rate as u64).max(now_ms)
     }
 
     fn take(&mut self, units: u64, now_ms: u64) {
@@ -285,7 +309,9 @@ pub struct Limiter {
     requests: Option<Bucket>,
     tokens: Option<Bucket>,
     in_flight: u32,
-    queue: VecDeque<Waiter>,
+    /// A `Vec`, not a `VecDeque`: it is short (`max_queue`), and the ring buffer's code
+    /// would be compiled into the wasm for it alone.
+    queue: Vec<Waiter>,
     /// Upstream → end of its pause.
     pauses: Vec<(String, u64)>,
     next_ticket: u64,
@@ -301,7 +327,7 @@ impl Limiter {
             requests: options.requests_per_minute.map(|r| Bucket::new(r.into())),
             tokens: options.tokens_per_minute.map(Bucket::new),
             in_flight: 0,
-            queue: VecDeque::new(),
+            queue: Vec::new(),
             pauses: Vec::new(),
             next_ticket: 0,
             latest_ms: 0,
@@ -334,7 +360,7 @@ impl Limiter {
         }
         self.next_ticket += 1;
         let ticket = Ticket(self.next_ticket);
-        self.queue.push_back(Waiter {
+        self.queue.push(Waiter {
             ticket,
             tokens: est_tokens,
             upstream: upstream.to_owned(),
@@ -362,10 +388,9 @@ impl Limiter {
                 continue;
             }
             if self.fits(tokens, now) {
-                if let Some(w) = self.queue.remove(i) {
-                    let permit = self.admit(w.tokens, &w.upstream, now);
-                    out.admitted.push((w.ticket, permit));
-                }
+                let w = self.queue.remove(i);
+                let permit = self.admit(w.tokens, &w.upstream, now);
+                out.admitted.push((w.ticket, permit));
                 continue;
             }
             if let Some(at) = self.bucket_ready_ms(tokens, now) {
@@ -624,5 +649,56 @@ mod tests {
             e.message,
             "`rateLimit.requestsPerMinute` must be at least 1"
         );
+    }
+}
+
+/// [`ceil_div`] against `u128::div_ceil`, saturated to `u64`.
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod ceil_div_parity {
+    use super::ceil_div;
+    use proptest::prelude::*;
+
+    fn theirs(n: u128, d: u64) -> u64 {
+        u64::try_from(n.div_ceil(u128::from(d))).unwrap_or(u64::MAX)
+    }
+
+    #[test]
+    fn edges() {
+        for n in [
+            0,
+            1,
+            59_999,
+            60_000,
+            u128::from(u64::MAX),
+            u128::from(u64::MAX) + 1,
+            u128::MAX,
+            u128::MAX - 1,
+            (u128::from(u64::MAX) << 64) - 1,
+        ] {
+            for d in [
+                1,
+                2,
+                3,
+                7,
+                60_000,
+                u64::from(u32::MAX),
+                u64::MAX - 1,
+                u64::MAX,
+            ] {
+                assert_eq!(ceil_div(n, d), theirs(n, d), "{n} / {d}");
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn matches_div_ceil(n in any::<u128>(), small in any::<u64>(), d in 1..=u64::MAX, shift in 0u32..128) {
+            prop_assert_eq!(ceil_div(n, d), theirs(n, d));
+            let m = n >> shift;
+            prop_assert_eq!(ceil_div(m, d), theirs(m, d));
+            let s = u128::from(small) * u128::from(d);
+            prop_assert_eq!(ceil_div(s, d), theirs(s, d));
+            prop_assert_eq!(ceil_div(s + 1, d), theirs(s + 1, d));
+        }
     }
 }

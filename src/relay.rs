@@ -48,49 +48,67 @@ pub fn encode_error(e: &Error) -> String {
 /// calls keep their index), then one with its finish reason; then the usage, if any,
 /// on a chunk with no choices; then `[DONE]`. `None` if the text is not a completion.
 pub fn completion_as_stream(completion: &str) -> Option<String> {
-    use serde_json::{json, Value};
-    let c: Value = serde_json::from_str(completion).ok()?;
+    // No `json!`, `from_str` or `Value::to_string` here: each compiles a second copy of
+    // something the crate already has (see `crate::json`).
+    use crate::json::{object, parse, to_text};
+    use serde_json::{Map, Value};
+    let c: Value = parse(completion).ok()?;
     let choices = c.get("choices")?.as_array()?;
+    let field = |k: &str| c.get(k).cloned().unwrap_or(Value::Null);
     let head = |choices: Value| {
-        let mut chunk = json!({
-            "id": c.get("id").cloned().unwrap_or(Value::Null),
-            "object": "chat.completion.chunk",
-            "created": c.get("created").cloned().unwrap_or(Value::Null),
-            "model": c.get("model").cloned().unwrap_or(Value::Null),
-            "choices": choices,
-        });
+        let mut chunk = object(vec![
+            ("id", field("id")),
+            ("object", "chat.completion.chunk".into()),
+            ("created", field("created")),
+            ("model", field("model")),
+            ("choices", choices),
+        ]);
         if let Some(fp) = c.get("system_fingerprint") {
             chunk["system_fingerprint"] = fp.clone();
         }
         chunk
     };
+    let choice_delta = |index: Value, delta: Value, reason: Value| {
+        Value::Array(vec![object(vec![
+            ("index", index),
+            ("delta", delta),
+            ("logprobs", Value::Null),
+            ("finish_reason", reason),
+        ])])
+    };
     let mut out = String::new();
     for (i, choice) in choices.iter().enumerate() {
-        let index = choice.get("index").cloned().unwrap_or_else(|| json!(i));
-        let mut delta = choice.get("message").cloned().unwrap_or_else(|| json!({}));
+        let index = choice
+            .get("index")
+            .cloned()
+            .unwrap_or_else(|| Value::from(i));
+        let mut delta = choice
+            .get("message")
+            .cloned()
+            .unwrap_or_else(|| Value::Object(Map::new()));
         if let Some(calls) = delta.get_mut("tool_calls").and_then(Value::as_array_mut) {
             for (k, call) in calls.iter_mut().enumerate() {
                 if call.get("index").is_none() {
-                    call["index"] = json!(k);
+                    call["index"] = Value::from(k);
                 }
             }
         }
-        let chunk = head(
-            json!([{"index": index, "delta": delta, "logprobs": null, "finish_reason": null}]),
-        );
-        encode_data(&chunk.to_string(), &mut out);
+        let chunk = head(choice_delta(index, delta, Value::Null));
+        encode_data(&to_text(&chunk), &mut out);
     }
     for (i, choice) in choices.iter().enumerate() {
-        let index = choice.get("index").cloned().unwrap_or_else(|| json!(i));
+        let index = choice
+            .get("index")
+            .cloned()
+            .unwrap_or_else(|| Value::from(i));
         let reason = choice.get("finish_reason").cloned().unwrap_or(Value::Null);
-        let chunk =
-            head(json!([{"index": index, "delta": {}, "logprobs": null, "finish_reason": reason}]));
-        encode_data(&chunk.to_string(), &mut out);
+        let chunk = head(choice_delta(index, Value::Object(Map::new()), reason));
+        encode_data(&to_text(&chunk), &mut out);
     }
     if let Some(usage) = c.get("usage").filter(|u| u.is_object()) {
-        let mut chunk = head(json!([]));
+        let mut chunk = head(Value::Array(Vec::new()));
         chunk["usage"] = usage.clone();
-        encode_data(&chunk.to_string(), &mut out);
+        encode_data(&to_text(&chunk), &mut out);
     }
     out.push_str(DONE);
     Some(out)
@@ -131,6 +149,73 @@ mod tests {
     }
     use super::*;
     use crate::sse::{Decoder, Item};
+
+    /// The replay as it was written with `json!` and `Value::to_string`: the oracle for
+    /// the one that compiles less.
+    fn old_completion_as_stream(completion: &str) -> Option<String> {
+        use serde_json::{json, Value};
+        let c: Value = serde_json::from_str(completion).ok()?;
+        let choices = c.get("choices")?.as_array()?;
+        let head = |choices: Value| {
+            let mut chunk = json!({
+                "id": c.get("id").cloned().unwrap_or(Value::Null),
+                "object": "chat.completion.chunk",
+                "created": c.get("created").cloned().unwrap_or(Value::Null),
+                "model": c.get("model").cloned().unwrap_or(Value::Null),
+                "choices": choices,
+            });
+            if let Some(fp) = c.get("system_fingerprint") {
+                chunk["system_fingerprint"] = fp.clone();
+            }
+            chunk
+        };
+        let mut out = String::new();
+        for (i, choice) in choices.iter().enumerate() {
+            let index = choice.get("index").cloned().unwrap_or_else(|| json!(i));
+            let mut delta = choice.get("message").cloned().unwrap_or_else(|| json!({}));
+            if let Some(calls) = delta.get_mut("tool_calls").and_then(Value::as_array_mut) {
+                for (k, call) in calls.iter_mut().enumerate() {
+                    if call.get("index").is_none() {
+                        call["index"] = json!(k);
+                    }
+                }
+            }
+            let chunk = head(
+                json!([{"index": index, "delta": delta, "logprobs": null, "finish_reason": null}]),
+            );
+            encode_data(&chunk.to_string(), &mut out);
+        }
+        for (i, choice) in choices.iter().enumerate() {
+            let index = choice.get("index").cloned().unwrap_or_else(|| json!(i));
+            let reason = choice.get("finish_reason").cloned().unwrap_or(Value::Null);
+            let chunk = head(
+                json!([{"index": index, "delta": {}, "logprobs": null, "finish_reason": reason}]),
+            );
+            encode_data(&chunk.to_string(), &mut out);
+        }
+        if let Some(usage) = c.get("usage").filter(|u| u.is_object()) {
+            let mut chunk = head(json!([]));
+            chunk["usage"] = usage.clone();
+            encode_data(&chunk.to_string(), &mut out);
+        }
+        out.push_str(DONE);
+        Some(out)
+    }
+
+    #[test]
+    fn the_replay_is_byte_for_byte_what_it_was() {
+        for c in [
+            r#"{"id":"c1","object":"chat.completion","created":5,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"Hello there","tool_calls":[{"id":"t1","type":"function","function":{"name":"f","arguments":"{\"a\":1}"}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}"#,
+            r#"{"choices":[{"message":{"content":"a\nb \u00e9","tool_calls":[{"index":4},{"id":"x"},null]}},{"index":7,"finish_reason":"stop","extra":1.50}],"system_fingerprint":"fp","created":1.5e9,"usage":{"z":1,"a":[1,2.0]}}"#,
+            r#"{"id":null,"choices":[],"usage":5}"#,
+            r#"{"choices":[{}],"model":{"nested":{"b":1,"a":2}}}"#,
+            r#"{"choices":{}}"#,
+            r#"[1]"#,
+            "not json",
+        ] {
+            assert_eq!(completion_as_stream(c), old_completion_as_stream(c), "{c}");
+        }
+    }
 
     fn decode(s: &str) -> Vec<Item> {
         let mut d = Decoder::new();

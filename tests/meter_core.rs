@@ -177,6 +177,51 @@ fn the_record_ring_is_bounded() {
         10,
         "totals still count every call"
     );
+    assert_eq!(m.last_record().map(|r| r.seq), Some(10));
+    // Wrapped part-way round: oldest first still, the newest last.
+    let _ = m.record(spent(0.0, 10), 10);
+    let seqs: Vec<u64> = m.records().map(|r| r.seq).collect();
+    assert_eq!(seqs, [9, 10, 11]);
+    assert_eq!(m.last_record().map(|r| r.seq), Some(11));
+    m.reset();
+    assert_eq!(m.records().count(), 0);
+    assert!(m.last_record().is_none());
+    let _ = m.record(spent(0.0, 11), 11);
+    assert_eq!(m.records().count(), 1);
+}
+
+#[test]
+fn the_ring_keeps_the_latest_records_oldest_first() {
+    for max in 0..6usize {
+        for n in 0..20u64 {
+            let mut m = meter(MeterOptions {
+                max_records: max,
+                ..MeterOptions::default()
+            });
+            for i in 0..n {
+                let _ = m.record(spent(0.0, i), i);
+            }
+            let kept = (n as usize).min(max) as u64;
+            let want: Vec<u64> = (n - kept + 1..=n).collect();
+            let seqs: Vec<u64> = m.records().map(|r| r.seq).collect();
+            assert_eq!(seqs, want, "max {max}, {n} records");
+            assert_eq!(m.last_record().map(|r| r.seq), want.last().copied());
+        }
+    }
+}
+
+#[test]
+fn no_records_are_kept_when_max_records_is_zero() {
+    let mut m = meter(MeterOptions {
+        max_records: 0,
+        ..MeterOptions::default()
+    });
+    for i in 0..3 {
+        let _ = m.record(spent(0.0, i), i);
+    }
+    assert_eq!(m.records().count(), 0);
+    assert!(m.last_record().is_none());
+    assert_eq!(m.snapshot(3).total.requests, 3);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -410,11 +410,14 @@ fn model_refusal(requested: &str, list: &[String]) -> String {
     if list.is_empty() {
         return "this proxy allows no models yet: its operator must set `allowedModels`".to_owned();
     }
-    let shown: Vec<&str> = list
-        .iter()
-        .take(MAX_LISTED_MODELS)
-        .map(String::as_str)
-        .collect();
+    // Pushed, not `join`ed: the proxy's only `join` would compile the join code for it.
+    let mut shown = String::new();
+    for (i, m) in list.iter().take(MAX_LISTED_MODELS).enumerate() {
+        if i > 0 {
+            shown.push_str(", ");
+        }
+        shown.push_str(m);
+    }
     let more = if list.len() > MAX_LISTED_MODELS {
         ", ..."
     } else {
@@ -423,7 +426,7 @@ fn model_refusal(requested: &str, list: &[String]) -> String {
     format!(
         "model {:?} is not allowed by this proxy; allowed: {}{more}",
         cut(requested, 100),
-        shown.join(", ")
+        shown
     )
 }
 
@@ -535,6 +538,15 @@ mod tests {
         assert_eq!(
             resolve_model("org/m", &o).map_err(|(r, _)| r),
             Err(Reason::ProviderNotAllowed)
+        );
+    }
+
+    #[test]
+    fn refusal_names_the_allowed_models_comma_separated() {
+        let list = vec!["org/a".to_owned(), "org/b:together".to_owned()];
+        assert_eq!(
+            model_refusal("org/c", &list),
+            "model \"org/c\" is not allowed by this proxy; allowed: org/a, org/b:together"
         );
     }
 

@@ -19,6 +19,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::wire::{pairs, Fields, W};
 use super::{refuse, ProxyOptions, Reason, Respond};
 use crate::error::cut;
 use crate::types::Usage;
@@ -42,6 +43,14 @@ pub struct Caps {
 }
 
 impl Caps {
+    pub(super) fn from_wire(w: W) -> Caps {
+        let mut f = Fields::of(w);
+        Caps {
+            tokens_per_day: f.opt_u64(),
+            usd_per_day: f.opt_f64(),
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.tokens_per_day.is_none() && self.usd_per_day.is_none()
     }
@@ -73,6 +82,22 @@ impl Default for BudgetOptions {
 }
 
 impl BudgetOptions {
+    pub(super) fn from_wire(w: W) -> BudgetOptions {
+        let d = BudgetOptions::default();
+        let mut f = Fields::of(w);
+        let mut caps = || match f.next() {
+            W::None => Caps::default(),
+            w => Caps::from_wire(w),
+        };
+        let (proxy, per_client) = (caps(), caps());
+        BudgetOptions {
+            proxy,
+            per_client,
+            window_ms: f.u64(d.window_ms),
+            max_clients: f.usize(d.max_clients),
+        }
+    }
+
     /// Whether any cap is set.
     pub fn is_active(&self) -> bool {
         !self.proxy.is_empty() || !self.per_client.is_empty()
@@ -121,6 +146,18 @@ pub struct Charge {
     pub usd: f64,
 }
 
+impl Charge {
+    pub(super) fn from_wire(w: W) -> Charge {
+        let mut f = Fields::of(w);
+        Charge {
+            prompt_tokens: f.u64(0),
+            completion_tokens: f.u64(0),
+            tokens: f.u64(0),
+            usd: f.f64(0.0),
+        }
+    }
+}
+
 /// The charge of a call for `model` that reported `usage` (none: the call still counts
 /// as a request, at 0 tokens), priced with `prices` (a model with no price costs $0; with
 /// a USD budget the shell refuses such models before forwarding, see [`BudgetLedger`]).
@@ -166,6 +203,18 @@ pub struct Spend {
 }
 
 impl Spend {
+    pub(super) fn from_wire(w: W) -> Spend {
+        let mut f = Fields::of(w);
+        Spend {
+            window_start_ms: f.u64(0),
+            requests: f.u64(0),
+            prompt_tokens: f.u64(0),
+            completion_tokens: f.u64(0),
+            tokens: f.u64(0),
+            usd: f.f64(0.0),
+        }
+    }
+
     /// This spend as of the window starting at `start`: itself, or nothing if it is
     /// from an earlier window.
     fn in_window(&self, start: u64) -> Spend {
@@ -237,7 +286,39 @@ pub struct BudgetLedger {
     latest_ms: u64,
 }
 
+impl Exhausted {
+    pub(super) fn from_wire(w: W) -> Exhausted {
+        let mut f = Fields::of(w);
+        Exhausted {
+            scope: if f.u64(0) == 0 {
+                Scope::Proxy
+            } else {
+                Scope::Client
+            },
+            kind: if f.u64(0) == 0 {
+                CapKind::Tokens
+            } else {
+                CapKind::Usd
+            },
+            cap: f.f64(0.0),
+            spent: f.f64(0.0),
+            resets_at_ms: f.u64(0),
+            window_ms: f.u64(0),
+            resets_in_ms: f.u64(0),
+        }
+    }
+}
+
 impl BudgetLedger {
+    pub(super) fn from_wire(w: W) -> BudgetLedger {
+        let mut f = Fields::of(w);
+        BudgetLedger {
+            total: Spend::from_wire(f.next()),
+            clients: pairs(f.next(), Spend::from_wire),
+            latest_ms: f.u64(0),
+        }
+    }
+
     pub fn new() -> Self {
         BudgetLedger::default()
     }
@@ -421,7 +502,8 @@ pub fn budget_refusal(e: &Exhausted, origin: Option<&str>, opts: &ProxyOptions) 
         format!("{} s", e.window_ms.div_ceil(1000))
     };
     let cap = match e.kind {
-        CapKind::Tokens => format!("{} tokens", e.cap),
+        // Not `format!("{}", e.cap)`: see `float::display`.
+        CapKind::Tokens => crate::float::display(e.cap) + " tokens",
         CapKind::Usd => crate::usage::usd_text(e.cap),
     };
     let secs = e.resets_in_ms.div_ceil(1000).max(1);

@@ -13,6 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::wire::{pairs, Fields, W};
 use super::RateLimit;
 use crate::error::cut;
 
@@ -55,6 +56,22 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
+    pub(super) fn from_wire(w: W) -> RateLimiter {
+        let mut f = Fields::of(w);
+        RateLimiter {
+            buckets: pairs(f.next(), |b| {
+                let mut b = Fields::of(b);
+                Bucket {
+                    full_at: b.u128(0),
+                    last_used: b.u64(0),
+                }
+            }),
+            per_minute: f.u32(0),
+            latest_ms: f.u64(0),
+            uses: f.u64(0),
+        }
+    }
+
     pub fn new() -> Self {
         RateLimiter::default()
     }

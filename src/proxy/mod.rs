@@ -51,6 +51,7 @@ mod options;
 mod relay;
 mod respond;
 pub mod session;
+pub mod wire;
 
 pub use body::{check_chat_body, resolve_model, Forward};
 pub use budget::{

@@ -11,7 +11,6 @@
 //! wake time or the caller's signal, never longer than `maxWaitMs`).
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use js_sys::{Array, Function, Object, Promise, Reflect};
@@ -30,6 +29,7 @@ use crate::options as keys;
 use crate::ratelimit::{Acquire, Limiter, Permit, RateLimitOptions, Ticket};
 use crate::retry::ResponseHints;
 use crate::usage::{PriceTable, TokenUsage};
+use crate::vecmap::VecMap;
 use crate::web::error::set;
 use crate::web::options::{function, get, known, number, object, string, type_name};
 use crate::web::sys;
@@ -68,9 +68,9 @@ pub(crate) struct Metering {
     pub cache: Option<Cache>,
     limiter: Option<RefCell<Limiter>>,
     /// Queued calls' resolvers by ticket, and the one wake-up timer.
-    waiters: RefCell<HashMap<Ticket, Function>>,
+    waiters: RefCell<VecMap<Ticket, Function>>,
     /// Permits granted to queued calls, until they pick them up.
-    permits: RefCell<HashMap<Ticket, Permit>>,
+    permits: RefCell<VecMap<Ticket, Permit>>,
     timer: RefCell<Option<JsValue>>,
     on_timer: RefCell<Option<Closure<dyn FnMut()>>>,
     pub router: Option<Router>,
@@ -222,8 +222,8 @@ impl Metering {
             meter: RefCell::new(meter),
             cache,
             limiter,
-            waiters: RefCell::new(HashMap::new()),
-            permits: RefCell::new(HashMap::new()),
+            waiters: RefCell::new(VecMap::new()),
+            permits: RefCell::new(VecMap::new()),
             timer: RefCell::new(None),
             on_timer: RefCell::new(None),
             router,
@@ -615,11 +615,7 @@ impl CallRecord {
                 Alert::Spike(s) => {
                     if let Some(f) = &self.m.on_spike {
                         let o = Object::new();
-                        set(
-                            &o,
-                            "metric",
-                            &format!("{:?}", s.metric).to_lowercase().into(),
-                        );
+                        set(&o, "metric", &s.metric.name().into());
                         set(&o, "recent", &s.recent.into());
                         set(&o, "expected", &s.expected.into());
                         set(&o, "ratio", &s.ratio.into());
@@ -631,11 +627,7 @@ impl CallRecord {
                 Alert::BudgetExceeded(b) => {
                     if let Some(f) = &self.m.on_budget {
                         let o = Object::new();
-                        set(
-                            &o,
-                            "metric",
-                            &format!("{:?}", b.metric).to_lowercase().into(),
-                        );
+                        set(&o, "metric", &b.metric.name().into());
                         set(&o, "spent", &b.spent.into());
                         set(&o, "limit", &b.limit.into());
                         if let Some(ms) = b.frees_in_ms {

@@ -15,7 +15,7 @@
 //! each a promise of JSON text; `key` absent names the proxy-wide object.
 
 use js_sys::{Array, Function, Object, Promise, Reflect};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -24,9 +24,12 @@ use super::super::options::{get, type_name};
 use super::Shared;
 use crate::error::{cut, Error};
 use crate::proxy::budget::{budget_refusal, can_price, charge_of, check_budget, state_unavailable};
+use crate::proxy::wire::{
+    exhausted_from_json, spend_from_json, AdmitWire, BudgetOption, CallWire, LimitWire, Snapshot,
+};
 use crate::proxy::{
     decide_after_limit, decide_until_limit, rate_limited, refuse, Admission, BudgetOptions, Caps,
-    Charge, Decision, Exhausted, IncomingRequest, ProxyState, RateLimit, Reason, Respond, Spend,
+    Charge, Decision, IncomingRequest, ProxyState, RateLimit, Reason, Respond, Spend,
 };
 use crate::types::Usage;
 use crate::usage::PriceTable;
@@ -40,23 +43,6 @@ pub(super) enum Store {
     Local,
     /// In Durable Objects, through this JS store.
     Durable(JsValue),
-}
-
-/// The `budget` option as JavaScript spells it.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct BudgetOption {
-    tokens_per_day: Option<f64>,
-    usd_per_day: Option<f64>,
-    per_client: Option<CapsOption>,
-    max_clients: Option<f64>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct CapsOption {
-    tokens_per_day: Option<f64>,
-    usd_per_day: Option<f64>,
 }
 
 fn caps(tokens: Option<f64>, usd: Option<f64>, path: &str) -> Result<Caps, Error> {
@@ -106,7 +92,7 @@ pub(super) fn read_budget(o: &Object) -> Result<(BudgetOptions, PriceTable), Err
             type_name(&b)
         )));
     }
-    let read: BudgetOption = serde_json::from_str(&json_of(&b, "budget")?).map_err(|e| {
+    let read = BudgetOption::from_json(&json_of(&b, "budget")?).map_err(|e| {
         Error::input(format!(
             "`budget` takes tokensPerDay, usdPerDay, perClient {{ tokensPerDay, usdPerDay }} and maxClients (numbers): {e}"
         ))
@@ -156,12 +142,13 @@ fn call(store: &JsValue, method: &str, key: Option<&str>, body: &str) -> Result<
 /// What a store call's promise settled with (`Err`: it rejected), parsed.
 pub(super) type Answer = Result<JsValue, JsValue>;
 
-fn parse<T: for<'de> Deserialize<'de>>(answer: Answer) -> Result<T, String> {
+/// The JSON text a store call resolved to, read by `read`.
+fn parse<T>(answer: Answer, read: fn(&str) -> Result<T, String>) -> Result<T, String> {
     let text = answer
         .map_err(|e| describe(&e))?
         .as_string()
         .ok_or_else(|| "the state store answered with no text".to_owned())?;
-    serde_json::from_str(&text).map_err(|e| format!("the state store answered badly: {e}"))
+    read(&text).map_err(|e| format!("the state store answered badly: {e}"))
 }
 
 /// A state call's result now, or the store calls to await first (the answers go back
@@ -169,14 +156,6 @@ fn parse<T: for<'de> Deserialize<'de>>(answer: Answer) -> Result<T, String> {
 pub(super) enum Asked<T> {
     Now(T),
     Ask(Vec<Promise>),
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct LimitWire {
-    requests_per_minute: u32,
-    burst: u32,
-    max_clients: usize,
 }
 
 impl From<&RateLimit> for LimitWire {
@@ -192,16 +171,6 @@ impl From<&RateLimit> for LimitWire {
 #[derive(Serialize)]
 struct AdmitCall {
     limit: LimitWire,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct AdmitWire {
-    allowed: bool,
-    #[serde(default)]
-    remaining: u32,
-    #[serde(default)]
-    retry_after_ms: u64,
 }
 
 impl From<Admission> for AdmitWire {
@@ -259,7 +228,7 @@ pub(super) fn admit_answer(
         .into_iter()
         .next()
         .unwrap_or_else(|| Err(JsValue::from_str("no answer")));
-    match parse::<AdmitWire>(answer) {
+    match parse(answer, AdmitWire::from_json) {
         Ok(a) if a.allowed => decide_after_limit(req, opts, now_ms),
         Ok(a) => rate_limited(limit, a.retry_after_ms.max(1), req.origin, opts),
         Err(e) => Decision::Respond(state_unavailable(&e, req.origin, opts)),
@@ -327,7 +296,7 @@ pub(super) fn check_answer(
     let opts = &shared.cfg.opts;
     let mut spent = None;
     for a in answers {
-        match parse::<Option<Exhausted>>(a) {
+        match parse(a, exhausted_from_json) {
             Err(e) => return Some(state_unavailable(&e, origin, opts)),
             Ok(e) => spent = spent.or(e),
         }
@@ -434,25 +403,12 @@ pub(super) fn ledger_answer(answers: Vec<Answer>) -> Result<Spend, String> {
         .into_iter()
         .next()
         .unwrap_or_else(|| Err(JsValue::from_str("no answer")));
-    parse::<Spend>(answer)
+    parse(answer, spend_from_json)
 }
 
 // ---------------------------------------------------------------------------------
 // The Durable Object's core
 // ---------------------------------------------------------------------------------
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CallWire {
-    #[serde(default)]
-    key: Option<String>,
-    #[serde(default)]
-    limit: Option<LimitWire>,
-    #[serde(default)]
-    budget: BudgetOptions,
-    #[serde(default)]
-    charge: Charge,
-}
 
 /// What one Durable Object holds: the core's [`ProxyState`] (limiter and ledger), saved
 /// as a snapshot after every change. `ProxyState` (the object, in `js/proxy-state.js`)
@@ -463,20 +419,13 @@ pub struct ProxyStateCore {
     state: ProxyState,
 }
 
-#[derive(Serialize, Deserialize, Default)]
-#[serde(default)]
-struct Snapshot {
-    limiter: crate::proxy::RateLimiter,
-    ledger: crate::proxy::BudgetLedger,
-}
-
 #[wasm_bindgen]
 impl ProxyStateCore {
     /// From a [`ProxyStateCore::snapshot`] (absent or unreadable: a fresh state).
     #[wasm_bindgen(constructor)]
     pub fn new(snapshot: Option<String>) -> ProxyStateCore {
         let s: Snapshot = snapshot
-            .and_then(|s| serde_json::from_str(&s).ok())
+            .and_then(|s| Snapshot::from_json(&s).ok())
             .unwrap_or_default();
         ProxyStateCore {
             state: ProxyState {
@@ -490,7 +439,7 @@ impl ProxyStateCore {
     /// (`{ key?, limit?, budget?, charge? }`) at `now_ms`; returns the JSON answer. Bad
     /// input is an error with a message, never a panic.
     pub fn call(&mut self, op: &str, body: &str, now_ms: f64) -> Result<String, JsValue> {
-        let w: CallWire = serde_json::from_str(body)
+        let w = CallWire::from_json(body)
             .map_err(|e| JsValue::from_str(&format!("bad state call body: {e}")))?;
         let key = w.key.as_deref();
         let out = match op {
