@@ -217,12 +217,16 @@ export async function pass(gate) {
     const step = gate.step();
     if (step === 0 || step === 1 || step === 6) return step;
     if (step === 2) {
+      // A failing store, or one slower than `storeWaitMs`, is a miss: the cache is an
+      // optimisation.
+      const nap = new Nap(gate.storeWaitMs, gate.signal);
       let value;
       try {
-        value = await gate.promise;
+        value = await Promise.race([gate.promise, nap.promise]);
       } catch {
-        // A failing store is a miss: the cache is an optimisation.
+        value = undefined;
       }
+      nap.cancel();
       gate.stored(value);
     } else if (step === 3) {
       const nap = new Nap(gate.waitMs, gate.signal);

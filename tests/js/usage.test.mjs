@@ -215,6 +215,16 @@ describe("cache", () => {
     assert.equal(chats().length, 1);
   });
 
+  test("a pluggable store that never answers is a miss after the headers timeout: the call goes out", T, async () => {
+    const store = { get: () => new Promise(() => {}), put: async () => {} };
+    const client = new InferenceClient({ endpointUrl: fx.url, cache: { store }, timeouts: { headers: 300 } });
+    const t0 = Date.now();
+    const a = await client.chatCompletion(ask("hung store", { temperature: 0 }));
+    assert.match(a.choices[0].message.content, /hung store/);
+    assert.ok(Date.now() - t0 >= 250, "the store was given its time");
+    assert.equal(chats().length, 1);
+  });
+
   test("a pluggable store that throws is a miss, not an error: the call goes out", T, async () => {
     const store = {
       get: () => {

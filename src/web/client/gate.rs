@@ -257,6 +257,16 @@ impl Gate {
         MAX_QUEUE_WAIT_MS as f64
     }
 
+    /// The longest the cache store's `get` is awaited (then it is a miss): the call's
+    /// `headers` timeout, else 10 s.
+    #[wasm_bindgen(getter, js_name = storeWaitMs)]
+    pub fn store_wait_ms(&self) -> f64 {
+        match self.s.borrow().spec.timeouts.headers_ms {
+            0 => 10_000.0,
+            ms => ms as f64,
+        }
+    }
+
     /// The caller's signal, for the queue's wait.
     #[wasm_bindgen(getter)]
     pub fn signal(&self) -> Option<web_sys::AbortSignal> {
