@@ -204,6 +204,11 @@ impl Call {
         self.shared.wire.clone().into()
     }
 
+    /// [`Call::wire`] of a call that may not be there (`undefined` then).
+    pub(crate) fn wire_of(call: Option<&Call>) -> JsValue {
+        call.map_or(JsValue::UNDEFINED, Call::wire)
+    }
+
     /// The response headers came (the fetch resolved): the first-chunk wait begins.
     pub(crate) fn headers_came(&self) {
         self.shared

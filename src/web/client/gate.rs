@@ -308,10 +308,7 @@ impl Gate {
     /// The look-up's request, to await its `fetch`.
     #[wasm_bindgen(getter)]
     pub fn wire(&self) -> JsValue {
-        match &self.s.borrow().call {
-            Some(call) => call.wire(),
-            None => JsValue::UNDEFINED,
-        }
+        Call::wire_of(self.s.borrow().call.as_ref())
     }
 
     /// Body bytes of the look-up arrived: its idle timeout starts again.

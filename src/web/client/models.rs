@@ -74,10 +74,7 @@ impl ModelsCall {
     /// The request, to await its `fetch`.
     #[wasm_bindgen(getter)]
     pub fn wire(&self) -> JsValue {
-        self.call
-            .as_ref()
-            .map(Call::wire)
-            .unwrap_or(JsValue::UNDEFINED)
+        Call::wire_of(self.call.as_ref())
     }
 
     /// The response came: how many bytes of its body to read; throws when it is not a

@@ -164,6 +164,15 @@ impl Exchange {
 
     /// Answer with `r` (logged; no body for `HEAD`).
     fn respond(&mut self, mut r: Respond) -> u32 {
+        if self.method == "HEAD" {
+            r.body.clear();
+        }
+        let response = self.logged(&r);
+        self.finish(response)
+    }
+
+    /// `r` as the response, logged.
+    fn logged(&self, r: &Respond) -> Response {
         log(
             &self.shared.cfg,
             &self.trace,
@@ -172,10 +181,7 @@ impl Exchange {
             None,
             None,
         );
-        if self.method == "HEAD" {
-            r.body.clear();
-        }
-        self.finish(to_response(&r, Some(&self.trace.request_id)))
+        to_response(r, Some(&self.trace.request_id))
     }
 
     fn finish(&mut self, response: Response) -> u32 {
@@ -321,15 +327,7 @@ impl Exchange {
 
     fn upstream_failed_with(&mut self, e: &Error, token: &str) -> u32 {
         let r = upstream_failure(e, &[token], self.origin.as_deref(), &self.shared.cfg.opts);
-        log(
-            &self.shared.cfg,
-            &self.trace,
-            r.status,
-            r.reason,
-            None,
-            None,
-        );
-        self.finish(to_response(&r, Some(&self.trace.request_id)))
+        self.respond(r)
     }
 }
 
@@ -528,10 +526,7 @@ impl Exchange {
     /// The upstream call, to await its `fetch`.
     #[wasm_bindgen(getter)]
     pub fn wire(&self) -> JsValue {
-        self.call
-            .as_ref()
-            .map(Call::wire)
-            .unwrap_or(JsValue::UNDEFINED)
+        Call::wire_of(self.call.as_ref())
     }
 
     /// The upstream's `fetch` rejected with `reason`.
@@ -661,9 +656,7 @@ impl Exchange {
             self.origin.as_deref(),
             &cfg.opts,
         );
-        log(cfg, &self.trace, r.status, r.reason, None, None);
-        let response = to_response(&r, Some(&self.trace.request_id));
-        self.finish(response);
+        self.respond(r);
     }
 
     /// Something threw on the way (a bug, or a runtime without what the proxy needs):
@@ -677,15 +670,7 @@ impl Exchange {
             self.origin.as_deref(),
             &self.shared.cfg,
         );
-        log(
-            &self.shared.cfg,
-            &self.trace,
-            r.status,
-            r.reason,
-            None,
-            None,
-        );
-        to_response(&r, Some(&self.trace.request_id))
+        self.logged(&r)
     }
 
     /// The response, once `step()` said done.
