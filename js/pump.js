@@ -2,10 +2,11 @@
 // (src/web/client/chat_stream.rs, a wasm-bindgen snippet): every await of a stream —
 // its response, each read of its body, the backoff sleep before a retry — is here, and
 // every decision is the wasm's `StreamCore`, called synchronously once per step. Each
-// read's bytes go to the core in one call (`feed`), which runs them through the decoder
-// and the callbacks and returns the read's chunks (their JSON text, each followed by
-// "\0", or "" when nobody wants chunk objects), undefined when the read completed none
-// (read on), or null when the next step is not a plain read.
+// read's bytes go to the core in one call (`feedInbox` from the inbox, or `feed`),
+// which runs them through the decoder and the callbacks and answers with a number:
+// read on, a batch (the read's chunks, their JSON text each followed by "\0", are
+// `fedChunks()`; "" stands for them when nobody wants chunk objects), or the core's
+// turn (the next step is not a plain read).
 
 import { Nap, pass, readAll } from "./wire.js";
 
@@ -15,7 +16,25 @@ const OPEN = 1;
 // `failed()` / `readFailed()`: stop (the stream ended); else sleep that many ms (or,
 // at -1, none) and send the next attempt.
 const ENDED = -2;
+// `feed()`'s answers besides "read on" (0).
+const BATCH = 1;
+const CORE_TURN = 2;
 const EMPTY = new Uint8Array(0);
+
+// The view on the inbox. It empties itself when the wasm memory grows (the old buffer
+// is detached); it is then taken again, at the address the wasm gives.
+let inbox = EMPTY;
+let inboxSize = 4096;
+const INBOX_MAX = 65536; // as in chat_stream.rs
+// `Core` is the wasm's `StreamCore` class (this snippet cannot import the glue that
+// imports it).
+function openInbox(Core, len) {
+  if (len > INBOX_MAX) return false;
+  while (inboxSize < len) inboxSize *= 2;
+  const at = Core.inbox(inboxSize);
+  inbox = at === 0 ? EMPTY : new Uint8Array(Core.memory().buffer, at, inboxSize);
+  return len <= inbox.length;
+}
 
 export class Pump {
   constructor(core) {
@@ -116,8 +135,21 @@ export class Pump {
   }
 
   // The next read's chunks; at the end undefined, or (once, unless `quiet`) the
-  // failure thrown.
+  // failure thrown. Anything else thrown on the way (a bug) fails the stream, so that
+  // no waiter is left waiting.
   async pull(wantChunks, quiet = false) {
+    try {
+      return await this.pullOnce(wantChunks, quiet);
+    } catch (e) {
+      if (this.core.live()) {
+        this.core.crashed(e);
+        return quiet ? undefined : this.core.endValue();
+      }
+      throw e;
+    }
+  }
+
+  async pullOnce(wantChunks, quiet) {
     const core = this.core;
     for (;;) {
       const s = core.step(wantChunks);
@@ -136,15 +168,23 @@ export class Pump {
           await this.retry(core.readFailed(e));
           break;
         }
-        let chunks;
-        if (read.done) chunks = core.feed(EMPTY, true, wantChunks);
-        else if (read.value instanceof Uint8Array) chunks = core.feed(read.value, false, wantChunks);
+        let fed;
+        if (read.done) fed = core.feed(EMPTY, true, wantChunks);
         else {
-          await this.retry(core.readFailed(new TypeError(`the response body yielded ${typeof read.value}, not bytes`)));
-          break;
+          const bytes = read.value;
+          if (!(bytes instanceof Uint8Array)) {
+            await this.retry(core.readFailed(new TypeError(`the response body yielded ${typeof bytes}, not bytes`)));
+            break;
+          }
+          // A read of up to 64 KiB is copied into the inbox, one buffer in wasm memory
+          // (no allocation per read); a bigger one goes as bytes.
+          fed =
+            bytes.length <= inbox.length || openInbox(core.constructor, bytes.length)
+              ? (inbox.set(bytes), core.feedInbox(bytes.length, wantChunks))
+              : core.feed(bytes, false, wantChunks);
         }
-        if (typeof chunks === "string") return chunks;
-        if (chunks === null) break; // the core has the next step
+        if (fed === BATCH) return wantChunks ? core.fedChunks() : "";
+        if (fed === CORE_TURN) break; // the core has the next step
       }
     }
   }

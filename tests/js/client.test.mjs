@@ -7,7 +7,7 @@ import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { inspect } from "node:util";
 
-import { InferenceClient, InferenceError } from "hf-inference-wasm";
+import { InferenceClient, InferenceError, ChatStream } from "hf-inference-wasm";
 
 import {
   startFixtureServer,
@@ -425,6 +425,71 @@ describe("the pump: one read of the body at a time", () => {
       assert.equal(finishes.length, 1);
       assert.equal(finishes[0].finishReason, scripts.emoji.expected.finishReason, "the finish reason is still known");
     }
+  });
+
+  test("reads of every size keep every byte while the decoding grows the wasm memory", SLOW, async () => {
+    // Small reads are copied into one buffer in wasm memory through a view, which a growing
+    // memory detaches; bigger ones (over 64 KiB) go as bytes. The text kept is made longer
+    // than the whole memory, so it must grow during this stream.
+    const memory = () => ChatStream._memory().buffer.byteLength;
+    const before = memory();
+    const enc = new TextEncoder();
+    const pieces = [];
+    let expected = "";
+    for (let i = 0; expected.length <= before; i++) {
+      const delta = `${i} é ${"x".repeat(1000 + (i % 7))}\n`;
+      expected += delta;
+      pieces.push(`data: ${JSON.stringify({ id: "c", object: "chat.completion.chunk", model: "m", choices: [{ index: 0, delta: { content: delta }, finish_reason: null }] })}\n\n`);
+    }
+    pieces.push(`data: ${JSON.stringify({ id: "c", object: "chat.completion.chunk", model: "m", choices: [{ index: 0, delta: {}, finish_reason: "stop" }] })}\n\ndata: [DONE]\n\n`);
+    const body = enc.encode(pieces.join(""));
+    // Cut sizes in turn: tiny, just over the inbox, mid-sized, one byte (which splits "é").
+    const sizes = [5, 65_537, 13, 20_000, 1, 70_000, 4_096];
+    const fetch = async () => {
+      let at = 0;
+      let turn = 0;
+      const stream = new ReadableStream({
+        pull(c) {
+          if (at >= body.length) return c.close();
+          const n = sizes[turn++ % sizes.length];
+          c.enqueue(body.slice(at, (at += n)));
+        },
+      });
+      return new Response(stream, { headers: { "content-type": "text/event-stream" } });
+    };
+    const deltas = [];
+    const c = new InferenceClient({ endpointUrl: "http://127.0.0.1:9/v1", fetch, retry: false });
+    const text = await within(c.chatCompletionStream(req(), { onContent: (d) => deltas.push(d) }).text(), 50_000, "text()");
+    assert.ok(memory() > before, `the wasm memory grew (${before} -> ${memory()} bytes)`);
+    assert.equal(text.length, expected.length);
+    assert.ok(text === expected, "text() is the text sent");
+    assert.ok(deltas.join("") === expected, "onContent saw the text sent");
+  });
+
+  test("anything thrown inside the read loop fails the stream: text() and the callbacks settle", T, async () => {
+    // A reader that answers a read with null: the pump cannot read it (a bug it did not
+    // foresee), and must not leave the stream pending.
+    const fetch = async () => {
+      const res = new Response("data: {}\n\n", { headers: { "content-type": "text/event-stream" } });
+      const body = res.body;
+      const getReader = body.getReader.bind(body);
+      body.getReader = () => {
+        const r = getReader();
+        r.read = () => Promise.resolve(null);
+        return r;
+      };
+      return res;
+    };
+    const c = new InferenceClient({ endpointUrl: "http://127.0.0.1:9/v1", fetch, retry: false });
+    let onError;
+    const s = c.chatCompletionStream(req(), { onError: (e) => (onError = e) });
+    const err = await within(settle(() => s.text()), 5_000, "text()");
+    assert.equal(err.ok, false);
+    assert.ok(err.error instanceof InferenceError, String(err.error));
+    assert.equal(err.error.kind, "network");
+    assert.match(err.error.message, /read loop failed/);
+    assert.equal(onError, err.error);
+    assert.equal(s.ended, true);
   });
 
   test("accumulate must be a boolean", T, async () => {

@@ -56,6 +56,26 @@ extern "C" {
 /// `StreamCore::step`'s answers besides a batch or a reader.
 const END: u32 = 0;
 const OPEN: u32 = 1;
+/// What [`StreamCore::feed`] answers: read on (the read completed no chunk), a batch
+/// ([`StreamCore::fed_chunks`]), or the next step is `step()`'s.
+const FED_READ_ON: u32 = 0;
+const FED_BATCH: u32 = 1;
+const FED_CORE_TURN: u32 = 2;
+
+/// The largest inbox: a bigger read goes through `feed` (its copy costs more than the
+/// allocation then).
+const INBOX_MAX: usize = 64 * 1024;
+
+thread_local! {
+    /// The inbox: one buffer in wasm memory that `js/pump.js` copies each read into
+    /// (through a `Uint8Array` on wasm memory at [`StreamCore::inbox`]'s address) and
+    /// hands over with `feedInbox`, so that a read costs no allocation. One for every
+    /// stream: each read is decoded by the call that hands it over, before any callback
+    /// runs. It only grows, in [`StreamCore::inbox`], so the address stays valid until
+    /// the next `inbox` call.
+    static INBOX: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
 /// `failed()`'s answers besides a sleep of that many milliseconds.
 const GO_NOW: f64 = -1.0;
 const ENDED: f64 = -2.0;
@@ -191,6 +211,8 @@ struct Inner {
     final_json: Option<String>,
     /// `[DONE]` was sent by `nextSse`.
     sse_closed: bool,
+    /// The chunks of the last read `feed` decoded, until `fedChunks` takes them.
+    fed: String,
     request_id: Option<String>,
     provider: Option<String>,
 }
@@ -254,6 +276,7 @@ impl ChatStream {
             final_text: None,
             final_json: None,
             sse_closed: false,
+            fed: String::new(),
             request_id: None,
             provider: None,
         }));
@@ -309,6 +332,12 @@ impl ChatStream {
         self.wait(Want::Text)
     }
 
+    /// The wasm module's memory (the tests watch it grow). Internal.
+    #[wasm_bindgen(js_name = _memory)]
+    pub fn memory() -> JsValue {
+        wasm_bindgen::memory()
+    }
+
     /// Resolves once the response headers arrived and announce a stream; rejects with
     /// the HTTP (or network, timeout) error otherwise. Consumes nothing.
     pub fn ready(&self) -> Promise {
@@ -320,6 +349,43 @@ impl ChatStream {
     #[wasm_bindgen(js_name = nextSse)]
     pub fn next_sse(&self) -> Promise {
         self.pump.next_sse()
+    }
+}
+
+impl StreamCore {
+    /// Run one read's `bytes` (`None`: the body ended) through the core; false when the
+    /// stream no longer reads (the next step is `step()`'s).
+    fn absorb_read(&self, bytes: Option<&[u8]>, want_chunks: bool) -> bool {
+        let mut guard = self.inner.borrow_mut();
+        let inner = &mut *guard;
+        if inner.outcome.is_some() || !matches!(inner.body, Body::Reading(_)) {
+            return false;
+        }
+        let keep = want_chunks || inner.cb.on_chunk.is_some();
+        inner.dec.set_keep_chunks(keep);
+        if bytes.is_none() {
+            inner.body = Body::Gone;
+        } else if let Some(call) = &inner.call {
+            call.activity();
+        }
+        absorb(inner, bytes);
+        true
+    }
+
+    /// Hand what the read just absorbed made to the callbacks; what `feed` answers.
+    fn hand_read(&self) -> u32 {
+        let batch = self.inner.borrow_mut().batch.take();
+        match batch {
+            Some(batch) => match deliver(&self.inner, batch) {
+                Some(chunks) => {
+                    self.inner.borrow_mut().fed = chunks;
+                    FED_BATCH
+                }
+                None => FED_CORE_TURN,
+            },
+            None if self.inner.borrow().terminal.is_some() => FED_CORE_TURN,
+            None => FED_READ_ON,
+        }
     }
 }
 
@@ -397,38 +463,74 @@ impl StreamCore {
     }
 
     /// One plain read's result: `bytes` (with `done`, the end of the body) go through
-    /// the core in one call. Returns the read's chunks (each one's JSON text followed by
-    /// `"\0"`; `""` when nobody takes chunk objects), after the callbacks saw them;
-    /// `undefined` when this read completed no chunk and the next step is another plain
-    /// read of the same reader; `null` when the next step is `step()`'s.
-    pub fn feed(&self, bytes: &[u8], done: bool, want_chunks: bool) -> JsValue {
-        {
-            let mut guard = self.inner.borrow_mut();
-            let inner = &mut *guard;
-            if inner.outcome.is_some() || !matches!(inner.body, Body::Reading(_)) {
-                return JsValue::NULL;
-            }
-            let keep = want_chunks || inner.cb.on_chunk.is_some();
-            inner.dec.set_keep_chunks(keep);
-            if done {
-                inner.body = Body::Gone;
-                absorb(inner, None);
-            } else {
-                if let Some(call) = &inner.call {
-                    call.activity();
-                }
-                absorb(inner, Some(bytes));
-            }
+    /// the core in one call, then the callbacks see what they made. Answers
+    /// [`FED_READ_ON`] when this read completed no chunk and the next step is another
+    /// plain read of the same reader, [`FED_BATCH`] when it completed some (their data,
+    /// each one's JSON text followed by `"\0"`, is [`Self::fed_chunks`]), or
+    /// [`FED_CORE_TURN`] when the next step is `step()`'s. A number, not a value: this
+    /// runs once per read.
+    pub fn feed(&self, bytes: &[u8], done: bool, want_chunks: bool) -> u32 {
+        if self.absorb_read(Some(bytes).filter(|_| !done), want_chunks) {
+            self.hand_read()
+        } else {
+            FED_CORE_TURN
         }
-        let batch = self.inner.borrow_mut().batch.take();
-        match batch {
-            Some(batch) => match deliver(&self.inner, batch) {
-                Some(chunks) => JsValue::from_str(&chunks),
-                None => JsValue::NULL,
-            },
-            None if self.inner.borrow().terminal.is_some() => JsValue::NULL,
-            None => JsValue::UNDEFINED,
+    }
+
+    /// [`Self::feed`] for a read `js/pump.js` copied into the inbox (see
+    /// [`Self::inbox`]): its first `len` bytes, never the end of the body. Spares the read
+    /// a trip through the allocator.
+    #[wasm_bindgen(js_name = feedInbox)]
+    pub fn feed_inbox(&self, len: usize, want_chunks: bool) -> u32 {
+        // Decoded before any callback runs (one inbox serves every stream).
+        let absorbed = INBOX.with_borrow(|inbox| match inbox.get(..len) {
+            Some(bytes) => self.absorb_read(Some(bytes), want_chunks),
+            // Not what `inbox` handed out: nothing arrived that can be decoded.
+            None => false,
+        });
+        if absorbed {
+            self.hand_read()
+        } else {
+            FED_CORE_TURN
         }
+    }
+
+    /// The inbox's address in wasm memory, once it holds at least `len` bytes (at most
+    /// 64 KiB); 0 when `len` is bigger than that.
+    pub fn inbox(len: usize) -> usize {
+        if len > INBOX_MAX {
+            return 0;
+        }
+        INBOX.with_borrow_mut(|inbox| {
+            if inbox.len() < len {
+                *inbox = vec![0; len];
+            }
+            inbox.as_ptr() as usize
+        })
+    }
+
+    /// The wasm module's memory, for the pump's view on the inbox.
+    pub fn memory() -> JsValue {
+        wasm_bindgen::memory()
+    }
+
+    /// The chunks of the last read [`Self::feed`] answered [`FED_BATCH`] for.
+    #[wasm_bindgen(js_name = fedChunks)]
+    pub fn fed_chunks(&self) -> String {
+        std::mem::take(&mut self.inner.borrow_mut().fed)
+    }
+
+    /// Something threw in the pump (a bug): the stream fails with it, so that no
+    /// waiter is left waiting. Nothing happens if the stream already ended.
+    pub fn crashed(&self, error: JsValue) {
+        if self.inner.borrow().outcome.is_some() {
+            return;
+        }
+        let e = Error::network(&format!(
+            "the stream's read loop failed: {}",
+            crate::web::error::describe(&error)
+        ));
+        fail(&self.inner, e, Some(error), false);
     }
 
     /// Whether chunks already decoded may still go out: false once the stream ended or
