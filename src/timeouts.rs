@@ -133,6 +133,8 @@ pub struct Watchdog {
     /// In [`Phase::Headers`], the first-chunk wait runs too, from the request: the engine
     /// shows no headers before the first body bytes ([`Watchdog::for_request`]).
     first_chunk_from_request: bool,
+    /// Body bytes arrived since the last [`Watchdog::tick`] ([`Watchdog::touch`]).
+    touched: bool,
 }
 
 impl Watchdog {
@@ -144,6 +146,7 @@ impl Watchdog {
             phase: Phase::Headers,
             mark: now_ms,
             first_chunk_from_request: false,
+            touched: false,
         }
     }
 
@@ -199,6 +202,40 @@ impl Watchdog {
                 false
             }
             Phase::Headers | Phase::Done => false,
+        }
+    }
+
+    /// Body bytes arrived, without reading a clock (a read costs one call of this):
+    /// in the body phase the read is only noted, for the next [`Watchdog::tick`]. True
+    /// when the caller must call [`Watchdog::activity`] with the time instead (the first
+    /// bytes: the phase changes).
+    #[must_use = "the first bytes need `activity(now)`"]
+    pub fn touch(&mut self) -> bool {
+        match self.phase {
+            Phase::FirstChunk => true,
+            Phase::Body => {
+                self.touched = true;
+                false
+            }
+            Phase::Headers | Phase::Done => false,
+        }
+    }
+
+    /// [`Watchdog::check`] for the shell's timer, at `now_ms`, after reads noted by
+    /// [`Watchdog::touch`]: a noted read counts as if it came now (it came since the last
+    /// tick, never later), so the idle wait never fires early; and in the body phase the
+    /// timer is asked back every quarter of the idle wait, so that it fires at most a
+    /// quarter late: between `idle` and `1.25 × idle` after the last bytes.
+    pub fn tick(&mut self, now_ms: f64) -> Check {
+        if self.phase == Phase::Body && std::mem::take(&mut self.touched) {
+            self.mark = now_ms;
+        }
+        match self.check(now_ms) {
+            Check::Wait(w) if self.phase == Phase::Body && self.t.idle_ms > 0 => {
+                let step = (self.t.idle_ms / 4).max(1);
+                Check::Wait(Some(w.map_or(step, |w| w.min(step))))
+            }
+            c => c,
         }
     }
 
@@ -274,6 +311,68 @@ mod tests {
             idle_ms: i,
             total_ms: total,
         }
+    }
+
+    /// Reads noted by `touch` every `gap` ms, then silence: the idle wait fires no
+    /// sooner than `idle` after the last read and no later than a quarter after, however
+    /// the reads fall between the timer's ticks.
+    #[test]
+    fn touched_reads_keep_the_idle_wait_never_early_at_most_a_quarter_late() {
+        for idle in [4u64, 40, 100, 30_000] {
+            for gap_fraction in [0.01f64, 0.1, 0.3, 0.7, 0.99] {
+                for reads in [1u32, 5, 50] {
+                    let gap = idle as f64 * gap_fraction;
+                    let mut w = Watchdog::new(t(0, 0, idle, 0), 0.0);
+                    w.enter(Phase::FirstChunk, 0.0);
+                    assert!(w.touch(), "the first bytes change the phase");
+                    assert!(w.activity(0.0));
+                    let wait = |c: Check| match c {
+                        Check::Wait(Some(ms)) => ms.max(1) as f64,
+                        c => panic!("{c:?}"),
+                    };
+                    let mut tick_at = wait(w.tick(0.0));
+                    let last = f64::from(reads) * gap;
+                    let mut done = 0;
+                    let fired = loop {
+                        let read = f64::from(done + 1) * gap;
+                        if done < reads && read < tick_at {
+                            assert!(!w.touch());
+                            done += 1;
+                            continue;
+                        }
+                        match w.tick(tick_at) {
+                            Check::Expired { which, .. } => {
+                                assert_eq!(which, TimeoutKind::Idle);
+                                break tick_at;
+                            }
+                            c => tick_at += wait(c),
+                        }
+                    };
+                    let silence = fired - last;
+                    let case = format!("idle {idle}, gap {gap}, {reads} reads");
+                    assert!(
+                        silence >= idle as f64,
+                        "early by {}: {case}",
+                        idle as f64 - silence
+                    );
+                    assert!(
+                        silence <= 1.25 * idle as f64 + 1.0,
+                        "late: {silence} ms, {case}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn touch_outside_the_body_phase_is_ignored_or_asks_for_the_clock() {
+        let mut w = Watchdog::new(t(100, 50, 30, 1000), 0.0);
+        assert!(!w.touch());
+        w.enter(Phase::FirstChunk, 10.0);
+        assert!(w.touch());
+        w.enter(Phase::Done, 20.0);
+        assert!(!w.touch());
+        assert_eq!(w.tick(25.0), Check::Wait(None));
     }
 
     #[test]

@@ -117,7 +117,8 @@ impl Deadlines {
     /// Milliseconds until the next possible deadline, -1 for none, or -2 when one ran
     /// out (recorded here for the call's error).
     pub fn check(&self, now: f64) -> f64 {
-        match self.watch.watchdog.borrow().check(now) {
+        let check = self.watch.watchdog.borrow_mut().tick(now);
+        match check {
             Check::Expired { which, after_ms } => {
                 self.watch.expired.set(Some((which, after_ms)));
                 -(BY_TIMEOUT as f64)
@@ -186,14 +187,14 @@ impl Call {
     }
 
     /// Body bytes moved (each read; the proxy's pass-through reports them): the idle
-    /// timeout starts again.
+    /// timeout starts again. Reads no clock (this runs once per read): the watchdog notes the read, and its
+    /// timer counts it when it next ticks ([`Watchdog::touch`]); only the first bytes,
+    /// which end the first-chunk wait, take the time.
     pub(crate) fn activity(&self) {
-        let rearm = self
-            .shared
-            .watch
-            .watchdog
-            .borrow_mut()
-            .activity(sys::performance_now());
+        let rearm = {
+            let mut w = self.shared.watch.watchdog.borrow_mut();
+            w.touch() && w.activity(sys::performance_now())
+        };
         if rearm {
             self.shared.wire.arm();
         }
