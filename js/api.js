@@ -17,6 +17,31 @@ ChatStream.prototype[Symbol.asyncIterator] = function () {
   return this;
 };
 
+// The stream's methods that wait, calling its pump (js/pump.js) directly rather than
+// through the wasm: Node 20's V8 crashes when it deoptimizes a caller that inlined a wasm
+// call with a reference result while that call runs JavaScript.
+const TEXT = 0;
+const COMPLETION = 1;
+ChatStream.prototype.next = function () {
+  return this._pump.next();
+};
+ChatStream.prototype.ready = function () {
+  return this._pump.ready();
+};
+ChatStream.prototype.nextSse = function () {
+  return this._pump.nextSse();
+};
+for (const [name, what] of [
+  ["text", TEXT],
+  ["finalCompletion", COMPLETION],
+]) {
+  ChatStream.prototype[name] = function () {
+    const done = this._wait(what);
+    if (!this.ended) this._pump.drive();
+    return done;
+  };
+}
+
 ChatStream.prototype.toReadableStream = function () {
   const stream = this;
   return new ReadableStream({

@@ -10,9 +10,10 @@
 
 import { Nap, pass, readAll } from "./wire.js";
 
-// `StreamCore.step()`'s answers besides a batch (a string) or a reader (read it).
+// `StreamCore.step()`'s answers.
 const END = 0;
-const OPEN = 1;
+const OPEN = 1; // and 2: read `reader()` plainly
+const STEP_BATCH = 3;
 // `failed()` / `readFailed()`: stop (the stream ended); else sleep that many ms (or,
 // at -1, none) and send the next attempt.
 const ENDED = -2;
@@ -152,18 +153,19 @@ export class Pump {
   async pullOnce(wantChunks, quiet) {
     const core = this.core;
     for (;;) {
-      const s = core.step(wantChunks);
-      if (typeof s === "string") return s;
-      if (s === END) return quiet ? undefined : core.endValue();
-      if (s === OPEN) {
+      const step = core.step(wantChunks);
+      if (step === STEP_BATCH) return wantChunks ? core.fedChunks() : "";
+      if (step === END) return quiet ? undefined : core.endValue();
+      if (step === OPEN) {
         await this.open();
         continue;
       }
-      // A reader: plain reads, each fed to the core in one call.
+      // READ: plain reads, each fed to the core in one call.
+      const reader = core.reader();
       for (;;) {
         let read;
         try {
-          read = await s.read();
+          read = await reader.read();
         } catch (e) {
           await this.retry(core.readFailed(e));
           break;

@@ -40,6 +40,7 @@ use crate::web::transport::{self, Call, Cause, RequestSpec};
 #[wasm_bindgen(module = "/js/pump.js")]
 extern "C" {
     /// `js/pump.js`'s `Pump`: the awaits of one stream, driving its `StreamCore`.
+    #[derive(Clone)]
     type Pump;
     #[wasm_bindgen(constructor)]
     fn new(core: StreamCore) -> Pump;
@@ -53,9 +54,11 @@ extern "C" {
     fn next_sse(this: &Pump) -> Promise;
 }
 
-/// `StreamCore::step`'s answers besides a batch or a reader.
+/// `StreamCore::step`'s answers.
 const END: u32 = 0;
 const OPEN: u32 = 1;
+const READ: u32 = 2;
+const BATCH: u32 = 3;
 /// What [`StreamCore::feed`] answers: read on (the read completed no chunk), a batch
 /// ([`StreamCore::fed_chunks`]), or the next step is `step()`'s.
 const FED_READ_ON: u32 = 0;
@@ -389,8 +392,39 @@ impl StreamCore {
     }
 }
 
+#[wasm_bindgen]
+impl ChatStream {
+    /// The stream's pump, for `api.js`, which calls it directly: a JavaScript caller's
+    /// call then never has a wasm frame between it and the pump's JavaScript (see
+    /// `StreamCore::step`). Internal.
+    #[wasm_bindgen(getter, js_name = _pump)]
+    pub fn pump(&self) -> JsValue {
+        self.pump.clone().into()
+    }
+
+    /// A waiter for the end: the text (`0`) or the completion (`1`), settled when the
+    /// stream ends; it does not start the pump. Internal to `api.js`.
+    #[wasm_bindgen(js_name = _wait)]
+    pub fn wait_for(&self, what: u32) -> Promise {
+        let want = if what == 0 {
+            Want::Text
+        } else {
+            Want::Completion
+        };
+        self.waiter(want)
+    }
+}
+
 impl ChatStream {
     fn wait(&self, want: Want) -> Promise {
+        let promise = self.waiter(want);
+        if self.inner.borrow().outcome.is_none() {
+            self.pump.drive();
+        }
+        promise
+    }
+
+    fn waiter(&self, want: Want) -> Promise {
         let rc = &self.inner;
         let mut slots = None;
         // The executor runs synchronously, inside `Promise::new`.
@@ -404,8 +438,6 @@ impl ChatStream {
         }
         if rc.borrow().outcome.is_some() {
             settle_waiters(rc);
-        } else {
-            self.pump.drive();
         }
         promise
     }
@@ -413,14 +445,16 @@ impl ChatStream {
 
 #[wasm_bindgen]
 impl StreamCore {
-    /// The next step of a pull, taken synchronously: a batch (the read's chunks, as
-    /// `feed` returns them), a reader to read plainly, `OPEN` (await the response of the
-    /// attempt in flight: `open`), or `END` (then `endValue()`).
-    pub fn step(&self, want_chunks: bool) -> JsValue {
+    /// The next step of a pull, taken synchronously: `BATCH` (the read's chunks are
+    /// `fedChunks()`), `READ` (read `reader()` plainly), `OPEN` (await the response of
+    /// the attempt in flight: `open`), or `END` (then `endValue()`). A number: V8 (Node
+    /// 20) crashes when it deoptimizes a JavaScript caller that inlined a wasm call with
+    /// a reference result while the call runs JavaScript (a callback, the timer's end).
+    pub fn step(&self, want_chunks: bool) -> u32 {
         let rc = &self.inner;
         loop {
             if rc.borrow().outcome.is_some() {
-                return END.into();
+                return END;
             }
             // Aborted by the caller's signal or a timeout: nothing more goes out, even
             // what was already decoded.
@@ -428,11 +462,11 @@ impl StreamCore {
             match aborted {
                 Some(Cause::User) => {
                     finish(rc, Outcome::Aborted);
-                    return END.into();
+                    return END;
                 }
                 Some(Cause::Timeout(kind, ms)) => {
                     fail(rc, Error::timeout(kind, ms), None, false);
-                    return END.into();
+                    return END;
                 }
                 None => {}
             }
@@ -440,25 +474,36 @@ impl StreamCore {
             let batch = rc.borrow_mut().batch.take();
             if let Some(batch) = batch {
                 return match deliver(rc, batch) {
-                    Some(chunks) => chunks.into(),
-                    None => END.into(),
+                    Some(chunks) => {
+                        rc.borrow_mut().fed = chunks;
+                        BATCH
+                    }
+                    None => END,
                 };
             }
             // How the stream ends, now that what came before it is out.
             let terminal = rc.borrow_mut().terminal.take();
             if let Some(t) = terminal {
                 end_with(rc, t);
-                return END.into();
+                return END;
             }
             let mut inner = rc.borrow_mut();
             let keep = want_chunks || inner.cb.on_chunk.is_some();
             inner.dec.set_keep_chunks(keep);
             match &inner.body {
-                Body::Reading(r) => return r.clone().into(),
-                Body::Pending => return OPEN.into(),
+                Body::Reading(_) => return READ,
+                Body::Pending => return OPEN,
                 // A body that is gone has ended.
                 Body::Gone => absorb(&mut inner, None),
             }
+        }
+    }
+
+    /// The body's reader, once `step()` said `READ`.
+    pub fn reader(&self) -> JsValue {
+        match &self.inner.borrow().body {
+            Body::Reading(r) => r.clone().into(),
+            _ => JsValue::UNDEFINED,
         }
     }
 
