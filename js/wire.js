@@ -156,8 +156,8 @@ export async function complete(job) {
 
 // One attempt: its answer, or undefined when it failed (the job knows why).
 async function attempt(job) {
-  const wire = job.send();
-  if (wire === undefined) return undefined;
+  if (!job.send()) return undefined;
+  const wire = job.wire;
   let response;
   try {
     response = await wire.fetch;
@@ -174,7 +174,7 @@ async function attempt(job) {
     job.rejected(e, false);
     return undefined;
   }
-  return job.body(bytes);
+  return job.body(bytes) ? job.answer : undefined;
 }
 
 /** A whole body, at most `max` bytes (the rest is cancelled); `job.activity()` after

@@ -41,6 +41,8 @@ pub struct Job {
     failure: Option<(Error, Option<JsValue>, ResponseHints)>,
     /// The error the call ends with, once it gave up.
     error: JsValue,
+    /// The answer, until `answer` takes it.
+    value: JsValue,
 }
 
 /// A prepared non-streamed call (gated and resolved): a promise of its answer.
@@ -59,27 +61,40 @@ impl Job {
             answer: None,
             failure: None,
             error: JsValue::UNDEFINED,
+            value: JsValue::UNDEFINED,
         }
     }
 }
 
 #[wasm_bindgen]
 impl Job {
-    /// Send the next attempt: its `Wire` (await its `fetch`), or `undefined` when it
-    /// could not be sent (then call `failed()`).
-    pub fn send(&mut self) -> JsValue {
+    /// Send the next attempt: true when it went (await `wire`'s `fetch`), false when it
+    /// could not be sent (then call `failed()`). Booleans, not values, from calls that
+    /// run JavaScript (the caller's `fetch`): see `StreamCore::step`.
+    pub fn send(&mut self) -> bool {
         self.end_call();
         if self.spec.aborted() {
             return self.fail(Error::aborted(), None, ResponseHints::default());
         }
         match self.spec.start(self.plan.current()) {
             Ok(call) => {
-                let wire = call.wire();
                 self.call = Some(call);
-                wire
+                true
             }
             Err(e) => self.fail(e, None, ResponseHints::default()),
         }
+    }
+
+    /// The attempt's request, after `send()`.
+    #[wasm_bindgen(getter)]
+    pub fn wire(&self) -> JsValue {
+        Call::wire_of(self.call.as_ref())
+    }
+
+    /// The answer, after `body()` said true.
+    #[wasm_bindgen(getter)]
+    pub fn answer(&mut self) -> JsValue {
+        std::mem::replace(&mut self.value, JsValue::UNDEFINED)
     }
 
     /// The attempt's `fetch` or a read of its body rejected with `reason` (`headers`:
@@ -125,9 +140,9 @@ impl Job {
         }
     }
 
-    /// The body read whole (cut at the bound `response()` gave): the answer, or
-    /// `undefined` when the attempt failed (then `failed()`).
-    pub fn body(&mut self, bytes: &[u8]) -> JsValue {
+    /// The body read whole (cut at the bound `response()` gave): true when it is the
+    /// answer (`answer`), false when the attempt failed (then `failed()`).
+    pub fn body(&mut self, bytes: &[u8]) -> bool {
         if let Some(call) = &self.call {
             call.end();
         }
@@ -169,7 +184,8 @@ impl Job {
         if let Some(r) = &self.spec.record {
             finish_record(r, &self.spec, &done, self.plan.attempts().len() as u32 + 1);
         }
-        done.value
+        self.value = done.value;
+        true
     }
 
     /// The attempt failed: what the core's plan says follows. A sleep of that many
@@ -211,9 +227,9 @@ impl Job {
 }
 
 impl Job {
-    fn fail(&mut self, e: Error, cause: Option<JsValue>, hints: ResponseHints) -> JsValue {
+    fn fail(&mut self, e: Error, cause: Option<JsValue>, hints: ResponseHints) -> bool {
         self.failure = Some((e, cause, hints));
-        JsValue::UNDEFINED
+        false
     }
 
     fn end_call(&mut self) {
