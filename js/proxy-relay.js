@@ -5,7 +5,7 @@
 // these calls synchronously, once per step. `serve` holds every await of a request: the
 // proxy's Rust does not await.
 
-import { readAll } from "./wire.js";
+import { joined, readAll } from "./wire.js";
 
 /**
  * Read a request body of at most `limit` bytes within `ms` milliseconds. Resolves to the
@@ -46,14 +46,7 @@ export async function readBody(body, limit, ms) {
   } finally {
     clearTimeout(timer);
   }
-  if (parts.length === 1) return parts[0];
-  const all = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    all.set(p, at);
-    at += p.byteLength;
-  }
-  return all;
+  return joined(parts, size);
 }
 
 /**

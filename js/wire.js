@@ -197,12 +197,17 @@ export async function readAll(job, body, max) {
     size += part.length;
   }
   if (size >= max) cancelReader(reader);
+  return joined(parts, size);
+}
+
+/** `parts` (byte arrays of `size` bytes in all) as one. */
+export function joined(parts, size) {
   if (parts.length === 1) return parts[0];
   const all = new Uint8Array(size);
   let at = 0;
   for (const p of parts) {
     all.set(p, at);
-    at += p.length;
+    at += p.byteLength;
   }
   return all;
 }
