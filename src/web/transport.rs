@@ -205,6 +205,19 @@ impl Call {
         self.shared.wire.clone().into()
     }
 
+    /// [`Call::rejection`] of a call that may not be there (its rejection then can only
+    /// mean it was never sent: the JavaScript loops await only a call's own `Wire`).
+    pub(crate) fn rejection_of(
+        call: Option<&Call>,
+        e: JsValue,
+        before_headers: bool,
+    ) -> (Error, Option<JsValue>) {
+        match call {
+            Some(call) => call.rejection(e, before_headers),
+            None => (Error::network("the request was not sent"), None),
+        }
+    }
+
     /// [`Call::wire`] of a call that may not be there (`undefined` then).
     pub(crate) fn wire_of(call: Option<&Call>) -> JsValue {
         call.map_or(JsValue::UNDEFINED, Call::wire)

@@ -736,10 +736,7 @@ impl StreamCore {
     /// did. Call `failed()` next.
     pub fn rejected(&self, reason: JsValue, headers: bool) {
         let mut inner = self.inner.borrow_mut();
-        let (e, cause) = match &inner.call {
-            Some(call) => call.rejection(reason, headers),
-            None => (Error::network("the request was not sent"), None),
-        };
+        let (e, cause) = Call::rejection_of(inner.call.as_ref(), reason, headers);
         inner.failure = Some((e, cause, ResponseHints::default()));
     }
 
@@ -813,10 +810,7 @@ impl StreamCore {
         let Some(answer) = inner.answer.take() else {
             return;
         };
-        let e = match &inner.call {
-            Some(call) => call.rejection(reason, false).0,
-            None => Error::network("the request was not sent"),
-        };
+        let e = Call::rejection_of(inner.call.as_ref(), reason, false).0;
         inner.failure = Some((answer.unreadable(e), None, answer.hints));
     }
 

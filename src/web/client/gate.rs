@@ -357,10 +357,7 @@ impl Gate {
     /// The look-up's `fetch` (`headers`) or a read of its body rejected with `reason`.
     #[wasm_bindgen(js_name = lookupFailed)]
     pub fn lookup_failed(&self, reason: JsValue, headers: bool) {
-        let e = match &self.s.borrow().call {
-            Some(call) => call.rejection(reason, headers).0,
-            None => Error::network("the look-up was not sent"),
-        };
+        let e = Call::rejection_of(self.s.borrow().call.as_ref(), reason, headers).0;
         self.looked_up(Err(e));
     }
 

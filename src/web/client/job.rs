@@ -100,10 +100,7 @@ impl Job {
     /// The attempt's `fetch` or a read of its body rejected with `reason` (`headers`:
     /// before the response came). Call `failed()` next.
     pub fn rejected(&mut self, reason: JsValue, headers: bool) {
-        let (e, cause) = match &self.call {
-            Some(call) => call.rejection(reason, headers),
-            None => (Error::network("the request was not sent"), None),
-        };
+        let (e, cause) = Call::rejection_of(self.call.as_ref(), reason, headers);
         // An error body that could not be read still says when to retry.
         let (e, hints) = match &self.answer {
             Some(a) => (a.unreadable(e), a.hints),

@@ -106,10 +106,7 @@ impl ModelsCall {
     /// The `fetch` (`headers`) or a read of the body rejected with `reason`: the
     /// error to reject with.
     pub fn failed(&self, reason: JsValue, headers: bool) -> JsValue {
-        let e = match &self.call {
-            Some(call) => call.rejection(reason, headers).0,
-            None => Error::network("the request was not sent"),
-        };
+        let e = Call::rejection_of(self.call.as_ref(), reason, headers).0;
         self.error(e)
     }
 

@@ -535,10 +535,7 @@ impl Exchange {
         let Stage::Upstream(f) = std::mem::replace(&mut self.stage, Stage::Done) else {
             return;
         };
-        let e = match &self.call {
-            Some(call) => call.rejection(reason, true).0,
-            None => Error::network("the upstream call was not sent"),
-        };
+        let e = Call::rejection_of(self.call.as_ref(), reason, true).0;
         if let Some(call) = self.call.take() {
             call.end();
         }
