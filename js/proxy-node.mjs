@@ -2,11 +2,13 @@
 // to this one, synchronously, so importing it is all there is to do. On Node the proxy
 // reaches its upstream with `upstreamFetch` (node:http, node-fetch.mjs) unless the
 // options name a `fetch`.
-import { readFileSync } from "node:fs";
+//
+// Shipped bundled, for the reason js/node.mjs gives: one module, errors.js apart.
 import { initSync } from "./hf_inference_proxy.js";
 import { createProxy as createWithFetch } from "./proxy-api.js";
 import { upstreamFetch } from "./node-fetch.mjs";
 
+const { readFileSync } = process.getBuiltinModule?.("node:fs") ?? (await import("node:fs"));
 initSync({ module: readFileSync(new URL("./hf_inference_proxy_bg.wasm", import.meta.url)) });
 
 export * from "./proxy-api.js";

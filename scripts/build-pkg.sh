@@ -56,7 +56,16 @@ for api in api proxy-api; do
   sed -e "s#__ERRORS_MODULE__#./$errors#" -e "s#__VERSION__#$version#" "js/$api.js" > "pkg/$api.js"
 done
 cp js/node.mjs js/node-http.mjs js/browser.js js/workerd.js pkg/
+# The Node entry as one module (js/node.mjs says why): api.js, the glue and its snippets
+# bundled; errors.js stays its own module, the one the proxy entry imports too.
+bundle_node() {
+  node_modules/.bin/esbuild "pkg/$1" --bundle --format=esm --platform=node \
+    --external:"./$errors" --log-level=warning --outfile="pkg/$1.bundled"
+  mv "pkg/$1.bundled" "pkg/$1"
+}
+bundle_node node.mjs
 cp js/proxy-node.mjs js/node-fetch.mjs js/proxy-workerd.js js/proxy.js js/proxy-state.js pkg/
+bundle_node proxy-node.mjs
 cp js/index.d.ts js/proxy.d.ts js/node-http.d.ts pkg/
 # The load test (`hf-inference-wasm/loadtest`) and the `hf-inference-wasm` command.
 cp js/loadtest.mjs js/loadtest.d.ts js/cli.mjs pkg/ && chmod +x pkg/cli.mjs
