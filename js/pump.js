@@ -4,12 +4,17 @@
 // every decision is the wasm's `StreamCore`, called synchronously once per step. Each
 // read's bytes go to the core in one call (`feedInbox` from the inbox, or `feed`),
 // which runs them through the decoder and the callbacks and answers with a number:
-// read on, a batch (the read's chunks, their JSON text each followed by "\0", are
-// `fedChunks()`; "" stands for them when nobody wants chunk objects), or the core's
-// turn (the next step is not a plain read).
+// read on, a batch (the read's chunks, `fedChunks()`: one JSON array text for the
+// iterator, parsed with one `JSON.parse`, ~15 % less than one per chunk, or each chunk's
+// JSON text followed by "\0" for `nextSse`; "" stands for them when nobody wants them),
+// or the core's turn (the next step is not a plain read).
 
 import { Nap, pass, readAll } from "./wire.js";
 
+// What a pull wants of a read's chunks: nothing, objects (the iterator), SSE bytes.
+const NONE = 0;
+const OBJECTS = 1;
+const SSE = 2;
 // `StreamCore.step()`'s answers.
 const END = 0;
 const OPEN = 1; // and 2: read `reader()` plainly
@@ -82,18 +87,15 @@ export class Pump {
     // chunks already decoded.
     if (this.at < this.queue.length && !core.live()) this.queue = [];
     while (this.at >= this.queue.length) {
-      const text = await this.pull(true);
+      const text = await this.pull(OBJECTS);
       if (text === undefined) return { done: true, value: undefined };
-      const queue = [];
-      let from = 0;
-      for (let nul = text.indexOf("\0"); nul !== -1; nul = text.indexOf("\0", from)) {
-        const data = text.slice(from, nul);
-        from = nul + 1;
-        try {
-          queue.push(JSON.parse(data));
-        } catch {
-          throw core.failParse(data);
-        }
+      // The core scanned every chunk (stricter than JSON.parse), so this cannot throw
+      // unless the two disagree; then the stream fails with a parse error.
+      let queue;
+      try {
+        queue = JSON.parse(text);
+      } catch {
+        throw core.failParse(text);
       }
       this.queue = queue;
       this.at = 0;
@@ -107,7 +109,7 @@ export class Pump {
     if (!this.core.claimDriver()) return;
     this.serial(async () => {
       try {
-        while ((await this.pull(false)) !== undefined);
+        while ((await this.pull(NONE)) !== undefined);
       } catch {
         // Reported by the stream itself (onError, the waiters).
       }
@@ -130,7 +132,7 @@ export class Pump {
       return Promise.reject(e);
     }
     return this.serial(async () => {
-      const chunks = await this.pull(true, true);
+      const chunks = await this.pull(SSE, true);
       return chunks === undefined ? this.core.sseEnd() : this.core.sseOf(chunks);
     });
   }
@@ -138,9 +140,9 @@ export class Pump {
   // The next read's chunks; at the end undefined, or (once, unless `quiet`) the
   // failure thrown. Anything else thrown on the way (a bug) fails the stream, so that
   // no waiter is left waiting.
-  async pull(wantChunks, quiet = false) {
+  async pull(want, quiet = false) {
     try {
-      return await this.pullOnce(wantChunks, quiet);
+      return await this.pullOnce(want, quiet);
     } catch (e) {
       if (this.core.live()) {
         this.core.crashed(e);
@@ -150,11 +152,12 @@ export class Pump {
     }
   }
 
-  async pullOnce(wantChunks, quiet) {
+  async pullOnce(want, quiet) {
     const core = this.core;
+    const wantChunks = want !== NONE;
     for (;;) {
       const step = core.step(wantChunks);
-      if (step === STEP_BATCH) return wantChunks ? core.fedChunks() : "";
+      if (step === STEP_BATCH) return wantChunks ? core.fedChunks(want === OBJECTS) : "";
       if (step === END) return quiet ? undefined : core.endValue();
       if (step === OPEN) {
         await this.open();
@@ -185,7 +188,7 @@ export class Pump {
               ? (inbox.set(bytes), core.feedInbox(bytes.length, wantChunks))
               : core.feed(bytes, false, wantChunks);
         }
-        if (fed === BATCH) return wantChunks ? core.fedChunks() : "";
+        if (fed === BATCH) return wantChunks ? core.fedChunks(want === OBJECTS) : "";
         if (fed === CORE_TURN) break; // the core has the next step
       }
     }

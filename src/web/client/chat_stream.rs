@@ -559,10 +559,26 @@ impl StreamCore {
         wasm_bindgen::memory()
     }
 
-    /// The chunks of the last read [`Self::feed`] answered [`FED_BATCH`] for.
+    /// The chunks of the last read [`Self::feed`] answered [`FED_BATCH`] for: as one
+    /// JSON array text (`as_array`: the iterator parses a read with one `JSON.parse`),
+    /// or each chunk's JSON text followed by `"\0"` (for [`Self::sse_of`]). A JSON
+    /// text has no raw NUL, so the array is the texts joined by commas.
     #[wasm_bindgen(js_name = fedChunks)]
-    pub fn fed_chunks(&self) -> String {
-        std::mem::take(&mut self.inner.borrow_mut().fed)
+    pub fn fed_chunks(&self, as_array: bool) -> String {
+        let fed = std::mem::take(&mut self.inner.borrow_mut().fed);
+        if !as_array {
+            return fed;
+        }
+        let mut array = String::with_capacity(fed.len() + 2);
+        array.push('[');
+        for data in fed.split_terminator('\0') {
+            if array.len() > 1 {
+                array.push(',');
+            }
+            array.push_str(data);
+        }
+        array.push(']');
+        array
     }
 
     /// Something threw in the pump (a bug): the stream fails with it, so that no
