@@ -27,6 +27,8 @@ const NAME = "hf_inference_wasm";
 
 /** Build benches/.profile-pkg: pkg/'s JS files, and the .wasm again with its names kept. */
 function buildNamedCopy() {
+  // The client's wasm (build-pkg.sh builds the proxy's last, into the same file).
+  execFileSync("cargo", ["build", "--lib", "--target", "wasm32-unknown-unknown", "--release", "--quiet", "--no-default-features", "--features", "client"], { cwd: ROOT, stdio: "inherit", timeout: 600_000 });
   const src = path.join(ROOT, "target", "wasm32-unknown-unknown", "release", `${NAME}.wasm`);
   if (!existsSync(src)) throw new Error(`${path.relative(ROOT, src)} not found: run scripts/build-pkg.sh first`);
   const out = path.join(BENCH_DIR, ".profile-pkg");
@@ -42,6 +44,16 @@ function buildNamedCopy() {
     );
     // The glue must match the module it instantiates: take the fresh one (same snippet hash).
     cpSync(path.join(tmp, `${NAME}.js`), path.join(out, `${NAME}.js`));
+    // pkg/node.mjs is a bundle holding pkg's glue: bundle it again over the fresh one, as
+    // scripts/build-pkg.sh does.
+    const errors = readdirSync(path.join(out, "snippets")).map((d) => `./snippets/${d}/js/errors.js`).find((f) => existsSync(path.join(out, f)));
+    cpSync(path.join(ROOT, "js", "node.mjs"), path.join(out, "node.mjs"));
+    execFileSync(
+      path.join(ROOT, "node_modules", ".bin", "esbuild"),
+      [path.join(out, "node.mjs"), "--bundle", "--format=esm", "--platform=node", `--external:${errors}`, "--log-level=warning", `--outfile=${path.join(out, "node.bundled.mjs")}`],
+      { stdio: "inherit", timeout: 120_000 },
+    );
+    cpSync(path.join(out, "node.bundled.mjs"), path.join(out, "node.mjs"));
     // Before wasm-opt, for the size breakdown: its names are the compiler's own (wasm-opt
     // folds and merges functions, so names after it do not say whose bytes they are).
     cpSync(path.join(tmp, `${NAME}_bg.wasm`), path.join(out, "pre-opt.wasm"));
