@@ -304,10 +304,10 @@ try {
       out.push("");
       out.push(
         table(
-          ["function (top 25 by self time, idle excluded)", "layer", "self", "share"],
+          [`function (top ${process.env.PROFILE_TOP ?? 25} by self time, idle excluded)`, "layer", "self", "share"],
           rows
             .filter((x) => x.layer !== "idle")
-            .slice(0, 25)
+            .slice(0, Number(process.env.PROFILE_TOP ?? 25))
             .map((x) => [`\`${x.name.slice(0, 110)}\`${x.url && !x.url.startsWith("wasm://") ? ` (${path.basename(x.url)})` : ""}`, x.layer, `${num(x.ms, 0)} ms`, `${num((100 * x.ms) / busy, 1)} %`]),
           "llrr",
         ),

@@ -42,9 +42,33 @@ function openInbox(Core, len) {
   return len <= inbox.length;
 }
 
+// The end callbacks, as `StreamCore` calls them once when the stream ends: kind 0 done,
+// 1 aborted, 2 failed, 3 truncated. One that throws is reported like a throwing event
+// listener (an unhandled rejection); the others still run.
+export function announceEnd(kind, completion, error, finishReason, onFinish, onError, onAbort) {
+  const call = (f, value) => {
+    if (f === undefined) return;
+    try {
+      f(value);
+    } catch (e) {
+      Promise.reject(e);
+    }
+  };
+  if (kind === 1) call(onAbort, completion);
+  if (kind >= 2) call(onError, error);
+  if (kind !== 2) {
+    const usage = completion?.usage ?? undefined;
+    call(onFinish, { completion, finishReason, usage, aborted: kind === 1, truncated: kind === 3 });
+  }
+}
+
 export class Pump {
-  constructor(core) {
+  constructor(core, onContent, onChunk) {
     this.core = core;
+    this.onContent = onContent;
+    this.onChunk = onChunk;
+    // Every delta so far, kept only for an `onContent` that takes it (a V8 rope).
+    this.snapshot = "";
     // Every operation runs after the one before it: `next()` called twice without
     // awaiting still yields the chunks in order.
     this.tail = Promise.resolve();
@@ -157,7 +181,10 @@ export class Pump {
     const wantChunks = want !== NONE;
     for (;;) {
       const step = core.step(wantChunks);
-      if (step === STEP_BATCH) return wantChunks ? core.fedChunks(want === OBJECTS) : "";
+      if (step === STEP_BATCH) {
+        if (!this.deliver()) continue;
+        return wantChunks ? core.fedChunks(want === OBJECTS) : "";
+      }
       if (step === END) return quiet ? undefined : core.endValue();
       if (step === OPEN) {
         await this.open();
@@ -188,10 +215,52 @@ export class Pump {
               ? (inbox.set(bytes), core.feedInbox(bytes.length, wantChunks))
               : core.feed(bytes, false, wantChunks);
         }
-        if (fed === BATCH) return wantChunks ? core.fedChunks(want === OBJECTS) : "";
+        if (fed === BATCH) {
+          if (!this.deliver()) break;
+          return wantChunks ? core.fedChunks(want === OBJECTS) : "";
+        }
         if (fed === CORE_TURN) break; // the core has the next step
       }
     }
+  }
+
+  // The callbacks' turn with the read the core just decoded (before the consumer's):
+  // false when one of them threw or ended the stream (the core has the next step).
+  deliver() {
+    const { core, onContent, onChunk } = this;
+    if (onContent !== undefined) {
+      const text = core.fedText();
+      if (text !== "") {
+        const snapshot = onContent.length >= 2 ? (this.snapshot += text) : undefined;
+        try {
+          onContent(text, snapshot);
+        } catch (e) {
+          core.thrown(e);
+          return false;
+        }
+        if (core.over) return false;
+      }
+    }
+    if (onChunk !== undefined) {
+      const text = core.fedChunks(true);
+      let chunks;
+      try {
+        chunks = JSON.parse(text);
+      } catch {
+        core.failParse(text);
+        return false;
+      }
+      for (const chunk of chunks) {
+        try {
+          onChunk(chunk);
+        } catch (e) {
+          core.thrown(e);
+          return false;
+        }
+        if (core.over) return false;
+      }
+    }
+    return true;
   }
 
   // Wait for the response of the attempt in flight, retrying failed attempts as the

@@ -5,8 +5,10 @@
 //! read's joined text, its chunks' raw data when someone wants chunk objects, and the
 //! events that end the stream); each response, failure and backoff gets the core's
 //! decision (`crate::plan`) synchronously; the stream ends exactly once with one
-//! outcome, which reaches the callbacks and the waiters (`text()`, `finalCompletion()`).
-//! Every await (the response, the reads, the sleep) is `js/pump.js`'s. Must never:
+//! outcome, which reaches the waiters (`text()`, `finalCompletion()`) and, through
+//! `js/pump.js`'s `announceEnd`, the end callbacks. Every await (the response, the
+//! reads, the sleep) and every call of `onContent`/`onChunk` is `js/pump.js`'s, on what
+//! the core hands over (`fedText`, `fedChunks`). Must never:
 //! await, decide what bytes mean (the core does), build a chunk object nobody asked
 //! for, buffer the body ahead of the consumer, or call back into JavaScript while
 //! holding a borrow of its state (a callback may call `abort()`).
@@ -20,7 +22,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Function, JsString, Object, Promise, Reflect, Uint8Array, JSON};
+use js_sys::{Function, Object, Promise, Uint8Array, JSON};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{ReadableStreamDefaultReader, Response};
@@ -43,7 +45,7 @@ extern "C" {
     #[derive(Clone)]
     type Pump;
     #[wasm_bindgen(constructor)]
-    fn new(core: StreamCore) -> Pump;
+    fn new(core: StreamCore, on_content: JsValue, on_chunk: JsValue) -> Pump;
     #[wasm_bindgen(method)]
     fn next(this: &Pump) -> Promise;
     #[wasm_bindgen(method)]
@@ -52,6 +54,17 @@ extern "C" {
     fn ready(this: &Pump) -> Promise;
     #[wasm_bindgen(method, js_name = nextSse)]
     fn next_sse(this: &Pump) -> Promise;
+    /// The end callbacks, called once as the stream ends (`kind`: see [`finish`]).
+    #[wasm_bindgen(js_name = announceEnd)]
+    fn announce_end(
+        kind: u32,
+        completion: &JsValue,
+        error: &JsValue,
+        finish_reason: &JsValue,
+        on_finish: &JsValue,
+        on_error: &JsValue,
+        on_abort: &JsValue,
+    );
 }
 
 /// `StreamCore::step`'s answers.
@@ -202,7 +215,6 @@ struct Inner {
     /// How the stream ends, found by the last read; applied once `batch` is out.
     terminal: Option<Terminal>,
     cb: Callbacks,
-    snapshot: JsString,
     mode: Mode,
     outcome: Option<Outcome>,
     /// The iterator has thrown the failure once; after that it reports `done`.
@@ -214,8 +226,10 @@ struct Inner {
     final_json: Option<String>,
     /// `[DONE]` was sent by `nextSse`.
     sse_closed: bool,
-    /// The chunks of the last read `feed` decoded, until `fedChunks` takes them.
+    /// The chunks of the last read `feed` decoded (`fedChunks`), until the next one.
     fed: String,
+    /// Choice 0's text of that read, until `fedText` takes it.
+    fed_text: String,
     request_id: Option<String>,
     provider: Option<String>,
 }
@@ -270,7 +284,6 @@ impl ChatStream {
             batch: None,
             terminal: None,
             cb,
-            snapshot: JsString::from(""),
             mode: Mode::Unclaimed,
             outcome: None,
             failure_reported: false,
@@ -280,12 +293,24 @@ impl ChatStream {
             final_json: None,
             sse_closed: false,
             fed: String::new(),
+            fed_text: String::new(),
             request_id: None,
             provider: None,
         }));
-        let pump = Pump::new(StreamCore {
-            inner: inner.clone(),
-        });
+        let (on_content, on_chunk) = {
+            let cb = &inner.borrow().cb;
+            (
+                js_or_undefined(&cb.on_content),
+                js_or_undefined(&cb.on_chunk),
+            )
+        };
+        let pump = Pump::new(
+            StreamCore {
+                inner: inner.clone(),
+            },
+            on_content,
+            on_chunk,
+        );
         ChatStream { inner, pump }
     }
 }
@@ -375,17 +400,14 @@ impl StreamCore {
         true
     }
 
-    /// Hand what the read just absorbed made to the callbacks; what `feed` answers.
+    /// Hand what the read just absorbed made to the pump; what `feed` answers.
     fn hand_read(&self) -> u32 {
         let batch = self.inner.borrow_mut().batch.take();
         match batch {
-            Some(batch) => match deliver(&self.inner, batch) {
-                Some(chunks) => {
-                    self.inner.borrow_mut().fed = chunks;
-                    FED_BATCH
-                }
-                None => FED_CORE_TURN,
-            },
+            Some(batch) => {
+                hand_over(&self.inner, batch);
+                FED_BATCH
+            }
             None if self.inner.borrow().terminal.is_some() => FED_CORE_TURN,
             None => FED_READ_ON,
         }
@@ -473,13 +495,8 @@ impl StreamCore {
             // A decoded read waiting.
             let batch = rc.borrow_mut().batch.take();
             if let Some(batch) = batch {
-                return match deliver(rc, batch) {
-                    Some(chunks) => {
-                        rc.borrow_mut().fed = chunks;
-                        BATCH
-                    }
-                    None => END,
-                };
+                hand_over(rc, batch);
+                return BATCH;
             }
             // How the stream ends, now that what came before it is out.
             let terminal = rc.borrow_mut().terminal.take();
@@ -560,14 +577,16 @@ impl StreamCore {
     }
 
     /// The chunks of the last read [`Self::feed`] answered [`FED_BATCH`] for: as one
-    /// JSON array text (`as_array`: the iterator parses a read with one `JSON.parse`),
-    /// or each chunk's JSON text followed by `"\0"` (for [`Self::sse_of`]). A JSON
-    /// text has no raw NUL, so the array is the texts joined by commas.
+    /// JSON array text (`as_array`: `onChunk` and the iterator parse a read with one
+    /// `JSON.parse` each), or each chunk's JSON text followed by `"\0"` (for
+    /// [`Self::sse_of`]). A JSON text has no raw NUL, so the array is the texts joined
+    /// by commas.
     #[wasm_bindgen(js_name = fedChunks)]
     pub fn fed_chunks(&self, as_array: bool) -> String {
-        let fed = std::mem::take(&mut self.inner.borrow_mut().fed);
+        let inner = self.inner.borrow();
+        let fed = &inner.fed;
         if !as_array {
-            return fed;
+            return fed.clone();
         }
         let mut array = String::with_capacity(fed.len() + 2);
         array.push('[');
@@ -579,6 +598,25 @@ impl StreamCore {
         }
         array.push(']');
         array
+    }
+
+    /// Choice 0's text of the last read [`Self::feed`] answered [`FED_BATCH`] for, once
+    /// (for `onContent`).
+    #[wasm_bindgen(js_name = fedText)]
+    pub fn fed_text(&self) -> String {
+        std::mem::take(&mut self.inner.borrow_mut().fed_text)
+    }
+
+    /// A callback threw `error`: the stream ends with it, and it comes back out as
+    /// itself (from the iterator, `text()`, `finalCompletion()`).
+    pub fn thrown(&self, error: JsValue) {
+        finish(&self.inner, Outcome::Thrown(error));
+    }
+
+    /// Whether the stream has ended (a callback may have ended it).
+    #[wasm_bindgen(getter)]
+    pub fn over(&self) -> bool {
+        self.inner.borrow().outcome.is_some()
     }
 
     /// Something threw in the pump (a bug): the stream fails with it, so that no
@@ -987,57 +1025,22 @@ fn absorb(inner: &mut Inner, bytes: Option<&[u8]>) {
     inner.terminal = terminal;
 }
 
-/// Hand one read's worth to the callbacks and the consumer. `None` if a callback threw
-/// or ended the stream.
-fn deliver(rc: &Rc<RefCell<Inner>>, batch: Batch) -> Option<String> {
-    let (on_content, on_chunk) = {
-        let inner = rc.borrow();
-        (inner.cb.on_content.clone(), inner.cb.on_chunk.clone())
-    };
-    let first = !std::mem::replace(&mut rc.borrow_mut().delivered, true);
-    if first {
-        if let Some(r) = &rc.borrow().spec.record {
+/// Hand a decoded read over to the pump (`fedText`, `fedChunks`), which gives it to
+/// `onContent`/`onChunk` and the consumer. The first chunk is the call's first token;
+/// from then on nothing is retried.
+fn hand_over(rc: &Rc<RefCell<Inner>>, batch: Batch) {
+    let mut inner = rc.borrow_mut();
+    if !std::mem::replace(&mut inner.delivered, true) {
+        if let Some(r) = &inner.spec.record {
             r.first_token();
         }
     }
-    if let (Some(f), false) = (on_content, batch.text.is_empty()) {
-        let delta = JsString::from(batch.text.as_str());
-        // The snapshot (a string rope of every delta so far) is kept only for a callback
-        // that takes it: `(delta) => …` costs no memory per read.
-        let snapshot = if f.length() >= 2 {
-            let mut inner = rc.borrow_mut();
-            inner.snapshot = inner.snapshot.concat(&delta);
-            inner.snapshot.clone().into()
-        } else {
-            JsValue::UNDEFINED
-        };
-        if let Err(e) = f.call2(&JsValue::UNDEFINED, &delta, &snapshot) {
-            finish(rc, Outcome::Thrown(e));
-            return None;
-        }
-        if rc.borrow().outcome.is_some() {
-            return None;
-        }
-    }
-    if let Some(f) = on_chunk {
-        for data in batch.chunks.split_terminator('\0') {
-            let object = match JSON::parse(data) {
-                Ok(v) => v,
-                Err(_) => {
-                    fail(rc, unparsable(data), None, false);
-                    return None;
-                }
-            };
-            if let Err(e) = f.call1(&JsValue::UNDEFINED, &object) {
-                finish(rc, Outcome::Thrown(e));
-                return None;
-            }
-            if rc.borrow().outcome.is_some() {
-                return None;
-            }
-        }
-    }
-    Some(batch.chunks)
+    inner.fed_text = batch.text;
+    inner.fed = batch.chunks;
+}
+
+fn js_or_undefined(f: &Option<Function>) -> JsValue {
+    f.as_ref().map_or(JsValue::UNDEFINED, |f| f.clone().into())
 }
 
 /// End as the core said: at `[DONE]`, at the end of the body, or at an error.
@@ -1161,48 +1164,31 @@ fn finish(rc: &Rc<RefCell<Inner>>, outcome: Outcome) {
         .final_completion
         .clone()
         .unwrap_or(JsValue::UNDEFINED);
-    let report = |r: Result<JsValue, JsValue>| {
-        if let Err(e) = r {
-            // A throwing end callback is reported like a throwing event listener.
-            let _ = Promise::reject(&e);
-        }
-    };
-    match &outcome {
-        Outcome::Done => {
-            if let Some(f) = cb_finish {
-                report(f.call1(
-                    &JsValue::UNDEFINED,
-                    &finish_info(rc, &completion, false, false),
-                ));
-            }
-        }
-        Outcome::Aborted => {
-            if let Some(f) = cb_abort {
-                report(f.call1(&JsValue::UNDEFINED, &completion));
-            }
-            if let Some(f) = cb_finish {
-                report(f.call1(
-                    &JsValue::UNDEFINED,
-                    &finish_info(rc, &completion, true, false),
-                ));
-            }
-        }
+    // The end callbacks (`js/pump.js`'s `announce`): 0 done, 1 aborted, 2 failed,
+    // 3 truncated; none when a callback threw.
+    let (kind, error) = match &outcome {
+        Outcome::Done => (0, JsValue::UNDEFINED),
+        Outcome::Aborted => (1, JsValue::UNDEFINED),
         Outcome::Failed {
             error, truncated, ..
-        } => {
-            if let Some(f) = cb_error {
-                report(f.call1(&JsValue::UNDEFINED, error));
-            }
-            if *truncated {
-                if let Some(f) = cb_finish {
-                    report(f.call1(
-                        &JsValue::UNDEFINED,
-                        &finish_info(rc, &completion, false, true),
-                    ));
-                }
-            }
-        }
-        Outcome::Thrown(_) => {}
+        } => (if *truncated { 3 } else { 2 }, error.clone()),
+        Outcome::Thrown(_) => (4, JsValue::UNDEFINED),
+    };
+    if kind < 4 && (cb_finish.is_some() || cb_error.is_some() || cb_abort.is_some()) {
+        let reason = rc
+            .borrow()
+            .dec
+            .finish_reason()
+            .map_or(JsValue::NULL, JsValue::from_str);
+        announce_end(
+            kind,
+            &completion,
+            &error,
+            &reason,
+            &js_or_undefined(&cb_finish),
+            &js_or_undefined(&cb_error),
+            &js_or_undefined(&cb_abort),
+        );
     }
     settle_waiters(rc);
 }
@@ -1250,36 +1236,6 @@ fn end_record(rc: &Rc<RefCell<Inner>>, outcome: &Outcome) {
         store: store.as_deref(),
         url: &url,
     });
-}
-
-fn finish_info(
-    rc: &Rc<RefCell<Inner>>,
-    completion: &JsValue,
-    aborted: bool,
-    truncated: bool,
-) -> JsValue {
-    let o = Object::new();
-    set(&o, "completion", completion);
-    let reason = rc
-        .borrow()
-        .dec
-        .finish_reason()
-        .map(JsValue::from_str)
-        .unwrap_or(JsValue::NULL);
-    set(&o, "finishReason", &reason);
-    let usage = Reflect::get(completion, &JsValue::from_str("usage")).unwrap_or(JsValue::UNDEFINED);
-    set(
-        &o,
-        "usage",
-        &if usage.is_null() {
-            JsValue::UNDEFINED
-        } else {
-            usage
-        },
-    );
-    set(&o, "aborted", &aborted.into());
-    set(&o, "truncated", &truncated.into());
-    o.into()
 }
 
 fn settle_waiters(rc: &Rc<RefCell<Inner>>) {
