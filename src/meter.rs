@@ -51,6 +51,7 @@ use crate::vecmap::VecMap;
 
 use crate::difficulty::Chosen;
 use crate::error::{Error, ErrorKind};
+use crate::json::ObjectWriter;
 use crate::retry::wait_text;
 use crate::usage::{usd_text, PriceTable, TokenUsage};
 
@@ -1193,6 +1194,128 @@ impl Meter {
         self.latest_ms = self.latest_ms.max(now_ms);
         self.latest_ms
     }
+}
+
+// --- The JSON the client's shell hands to JavaScript: `usage()` and each record.
+
+/// A call's token usage as `usage` of a record: `{ promptTokens?, completionTokens?,
+/// totalTokens?, cachedTokens?, reasoningTokens?, estimated? }`.
+pub fn usage_json(u: &TokenUsage) -> String {
+    let mut o = ObjectWriter::new();
+    o.opt_u64("promptTokens", u.prompt_tokens);
+    o.opt_u64("completionTokens", u.completion_tokens);
+    o.opt_u64("totalTokens", u.total_tokens);
+    o.opt_u64("cachedTokens", u.cached_tokens);
+    o.opt_u64("reasoningTokens", u.reasoning_tokens);
+    if u.estimated {
+        o.bool("estimated", true);
+    }
+    o.finish()
+}
+
+/// One request record, as `onRequest` and `usage().recent` give it.
+pub fn record_json(r: &RequestRecord) -> String {
+    let mut o = ObjectWriter::new();
+    o.u64("seq", r.seq);
+    o.opt_str("model", r.model.as_deref());
+    o.opt_str("provider", r.provider.as_deref());
+    o.str("upstream", &r.url_key);
+    o.opt_str("requestId", r.request_id.as_deref());
+    match r.outcome {
+        CallOutcome::Completed => o.str("outcome", "completed"),
+        CallOutcome::Aborted => o.str("outcome", "aborted"),
+        CallOutcome::Failed(kind) => o.str("outcome", &format!("failed:{}", kind.as_str())),
+    }
+    let mut latency = ObjectWriter::new();
+    latency.opt_u64("headersMs", r.latency.headers_ms);
+    latency.opt_u64("firstTokenMs", r.latency.first_token_ms);
+    latency.opt_u64("totalMs", r.latency.total_ms);
+    o.raw("latency", &latency.finish());
+    if let Some(u) = &r.usage {
+        o.raw("usage", &usage_json(u));
+    }
+    if let Some(c) = r.cost_usd {
+        o.f64("costUsd", c);
+    }
+    o.opt_str("priceKey", r.price_key.as_deref());
+    o.u64("attempts", u64::from(r.attempts));
+    o.bool("cacheHit", r.cache_hit);
+    if let Some(c) = &r.rule {
+        let mut rule = ObjectWriter::new();
+        rule.u64("index", c.index as u64);
+        rule.str("model", &c.model);
+        rule.u64("promptTokens", c.prompt_tokens);
+        o.raw("rule", &rule.finish());
+    }
+    o.finish()
+}
+
+fn totals_json(t: &Totals) -> String {
+    let mut o = ObjectWriter::new();
+    for (k, v) in [
+        ("requests", t.requests),
+        ("failed", t.failed),
+        ("aborted", t.aborted),
+        ("cacheHits", t.cache_hits),
+        ("promptTokens", t.prompt_tokens),
+        ("completionTokens", t.completion_tokens),
+        ("totalTokens", t.total_tokens),
+        ("cachedTokens", t.cached_tokens),
+        ("reasoningTokens", t.reasoning_tokens),
+        ("unpriced", t.unpriced),
+        ("estimated", t.estimated),
+    ] {
+        o.u64(k, v);
+    }
+    o.f64("costUsd", t.cost_usd);
+    o.finish()
+}
+
+/// What `usage()` answers: `{ total, byModel, byProvider, budget?, spiking, recent }`.
+pub fn snapshot_json<'a>(
+    s: &MeterSnapshot,
+    records: impl IntoIterator<Item = &'a RequestRecord>,
+) -> String {
+    let mut o = ObjectWriter::new();
+    o.raw("total", &totals_json(&s.total));
+    for (key, list) in [("byModel", &s.by_model), ("byProvider", &s.by_provider)] {
+        // Names are data (a model may be called anything), so they are escaped.
+        let mut m = String::from("{");
+        for (name, t) in list {
+            if m.len() > 1 {
+                m.push(',');
+            }
+            m.push_str(&serde_json::to_string(name.as_str()).unwrap_or_default());
+            m.push(':');
+            m.push_str(&totals_json(t));
+        }
+        m.push('}');
+        o.raw(key, &m);
+    }
+    if let Some(b) = &s.budget {
+        let mut bo = ObjectWriter::new();
+        bo.f64("usdSpent", b.usd_spent);
+        bo.u64("tokensSpent", b.tokens_spent);
+        if let Some(l) = b.usd_limit {
+            bo.f64("usdLimit", l);
+        }
+        bo.opt_u64("tokensLimit", b.tokens_limit);
+        bo.opt_u64("windowMs", b.window_ms);
+        bo.bool("exceeded", b.exceeded.is_some());
+        bo.opt_u64("freesInMs", b.frees_in_ms);
+        o.raw("budget", &bo.finish());
+    }
+    o.bool("spiking", s.spiking);
+    let mut recent = String::from("[");
+    for r in records {
+        if recent.len() > 1 {
+            recent.push(',');
+        }
+        recent.push_str(&record_json(r));
+    }
+    recent.push(']');
+    o.raw("recent", &recent);
+    o.finish()
 }
 
 #[cfg(test)]

@@ -750,3 +750,107 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The JSON the client's shell hands to JavaScript (`usage()`, `onRequest`)
+// ---------------------------------------------------------------------------------------
+
+fn parsed(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+#[test]
+fn a_record_is_json_with_camel_case_fields_and_absent_options_left_out() {
+    let mut r = call("org/m", Some("together"), 12, Some(0.000_123_4), 1_000);
+    r.seq = 7;
+    r.request_id = Some("req \"1\"\n".to_owned());
+    r.attempts = 2;
+    r.rule = Some(Chosen {
+        index: 1,
+        model: "org/small".to_owned(),
+        provider: None,
+        prompt_tokens: 40,
+    });
+    r.latency = Latency {
+        headers_ms: Some(5),
+        first_token_ms: None,
+        total_ms: Some(9),
+    };
+    let v = parsed(&hf_inference_wasm::meter::record_json(&r));
+    assert_eq!(v["seq"], 7);
+    assert_eq!(v["model"], "org/m");
+    assert_eq!(v["provider"], "together");
+    assert_eq!(v["upstream"], "together");
+    assert_eq!(v["requestId"], "req \"1\"\n");
+    assert_eq!(v["outcome"], "completed");
+    assert_eq!(
+        v["latency"],
+        serde_json::json!({ "headersMs": 5, "totalMs": 9 })
+    );
+    assert_eq!(
+        v["usage"],
+        serde_json::json!({ "promptTokens": 12, "completionTokens": 0, "totalTokens": 12 })
+    );
+    assert_eq!(v["costUsd"].as_f64(), Some(0.000_123_4));
+    assert_eq!(v["attempts"], 2);
+    assert_eq!(v["cacheHit"], false);
+    assert_eq!(
+        v["rule"],
+        serde_json::json!({ "index": 1, "model": "org/small", "promptTokens": 40 })
+    );
+    assert!(v.get("priceKey").is_none());
+
+    let mut failed = RequestRecord::new(
+        &CallClock::start(0),
+        "u",
+        CallOutcome::Failed(ErrorKind::Timeout),
+        3,
+    );
+    failed.usage = Some(TokenUsage {
+        estimated: true,
+        ..TokenUsage::default()
+    });
+    let v = parsed(&hf_inference_wasm::meter::record_json(&failed));
+    assert_eq!(v["outcome"], "failed:timeout");
+    assert_eq!(v["usage"], serde_json::json!({ "estimated": true }));
+    for absent in ["model", "provider", "requestId", "costUsd", "rule"] {
+        assert!(v.get(absent).is_none(), "{absent} should be left out: {v}");
+    }
+}
+
+#[test]
+fn the_snapshot_is_json_with_totals_by_model_and_provider_budget_and_records() {
+    let mut m = meter(budget(Some(1.0), None, Some(60_000)));
+    m.record(
+        call("org/\"quoted\"", Some("together"), 10, Some(0.25), 1_000),
+        1_000,
+    );
+    m.record(call("org/b", None, 5, None, 2_000), 2_000);
+    let s = m.snapshot(2_000);
+    let v = parsed(&hf_inference_wasm::meter::snapshot_json(&s, m.records()));
+    assert_eq!(v["total"]["requests"], 2);
+    assert_eq!(v["total"]["promptTokens"], 15);
+    assert_eq!(v["total"]["costUsd"].as_f64(), Some(0.25));
+    assert_eq!(v["total"]["unpriced"], 1);
+    assert_eq!(v["byModel"]["org/\"quoted\""]["requests"], 1);
+    assert_eq!(v["byModel"]["org/b"]["totalTokens"], 5);
+    assert_eq!(v["byProvider"]["together"]["costUsd"].as_f64(), Some(0.25));
+    assert_eq!(v["budget"]["usdSpent"].as_f64(), Some(0.25));
+    assert_eq!(v["budget"]["usdLimit"].as_f64(), Some(1.0));
+    assert_eq!(v["budget"]["windowMs"], 60_000);
+    assert_eq!(v["budget"]["exceeded"], false);
+    assert!(v["budget"].get("tokensLimit").is_none());
+    assert_eq!(v["spiking"], false);
+    let recent = v["recent"].as_array().map(Vec::len);
+    assert_eq!(recent, Some(2));
+    assert_eq!(v["recent"][0]["model"], "org/\"quoted\"");
+
+    let empty = meter(MeterOptions::default());
+    let v = parsed(&hf_inference_wasm::meter::snapshot_json(
+        &empty.snapshot(0),
+        empty.records(),
+    ));
+    assert_eq!(v["byModel"], serde_json::json!({}));
+    assert_eq!(v["recent"], serde_json::json!([]));
+    assert!(v.get("budget").is_none());
+}

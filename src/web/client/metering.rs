@@ -22,8 +22,8 @@ use crate::cache::{self, CacheKey, CacheMode, CacheOptions, CachePlan, MemoryCac
 use crate::difficulty::{Chosen, Router};
 use crate::error::Error;
 use crate::meter::{
-    Alert, Budget, CallClock, CallOutcome, Latency, Meter, MeterOptions, MeterSnapshot,
-    RequestRecord, SpikeOptions, Totals,
+    Alert, Budget, CallClock, CallOutcome, Meter, MeterOptions, MeterSnapshot, RequestRecord,
+    SpikeOptions,
 };
 use crate::options as keys;
 use crate::ratelimit::{Acquire, Limiter, Permit, RateLimitOptions, Ticket};
@@ -648,130 +648,16 @@ fn report(r: Result<JsValue, JsValue>) {
     }
 }
 
-fn opt_num(o: &Object, key: &str, v: Option<u64>) {
-    if let Some(n) = v {
-        set(o, key, &(n as f64).into());
-    }
-}
-
-pub(crate) fn usage_js(u: &TokenUsage) -> JsValue {
-    let o = Object::new();
-    opt_num(&o, "promptTokens", u.prompt_tokens);
-    opt_num(&o, "completionTokens", u.completion_tokens);
-    opt_num(&o, "totalTokens", u.total_tokens);
-    opt_num(&o, "cachedTokens", u.cached_tokens);
-    opt_num(&o, "reasoningTokens", u.reasoning_tokens);
-    if u.estimated {
-        set(&o, "estimated", &true.into());
-    }
-    o.into()
-}
-
-fn latency_js(l: &Latency) -> JsValue {
-    let o = Object::new();
-    opt_num(&o, "headersMs", l.headers_ms);
-    opt_num(&o, "firstTokenMs", l.first_token_ms);
-    opt_num(&o, "totalMs", l.total_ms);
-    o.into()
-}
-
+/// A record as JavaScript gets it (the core writes it as JSON: `meter::record_json`).
 fn record_js(r: &RequestRecord) -> JsValue {
-    let o = Object::new();
-    set(&o, "seq", &(r.seq as f64).into());
-    if let Some(m) = &r.model {
-        set(&o, "model", &m.as_str().into());
-    }
-    if let Some(p) = &r.provider {
-        set(&o, "provider", &p.as_str().into());
-    }
-    set(&o, "upstream", &r.url_key.as_str().into());
-    if let Some(id) = &r.request_id {
-        set(&o, "requestId", &id.as_str().into());
-    }
-    set(
-        &o,
-        "outcome",
-        &match r.outcome {
-            CallOutcome::Completed => "completed".into(),
-            CallOutcome::Aborted => "aborted".into(),
-            CallOutcome::Failed(kind) => format!("failed:{}", kind.as_str()).into(),
-        },
-    );
-    set(&o, "latency", &latency_js(&r.latency));
-    set(
-        &o,
-        "usage",
-        &r.usage.as_ref().map_or(JsValue::UNDEFINED, usage_js),
-    );
-    set(
-        &o,
-        "costUsd",
-        &r.cost_usd.map_or(JsValue::UNDEFINED, JsValue::from),
-    );
-    if let Some(k) = &r.price_key {
-        set(&o, "priceKey", &k.as_str().into());
-    }
-    set(&o, "attempts", &r.attempts.into());
-    set(&o, "cacheHit", &r.cache_hit.into());
-    if let Some(c) = &r.rule {
-        let rule = Object::new();
-        set(&rule, "index", &(c.index as f64).into());
-        set(&rule, "model", &c.model.as_str().into());
-        set(&rule, "promptTokens", &(c.prompt_tokens as f64).into());
-        set(&o, "rule", &rule);
-    }
-    o.into()
-}
-
-fn totals_js(t: &Totals) -> JsValue {
-    let o = Object::new();
-    for (k, v) in [
-        ("requests", t.requests),
-        ("failed", t.failed),
-        ("aborted", t.aborted),
-        ("cacheHits", t.cache_hits),
-        ("promptTokens", t.prompt_tokens),
-        ("completionTokens", t.completion_tokens),
-        ("totalTokens", t.total_tokens),
-        ("cachedTokens", t.cached_tokens),
-        ("reasoningTokens", t.reasoning_tokens),
-        ("unpriced", t.unpriced),
-        ("estimated", t.estimated),
-    ] {
-        set(&o, k, &(v as f64).into());
-    }
-    set(&o, "costUsd", &t.cost_usd.into());
-    o.into()
+    json_js(&crate::meter::record_json(r))
 }
 
 fn snapshot_js(s: &MeterSnapshot, meter: &Meter) -> JsValue {
-    let o = Object::new();
-    set(&o, "total", &totals_js(&s.total));
-    for (key, list) in [("byModel", &s.by_model), ("byProvider", &s.by_provider)] {
-        let m = Object::new();
-        for (name, t) in list {
-            set(&m, name, &totals_js(t));
-        }
-        set(&o, key, &m);
-    }
-    if let Some(b) = &s.budget {
-        let bo = Object::new();
-        set(&bo, "usdSpent", &b.usd_spent.into());
-        set(&bo, "tokensSpent", &(b.tokens_spent as f64).into());
-        if let Some(l) = b.usd_limit {
-            set(&bo, "usdLimit", &l.into());
-        }
-        opt_num(&bo, "tokensLimit", b.tokens_limit);
-        opt_num(&bo, "windowMs", b.window_ms);
-        set(&bo, "exceeded", &b.exceeded.is_some().into());
-        opt_num(&bo, "freesInMs", b.frees_in_ms);
-        set(&o, "budget", &bo);
-    }
-    set(&o, "spiking", &s.spiking.into());
-    let recent = Array::new();
-    for r in meter.records() {
-        recent.push(&record_js(r));
-    }
-    set(&o, "recent", &recent);
-    o.into()
+    json_js(&crate::meter::snapshot_json(s, meter.records()))
+}
+
+fn json_js(text: &str) -> JsValue {
+    // The core's own JSON: it always parses.
+    js_sys::JSON::parse(text).unwrap_or(JsValue::UNDEFINED)
 }
