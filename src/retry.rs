@@ -1385,6 +1385,34 @@ pub struct BreakerSnapshot {
     pub window_failures: u32,
 }
 
+/// What the client's `health()` answers, as JSON: one entry per upstream, `{ upstream,
+/// state: "closed" | "open" | "half_open", retryInMs?, consecutiveFailures,
+/// windowRequests, windowFailures }`.
+pub fn health_json(list: &[BreakerSnapshot]) -> String {
+    let mut out = String::from("[");
+    for b in list {
+        if out.len() > 1 {
+            out.push(',');
+        }
+        let mut o = crate::json::ObjectWriter::new();
+        o.str("upstream", &b.upstream);
+        match b.state {
+            BreakerState::Closed => o.str("state", "closed"),
+            BreakerState::Open { retry_in_ms } => {
+                o.str("state", "open");
+                o.u64("retryInMs", retry_in_ms);
+            }
+            BreakerState::HalfOpen => o.str("state", "half_open"),
+        }
+        o.u64("consecutiveFailures", u64::from(b.consecutive_failures));
+        o.u64("windowRequests", u64::from(b.window_requests));
+        o.u64("windowFailures", u64::from(b.window_failures));
+        out.push_str(&o.finish());
+    }
+    out.push(']');
+    out
+}
+
 #[derive(Debug, Clone)]
 struct Entry {
     upstream: String,

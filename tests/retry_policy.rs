@@ -1283,3 +1283,36 @@ fn an_upstreams_should_retry_false_relayed_by_the_proxy_stops_retries_on_a_503()
         give_up(GiveUpReason::NotRetryable)
     );
 }
+
+#[test]
+fn health_json_lists_each_upstream_with_its_state_and_window() {
+    let mut m = Breakers::new(BreakerOptions::default());
+    for _ in 0..5 {
+        m.record("together", Outcome::Failure, 0.0);
+    }
+    m.record("nov\"ita", Outcome::Success, 0.0);
+    let text = hf_inference_wasm::retry::health_json(&m.snapshot(10.0));
+    let v: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+    let list = v.as_array().cloned().unwrap_or_default();
+    assert_eq!(list.len(), 2, "{text}");
+    let of = |name: &str| {
+        list.iter()
+            .find(|b| b["upstream"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} missing: {text}"))
+    };
+    let open = of("together");
+    assert_eq!(open["state"], "open");
+    assert!(
+        open["retryInMs"].as_u64().is_some_and(|ms| ms > 0),
+        "{open}"
+    );
+    assert_eq!(open["consecutiveFailures"], 5);
+    assert_eq!(open["windowFailures"], 5);
+    let closed = of("nov\"ita");
+    assert_eq!(closed["state"], "closed");
+    assert!(closed.get("retryInMs").is_none());
+    assert_eq!(closed["windowRequests"], 1);
+    assert_eq!(hf_inference_wasm::retry::health_json(&[]), "[]");
+}

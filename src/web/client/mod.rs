@@ -37,7 +37,7 @@ use crate::protocol::Protocol;
 use crate::providers::{Auth, FallbackSpec, Provider, ProviderInfo, Route, RouteRequest, Target};
 
 use crate::plan::{Next, Plan};
-use crate::retry::{BreakerOptions, BreakerState, Breakers, ResponseHints, RetryOptions};
+use crate::retry::{BreakerOptions, Breakers, ResponseHints, RetryOptions};
 use crate::sse::Limits;
 use crate::tgi::{TextGenerationRequest, TgiRouteRequest};
 use crate::timeouts::Timeouts;
@@ -245,26 +245,10 @@ impl InferenceClient {
     /// The circuit breakers' state, one entry per upstream this client called:
     /// `{ upstream, state: "closed" | "open" | "half_open", retryInMs?,
     /// consecutiveFailures, windowRequests, windowFailures }`.
-    pub fn health(&self) -> js_sys::Array {
-        let list = js_sys::Array::new();
-        for b in self.cfg.breakers.borrow().snapshot(js_sys::Date::now()) {
-            let o = Object::new();
-            set(&o, "upstream", &b.upstream.as_str().into());
-            let (state, retry_in) = match b.state {
-                BreakerState::Closed => ("closed", None),
-                BreakerState::Open { retry_in_ms } => ("open", Some(retry_in_ms)),
-                BreakerState::HalfOpen => ("half_open", None),
-            };
-            set(&o, "state", &state.into());
-            if let Some(ms) = retry_in {
-                set(&o, "retryInMs", &(ms as f64).into());
-            }
-            set(&o, "consecutiveFailures", &b.consecutive_failures.into());
-            set(&o, "windowRequests", &b.window_requests.into());
-            set(&o, "windowFailures", &b.window_failures.into());
-            list.push(&o);
-        }
-        list
+    pub fn health(&self) -> JsValue {
+        let list = self.cfg.breakers.borrow().snapshot(js_sys::Date::now());
+        // The core's own JSON: it always parses.
+        js_sys::JSON::parse(&crate::retry::health_json(&list)).unwrap_or(JsValue::UNDEFINED)
     }
 }
 
