@@ -37,6 +37,12 @@ export class InferenceError extends Error {
   }
 }
 
-export function makeInferenceError(message, fields) {
-  return new InferenceError(message, fields);
+// What the wasm side calls: `fields` is the core's JSON of the error's fields;
+// `partial` (a stream's completion so far) and `cause` (the JavaScript exception behind
+// it, which may be any value, `undefined` included) are JavaScript values.
+export function makeInferenceError(message, fields, partial, hasCause, cause) {
+  const f = JSON.parse(fields);
+  if (partial !== undefined) f.partial = partial;
+  if (hasCause) f.cause = cause;
+  return new InferenceError(message, f);
 }

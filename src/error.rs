@@ -113,6 +113,22 @@ pub struct Error {
 }
 
 impl Error {
+    /// The fields of the JavaScript `InferenceError` for this error, as JSON (`kind`,
+    /// `retryable`, and `status`, `code`, `requestId`, `provider`, `body`, `timeout` when
+    /// known); `js/errors.js` builds the error from it with one `JSON.parse`.
+    pub fn fields_json(&self) -> String {
+        let mut o = crate::json::ObjectWriter::new();
+        o.str("kind", self.kind.as_str());
+        o.bool("retryable", self.retryable);
+        o.opt_u64("status", self.status.map(u64::from));
+        o.opt_str("code", self.code.as_deref());
+        o.opt_str("requestId", self.request_id.as_deref());
+        o.opt_str("provider", self.provider.as_deref());
+        o.opt_str("body", self.body.as_deref());
+        o.opt_str("timeout", self.timeout.map(TimeoutKind::as_str));
+        o.finish()
+    }
+
     /// A bare error of `kind`; the builders below fill in the rest.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Error {

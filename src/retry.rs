@@ -638,6 +638,26 @@ pub struct Attempt {
     pub delay_ms: Option<u64>,
 }
 
+/// A call's failed attempts as the JSON of an error's `attempts`: one `{ status?, kind,
+/// code?, timeout?, delayMs? }` each.
+pub fn attempts_json(attempts: &[Attempt]) -> String {
+    let mut out = String::from("[");
+    for a in attempts {
+        if out.len() > 1 {
+            out.push(',');
+        }
+        let mut o = crate::json::ObjectWriter::new();
+        o.opt_u64("status", a.status.map(u64::from));
+        o.str("kind", a.kind.as_str());
+        o.opt_str("code", a.code.as_deref());
+        o.opt_str("timeout", a.timeout.map(TimeoutKind::as_str));
+        o.opt_u64("delayMs", a.delay_ms);
+        out.push_str(&o.finish());
+    }
+    out.push(']');
+    out
+}
+
 impl Attempt {
     /// How the attempt reads in a summary: the status, else the timeout or the kind.
     fn push_label(&self, out: &mut String) {

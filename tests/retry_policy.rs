@@ -1316,3 +1316,52 @@ fn health_json_lists_each_upstream_with_its_state_and_window() {
     assert_eq!(closed["windowRequests"], 1);
     assert_eq!(hf_inference_wasm::retry::health_json(&[]), "[]");
 }
+
+#[test]
+fn attempts_json_and_error_fields_json_carry_what_the_js_error_shows() {
+    let mut e = Error::http(429, "slow down");
+    e.code = Some("rate_limited".to_owned());
+    e.request_id = Some("r\"1".to_owned());
+    let v: serde_json::Value = serde_json::from_str(&e.fields_json()).unwrap_or_default();
+    assert_eq!(v["kind"], "http");
+    assert_eq!(v["status"], 429);
+    assert_eq!(v["code"], "rate_limited");
+    assert_eq!(v["requestId"], "r\"1");
+    assert_eq!(v["retryable"], e.retryable);
+    assert_eq!(v["body"], "slow down");
+    for absent in ["provider", "timeout"] {
+        assert!(v.get(absent).is_none(), "{absent}: {v}");
+    }
+    let t = Error::timeout(TimeoutKind::Idle, 300);
+    let v: serde_json::Value = serde_json::from_str(&t.fields_json()).unwrap_or_default();
+    assert_eq!(v["kind"], "timeout");
+    assert_eq!(v["timeout"], "idle");
+    assert!(v.get("status").is_none());
+
+    let attempts = [
+        Attempt {
+            status: Some(503),
+            kind: ErrorKind::Http,
+            timeout: None,
+            code: None,
+            delay_ms: Some(250),
+        },
+        Attempt {
+            status: None,
+            kind: ErrorKind::Timeout,
+            timeout: Some(TimeoutKind::Headers),
+            code: Some("x".to_owned()),
+            delay_ms: None,
+        },
+    ];
+    let v: serde_json::Value =
+        serde_json::from_str(&hf_inference_wasm::retry::attempts_json(&attempts))
+            .unwrap_or_default();
+    assert_eq!(
+        v,
+        serde_json::json!([
+            { "status": 503, "kind": "http", "delayMs": 250 },
+            { "kind": "timeout", "code": "x", "timeout": "headers" }
+        ])
+    );
+}

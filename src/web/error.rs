@@ -13,58 +13,25 @@ use crate::error::Error;
 /// A JavaScript `InferenceError` for `e`. `partial` is what a stream delivered before
 /// it failed; `cause` the JS exception behind it, if any.
 pub(crate) fn to_js(e: &Error, partial: Option<&JsValue>, cause: Option<&JsValue>) -> JsValue {
-    let fields = Object::new();
-    set(&fields, "kind", &e.kind.as_str().into());
-    set(&fields, "retryable", &e.retryable.into());
-    if let Some(s) = e.status {
-        set(&fields, "status", &s.into());
-    }
-    for (key, value) in [
-        ("code", &e.code),
-        ("requestId", &e.request_id),
-        ("provider", &e.provider),
-        ("body", &e.body),
-    ] {
-        if let Some(v) = value {
-            set(&fields, key, &v.as_str().into());
-        }
-    }
-    if let Some(t) = e.timeout {
-        set(&fields, "timeout", &t.as_str().into());
-    }
-    if let Some(p) = partial {
-        set(&fields, "partial", p);
-    }
-    if let Some(c) = cause {
-        set(&fields, "cause", c);
-    }
-    sys::make_inference_error(&e.message, &fields)
+    let none = JsValue::UNDEFINED;
+    sys::make_inference_error(
+        &e.message,
+        &e.fields_json(),
+        partial.unwrap_or(&none),
+        cause.is_some(),
+        cause.unwrap_or(&none),
+    )
 }
 
 /// Set `attempts` on a JS error: one `{ status, kind, code, timeout, delayMs }` per failed
-/// attempt, when the call made more than none.
+/// attempt (`crate::retry::attempts_json`), when the call made more than none.
 pub(crate) fn attach_attempts(error: &JsValue, attempts: &[crate::retry::Attempt]) {
     if attempts.is_empty() || !error.is_object() {
         return;
     }
-    let list = js_sys::Array::new();
-    for a in attempts {
-        let o = Object::new();
-        if let Some(s) = a.status {
-            set(&o, "status", &s.into());
-        }
-        set(&o, "kind", &a.kind.as_str().into());
-        if let Some(c) = &a.code {
-            set(&o, "code", &c.as_str().into());
-        }
-        if let Some(t) = a.timeout {
-            set(&o, "timeout", &t.as_str().into());
-        }
-        if let Some(d) = a.delay_ms {
-            set(&o, "delayMs", &(d as f64).into());
-        }
-        list.push(&o);
-    }
+    // The core's own JSON: it always parses.
+    let list =
+        js_sys::JSON::parse(&crate::retry::attempts_json(attempts)).unwrap_or(JsValue::UNDEFINED);
     let _ = Reflect::set(error, &JsValue::from_str("attempts"), &list);
 }
 

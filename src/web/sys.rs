@@ -8,9 +8,16 @@ use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/js/errors.js")]
 extern "C" {
-    /// `new InferenceError(message, fields)` from `js/errors.js`.
+    /// `new InferenceError(message, fields)` from `js/errors.js`, the fields given as
+    /// the core's JSON (`Error::fields_json`) plus the two that are JavaScript values.
     #[wasm_bindgen(js_name = makeInferenceError)]
-    pub fn make_inference_error(message: &str, fields: &Object) -> JsValue;
+    pub fn make_inference_error(
+        message: &str,
+        fields: &str,
+        partial: &JsValue,
+        has_cause: bool,
+        cause: &JsValue,
+    ) -> JsValue;
 }
 
 #[wasm_bindgen]
