@@ -1271,6 +1271,29 @@ fn totals_json(t: &Totals) -> String {
     o.finish()
 }
 
+/// An alert as its callback gets it: `onSpike` `{ metric, recent, expected, ratio,
+/// recentMs, message }`, `onBudget` `{ metric, spent, limit, freesInMs? }`.
+pub fn alert_json(alert: &Alert) -> String {
+    let mut o = ObjectWriter::new();
+    match alert {
+        Alert::Spike(s) => {
+            o.str("metric", s.metric.name());
+            o.f64("recent", s.recent);
+            o.f64("expected", s.expected);
+            o.f64("ratio", s.ratio);
+            o.u64("recentMs", s.recent_ms);
+            o.str("message", &s.message);
+        }
+        Alert::BudgetExceeded(b) => {
+            o.str("metric", b.metric.name());
+            o.f64("spent", b.spent);
+            o.f64("limit", b.limit);
+            o.opt_u64("freesInMs", b.frees_in_ms);
+        }
+    }
+    o.finish()
+}
+
 /// What `usage()` answers: `{ total, byModel, byProvider, budget?, spiking, recent }`.
 pub fn snapshot_json<'a>(
     s: &MeterSnapshot,

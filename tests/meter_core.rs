@@ -854,3 +854,22 @@ fn the_snapshot_is_json_with_totals_by_model_and_provider_budget_and_records() {
     assert_eq!(v["recent"], serde_json::json!([]));
     assert!(v.get("budget").is_none());
 }
+
+#[test]
+fn a_budget_alert_is_json_for_its_callback() {
+    let mut m = meter(budget(Some(1.0), None, Some(10_000)));
+    m.record(spent(0.9, 0), 0);
+    let alerts = m.record(spent(0.2, 100), 100);
+    let Some(alert) = alerts.first() else {
+        panic!("no alert");
+    };
+    let v = parsed(&hf_inference_wasm::meter::alert_json(alert));
+    assert_eq!(v["metric"], BudgetMetric::Usd.name());
+    assert!(
+        v["spent"].as_f64().is_some_and(|s| (s - 1.1).abs() < 1e-12),
+        "{v}"
+    );
+    assert_eq!(v["limit"].as_f64(), Some(1.0));
+    assert!(v["freesInMs"].as_u64().is_some(), "{v}");
+    assert!(v.get("message").is_none());
+}

@@ -30,7 +30,6 @@ use crate::ratelimit::{Acquire, Limiter, Permit, RateLimitOptions, Ticket};
 use crate::retry::ResponseHints;
 use crate::usage::{PriceTable, TokenUsage};
 use crate::vecmap::VecMap;
-use crate::web::error::set;
 use crate::web::options::{function, get, known, number, object, string, type_name};
 use crate::web::sys;
 
@@ -611,31 +610,12 @@ impl CallRecord {
             report(f.call1(&JsValue::UNDEFINED, &js));
         }
         for a in alerts {
-            match a {
-                Alert::Spike(s) => {
-                    if let Some(f) = &self.m.on_spike {
-                        let o = Object::new();
-                        set(&o, "metric", &s.metric.name().into());
-                        set(&o, "recent", &s.recent.into());
-                        set(&o, "expected", &s.expected.into());
-                        set(&o, "ratio", &s.ratio.into());
-                        set(&o, "recentMs", &(s.recent_ms as f64).into());
-                        set(&o, "message", &s.message.as_str().into());
-                        report(f.call1(&JsValue::UNDEFINED, &o));
-                    }
-                }
-                Alert::BudgetExceeded(b) => {
-                    if let Some(f) = &self.m.on_budget {
-                        let o = Object::new();
-                        set(&o, "metric", &b.metric.name().into());
-                        set(&o, "spent", &b.spent.into());
-                        set(&o, "limit", &b.limit.into());
-                        if let Some(ms) = b.frees_in_ms {
-                            set(&o, "freesInMs", &(ms as f64).into());
-                        }
-                        report(f.call1(&JsValue::UNDEFINED, &o));
-                    }
-                }
+            let f = match a {
+                Alert::Spike(_) => &self.m.on_spike,
+                Alert::BudgetExceeded(_) => &self.m.on_budget,
+            };
+            if let Some(f) = f {
+                report(f.call1(&JsValue::UNDEFINED, &json_js(&crate::meter::alert_json(&a))));
             }
         }
     }
