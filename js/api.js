@@ -36,7 +36,7 @@ for (const [name, what] of [
   ["finalCompletion", COMPLETION],
 ]) {
   ChatStream.prototype[name] = function () {
-    const done = this._wait(what);
+    const done = this._pump.wait(what);
     if (!this.ended) this._pump.drive();
     return done;
   };

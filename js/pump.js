@@ -62,9 +62,39 @@ export function announceEnd(kind, completion, error, finishReason, onFinish, onE
   }
 }
 
+// The promises of `text()` (0) and `finalCompletion()` (1), settled by the core once
+// the stream ends. Apart from the pump: the core holds this, and nothing here holds the
+// core (a cycle through the wasm's table of JavaScript values would never be collected).
+export class Waiters {
+  constructor() {
+    this.list = [];
+    this.texts = 0;
+  }
+
+  add(what) {
+    return new Promise((resolve, reject) => {
+      this.list.push(what, resolve, reject);
+      if (what === 0) this.texts++;
+    });
+  }
+
+  // `failed`: reject with `value` (the error); else resolve with `value` (the
+  // completion) or `text`.
+  settle(failed, value, text) {
+    const list = this.list;
+    this.list = [];
+    this.texts = 0;
+    for (let i = 0; i < list.length; i += 3) {
+      if (failed) list[i + 2](value);
+      else list[i + 1](list[i] === 0 ? text : value);
+    }
+  }
+}
+
 export class Pump {
-  constructor(core, onContent, onChunk) {
+  constructor(core, onContent, onChunk, waiters) {
     this.core = core;
+    this.waiters = waiters;
     this.onContent = onContent;
     this.onChunk = onChunk;
     // Every delta so far, kept only for an `onContent` that takes it (a V8 rope).
@@ -78,6 +108,13 @@ export class Pump {
     // Callbacks given at creation: pump from a later task, so that a caller who starts
     // iterating right away keeps the stream.
     if (core.drivesItself) queueMicrotask(() => this.drive());
+  }
+
+  // A promise of the text (0) or the completion (1); it does not start the pump.
+  wait(what) {
+    const done = this.waiters.add(what);
+    if (this.core.over) this.core.settleWaiters();
+    return done;
   }
 
   // Run `op` after every operation queued before it.

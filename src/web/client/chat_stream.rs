@@ -45,7 +45,20 @@ extern "C" {
     #[derive(Clone)]
     type Pump;
     #[wasm_bindgen(constructor)]
-    fn new(core: StreamCore, on_content: JsValue, on_chunk: JsValue) -> Pump;
+    fn new(core: StreamCore, on_content: JsValue, on_chunk: JsValue, waiters: &Waiters) -> Pump;
+    /// A promise of the text (`0`) or the completion (`1`), settled when the stream ends.
+    #[wasm_bindgen(method)]
+    fn wait(this: &Pump, what: u32) -> Promise;
+    /// `js/pump.js`'s `Waiters`: the promises of `text()` and `finalCompletion()`.
+    #[derive(Clone)]
+    type Waiters;
+    #[wasm_bindgen(constructor)]
+    fn new() -> Waiters;
+    /// How many of them wait for the text.
+    #[wasm_bindgen(method, getter)]
+    fn texts(this: &Waiters) -> u32;
+    #[wasm_bindgen(method)]
+    fn settle(this: &Waiters, failed: bool, value: &JsValue, text: &JsValue);
     #[wasm_bindgen(method)]
     fn next(this: &Pump) -> Promise;
     #[wasm_bindgen(method)]
@@ -160,17 +173,6 @@ enum Outcome {
     Thrown(JsValue),
 }
 
-enum Want {
-    Completion,
-    Text,
-}
-
-struct Waiter {
-    resolve: Function,
-    reject: Function,
-    want: Want,
-}
-
 /// What one read decoded, not yet handed to the caller.
 struct Batch {
     /// Choice 0's content deltas of the read, joined.
@@ -219,7 +221,7 @@ struct Inner {
     outcome: Option<Outcome>,
     /// The iterator has thrown the failure once; after that it reports `done`.
     failure_reported: bool,
-    waiters: Vec<Waiter>,
+    waiters: Waiters,
     final_completion: Option<JsValue>,
     final_text: Option<String>,
     /// The complete result's JSON, for the cache.
@@ -260,6 +262,7 @@ impl ChatStream {
         cb: Callbacks,
     ) -> ChatStream {
         let plan = Plan::new(spec.retry, spec.target_count(), js_sys::Date::now());
+        let waiters = Waiters::new();
         // Sent now: the stream is lazy to consume, not to start.
         let (call, failure) = match gate {
             Some(_) => (None, None),
@@ -287,7 +290,7 @@ impl ChatStream {
             mode: Mode::Unclaimed,
             outcome: None,
             failure_reported: false,
-            waiters: Vec::new(),
+            waiters: waiters.clone(),
             final_completion: None,
             final_text: None,
             final_json: None,
@@ -310,6 +313,7 @@ impl ChatStream {
             },
             on_content,
             on_chunk,
+            &waiters,
         );
         ChatStream { inner, pump }
     }
@@ -352,12 +356,12 @@ impl ChatStream {
     /// The whole completion; partial if the stream was aborted. Rejects if it failed.
     #[wasm_bindgen(js_name = finalCompletion)]
     pub fn final_completion(&self) -> Promise {
-        self.wait(Want::Completion)
+        self.wait(1)
     }
 
     /// The text of choice 0; partial if the stream was aborted. Rejects if it failed.
     pub fn text(&self) -> Promise {
-        self.wait(Want::Text)
+        self.wait(0)
     }
 
     /// The wasm module's memory (the tests watch it grow). Internal.
@@ -423,43 +427,13 @@ impl ChatStream {
     pub fn pump(&self) -> JsValue {
         self.pump.clone().into()
     }
-
-    /// A waiter for the end: the text (`0`) or the completion (`1`), settled when the
-    /// stream ends; it does not start the pump. Internal to `api.js`.
-    #[wasm_bindgen(js_name = _wait)]
-    pub fn wait_for(&self, what: u32) -> Promise {
-        let want = if what == 0 {
-            Want::Text
-        } else {
-            Want::Completion
-        };
-        self.waiter(want)
-    }
 }
 
 impl ChatStream {
-    fn wait(&self, want: Want) -> Promise {
-        let promise = self.waiter(want);
+    fn wait(&self, what: u32) -> Promise {
+        let promise = self.pump.wait(what);
         if self.inner.borrow().outcome.is_none() {
             self.pump.drive();
-        }
-        promise
-    }
-
-    fn waiter(&self, want: Want) -> Promise {
-        let rc = &self.inner;
-        let mut slots = None;
-        // The executor runs synchronously, inside `Promise::new`.
-        let promise = Promise::new(&mut |resolve, reject| slots = Some((resolve, reject)));
-        if let Some((resolve, reject)) = slots {
-            rc.borrow_mut().waiters.push(Waiter {
-                resolve,
-                reject,
-                want,
-            });
-        }
-        if rc.borrow().outcome.is_some() {
-            settle_waiters(rc);
         }
         promise
     }
@@ -611,6 +585,12 @@ impl StreamCore {
     /// itself (from the iterator, `text()`, `finalCompletion()`).
     pub fn thrown(&self, error: JsValue) {
         finish(&self.inner, Outcome::Thrown(error));
+    }
+
+    /// Settle the waiters now: the stream has ended (`js/pump.js`'s `wait` asks).
+    #[wasm_bindgen(js_name = settleWaiters)]
+    pub fn settle_waiters(&self) {
+        settle_waiters(&self.inner);
     }
 
     /// Whether the stream has ended (a callback may have ended it).
@@ -1238,31 +1218,29 @@ fn end_record(rc: &Rc<RefCell<Inner>>, outcome: &Outcome) {
     });
 }
 
+/// Settle the waiters (`js/pump.js`'s `Waiters`) with the outcome, once it is known.
 fn settle_waiters(rc: &Rc<RefCell<Inner>>) {
     let (waiters, outcome, completion, text) = {
-        let mut inner = rc.borrow_mut();
+        let inner = rc.borrow();
         let Some(outcome) = inner.outcome.clone() else {
             return;
         };
+        let text = match inner.waiters.texts() {
+            0 => JsValue::UNDEFINED,
+            _ => JsValue::from_str(inner.final_text.as_deref().unwrap_or_default()),
+        };
         (
-            std::mem::take(&mut inner.waiters),
+            inner.waiters.clone(),
             outcome,
             inner.final_completion.clone().unwrap_or(JsValue::UNDEFINED),
-            inner.final_text.clone().unwrap_or_default(),
+            text,
         )
     };
-    for w in waiters {
-        let _ = match &outcome {
-            Outcome::Failed { error, .. } | Outcome::Thrown(error) => {
-                w.reject.call1(&JsValue::UNDEFINED, error)
-            }
-            _ => match w.want {
-                Want::Completion => w.resolve.call1(&JsValue::UNDEFINED, &completion),
-                Want::Text => w
-                    .resolve
-                    .call1(&JsValue::UNDEFINED, &JsValue::from_str(&text)),
-            },
-        };
+    match &outcome {
+        Outcome::Failed { error, .. } | Outcome::Thrown(error) => {
+            waiters.settle(true, error, &JsValue::UNDEFINED)
+        }
+        _ => waiters.settle(false, &completion, &text),
     }
 }
 
