@@ -3,7 +3,7 @@
 //! Owns: `extern` declarations only. Must never: hold logic. Safe wrappers live in the
 //! modules that use them.
 
-use js_sys::{Function, Object};
+use js_sys::Function;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/js/errors.js")]
