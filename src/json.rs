@@ -1,9 +1,11 @@
 //! Small JSON helpers shared by the modules that read or check JSON by hand.
 //!
 //! Owns: [`Expect`], the JSON type a known request field must have (with the wording
-//! used in `input` errors), and the lenient `serde` field readers used where a server
-//! may send `null`, a float or a numeric string for a number. Must never: decide what a
-//! field means (each module does), or fail on a field a server got slightly wrong.
+//! used in `input` errors), the lenient `serde` field readers used where a server
+//! may send `null`, a float or a numeric string for a number, and [`ObjectText`], JSON
+//! objects written straight to text (with [`push_string`], the one string escaper).
+//! Must never: decide what a field means (each module does), or fail on a field a server
+//! got slightly wrong.
 
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
