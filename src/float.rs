@@ -1,15 +1,15 @@
-//! Decimal text to `f64`, read exactly as `str::parse::<f64>` reads it, without `core`'s
-//! tables.
+//! Decimal text to `f64`, read exactly as `str::parse::<f64>` reads it, and whole `f64`s
+//! to text exactly as `Display` prints them, without `core`'s tables.
 //!
-//! Owns: [`parse`]. Numbers in JSON are parsed by `serde_json`; only the few fields that
+//! Owns: [`parse`] and [`display_whole`]. Numbers in JSON are parsed by `serde_json`; only the few fields that
 //! also accept a number written as a string (`"0.88"`) need a text-to-float parser.
 //! `core`'s (Eisel–Lemire with a 10 KB table of powers of five, plus a 768-digit decimal
 //! fallback) costs the wasm about 18 KB. This one gives the same answer for every input
 //! with plain big-integer arithmetic: the digits as an integer, scaled by the power of
 //! ten, divided down to 67 bits, rounded half to even. It is slower (no fast path), which
 //! does not matter for a handful of short fields.
-//! Must never: panic, or answer differently from `str::parse::<f64>` (a property test
-//! holds the two to each other on random and adversarial inputs).
+//! Must never: panic, or answer differently from `str::parse::<f64>` and `Display`
+//! (property tests hold them to each other on random and adversarial inputs).
 
 use std::cmp::Ordering;
 
@@ -241,99 +241,55 @@ fn divide(mut a: Vec<u32>, b: &[u32]) -> (u128, bool) {
     (q, a.iter().any(|&l| l != 0))
 }
 
-/// `x` as `format!("{x}")` prints it (`1`, `0.5`, `100000000000000000000`, `-0`,
-/// `NaN`, `inf`), without `core`'s float formatting (Grisu and Dragon4, ~17 KB of wasm).
-/// Both print the shortest digits that read back as `x`, the nearest such when two are
-/// as short; `serde_json`'s writer (in the wasm anyway) gives them in exponent form. The
-/// one difference, a tie (`x` exactly halfway between the two), `core` settles upwards.
-pub(crate) fn display(x: f64) -> String {
-    if x.is_nan() {
-        return "NaN".to_owned();
+/// 2^64.
+const TWO_TO_64: f64 = 18_446_744_073_709_551_616.0;
+
+/// `x` as `format!("{x}")` prints it when `x` is a whole number up to 2^64 in magnitude
+/// (a token count carried as `f64`), `None` otherwise; without `core`'s float formatting
+/// (Grisu and Dragon4, ~17 KB of wasm), from integer arithmetic alone. Below 2^53 a whole
+/// number reads back only from its own digits; above, `core`'s shortest digits are the
+/// coarsest multiple of a power of ten that converts back to `x`, the nearer of the two
+/// around it, the upper on a tie. A general printer (which also needs [`parse`] to settle
+/// ties) cost the proxy's wasm 3 KB gzipped for the one message that prints a number.
+pub(crate) fn display_whole(x: f64) -> Option<String> {
+    let a = x.abs();
+    // NaN and infinities fail the first test (their `fract` is NaN).
+    if a.fract() != 0.0 || a > TWO_TO_64 {
+        return None;
     }
-    if x.is_infinite() {
-        return if x < 0.0 { "-inf" } else { "inf" }.to_owned();
+    if a == TWO_TO_64 {
+        // `u64::MAX as f64`, one past what `as u64` keeps.
+        let sign = if x.is_sign_negative() { "-" } else { "" };
+        return Some(crate::error::concat(&[sign, "18446744073709552000"]));
     }
-    // Finite: `[-]digits[.digits][e[+-]digits]`.
-    let json = serde_json::to_string(&x).unwrap_or_default();
-    let (negative, rest) = match json.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, json.as_str()),
-    };
-    let (mantissa, exp) = match rest.split_once(['e', 'E']) {
-        Some((m, e)) => (m, e.trim_start_matches('+').parse::<i64>().unwrap_or(0)),
-        None => (rest, 0),
-    };
-    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    let all = format!("{int}{frac}");
-    // The value is 0.digits × 10^point.
-    let mut point = int.len() as i64 + exp;
-    let lead = all.len() - all.trim_start_matches('0').len();
-    point -= lead as i64;
-    let mut digits = all.trim_matches('0').to_owned();
-    if !digits.is_empty() && is_midpoint(x.abs(), &digits, point) {
-        let (up, carried) = increment(&digits);
-        if parse(&format!("0.{up}e{}", point + i64::from(carried))) == Some(x.abs()) {
-            digits = up.trim_end_matches('0').to_owned();
-            point += i64::from(carried);
+    // Exact: `a` is whole and below 2^64.
+    let n = a as u64;
+    let mut digits = n;
+    if n >= 1 << 53 {
+        let mut p: u64 = 10_000_000_000_000_000_000;
+        while p > 1 {
+            let lower = n - n % p;
+            // `u64 as f64` rounds to nearest, ties to even: exactly how the text reads back.
+            let lower_ok = lower as f64 == a;
+            let upper = lower.checked_add(p).filter(|&u| u as f64 == a);
+            match (lower_ok, upper) {
+                (true, Some(u)) if u - n <= n - lower => digits = u,
+                (true, _) => digits = lower,
+                (false, Some(u)) => digits = u,
+                (false, None) => {
+                    p /= 10;
+                    continue;
+                }
+            }
+            break;
         }
     }
-    let mut out = String::from(if negative { "-" } else { "" });
-    if digits.is_empty() {
-        out.push('0');
-    } else if point <= 0 {
-        out.push_str("0.");
-        out.push_str(&"0".repeat((-point) as usize));
-        out.push_str(&digits);
-    } else if point as usize >= digits.len() {
-        out.push_str(&digits);
-        out.push_str(&"0".repeat(point as usize - digits.len()));
+    let text = digits.to_string();
+    Some(if x.is_sign_negative() {
+        crate::error::concat(&["-", &text])
     } else {
-        let (a, b) = digits.split_at(point as usize);
-        out.push_str(a);
-        out.push('.');
-        out.push_str(b);
-    }
-    out
-}
-
-/// Whether `x` (finite, positive) is exactly 0.`digits`5 × 10^`point`.
-fn is_midpoint(x: f64, digits: &str, point: i64) -> bool {
-    let bits = x.to_bits();
-    let (m, q) = match ((bits >> 52) & 0x7ff) as i64 {
-        0 => (bits & ((1 << 52) - 1), -1074),
-        e => (bits & ((1 << 52) - 1) | 1 << 52, e - 1075),
-    };
-    let mut left = vec![0u32];
-    for d in digits.bytes().chain([b'5']) {
-        mul_add(&mut left, 10, u32::from(d - b'0'));
-    }
-    let mut right = vec![m as u32, (m >> 32) as u32];
-    // left × 10^p against right × 2^q, p = point - (digits + 1).
-    let p = point - digits.len() as i64 - 1;
-    for _ in 0..p.unsigned_abs() {
-        mul_add(if p > 0 { &mut left } else { &mut right }, 10, 0);
-    }
-    if q > 0 {
-        right = shl(&right, q as u64);
-    } else {
-        left = shl(&left, q.unsigned_abs());
-    }
-    compare(&left, &right) == Ordering::Equal
-}
-
-/// `digits` (decimal) plus one in the last place, and whether it carried into a new digit.
-fn increment(digits: &str) -> (String, bool) {
-    let mut b = digits.as_bytes().to_vec();
-    for d in b.iter_mut().rev() {
-        if *d == b'9' {
-            *d = b'0';
-        } else {
-            *d += 1;
-            return (String::from_utf8(b).unwrap_or_default(), false);
-        }
-    }
-    b.insert(0, b'1');
-    (String::from_utf8(b).unwrap_or_default(), true)
+        text
+    })
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -448,42 +404,41 @@ mod tests {
     }
 
     #[test]
-    fn display_prints_as_core_does() {
-        let mut cases = vec![
+    fn display_whole_prints_as_core_does_and_refuses_the_rest() {
+        let mut whole = vec![
             0.0,
             -0.0,
             1.0,
-            0.5,
-            0.1,
+            -7.0,
             1e15,
             1e16,
-            1e20,
-            1e21,
-            1.5e-7,
-            123456789.0,
+            1e19,
             u64::MAX as f64,
-            (1u64 << 53) as f64,
-            f64::MIN_POSITIVE,
-            5e-324,
-            f64::MAX,
-            f64::MIN,
+            -TWO_TO_64,
+        ];
+        for k in 53..64 {
+            let p = (1u64 << k) as f64;
+            whole.extend([p, p + 2048.0, p - 1024.0, -p]);
+        }
+        // Right below 2^64 (the last whole numbers it takes) and the ties a tenth apart.
+        let top = 18_446_744_073_709_549_568_u64;
+        whole.extend([
+            top as f64,
+            (top - 2048) as f64,
+            12_345_678_901_234_567_000_u64 as f64,
+        ]);
+        for x in whole {
+            assert_eq!(display_whole(x), Some(format!("{x}")), "{x:e}");
+        }
+        for x in [
+            0.5,
+            -1.25,
+            1e20,
+            18_446_744_073_709_555_712.0,
             f64::NAN,
             f64::INFINITY,
-            f64::NEG_INFINITY,
-            // Ties: exactly halfway between two shortest forms (`core` rounds up);
-            // the first is -893077468765728.25.
-            f64::from_bits(14053871857518702850),
-            0.125,
-            2.5,
-            1e23,
-        ];
-        for e in -30..30 {
-            cases.push(10f64.powi(e));
-            cases.push(2f64.powi(e * 3));
-            cases.push(-1.25 * 10f64.powi(e));
-        }
-        for x in cases {
-            assert_eq!(display(x), format!("{x}"), "{x:e}");
+        ] {
+            assert_eq!(display_whole(x), None, "{x:e}");
         }
     }
 
@@ -491,15 +446,16 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(4096))]
 
         #[test]
-        fn display_prints_any_bits_as_core_does(bits in any::<u64>()) {
-            let x = f64::from_bits(bits);
-            prop_assert_eq!(display(x), format!("{x}"));
+        fn display_whole_prints_any_whole_number_as_core_does(n in any::<u64>(), neg: bool) {
+            let x = if neg { -(n as f64) } else { n as f64 };
+            prop_assert_eq!(display_whole(x), Some(format!("{x}")));
         }
 
         #[test]
-        fn display_prints_any_u64_cap_as_core_does(n in any::<u64>()) {
-            let x = n as f64;
-            prop_assert_eq!(display(x), format!("{x}"));
+        fn display_whole_prints_any_bits_as_core_does_when_whole(bits in any::<u64>()) {
+            let x = f64::from_bits(bits);
+            let whole = x.fract() == 0.0 && x.abs() <= TWO_TO_64;
+            prop_assert_eq!(display_whole(x), whole.then(|| format!("{x}")));
         }
 
         #[test]

@@ -1,9 +1,11 @@
 //! Small JSON helpers shared by the modules that read or check JSON by hand.
 //!
 //! Owns: [`Expect`], the JSON type a known request field must have (with the wording
-//! used in `input` errors), and the lenient `serde` field readers used where a server
-//! may send `null`, a float or a numeric string for a number. Must never: decide what a
-//! field means (each module does), or fail on a field a server got slightly wrong.
+//! used in `input` errors), the lenient `serde` field readers used where a server
+//! may send `null`, a float or a numeric string for a number, and [`ObjectText`], JSON
+//! objects written straight to text (with [`push_string`], the one string escaper).
+//! Must never: decide what a field means (each module does), or fail on a field a server
+//! got slightly wrong.
 
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
@@ -23,6 +25,92 @@ pub(crate) fn parse(text: &str) -> Result<Value, serde_json::Error> {
 pub(crate) fn to_text(v: &Value) -> String {
     // Writing a `Value` cannot fail: its keys are strings and its numbers finite.
     serde_json::to_string(v).unwrap_or_default()
+}
+
+/// `s` as a JSON string, escaped as `serde_json` escapes it (`\"`, `\\`, the short forms
+/// of `\b \f \n \r \t`, `\u00XX` for the other control characters, nothing else).
+pub(crate) fn push_string(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let b = c as u32 as usize;
+                out.push_str("\\u00");
+                out.push(char::from(HEX[b >> 4]));
+                out.push(char::from(HEX[b & 0xf]));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// A JSON object written straight to text, its members in the order they are added:
+/// for the answers the proxy builds, where a `Value` (a B-tree map, then its serializer)
+/// only to print a fixed shape cost code for each. Callers add members in key order, so
+/// the text is the one `serde_json` prints for the same `Map` (which sorts its keys).
+pub(crate) struct ObjectText(String);
+
+impl ObjectText {
+    pub(crate) fn new() -> ObjectText {
+        ObjectText(String::from("{"))
+    }
+
+    /// Starts member `key`; its value is written next.
+    fn key(&mut self, key: &str) -> &mut String {
+        if self.0.len() > 1 {
+            self.0.push(',');
+        }
+        push_string(&mut self.0, key);
+        self.0.push(':');
+        &mut self.0
+    }
+
+    /// Member `key` with `json`, a JSON text, as its value.
+    pub(crate) fn raw(&mut self, key: &str, json: &str) -> &mut ObjectText {
+        self.key(key).push_str(json);
+        self
+    }
+
+    pub(crate) fn string(&mut self, key: &str, value: &str) -> &mut ObjectText {
+        push_string(self.key(key), value);
+        self
+    }
+
+    /// A string, or `null` for `None`.
+    pub(crate) fn string_or_null(&mut self, key: &str, value: Option<&str>) -> &mut ObjectText {
+        match value {
+            Some(v) => self.string(key, v),
+            None => self.raw(key, "null"),
+        }
+    }
+
+    pub(crate) fn number(&mut self, key: &str, value: u64) -> &mut ObjectText {
+        self.raw(key, &value.to_string())
+    }
+
+    /// A number, or `null` for `None`.
+    pub(crate) fn number_or_null(&mut self, key: &str, value: Option<u64>) -> &mut ObjectText {
+        match value {
+            Some(v) => self.number(key, v),
+            None => self.raw(key, "null"),
+        }
+    }
+
+    /// The object's text.
+    pub(crate) fn end(&mut self) -> String {
+        let mut text = std::mem::take(&mut self.0);
+        text.push('}');
+        text
+    }
 }
 
 /// An object of `pairs`. Use this, not `serde_json::json!`: the macro converts each

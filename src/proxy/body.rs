@@ -348,14 +348,26 @@ pub fn resolve_model(requested: &str, opts: &ProxyOptions) -> Result<String, (Re
     let (base, suffix, entry_named_provider) = match &opts.allowed_models {
         AllowList::Any => (base.to_owned(), suffix, false),
         AllowList::Only(list) => {
-            let entries: Vec<(&str, Option<&str>)> = list.iter().map(|e| split_model(e)).collect();
-            let same = |e: &&(&str, Option<&str>)| e.0.eq_ignore_ascii_case(base);
-            let exact = entries.iter().filter(same).find(|e| match (e.1, &suffix) {
-                (Some(es), Some(s)) => es.eq_ignore_ascii_case(s),
-                _ => false,
-            });
-            let bare = entries.iter().filter(same).find(|e| e.1.is_none());
-            let pinned = entries.iter().filter(same).find(|e| e.1.is_some());
+            // The first entry for `base` naming the requested provider, the first naming
+            // none, and the first naming one: one pass, no list of split entries.
+            let (mut exact, mut bare, mut pinned) = (None, None, None);
+            for e in list {
+                let e = split_model(e);
+                if !e.0.eq_ignore_ascii_case(base) {
+                    continue;
+                }
+                match (e.1, &suffix) {
+                    (None, _) => {
+                        bare.get_or_insert(e);
+                    }
+                    (Some(es), s) => {
+                        if s.as_deref().is_some_and(|s| es.eq_ignore_ascii_case(s)) {
+                            exact.get_or_insert(e);
+                        }
+                        pinned.get_or_insert(e);
+                    }
+                }
+            }
             match (exact, bare, pinned, &suffix) {
                 (Some(e), _, _, _) => (e.0.to_owned(), suffix, true),
                 (None, Some(e), _, _) => (e.0.to_owned(), suffix, false),

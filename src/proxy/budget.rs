@@ -502,8 +502,15 @@ pub fn budget_refusal(e: &Exhausted, origin: Option<&str>, opts: &ProxyOptions) 
         format!("{} s", e.window_ms.div_ceil(1000))
     };
     let cap = match e.kind {
-        // Not `format!("{}", e.cap)`: see `float::display`.
-        CapKind::Tokens => crate::float::display(e.cap) + " tokens",
+        // Not `format!("{}", e.cap)` (see `float::display`), nor `float::display`: every
+        // token cap the ledger sets is a whole number, printed the same way without the
+        // general path's code (~3 KB gzipped); anything else, which only a hand-edited
+        // state could carry, as JSON writes it.
+        CapKind::Tokens => {
+            crate::float::display_whole(e.cap)
+                .unwrap_or_else(|| serde_json::to_string(&e.cap).unwrap_or_default())
+                + " tokens"
+        }
         CapKind::Usd => crate::usage::usd_text(e.cap),
     };
     let secs = e.resets_in_ms.div_ceil(1000).max(1);

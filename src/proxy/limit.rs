@@ -86,8 +86,7 @@ impl RateLimiter {
             self.per_minute = per_minute;
         }
         let now = self.tick(now_ms);
-        let rate = u128::from(per_minute);
-        let now_ticks = u128::from(now) * rate;
+        let now_ticks = u128::from(now) * u128::from(per_minute);
         let capacity = burst * TICKS_PER_TOKEN;
         let key = cut(key, MAX_CLIENT_KEY_BYTES);
         self.uses = self.uses.wrapping_add(1);
@@ -102,8 +101,8 @@ impl RateLimiter {
         let debt = next - now_ticks;
         if debt > capacity {
             // Ticks until the debt fits again, in whole ms (rounded up).
-            let wait_ticks = debt - capacity;
-            let wait_ms = wait_ticks.div_ceil(rate);
+            let (whole, rest) = div_rem(debt - capacity, per_minute);
+            let wait_ms = whole + u128::from(rest != 0);
             return Admission::Limited {
                 retry_after_ms: u64::try_from(wait_ms).unwrap_or(u64::MAX).max(1),
             };
@@ -121,7 +120,7 @@ impl RateLimiter {
                 self.buckets.insert(at, (key.to_owned(), bucket));
             }
         }
-        let remaining = (capacity - debt) / TICKS_PER_TOKEN;
+        let remaining = div_rem(capacity - debt, TICKS_PER_TOKEN as u32).0;
         Admission::Allowed {
             remaining: u32::try_from(remaining).unwrap_or(u32::MAX),
         }
@@ -175,6 +174,20 @@ impl RateLimiter {
         }
         self.latest_ms
     }
+}
+
+/// `x / d` and `x % d` (`d` at least 1), by long division in 32-bit digits: `u128`'s own
+/// `/` is a 1 KB routine in the wasm, for the two divisions here by a `u32`.
+fn div_rem(x: u128, d: u32) -> (u128, u32) {
+    let d = u64::from(d.max(1));
+    let (mut q, mut r) = (0u128, 0u64);
+    for shift in [96, 64, 32, 0] {
+        // `r < d < 2^32`, so the digit quotient fits in 32 bits.
+        let digit = (r << 32) | u64::from((x >> shift) as u32);
+        q |= u128::from(digit / d) << shift;
+        r = digit % d;
+    }
+    (q, r as u32)
 }
 
 #[cfg(test)]
@@ -400,6 +413,13 @@ mod map_parity {
     }
 
     proptest! {
+        #[test]
+        fn div_rem_is_u128_division(x in any::<u128>(), small in any::<u64>(), d in 1u32..) {
+            for x in [x, u128::from(small), x >> 64] {
+                prop_assert_eq!(div_rem(x, d), (x / u128::from(d), (x % u128::from(d)) as u32));
+            }
+        }
+
         #[test]
         fn the_vec_limiter_answers_as_the_map_one_did(
             steps in proptest::collection::vec(

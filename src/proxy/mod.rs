@@ -84,9 +84,8 @@ pub use session::{
     SessionGrant, SessionProof, SESSION_PREFIX,
 };
 
-use crate::json::object;
+use crate::json::ObjectText;
 use respond::{reply, session_message};
-use serde_json::Value;
 
 // ---------------------------------------------------------------------------------------
 // Requests, routes, decisions
@@ -375,7 +374,7 @@ pub fn decide_after_limit(req: &IncomingRequest<'_>, opts: &ProxyOptions, now_ms
         },
         Route::Health => Decision::Health(reply(
             200,
-            object(vec![("status", "ok".into())]),
+            ObjectText::new().string("status", "ok").end(),
             origin,
             opts,
         )),
@@ -547,27 +546,26 @@ fn models(origin: Option<&str>, opts: &ProxyOptions) -> Decision {
             url: upstream_url(opts, Route::Models),
         },
         AllowList::Only(list) => {
-            let data: Vec<Value> = list
-                .iter()
-                .map(|id| {
-                    let owner = id.split('/').next().unwrap_or(id);
-                    object(vec![
-                        ("id", id.as_str().into()),
-                        ("object", "model".into()),
-                        ("created", 0.into()),
-                        ("owned_by", owner.into()),
-                    ])
-                })
-                .collect();
-            Decision::Models(reply(
-                200,
-                object(vec![
-                    ("object", "list".into()),
-                    ("data", Value::Array(data)),
-                ]),
-                origin,
-                opts,
-            ))
+            let mut data = String::from("[");
+            for (i, id) in list.iter().enumerate() {
+                if i > 0 {
+                    data.push(',');
+                }
+                let owner = id.split('/').next().unwrap_or(id);
+                let model = ObjectText::new()
+                    .number("created", 0)
+                    .string("id", id)
+                    .string("object", "model")
+                    .string("owned_by", owner)
+                    .end();
+                data.push_str(&model);
+            }
+            data.push(']');
+            let body = ObjectText::new()
+                .raw("data", &data)
+                .string("object", "list")
+                .end();
+            Decision::Models(reply(200, body, origin, opts))
         }
     }
 }
@@ -664,6 +662,27 @@ mod tests {
         ] {
             assert_eq!(Route::from_path(p), None, "{p:?}");
         }
+    }
+
+    #[test]
+    fn the_models_and_health_answers_print_as_serde_json_did() {
+        let o = ProxyOptions {
+            allowed_models: AllowList::Only(vec!["org/a\"b".into(), "plain".into()]),
+            ..ProxyOptions::default()
+        };
+        let Decision::Models(r) = models(None, &o) else {
+            panic!("not answered from the list")
+        };
+        assert_eq!(
+            r.body,
+            r#"{"data":[{"created":0,"id":"org/a\"b","object":"model","owned_by":"org"},{"created":0,"id":"plain","object":"model","owned_by":"plain"}],"object":"list"}"#
+        );
+        let h = [];
+        let d = decide(&req("GET", "/health", &h), &o, &mut ProxyState::new(), 0.0);
+        let Decision::Health(r) = d else {
+            panic!("{d:?}")
+        };
+        assert_eq!(r.body, r#"{"status":"ok"}"#);
     }
 
     #[test]

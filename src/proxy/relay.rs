@@ -494,17 +494,10 @@ pub fn stream_failure_event(error: &Error, secrets: &[&str]) -> String {
             ),
         ),
     };
-    let body = crate::json::object(vec![(
-        "error",
-        crate::json::object(vec![
-            ("message", message.into()),
-            ("type", reason.error_type().into()),
-            ("param", Value::Null),
-            ("code", reason.code().into()),
-        ]),
-    )]);
+    let mut body =
+        super::respond::error_body(&message, reason.error_type(), Some(reason.code()), None);
     let mut out = String::from("data: ");
-    out.push_str(&crate::json::to_text(&body));
+    out.push_str(&body.end());
     out.push_str("\n\n");
     out
 }

@@ -7,7 +7,7 @@
 
 use super::{cors_headers, headers, ProxyOptions};
 use crate::error::cut;
-use crate::json::object;
+use crate::json::ObjectText;
 use serde_json::Value;
 
 /// Why a request was refused (or failed upstream): status, OpenAI error `type` and
@@ -161,7 +161,7 @@ pub(super) fn session_message(reason: Reason) -> &'static str {
 /// origin).
 pub(super) fn reply(
     status: u16,
-    body: Value,
+    body: String,
     origin: Option<&str>,
     opts: &ProxyOptions,
 ) -> Respond {
@@ -174,22 +174,28 @@ pub(super) fn reply(
     Respond {
         status,
         headers,
-        body: crate::json::to_text(&body),
+        body,
         reason: None,
     }
 }
 
-/// `{"error": {"message", "type", "param", "code"}}`, OpenAI's error shape.
-fn error_body(message: Value, kind: &str, code: Value) -> Value {
-    object(vec![(
-        "error",
-        object(vec![
-            ("message", message),
-            ("type", kind.into()),
-            ("param", Value::Null),
-            ("code", code),
-        ]),
-    )])
+/// `{"error": {"code", "message", "param", "type"}}`, OpenAI's error shape, as the text
+/// of its outer object's members: `{` then this, then any more members, then `}`.
+pub(crate) fn error_body(
+    message: &str,
+    kind: &str,
+    code: Option<&str>,
+    param: Option<&str>,
+) -> ObjectText {
+    let error = ObjectText::new()
+        .string_or_null("code", code)
+        .string("message", message)
+        .string_or_null("param", param)
+        .string("type", kind)
+        .end();
+    let mut body = ObjectText::new();
+    body.raw("error", &error);
+    body
 }
 
 /// The header carrying a retry verdict, read by the `openai` SDKs and this crate.
@@ -199,7 +205,7 @@ pub const SHOULD_RETRY_HEADER: &str = "x-should-retry";
 /// `{"error":{"message","type","code"}}`. The shell uses it for what only it can see
 /// (upstream unreachable → [`Reason::UpstreamUnreachable`], timed out, no token).
 pub fn refuse(reason: Reason, message: &str, origin: Option<&str>, opts: &ProxyOptions) -> Respond {
-    let body = error_body(message.into(), reason.error_type(), reason.code().into());
+    let body = error_body(message, reason.error_type(), Some(reason.code()), None).end();
     let mut r = reply(reason.status(), body, origin, opts);
     r.reason = Some(reason);
     if let Some(v) = reason.should_retry() {
@@ -216,16 +222,12 @@ pub fn session_issued(
     origin: Option<&str>,
     opts: &ProxyOptions,
 ) -> Respond {
-    reply(
-        200,
-        object(vec![
-            ("token", token.into()),
-            ("token_type", "Bearer".into()),
-            ("expires_at", expires_at_ms.into()),
-        ]),
-        origin,
-        opts,
-    )
+    let body = ObjectText::new()
+        .number("expires_at", expires_at_ms)
+        .string("token", token)
+        .string("token_type", "Bearer")
+        .end();
+    reply(200, body, origin, opts)
 }
 
 /// The answer when a session token's signature does not verify.
@@ -348,10 +350,8 @@ pub fn upstream_error(
         ),
     };
     let code = match reason {
-        Some(r) => Value::from(r.code()),
-        None => crate::error::code_from_body(body)
-            .map(|c| Value::from(cut(&redact(c), 100).to_owned()))
-            .unwrap_or(Value::Null),
+        Some(r) => Some(r.code().to_owned()),
+        None => crate::error::code_from_body(body).map(|c| cut(&redact(c), 100).to_owned()),
     };
     let kind = match reason {
         Some(r) => r.error_type().to_owned(),
@@ -365,23 +365,22 @@ pub fn upstream_error(
             })
             .unwrap_or_else(|| "upstream_error".to_owned()),
     };
-    let mut body_value = error_body(message.into(), &kind, code);
-    if reason.is_none() {
-        if let Some(param) = field("param") {
-            if let Some(e) = body_value.get_mut("error").and_then(Value::as_object_mut) {
-                e.insert("param".into(), param.into());
-            }
-        }
-        let estimated = parsed
-            .as_ref()
-            .and_then(|v| v.get("estimated_time"))
-            .and_then(Value::as_f64)
-            .filter(|t| t.is_finite() && *t >= 0.0);
-        if let (Some(t), Some(root)) = (estimated, body_value.as_object_mut()) {
-            root.insert("estimated_time".into(), Value::from(t));
-        }
+    let param = reason.is_none().then(|| field("param")).flatten();
+    let mut body_text = error_body(&message, &kind, code.as_deref(), param.as_deref());
+    let estimated = parsed
+        .as_ref()
+        .filter(|_| reason.is_none())
+        .and_then(|v| v.get("estimated_time"))
+        .and_then(Value::as_f64)
+        .filter(|t| t.is_finite() && *t >= 0.0);
+    if let Some(t) = estimated {
+        // As `serde_json` writes an `f64` (`2.0`, `1e-7`).
+        body_text.raw(
+            "estimated_time",
+            &serde_json::to_string(&t).unwrap_or_default(),
+        );
     }
-    let mut r = reply(status, body_value, origin, opts);
+    let mut r = reply(status, body_text.end(), origin, opts);
     r.reason = reason;
     let upstream_verdict = headers::get(upstream_headers, SHOULD_RETRY_HEADER)
         .map(str::to_ascii_lowercase)
@@ -417,6 +416,73 @@ pub fn upstream_error(
 /// The header the upstream's own request id is passed back in (the client's
 /// `x-request-id` is the proxy's id, the one in the log line and `onUsage`).
 pub const UPSTREAM_REQUEST_ID_HEADER: &str = "x-upstream-request-id";
+
+/// The answers written straight to text are the ones `serde_json` printed from a
+/// `Value` before: text that `serde_json` reads and prints back byte for byte (keys in
+/// order, the same escapes and numbers), with the members the tests above check.
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod text_parity {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn reprinted(body: &str) -> String {
+        crate::json::parse(body).map_or_else(|e| e.to_string(), |v| crate::json::to_text(&v))
+    }
+
+    fn json(s: &str) -> String {
+        serde_json::to_string(s).unwrap_or_default()
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        "[a-z \"\\\\\u{0}-\u{1f}\u{7f}\u{e9}\u{2028}\u{1F600}]{0,12}"
+    }
+
+    proptest! {
+        #[test]
+        fn refusals_and_session_answers_print_as_serde_json(
+            message in text(),
+            token in text(),
+            expires in any::<u64>(),
+        ) {
+            let o = ProxyOptions::default();
+            for reason in [Reason::RateLimited, Reason::UpstreamAuth] {
+                let r = refuse(reason, &message, None, &o);
+                prop_assert_eq!(reprinted(&r.body), r.body.clone());
+                let v: Value = serde_json::from_str(&r.body).unwrap_or_default();
+                prop_assert_eq!(v["error"]["message"].as_str(), Some(message.as_str()));
+                prop_assert_eq!(v["error"]["code"].as_str(), Some(reason.code()));
+                prop_assert!(v["error"]["param"].is_null());
+            }
+            let s = session_issued(&token, expires, None, &o);
+            prop_assert_eq!(reprinted(&s.body), s.body.clone());
+            let v: Value = serde_json::from_str(&s.body).unwrap_or_default();
+            prop_assert_eq!(v["expires_at"].as_u64(), Some(expires));
+            prop_assert_eq!(v["token"].as_str(), Some(token.as_str()));
+            let event = super::super::stream_failure_event(&crate::Error::network(&message), &[]);
+            let data = event.strip_prefix("data: ").and_then(|e| e.strip_suffix("\n\n"));
+            let again = data.map(reprinted);
+            prop_assert_eq!(again.as_deref(), data);
+        }
+
+        #[test]
+        fn rewritten_upstream_errors_print_as_serde_json(
+            message in text(),
+            kind in text(),
+            param in prop_oneof![text().prop_map(|p| json(&p)), Just("7".to_owned()), Just("null".to_owned())],
+            code in prop_oneof![text().prop_map(|c| json(&c)), Just("429".to_owned())],
+            estimated in prop_oneof![Just("2.0"), Just("1e-7"), Just("3"), Just("-1"), Just("\"x\"")],
+            status in prop_oneof![Just(400u16), Just(401), Just(302), Just(503)],
+        ) {
+            let body = format!(
+                r#"{{"error":{{"message":{},"type":{},"param":{param},"code":{code}}},"estimated_time":{estimated}}}"#,
+                json(&message),
+                json(&kind),
+            );
+            let r = upstream_error(status, &[], &body, &[], None, &ProxyOptions::default());
+            prop_assert_eq!(reprinted(&r.body), r.body.clone());
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
