@@ -117,16 +117,16 @@ impl Error {
     /// `retryable`, and `status`, `code`, `requestId`, `provider`, `body`, `timeout` when
     /// known); `js/errors.js` builds the error from it with one `JSON.parse`.
     pub fn fields_json(&self) -> String {
-        let mut o = crate::json::ObjectWriter::new();
-        o.str("kind", self.kind.as_str());
-        o.bool("retryable", self.retryable);
-        o.opt_u64("status", self.status.map(u64::from));
-        o.opt_str("code", self.code.as_deref());
-        o.opt_str("requestId", self.request_id.as_deref());
-        o.opt_str("provider", self.provider.as_deref());
-        o.opt_str("body", self.body.as_deref());
-        o.opt_str("timeout", self.timeout.map(TimeoutKind::as_str));
-        o.finish()
+        let mut o = crate::json::ObjectText::new();
+        o.string("kind", self.kind.as_str());
+        o.boolean("retryable", self.retryable);
+        o.opt_number("status", self.status.map(u64::from));
+        o.opt_string("code", self.code.as_deref());
+        o.opt_string("requestId", self.request_id.as_deref());
+        o.opt_string("provider", self.provider.as_deref());
+        o.opt_string("body", self.body.as_deref());
+        o.opt_string("timeout", self.timeout.map(TimeoutKind::as_str));
+        o.end()
     }
 
     /// A bare error of `kind`; the builders below fill in the rest.

@@ -55,8 +55,13 @@ pub(crate) fn push_string(out: &mut String, s: &str) {
 
 /// A JSON object written straight to text, its members in the order they are added:
 /// for the answers the proxy builds, where a `Value` (a B-tree map, then its serializer)
-/// only to print a fixed shape cost code for each. Callers add members in key order, so
-/// the text is the one `serde_json` prints for the same `Map` (which sorts its keys).
+/// only to print a fixed shape cost code for each (callers there add members in key
+/// order, so the text is the one `serde_json` prints for the same `Map`, which sorts its
+/// keys), and for what the client's shell hands to JavaScript as text (the error's
+/// fields, `usage()`, records, alerts, `health()`: one `JSON.parse` there, where
+/// building the object from wasm costs a `Reflect.set` and a string per field). An
+/// absent optional member is left out (`opt_*`) or `null` (`*_or_null`), as the shape
+/// says.
 pub(crate) struct ObjectText(String);
 
 impl ObjectText {
@@ -105,6 +110,31 @@ impl ObjectText {
         }
     }
 
+    pub(crate) fn opt_string(&mut self, key: &str, value: Option<&str>) -> &mut ObjectText {
+        if let Some(v) = value {
+            self.string(key, v);
+        }
+        self
+    }
+
+    pub(crate) fn opt_number(&mut self, key: &str, value: Option<u64>) -> &mut ObjectText {
+        if let Some(v) = value {
+            self.number(key, v);
+        }
+        self
+    }
+
+    /// An `f64`, written so that JavaScript reads back the same value (`serde_json`
+    /// writes the shortest such text); a non-finite one, which no total can be, as `null`.
+    pub(crate) fn float(&mut self, key: &str, value: f64) -> &mut ObjectText {
+        let text = serde_json::to_string(&value).unwrap_or_default();
+        self.raw(key, &text)
+    }
+
+    pub(crate) fn boolean(&mut self, key: &str, value: bool) -> &mut ObjectText {
+        self.raw(key, if value { "true" } else { "false" })
+    }
+
     /// The object's text.
     pub(crate) fn end(&mut self) -> String {
         let mut text = std::mem::take(&mut self.0);
@@ -122,76 +152,6 @@ pub(crate) fn object(pairs: Vec<(&str, Value)>) -> Value {
         m.insert(k.to_owned(), v);
     }
     Value::Object(m)
-}
-
-/// One JSON object written key by key, for the records a shell hands to JavaScript as
-/// text (one `JSON.parse` there, where building the object from wasm costs a
-/// `Reflect.set` and a string per field). Keys are this crate's own ASCII names, written
-/// as they are; string values are escaped by `serde_json`; numbers are written so that
-/// JavaScript reads back the same `f64` (a non-finite one, which no total can be, as
-/// `null`). An absent optional field is left out, as the old objects left it undefined.
-pub(crate) struct ObjectWriter {
-    out: String,
-}
-
-impl ObjectWriter {
-    pub(crate) fn new() -> Self {
-        ObjectWriter {
-            out: String::from("{"),
-        }
-    }
-
-    fn key(&mut self, key: &str) -> &mut String {
-        if self.out.len() > 1 {
-            self.out.push(',');
-        }
-        self.out.push('"');
-        self.out.push_str(key);
-        self.out.push_str("\":");
-        &mut self.out
-    }
-
-    pub(crate) fn str(&mut self, key: &str, value: &str) {
-        let text = serde_json::to_string(value).unwrap_or_default();
-        self.key(key).push_str(&text);
-    }
-
-    pub(crate) fn opt_str(&mut self, key: &str, value: Option<&str>) {
-        if let Some(v) = value {
-            self.str(key, v);
-        }
-    }
-
-    pub(crate) fn u64(&mut self, key: &str, value: u64) {
-        let text = value.to_string();
-        self.key(key).push_str(&text);
-    }
-
-    pub(crate) fn opt_u64(&mut self, key: &str, value: Option<u64>) {
-        if let Some(v) = value {
-            self.u64(key, v);
-        }
-    }
-
-    pub(crate) fn f64(&mut self, key: &str, value: f64) {
-        // `serde_json` writes the shortest text that reads back as the same `f64`.
-        let text = serde_json::to_string(&value).unwrap_or_default();
-        self.key(key).push_str(&text);
-    }
-
-    pub(crate) fn bool(&mut self, key: &str, value: bool) {
-        self.key(key).push_str(if value { "true" } else { "false" });
-    }
-
-    /// A value that is JSON text already (an object this writer made).
-    pub(crate) fn raw(&mut self, key: &str, json: &str) {
-        self.key(key).push_str(json);
-    }
-
-    pub(crate) fn finish(mut self) -> String {
-        self.out.push('}');
-        self.out
-    }
 }
 
 /// The JSON type a known field must have. `null` always passes: it means "use the

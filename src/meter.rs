@@ -51,7 +51,7 @@ use crate::vecmap::VecMap;
 
 use crate::difficulty::Chosen;
 use crate::error::{Error, ErrorKind};
-use crate::json::ObjectWriter;
+use crate::json::{push_string, ObjectText};
 use crate::retry::wait_text;
 use crate::usage::{usd_text, PriceTable, TokenUsage};
 
@@ -1201,57 +1201,57 @@ impl Meter {
 /// A call's token usage as `usage` of a record: `{ promptTokens?, completionTokens?,
 /// totalTokens?, cachedTokens?, reasoningTokens?, estimated? }`.
 pub fn usage_json(u: &TokenUsage) -> String {
-    let mut o = ObjectWriter::new();
-    o.opt_u64("promptTokens", u.prompt_tokens);
-    o.opt_u64("completionTokens", u.completion_tokens);
-    o.opt_u64("totalTokens", u.total_tokens);
-    o.opt_u64("cachedTokens", u.cached_tokens);
-    o.opt_u64("reasoningTokens", u.reasoning_tokens);
+    let mut o = ObjectText::new();
+    o.opt_number("promptTokens", u.prompt_tokens);
+    o.opt_number("completionTokens", u.completion_tokens);
+    o.opt_number("totalTokens", u.total_tokens);
+    o.opt_number("cachedTokens", u.cached_tokens);
+    o.opt_number("reasoningTokens", u.reasoning_tokens);
     if u.estimated {
-        o.bool("estimated", true);
+        o.boolean("estimated", true);
     }
-    o.finish()
+    o.end()
 }
 
 /// One request record, as `onRequest` and `usage().recent` give it.
 pub fn record_json(r: &RequestRecord) -> String {
-    let mut o = ObjectWriter::new();
-    o.u64("seq", r.seq);
-    o.opt_str("model", r.model.as_deref());
-    o.opt_str("provider", r.provider.as_deref());
-    o.str("upstream", &r.url_key);
-    o.opt_str("requestId", r.request_id.as_deref());
+    let mut o = ObjectText::new();
+    o.number("seq", r.seq);
+    o.opt_string("model", r.model.as_deref());
+    o.opt_string("provider", r.provider.as_deref());
+    o.string("upstream", &r.url_key);
+    o.opt_string("requestId", r.request_id.as_deref());
     match r.outcome {
-        CallOutcome::Completed => o.str("outcome", "completed"),
-        CallOutcome::Aborted => o.str("outcome", "aborted"),
-        CallOutcome::Failed(kind) => o.str("outcome", &format!("failed:{}", kind.as_str())),
-    }
-    let mut latency = ObjectWriter::new();
-    latency.opt_u64("headersMs", r.latency.headers_ms);
-    latency.opt_u64("firstTokenMs", r.latency.first_token_ms);
-    latency.opt_u64("totalMs", r.latency.total_ms);
-    o.raw("latency", &latency.finish());
+        CallOutcome::Completed => o.string("outcome", "completed"),
+        CallOutcome::Aborted => o.string("outcome", "aborted"),
+        CallOutcome::Failed(kind) => o.string("outcome", &format!("failed:{}", kind.as_str())),
+    };
+    let mut latency = ObjectText::new();
+    latency.opt_number("headersMs", r.latency.headers_ms);
+    latency.opt_number("firstTokenMs", r.latency.first_token_ms);
+    latency.opt_number("totalMs", r.latency.total_ms);
+    o.raw("latency", &latency.end());
     if let Some(u) = &r.usage {
         o.raw("usage", &usage_json(u));
     }
     if let Some(c) = r.cost_usd {
-        o.f64("costUsd", c);
+        o.float("costUsd", c);
     }
-    o.opt_str("priceKey", r.price_key.as_deref());
-    o.u64("attempts", u64::from(r.attempts));
-    o.bool("cacheHit", r.cache_hit);
+    o.opt_string("priceKey", r.price_key.as_deref());
+    o.number("attempts", u64::from(r.attempts));
+    o.boolean("cacheHit", r.cache_hit);
     if let Some(c) = &r.rule {
-        let mut rule = ObjectWriter::new();
-        rule.u64("index", c.index as u64);
-        rule.str("model", &c.model);
-        rule.u64("promptTokens", c.prompt_tokens);
-        o.raw("rule", &rule.finish());
+        let mut rule = ObjectText::new();
+        rule.number("index", c.index as u64);
+        rule.string("model", &c.model);
+        rule.number("promptTokens", c.prompt_tokens);
+        o.raw("rule", &rule.end());
     }
-    o.finish()
+    o.end()
 }
 
 fn totals_json(t: &Totals) -> String {
-    let mut o = ObjectWriter::new();
+    let mut o = ObjectText::new();
     for (k, v) in [
         ("requests", t.requests),
         ("failed", t.failed),
@@ -1265,33 +1265,33 @@ fn totals_json(t: &Totals) -> String {
         ("unpriced", t.unpriced),
         ("estimated", t.estimated),
     ] {
-        o.u64(k, v);
+        o.number(k, v);
     }
-    o.f64("costUsd", t.cost_usd);
-    o.finish()
+    o.float("costUsd", t.cost_usd);
+    o.end()
 }
 
 /// An alert as its callback gets it: `onSpike` `{ metric, recent, expected, ratio,
 /// recentMs, message }`, `onBudget` `{ metric, spent, limit, freesInMs? }`.
 pub fn alert_json(alert: &Alert) -> String {
-    let mut o = ObjectWriter::new();
+    let mut o = ObjectText::new();
     match alert {
         Alert::Spike(s) => {
-            o.str("metric", s.metric.name());
-            o.f64("recent", s.recent);
-            o.f64("expected", s.expected);
-            o.f64("ratio", s.ratio);
-            o.u64("recentMs", s.recent_ms);
-            o.str("message", &s.message);
+            o.string("metric", s.metric.name());
+            o.float("recent", s.recent);
+            o.float("expected", s.expected);
+            o.float("ratio", s.ratio);
+            o.number("recentMs", s.recent_ms);
+            o.string("message", &s.message);
         }
         Alert::BudgetExceeded(b) => {
-            o.str("metric", b.metric.name());
-            o.f64("spent", b.spent);
-            o.f64("limit", b.limit);
-            o.opt_u64("freesInMs", b.frees_in_ms);
+            o.string("metric", b.metric.name());
+            o.float("spent", b.spent);
+            o.float("limit", b.limit);
+            o.opt_number("freesInMs", b.frees_in_ms);
         }
     }
-    o.finish()
+    o.end()
 }
 
 /// What `usage()` answers: `{ total, byModel, byProvider, budget?, spiking, recent }`.
@@ -1299,7 +1299,7 @@ pub fn snapshot_json<'a>(
     s: &MeterSnapshot,
     records: impl IntoIterator<Item = &'a RequestRecord>,
 ) -> String {
-    let mut o = ObjectWriter::new();
+    let mut o = ObjectText::new();
     o.raw("total", &totals_json(&s.total));
     for (key, list) in [("byModel", &s.by_model), ("byProvider", &s.by_provider)] {
         // Names are data (a model may be called anything), so they are escaped.
@@ -1308,7 +1308,7 @@ pub fn snapshot_json<'a>(
             if m.len() > 1 {
                 m.push(',');
             }
-            m.push_str(&serde_json::to_string(name.as_str()).unwrap_or_default());
+            push_string(&mut m, name);
             m.push(':');
             m.push_str(&totals_json(t));
         }
@@ -1316,19 +1316,19 @@ pub fn snapshot_json<'a>(
         o.raw(key, &m);
     }
     if let Some(b) = &s.budget {
-        let mut bo = ObjectWriter::new();
-        bo.f64("usdSpent", b.usd_spent);
-        bo.u64("tokensSpent", b.tokens_spent);
+        let mut bo = ObjectText::new();
+        bo.float("usdSpent", b.usd_spent);
+        bo.number("tokensSpent", b.tokens_spent);
         if let Some(l) = b.usd_limit {
-            bo.f64("usdLimit", l);
+            bo.float("usdLimit", l);
         }
-        bo.opt_u64("tokensLimit", b.tokens_limit);
-        bo.opt_u64("windowMs", b.window_ms);
-        bo.bool("exceeded", b.exceeded.is_some());
-        bo.opt_u64("freesInMs", b.frees_in_ms);
-        o.raw("budget", &bo.finish());
+        bo.opt_number("tokensLimit", b.tokens_limit);
+        bo.opt_number("windowMs", b.window_ms);
+        bo.boolean("exceeded", b.exceeded.is_some());
+        bo.opt_number("freesInMs", b.frees_in_ms);
+        o.raw("budget", &bo.end());
     }
-    o.bool("spiking", s.spiking);
+    o.boolean("spiking", s.spiking);
     let mut recent = String::from("[");
     for r in records {
         if recent.len() > 1 {
@@ -1338,7 +1338,7 @@ pub fn snapshot_json<'a>(
     }
     recent.push(']');
     o.raw("recent", &recent);
-    o.finish()
+    o.end()
 }
 
 #[cfg(test)]

@@ -646,13 +646,13 @@ pub fn attempts_json(attempts: &[Attempt]) -> String {
         if out.len() > 1 {
             out.push(',');
         }
-        let mut o = crate::json::ObjectWriter::new();
-        o.opt_u64("status", a.status.map(u64::from));
-        o.str("kind", a.kind.as_str());
-        o.opt_str("code", a.code.as_deref());
-        o.opt_str("timeout", a.timeout.map(TimeoutKind::as_str));
-        o.opt_u64("delayMs", a.delay_ms);
-        out.push_str(&o.finish());
+        let mut o = crate::json::ObjectText::new();
+        o.opt_number("status", a.status.map(u64::from));
+        o.string("kind", a.kind.as_str());
+        o.opt_string("code", a.code.as_deref());
+        o.opt_string("timeout", a.timeout.map(TimeoutKind::as_str));
+        o.opt_number("delayMs", a.delay_ms);
+        out.push_str(&o.end());
     }
     out.push(']');
     out
@@ -1414,20 +1414,19 @@ pub fn health_json(list: &[BreakerSnapshot]) -> String {
         if out.len() > 1 {
             out.push(',');
         }
-        let mut o = crate::json::ObjectWriter::new();
-        o.str("upstream", &b.upstream);
+        let mut o = crate::json::ObjectText::new();
+        o.string("upstream", &b.upstream);
         match b.state {
-            BreakerState::Closed => o.str("state", "closed"),
+            BreakerState::Closed => o.string("state", "closed"),
             BreakerState::Open { retry_in_ms } => {
-                o.str("state", "open");
-                o.u64("retryInMs", retry_in_ms);
+                o.string("state", "open").number("retryInMs", retry_in_ms)
             }
-            BreakerState::HalfOpen => o.str("state", "half_open"),
-        }
-        o.u64("consecutiveFailures", u64::from(b.consecutive_failures));
-        o.u64("windowRequests", u64::from(b.window_requests));
-        o.u64("windowFailures", u64::from(b.window_failures));
-        out.push_str(&o.finish());
+            BreakerState::HalfOpen => o.string("state", "half_open"),
+        };
+        o.number("consecutiveFailures", u64::from(b.consecutive_failures));
+        o.number("windowRequests", u64::from(b.window_requests));
+        o.number("windowFailures", u64::from(b.window_failures));
+        out.push_str(&o.end());
     }
     out.push(']');
     out
