@@ -27,7 +27,8 @@ function importGraph(entry) {
     if (seen.has(file)) return;
     seen.add(file);
     const src = readFileSync(file, "utf8");
-    for (const m of src.matchAll(/(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*['"](\.[^'"]+)['"]|(?:^|\n)\s*import\s*['"](\.[^'"]+)['"]/g)) {
+    // A statement starts a line, or follows `;` (minified code: the shipped browser.js).
+    for (const m of src.matchAll(/(?:^|[\n;])\s*(?:import|export)\s*[^'";]*?from\s*['"](\.[^'"]+)['"]|(?:^|[\n;])\s*import\s*['"](\.[^'"]+)['"]/g)) {
       walk(path.resolve(path.dirname(file), m[1] ?? m[2]));
     }
   };

@@ -64,6 +64,13 @@ bundle_node() {
   mv "pkg/$1.bundled" "pkg/$1"
 }
 bundle_node node.mjs
+# The browser entry as one minified module (names kept): what a page without a bundler
+# downloads, one request instead of five and ~10 KB less gzip (the glue and the
+# snippets ship with their comments). The embedded wasm and errors.js stay apart.
+node_modules/.bin/esbuild pkg/browser.js --bundle --format=esm --platform=browser --minify \
+  --keep-names --external:"./$errors" --external:./hf_inference_wasm_bg.inline.js \
+  --log-level=warning --outfile=pkg/browser.bundled.js
+mv pkg/browser.bundled.js pkg/browser.js
 cp js/proxy-node.mjs js/node-fetch.mjs js/proxy-workerd.js js/proxy.js js/proxy-state.js pkg/
 bundle_node proxy-node.mjs
 cp js/index.d.ts js/proxy.d.ts js/node-http.d.ts pkg/
