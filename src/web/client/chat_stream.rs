@@ -9,8 +9,8 @@
 //! `js/pump.js`'s `announceEnd`, the end callbacks. Every await (the response, the
 //! reads, the sleep) and every call of `onContent`/`onChunk` is `js/pump.js`'s, on what
 //! the core hands over (`fedText`, `fedChunks`). Must never:
-//! await, decide what bytes mean (the core does), build a chunk object nobody asked
-//! for, buffer the body ahead of the consumer, or call back into JavaScript while
+//! await, decide what bytes mean (the core does), build a chunk object or the final
+//! completion object nobody asked for (the completion is made on first need), buffer the body ahead of the consumer, or call back into JavaScript while
 //! holding a borrow of its state (a callback may call `abort()`).
 //!
 //! Consumption: the first of these claims the stream: iterating it (`next()`), or
