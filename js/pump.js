@@ -69,12 +69,14 @@ export class Waiters {
   constructor() {
     this.list = [];
     this.texts = 0;
+    this.completions = 0;
   }
 
   add(what) {
     return new Promise((resolve, reject) => {
       this.list.push(what, resolve, reject);
       if (what === 0) this.texts++;
+      else this.completions++;
     });
   }
 
@@ -84,6 +86,7 @@ export class Waiters {
     const list = this.list;
     this.list = [];
     this.texts = 0;
+    this.completions = 0;
     for (let i = 0; i < list.length; i += 3) {
       if (failed) list[i + 2](value);
       else list[i + 1](list[i] === 0 ? text : value);

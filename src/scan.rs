@@ -54,6 +54,7 @@ pub struct Span {
 
 impl Span {
     /// The raw text of the value (a string's without its quotes) in `src`.
+    #[inline]
     pub fn raw<'a>(&self, src: &'a str) -> &'a str {
         src.get(self.start..self.end).unwrap_or_default()
     }
@@ -171,6 +172,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     fn ws(&mut self) {
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.pos) {
             self.pos += 1;
@@ -188,6 +190,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The next value's kind, after whitespace, without reading it.
+    #[inline]
     pub fn peek(&mut self) -> Res<Kind> {
         self.ws();
         Ok(match self.bytes.get(self.pos).ok_or(Invalid)? {
@@ -256,15 +259,15 @@ impl<'a> Reader<'a> {
     /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, within `f64`'s range.
     fn number(&mut self) -> Res {
         let start = self.pos;
-        if self.bytes.get(self.pos) == Some(&b'-') {
+        if matches!(self.bytes.get(self.pos), Some(b'-')) {
             self.pos += 1;
         }
         let int_start = self.pos;
         let int_digits = self.digits();
-        if int_digits == 0 || (int_digits > 1 && self.bytes.get(int_start) == Some(&b'0')) {
+        if int_digits == 0 || (int_digits > 1 && matches!(self.bytes.get(int_start), Some(b'0'))) {
             return Err(Invalid);
         }
-        if self.bytes.get(self.pos) == Some(&b'.') {
+        if matches!(self.bytes.get(self.pos), Some(b'.')) {
             self.pos += 1;
             if self.digits() == 0 {
                 return Err(Invalid);
@@ -298,7 +301,7 @@ impl<'a> Reader<'a> {
         // Beyond `u64` an integer is read as `f64` too; `serde_json` rejects what
         // overflows it. Clearly in range: no need to ask. Near or past the edge (rare):
         // `serde_json` itself decides, so the two always agree.
-        let zero_int = self.bytes.get(int_start) == Some(&b'0');
+        let zero_int = matches!(self.bytes.get(int_start), Some(b'0'));
         let magnitude = if zero_int {
             exp
         } else {
@@ -316,14 +319,21 @@ impl<'a> Reader<'a> {
 
     /// Read a string (the reader is at its `"`).
     pub fn string(&mut self) -> Res<Span> {
-        if self.bytes.get(self.pos) != Some(&b'"') {
+        if !matches!(self.bytes.get(self.pos), Some(b'"')) {
             return Err(Invalid);
         }
         self.pos += 1;
         let start = self.pos;
         let mut escaped = false;
         loop {
-            // The run of ordinary bytes, in one tight loop.
+            // The run of ordinary bytes: eight at a time while none of them stops it,
+            // then one by one to the byte that does.
+            while let Some(word) = self.bytes.get(self.pos..self.pos + 8) {
+                match <[u8; 8]>::try_from(word) {
+                    Ok(word) if !stops_string(u64::from_le_bytes(word)) => self.pos += 8,
+                    _ => break,
+                }
+            }
             let rest = self.bytes.get(self.pos..).unwrap_or_default();
             self.pos += rest
                 .iter()
@@ -421,7 +431,7 @@ impl<'a> Reader<'a> {
         self.ws();
         let key = self.string()?;
         self.ws();
-        if self.bytes.get(self.pos) != Some(&b':') {
+        if !matches!(self.bytes.get(self.pos), Some(b':')) {
             return Err(Invalid);
         }
         self.pos += 1;
@@ -438,25 +448,49 @@ impl<'a> Reader<'a> {
     /// `close` byte out of it.
     fn next_member(&mut self, first: &mut bool, close: u8) -> Res<bool> {
         self.ws();
-        let at = self.bytes.get(self.pos).copied();
-        if at == Some(close) {
+        let at = self.bytes.get(self.pos).copied().unwrap_or(0);
+        if at == close {
             self.pos += 1;
             self.depth -= 1;
             return Ok(false);
         }
         if !std::mem::replace(first, false) {
-            if at != Some(b',') {
+            if at != b',' {
                 return Err(Invalid);
             }
             self.pos += 1;
             // `[1,]` and `{"a":1,}`: after a comma a member must come.
             self.ws();
-            if self.bytes.get(self.pos) == Some(&close) {
+            if self.bytes.get(self.pos).is_some_and(|&b| b == close) {
                 return Err(Invalid);
             }
         }
         Ok(true)
     }
+}
+
+/// Eight bytes as one word (SWAR): the lowest bits of each byte of `ONES * b`.
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Whether some byte of `word` is below `n` (at most 0x80). Exact as a yes/no: a byte's
+/// borrow can only spill into the bytes above one that is already below `n`.
+#[inline(always)]
+pub(crate) fn has_below(word: u64, n: u8) -> bool {
+    word.wrapping_sub(ONES * u64::from(n)) & !word & HIGHS != 0
+}
+
+/// Whether some byte of `word` is `b`.
+#[inline(always)]
+pub(crate) fn has_byte(word: u64, b: u8) -> bool {
+    has_below(word ^ (ONES * u64::from(b)), 1)
+}
+
+/// Whether some byte of `word` ends a string's run of ordinary bytes: `"`, `\` or a
+/// control character.
+#[inline(always)]
+fn stops_string(word: u64) -> bool {
+    has_byte(word, b'"') || has_byte(word, b'\\') || has_below(word, 0x20)
 }
 
 /// Short byte strings equal (keys: an inline loop beats a `memcmp` call).
@@ -465,7 +499,7 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Which known key a key span is; keys with escapes are unescaped first.
-fn key_of<'k>(src: &str, key: &Span, names: &[&'k str], scratch: &mut String) -> Option<&'k str> {
+fn key_of(src: &str, key: &Span, names: &[&str], scratch: &mut String) -> Option<usize> {
     let text = if key.escaped {
         scratch.clear();
         decode_str(src, key, scratch);
@@ -475,8 +509,7 @@ fn key_of<'k>(src: &str, key: &Span, names: &[&'k str], scratch: &mut String) ->
     };
     names
         .iter()
-        .find(|n| same(n.as_bytes(), text.as_bytes()))
-        .copied()
+        .position(|n| same(n.as_bytes(), text.as_bytes()))
 }
 
 // ---------------------------------------------------------------------------------
@@ -537,6 +570,8 @@ pub struct ChatScan {
     pub choice_extra: Vec<(Span, Span)>,
 }
 
+// The keys each scan knows; `key_of` answers a key's position in its list, which the
+// scan matches on (a number, not the name again).
 const CHUNK_KEYS: &[&str] = &[
     "id",
     "object",
@@ -583,13 +618,13 @@ pub fn scan_chat(data: &str, out: &mut ChatScan, scratch: &mut String) -> Res {
     let mut first = true;
     while let Some(key) = r.next_key(&mut first)? {
         let slot = match key_of(data, &key, CHUNK_KEYS, scratch) {
-            Some("id") => &mut out.id,
-            Some("object") => &mut out.object,
-            Some("created") => &mut out.created,
-            Some("model") => &mut out.model,
-            Some("system_fingerprint") => &mut out.system_fingerprint,
-            Some("usage") => &mut out.usage,
-            Some("error") => &mut out.error,
+            Some(0) => &mut out.id,
+            Some(1) => &mut out.object,
+            Some(2) => &mut out.created,
+            Some(3) => &mut out.model,
+            Some(4) => &mut out.system_fingerprint,
+            Some(5) => &mut out.usage,
+            Some(6) => &mut out.error,
             Some(_) => {
                 // "choices": the last one wins.
                 out.choice_list.clear();
@@ -631,9 +666,9 @@ fn scan_choice(data: &str, r: &mut Reader<'_>, out: &mut ChatScan, scratch: &mut
             let mut first = true;
             while let Some(key) = r.next_key(&mut first)? {
                 let slot = match key_of(data, &key, CHOICE_KEYS, scratch) {
-                    Some("index") => &mut c.index,
-                    Some("finish_reason") => &mut c.finish_reason,
-                    Some("logprobs") => &mut c.logprobs,
+                    Some(0) => &mut c.index,
+                    Some(1) => &mut c.finish_reason,
+                    Some(2) => &mut c.logprobs,
                     Some(_) => {
                         scan_delta(data, r, &mut c, &mut out.tools, scratch)?;
                         continue;
@@ -675,10 +710,10 @@ fn scan_delta(
             let mut first = true;
             while let Some(key) = r.next_key(&mut first)? {
                 let slot = match key_of(data, &key, DELTA_KEYS, scratch) {
-                    Some("role") => &mut c.role,
-                    Some("content") => &mut c.content,
-                    Some("reasoning_content") => &mut c.reasoning_content,
-                    Some("reasoning") => &mut c.reasoning,
+                    Some(0) => &mut c.role,
+                    Some(1) => &mut c.content,
+                    Some(2) => &mut c.reasoning_content,
+                    Some(3) => &mut c.reasoning,
                     Some(_) => {
                         // "tool_calls": the last one wins.
                         tools.truncate(c.tools.start);
@@ -717,9 +752,9 @@ fn scan_tool(data: &str, r: &mut Reader<'_>, scratch: &mut String) -> Res<ToolSc
             let mut first = true;
             while let Some(key) = r.next_key(&mut first)? {
                 let slot = match key_of(data, &key, TOOL_KEYS, scratch) {
-                    Some("index") => &mut t.index,
-                    Some("id") => &mut t.id,
-                    Some("type") => &mut t.kind,
+                    Some(0) => &mut t.index,
+                    Some(1) => &mut t.id,
+                    Some(2) => &mut t.kind,
                     Some(_) => {
                         // "function": the last one wins.
                         t.name = None;
@@ -730,7 +765,7 @@ fn scan_tool(data: &str, r: &mut Reader<'_>, scratch: &mut String) -> Res<ToolSc
                                 let mut first = true;
                                 while let Some(key) = r.next_key(&mut first)? {
                                     let slot = match key_of(data, &key, FUNCTION_KEYS, scratch) {
-                                        Some("name") => &mut t.name,
+                                        Some(0) => &mut t.name,
                                         Some(_) => &mut t.arguments,
                                         None => {
                                             r.value()?;
@@ -799,11 +834,11 @@ pub fn scan_tgi(data: &str, out: &mut TgiScan, scratch: &mut String) -> Res {
     let mut first = true;
     while let Some(key) = r.next_key(&mut first)? {
         let slot = match key_of(data, &key, TGI_KEYS, scratch) {
-            Some("generated_text") => &mut out.generated_text,
-            Some("details") => &mut out.details,
-            Some("error") => &mut out.error,
-            Some("error_type") => &mut out.error_type,
-            Some("object") => &mut out.object,
+            Some(0) => &mut out.generated_text,
+            Some(1) => &mut out.details,
+            Some(2) => &mut out.error,
+            Some(3) => &mut out.error_type,
+            Some(4) => &mut out.object,
             Some(_) => {
                 // "token": the last one wins.
                 out.token_id = None;
@@ -816,9 +851,9 @@ pub fn scan_tgi(data: &str, out: &mut TgiScan, scratch: &mut String) -> Res {
                         let mut first = true;
                         while let Some(key) = r.next_key(&mut first)? {
                             let slot = match key_of(data, &key, TOKEN_KEYS, scratch) {
-                                Some("id") => &mut out.token_id,
-                                Some("text") => &mut out.token_text,
-                                Some("logprob") => &mut out.token_logprob,
+                                Some(0) => &mut out.token_id,
+                                Some(1) => &mut out.token_text,
+                                Some(2) => &mut out.token_logprob,
                                 Some(_) => &mut out.token_special,
                                 None => {
                                     r.value()?;
@@ -855,6 +890,46 @@ mod tests {
     #[track_caller]
     fn agrees(text: &str) {
         assert_eq!(validate(text.as_bytes()), oracle(text), "{text:?}");
+    }
+
+    #[test]
+    fn a_string_stops_at_its_first_quote_backslash_or_control_byte_wherever_it_lies() {
+        // The word-at-a-time run must find a stop in any of a word's eight bytes, next
+        // to bytes that only differ from one in the high bit (0xA2, 0xDC, 0x9F).
+        for len in 0..26 {
+            for at in 0..len {
+                for stop in ["\"", "\\", "\\n", "\u{0}", "\u{1f}", "\u{7f}", "¢", "Ü"] {
+                    let mut body: Vec<&str> = vec!["a"; len];
+                    body[at] = stop;
+                    let text = format!("\"{}\"", body.concat());
+                    agrees(&text);
+                    let mut r = Reader::new(&text);
+                    let read = r.value().ok().filter(|_| r.end().is_ok());
+                    assert_eq!(
+                        read.is_some(),
+                        !["\"", "\\", "\u{0}", "\u{1f}"].contains(&stop)
+                    );
+                    if let Some(span) = read {
+                        assert_eq!(span.raw(&text), &text[1..text.len() - 1], "{text:?}");
+                        assert_eq!(span.escaped, stop == "\\n", "{text:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn has_below_and_has_byte_are_exact_for_every_byte_position() {
+        for at in 0..8 {
+            for b in 0..=255u8 {
+                let mut word = [b'a'; 8];
+                word[at] = b;
+                let w = u64::from_le_bytes(word);
+                assert_eq!(has_below(w, 0x20), b < 0x20, "{b:#x} at {at}");
+                assert_eq!(has_byte(w, b'"'), b == b'"', "{b:#x} at {at}");
+                assert_eq!(stops_string(w), b == b'"' || b == b'\\' || b < 0x20);
+            }
+        }
     }
 
     #[test]

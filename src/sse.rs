@@ -386,7 +386,7 @@ impl Decoder {
                 }
             }
         }
-        while let Some(end) = rest.iter().position(|&b| b == b'\n' || b == b'\r') {
+        while let Some(end) = line_end(rest) {
             let Some((line, terminator)) = rest.split_at_checked(end) else {
                 break;
             };
@@ -575,6 +575,35 @@ impl Decoder {
     }
 }
 
+/// Where the first CR or LF of `bytes` is: eight bytes at a time (as one word: a byte
+/// is `b` where `word ^ b…b` has a zero byte) while none is, then one by one.
+fn line_end(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // Whether some byte of `w` is zero; exact as a yes/no (a borrow only spills past a
+    // zero byte).
+    let has_zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGHS != 0;
+    let mut at = 0;
+    while let Some(word) = bytes.get(at..at + 8) {
+        match <[u8; 8]>::try_from(word) {
+            Ok(word) => {
+                let w = u64::from_le_bytes(word);
+                if has_zero(w ^ (ONES * u64::from(b'\n')))
+                    || has_zero(w ^ (ONES * u64::from(b'\r')))
+                {
+                    break;
+                }
+                at += 8;
+            }
+            Err(_) => break,
+        }
+    }
+    let rest = bytes.get(at..).unwrap_or_default();
+    rest.iter()
+        .position(|&b| b == b'\n' || b == b'\r')
+        .map(|i| at + i)
+}
+
 /// The value less one leading U+0020 SPACE, if it has one.
 fn strip_space(value: &[u8]) -> &[u8] {
     value.strip_prefix(b" ").unwrap_or(value)
@@ -627,6 +656,27 @@ mod tests {
             data: data.into(),
             id: String::new(),
         })
+    }
+
+    #[test]
+    fn line_end_finds_the_first_cr_or_lf_at_any_offset() {
+        // 0x8A and 0x8D differ from LF and CR only in the high bit.
+        for len in 0..27 {
+            for at in 0..=len {
+                for stop in [b'\n', b'\r', 0x8A, 0x8D, 0x0B] {
+                    let mut bytes = vec![b'x'; len];
+                    if let Some(b) = bytes.get_mut(at) {
+                        *b = stop;
+                    }
+                    bytes.push(b'\n');
+                    let naive = bytes.iter().position(|&b| b == b'\n' || b == b'\r');
+                    assert_eq!(line_end(&bytes), naive, "{bytes:?}");
+                    bytes.pop();
+                    let naive = bytes.iter().position(|&b| b == b'\n' || b == b'\r');
+                    assert_eq!(line_end(&bytes), naive, "{bytes:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -9,8 +9,8 @@
 //! `js/pump.js`'s `announceEnd`, the end callbacks. Every await (the response, the
 //! reads, the sleep) and every call of `onContent`/`onChunk` is `js/pump.js`'s, on what
 //! the core hands over (`fedText`, `fedChunks`). Must never:
-//! await, decide what bytes mean (the core does), build a chunk object nobody asked
-//! for, buffer the body ahead of the consumer, or call back into JavaScript while
+//! await, decide what bytes mean (the core does), build a chunk object or the final
+//! completion object nobody asked for (the completion is made on first need), buffer the body ahead of the consumer, or call back into JavaScript while
 //! holding a borrow of its state (a callback may call `abort()`).
 //!
 //! Consumption: the first of these claims the stream: iterating it (`next()`), or
@@ -57,6 +57,9 @@ extern "C" {
     /// How many of them wait for the text.
     #[wasm_bindgen(method, getter)]
     fn texts(this: &Waiters) -> u32;
+    /// How many of them wait for the completion.
+    #[wasm_bindgen(method, getter)]
+    fn completions(this: &Waiters) -> u32;
     #[wasm_bindgen(method)]
     fn settle(this: &Waiters, failed: bool, value: &JsValue, text: &JsValue);
     #[wasm_bindgen(method)]
@@ -222,10 +225,11 @@ struct Inner {
     /// The iterator has thrown the failure once; after that it reports `done`.
     failure_reported: bool,
     waiters: Waiters,
+    /// The completion as a JavaScript object, made on first need ([`completion`]): an
+    /// error's partial at once, else only for `onFinish`/`onAbort`/`onError` or a
+    /// `finalCompletion()` (the snapshot of a long answer is JSON written and parsed).
     final_completion: Option<JsValue>,
     final_text: Option<String>,
-    /// The complete result's JSON, for the cache.
-    final_json: Option<String>,
     /// `[DONE]` was sent by `nextSse`.
     sse_closed: bool,
     /// The chunks of the last read `feed` decoded (`fedChunks`), until the next one.
@@ -293,7 +297,6 @@ impl ChatStream {
             waiters: waiters.clone(),
             final_completion: None,
             final_text: None,
-            final_json: None,
             sse_closed: false,
             fed: String::new(),
             fed_text: String::new(),
@@ -1028,17 +1031,9 @@ fn end_with(rc: &Rc<RefCell<Inner>>, terminal: Terminal) {
     match terminal {
         Terminal::Done => {
             cancel_body(rc);
-            let json = rc.borrow().dec.snapshot_json();
-            let completion = json_to_js(&json);
-            {
-                let inner = rc.borrow();
-                set_route(&completion, &inner.spec, inner.plan.current());
-            }
             {
                 let mut inner = rc.borrow_mut();
-                inner.final_completion = Some(completion);
                 inner.final_text = Some(inner.dec.text().into_owned());
-                inner.final_json = Some(json);
             }
             finish(rc, Outcome::Done);
         }
@@ -1117,10 +1112,6 @@ fn finish(rc: &Rc<RefCell<Inner>>, outcome: Outcome) {
         if let Some(wake) = inner.wake.take() {
             let _ = wake.call0(&JsValue::UNDEFINED);
         }
-        if inner.final_completion.is_none() {
-            let partial = json_to_js(&inner.dec.snapshot_json());
-            inner.final_completion = Some(partial);
-        }
         if inner.final_text.is_none() {
             let text = inner.dec.text().into_owned();
             inner.final_text = Some(text);
@@ -1139,11 +1130,6 @@ fn finish(rc: &Rc<RefCell<Inner>>, outcome: Outcome) {
     cancel_body(rc);
     end_record(rc, &outcome);
 
-    let completion = rc
-        .borrow()
-        .final_completion
-        .clone()
-        .unwrap_or(JsValue::UNDEFINED);
     // The end callbacks (`js/pump.js`'s `announce`): 0 done, 1 aborted, 2 failed,
     // 3 truncated; none when a callback threw.
     let (kind, error) = match &outcome {
@@ -1155,6 +1141,7 @@ fn finish(rc: &Rc<RefCell<Inner>>, outcome: Outcome) {
         Outcome::Thrown(_) => (4, JsValue::UNDEFINED),
     };
     if kind < 4 && (cb_finish.is_some() || cb_error.is_some() || cb_abort.is_some()) {
+        let completion = completion(rc);
         let reason = rc
             .borrow()
             .dec
@@ -1181,8 +1168,11 @@ fn end_record(rc: &Rc<RefCell<Inner>>, outcome: &Outcome) {
             return;
         };
         let usage = inner.dec.token_usage(record.prompt_estimate);
+        // The complete result's JSON, written only when there is a cache to store it.
         let store = match outcome {
-            Outcome::Done if inner.dec.storable() => inner.final_json.clone(),
+            Outcome::Done if record.cache_key.is_some() && inner.dec.storable() => {
+                Some(inner.dec.snapshot_json())
+            }
             _ => None,
         };
         let failed = inner.plan.attempts().len() as u32;
@@ -1220,7 +1210,7 @@ fn end_record(rc: &Rc<RefCell<Inner>>, outcome: &Outcome) {
 
 /// Settle the waiters (`js/pump.js`'s `Waiters`) with the outcome, once it is known.
 fn settle_waiters(rc: &Rc<RefCell<Inner>>) {
-    let (waiters, outcome, completion, text) = {
+    let (waiters, outcome, text) = {
         let inner = rc.borrow();
         let Some(outcome) = inner.outcome.clone() else {
             return;
@@ -1229,19 +1219,39 @@ fn settle_waiters(rc: &Rc<RefCell<Inner>>) {
             0 => JsValue::UNDEFINED,
             _ => JsValue::from_str(inner.final_text.as_deref().unwrap_or_default()),
         };
-        (
-            inner.waiters.clone(),
-            outcome,
-            inner.final_completion.clone().unwrap_or(JsValue::UNDEFINED),
-            text,
-        )
+        (inner.waiters.clone(), outcome, text)
     };
     match &outcome {
         Outcome::Failed { error, .. } | Outcome::Thrown(error) => {
             waiters.settle(true, error, &JsValue::UNDEFINED)
         }
-        _ => waiters.settle(false, &completion, &text),
+        _ => {
+            let completion = match waiters.completions() {
+                0 => JsValue::UNDEFINED,
+                _ => completion(rc),
+            };
+            waiters.settle(false, &completion, &text)
+        }
     }
+}
+
+/// The completion as a JavaScript object, made once, on first need, from the decoder
+/// (which no read changes once the stream has ended); a complete answer's carries its
+/// route.
+fn completion(rc: &Rc<RefCell<Inner>>) -> JsValue {
+    if let Some(completion) = &rc.borrow().final_completion {
+        return completion.clone();
+    }
+    let completion = {
+        let inner = rc.borrow();
+        let completion = json_to_js(&inner.dec.snapshot_json());
+        if matches!(inner.outcome, Some(Outcome::Done)) {
+            set_route(&completion, &inner.spec, inner.plan.current());
+        }
+        completion
+    };
+    rc.borrow_mut().final_completion = Some(completion.clone());
+    completion
 }
 
 fn failure_of(rc: &Rc<RefCell<Inner>>) -> Option<JsValue> {
