@@ -108,6 +108,7 @@ export class Pump {
     this.queue = [];
     this.at = 0;
     this.busy = 0;
+    this.iterating = false;
     // Callbacks given at creation: pump from a later task, so that a caller who starts
     // iterating right away keeps the stream.
     if (core.drivesItself) queueMicrotask(() => this.drive());
@@ -134,10 +135,14 @@ export class Pump {
   // The async iterator's step: chunk objects are parsed here, once, and only because
   // the caller iterates.
   next() {
-    try {
-      this.core.claimIterator();
-    } catch (e) {
-      return Promise.reject(e);
+    // Once the iterator holds the stream it always will: ask the core only the first time.
+    if (!this.iterating) {
+      try {
+        this.core.claimIterator();
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      this.iterating = true;
     }
     if (this.busy === 0 && this.at < this.queue.length && this.core.live()) {
       return Promise.resolve({ done: false, value: this.queue[this.at++] });
