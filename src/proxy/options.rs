@@ -1,10 +1,19 @@
-//! The proxy's options: what each one means, its safe default, and the checks run once
-//! when the proxy is created.
+//! The proxy's options: what each one means, its safe default, how `createProxy(options)`
+//! is read ([`proxy_options`], from the options JSON through `crate::options::Obj`), and
+//! the checks run once when the proxy is created.
 //!
-//! Must never: quote a secret (the proxy key, the upstream token) in an error.
+//! Must never: quote a secret (the proxy key, the upstream token) in an error, or touch a
+//! JavaScript value (functions are `Js` indexes the shell resolves).
 
-use super::{body, Route};
+use serde_json::Value;
+
+use super::budget::check_budget;
+use super::wire::BudgetOption;
+use super::{body, BudgetOptions, Caps, Route};
 use crate::error::{cut, Error};
+use crate::options::{self as keys, as_str, plain, type_name, Js, Obj, Place, Reader};
+use crate::timeouts::Timeouts;
+use crate::usage::PriceTable;
 
 /// The only host the proxy ever contacts unless configured otherwise.
 pub const DEFAULT_UPSTREAM: &str = crate::providers::DEFAULT_BASE_URL;
@@ -337,6 +346,236 @@ pub fn upstream_url(opts: &ProxyOptions, route: Route) -> String {
     let base = opts.upstream.trim().trim_end_matches('/');
     let base = base.strip_suffix("/v1").unwrap_or(base);
     format!("{base}{}", route.path())
+}
+
+/// `createProxy(options)`'s options, checked.
+#[derive(Debug)]
+pub struct ProxySetup {
+    pub opts: ProxyOptions,
+    pub token: Option<String>,
+    pub session_secret: Option<String>,
+    pub fetch: Option<Js>,
+    pub timeouts: Timeouts,
+    /// `timeouts.headers` was set: it applies to non-streamed answers too.
+    pub explicit_headers_timeout: bool,
+    pub on_usage: Option<Js>,
+    /// `log: false` turns logging off.
+    pub log: bool,
+    /// `log: fn`; `None` logs with `console.log`.
+    pub on_log: Option<Js>,
+    pub client_key: Option<Js>,
+    /// Spend caps (none by default) and the prices a USD cap needs.
+    pub budget: BudgetOptions,
+    pub prices: PriceTable,
+}
+
+/// `createProxy(options)`'s options (`v` from `crate::options::parse`), checked: unknown
+/// keys, every value's type, [`check_options`], the budget and the token.
+pub fn proxy_options(v: &Value) -> Result<ProxySetup, Error> {
+    let r = Reader::default();
+    let o = r.top(v, Place::Proxy, keys::PROXY);
+    let mut opts = ProxyOptions::default();
+    if let Some(u) = o.string("upstream") {
+        opts.upstream = u;
+    }
+    for (key, slot) in [
+        ("allowedOrigins", &mut opts.allowed_origins),
+        ("allowedModels", &mut opts.allowed_models),
+        ("allowedProviders", &mut opts.allowed_providers),
+    ] {
+        if let Some(l) = allow_list(&o, key) {
+            *slot = l;
+        }
+    }
+    if let Some(n) = o.number("maxBodyBytes") {
+        opts.max_body_bytes = n as usize;
+    }
+    if matches!(o.raw("maxTokensCap"), Some(Value::Null)) || o.is_false("maxTokensCap") {
+        opts.max_tokens_cap = None;
+    } else if let Some(n) = o.count("maxTokensCap") {
+        opts.max_tokens_cap = Some(n);
+    }
+    if let Some(n) = o.count("defaultMaxTokens") {
+        opts.default_max_tokens = Some(n);
+    }
+    if let Some(b) = o.boolean("streamUsage") {
+        opts.stream_usage = b;
+    }
+    match o.string("maxTokensMode").as_deref() {
+        None | Some("clamp") => {}
+        Some("reject") => opts.max_tokens_mode = MaxTokensMode::Reject,
+        Some(other) => o.fail(Error::input(format!(
+            "`maxTokensMode` must be \"clamp\" or \"reject\", got {other:?}"
+        ))),
+    }
+    if let Some(n) = o.count("maxChoices") {
+        opts.max_choices = n;
+    }
+    if o.is_false("rateLimit") {
+        opts.rate_limit = None;
+    } else if let Some(rl) = o.object("rateLimit", keys::PROXY_RATE_LIMIT) {
+        let mut limit = RateLimit::default();
+        if let Some(n) = rl.count("requestsPerMinute") {
+            limit.requests_per_minute = n;
+        }
+        if let Some(n) = rl.count("burst") {
+            limit.burst = n;
+        }
+        if let Some(n) = rl.number("maxClients") {
+            limit.max_clients = n as usize;
+        }
+        opts.rate_limit = Some(limit);
+    }
+    opts.require_key = o.string("requireKey");
+    if o.is_true("sessions") {
+        opts.sessions = Some(SessionOptions::default());
+    } else if !o.is_false("sessions") {
+        if let Some(so) = o.object("sessions", keys::SESSIONS) {
+            let mut s = SessionOptions::default();
+            if let Some(n) = so.number("ttlMs") {
+                s.ttl_ms = n;
+            }
+            if let Some(b) = so.boolean("bindClient") {
+                s.bind_client = b;
+            }
+            opts.sessions = Some(s);
+        }
+    }
+    opts.log_content = o.boolean("logContent").unwrap_or(false);
+    o.ok(check_options(&opts));
+    let (budget, prices) = o.ok(budget(&o)).unwrap_or_default();
+    let token = o.string("token");
+    if let Some(t) = &token {
+        o.ok(check_token(t));
+    }
+    let mut timeouts = Timeouts::default();
+    let mut explicit_headers_timeout = false;
+    if let Some(to) = o.object("timeouts", keys::TIMEOUTS) {
+        explicit_headers_timeout = to.get("headers").is_some();
+        for (key, slot) in [
+            ("headers", &mut timeouts.headers_ms),
+            ("firstChunk", &mut timeouts.first_chunk_ms),
+            ("idle", &mut timeouts.idle_ms),
+            ("total", &mut timeouts.total_ms),
+        ] {
+            if let Some(ms) = to.number(key) {
+                *slot = ms;
+            }
+        }
+    }
+    let (log, on_log) = if o.is_false("log") {
+        (false, None)
+    } else if o.get("log").is_none() || o.is_true("log") {
+        (true, None)
+    } else {
+        (true, o.function("log"))
+    };
+    let setup = ProxySetup {
+        opts,
+        token,
+        session_secret: o.string("sessionSecret"),
+        fetch: o.function("fetch"),
+        timeouts,
+        explicit_headers_timeout,
+        on_usage: o.function("onUsage"),
+        log,
+        on_log,
+        client_key: o.function("clientKey"),
+        budget,
+        prices,
+    };
+    r.done(setup)
+}
+
+/// `"*"`, one name, or a list of names.
+fn allow_list(o: &Obj<'_>, key: &str) -> Option<AllowList> {
+    let v = o.get(key)?;
+    if let Some(s) = as_str(v) {
+        return Some(AllowList::from_entries([s]));
+    }
+    let Value::Array(items) = v else {
+        o.wrong(key, "an array of strings or \"*\"", v);
+        return None;
+    };
+    let mut entries = Vec::with_capacity(items.len());
+    for item in items {
+        match as_str(item) {
+            Some(s) => entries.push(s),
+            None => {
+                o.fail(Error::input(format!(
+                    "`{key}` entries must be strings, got {}",
+                    type_name(item)
+                )));
+                return None;
+            }
+        }
+    }
+    Some(AllowList::from_entries(entries))
+}
+
+/// `budget` and `prices`. No `budget`: no caps (the ledger still counts).
+fn budget(o: &Obj<'_>) -> Result<(BudgetOptions, PriceTable), Error> {
+    let prices = match o.get("prices") {
+        None => PriceTable::new(),
+        Some(p @ (Value::Object(_) | Value::Array(_))) => match plain(p) {
+            Ok(Some(p)) => PriceTable::from_value(&p)?,
+            _ => return Err(Error::input("`prices` must be a plain object")),
+        },
+        Some(p) => {
+            return Err(Error::input(format!(
+                "`prices` must be an object, got {}",
+                type_name(p)
+            )))
+        }
+    };
+    let mut opts = BudgetOptions::default();
+    let b = match o.get("budget") {
+        None | Some(Value::Bool(false)) => return Ok((opts, prices)),
+        Some(b @ (Value::Object(_) | Value::Array(_))) => b,
+        Some(b) => {
+            return Err(Error::input(format!(
+                "`budget` must be an object such as {{ tokensPerDay: 1000000, perClient: {{ tokensPerDay: 50000 }} }}, got {}",
+                type_name(b)
+            )))
+        }
+    };
+    let text = match plain(b) {
+        Ok(Some(b)) => crate::json::to_text(&b),
+        _ => return Err(Error::input("`budget` must be a plain object")),
+    };
+    let read = BudgetOption::from_json(&text).map_err(|e| {
+        Error::input(format!(
+            "`budget` takes tokensPerDay, usdPerDay, perClient {{ tokensPerDay, usdPerDay }} and maxClients (numbers): {e}"
+        ))
+    })?;
+    opts.proxy = caps(read.tokens_per_day, read.usd_per_day, "budget")?;
+    if let Some(pc) = read.per_client {
+        opts.per_client = caps(pc.tokens_per_day, pc.usd_per_day, "budget.perClient")?;
+    }
+    if let Some(n) = read.max_clients {
+        if !(n.is_finite() && n >= 1.0) {
+            return Err(Error::input("`budget.maxClients` must be at least 1"));
+        }
+        opts.max_clients = n.min(1e9) as usize;
+    }
+    check_budget(&opts, &prices)?;
+    Ok((opts, prices))
+}
+
+fn caps(tokens: Option<f64>, usd: Option<f64>, path: &str) -> Result<Caps, Error> {
+    let tokens_per_day = match tokens {
+        Some(t) if !(t.is_finite() && t >= 0.0) => {
+            return Err(Error::input(format!(
+                "`{path}.tokensPerDay` must be a whole number of tokens, at least 0"
+            )))
+        }
+        // `as` saturates: any cap beyond u64 is no cap worth telling apart.
+        t => t.map(|t| t.floor() as u64),
+    };
+    Ok(Caps {
+        tokens_per_day,
+        usd_per_day: usd,
+    })
 }
 
 #[cfg(test)]
