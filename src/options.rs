@@ -849,4 +849,62 @@ mod tests {
         assert_eq!(distance("", "abc"), 3);
         assert_eq!(distance("kitten", "sitting"), 3);
     }
+
+    #[test]
+    fn placeholders_read_as_their_javascript_types() {
+        let v = parse(Some(
+            r#"["\u0000function0","\u0000object1","\u0000undefined","\u0000numberNaN","\u0000symbol","\u0000bigint","\u0000string\u0000x","plain",null,[],{}]"#,
+        ))
+        .expect("valid JSON");
+        let names: Vec<&str> = v.as_array().into_iter().flatten().map(type_name).collect();
+        assert_eq!(
+            names,
+            [
+                "function",
+                "object",
+                "undefined",
+                "number",
+                "symbol",
+                "bigint",
+                "string",
+                "string",
+                "null",
+                "an array",
+                "object"
+            ]
+        );
+        assert_eq!(as_str(&v[6]), Some("\0x"));
+        assert_eq!(js_of(&v[0], "function"), Some(Js(0)));
+        assert_eq!(js_of(&v[1], "function"), None);
+    }
+
+    #[test]
+    fn plain_is_what_json_stringify_would_have_written() {
+        let v = parse(Some(
+            r#"{"a":"\u0000function0","b":["\u0000undefined","\u0000numberNaN",1],"c":"\u0000string\u0000s","d":{"e":"\u0000symbol"}}"#,
+        ))
+        .expect("valid JSON");
+        let p = plain(&v).expect("writable").expect("something");
+        assert_eq!(
+            crate::json::to_text(&p),
+            r#"{"b":[null,null,1],"c":"\u0000s","d":{}}"#
+        );
+        assert_eq!(plain(&v["a"]), Ok(None));
+        assert!(plain(&parse(Some(r#"["\u0000bigint"]"#)).expect("JSON")).is_err());
+    }
+
+    #[test]
+    fn the_options_must_be_an_object() {
+        for (json, ty) in [
+            ("5", "number"),
+            ("[]", "an array"),
+            (r#""\u0000function0""#, "function"),
+        ] {
+            let r = Reader::default();
+            let v = parse(Some(json)).expect("JSON");
+            r.top(&v, Place::Client, CLIENT);
+            let e = r.done(()).expect_err("refused");
+            assert_eq!(e.message, format!("`options` must be an object, got {ty}"));
+        }
+    }
 }

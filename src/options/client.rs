@@ -509,3 +509,321 @@ fn cache(o: &Obj<'_>) -> Option<CacheSetup> {
     setup.options = options;
     (setup.mode != CacheMode::Off).then_some(setup)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::parse;
+    use crate::ErrorKind;
+
+    /// The options `optionsJson` would write (`\u0000function0`: the function at index 0).
+    fn client(json: &str) -> Result<ClientOptions, Error> {
+        client_options(&parse(Some(json)).expect("valid JSON"))
+    }
+
+    fn call(json: &str) -> Result<CallOptions, Error> {
+        let base = [("x-client".to_owned(), "c".to_owned())];
+        call_options(
+            &parse(Some(json)).expect("valid JSON"),
+            Timeouts::default(),
+            RetryOptions::default(),
+            &base,
+        )
+    }
+
+    fn message<T: std::fmt::Debug>(r: Result<T, Error>) -> String {
+        let e = r.expect_err("refused");
+        assert_eq!(e.kind, ErrorKind::Input, "{}", e.message);
+        e.message
+    }
+
+    #[test]
+    fn no_options_are_the_defaults() {
+        let o = client_options(&parse(None).unwrap_or_default()).expect("defaults");
+        assert_eq!(o.timeouts, Timeouts::default());
+        assert_eq!(o.retry, RetryOptions::default());
+        assert_eq!(o.breaker, Some(BreakerOptions::default()));
+        assert!(o.fetch.is_none() && o.headers.is_empty() && o.fallback.is_empty());
+        assert!(o.metering.cache.is_none() && o.metering.rate_limit.is_none());
+        let c = call("{}").expect("defaults");
+        assert_eq!(c.headers, [("x-client".to_owned(), "c".to_owned())]);
+        assert!(c.accumulate && c.signal.is_none() && c.fallback.is_none());
+    }
+
+    #[test]
+    fn values_are_read_and_js_values_are_their_indexes() {
+        let o = client(
+            r#"{"token":"hf_x","baseUrl":"http://127.0.0.1:1","fetch":"\u0000function0",
+                "timeouts":{"idle":300,"total":9000.7},"retry":{"maxRetries":5,"jitter":0.5},
+                "limits":{"maxLineBytes":0},"headers":{"x-a":"1","x-n":2},
+                "circuitBreaker":false,"mappingCache":{"maxEntries":0},
+                "onUsage":"\u0000function1","cache":{"ttlMs":5,"store":"\u0000object2"},
+                "rateLimit":{"requestsPerMinute":60},"prices":{"a/b":{"input":1,"output":2}}}"#,
+        )
+        .expect("accepted");
+        assert_eq!(o.token.as_deref(), Some("hf_x"));
+        assert_eq!(o.fetch, Some(Js(0)));
+        assert_eq!((o.timeouts.idle_ms, o.timeouts.total_ms), (300, 9000));
+        assert_eq!(o.timeouts.headers_ms, Timeouts::default().headers_ms);
+        assert_eq!((o.retry.max_retries, o.retry.jitter), (5, 0.5));
+        assert_eq!(o.limits.max_line_bytes, 1);
+        assert_eq!(
+            o.headers,
+            [("x-a".into(), "1".into()), ("x-n".into(), "2".into())]
+        );
+        assert_eq!(o.breaker, None);
+        assert_eq!(o.mapping_cache.max_entries, 1);
+        assert_eq!(o.metering.on_usage, Some(Js(1)));
+        let cache = o.metering.cache.expect("a cache");
+        assert_eq!((cache.options.ttl_ms, cache.store), (5, Some(Js(2))));
+        assert_eq!(
+            o.metering.rate_limit.and_then(|r| r.requests_per_minute),
+            Some(60)
+        );
+        assert!(!o.metering.prices.is_empty());
+    }
+
+    #[test]
+    fn retry_false_means_no_retries_and_true_the_defaults() {
+        assert_eq!(
+            call(r#"{"retry":false}"#).map(|c| c.retry.max_retries).ok(),
+            Some(0)
+        );
+        assert_eq!(
+            client(r#"{"retry":false}"#)
+                .map(|c| c.retry.max_retries)
+                .ok(),
+            Some(0)
+        );
+        assert_eq!(
+            call(r#"{"retry":true}"#).map(|c| c.retry).ok(),
+            Some(RetryOptions::default())
+        );
+    }
+
+    #[test]
+    fn wrong_types_name_the_option_and_the_type_they_got() {
+        for (json, want) in [
+            (
+                r#"{"timeouts":{"idle":"\u0000function0"}}"#,
+                "`timeouts.idle` must be a number, got function",
+            ),
+            (
+                r#"{"timeouts":{"idle":"soon"}}"#,
+                "`timeouts.idle` must be a number, got string",
+            ),
+            (
+                r#"{"timeouts":{"idle":"\u0000numberNaN"}}"#,
+                "`timeouts.idle` must be a finite number ≥ 0, got NaN",
+            ),
+            (
+                r#"{"timeouts":{"idle":-5}}"#,
+                "`timeouts.idle` must be a finite number ≥ 0, got -5",
+            ),
+            (
+                r#"{"timeouts":{"idle":-0.5}}"#,
+                "`timeouts.idle` must be a finite number ≥ 0, got -0.5",
+            ),
+            (r#"{"fetch":5}"#, "`fetch` must be a function, got number"),
+            (r#"{"fetch":"x"}"#, "`fetch` must be a function, got string"),
+            (r#"{"headers":5}"#, "`headers` must be an object, got number"),
+            (
+                r#"{"headers":{"x":true}}"#,
+                "`headers.x` must be a string, got boolean",
+            ),
+            (
+                r#"{"headers":[["only-a-name"]]}"#,
+                "`headers` entries must be [name, value] pairs of strings",
+            ),
+            (r#"{"provider":42}"#, "`provider` must be a string, got number"),
+            (r#"{"timeouts":[]}"#, "`timeouts` must be an object, got an array"),
+            (r#"5"#, "`options` must be an object, got number"),
+            (
+                r#"{"retry":{"jitter":2}}"#,
+                "`retry.jitter` must be a number from 0 to 1",
+            ),
+            (
+                r#"{"circuitBreaker":{"failureRate":"x"}}"#,
+                "`circuitBreaker.failureRate` must be a number from 0 to 1",
+            ),
+            (
+                r#"{"fallback":{}}"#,
+                "`fallback` must be an array of { model?, provider?, endpointUrl?, baseUrl? }, got object",
+            ),
+            (r#"{"fallback":[3]}"#, "`fallback[0]` must be an object, got number"),
+            (r#"{"fallback":[null]}"#, "`fallback[0]` must be an object"),
+            (
+                r#"{"fallback":[{}]}"#,
+                "`fallback[0]` names no model, provider, endpointUrl or baseUrl",
+            ),
+            (
+                r#"{"fallback":[{"model":1}]}"#,
+                "`fallback[0].model` must be a string, got number",
+            ),
+            (
+                r#"{"estimateUsage":"yes"}"#,
+                "`estimateUsage` must be true or false, got string",
+            ),
+            (
+                r#"{"budget":{"usd":"\u0000numberInfinity"}}"#,
+                "`budget.usd` must be a number of dollars",
+            ),
+            (r#"{"cache":"bogus"}"#, "`cache` must be an object, got string"),
+            (
+                r#"{"cache":{"mode":3}}"#,
+                "`cache.mode` must be true, false, \"auto\", \"force\" or \"off\", got number",
+            ),
+            (
+                r#"{"cache":{"store":"\u0000function0"}}"#,
+                "`cache.store` must be an object, got function",
+            ),
+            (r#"{"prices":"\u0000function0"}"#, "`prices` cannot be written as JSON"),
+            (r#"{"route":"\u0000bigint"}"#, "`route` cannot be written as JSON"),
+        ] {
+            assert_eq!(message(client(json)), want, "{json}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_a_suggestion() {
+        assert_eq!(
+            message(client(r#"{"timeouts":{"idleMs":300}}"#)),
+            "unknown option `idleMs` in `timeouts`; did you mean `idle`?"
+        );
+        assert_eq!(
+            message(client(r#"{"tokn":"hf_x"}"#)),
+            "unknown option `tokn` in the client options; did you mean `token`?"
+        );
+        assert_eq!(
+            message(client(r#"{"fallback":[{"modle":"m"}]}"#)),
+            "unknown option `modle` in `fallback[0]`; did you mean `model`?"
+        );
+        // `undefined` is still a key the caller wrote.
+        assert!(message(client(r#"{"tokn":"\u0000undefined"}"#)).contains("`tokn`"));
+        assert!(message(call(r#"{"onContnet":"\u0000function0"}"#))
+            .starts_with("unknown option `onContnet` in the call options"));
+    }
+
+    #[test]
+    fn the_first_error_in_reading_order_is_the_one_reported() {
+        assert_eq!(
+            message(client(r#"{"token":5,"fetch":5}"#)),
+            "`token` must be a string, got number"
+        );
+        // Unknown keys come before any value.
+        assert!(message(client(r#"{"token":5,"tokn":1}"#)).contains("`tokn`"));
+    }
+
+    #[test]
+    fn the_urls_and_conflicts_are_checked_when_the_client_is_made() {
+        assert!(message(client(r#"{"endpointUrl":"not a url"}"#)).contains("endpointUrl"));
+        assert!(message(client(r#"{"hubUrl":"nope"}"#)).starts_with("`hubUrl` must be"));
+        assert!(message(client(
+            r#"{"endpointUrl":"http://127.0.0.1:1","provider":"together"}"#
+        ))
+        .contains("`endpointUrl` are both set"));
+        assert!(message(client(r#"{"rateLimit":{"maxConcurrent":0}}"#))
+            .contains("rateLimit.maxConcurrent"));
+        assert!(message(client(r#"{"cache":{"ttlMs":0}}"#)).contains("cache.ttlMs"));
+    }
+
+    #[test]
+    fn undefined_and_null_are_absent() {
+        let o = client(r#"{"token":"\u0000undefined","fetch":null,"timeouts":"\u0000undefined"}"#)
+            .expect("accepted");
+        assert!(o.token.is_none() && o.fetch.is_none());
+        // `spike: null` or an `onSpike` turns the spike alerts on, `spike: false` off.
+        assert!(client(r#"{"spike":null}"#)
+            .expect("accepted")
+            .metering
+            .meter
+            .spike
+            .is_some());
+        assert!(client(r#"{"onSpike":"\u0000function0"}"#)
+            .expect("accepted")
+            .metering
+            .meter
+            .spike
+            .is_some());
+        assert!(client(r#"{"spike":false,"onSpike":"\u0000function0"}"#)
+            .expect("accepted")
+            .metering
+            .meter
+            .spike
+            .is_none());
+    }
+
+    #[test]
+    fn a_marked_string_is_the_string_itself() {
+        let o = client(r#"{"token":"\u0000string\u0000abc"}"#).expect("accepted");
+        assert_eq!(o.token.as_deref(), Some("\0abc"));
+    }
+
+    #[test]
+    fn the_cache_takes_a_mode_or_an_object() {
+        let mode = |json: &str| {
+            client(json)
+                .expect("accepted")
+                .metering
+                .cache
+                .map(|c| c.mode)
+        };
+        assert_eq!(mode(r#"{"cache":true}"#), Some(CacheMode::Auto));
+        assert_eq!(mode(r#"{"cache":"force"}"#), Some(CacheMode::Force));
+        assert_eq!(mode(r#"{"cache":"off"}"#), None);
+        assert_eq!(mode(r#"{"cache":false}"#), None);
+        assert_eq!(
+            mode(r#"{"cache":{"mode":"force"}}"#),
+            Some(CacheMode::Force)
+        );
+        assert_eq!(mode(r#"{"cache":{"mode":false}}"#), None);
+        let c = call(r#"{"cache":false}"#).expect("accepted");
+        assert_eq!(c.cache, Some(CacheMode::Off));
+        assert!(message(call(r#"{"cache":"x"}"#)).starts_with("`cache` must be true, false"));
+    }
+
+    #[test]
+    fn a_call_merges_over_the_client() {
+        let c = call(
+            r#"{"signal":"\u0000object0","headers":[["X-Client","k"],["x-call","v"]],
+                "timeouts":{"total":5},"onContent":"\u0000function1","accumulate":false,
+                "provider":"together","tier":"gold"}"#,
+        )
+        .expect("accepted");
+        assert_eq!(c.signal, Some(Js(0)));
+        assert_eq!(
+            c.headers,
+            [
+                ("X-Client".into(), "k".into()),
+                ("x-call".into(), "v".into())
+            ]
+        );
+        assert_eq!(c.timeouts.total_ms, 5);
+        assert_eq!(c.timeouts.idle_ms, Timeouts::default().idle_ms);
+        assert_eq!(c.on_content, Some(Js(1)));
+        assert!(!c.accumulate);
+        assert_eq!(c.tier.as_deref(), Some("gold"));
+        let base = Routing {
+            bill_to: Some("org".into()),
+            ..Routing::default()
+        };
+        let r = c.routing.over(&base);
+        assert!(r.provider.is_some() && r.bill_to.as_deref() == Some("org"));
+    }
+
+    #[test]
+    fn a_signal_must_be_an_object_and_callbacks_functions() {
+        assert_eq!(
+            message(call(r#"{"signal":"x"}"#)),
+            "`signal` must be an AbortSignal, got string"
+        );
+        assert_eq!(
+            message(call(r#"{"onChunk":true}"#)),
+            "`onChunk` must be a function, got boolean"
+        );
+        assert_eq!(
+            message(call(r#"{"accumulate":"no"}"#)),
+            "`accumulate` must be true or false, got string"
+        );
+    }
+}

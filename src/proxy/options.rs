@@ -644,4 +644,86 @@ mod tests {
             AllowList::Only(vec!["a".into(), "b".into()])
         );
     }
+
+    fn setup(json: &str) -> Result<ProxySetup, Error> {
+        proxy_options(&crate::options::parse(Some(json)).expect("valid JSON"))
+    }
+
+    fn refused(json: &str) -> String {
+        let e = setup(json).expect_err("refused");
+        assert_eq!(e.kind, crate::ErrorKind::Input, "{}", e.message);
+        e.message
+    }
+
+    #[test]
+    fn no_options_are_the_safe_defaults() {
+        let s = proxy_options(&crate::options::parse(None).unwrap_or_default()).expect("ok");
+        assert_eq!(s.opts, ProxyOptions::default());
+        assert!(s.log && s.on_log.is_none() && s.fetch.is_none() && s.token.is_none());
+        assert!(!s.explicit_headers_timeout);
+        assert_eq!(s.budget, BudgetOptions::default());
+    }
+
+    #[test]
+    fn options_are_read_and_functions_are_indexes() {
+        let s = setup(
+            r#"{"token":"hf_x","upstream":"http://127.0.0.1:1","allowedModels":["a/b"],
+                "allowedOrigins":"*","maxTokensCap":null,"rateLimit":false,"sessions":true,
+                "timeouts":{"headers":5},"log":"\u0000function0","fetch":"\u0000function1",
+                "clientKey":"\u0000function2","budget":{"tokensPerDay":1000},
+                "maxTokensMode":"reject","durableState":"\u0000object3"}"#,
+        )
+        .expect("accepted");
+        assert_eq!(s.opts.allowed_models, AllowList::Only(vec!["a/b".into()]));
+        assert_eq!(s.opts.allowed_origins, AllowList::Any);
+        assert_eq!(s.opts.max_tokens_cap, None);
+        assert_eq!(s.opts.rate_limit, None);
+        assert_eq!(s.opts.sessions, Some(SessionOptions::default()));
+        assert_eq!(s.opts.max_tokens_mode, MaxTokensMode::Reject);
+        assert!(s.explicit_headers_timeout && s.timeouts.headers_ms == 5);
+        assert_eq!((s.log, s.on_log), (true, Some(Js(0))));
+        assert_eq!((s.fetch, s.client_key), (Some(Js(1)), Some(Js(2))));
+        assert_eq!(s.budget.proxy.tokens_per_day, Some(1000));
+        assert!(!setup(r#"{"log":false}"#).expect("accepted").log);
+    }
+
+    #[test]
+    fn wrong_options_are_refused_by_name() {
+        for (json, want) in [
+            (
+                r#"{"allowedModel":["a/b"]}"#,
+                "unknown option `allowedModel` in the proxy options; did you mean `allowedModels`?",
+            ),
+            (
+                r#"{"allowedModels":5}"#,
+                "`allowedModels` must be an array of strings or \"*\", got number",
+            ),
+            (
+                r#"{"allowedModels":["a/b",5]}"#,
+                "`allowedModels` entries must be strings, got number",
+            ),
+            (r#"{"maxTokensCap":true}"#, "`maxTokensCap` must be a number, got boolean"),
+            (
+                r#"{"maxTokensMode":"drop"}"#,
+                "`maxTokensMode` must be \"clamp\" or \"reject\", got \"drop\"",
+            ),
+            (r#"{"log":5}"#, "`log` must be a function, got number"),
+            (r#"{"fetch":"x"}"#, "`fetch` must be a function, got string"),
+            (
+                r#"{"sessions":{"bindClient":1}}"#,
+                "`sessions.bindClient` must be true or false, got number",
+            ),
+            (r#"{"budget":5}"#, "`budget` must be an object such as { tokensPerDay: 1000000, perClient: { tokensPerDay: 50000 } }, got number"),
+            (r#"{"prices":"x"}"#, "`prices` must be an object, got string"),
+            (r#"{"rateLimit":{"brust":5}}"#, "unknown option `brust` in `rateLimit`; did you mean `burst`?"),
+        ] {
+            assert_eq!(refused(json), want, "{json}");
+        }
+        assert!(refused(r#"{"budget":{"usdPerDay":5}}"#).contains("needs `prices`"));
+        assert!(refused(r#"{"budget":{"tokenPerDay":5}}"#).contains("tokenPerDay"));
+        assert!(refused(r#"{"budget":{"perClient":{"tokensPerDay":-1}}}"#)
+            .contains("budget.perClient.tokensPerDay"));
+        assert!(refused(r#"{"token":"hf_a b"}"#).contains("upstream token"));
+        assert!(refused(r#"{"upstream":"ftp://x"}"#).starts_with("`upstream` must be"));
+    }
 }
