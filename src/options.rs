@@ -397,7 +397,17 @@ fn js_text<'v>(v: &'v Value, ty: &str) -> Option<&'v str> {
 
 /// A JS value's index, when `v` is a placeholder of type `ty`.
 fn js_of(v: &Value, ty: &str) -> Option<Js> {
-    js_text(v, ty)?.parse().ok().map(Js)
+    let digits = js_text(v, ty)?;
+    if digits.is_empty() || digits.len() > 9 {
+        return None;
+    }
+    // Nine digits at most: no overflow (and not `str::parse`, 300 bytes of wasm).
+    digits
+        .bytes()
+        .try_fold(0u32, |n, d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+        .map(Js)
 }
 
 /// `v` as `JSON.stringify` would have written it (what the `prices`, `route` and

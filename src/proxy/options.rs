@@ -11,7 +11,7 @@ use super::budget::check_budget;
 use super::wire::BudgetOption;
 use super::{body, BudgetOptions, Caps, Route};
 use crate::error::{cut, Error};
-use crate::options::{self as keys, as_str, plain, type_name, Js, Obj, Place, Reader};
+use crate::options::{self as keys, as_str, type_name, Js, Obj, Place, Reader};
 use crate::timeouts::Timeouts;
 use crate::usage::PriceTable;
 
@@ -443,7 +443,7 @@ pub fn proxy_options(v: &Value) -> Result<ProxySetup, Error> {
     }
     opts.log_content = o.boolean("logContent").unwrap_or(false);
     o.ok(check_options(&opts));
-    let (budget, prices) = o.ok(budget(&o)).unwrap_or_default();
+    let (budget, prices) = budget(&o);
     let token = o.string("token");
     if let Some(t) = &token {
         o.ok(check_token(t));
@@ -514,68 +514,71 @@ fn allow_list(o: &Obj<'_>, key: &str) -> Option<AllowList> {
 }
 
 /// `budget` and `prices`. No `budget`: no caps (the ledger still counts).
-fn budget(o: &Obj<'_>) -> Result<(BudgetOptions, PriceTable), Error> {
+fn budget(o: &Obj<'_>) -> (BudgetOptions, PriceTable) {
+    let mut opts = BudgetOptions::default();
     let prices = match o.get("prices") {
         None => PriceTable::new(),
-        Some(p @ (Value::Object(_) | Value::Array(_))) => match plain(p) {
-            Ok(Some(p)) => PriceTable::from_value(&p)?,
-            _ => return Err(Error::input("`prices` must be a plain object")),
-        },
+        Some(Value::Object(_) | Value::Array(_)) => o
+            .plain("prices", "`prices` must be a plain object")
+            .and_then(|p| o.ok(PriceTable::from_value(&p)))
+            .unwrap_or_default(),
         Some(p) => {
-            return Err(Error::input(format!(
-                "`prices` must be an object, got {}",
-                type_name(p)
-            )))
+            o.wrong("prices", "an object", p);
+            return (opts, PriceTable::new());
         }
     };
-    let mut opts = BudgetOptions::default();
-    let b = match o.get("budget") {
-        None | Some(Value::Bool(false)) => return Ok((opts, prices)),
-        Some(b @ (Value::Object(_) | Value::Array(_))) => b,
+    match o.get("budget") {
+        None | Some(Value::Bool(false)) => return (opts, prices),
+        Some(Value::Object(_) | Value::Array(_)) => {}
         Some(b) => {
-            return Err(Error::input(format!(
-                "`budget` must be an object such as {{ tokensPerDay: 1000000, perClient: {{ tokensPerDay: 50000 }} }}, got {}",
-                type_name(b)
-            )))
+            o.wrong(
+                "budget",
+                "an object such as { tokensPerDay: 1000000, perClient: { tokensPerDay: 50000 } }",
+                b,
+            );
+            return (opts, prices);
+        }
+    }
+    let Some(text) = o
+        .plain("budget", "`budget` must be a plain object")
+        .map(|b| crate::json::to_text(&b))
+    else {
+        return (opts, prices);
+    };
+    let read = match BudgetOption::from_json(&text) {
+        Ok(read) => read,
+        Err(e) => {
+            o.fail(Error::input(format!(
+                "`budget` takes tokensPerDay, usdPerDay, perClient {{ tokensPerDay, usdPerDay }} and maxClients (numbers): {e}"
+            )));
+            return (opts, prices);
         }
     };
-    let text = match plain(b) {
-        Ok(Some(b)) => crate::json::to_text(&b),
-        _ => return Err(Error::input("`budget` must be a plain object")),
-    };
-    let read = BudgetOption::from_json(&text).map_err(|e| {
-        Error::input(format!(
-            "`budget` takes tokensPerDay, usdPerDay, perClient {{ tokensPerDay, usdPerDay }} and maxClients (numbers): {e}"
-        ))
-    })?;
-    opts.proxy = caps(read.tokens_per_day, read.usd_per_day, "budget")?;
+    opts.proxy = caps(o, read.tokens_per_day, read.usd_per_day, "budget");
     if let Some(pc) = read.per_client {
-        opts.per_client = caps(pc.tokens_per_day, pc.usd_per_day, "budget.perClient")?;
+        opts.per_client = caps(o, pc.tokens_per_day, pc.usd_per_day, "budget.perClient");
     }
     if let Some(n) = read.max_clients {
         if !(n.is_finite() && n >= 1.0) {
-            return Err(Error::input("`budget.maxClients` must be at least 1"));
+            o.fail(Error::input("`budget.maxClients` must be at least 1"));
         }
-        opts.max_clients = n.min(1e9) as usize;
+        opts.max_clients = n.clamp(1.0, 1e9) as usize;
     }
-    check_budget(&opts, &prices)?;
-    Ok((opts, prices))
+    o.ok(check_budget(&opts, &prices));
+    (opts, prices)
 }
 
-fn caps(tokens: Option<f64>, usd: Option<f64>, path: &str) -> Result<Caps, Error> {
-    let tokens_per_day = match tokens {
-        Some(t) if !(t.is_finite() && t >= 0.0) => {
-            return Err(Error::input(format!(
-                "`{path}.tokensPerDay` must be a whole number of tokens, at least 0"
-            )))
-        }
+fn caps(o: &Obj<'_>, tokens: Option<f64>, usd: Option<f64>, path: &str) -> Caps {
+    if tokens.is_some_and(|t| !(t.is_finite() && t >= 0.0)) {
+        o.fail(Error::input(format!(
+            "`{path}.tokensPerDay` must be a whole number of tokens, at least 0"
+        )));
+    }
+    Caps {
         // `as` saturates: any cap beyond u64 is no cap worth telling apart.
-        t => t.map(|t| t.floor() as u64),
-    };
-    Ok(Caps {
-        tokens_per_day,
+        tokens_per_day: tokens.map(|t| t.floor() as u64),
         usd_per_day: usd,
-    })
+    }
 }
 
 #[cfg(test)]

@@ -37,12 +37,10 @@ use crate::error::Error;
 use crate::protocol::Protocol;
 use crate::providers::{Auth, FallbackSpec, ProviderInfo, Route, RouteRequest, Target};
 
-use crate::options::client::{client_options, CallOptions, Routing, NOT_A_SIGNAL};
+use crate::options::client::{client_options, CallOptions, ClientOptions, Routing, NOT_A_SIGNAL};
 use crate::plan::{Next, Plan};
-use crate::retry::{BreakerOptions, BreakerState, Breakers, ResponseHints, RetryOptions};
-use crate::sse::Limits;
+use crate::retry::{BreakerOptions, BreakerState, Breakers, ResponseHints};
 use crate::tgi::{TextGenerationRequest, TgiRouteRequest};
-use crate::timeouts::Timeouts;
 use crate::web::error::{describe, set, to_js};
 use crate::web::options::{hand_over, Handed};
 use crate::web::transport::{self, RequestSpec};
@@ -54,16 +52,9 @@ use metering::{CallRecord, Ended, Metering};
 
 struct Config {
     auth: Auth,
-    base_url: Option<String>,
-    endpoint_url: Option<String>,
-    hub_url: Option<String>,
-    routing: Routing,
-    headers: Vec<(String, String)>,
+    /// The checked options (their token is in `auth`, their metering in `metering`).
+    o: ClientOptions,
     fetch: Option<Function>,
-    timeouts: Timeouts,
-    limits: Limits,
-    retry: RetryOptions,
-    fallback: Vec<FallbackSpec>,
     breakers: Rc<RefCell<Breakers>>,
     lookups: Lookups,
     metering: Rc<Metering>,
@@ -98,8 +89,8 @@ impl ChatInputs {
             provider: self.routing.provider.unwrap_or_default(),
             policy: self.routing.policy,
             model: &self.model,
-            base_url: cfg.base_url.as_deref(),
-            endpoint_url: cfg.endpoint_url.as_deref(),
+            base_url: cfg.o.base_url.as_deref(),
+            endpoint_url: cfg.o.endpoint_url.as_deref(),
             auth: &cfg.auth,
             bill_to: self.routing.bill_to.as_deref(),
             mapped_model: mapped,
@@ -131,9 +122,9 @@ impl Call {
         let handed = hand_over(options)?;
         let o = crate::options::client::call_options(
             &handed.json,
-            cfg.timeouts,
-            cfg.retry,
-            &cfg.headers,
+            cfg.o.timeouts,
+            cfg.o.retry,
+            &cfg.o.headers,
         )?;
         let signal = match handed.value(o.signal) {
             None => None,
@@ -162,29 +153,20 @@ impl InferenceClient {
     pub fn new(options: JsValue) -> Result<InferenceClient, JsValue> {
         let read = || -> Result<Config, Error> {
             let handed = hand_over(&options)?;
-            let o = client_options(&handed.json)?;
+            let mut o = client_options(&handed.json)?;
+            // Off is a breaker that never trips.
+            let breaker = o.breaker.unwrap_or(BreakerOptions {
+                failure_threshold: 0,
+                failure_rate: 0.0,
+                ..BreakerOptions::default()
+            });
             Ok(Config {
-                auth: Auth::from_token(o.token.as_deref()),
-                base_url: o.base_url,
-                endpoint_url: o.endpoint_url,
-                hub_url: o.hub_url,
-                routing: o.routing,
-                headers: o.headers,
+                auth: Auth::from_token(o.token.take().as_deref()),
                 fetch: handed.function(o.fetch),
-                timeouts: o.timeouts,
-                limits: o.limits,
-                retry: o.retry,
-                fallback: o.fallback,
-                // Off is a breaker that never trips.
-                breakers: Rc::new(RefCell::new(Breakers::new(o.breaker.unwrap_or(
-                    BreakerOptions {
-                        failure_threshold: 0,
-                        failure_rate: 0.0,
-                        ..BreakerOptions::default()
-                    },
-                )))),
+                breakers: Rc::new(RefCell::new(Breakers::new(breaker))),
                 lookups: Lookups::new(o.mapping_cache),
-                metering: Metering::new(o.metering, &handed)?,
+                metering: Metering::new(std::mem::take(&mut o.metering), &handed)?,
+                o,
             })
         };
         match read() {
@@ -311,7 +293,7 @@ impl InferenceClient {
         // it runs); `onContent` still gets every delta, the final completion has none.
         let accumulate = call.o.accumulate;
         let decode = crate::decode::DecodeOptions {
-            limits: self.cfg.limits,
+            limits: self.cfg.o.limits,
             keep_chunks: false,
             accumulate,
         };
@@ -376,13 +358,13 @@ impl InferenceClient {
                 },
             };
             let inputs = ChatInputs {
-                routing: call.o.routing.over(&cfg.routing),
+                routing: call.o.routing.over(&cfg.o.routing),
                 model: types::model_of(&body).unwrap_or_default(),
                 body,
                 headers: call.o.headers.clone(),
                 stream,
             };
-            let fallback = call.o.fallback.as_ref().unwrap_or(&cfg.fallback);
+            let fallback = call.o.fallback.as_ref().unwrap_or(&cfg.o.fallback);
             let direct = providers::direct_provider(&inputs.request(cfg, None));
             if let Some(p) = direct {
                 if !fallback.is_empty() {
@@ -434,13 +416,13 @@ impl InferenceClient {
                 ));
             }
             let req = TextGenerationRequest::from_json(&json)?;
-            let routing = call.o.routing.over(&cfg.routing);
+            let routing = call.o.routing.over(&cfg.o.routing);
             let route = tgi::route_text_generation(TgiRouteRequest {
                 provider: routing.provider.unwrap_or_default(),
                 policy: routing.policy,
                 model: "",
-                base_url: cfg.base_url.as_deref(),
-                endpoint_url: cfg.endpoint_url.as_deref(),
+                base_url: cfg.o.base_url.as_deref(),
+                endpoint_url: cfg.o.endpoint_url.as_deref(),
                 auth: &cfg.auth,
                 bill_to: routing.bill_to.as_deref(),
                 request: &req,

@@ -43,7 +43,7 @@ pub struct ModelsCall {
 pub(super) fn start(cfg: Rc<Config>, options: &JsValue, want: Want) -> Promise {
     let call = (|| -> Result<Call, Error> {
         let call = super::Call::read(&cfg, options)?;
-        let url = providers::models_url(cfg.base_url.as_deref(), cfg.endpoint_url.as_deref())?;
+        let url = providers::models_url(cfg.o.base_url.as_deref(), cfg.o.endpoint_url.as_deref())?;
         let mut headers = providers::chat_headers(cfg.auth.secret(), &call.o.headers, false)?;
         headers.retain(|(n, _)| n != "content-type");
         Call::start(

@@ -1,6 +1,7 @@
 //! The auth proxy's fetch handler: a WHATWG `Request` in, a `Response` out.
 //!
-//! Owns: reading the proxy's options from JavaScript, turning a `Request` into the
+//! Owns: handing the proxy's options to the core (`crate::proxy::proxy_options` reads
+//! and checks them) and keeping the JS functions they name, turning a `Request` into the
 //! core's [`IncomingRequest`], acting on the core's [`Decision`] (reading the body with
 //! a bound, WebCrypto HMAC for session tokens, the upstream `fetch`), and passing the
 //! upstream body through a `TransformStream` that hands every chunk on before looking
