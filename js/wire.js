@@ -95,6 +95,43 @@ export function headerLines(headers) {
   return out;
 }
 
+/**
+ * An options object as JSON text for the wasm's one options reader (src/options.rs). A
+ * value JSON cannot carry becomes a string: "\0", its `typeof`, then its index in
+ * `values` (a function; the `signal`, `durableState` and `cache.store` objects, kept as
+ * they are) or its text (`NaN`, `Infinity`; a string that starts with "\0"); `undefined`
+ * stays a key. A `Headers` object under `headers` becomes its [name, value] pairs. Own
+ * enumerable properties, as JSON.stringify reads them (`toJSON` is not called). Throws
+ * what JSON.stringify throws (a cycle).
+ */
+export function optionsJson(options, values) {
+  const cache = options.cache;
+  return JSON.stringify(options, function (key, value) {
+    value = this[key];
+    switch (typeof value) {
+      case "object":
+        if (value === null || Array.isArray(value)) return value;
+        if (this === options ? key !== "signal" && key !== "durableState" : key !== "store" || this !== cache) {
+          // A plain object first: touching the global `Headers` loads undici in Node (35 ms).
+          if (key === "headers" && this === options && Object.getPrototypeOf(value) !== Object.prototype && typeof Headers === "function" && value instanceof Headers) return [...value];
+          return value;
+        }
+        break;
+      case "function":
+        break;
+      case "string":
+        return value.charCodeAt(0) === 0 ? "\0string" + value : value;
+      case "number":
+        return Number.isFinite(value) ? value : "\0number" + value;
+      case "boolean":
+        return value;
+      default:
+        return "\0" + typeof value;
+    }
+    return "\0" + typeof value + (values.push(value) - 1);
+  });
+}
+
 /** A backoff sleep of `ms`, cut short by the caller's signal or `wake()`. */
 export class Nap {
   constructor(ms, signal) {

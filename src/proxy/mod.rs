@@ -65,9 +65,9 @@ pub use headers::{
 pub use limit::{Admission, RateLimiter};
 pub use log::{log_line, usage_from_chunk, LogRecord};
 pub use options::{
-    check_options, check_token, upstream_url, AllowList, MaxTokensMode, ProxyOptions, RateLimit,
-    SessionOptions, DEFAULT_BURST, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CHOICES,
-    DEFAULT_MAX_CLIENTS, DEFAULT_MAX_TOKENS_CAP, DEFAULT_REQUESTS_PER_MINUTE,
+    check_options, check_token, proxy_options, upstream_url, AllowList, MaxTokensMode,
+    ProxyOptions, ProxySetup, RateLimit, SessionOptions, DEFAULT_BURST, DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_CHOICES, DEFAULT_MAX_CLIENTS, DEFAULT_MAX_TOKENS_CAP, DEFAULT_REQUESTS_PER_MINUTE,
     DEFAULT_SESSION_TTL_MS, DEFAULT_UPSTREAM, MAX_SESSION_TTL_MS, MIN_PROXY_KEY_BYTES,
     PREFLIGHT_MAX_AGE_SECS, PROXY_KEY_HEADER,
 };

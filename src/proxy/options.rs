@@ -1,10 +1,19 @@
-//! The proxy's options: what each one means, its safe default, and the checks run once
-//! when the proxy is created.
+//! The proxy's options: what each one means, its safe default, how `createProxy(options)`
+//! is read ([`proxy_options`], from the options JSON through `crate::options::Obj`), and
+//! the checks run once when the proxy is created.
 //!
-//! Must never: quote a secret (the proxy key, the upstream token) in an error.
+//! Must never: quote a secret (the proxy key, the upstream token) in an error, or touch a
+//! JavaScript value (functions are `Js` indexes the shell resolves).
 
-use super::{body, Route};
+use serde_json::Value;
+
+use super::budget::check_budget;
+use super::wire::BudgetOption;
+use super::{body, BudgetOptions, Caps, Route};
 use crate::error::{cut, Error};
+use crate::options::{self as keys, as_str, type_name, Js, Obj, Place, Reader};
+use crate::timeouts::Timeouts;
+use crate::usage::PriceTable;
 
 /// The only host the proxy ever contacts unless configured otherwise.
 pub const DEFAULT_UPSTREAM: &str = crate::providers::DEFAULT_BASE_URL;
@@ -339,6 +348,239 @@ pub fn upstream_url(opts: &ProxyOptions, route: Route) -> String {
     format!("{base}{}", route.path())
 }
 
+/// `createProxy(options)`'s options, checked.
+#[derive(Debug)]
+pub struct ProxySetup {
+    pub opts: ProxyOptions,
+    pub token: Option<String>,
+    pub session_secret: Option<String>,
+    pub fetch: Option<Js>,
+    pub timeouts: Timeouts,
+    /// `timeouts.headers` was set: it applies to non-streamed answers too.
+    pub explicit_headers_timeout: bool,
+    pub on_usage: Option<Js>,
+    /// `log: false` turns logging off.
+    pub log: bool,
+    /// `log: fn`; `None` logs with `console.log`.
+    pub on_log: Option<Js>,
+    pub client_key: Option<Js>,
+    /// Spend caps (none by default) and the prices a USD cap needs.
+    pub budget: BudgetOptions,
+    pub prices: PriceTable,
+}
+
+/// `createProxy(options)`'s options (`v` from `crate::options::parse`), checked: unknown
+/// keys, every value's type, [`check_options`], the budget and the token.
+pub fn proxy_options(v: &Value) -> Result<ProxySetup, Error> {
+    let r = Reader::default();
+    let o = r.top(v, Place::Proxy, keys::PROXY);
+    let mut opts = ProxyOptions::default();
+    if let Some(u) = o.string("upstream") {
+        opts.upstream = u;
+    }
+    for (key, slot) in [
+        ("allowedOrigins", &mut opts.allowed_origins),
+        ("allowedModels", &mut opts.allowed_models),
+        ("allowedProviders", &mut opts.allowed_providers),
+    ] {
+        if let Some(l) = allow_list(&o, key) {
+            *slot = l;
+        }
+    }
+    if let Some(n) = o.number("maxBodyBytes") {
+        opts.max_body_bytes = n as usize;
+    }
+    if matches!(o.raw("maxTokensCap"), Some(Value::Null)) || o.is_false("maxTokensCap") {
+        opts.max_tokens_cap = None;
+    } else if let Some(n) = o.count("maxTokensCap") {
+        opts.max_tokens_cap = Some(n);
+    }
+    if let Some(n) = o.count("defaultMaxTokens") {
+        opts.default_max_tokens = Some(n);
+    }
+    if let Some(b) = o.boolean("streamUsage") {
+        opts.stream_usage = b;
+    }
+    match o.string("maxTokensMode").as_deref() {
+        None | Some("clamp") => {}
+        Some("reject") => opts.max_tokens_mode = MaxTokensMode::Reject,
+        Some(other) => o.fail(Error::input(format!(
+            "`maxTokensMode` must be \"clamp\" or \"reject\", got {other:?}"
+        ))),
+    }
+    if let Some(n) = o.count("maxChoices") {
+        opts.max_choices = n;
+    }
+    if o.is_false("rateLimit") {
+        opts.rate_limit = None;
+    } else if let Some(rl) = o.object("rateLimit", keys::PROXY_RATE_LIMIT) {
+        let mut limit = RateLimit::default();
+        if let Some(n) = rl.count("requestsPerMinute") {
+            limit.requests_per_minute = n;
+        }
+        if let Some(n) = rl.count("burst") {
+            limit.burst = n;
+        }
+        if let Some(n) = rl.number("maxClients") {
+            limit.max_clients = n as usize;
+        }
+        opts.rate_limit = Some(limit);
+    }
+    opts.require_key = o.string("requireKey");
+    if o.is_true("sessions") {
+        opts.sessions = Some(SessionOptions::default());
+    } else if !o.is_false("sessions") {
+        if let Some(so) = o.object("sessions", keys::SESSIONS) {
+            let mut s = SessionOptions::default();
+            if let Some(n) = so.number("ttlMs") {
+                s.ttl_ms = n;
+            }
+            if let Some(b) = so.boolean("bindClient") {
+                s.bind_client = b;
+            }
+            opts.sessions = Some(s);
+        }
+    }
+    opts.log_content = o.boolean("logContent").unwrap_or(false);
+    o.ok(check_options(&opts));
+    let (budget, prices) = budget(&o);
+    let token = o.string("token");
+    if let Some(t) = &token {
+        o.ok(check_token(t));
+    }
+    let mut timeouts = Timeouts::default();
+    let mut explicit_headers_timeout = false;
+    if let Some(to) = o.object("timeouts", keys::TIMEOUTS) {
+        explicit_headers_timeout = to.get("headers").is_some();
+        for (key, slot) in [
+            ("headers", &mut timeouts.headers_ms),
+            ("firstChunk", &mut timeouts.first_chunk_ms),
+            ("idle", &mut timeouts.idle_ms),
+            ("total", &mut timeouts.total_ms),
+        ] {
+            if let Some(ms) = to.number(key) {
+                *slot = ms;
+            }
+        }
+    }
+    let (log, on_log) = if o.is_false("log") {
+        (false, None)
+    } else if o.get("log").is_none() || o.is_true("log") {
+        (true, None)
+    } else {
+        (true, o.function("log"))
+    };
+    let setup = ProxySetup {
+        opts,
+        token,
+        session_secret: o.string("sessionSecret"),
+        fetch: o.function("fetch"),
+        timeouts,
+        explicit_headers_timeout,
+        on_usage: o.function("onUsage"),
+        log,
+        on_log,
+        client_key: o.function("clientKey"),
+        budget,
+        prices,
+    };
+    r.done(setup)
+}
+
+/// `"*"`, one name, or a list of names.
+fn allow_list(o: &Obj<'_>, key: &str) -> Option<AllowList> {
+    let v = o.get(key)?;
+    if let Some(s) = as_str(v) {
+        return Some(AllowList::from_entries([s]));
+    }
+    let Value::Array(items) = v else {
+        o.wrong(key, "an array of strings or \"*\"", v);
+        return None;
+    };
+    let mut entries = Vec::with_capacity(items.len());
+    for item in items {
+        match as_str(item) {
+            Some(s) => entries.push(s),
+            None => {
+                o.fail(Error::input(format!(
+                    "`{key}` entries must be strings, got {}",
+                    type_name(item)
+                )));
+                return None;
+            }
+        }
+    }
+    Some(AllowList::from_entries(entries))
+}
+
+/// `budget` and `prices`. No `budget`: no caps (the ledger still counts).
+fn budget(o: &Obj<'_>) -> (BudgetOptions, PriceTable) {
+    let mut opts = BudgetOptions::default();
+    let prices = match o.get("prices") {
+        None => PriceTable::new(),
+        Some(Value::Object(_) | Value::Array(_)) => o
+            .plain("prices", "`prices` must be a plain object")
+            .and_then(|p| o.ok(PriceTable::from_value(&p)))
+            .unwrap_or_default(),
+        Some(p) => {
+            o.wrong("prices", "an object", p);
+            return (opts, PriceTable::new());
+        }
+    };
+    match o.get("budget") {
+        None | Some(Value::Bool(false)) => return (opts, prices),
+        Some(Value::Object(_) | Value::Array(_)) => {}
+        Some(b) => {
+            o.wrong(
+                "budget",
+                "an object such as { tokensPerDay: 1000000, perClient: { tokensPerDay: 50000 } }",
+                b,
+            );
+            return (opts, prices);
+        }
+    }
+    let Some(text) = o
+        .plain("budget", "`budget` must be a plain object")
+        .map(|b| crate::json::to_text(&b))
+    else {
+        return (opts, prices);
+    };
+    let read = match BudgetOption::from_json(&text) {
+        Ok(read) => read,
+        Err(e) => {
+            o.fail(Error::input(format!(
+                "`budget` takes tokensPerDay, usdPerDay, perClient {{ tokensPerDay, usdPerDay }} and maxClients (numbers): {e}"
+            )));
+            return (opts, prices);
+        }
+    };
+    opts.proxy = caps(o, read.tokens_per_day, read.usd_per_day, "budget");
+    if let Some(pc) = read.per_client {
+        opts.per_client = caps(o, pc.tokens_per_day, pc.usd_per_day, "budget.perClient");
+    }
+    if let Some(n) = read.max_clients {
+        if !(n.is_finite() && n >= 1.0) {
+            o.fail(Error::input("`budget.maxClients` must be at least 1"));
+        }
+        opts.max_clients = n.clamp(1.0, 1e9) as usize;
+    }
+    o.ok(check_budget(&opts, &prices));
+    (opts, prices)
+}
+
+fn caps(o: &Obj<'_>, tokens: Option<f64>, usd: Option<f64>, path: &str) -> Caps {
+    if tokens.is_some_and(|t| !(t.is_finite() && t >= 0.0)) {
+        o.fail(Error::input(format!(
+            "`{path}.tokensPerDay` must be a whole number of tokens, at least 0"
+        )));
+    }
+    Caps {
+        // `as` saturates: any cap beyond u64 is no cap worth telling apart.
+        tokens_per_day: tokens.map(|t| t.floor() as u64),
+        usd_per_day: usd,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -404,5 +646,87 @@ mod tests {
             AllowList::from_entries(["a", " ", "b"]),
             AllowList::Only(vec!["a".into(), "b".into()])
         );
+    }
+
+    fn setup(json: &str) -> Result<ProxySetup, Error> {
+        proxy_options(&crate::options::parse(Some(json)).expect("valid JSON"))
+    }
+
+    fn refused(json: &str) -> String {
+        let e = setup(json).expect_err("refused");
+        assert_eq!(e.kind, crate::ErrorKind::Input, "{}", e.message);
+        e.message
+    }
+
+    #[test]
+    fn no_options_are_the_safe_defaults() {
+        let s = proxy_options(&crate::options::parse(None).unwrap_or_default()).expect("ok");
+        assert_eq!(s.opts, ProxyOptions::default());
+        assert!(s.log && s.on_log.is_none() && s.fetch.is_none() && s.token.is_none());
+        assert!(!s.explicit_headers_timeout);
+        assert_eq!(s.budget, BudgetOptions::default());
+    }
+
+    #[test]
+    fn options_are_read_and_functions_are_indexes() {
+        let s = setup(
+            r#"{"token":"hf_x","upstream":"http://127.0.0.1:1","allowedModels":["a/b"],
+                "allowedOrigins":"*","maxTokensCap":null,"rateLimit":false,"sessions":true,
+                "timeouts":{"headers":5},"log":"\u0000function0","fetch":"\u0000function1",
+                "clientKey":"\u0000function2","budget":{"tokensPerDay":1000},
+                "maxTokensMode":"reject","durableState":"\u0000object3"}"#,
+        )
+        .expect("accepted");
+        assert_eq!(s.opts.allowed_models, AllowList::Only(vec!["a/b".into()]));
+        assert_eq!(s.opts.allowed_origins, AllowList::Any);
+        assert_eq!(s.opts.max_tokens_cap, None);
+        assert_eq!(s.opts.rate_limit, None);
+        assert_eq!(s.opts.sessions, Some(SessionOptions::default()));
+        assert_eq!(s.opts.max_tokens_mode, MaxTokensMode::Reject);
+        assert!(s.explicit_headers_timeout && s.timeouts.headers_ms == 5);
+        assert_eq!((s.log, s.on_log), (true, Some(Js(0))));
+        assert_eq!((s.fetch, s.client_key), (Some(Js(1)), Some(Js(2))));
+        assert_eq!(s.budget.proxy.tokens_per_day, Some(1000));
+        assert!(!setup(r#"{"log":false}"#).expect("accepted").log);
+    }
+
+    #[test]
+    fn wrong_options_are_refused_by_name() {
+        for (json, want) in [
+            (
+                r#"{"allowedModel":["a/b"]}"#,
+                "unknown option `allowedModel` in the proxy options; did you mean `allowedModels`?",
+            ),
+            (
+                r#"{"allowedModels":5}"#,
+                "`allowedModels` must be an array of strings or \"*\", got number",
+            ),
+            (
+                r#"{"allowedModels":["a/b",5]}"#,
+                "`allowedModels` entries must be strings, got number",
+            ),
+            (r#"{"maxTokensCap":true}"#, "`maxTokensCap` must be a number, got boolean"),
+            (
+                r#"{"maxTokensMode":"drop"}"#,
+                "`maxTokensMode` must be \"clamp\" or \"reject\", got \"drop\"",
+            ),
+            (r#"{"log":5}"#, "`log` must be a function, got number"),
+            (r#"{"fetch":"x"}"#, "`fetch` must be a function, got string"),
+            (
+                r#"{"sessions":{"bindClient":1}}"#,
+                "`sessions.bindClient` must be true or false, got number",
+            ),
+            (r#"{"budget":5}"#, "`budget` must be an object such as { tokensPerDay: 1000000, perClient: { tokensPerDay: 50000 } }, got number"),
+            (r#"{"prices":"x"}"#, "`prices` must be an object, got string"),
+            (r#"{"rateLimit":{"brust":5}}"#, "unknown option `brust` in `rateLimit`; did you mean `burst`?"),
+        ] {
+            assert_eq!(refused(json), want, "{json}");
+        }
+        assert!(refused(r#"{"budget":{"usdPerDay":5}}"#).contains("needs `prices`"));
+        assert!(refused(r#"{"budget":{"tokenPerDay":5}}"#).contains("tokenPerDay"));
+        assert!(refused(r#"{"budget":{"perClient":{"tokensPerDay":-1}}}"#)
+            .contains("budget.perClient.tokensPerDay"));
+        assert!(refused(r#"{"token":"hf_a b"}"#).contains("upstream token"));
+        assert!(refused(r#"{"upstream":"ftp://x"}"#).starts_with("`upstream` must be"));
     }
 }

@@ -987,6 +987,46 @@ describe("wrong options are input errors, not crashes", () => {
     await expectInput(() => client("", { circuitBreaker: { openMS: 5 } }).chatCompletion(req()), /did you mean `openMs`\?/);
     await expectInput(() => client("", { fallback: [{ modle: "m2" }] }).chatCompletion(req()), /`modle` in `fallback\[0\]`; did you mean `model`\?/);
   });
+  // The options cross to the wasm as JSON with the JS values (functions, the signal, the
+  // cache store) beside it: each of those must still be refused where the wrong type is.
+  test("JS values JSON cannot carry are refused by type, as written", T, async () => {
+    await expectInput(() => client("", { timeouts: { idle: () => 5 } }).chatCompletion(req()), /`timeouts.idle` must be a number, got function/);
+    await expectInput(() => client("", { timeouts: { idle: NaN } }).chatCompletion(req()), /`timeouts.idle` must be a finite number ≥ 0, got NaN/);
+    await expectInput(() => client("", { timeouts: { total: -Infinity } }).chatCompletion(req()), /got -Infinity/);
+    await expectInput(() => client("", { timeouts: { idle: 5n } }).chatCompletion(req()), /`timeouts.idle` must be a number, got bigint/);
+    await expectInput(() => client("", { fetch: 42 }).chatCompletion(req()), /`fetch` must be a function, got number/);
+    await expectInput(() => client("", { token: Symbol("t") }).chatCompletion(req()), /`token` must be a string, got symbol/);
+    await expectInput(() => client().chatCompletion(req(), { signal: "stop" }), /`signal` must be an AbortSignal, got string/);
+    await expectInput(() => client().chatCompletion(req(), { signal: {} }), /`signal` must be an AbortSignal, got object/);
+    await expectInput(() => client().chatCompletion(req(), { onRetry: 1 }), /`onRetry` must be a function, got number/);
+    await expectInput(() => client("", { cache: { store: { get() {} } } }).chatCompletion(req()), /`cache.store` must have a `put` method/);
+    await expectInput(() => client("", { tokn: undefined }).chatCompletion(req()), /unknown option `tokn`/);
+    const cyclic = { x: {} };
+    cyclic.x.self = cyclic;
+    await expectInput(() => client("", { headers: cyclic }).chatCompletion(req()), /options could not be read/);
+  });
+  test("undefined options are absent; a store's methods may live on its prototype; toJSON is not asked", T, async () => {
+    class Store {
+      constructor() {
+        this.map = new Map();
+      }
+      async get(id) {
+        return this.map.get(id);
+      }
+      async put(id, value) {
+        this.map.set(id, value);
+      }
+    }
+    const store = new Store();
+    const c = client("", { token: undefined, cache: { store }, timeouts: { idle: undefined } });
+    const first = await within(c.chatCompletion(req({ temperature: 0 }), { signal: new AbortController().signal, onUsage: undefined }), 5_000);
+    assert.equal(contentOf(first), simulate(req({ temperature: 0 })).text);
+    await waitFor(() => store.map.size === 1, { message: "store.put on the prototype" });
+    const again = await within(c.chatCompletion(req({ temperature: 0 })), 5_000);
+    assert.equal(again.cached, true);
+    // A Date is an object with no own keys, read as one (its toJSON, a string, is not asked).
+    assert.ok(client("", { headers: new Date(0), timeouts: new Date(0) }));
+  });
   test("unknown request-body fields are not options: they pass through to the server", T, async () => {
     const mark = fx.requests.length;
     await within(client().chatCompletion(req({ top_k: 5, repetition_penalty: 1.1 })), 5_000);

@@ -196,7 +196,7 @@ impl Gate {
                     let found = cfg.lookups.find(
                         &inputs.model,
                         &cfg.auth,
-                        cfg.hub_url.as_deref(),
+                        cfg.o.hub_url.as_deref(),
                         s.waited,
                     );
                     match found {

@@ -18,19 +18,16 @@ use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::cache::{self, CacheKey, CacheMode, CacheOptions, CachePlan, MemoryCache};
+use crate::cache::{self, CacheKey, CacheMode, CachePlan, MemoryCache};
 use crate::difficulty::{Chosen, Router};
 use crate::error::Error;
-use crate::meter::{
-    Alert, Budget, CallClock, CallOutcome, Meter, MeterOptions, MeterSnapshot, RequestRecord,
-    SpikeOptions,
-};
-use crate::options as keys;
-use crate::ratelimit::{Acquire, Limiter, Permit, RateLimitOptions, Ticket};
+use crate::meter::{Alert, CallClock, CallOutcome, Meter, MeterSnapshot, RequestRecord};
+use crate::options::client::MeteringOptions;
+use crate::ratelimit::{Acquire, Limiter, Permit, Ticket};
 use crate::retry::ResponseHints;
 use crate::usage::{PriceTable, TokenUsage};
 use crate::vecmap::VecMap;
-use crate::web::options::{function, get, known, number, object, string, type_name};
+use crate::web::options::Handed;
 use crate::web::sys;
 
 /// The longest a call waits in the client's rate-limit queue.
@@ -79,157 +76,41 @@ pub(crate) struct Metering {
     on_budget: Option<Function>,
 }
 
-/// A call's options that concern metering.
-#[derive(Default)]
-pub(crate) struct CallMetering {
-    pub tier: Option<String>,
-    pub on_usage: Option<Function>,
-    /// `cache: false` skips the cache, `"force"` caches whatever the temperature.
-    pub cache: Option<CacheMode>,
-}
-
-pub(crate) fn read_call(o: Option<&Object>) -> Result<CallMetering, Error> {
-    let Some(o) = o else {
-        return Ok(CallMetering::default());
-    };
-    Ok(CallMetering {
-        tier: string(o, "tier", "tier")?,
-        on_usage: function(o, "onUsage", "onUsage")?,
-        cache: cache_mode(&get(o, "cache"), "cache")?,
-    })
-}
-
-fn cache_mode(v: &JsValue, path: &str) -> Result<Option<CacheMode>, Error> {
-    if v.is_undefined() || v.is_null() {
-        return Ok(None);
-    }
-    if let Some(b) = v.as_bool() {
-        return Ok(Some(if b { CacheMode::Auto } else { CacheMode::Off }));
-    }
-    match v.as_string() {
-        Some(s) => CacheMode::parse(&s).map(Some),
-        None => Err(Error::input(format!(
-            "`{path}` must be true, false, \"auto\", \"force\" or \"off\", got {}",
-            type_name(v)
-        ))),
-    }
-}
-
-/// Parse a JS value as JSON text through `JSON.stringify` (for the core's readers).
-fn json_of(v: &JsValue, path: &str) -> Result<String, Error> {
-    js_sys::JSON::stringify(v)
-        .ok()
-        .and_then(|s| s.as_string())
-        .ok_or_else(|| Error::input(format!("`{path}` cannot be written as JSON")))
-}
-
 impl Metering {
-    /// The client's options `prices`, `budget`, `spike`, `cache`, `rateLimit`, `route`,
-    /// `estimateUsage`, `onUsage`, `onSpike`, `onBudget`.
-    pub(crate) fn from_options(o: Option<&Object>) -> Result<Rc<Metering>, Error> {
-        let empty = Object::new();
-        let o = o.unwrap_or(&empty);
-        let prices = match get(o, "prices") {
-            v if v.is_undefined() || v.is_null() => PriceTable::new(),
-            v => PriceTable::from_json(&json_of(&v, "prices")?)?,
-        };
-        let mut mo = MeterOptions::default();
-        if let Some(b) = object(&get(o, "budget"), "budget")? {
-            known(&b, keys::Place::Nested("budget"), keys::BUDGET)?;
-            let usd = get(&b, "usd");
-            let usd = if usd.is_undefined() || usd.is_null() {
-                None
-            } else {
-                Some(
-                    usd.as_f64()
-                        .filter(|x| x.is_finite())
-                        .ok_or_else(|| Error::input("`budget.usd` must be a number of dollars"))?,
-                )
-            };
-            mo.budget = Some(Budget {
-                usd,
-                tokens: number(&b, "tokens", "budget.tokens")?,
-                window_ms: number(&b, "windowMs", "budget.windowMs")?,
-            });
-        }
-        let spike = get(o, "spike");
-        if spike.as_bool() != Some(false)
-            && (!spike.is_undefined() || !get(o, "onSpike").is_undefined())
-        {
-            let mut s = SpikeOptions::default();
-            if let Some(so) = object(&spike, "spike").ok().flatten() {
-                known(&so, keys::Place::Nested("spike"), keys::SPIKE)?;
-                if let Some(n) = number(&so, "recentMs", "spike.recentMs")? {
-                    s.recent_ms = n;
-                }
-                if let Some(n) = number(&so, "baselineMs", "spike.baselineMs")? {
-                    s.baseline_ms = n;
-                }
-                let f = get(&so, "factor");
-                if let Some(f) = f.as_f64() {
-                    s.factor = f;
-                }
-                if let Some(n) = number(&so, "minBaselineRequests", "spike.minBaselineRequests")? {
-                    s.min_baseline_requests = n;
-                }
-                if let Some(n) = number(&so, "minRecentRequests", "spike.minRecentRequests")? {
-                    s.min_recent_requests = n;
-                }
-            }
-            mo.spike = Some(s);
-        }
-        let meter = Meter::new(mo)?;
-
-        let cache = read_cache(o)?;
-        let limiter = match object(&get(o, "rateLimit"), "rateLimit")? {
+    /// The client's metering, from its checked options (`handed`: the JS values they
+    /// point at).
+    pub(crate) fn new(o: MeteringOptions, handed: &Handed) -> Result<Rc<Metering>, Error> {
+        let cache = match o.cache {
             None => None,
-            Some(r) => {
-                known(&r, keys::Place::Nested("rateLimit"), keys::RATE_LIMIT)?;
-                let mut ro = RateLimitOptions {
-                    requests_per_minute: number(
-                        &r,
-                        "requestsPerMinute",
-                        "rateLimit.requestsPerMinute",
-                    )?
-                    .map(|n| n.min(u32::MAX as u64) as u32),
-                    tokens_per_minute: number(&r, "tokensPerMinute", "rateLimit.tokensPerMinute")?,
-                    max_concurrent: number(&r, "maxConcurrent", "rateLimit.maxConcurrent")?
-                        .map(|n| n.min(u32::MAX as u64) as u32),
-                    ..RateLimitOptions::default()
-                };
-                if let Some(n) = number(&r, "maxQueue", "rateLimit.maxQueue")? {
-                    ro.max_queue = n as usize;
-                }
-                Some(RefCell::new(Limiter::new(ro)?))
-            }
+            Some(c) => Some(Cache {
+                mode: c.mode,
+                streams: c.streams,
+                memory: RefCell::new(MemoryCache::new(c.options)),
+                store: match handed.value(c.store) {
+                    None => None,
+                    Some(s) => Some(store(s)?),
+                },
+                ttl_ms: c.options.ttl_ms,
+            }),
         };
-        let router = match get(o, "route") {
-            v if v.is_undefined() || v.is_null() => None,
-            v => Some(Router::from_json(&json_of(&v, "route")?)?),
-        };
-        let estimate = match get(o, "estimateUsage") {
-            v if v.is_undefined() || v.is_null() => false,
-            v => v.as_bool().ok_or_else(|| {
-                Error::input(format!(
-                    "`estimateUsage` must be true or false, got {}",
-                    type_name(&v)
-                ))
-            })?,
+        let limiter = match o.rate_limit {
+            None => None,
+            Some(r) => Some(RefCell::new(Limiter::new(r)?)),
         };
         Ok(Rc::new(Metering {
-            prices: RefCell::new(prices),
-            meter: RefCell::new(meter),
+            prices: RefCell::new(o.prices),
+            meter: RefCell::new(Meter::new(o.meter)?),
             cache,
             limiter,
             waiters: RefCell::new(VecMap::new()),
             permits: RefCell::new(VecMap::new()),
             timer: RefCell::new(None),
             on_timer: RefCell::new(None),
-            router,
-            estimate,
-            on_usage: function(o, "onUsage", "onUsage")?,
-            on_spike: function(o, "onSpike", "onSpike")?,
-            on_budget: function(o, "onBudget", "onBudget")?,
+            router: o.router,
+            estimate: o.estimate,
+            on_usage: handed.function(o.on_usage),
+            on_spike: handed.function(o.on_spike),
+            on_budget: handed.function(o.on_budget),
         }))
     }
 
@@ -422,60 +303,16 @@ pub(crate) fn call_store(store: &Object, name: &str, args: &Array) -> Promise {
     p
 }
 
-fn read_cache(o: &Object) -> Result<Option<Cache>, Error> {
-    let v = get(o, "cache");
-    if v.is_undefined() || v.is_null() || v.as_bool() == Some(false) {
-        return Ok(None);
+/// `cache.store`: an object with `get` and `put` methods.
+fn store(s: JsValue) -> Result<Object, Error> {
+    for m in ["get", "put"] {
+        if !Reflect::get(&s, &JsValue::from_str(m)).is_ok_and(|f| f.is_function()) {
+            return Err(Error::input(format!(
+                "`cache.store` must have a `{m}` method"
+            )));
+        }
     }
-    let mut options = CacheOptions::default();
-    let (mode, streams, store) = if let Some(m) = cache_mode(&v, "cache")
-        .ok()
-        .flatten()
-        .filter(|_| !v.is_object())
-    {
-        (m, false, None)
-    } else {
-        let Some(co) = object(&v, "cache")? else {
-            return Ok(None);
-        };
-        known(&co, keys::Place::Nested("cache"), keys::CACHE)?;
-        let mode = cache_mode(&get(&co, "mode"), "cache.mode")?.unwrap_or(CacheMode::Auto);
-        if let Some(n) = number(&co, "maxEntries", "cache.maxEntries")? {
-            options.max_entries = n as usize;
-        }
-        if let Some(n) = number(&co, "maxBytes", "cache.maxBytes")? {
-            options.max_bytes = n as usize;
-        }
-        if let Some(n) = number(&co, "ttlMs", "cache.ttlMs")? {
-            options.ttl_ms = n;
-        }
-        let streams = get(&co, "streams").as_bool().unwrap_or(false);
-        let store = match object(&get(&co, "store"), "cache.store")? {
-            None => None,
-            Some(s) => {
-                for m in ["get", "put"] {
-                    if !get(&s, m).is_function() {
-                        return Err(Error::input(format!(
-                            "`cache.store` must have a `{m}` method"
-                        )));
-                    }
-                }
-                Some(s)
-            }
-        };
-        (mode, streams, store)
-    };
-    options.check()?;
-    if mode == CacheMode::Off {
-        return Ok(None);
-    }
-    Ok(Some(Cache {
-        mode,
-        streams,
-        memory: RefCell::new(MemoryCache::new(options)),
-        store,
-        ttl_ms: options.ttl_ms,
-    }))
+    Ok(s.unchecked_into())
 }
 
 // ---------------------------------------------------------------------------------

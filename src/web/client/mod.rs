@@ -30,19 +30,19 @@ use std::rc::Rc;
 
 use js_sys::{Function, Object, Promise, JSON};
 use wasm_bindgen::prelude::*;
+use web_sys::AbortSignal;
 
 use crate::error::Error;
 
 use crate::protocol::Protocol;
-use crate::providers::{Auth, FallbackSpec, Provider, ProviderInfo, Route, RouteRequest, Target};
+use crate::providers::{Auth, FallbackSpec, ProviderInfo, Route, RouteRequest, Target};
 
+use crate::options::client::{client_options, CallOptions, ClientOptions, Routing, NOT_A_SIGNAL};
 use crate::plan::{Next, Plan};
-use crate::retry::{BreakerOptions, Breakers, ResponseHints, RetryOptions};
-use crate::sse::Limits;
+use crate::retry::{BreakerOptions, Breakers, ResponseHints};
 use crate::tgi::{TextGenerationRequest, TgiRouteRequest};
-use crate::timeouts::Timeouts;
 use crate::web::error::{describe, set, to_js};
-use crate::web::options::{self, CallOptions, Routing};
+use crate::web::options::{hand_over, Handed};
 use crate::web::transport::{self, RequestSpec};
 use crate::{providers, tgi, types};
 use chat_stream::Callbacks;
@@ -52,16 +52,9 @@ use metering::{CallRecord, Ended, Metering};
 
 struct Config {
     auth: Auth,
-    base_url: Option<String>,
-    endpoint_url: Option<String>,
-    hub_url: Option<String>,
-    routing: Routing,
-    headers: Vec<(String, String)>,
+    /// The checked options (their token is in `auth`, their metering in `metering`).
+    o: ClientOptions,
     fetch: Option<Function>,
-    timeouts: Timeouts,
-    limits: Limits,
-    retry: RetryOptions,
-    fallback: Vec<FallbackSpec>,
     breakers: Rc<RefCell<Breakers>>,
     lookups: Lookups,
     metering: Rc<Metering>,
@@ -96,8 +89,8 @@ impl ChatInputs {
             provider: self.routing.provider.unwrap_or_default(),
             policy: self.routing.policy,
             model: &self.model,
-            base_url: cfg.base_url.as_deref(),
-            endpoint_url: cfg.endpoint_url.as_deref(),
+            base_url: cfg.o.base_url.as_deref(),
+            endpoint_url: cfg.o.endpoint_url.as_deref(),
             auth: &cfg.auth,
             bill_to: self.routing.bill_to.as_deref(),
             mapped_model: mapped,
@@ -111,9 +104,38 @@ impl ChatInputs {
 /// A call ready to send, or (a direct provider call) waiting for the Hub mapping.
 struct Prepared {
     spec: RequestSpec,
-    object: Option<Object>,
+    call: Call,
     /// The provider whose model id must be looked up before sending.
     pending: Option<(&'static ProviderInfo, ChatInputs)>,
+}
+
+/// A call's options as the core read them, with the JS values they point at.
+pub(crate) struct Call {
+    pub o: CallOptions,
+    pub handed: Handed,
+    pub signal: Option<AbortSignal>,
+}
+
+impl Call {
+    /// Read a call's `options` over the client's.
+    fn read(cfg: &Config, options: &JsValue) -> Result<Call, Error> {
+        let handed = hand_over(options)?;
+        let o = crate::options::client::call_options(
+            &handed.json,
+            cfg.o.timeouts,
+            cfg.o.retry,
+            &cfg.o.headers,
+        )?;
+        let signal = match handed.value(o.signal) {
+            None => None,
+            Some(s) => Some(s.dyn_into().map_err(|_| Error::input(NOT_A_SIGNAL))?),
+        };
+        Ok(Call { o, handed, signal })
+    }
+
+    fn function(&self, js: Option<crate::options::Js>) -> Option<Function> {
+        self.handed.function(js)
+    }
 }
 
 /// A client for chat completions and text generation on the Hugging Face router, a
@@ -129,55 +151,28 @@ impl InferenceClient {
     /// hubUrl, headers, fetch, timeouts, limits, retry, circuitBreaker, fallback })`.
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> Result<InferenceClient, JsValue> {
-        let o = options::client_options(&options).map_err(|e| to_js(&e, None, None))?;
-        // URLs and option conflicts are reported now, not on the first call.
-        let check = || -> Result<(), Error> {
-            providers::chat_url(o.base_url.as_deref(), o.endpoint_url.as_deref())?;
-            if let Some(hub) = &o.hub_url {
-                providers::chat_url(Some(hub), None).map_err(|_| {
-                    Error::input(format!(
-                        "`hubUrl` must be an absolute http:// or https:// URL, got {hub:?}"
-                    ))
-                })?;
-            }
-            if let (Some(_), Some(Provider::Named(p))) = (&o.endpoint_url, o.routing.provider) {
-                return Err(Error::input(format!(
-                    "`provider: \"{}\"` and `endpointUrl` are both set: an endpoint serves its own model; drop one of them",
-                    p.name
-                )));
-            }
-            Ok(())
+        let read = || -> Result<Config, Error> {
+            let handed = hand_over(&options)?;
+            let mut o = client_options(&handed.json)?;
+            // Off is a breaker that never trips.
+            let breaker = o.breaker.unwrap_or(BreakerOptions {
+                failure_threshold: 0,
+                failure_rate: 0.0,
+                ..BreakerOptions::default()
+            });
+            Ok(Config {
+                auth: Auth::from_token(o.token.take().as_deref()),
+                fetch: handed.function(o.fetch),
+                breakers: Rc::new(RefCell::new(Breakers::new(breaker))),
+                lookups: Lookups::new(o.mapping_cache),
+                metering: Metering::new(std::mem::take(&mut o.metering), &handed)?,
+                o,
+            })
         };
-        check().map_err(|e| to_js(&e, None, None))?;
-        let metering = options::object(&options, "options")
-            .and_then(|o| Metering::from_options(o.as_ref()))
-            .map_err(|e| to_js(&e, None, None))?;
-        let mapping_cache = options::mapping_cache(&options).map_err(|e| to_js(&e, None, None))?;
-        Ok(InferenceClient {
-            cfg: Rc::new(Config {
-                auth: Auth::from_token(o.token.as_deref()),
-                base_url: o.base_url,
-                endpoint_url: o.endpoint_url,
-                hub_url: o.hub_url,
-                routing: o.routing,
-                headers: o.headers,
-                fetch: o.fetch,
-                timeouts: o.timeouts,
-                limits: o.limits,
-                retry: o.retry,
-                fallback: o.fallback,
-                // Off is a breaker that never trips.
-                breakers: Rc::new(RefCell::new(Breakers::new(o.breaker.unwrap_or(
-                    BreakerOptions {
-                        failure_threshold: 0,
-                        failure_rate: 0.0,
-                        ..BreakerOptions::default()
-                    },
-                )))),
-                lookups: Lookups::new(mapping_cache),
-                metering,
-            }),
-        })
+        match read() {
+            Ok(cfg) => Ok(InferenceClient { cfg: Rc::new(cfg) }),
+            Err(e) => Err(to_js(&e, None, None)),
+        }
     }
 
     /// One chat completion, not streamed.
@@ -270,27 +265,19 @@ impl InferenceClient {
 
     /// Start a prepared streamed call.
     fn stream(&self, prepared: Prepared) -> Result<ChatStream, JsValue> {
-        let o = prepared.object.as_ref();
-        let cb = (|| -> Result<Callbacks, Error> {
-            Ok(Callbacks {
-                on_content: options::callback(o, "onContent")?,
-                on_chunk: options::callback(o, "onChunk")?,
-                on_finish: options::callback(o, "onFinish")?,
-                on_error: options::callback(o, "onError")?,
-                on_abort: options::callback(o, "onAbort")?,
-            })
-        })()
-        .map_err(|e| to_js(&e, None, None))?;
+        let call = &prepared.call;
+        let cb = Callbacks {
+            on_content: call.function(call.o.on_content),
+            on_chunk: call.function(call.o.on_chunk),
+            on_finish: call.function(call.o.on_finish),
+            on_error: call.function(call.o.on_error),
+            on_abort: call.function(call.o.on_abort),
+        };
         // `accumulate: false`: the stream keeps no text (memory stays flat however long
         // it runs); `onContent` still gets every delta, the final completion has none.
-        let accumulate = match o {
-            Some(o) => options::boolean(o, "accumulate", "accumulate"),
-            None => Ok(None),
-        }
-        .map_err(|e| to_js(&e, None, None))?
-        .unwrap_or(true);
+        let accumulate = call.o.accumulate;
         let decode = crate::decode::DecodeOptions {
-            limits: self.cfg.limits,
+            limits: self.cfg.o.limits,
             keep_chunks: false,
             accumulate,
         };
@@ -318,13 +305,8 @@ impl InferenceClient {
         request: &JsValue,
         options: &JsValue,
         what: &str,
-    ) -> Result<(CallOptions, String), Error> {
-        let call = options::call_options(
-            options,
-            self.cfg.timeouts,
-            self.cfg.retry,
-            &self.cfg.headers,
-        )?;
+    ) -> Result<(Call, String), Error> {
+        let call = Call::read(&self.cfg, options)?;
         if !request.is_object() || js_sys::Array::is_array(request) {
             return Err(Error::input(format!(
                 "`request` must be an object with {what}"
@@ -351,24 +333,22 @@ impl InferenceClient {
             let (call, json) =
                 self.read_call(request, options, "`messages` (and usually `model`)")?;
             let body = types::prepare_chat_body(&json, stream)?;
-            let tier = metering::read_call(call.object.as_ref())?.tier;
+            let tier = call.o.tier.as_deref();
             let (body, rule) = match &cfg.metering.router {
                 None => (body, None),
-                Some(router) => {
-                    match crate::difficulty::apply_route(&body, router, tier.as_deref())? {
-                        crate::difficulty::Routed::Explicit => (body, None),
-                        crate::difficulty::Routed::Chosen { body, choice } => (body, Some(choice)),
-                    }
-                }
+                Some(router) => match crate::difficulty::apply_route(&body, router, tier)? {
+                    crate::difficulty::Routed::Explicit => (body, None),
+                    crate::difficulty::Routed::Chosen { body, choice } => (body, Some(choice)),
+                },
             };
             let inputs = ChatInputs {
-                routing: call.routing.over(&cfg.routing),
+                routing: call.o.routing.over(&cfg.o.routing),
                 model: types::model_of(&body).unwrap_or_default(),
                 body,
-                headers: call.headers.clone(),
+                headers: call.o.headers.clone(),
                 stream,
             };
-            let fallback = call.fallback.as_ref().unwrap_or(&cfg.fallback);
+            let fallback = call.o.fallback.as_ref().unwrap_or(&cfg.o.fallback);
             let direct = providers::direct_provider(&inputs.request(cfg, None));
             if let Some(p) = direct {
                 if !fallback.is_empty() {
@@ -389,7 +369,7 @@ impl InferenceClient {
                 let spec = self.spec(Protocol::Chat, &route, &[], &call, rule, stream)?;
                 return Ok(Prepared {
                     spec,
-                    object: call.object,
+                    call,
                     pending: Some((p, inputs)),
                 });
             }
@@ -397,7 +377,7 @@ impl InferenceClient {
             let spec = self.spec(Protocol::Chat, &route, fallback, &call, rule, stream)?;
             Ok(Prepared {
                 spec,
-                object: call.object,
+                call,
                 pending: None,
             })
         };
@@ -414,29 +394,29 @@ impl InferenceClient {
         let inner = || -> Result<Prepared, Error> {
             let cfg = &self.cfg;
             let (call, json) = self.read_call(request, options, "`inputs` (and `parameters`)")?;
-            if call.fallback.is_some() {
+            if call.o.fallback.is_some() {
                 return Err(Error::input(
                     "`fallback` applies to chat completions; textGeneration has one target",
                 ));
             }
             let req = TextGenerationRequest::from_json(&json)?;
-            let routing = call.routing.over(&cfg.routing);
+            let routing = call.o.routing.over(&cfg.o.routing);
             let route = tgi::route_text_generation(TgiRouteRequest {
                 provider: routing.provider.unwrap_or_default(),
                 policy: routing.policy,
                 model: "",
-                base_url: cfg.base_url.as_deref(),
-                endpoint_url: cfg.endpoint_url.as_deref(),
+                base_url: cfg.o.base_url.as_deref(),
+                endpoint_url: cfg.o.endpoint_url.as_deref(),
                 auth: &cfg.auth,
                 bill_to: routing.bill_to.as_deref(),
                 request: &req,
-                extra_headers: &call.headers,
+                extra_headers: &call.o.headers,
                 stream,
             })?;
             let spec = self.spec(Protocol::TextGeneration, &route, &[], &call, None, stream)?;
             Ok(Prepared {
                 spec,
-                object: call.object,
+                call,
                 pending: None,
             })
         };
@@ -448,18 +428,17 @@ impl InferenceClient {
         protocol: Protocol,
         route: &Route,
         fallback: &[FallbackSpec],
-        call: &CallOptions,
+        call: &Call,
         rule: Option<crate::difficulty::Chosen>,
         stream: bool,
     ) -> Result<RequestSpec, Error> {
         let primary = Target::primary(&route.url, &route.body);
         let m = &self.cfg.metering;
-        let cm = metering::read_call(call.object.as_ref())?;
         let (prompt, est_tokens) = crate::protocol::request_estimates(protocol, &route.body);
         // TGI answers are not cached; a stream only when the cache replays streams.
         let cache_key = match protocol {
             Protocol::Chat if !stream || m.cache.as_ref().is_some_and(|c| c.streams) => {
-                m.cache_key(&route.body, &primary.url, cm.cache)
+                m.cache_key(&route.body, &primary.url, call.o.cache)
             }
             _ => None,
         };
@@ -470,26 +449,25 @@ impl InferenceClient {
             rule,
             m.estimate.then_some(prompt),
             cache_key,
-            cm.on_usage,
+            call.function(call.o.on_usage),
             est_tokens,
         );
         let fallbacks = fallback
             .iter()
             .map(|f| Target::fallback(&primary, f))
             .collect::<Result<Vec<_>, _>>()?;
-        let o = call.object.as_ref();
         Ok(RequestSpec {
             protocol,
             fetch: self.cfg.fetch.clone(),
             primary,
             fallbacks,
             headers: route.headers.clone(),
-            timeouts: call.timeouts,
+            timeouts: call.o.timeouts,
             signal: call.signal.clone(),
-            retry: call.retry,
+            retry: call.o.retry,
             breakers: self.cfg.breakers.clone(),
-            on_retry: options::callback(o, "onRetry")?,
-            on_fallback: options::callback(o, "onFallback")?,
+            on_retry: call.function(call.o.on_retry),
+            on_fallback: call.function(call.o.on_fallback),
             record: Some(record),
         })
     }

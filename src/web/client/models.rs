@@ -15,7 +15,6 @@ use super::Config;
 use crate::error::{Error, ErrorKind};
 use crate::response::REQUEST_ID_HEADERS;
 use crate::web::error::to_js;
-use crate::web::options;
 use crate::web::transport::fetch_models;
 use crate::web::transport::Call;
 use crate::{models, providers};
@@ -43,16 +42,16 @@ pub struct ModelsCall {
 /// Send the GET now: a promise of the list (or of the number of prices known).
 pub(super) fn start(cfg: Rc<Config>, options: &JsValue, want: Want) -> Promise {
     let call = (|| -> Result<Call, Error> {
-        let call = options::call_options(options, cfg.timeouts, cfg.retry, &cfg.headers)?;
-        let url = providers::models_url(cfg.base_url.as_deref(), cfg.endpoint_url.as_deref())?;
-        let mut headers = providers::chat_headers(cfg.auth.secret(), &call.headers, false)?;
+        let call = super::Call::read(&cfg, options)?;
+        let url = providers::models_url(cfg.o.base_url.as_deref(), cfg.o.endpoint_url.as_deref())?;
+        let mut headers = providers::chat_headers(cfg.auth.secret(), &call.o.headers, false)?;
         headers.retain(|(n, _)| n != "content-type");
         Call::start(
             cfg.fetch.as_ref(),
             &url,
             &headers,
             None,
-            call.timeouts,
+            call.o.timeouts,
             call.signal.as_ref(),
             false,
         )

@@ -1,6 +1,7 @@
 //! The auth proxy's fetch handler: a WHATWG `Request` in, a `Response` out.
 //!
-//! Owns: reading the proxy's options from JavaScript, turning a `Request` into the
+//! Owns: handing the proxy's options to the core (`crate::proxy::proxy_options` reads
+//! and checks them) and keeping the JS functions they name, turning a `Request` into the
 //! core's [`IncomingRequest`], acting on the core's [`Decision`] (reading the body with
 //! a bound, WebCrypto HMAC for session tokens, the upstream `fetch`), and passing the
 //! upstream body through a `TransformStream` that hands every chunk on before looking
@@ -17,21 +18,19 @@ pub use state::ProxyStateCore;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Headers, Request, Response, ResponseInit};
 
 use super::error::{set, to_js};
-use super::options::{boolean, function, get, known, number, object, string, type_name};
+use super::options::hand_over;
 use super::sys;
 use super::transport::{header_lines, Call};
 use crate::error::Error;
-use crate::options::{self as keys, Place};
 use crate::proxy::{
-    check_options, check_token, log_line, refuse, AllowList, BodyKind, LogRecord, MaxTokensMode,
-    ProxyOptions, ProxyState, RateLimit, Reason, RelayUsage, Relayed, Respond, SessionOptions,
-    StreamRelay,
+    check_token, log_line, proxy_options, refuse, BodyKind, LogRecord, ProxyOptions, ProxyState,
+    Reason, RelayUsage, Relayed, Respond, StreamRelay,
 };
 use crate::timeouts::Timeouts;
 
@@ -170,158 +169,24 @@ impl LedgerAnswer {
     }
 }
 
-// ---------------------------------------------------------------------------------
-// Options
-// ---------------------------------------------------------------------------------
-
-fn allow_list(o: &Object, key: &str) -> Result<Option<AllowList>, Error> {
-    let v = get(o, key);
-    if v.is_undefined() || v.is_null() {
-        return Ok(None);
-    }
-    if let Some(s) = v.as_string() {
-        return Ok(Some(AllowList::from_entries([s])));
-    }
-    if Array::is_array(&v) {
-        let mut entries = Vec::new();
-        for item in Array::from(&v).iter() {
-            entries.push(item.as_string().ok_or_else(|| {
-                Error::input(format!(
-                    "`{key}` entries must be strings, got {}",
-                    type_name(&item)
-                ))
-            })?);
-        }
-        return Ok(Some(AllowList::from_entries(entries)));
-    }
-    Err(Error::input(format!(
-        "`{key}` must be an array of strings or \"*\", got {}",
-        type_name(&v)
-    )))
-}
-
+/// The proxy's configuration: the core's checked options, with the JS values they
+/// point at.
 fn read_options(v: &JsValue) -> Result<Config, Error> {
-    let o = object(v, "options")?.unwrap_or_default();
-    known(&o, Place::Proxy, keys::PROXY)?;
-    let mut opts = ProxyOptions::default();
-    if let Some(u) = string(&o, "upstream", "upstream")? {
-        opts.upstream = u;
-    }
-    if let Some(l) = allow_list(&o, "allowedOrigins")? {
-        opts.allowed_origins = l;
-    }
-    if let Some(l) = allow_list(&o, "allowedModels")? {
-        opts.allowed_models = l;
-    }
-    if let Some(l) = allow_list(&o, "allowedProviders")? {
-        opts.allowed_providers = l;
-    }
-    if let Some(n) = number(&o, "maxBodyBytes", "maxBodyBytes")? {
-        opts.max_body_bytes = n as usize;
-    }
-    let cap = get(&o, "maxTokensCap");
-    if cap.is_null() || cap.as_bool() == Some(false) {
-        opts.max_tokens_cap = None;
-    } else if let Some(n) = number(&o, "maxTokensCap", "maxTokensCap")? {
-        opts.max_tokens_cap = Some(n.min(u32::MAX as u64) as u32);
-    }
-    if let Some(n) = number(&o, "defaultMaxTokens", "defaultMaxTokens")? {
-        opts.default_max_tokens = Some(n.min(u32::MAX as u64) as u32);
-    }
-    if let Some(b) = boolean(&o, "streamUsage", "streamUsage")? {
-        opts.stream_usage = b;
-    }
-    match string(&o, "maxTokensMode", "maxTokensMode")?.as_deref() {
-        None | Some("clamp") => {}
-        Some("reject") => opts.max_tokens_mode = MaxTokensMode::Reject,
-        Some(other) => {
-            return Err(Error::input(format!(
-                "`maxTokensMode` must be \"clamp\" or \"reject\", got {other:?}"
-            )))
-        }
-    }
-    if let Some(n) = number(&o, "maxChoices", "maxChoices")? {
-        opts.max_choices = n.min(u32::MAX as u64) as u32;
-    }
-    let rl = get(&o, "rateLimit");
-    if rl.as_bool() == Some(false) {
-        opts.rate_limit = None;
-    } else if let Some(r) = object(&rl, "rateLimit")? {
-        known(&r, Place::Nested("rateLimit"), keys::PROXY_RATE_LIMIT)?;
-        let mut limit = RateLimit::default();
-        if let Some(n) = number(&r, "requestsPerMinute", "rateLimit.requestsPerMinute")? {
-            limit.requests_per_minute = n.min(u32::MAX as u64) as u32;
-        }
-        if let Some(n) = number(&r, "burst", "rateLimit.burst")? {
-            limit.burst = n.min(u32::MAX as u64) as u32;
-        }
-        if let Some(n) = number(&r, "maxClients", "rateLimit.maxClients")? {
-            limit.max_clients = n as usize;
-        }
-        opts.rate_limit = Some(limit);
-    }
-    opts.require_key = string(&o, "requireKey", "requireKey")?;
-    let sessions = get(&o, "sessions");
-    if sessions.as_bool() == Some(true) {
-        opts.sessions = Some(SessionOptions::default());
-    } else if sessions.as_bool() != Some(false) {
-        if let Some(so) = object(&sessions, "sessions")? {
-            known(&so, Place::Nested("sessions"), keys::SESSIONS)?;
-            let mut s = SessionOptions::default();
-            if let Some(n) = number(&so, "ttlMs", "sessions.ttlMs")? {
-                s.ttl_ms = n;
-            }
-            if let Some(b) = boolean(&so, "bindClient", "bindClient")? {
-                s.bind_client = b;
-            }
-            opts.sessions = Some(s);
-        }
-    }
-    opts.log_content = boolean(&o, "logContent", "logContent")?.unwrap_or(false);
-    check_options(&opts)?;
-    let (budget, prices) = state::read_budget(&o)?;
-
-    let token = string(&o, "token", "token")?;
-    if let Some(t) = &token {
-        check_token(t)?;
-    }
-    let mut timeouts = Timeouts::default();
-    let mut explicit_headers_timeout = false;
-    if let Some(to) = object(&get(&o, "timeouts"), "timeouts")? {
-        known(&to, Place::Nested("timeouts"), keys::TIMEOUTS)?;
-        explicit_headers_timeout = number(&to, "headers", "timeouts.headers")?.is_some();
-        for (key, slot) in [
-            ("headers", &mut timeouts.headers_ms),
-            ("firstChunk", &mut timeouts.first_chunk_ms),
-            ("idle", &mut timeouts.idle_ms),
-            ("total", &mut timeouts.total_ms),
-        ] {
-            if let Some(ms) = number(&to, key, &format!("timeouts.{key}"))? {
-                *slot = ms;
-            }
-        }
-    }
-    let log = get(&o, "log");
-    let (log, on_log) = if log.as_bool() == Some(false) {
-        (false, None)
-    } else if log.is_undefined() || log.is_null() || log.as_bool() == Some(true) {
-        (true, None)
-    } else {
-        (true, function(&o, "log", "log")?)
-    };
+    let handed = hand_over(v)?;
+    let o = proxy_options(&handed.json)?;
     Ok(Config {
-        opts,
-        token,
-        session_secret: string(&o, "sessionSecret", "sessionSecret")?,
-        fetch: function(&o, "fetch", "fetch")?,
-        timeouts,
-        explicit_headers_timeout,
-        on_usage: function(&o, "onUsage", "onUsage")?,
-        on_log,
-        log,
-        client_key: function(&o, "clientKey", "clientKey")?,
-        budget,
-        prices,
+        opts: o.opts,
+        token: o.token,
+        session_secret: o.session_secret,
+        fetch: handed.function(o.fetch),
+        timeouts: o.timeouts,
+        explicit_headers_timeout: o.explicit_headers_timeout,
+        on_usage: handed.function(o.on_usage),
+        on_log: handed.function(o.on_log),
+        log: o.log,
+        client_key: handed.function(o.client_key),
+        budget: o.budget,
+        prices: o.prices,
     })
 }
 

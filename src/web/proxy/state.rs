@@ -2,7 +2,7 @@
 //! usage ledger, either in this isolate's memory (the default: one process, one
 //! isolate) or in Durable Objects (`durableState`: global across every isolate).
 //!
-//! Owns: reading the `budget` and `prices` options; the four state calls the request
+//! Owns: the four state calls the request
 //! path makes ([`admit`], [`before_forward`], [`record`], [`ledger`]) for both stores;
 //! and [`ProxyStateCore`], the class the Durable Object (`ProxyState` in
 //! `js/proxy-state.js`) runs, so the object's decisions are the core's too. Must never:
@@ -14,25 +14,23 @@
 //! `admit(key, json)`, `check(key?, json)`, `record(key?, json)`, `ledger(key?, json)`,
 //! each a promise of JSON text; `key` absent names the proxy-wide object.
 
-use js_sys::{Array, Function, Object, Promise, Reflect};
+use js_sys::{Array, Function, Promise, Reflect};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::super::error::describe;
-use super::super::options::{get, type_name};
 use super::Shared;
 use crate::error::{cut, Error};
-use crate::proxy::budget::{budget_refusal, can_price, charge_of, check_budget, state_unavailable};
+use crate::proxy::budget::{budget_refusal, can_price, charge_of, state_unavailable};
 use crate::proxy::wire::{
-    exhausted_from_json, spend_from_json, AdmitWire, BudgetOption, CallWire, LimitWire, Snapshot,
+    exhausted_from_json, spend_from_json, AdmitWire, CallWire, LimitWire, Snapshot,
 };
 use crate::proxy::{
-    decide_after_limit, decide_until_limit, rate_limited, refuse, Admission, BudgetOptions, Caps,
-    Charge, Decision, IncomingRequest, ProxyState, RateLimit, Reason, Respond, Spend,
+    decide_after_limit, decide_until_limit, rate_limited, refuse, Admission, BudgetOptions, Charge,
+    Decision, IncomingRequest, ProxyState, RateLimit, Reason, Respond, Spend,
 };
 use crate::types::Usage;
-use crate::usage::PriceTable;
 
 /// Longest client key sent to the shared state (the limiter keeps no more either).
 const MAX_KEY_BYTES: usize = 256;
@@ -43,72 +41,6 @@ pub(super) enum Store {
     Local,
     /// In Durable Objects, through this JS store.
     Durable(JsValue),
-}
-
-fn caps(tokens: Option<f64>, usd: Option<f64>, path: &str) -> Result<Caps, Error> {
-    let tokens_per_day = match tokens {
-        Some(t) if !(t.is_finite() && t >= 0.0) => {
-            return Err(Error::input(format!(
-                "`{path}.tokensPerDay` must be a whole number of tokens, at least 0"
-            )))
-        }
-        // `as` saturates: any cap beyond u64 is no cap worth telling apart.
-        t => t.map(|t| t.floor() as u64),
-    };
-    Ok(Caps {
-        tokens_per_day,
-        usd_per_day: usd,
-    })
-}
-
-fn json_of(v: &JsValue, path: &str) -> Result<String, Error> {
-    js_sys::JSON::stringify(v)
-        .ok()
-        .and_then(|s| s.as_string())
-        .ok_or_else(|| Error::input(format!("`{path}` must be a plain object")))
-}
-
-/// Read `budget` and `prices`. No `budget`: no caps (the ledger still counts).
-pub(super) fn read_budget(o: &Object) -> Result<(BudgetOptions, PriceTable), Error> {
-    let p = get(o, "prices");
-    let prices = if p.is_undefined() || p.is_null() {
-        PriceTable::new()
-    } else if p.is_object() {
-        PriceTable::from_json(&json_of(&p, "prices")?)?
-    } else {
-        return Err(Error::input(format!(
-            "`prices` must be an object, got {}",
-            type_name(&p)
-        )));
-    };
-    let b = get(o, "budget");
-    let mut opts = BudgetOptions::default();
-    if b.is_undefined() || b.is_null() || b.as_bool() == Some(false) {
-        return Ok((opts, prices));
-    }
-    if !b.is_object() {
-        return Err(Error::input(format!(
-            "`budget` must be an object such as {{ tokensPerDay: 1000000, perClient: {{ tokensPerDay: 50000 }} }}, got {}",
-            type_name(&b)
-        )));
-    }
-    let read = BudgetOption::from_json(&json_of(&b, "budget")?).map_err(|e| {
-        Error::input(format!(
-            "`budget` takes tokensPerDay, usdPerDay, perClient {{ tokensPerDay, usdPerDay }} and maxClients (numbers): {e}"
-        ))
-    })?;
-    opts.proxy = caps(read.tokens_per_day, read.usd_per_day, "budget")?;
-    if let Some(pc) = read.per_client {
-        opts.per_client = caps(pc.tokens_per_day, pc.usd_per_day, "budget.perClient")?;
-    }
-    if let Some(n) = read.max_clients {
-        if !(n.is_finite() && n >= 1.0) {
-            return Err(Error::input("`budget.maxClients` must be at least 1"));
-        }
-        opts.max_clients = n.min(1e9) as usize;
-    }
-    check_budget(&opts, &prices)?;
-    Ok((opts, prices))
 }
 
 /// Check that a `durableState` store has the methods this module calls.
