@@ -73,6 +73,11 @@ node_modules/.bin/esbuild pkg/browser.js --bundle --format=esm --platform=browse
 mv pkg/browser.bundled.js pkg/browser.js
 cp js/proxy-node.mjs js/node-fetch.mjs js/proxy-workerd.js js/proxy.js js/proxy-state.js pkg/
 bundle_node proxy-node.mjs
+# The proxy's default entry (Deno, bundlers) the same way as browser.js: one minified
+# module, errors.js apart; its wasm stays a file next to it (`new URL(…, import.meta.url)`).
+node_modules/.bin/esbuild pkg/proxy.js --bundle --format=esm --platform=neutral --minify \
+  --keep-names --external:"./$errors" --log-level=warning --outfile=pkg/proxy.bundled.js
+mv pkg/proxy.bundled.js pkg/proxy.js
 cp js/index.d.ts js/proxy.d.ts js/node-http.d.ts pkg/
 # The load test (`hf-inference-wasm/loadtest`) and the `hf-inference-wasm` command.
 cp js/loadtest.mjs js/loadtest.d.ts js/cli.mjs pkg/ && chmod +x pkg/cli.mjs

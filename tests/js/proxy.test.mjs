@@ -464,3 +464,37 @@ describe("secrets and logs", () => {
     }
   });
 });
+
+describe("the default entry (`proxy.js`: Deno, bundlers, any runtime with fetch)", () => {
+  // Node takes the `node` condition, so this entry runs here only when imported by path,
+  // in a child process whose `fetch` also reads file: URLs (as Deno's does): the entry
+  // fetches its wasm from the URL next to it.
+  test("instantiates its wasm from the URL beside it, serves /health, and throws the package's InferenceError", T, async () => {
+    const { execFile } = await import("node:child_process");
+    const entry = new URL("../../pkg/proxy.js", import.meta.url).href;
+    const script = `
+      import { readFile } from "node:fs/promises";
+      const realFetch = globalThis.fetch;
+      globalThis.fetch = async (input, init) => {
+        const url = new URL(input instanceof Request ? input.url : String(input));
+        if (url.protocol !== "file:") return realFetch(input, init);
+        return new Response(await readFile(url), { headers: { "content-type": "application/wasm" } });
+      };
+      const { createProxy, InferenceError } = await import(${JSON.stringify(entry)});
+      const proxy = createProxy({ upstream: "http://127.0.0.1:9", token: "hf_x", allowedModels: "*" });
+      const r = await proxy.fetch(new Request("http://127.0.0.1/health"));
+      let refused = "";
+      try { createProxy({ maxTokensMode: "sometimes" }); } catch (e) { refused = e instanceof InferenceError && e.kind + ": " + e.message; }
+      console.log(JSON.stringify({ status: r.status, body: await r.json(), refused }));
+    `;
+    const out = await new Promise((resolve, reject) =>
+      execFile(process.execPath, ["--input-type=module", "-e", script], { timeout: 30_000 }, (err, stdout, stderr) =>
+        err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
+      ),
+    );
+    const got = JSON.parse(out.trim().split("\n").pop());
+    assert.equal(got.status, 200);
+    assert.equal(got.body.status, "ok");
+    assert.match(got.refused, /^input: .*maxTokensMode/);
+  });
+});
