@@ -53,6 +53,19 @@ pub(crate) fn push_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// A JSON array of `items`, each already JSON text.
+pub(crate) fn array_text(items: impl IntoIterator<Item = String>) -> String {
+    let mut out = String::from("[");
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&item);
+    }
+    out.push(']');
+    out
+}
+
 /// A JSON object written straight to text, its members in the order they are added:
 /// for the answers the proxy builds, where a `Value` (a B-tree map, then its serializer)
 /// only to print a fixed shape cost code for each (callers there add members in key

@@ -51,7 +51,7 @@ use crate::vecmap::VecMap;
 
 use crate::difficulty::Chosen;
 use crate::error::{Error, ErrorKind};
-use crate::json::{push_string, ObjectText};
+use crate::json::{array_text, ObjectText};
 use crate::retry::wait_text;
 use crate::usage::{usd_text, PriceTable, TokenUsage};
 
@@ -1302,18 +1302,12 @@ pub fn snapshot_json<'a>(
     let mut o = ObjectText::new();
     o.raw("total", &totals_json(&s.total));
     for (key, list) in [("byModel", &s.by_model), ("byProvider", &s.by_provider)] {
-        // Names are data (a model may be called anything), so they are escaped.
-        let mut m = String::from("{");
+        // Names are data (a model may be called anything): `ObjectText` escapes keys.
+        let mut m = ObjectText::new();
         for (name, t) in list {
-            if m.len() > 1 {
-                m.push(',');
-            }
-            push_string(&mut m, name);
-            m.push(':');
-            m.push_str(&totals_json(t));
+            m.raw(name, &totals_json(t));
         }
-        m.push('}');
-        o.raw(key, &m);
+        o.raw(key, &m.end());
     }
     if let Some(b) = &s.budget {
         let mut bo = ObjectText::new();
@@ -1329,15 +1323,7 @@ pub fn snapshot_json<'a>(
         o.raw("budget", &bo.end());
     }
     o.boolean("spiking", s.spiking);
-    let mut recent = String::from("[");
-    for r in records {
-        if recent.len() > 1 {
-            recent.push(',');
-        }
-        recent.push_str(&record_json(r));
-    }
-    recent.push(']');
-    o.raw("recent", &recent);
+    o.raw("recent", &array_text(records.into_iter().map(record_json)));
     o.end()
 }
 

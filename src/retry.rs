@@ -641,21 +641,15 @@ pub struct Attempt {
 /// A call's failed attempts as the JSON of an error's `attempts`: one `{ status?, kind,
 /// code?, timeout?, delayMs? }` each.
 pub fn attempts_json(attempts: &[Attempt]) -> String {
-    let mut out = String::from("[");
-    for a in attempts {
-        if out.len() > 1 {
-            out.push(',');
-        }
+    crate::json::array_text(attempts.iter().map(|a| {
         let mut o = crate::json::ObjectText::new();
         o.opt_number("status", a.status.map(u64::from));
         o.string("kind", a.kind.as_str());
         o.opt_string("code", a.code.as_deref());
         o.opt_string("timeout", a.timeout.map(TimeoutKind::as_str));
         o.opt_number("delayMs", a.delay_ms);
-        out.push_str(&o.end());
-    }
-    out.push(']');
-    out
+        o.end()
+    }))
 }
 
 impl Attempt {
@@ -1409,11 +1403,7 @@ pub struct BreakerSnapshot {
 /// state: "closed" | "open" | "half_open", retryInMs?, consecutiveFailures,
 /// windowRequests, windowFailures }`.
 pub fn health_json(list: &[BreakerSnapshot]) -> String {
-    let mut out = String::from("[");
-    for b in list {
-        if out.len() > 1 {
-            out.push(',');
-        }
+    crate::json::array_text(list.iter().map(|b| {
         let mut o = crate::json::ObjectText::new();
         o.string("upstream", &b.upstream);
         match b.state {
@@ -1426,10 +1416,8 @@ pub fn health_json(list: &[BreakerSnapshot]) -> String {
         o.number("consecutiveFailures", u64::from(b.consecutive_failures));
         o.number("windowRequests", u64::from(b.window_requests));
         o.number("windowFailures", u64::from(b.window_failures));
-        out.push_str(&o.end());
-    }
-    out.push(']');
-    out
+        o.end()
+    }))
 }
 
 #[derive(Debug, Clone)]

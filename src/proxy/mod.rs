@@ -546,21 +546,15 @@ fn models(origin: Option<&str>, opts: &ProxyOptions) -> Decision {
             url: upstream_url(opts, Route::Models),
         },
         AllowList::Only(list) => {
-            let mut data = String::from("[");
-            for (i, id) in list.iter().enumerate() {
-                if i > 0 {
-                    data.push(',');
-                }
+            let data = crate::json::array_text(list.iter().map(|id| {
                 let owner = id.split('/').next().unwrap_or(id);
-                let model = ObjectText::new()
+                ObjectText::new()
                     .number("created", 0)
                     .string("id", id)
                     .string("object", "model")
                     .string("owned_by", owner)
-                    .end();
-                data.push_str(&model);
-            }
-            data.push(']');
+                    .end()
+            }));
             let body = ObjectText::new()
                 .raw("data", &data)
                 .string("object", "list")
