@@ -11,6 +11,7 @@ name=hf_inference_wasm
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 
 dir=$profile; [ "$profile" = dev ] && dir=debug
+. scripts/wasm-opt.sh
 rm -rf pkg && mkdir -p pkg
 
 # entry FEATURE OUT: one wasm entry, built with only its own cargo feature (so the client's
@@ -24,17 +25,7 @@ entry() {
   # only make Vite and webpack copy a file nobody fetches.
   wasm-bindgen --target web --weak-refs --omit-default-module-path --out-dir pkg --out-name "$out" \
     "${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/$dir/$name.wasm"
-  if [ -x node_modules/.bin/wasm-opt ] && [ "$profile" = release ]; then
-    # -Oz, then flatten and re-run the relooper over every function's control flow, then
-    # -Oz twice more: about 1.7 KB less gzip than one -Oz, for a few seconds more.
-    node_modules/.bin/wasm-opt --enable-bulk-memory --enable-nontrapping-float-to-int \
-      --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
-      -Oz --flatten --rereloop -Oz -Oz \
-      "pkg/${out}_bg.wasm" -o "pkg/${out}_bg.wasm.opt"
-    mv "pkg/${out}_bg.wasm.opt" "pkg/${out}_bg.wasm"
-  else
-    echo "build-pkg: wasm-opt not found (run npm ci); $out is not size-optimized" >&2
-  fi
+  if [ "$profile" = release ]; then optimize "pkg/${out}_bg.wasm"; fi
   rm -f "pkg/${out}.d.ts" "pkg/${out}_bg.wasm.d.ts"
 }
 entry client "$name"

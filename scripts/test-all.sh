@@ -61,6 +61,7 @@ run clippy-wasm cargo clippy --all-targets --target wasm32-unknown-unknown --qui
 # Each wasm entry is built with only its own feature (build-pkg.sh): lint those builds too.
 run clippy-wasm-client cargo clippy --lib --target wasm32-unknown-unknown --quiet --no-default-features --features client -- -D warnings
 run clippy-wasm-proxy cargo clippy --lib --target wasm32-unknown-unknown --quiet --no-default-features --features proxy -- -D warnings
+run clippy-wasm-decoder cargo clippy --lib --target wasm32-unknown-unknown --quiet --no-default-features --features decoder -- -D warnings
 run native cargo test --quiet
 run build-pkg bash scripts/build-pkg.sh
 

@@ -408,3 +408,55 @@ async fn abort_during_the_backoff_sleep_ends_the_call() {
         describe(&e)
     );
 }
+
+// The decoder core alone (`ChatDecoder`, the `decoder` feature benches/size.mjs measures):
+// the same bytes in pieces of every size give the same text, a split UTF-8 character
+// included, and the events that matter come out.
+#[wasm_bindgen_test]
+fn decoder_core_alone_reads_any_split() {
+    let body = concat!(
+        "\u{feff}data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"h\u{e9}\"}}]}\r\n\r\n",
+        ": keep-alive\n\n",
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"llo \u{1f600}\"},\"finish_reason\":\"stop\"}]}\n\n",
+        "data: [DONE]\n\n",
+    )
+    .as_bytes();
+    for piece in [1, 2, 3, 7, body.len()] {
+        let mut d = hf_inference_wasm::web::ChatDecoder::new(false);
+        let mut text = String::new();
+        for part in body.chunks(piece) {
+            text.push_str(&d.feed(part));
+        }
+        text.push_str(&d.end());
+        assert_eq!(text, "h\u{e9}llo \u{1f600}", "pieces of {piece}");
+        assert_eq!(d.finish_reason().as_deref(), Some("stop"));
+        assert!(d.done() && !d.truncated() && d.error().is_none());
+    }
+}
+
+// Bad JSON in the middle: the text before it stays delivered, the error names the cause,
+// nothing after it is decoded; a body cut short is reported truncated.
+#[wasm_bindgen_test]
+fn decoder_core_alone_keeps_text_before_an_error() {
+    let mut d = hf_inference_wasm::web::ChatDecoder::new(false);
+    let first = d.feed(b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"ok\"}}]}\n\ndata: {\"choices\":[\n\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lost\"}}]}\n\n");
+    assert_eq!(first, "ok");
+    assert!(d.done());
+    let message = d.error().expect("an error for the bad chunk");
+    assert!(
+        message.contains("JSON") || message.contains("chunk"),
+        "{message}"
+    );
+    assert_eq!(
+        d.feed(b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}]}\n\n"),
+        ""
+    );
+
+    let mut cut = hf_inference_wasm::web::ChatDecoder::new(false);
+    assert_eq!(
+        cut.feed(b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"par\"}}]}\n\n"),
+        "par"
+    );
+    assert_eq!(cut.end(), "");
+    assert!(cut.truncated() && cut.error().is_none());
+}
