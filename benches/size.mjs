@@ -14,6 +14,7 @@ import { gzipSync, brotliCompressSync, constants } from "node:zlib";
 import os from "node:os";
 import path from "node:path";
 import { ROOT, kb, num, table, verdict, versionOf } from "./lib/common.mjs";
+import { shellSize } from "./lib/shell.mjs";
 
 const gz = (b) => gzipSync(b, { level: 9 }).length;
 const br = (b) => brotliCompressSync(b, { params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: b.length } }).length;
@@ -147,6 +148,24 @@ export async function run() {
         verdict: verdict(proxyShipped.gzip / 1024, 80, "lower", " KB", (x) => num(x, 1)),
       });
     }
+    // The shell: the bindings in src/web/ and the JS beside the wasm (benches/lib/shell.mjs).
+    const shell = shellSize(ROOT);
+    lines.push("");
+    lines.push(
+      `The shell (code lines: no blank lines, comments or Rust tests; benches/lib/shell.mjs): the client's ${shell.client.rust} lines of Rust bindings (src/web/client/ and the shared src/web/*.rs) and ${shell.client.js} of JS, ` +
+        `the proxy's ${shell.proxy.rust} and ${shell.proxy.js} (shared files in both), ${shell.total} lines in all. Largest: ${shell.largest.join(", ")}. ` +
+        (shell.circles.length ? `Circles among the files' references: ${shell.circles.map((c) => c.join(" ↔ ")).join("; ")}.` : "No circle among the files' references."),
+    );
+    targets.push({
+      target: "the shell (Rust bindings + JS) under 1,500 lines",
+      ours: `${shell.total} lines (client ${shell.client.rust} + ${shell.client.js}, proxy ${shell.proxy.rust} + ${shell.proxy.js})`,
+      verdict: verdict(shell.total, 1500, "lower", " lines", (x) => String(Math.round(x))),
+    });
+    targets.push({
+      target: "no circle between the shell's files",
+      ours: shell.circles.length ? `${shell.circles.length} circle(s), ${shell.circles.reduce((a, c) => a + c.length, 0)} files` : "none",
+      verdict: shell.circles.length ? "missed" : "met",
+    });
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
