@@ -26,14 +26,6 @@ use web_sys::{AbortSignal, Headers, ReadableStreamDefaultReader};
 use super::error::describe;
 use super::sys;
 use crate::error::{Error, TimeoutKind};
-#[cfg(feature = "client")]
-use crate::protocol::Protocol;
-#[cfg(feature = "client")]
-use crate::providers::Target;
-#[cfg(feature = "client")]
-use crate::retry::{
-    breaker_outcome, circuit_open_error, Admit, Breakers, Outcome as BreakerOutcome, RetryOptions,
-};
 use crate::timeouts::{expects_event_stream, Check, FetchResolves, Phase, Timeouts, Watchdog};
 
 #[wasm_bindgen(module = "/js/wire.js")]
@@ -74,17 +66,6 @@ extern "C" {
     fn settled_js(p: &Promise) -> Result<Promise, JsValue>;
     #[wasm_bindgen(js_name = userAgent)]
     fn user_agent() -> Option<String>;
-    /// Drive the GET: resolves to `done()`'s value, rejects with the call's error.
-    #[cfg(feature = "client")]
-    #[wasm_bindgen(js_name = fetchModels)]
-    pub(crate) fn fetch_models(call: crate::web::client::ModelsCall) -> Promise;
-    /// Pass the gate, then run the call: resolves to the answer, rejects with its error.
-    #[cfg(feature = "client")]
-    #[wasm_bindgen(js_name = gateThenComplete)]
-    pub(crate) fn gate_then_complete(gate: crate::web::client::Gate) -> Promise;
-    /// Drive a job to its end: resolves to the answer, rejects with the call's error.
-    #[cfg(feature = "client")]
-    pub(crate) fn complete(job: crate::web::client::Job) -> Promise;
 }
 
 /// `Wire.cause`: not aborted, the caller's signal (or `abort()`), a watchdog deadline.
@@ -298,90 +279,6 @@ thread_local! {
     /// When this engine's `fetch()` resolves (at headers, or only with the first body
     /// bytes: Gecko), from `navigator.userAgent`, read once.
     static FETCH_RESOLVES: FetchResolves = FetchResolves::for_user_agent(user_agent().as_deref());
-}
-
-/// Everything needed to send a request again, to its primary target or a fallback: a
-/// retry re-sends exactly this.
-#[cfg(feature = "client")]
-#[derive(Clone)]
-pub(crate) struct RequestSpec {
-    /// What the response stream speaks.
-    pub protocol: Protocol,
-    pub fetch: Option<Function>,
-    pub primary: Target,
-    /// Tried in order after the primary, when the core says to move on.
-    pub fallbacks: Vec<Target>,
-    pub headers: Vec<(String, String)>,
-    pub timeouts: Timeouts,
-    pub signal: Option<AbortSignal>,
-    pub retry: RetryOptions,
-    /// The client's circuit breakers, one per upstream.
-    pub breakers: Rc<RefCell<Breakers>>,
-    /// `onRetry` and `onFallback` from the call's options.
-    pub on_retry: Option<Function>,
-    pub on_fallback: Option<Function>,
-    /// What the call reports when it ends (usage, cost, latency), when metered.
-    pub record: Option<Rc<super::client::metering::CallRecord>>,
-}
-
-#[cfg(feature = "client")]
-impl RequestSpec {
-    /// Send one attempt to target `t` now, unless its circuit breaker refuses (then the
-    /// error is of kind `circuit_open` and nothing was sent).
-    pub(crate) fn start(&self, t: usize) -> Result<Call, Error> {
-        let target = self.target(t);
-        let now = js_sys::Date::now();
-        if let Admit::Reject { retry_in_ms } =
-            self.breakers.borrow_mut().admit(&target.upstream, now)
-        {
-            return Err(circuit_open_error(&target.upstream, retry_in_ms));
-        }
-        Call::start(
-            self.fetch.as_ref(),
-            &target.url,
-            &self.headers,
-            Some(&target.body),
-            self.timeouts,
-            self.signal.as_ref(),
-            false,
-        )
-    }
-
-    /// Target `t`: 0 is the primary, then the fallbacks (the primary again if `t` is
-    /// out of range, which the core's plan never asks for).
-    pub(crate) fn target(&self, t: usize) -> &Target {
-        t.checked_sub(1)
-            .and_then(|i| self.fallbacks.get(i))
-            .unwrap_or(&self.primary)
-    }
-
-    /// How many targets the call has.
-    pub(crate) fn target_count(&self) -> usize {
-        1 + self.fallbacks.len()
-    }
-
-    /// Tell target `t`'s breaker how an attempt went (`Ok` when headers arrived).
-    pub(crate) fn record(&self, t: usize, result: Result<(), &Error>) {
-        let outcome = match result {
-            Ok(()) => BreakerOutcome::Success,
-            Err(e) => breaker_outcome(e),
-        };
-        let upstream = self.target(t).upstream.clone();
-        self.breakers
-            .borrow_mut()
-            .record(&upstream, outcome, js_sys::Date::now());
-    }
-
-    /// Whether the caller's signal has fired.
-    pub(crate) fn aborted(&self) -> bool {
-        self.signal.as_ref().is_some_and(|s| s.aborted())
-    }
-}
-
-/// A jitter sample in `[0, 1)`.
-#[cfg(feature = "client")]
-pub(crate) fn random() -> f64 {
-    js_sys::Math::random()
 }
 
 /// Cancel a body reader. The returned promise rejects when the body already failed (an

@@ -27,8 +27,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{ReadableStreamDefaultReader, Response};
 
+use super::call::{announce, decide, replay_fetch, route_of, set_route, RequestSpec};
 use super::gate::Gate;
-use super::{announce, decide, replay_fetch, route_of, set_route};
 use crate::attempt::{unparsable, Answer};
 use crate::decode::{DecodeOptions, StreamDecoder, StreamEvent};
 use crate::error::{Error, ErrorKind};
@@ -37,7 +37,7 @@ use crate::relay;
 use crate::response::Disposition;
 use crate::retry::ResponseHints;
 use crate::web::error::{attach_attempts, set, to_js};
-use crate::web::transport::{self, Call, Cause, RequestSpec};
+use crate::web::transport::{self, Call, Cause};
 
 #[wasm_bindgen(module = "/js/pump.js")]
 extern "C" {

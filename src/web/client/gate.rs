@@ -17,17 +17,24 @@ use js_sys::{Array, Promise};
 use wasm_bindgen::prelude::*;
 use web_sys::Response;
 
+use super::call::{answer_from_cache, ended, ChatInputs, Config, RequestSpec};
 use super::hub::{read_mapping, warn, Fetching, Found, MAX_MAPPING_BYTES};
+use super::job;
 use super::metering::{call_store, Admission, MAX_QUEUE_WAIT_MS};
-use super::{answer_from_cache, ended, job, ChatInputs, Config};
 use crate::error::Error;
 use crate::hub::{Mapping, TASK_CHAT};
 use crate::providers::{self, ProviderInfo, Target};
 use crate::ratelimit::Ticket;
 use crate::response::REQUEST_ID_HEADERS;
 use crate::web::error::to_js;
-use crate::web::transport::gate_then_complete;
-use crate::web::transport::{Call, RequestSpec};
+use crate::web::transport::Call;
+
+#[wasm_bindgen(module = "/js/wire.js")]
+extern "C" {
+    /// Pass the gate, then run the call: resolves to the answer, rejects with its error.
+    #[wasm_bindgen(js_name = gateThenComplete)]
+    fn gate_then_complete(gate: Gate) -> Promise;
+}
 
 /// `step()`'s answers.
 const SEND: u32 = 0;

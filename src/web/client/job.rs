@@ -12,7 +12,7 @@ use js_sys::{Promise, JSON};
 use wasm_bindgen::prelude::*;
 use web_sys::Response;
 
-use super::{announce, decide, finish_record, set_route, Done};
+use super::call::{announce, decide, ended, finish_record, set_route, Done, RequestSpec};
 use crate::attempt::Answer;
 use crate::error::{Error, ErrorKind};
 use crate::meter::CallOutcome;
@@ -20,7 +20,13 @@ use crate::plan::{Next, Plan};
 use crate::response::Disposition;
 use crate::retry::ResponseHints;
 use crate::web::error::{attach_attempts, to_js};
-use crate::web::transport::{complete, header_lines, Call, RequestSpec};
+use crate::web::transport::{header_lines, Call};
+
+#[wasm_bindgen(module = "/js/wire.js")]
+extern "C" {
+    /// Drive a job to its end: resolves to the answer, rejects with the call's error.
+    fn complete(job: Job) -> Promise;
+}
 
 /// What `failed()` answers besides a sleep of that many milliseconds.
 const GO_NOW: f64 = -1.0;
@@ -250,7 +256,7 @@ impl Job {
                     }),
                 )
             });
-            r.end(super::ended(
+            r.end(ended(
                 CallOutcome::of_error(&e),
                 usage,
                 &self.spec.target(self.plan.current()).url,

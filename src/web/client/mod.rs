@@ -12,7 +12,13 @@
 //! (`crate::response`, `crate::types`, `crate::decode` do), decide whether to retry
 //! (`crate::retry` does; this only sleeps and re-sends), or import anything from the
 //! proxy binding.
+//!
+//! The files depend only downwards, no circle: this one on all; `chat_stream` on `gate`;
+//! `gate` on `job`; those and `models` on `call` (the configuration, a call's options
+//! and request, the steps around an attempt); `call` on `metering` and `hub`, which
+//! depend on no other file here.
 
+mod call;
 mod chat_stream;
 mod gate;
 mod hub;
@@ -22,84 +28,29 @@ mod models;
 
 pub use chat_stream::ChatStream;
 pub(crate) use gate::Gate;
-pub(crate) use job::Job;
-pub(crate) use models::ModelsCall;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Function, Object, Promise, JSON};
+use js_sys::{Promise, JSON};
 use wasm_bindgen::prelude::*;
-use web_sys::AbortSignal;
 
 use crate::error::Error;
 
 use crate::protocol::Protocol;
-use crate::providers::{Auth, FallbackSpec, ProviderInfo, Route, RouteRequest, Target};
+use crate::providers::{Auth, FallbackSpec, ProviderInfo, Route, Target};
 
-use crate::options::client::{client_options, CallOptions, ClientOptions, Routing, NOT_A_SIGNAL};
-use crate::plan::{Next, Plan};
-use crate::retry::{BreakerOptions, Breakers, ResponseHints};
+use crate::options::client::client_options;
+use crate::retry::{BreakerOptions, Breakers};
 use crate::tgi::{TextGenerationRequest, TgiRouteRequest};
-use crate::web::error::{describe, set, to_js};
-use crate::web::options::{hand_over, Handed};
-use crate::web::transport::{self, RequestSpec};
+use crate::web::error::{describe, to_js};
+use crate::web::options::hand_over;
 use crate::{providers, tgi, types};
+use call::{Call, ChatInputs, Config, RequestSpec};
 use chat_stream::Callbacks;
 
 use hub::Lookups;
-use metering::{CallRecord, Ended, Metering};
-
-struct Config {
-    auth: Auth,
-    /// The checked options (their token is in `auth`, their metering in `metering`).
-    o: ClientOptions,
-    fetch: Option<Function>,
-    breakers: Rc<RefCell<Breakers>>,
-    lookups: Lookups,
-    metering: Rc<Metering>,
-}
-
-impl Config {
-    fn token(&self) -> Option<String> {
-        self.auth.secret().map(str::to_owned)
-    }
-
-    fn redact(&self, e: Error) -> Error {
-        match self.auth.secret() {
-            Some(t) => e.redact(t),
-            None => e,
-        }
-    }
-}
-
-/// A chat call's routing inputs, owned, so the route can be decided again once a direct
-/// call's model id is known.
-struct ChatInputs {
-    routing: Routing,
-    model: String,
-    body: String,
-    headers: Vec<(String, String)>,
-    stream: bool,
-}
-
-impl ChatInputs {
-    fn request<'a>(&'a self, cfg: &'a Config, mapped: Option<&'a str>) -> RouteRequest<'a> {
-        RouteRequest {
-            provider: self.routing.provider.unwrap_or_default(),
-            policy: self.routing.policy,
-            model: &self.model,
-            base_url: cfg.o.base_url.as_deref(),
-            endpoint_url: cfg.o.endpoint_url.as_deref(),
-            auth: &cfg.auth,
-            bill_to: self.routing.bill_to.as_deref(),
-            mapped_model: mapped,
-            body: &self.body,
-            extra_headers: &self.headers,
-            stream: self.stream,
-        }
-    }
-}
+use metering::{CallRecord, Metering};
 
 /// A call ready to send, or (a direct provider call) waiting for the Hub mapping.
 struct Prepared {
@@ -107,35 +58,6 @@ struct Prepared {
     call: Call,
     /// The provider whose model id must be looked up before sending.
     pending: Option<(&'static ProviderInfo, ChatInputs)>,
-}
-
-/// A call's options as the core read them, with the JS values they point at.
-pub(crate) struct Call {
-    pub o: CallOptions,
-    pub handed: Handed,
-    pub signal: Option<AbortSignal>,
-}
-
-impl Call {
-    /// Read a call's `options` over the client's.
-    fn read(cfg: &Config, options: &JsValue) -> Result<Call, Error> {
-        let handed = hand_over(options)?;
-        let o = crate::options::client::call_options(
-            &handed.json,
-            cfg.o.timeouts,
-            cfg.o.retry,
-            &cfg.o.headers,
-        )?;
-        let signal = match handed.value(o.signal) {
-            None => None,
-            Some(s) => Some(s.dyn_into().map_err(|_| Error::input(NOT_A_SIGNAL))?),
-        };
-        Ok(Call { o, handed, signal })
-    }
-
-    fn function(&self, js: Option<crate::options::Js>) -> Option<Function> {
-        self.handed.function(js)
-    }
 }
 
 /// A client for chat completions and text generation on the Hugging Face router, a
@@ -471,172 +393,4 @@ impl InferenceClient {
             record: Some(record),
         })
     }
-}
-
-/// `route` on a completion: which target answered (`{ index, model, upstream }`).
-pub(crate) fn route_of(spec: &RequestSpec, t: usize) -> JsValue {
-    let target = spec.target(t);
-    let o = Object::new();
-    set(&o, "index", &(t as f64).into());
-    if let Some(m) = &target.model {
-        set(&o, "model", &m.as_str().into());
-    }
-    set(&o, "upstream", &target.upstream.as_str().into());
-    o.into()
-}
-
-pub(crate) fn set_route(completion: &JsValue, spec: &RequestSpec, t: usize) {
-    if completion.is_object() {
-        let _ = js_sys::Reflect::set(completion, &JsValue::from_str("route"), &route_of(spec, t));
-    }
-}
-
-/// A failed attempt to target `t`: its breaker and the rate limiter hear of it, then
-/// the core's plan says what follows (`delivered`: something reached the caller).
-pub(crate) fn decide(
-    spec: &RequestSpec,
-    plan: &mut Plan,
-    e: &Error,
-    hints: &ResponseHints,
-    delivered: bool,
-) -> Next {
-    let t = plan.current();
-    spec.record(t, Err(e));
-    if let Some(r) = &spec.record {
-        r.metering().failed(&spec.target(t).upstream, e, hints);
-    }
-    plan.on_failure(
-        e,
-        hints,
-        delivered,
-        js_sys::Date::now(),
-        transport::random(),
-    )
-}
-
-/// The caller's callback for what [`decide`] said after a failure on target `from`
-/// (`onRetry` before retry number `retries`'s sleep, `onFallback` before moving on). An
-/// exception thrown by the callback stops the call and comes back out as the cause.
-pub(crate) fn announce(
-    spec: &RequestSpec,
-    next: Next,
-    from: usize,
-    retries: u32,
-    e: &Error,
-) -> Result<(), JsValue> {
-    match next {
-        Next::GiveUp => Ok(()),
-        Next::Fallback { to } => notify_fallback(spec, from, to, e),
-        Next::Retry { after_ms } => notify_retry(spec, retries, e, after_ms),
-    }
-}
-
-/// `onRetry({ attempt, delayMs, error })` before a retry's sleep. An exception thrown by
-/// the callback stops the call and comes back out as the cause.
-fn notify_retry(spec: &RequestSpec, attempt: u32, e: &Error, after_ms: u64) -> Result<(), JsValue> {
-    let Some(f) = &spec.on_retry else {
-        return Ok(());
-    };
-    let info = Object::new();
-    set(&info, "attempt", &(attempt as f64).into());
-    set(&info, "delayMs", &(after_ms as f64).into());
-    set(&info, "error", &to_js(e, None, None));
-    f.call1(&JsValue::UNDEFINED, &info).map(|_| ())
-}
-
-/// `onFallback({ from, to, error })` before moving to the next target (`from`/`to` are
-/// routes). An exception thrown by the callback stops the call.
-fn notify_fallback(spec: &RequestSpec, from: usize, to: usize, e: &Error) -> Result<(), JsValue> {
-    let Some(f) = &spec.on_fallback else {
-        return Ok(());
-    };
-    let info = Object::new();
-    set(&info, "from", &route_of(spec, from));
-    set(&info, "to", &route_of(spec, to));
-    set(&info, "error", &to_js(e, None, None));
-    f.call1(&JsValue::UNDEFINED, &info).map(|_| ())
-}
-
-/// A non-streamed answer: the JS value handed out, the text it was made from (what the
-/// cache stores and usage is read from), and who answered.
-pub(crate) struct Done {
-    pub value: JsValue,
-    pub text: String,
-    pub provider: Option<String>,
-    pub request_id: Option<String>,
-    pub url: String,
-}
-
-/// A record's ending with no answer.
-fn ended<'a>(
-    outcome: crate::meter::CallOutcome,
-    usage: Option<crate::usage::TokenUsage>,
-    url: &'a str,
-    attempts: u32,
-) -> Ended<'a> {
-    Ended {
-        outcome,
-        usage,
-        provider_header: None,
-        body_extra: None,
-        request_id: None,
-        attempts,
-        store: None,
-        url,
-    }
-}
-
-/// Record a non-streamed answer: its usage (reported, else estimated when asked), who
-/// served it, and the answer for the cache when it is complete.
-fn finish_record(r: &CallRecord, spec: &RequestSpec, done: &Done, attempts: u32) {
-    let facts = crate::protocol::answer_facts(spec.protocol, &done.text, r.prompt_estimate);
-    r.end(Ended {
-        outcome: crate::meter::CallOutcome::Completed,
-        usage: facts.usage,
-        provider_header: done.provider.as_deref(),
-        body_extra: facts.extra.as_ref(),
-        request_id: done.request_id.clone(),
-        attempts,
-        store: facts.storable.then_some(done.text.as_str()),
-        url: &done.url,
-    });
-}
-
-/// A cached answer handed out as a completion, recorded as a hit.
-fn answer_from_cache(r: &CallRecord, hit: &str, spec: &RequestSpec) -> JsValue {
-    let value = JSON::parse(hit).unwrap_or(JsValue::UNDEFINED);
-    if value.is_object() {
-        let _ = js_sys::Reflect::set(&value, &JsValue::from_str("cached"), &JsValue::TRUE);
-    }
-    let usage = types::parse_completion(hit)
-        .ok()
-        .and_then(|c| crate::usage::TokenUsage::from_completion(&c));
-    r.end(ended(
-        crate::meter::CallOutcome::Completed,
-        usage,
-        &spec.primary.url,
-        0,
-    ));
-    value
-}
-
-/// A `fetch` that answers with `sse` as an event stream: a cached answer replayed
-/// through the stream pump.
-pub(super) fn replay_fetch(sse: String) -> Function {
-    let f =
-        Closure::<dyn FnMut(JsValue, JsValue) -> JsValue>::new(move |_: JsValue, _: JsValue| {
-            let init = web_sys::ResponseInit::new();
-            init.set_status(200);
-            let headers = web_sys::Headers::new().ok();
-            if let Some(h) = &headers {
-                let _ = h.set("content-type", "text/event-stream");
-                let _ = h.set("x-cache", "hit");
-                init.set_headers(h);
-            }
-            match web_sys::Response::new_with_opt_str_and_init(Some(&sse), &init) {
-                Ok(r) => Promise::resolve(&r).into(),
-                Err(e) => Promise::reject(&e).into(),
-            }
-        });
-    f.into_js_value().unchecked_into()
 }

@@ -11,13 +11,19 @@ use js_sys::{Promise, JSON};
 use wasm_bindgen::prelude::*;
 use web_sys::Response;
 
-use super::Config;
+use super::call::{Call as CallOptions, Config};
 use crate::error::{Error, ErrorKind};
 use crate::response::REQUEST_ID_HEADERS;
 use crate::web::error::to_js;
-use crate::web::transport::fetch_models;
 use crate::web::transport::Call;
 use crate::{models, providers};
+
+#[wasm_bindgen(module = "/js/wire.js")]
+extern "C" {
+    /// Drive the GET: resolves to `done()`'s value, rejects with the call's error.
+    #[wasm_bindgen(js_name = fetchModels)]
+    fn fetch_models(call: ModelsCall) -> Promise;
+}
 
 /// The largest model list read (the router's is about 100 KB).
 const MAX_MODEL_LIST_BYTES: usize = 8 << 20;
@@ -42,7 +48,7 @@ pub struct ModelsCall {
 /// Send the GET now: a promise of the list (or of the number of prices known).
 pub(super) fn start(cfg: Rc<Config>, options: &JsValue, want: Want) -> Promise {
     let call = (|| -> Result<Call, Error> {
-        let call = super::Call::read(&cfg, options)?;
+        let call = CallOptions::read(&cfg, options)?;
         let url = providers::models_url(cfg.o.base_url.as_deref(), cfg.o.endpoint_url.as_deref())?;
         let mut headers = providers::chat_headers(cfg.auth.secret(), &call.o.headers, false)?;
         headers.retain(|(n, _)| n != "content-type");

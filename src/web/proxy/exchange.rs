@@ -15,12 +15,12 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Request, Response, ResponseInit};
 
-use super::state::{self, Answer, Asked};
-use super::{
-    client_key, fallback_response, header_pairs, headers_of, log, misconfigured, no_token,
-    session_secret, to_response, upstream_token, ChatRelay, ProxyRelay, Shared, Trace, Watcher,
-    BODY_DEADLINE_MS,
+use super::relay::{relay_body, ChatRelay, ProxyRelay, Watcher};
+use super::shared::{
+    client_key, fallback_response, header_pairs, headers_of, log, misconfigured, new_request_id,
+    no_token, session_secret, to_response, upstream_token, Shared, Trace, BODY_DEADLINE_MS,
 };
+use super::state::{self, Answer, Asked};
 use crate::error::{Error, MAX_ERROR_BODY_BYTES};
 use crate::proxy::{
     check_chat_body, client_request_id, ct_eq, is_event_stream, proxy_timeouts, refuse,
@@ -117,7 +117,7 @@ impl Exchange {
         let key = client_key(cfg, &request, &ctx, &headers);
         let content_length = header("content-length").and_then(|v| v.trim().parse::<u64>().ok());
         let trace = Trace {
-            request_id: client_request_id(&headers).unwrap_or_else(super::new_request_id),
+            request_id: client_request_id(&headers).unwrap_or_else(new_request_id),
             method: method.clone(),
             path: path.clone(),
             origin: origin.clone(),
@@ -613,7 +613,7 @@ impl Exchange {
         let handle = ProxyRelay {
             watcher: watcher.clone(),
         };
-        let r = match super::relay_body(&upstream_body, handle) {
+        let r = match relay_body(&upstream_body, handle) {
             Ok(body) => Response::new_with_opt_readable_stream_and_init(Some(&body), &init)
                 .unwrap_or_else(|_| fallback_response()),
             Err(_) => {

@@ -19,9 +19,8 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::super::error::describe;
-use super::Shared;
-use crate::error::{cut, Error};
+use super::shared::{Shared, Store};
+use crate::error::cut;
 use crate::proxy::budget::{budget_refusal, can_price, charge_of, state_unavailable};
 use crate::proxy::wire::{
     exhausted_from_json, spend_from_json, AdmitWire, CallWire, LimitWire, Snapshot,
@@ -31,32 +30,10 @@ use crate::proxy::{
     Decision, IncomingRequest, ProxyState, RateLimit, Reason, Respond, Spend,
 };
 use crate::types::Usage;
+use crate::web::error::describe;
 
 /// Longest client key sent to the shared state (the limiter keeps no more either).
 const MAX_KEY_BYTES: usize = 256;
-
-/// Where the state lives.
-pub(super) enum Store {
-    /// In [`Shared::state`].
-    Local,
-    /// In Durable Objects, through this JS store.
-    Durable(JsValue),
-}
-
-/// Check that a `durableState` store has the methods this module calls.
-pub(super) fn store_of(v: &JsValue) -> Result<Store, Error> {
-    if v.is_undefined() || v.is_null() {
-        return Ok(Store::Local);
-    }
-    for m in ["admit", "check", "record", "ledger"] {
-        if !Reflect::get(v, &JsValue::from_str(m)).is_ok_and(|f| f.is_function()) {
-            return Err(Error::input(format!(
-                "the proxy's state store has no `{m}` method (pass `durableState: env.PROXY_STATE`)"
-            )));
-        }
-    }
-    Ok(Store::Durable(v.clone()))
-}
 
 /// Call `store.method(key?, body)`: the promise of its JSON text.
 fn call(store: &JsValue, method: &str, key: Option<&str>, body: &str) -> Result<Promise, String> {
