@@ -209,6 +209,25 @@ pub struct CacheKey {
 }
 
 impl CacheKey {
+    /// What a pluggable store keeps under [`CacheId::hex`] for `answer`: the canonical
+    /// request, a line break, the answer (JSON text has no raw line break, so the first
+    /// one splits them).
+    pub fn store_entry(&self, answer: &str) -> String {
+        let mut out = String::with_capacity(self.canonical.len() + 1 + answer.len());
+        out.push_str(&self.canonical);
+        out.push('\n');
+        out.push_str(answer);
+        out
+    }
+
+    /// The answer in a store's `entry` for this key: `None` when the entry is not one
+    /// [`store_entry`](Self::store_entry) wrote, or was written for another request whose
+    /// id collided with this one's (then it is a miss, never another request's answer).
+    pub fn stored_answer<'a>(&self, entry: &'a str) -> Option<&'a str> {
+        let (canonical, answer) = entry.split_once('\n')?;
+        (canonical == self.canonical).then_some(answer)
+    }
+
     /// The key of a request body (a parsed JSON object) sent to `route`.
     pub fn of_request(mut request: Map<String, Value>, route: &str) -> CacheKey {
         for f in IGNORED_FIELDS {
@@ -693,6 +712,32 @@ mod tests {
         assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
         assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn a_store_entry_gives_its_answer_back_only_for_its_own_request() {
+        let key = |model: &str| {
+            let mut m = Map::new();
+            m.insert("model".into(), Value::from(model));
+            m.insert(
+                "messages".into(),
+                serde_json::json!([{"role": "user", "content": "a\nb"}]),
+            );
+            CacheKey::of_request(m, "https://r/v1/chat/completions")
+        };
+        let (a, b) = (key("m/a"), key("m/b"));
+        let answer = r#"{"choices":[{"message":{"content":"two\nlines"}}]}"#;
+        let entry = a.store_entry(answer);
+        assert_eq!(a.stored_answer(&entry), Some(answer));
+        // Another request's entry under a colliding id is a miss, not its answer.
+        assert_eq!(b.stored_answer(&entry), None);
+        // Not an entry this cache wrote: no line break, or only the answer.
+        assert_eq!(a.stored_answer(answer), None);
+        assert_eq!(a.stored_answer(""), None);
+        assert_eq!(
+            a.stored_answer(&format!("{}x\n{answer}", a.canonical)),
+            None
+        );
     }
 
     #[test]

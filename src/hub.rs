@@ -25,7 +25,7 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::error::{cut, Error};
+use crate::error::{cut, Error, MAX_ERROR_BODY_BYTES};
 use crate::providers::{provider_info, routing_error, split_model, split_url, Auth, ProviderInfo};
 
 /// The Hub, the default `hubUrl`.
@@ -387,6 +387,29 @@ impl<'de> Deserialize<'de> for ModelInfo {
         }
         d.deserialize_any(V)
     }
+}
+
+/// The Hub's answer is a model card: a few KB, rarely more. A look-up reads no more.
+pub const MAX_MAPPING_BYTES: usize = 1 << 20;
+
+/// The Hub's answer to a look-up of `model`: its mapping, or the error.
+pub fn read_mapping(
+    model: &str,
+    status: u16,
+    body: &str,
+    request_id: Option<String>,
+) -> Result<Mapping, Error> {
+    if !(200..300).contains(&status) {
+        let body = cut(body, MAX_ERROR_BODY_BYTES);
+        let mut e = Error::http(status, body).with_request_id(request_id);
+        e.message = format!(
+            "looking up which providers serve {} on the Hub failed: {}",
+            cut(model, 100),
+            e.message
+        );
+        return Err(e);
+    }
+    parse_mapping(body)
 }
 
 /// Read the Hub's answer to a mapping look-up.
@@ -776,6 +799,39 @@ impl MappingCache {
 // module is `#[cfg(test)]`, so none of it is compiled into the shipped wasm.
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_look_up_answer_is_read_with_its_status() {
+        let card = r#"{"id":"org/m","inferenceProviderMapping":{"together":{"status":"live","providerId":"t/m","task":"conversational"}}}"#;
+        let m = read_mapping("org/m", 200, card, None).unwrap();
+        assert_eq!(m, parse_mapping(card).unwrap());
+        let e = read_mapping(
+            "org/secret-model",
+            401,
+            r#"{"error":"Invalid credentials"}"#,
+            Some("req-1".into()),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Http);
+        assert_eq!(e.status, Some(401));
+        assert_eq!(e.request_id.as_deref(), Some("req-1"));
+        assert!(
+            e.message.starts_with(
+                "looking up which providers serve org/secret-model on the Hub failed: "
+            ),
+            "{}",
+            e.message
+        );
+        // A 2xx body that is not a model card is a parse error, not a mapping.
+        assert_eq!(
+            read_mapping("org/m", 200, "<html>", None).unwrap_err().kind,
+            ErrorKind::Parse
+        );
+        // An error body is kept only up to the bound every error body has.
+        let long = "x".repeat(MAX_ERROR_BODY_BYTES * 2);
+        let e = read_mapping("org/m", 500, &long, None).unwrap_err();
+        assert!(e.body.unwrap().len() <= MAX_ERROR_BODY_BYTES);
+    }
 
     #[test]
     fn a_token_identity_never_contains_the_token_and_tells_tokens_apart() {

@@ -132,6 +132,20 @@ pub struct Pricing {
     pub extra: Map<String, Value>,
 }
 
+/// The answer to `GET /v1/models` with its `status`: the list, or the error (an HTTP
+/// error carries the body and `request_id`).
+pub fn read_model_list(
+    status: u16,
+    body: &str,
+    request_id: Option<String>,
+) -> Result<ModelList, Error> {
+    if (200..300).contains(&status) {
+        parse_model_list(body)
+    } else {
+        Err(Error::http(status, body).with_request_id(request_id))
+    }
+}
+
 /// Read the body of `GET /v1/models`. Not valid JSON, not an object, or no `data`
 /// array: an [`ErrorKind::Parse`](crate::ErrorKind::Parse) error quoting the body. An
 /// error report (`{"error": …}`) is an [`ErrorKind::Stream`](crate::ErrorKind::Stream)
@@ -309,6 +323,23 @@ fn vec_or_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<V
 mod tests {
     use super::*;
     use crate::ErrorKind;
+
+    #[test]
+    fn a_model_list_is_read_with_its_status() {
+        assert_eq!(
+            read_model_list(200, BODY, None).unwrap(),
+            parse_model_list(BODY).unwrap()
+        );
+        let e = read_model_list(503, "busy", Some("r-9".into())).unwrap_err();
+        assert_eq!(
+            (e.kind, e.status, e.request_id.as_deref()),
+            (ErrorKind::Http, Some(503), Some("r-9"))
+        );
+        assert_eq!(
+            read_model_list(204, "", None).unwrap_err().kind,
+            ErrorKind::Parse
+        );
+    }
 
     pub(super) const BODY: &str = r#"{"object":"list","data":[
       {"id":"meta-llama/Llama-3.3-70B-Instruct","object":"model","created":1733000000,"owned_by":"meta-llama",

@@ -18,11 +18,11 @@ use wasm_bindgen::prelude::*;
 use web_sys::Response;
 
 use super::call::{answer_from_cache, ended, ChatInputs, Config, RequestSpec};
-use super::hub::{read_mapping, warn, Fetching, Found, MAX_MAPPING_BYTES};
+use super::hub::{warn, Fetching, Found};
 use super::job;
 use super::metering::{call_store, Admission, MAX_QUEUE_WAIT_MS};
 use crate::error::Error;
-use crate::hub::{Mapping, TASK_CHAT};
+use crate::hub::{read_mapping, Mapping, MAX_MAPPING_BYTES, TASK_CHAT};
 use crate::providers::{self, ProviderInfo, Target};
 use crate::ratelimit::Ticket;
 use crate::response::REQUEST_ID_HEADERS;
@@ -290,12 +290,9 @@ impl Gate {
         let Some(text) = value.as_string() else {
             return;
         };
-        // The canonical request is stored with the answer: a hash collision is a miss.
-        if let Some((canonical, answer)) = text.split_once('\n') {
-            if canonical == key.canonical {
-                r.hit();
-                s.hit = Some(answer.to_owned());
-            }
+        if let Some(answer) = key.stored_answer(&text) {
+            r.hit();
+            s.hit = Some(answer.to_owned());
         }
     }
 

@@ -13,16 +13,12 @@ use std::sync::Arc;
 use js_sys::{Function, Promise};
 use wasm_bindgen::JsValue;
 
-use crate::error::{Error, MAX_ERROR_BODY_BYTES};
+use crate::error::Error;
 use crate::hub::{
-    mapping_request, parse_mapping, token_identity, CacheConfig, CacheLookup, Mapping,
-    MappingCache, Ticket,
+    mapping_request, token_identity, CacheConfig, CacheLookup, Mapping, MappingCache, Ticket,
 };
 use crate::providers::Auth;
 use crate::web::sys;
-
-/// The Hub's answer is a model card: a few KB, rarely more.
-pub(crate) const MAX_MAPPING_BYTES: usize = 1 << 20;
 
 /// A client's mappings.
 pub(crate) struct Lookups {
@@ -126,26 +122,6 @@ impl Lookups {
         }
         shared
     }
-}
-
-/// The Hub's answer to a look-up of `model`: its mapping, or the error.
-pub(crate) fn read_mapping(
-    model: &str,
-    status: u16,
-    body: &str,
-    request_id: Option<String>,
-) -> Result<Mapping, Error> {
-    if !(200..300).contains(&status) {
-        let body = crate::error::cut(body, MAX_ERROR_BODY_BYTES);
-        let mut e = Error::http(status, body).with_request_id(request_id);
-        e.message = format!(
-            "looking up which providers serve {} on the Hub failed: {}",
-            crate::error::cut(model, 100),
-            e.message
-        );
-        return Err(e);
-    }
-    parse_mapping(body)
 }
 
 /// `console.warn` a staging deployment once per look-up.

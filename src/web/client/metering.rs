@@ -167,7 +167,7 @@ impl Metering {
                 let _ = c.memory.borrow_mut().put(key, answer, now());
             }
             Some(store) => {
-                let value = format!("{}\n{answer}", key.canonical);
+                let value = key.store_entry(answer);
                 let args = Array::of3(
                     &key.id.hex().into(),
                     &value.into(),

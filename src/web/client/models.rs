@@ -122,12 +122,8 @@ impl ModelsCall {
             call.end();
         }
         let text = String::from_utf8_lossy(bytes);
-        let list = if (200..300).contains(&self.status) {
-            models::parse_model_list(&text)
-        } else {
-            Err(Error::http(self.status, &text).with_request_id(self.request_id.take()))
-        }
-        .map_err(|e| self.error(e))?;
+        let list = models::read_model_list(self.status, &text, self.request_id.take())
+            .map_err(|e| self.error(e))?;
         match self.want {
             Want::List => {
                 JSON::parse(&serde_json::to_string(&list).unwrap_or_default()).map_err(|_| {
