@@ -98,6 +98,32 @@ pub fn client_request_id(headers: &[(String, String)]) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The request's declared body size (`content-length`), when it is a number.
+pub fn content_length(headers: &[(String, String)]) -> Option<u64> {
+    get(headers, "content-length").and_then(|v| v.trim().parse().ok())
+}
+
+/// The upstream's own request id (its `x-request-id`), for the log line.
+pub fn upstream_request_id(headers: &[(String, String)]) -> Option<String> {
+    get(headers, "x-request-id").map(str::to_owned)
+}
+
+/// Who the rate limit and budgets count a request against: the `clientKey` hook's
+/// answer when it gave a non-empty one, else the socket's address (`ctx.clientIp`, which
+/// the Node adapter sets), else Cloudflare's `cf-connecting-ip` (set by Cloudflare's
+/// edge, which a client cannot forge there), else one shared bucket, `anonymous`.
+pub fn client_key(
+    from_hook: Option<String>,
+    client_ip: Option<String>,
+    headers: &[(String, String)],
+) -> String {
+    from_hook
+        .filter(|k| !k.is_empty())
+        .or(client_ip)
+        .or_else(|| get(headers, "cf-connecting-ip").map(str::to_owned))
+        .unwrap_or_else(|| "anonymous".to_owned())
+}
+
 /// CORS headers for a response to `origin`: `access-control-allow-origin` echoing it
 /// and `access-control-expose-headers` when it is on the allow-list, and `vary: origin`
 /// whenever the answer could depend on the origin. Never
@@ -260,6 +286,37 @@ mod tests {
         );
         assert_eq!(get(&out, "accept"), None);
         assert_eq!(get(&out, "x-request-id"), Some("r1"));
+    }
+
+    #[test]
+    fn a_request_counts_against_the_hook_then_the_socket_then_cloudflare() {
+        let cf = h(&[("CF-Connecting-IP", "203.0.113.7")]);
+        assert_eq!(
+            client_key(Some("team-a".into()), Some("10.0.0.1".into()), &cf),
+            "team-a"
+        );
+        // An empty answer from the hook is no answer.
+        assert_eq!(
+            client_key(Some(String::new()), Some("10.0.0.1".into()), &cf),
+            "10.0.0.1"
+        );
+        assert_eq!(client_key(None, None, &cf), "203.0.113.7");
+        assert_eq!(
+            client_key(None, None, &h(&[("x-forwarded-for", "1.2.3.4")])),
+            "anonymous"
+        );
+    }
+
+    #[test]
+    fn a_declared_body_size_is_a_number_or_nothing() {
+        assert_eq!(content_length(&h(&[("Content-Length", " 42 ")])), Some(42));
+        assert_eq!(content_length(&h(&[("content-length", "-1")])), None);
+        assert_eq!(content_length(&h(&[("content-length", "4e3")])), None);
+        assert_eq!(content_length(&h(&[])), None);
+        assert_eq!(
+            upstream_request_id(&h(&[("X-Request-Id", "up-1")])).as_deref(),
+            Some("up-1")
+        );
     }
 
     #[test]

@@ -59,8 +59,8 @@ pub use budget::{
     Exhausted, Spend,
 };
 pub use headers::{
-    client_request_id, cors_headers, is_event_stream, response_headers, upstream_headers,
-    EXPOSED_HEADERS, FORWARDED_HEADERS,
+    client_key, client_request_id, content_length, cors_headers, is_event_stream, response_headers,
+    upstream_headers, upstream_request_id, EXPOSED_HEADERS, FORWARDED_HEADERS,
 };
 pub use limit::{Admission, RateLimiter};
 pub use log::{log_line, usage_from_chunk, LogRecord};

@@ -23,10 +23,10 @@ use super::shared::{
 use super::state::{self, Answer, Asked};
 use crate::error::{Error, MAX_ERROR_BODY_BYTES};
 use crate::proxy::{
-    check_chat_body, client_request_id, ct_eq, is_event_stream, proxy_timeouts, refuse,
-    response_headers, session_issued, session_rejected, session_token, split_request_url,
-    upstream_error, upstream_failure, upstream_headers, BodyKind, Decision, IncomingRequest,
-    Reason, Respond, StreamRelay,
+    check_chat_body, client_request_id, content_length, ct_eq, is_event_stream, proxy_timeouts,
+    refuse, response_headers, session_issued, session_rejected, session_token, split_request_url,
+    upstream_error, upstream_failure, upstream_headers, upstream_request_id, BodyKind, Decision,
+    IncomingRequest, Reason, Respond, StreamRelay,
 };
 use crate::web::error::describe;
 use crate::web::sys;
@@ -115,7 +115,7 @@ impl Exchange {
         let origin = header("origin");
         let method = request.method();
         let key = client_key(cfg, &request, &ctx, &headers);
-        let content_length = header("content-length").and_then(|v| v.trim().parse::<u64>().ok());
+        let content_length = content_length(&headers);
         let trace = Trace {
             request_id: client_request_id(&headers).unwrap_or_else(new_request_id),
             method: method.clone(),
@@ -564,10 +564,7 @@ impl Exchange {
         let o = o.as_deref();
         let status = response.status();
         let resp_headers = header_pairs(&response.headers());
-        self.trace.upstream_request_id = resp_headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case("x-request-id"))
-            .map(|(_, v)| v.clone());
+        self.trace.upstream_request_id = upstream_request_id(&resp_headers);
         if !(200..300).contains(&status) {
             self.status = status;
             self.upstream_headers = resp_headers;

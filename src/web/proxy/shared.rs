@@ -128,36 +128,25 @@ pub(super) fn env_string(env: &JsValue, key: &str) -> Option<String> {
         .and_then(|v| v.as_string())
 }
 
-/// Who the rate limit counts this request against: the `clientKey` option's answer,
-/// else `ctx.clientIp` (the Node adapter sets it from the socket), else Cloudflare's
-/// `cf-connecting-ip` (set by Cloudflare's edge, which a client cannot forge there),
-/// else one shared bucket.
+/// Who the rate limit counts this request against (`crate::proxy::client_key`
+/// decides): the `clientKey` option's answer, `ctx.clientIp`, the headers.
 pub(super) fn client_key(
     cfg: &Config,
     request: &Request,
     ctx: &JsValue,
     headers: &[(String, String)],
 ) -> String {
-    if let Some(f) = &cfg.client_key {
-        if let Ok(v) = f.call2(&JsValue::UNDEFINED, request, ctx) {
-            if let Some(s) = v.as_string().filter(|s| !s.is_empty()) {
-                return s;
-            }
-        }
-    }
-    if ctx.is_object() {
-        if let Some(ip) = Reflect::get(ctx, &JsValue::from_str("clientIp"))
-            .ok()
-            .and_then(|v| v.as_string())
-        {
-            return ip;
-        }
-    }
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("cf-connecting-ip"))
-        .map(|(_, v)| v.clone())
-        .unwrap_or_else(|| "anonymous".to_owned())
+    let from_hook = cfg
+        .client_key
+        .as_ref()
+        .and_then(|f| f.call2(&JsValue::UNDEFINED, request, ctx).ok())
+        .and_then(|v| v.as_string());
+    let client_ip = ctx
+        .is_object()
+        .then(|| Reflect::get(ctx, &JsValue::from_str("clientIp")).ok())
+        .flatten()
+        .and_then(|v| v.as_string());
+    crate::proxy::client_key(from_hook, client_ip, headers)
 }
 
 pub(super) fn header_pairs(h: &Headers) -> Vec<(String, String)> {
