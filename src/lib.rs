@@ -40,6 +40,7 @@ pub mod ratelimit;
 pub mod relay;
 pub mod response;
 pub mod retry;
+pub mod route;
 pub mod scan;
 pub mod sse;
 pub mod stream;

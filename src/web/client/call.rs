@@ -19,10 +19,10 @@ use web_sys::AbortSignal;
 use super::hub::Lookups;
 use super::metering::{CallRecord, Ended, Metering};
 use crate::error::Error;
-use crate::options::client::{CallOptions, ClientOptions, Routing, NOT_A_SIGNAL};
+use crate::options::client::{CallOptions, ClientOptions, NOT_A_SIGNAL};
 use crate::plan::{Next, Plan};
 use crate::protocol::Protocol;
-use crate::providers::{Auth, RouteRequest, Target};
+use crate::providers::{Auth, Target};
 use crate::retry::{
     breaker_outcome, circuit_open_error, Admit, Breakers, Outcome as BreakerOutcome, ResponseHints,
     RetryOptions,
@@ -52,38 +52,6 @@ impl Config {
         match self.auth.secret() {
             Some(t) => e.redact(t),
             None => e,
-        }
-    }
-}
-
-/// A chat call's routing inputs, owned, so the route can be decided again once a direct
-/// call's model id is known.
-pub(super) struct ChatInputs {
-    pub(super) routing: Routing,
-    pub(super) model: String,
-    pub(super) body: String,
-    pub(super) headers: Vec<(String, String)>,
-    pub(super) stream: bool,
-}
-
-impl ChatInputs {
-    pub(super) fn request<'a>(
-        &'a self,
-        cfg: &'a Config,
-        mapped: Option<&'a str>,
-    ) -> RouteRequest<'a> {
-        RouteRequest {
-            provider: self.routing.provider.unwrap_or_default(),
-            policy: self.routing.policy,
-            model: &self.model,
-            base_url: cfg.o.base_url.as_deref(),
-            endpoint_url: cfg.o.endpoint_url.as_deref(),
-            auth: &cfg.auth,
-            bill_to: self.routing.bill_to.as_deref(),
-            mapped_model: mapped,
-            body: &self.body,
-            extra_headers: &self.headers,
-            stream: self.stream,
         }
     }
 }

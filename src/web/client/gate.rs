@@ -17,15 +17,16 @@ use js_sys::{Array, Promise};
 use wasm_bindgen::prelude::*;
 use web_sys::Response;
 
-use super::call::{answer_from_cache, ended, ChatInputs, Config, RequestSpec};
+use super::call::{answer_from_cache, ended, Config, RequestSpec};
 use super::hub::{warn, Fetching, Found};
 use super::job;
 use super::metering::{call_store, Admission, MAX_QUEUE_WAIT_MS};
 use crate::error::Error;
-use crate::hub::{read_mapping, Mapping, MAX_MAPPING_BYTES, TASK_CHAT};
-use crate::providers::{self, ProviderInfo, Target};
+use crate::hub::{read_mapping, Mapping, MAX_MAPPING_BYTES};
+use crate::providers::{ProviderInfo, Target};
 use crate::ratelimit::Ticket;
 use crate::response::REQUEST_ID_HEADERS;
+use crate::route::ChatInputs;
 use crate::web::error::to_js;
 use crate::web::transport::Call;
 
@@ -427,11 +428,11 @@ impl State {
         let Some((provider, inputs)) = &self.pending else {
             return Ok(());
         };
-        let entry = mapping.require(provider.name, TASK_CHAT)?;
-        if let Some(w) = entry.staging_warning(&inputs.model) {
+        let (route, warning) =
+            inputs.route_mapped(&self.cfg.o, &self.cfg.auth, provider, mapping)?;
+        if let Some(w) = warning {
             warn(&w);
         }
-        let route = providers::route_chat(inputs.request(&self.cfg, Some(&entry.provider_id)))?;
         self.spec.primary = Target::primary(&route.url, &route.body);
         self.spec.headers = route.headers;
         Ok(())

@@ -42,11 +42,12 @@ use crate::providers::{Auth, FallbackSpec, ProviderInfo, Route, Target};
 
 use crate::options::client::client_options;
 use crate::retry::{BreakerOptions, Breakers};
+use crate::route::{ChatInputs, ChatTarget};
 use crate::tgi::{TextGenerationRequest, TgiRouteRequest};
 use crate::web::error::{describe, to_js};
 use crate::web::options::hand_over;
-use crate::{providers, tgi, types};
-use call::{Call, ChatInputs, Config, RequestSpec};
+use crate::{tgi, types};
+use call::{Call, Config, RequestSpec};
 use chat_stream::Callbacks;
 
 use hub::Lookups;
@@ -271,37 +272,27 @@ impl InferenceClient {
                 stream,
             };
             let fallback = call.o.fallback.as_ref().unwrap_or(&cfg.o.fallback);
-            let direct = providers::direct_provider(&inputs.request(cfg, None));
-            if let Some(p) = direct {
-                if !fallback.is_empty() {
-                    return Err(Error::input(format!(
-                        "`fallback` is for calls through a router or to endpoints; a direct call to \"{}\" with its own key would send that key elsewhere: drop `fallback`, or use an HF token",
-                        p.name
-                    )));
+            match inputs.target(&cfg.o, &cfg.auth, !fallback.is_empty())? {
+                ChatTarget::Direct {
+                    provider,
+                    provisional,
+                } => {
+                    let spec = self.spec(Protocol::Chat, &provisional, &[], &call, rule, stream)?;
+                    Ok(Prepared {
+                        spec,
+                        call,
+                        pending: Some((provider, inputs)),
+                    })
                 }
-                // Provisional until the mapping gives the provider's model id.
-                let url = p.direct_chat_url().unwrap_or_default();
-                let route = Route {
-                    url,
-                    headers: Vec::new(),
-                    body: inputs.body.clone(),
-                    routed: false,
-                    provider: Some(p.name),
-                };
-                let spec = self.spec(Protocol::Chat, &route, &[], &call, rule, stream)?;
-                return Ok(Prepared {
-                    spec,
-                    call,
-                    pending: Some((p, inputs)),
-                });
+                ChatTarget::Routed(route) => {
+                    let spec = self.spec(Protocol::Chat, &route, fallback, &call, rule, stream)?;
+                    Ok(Prepared {
+                        spec,
+                        call,
+                        pending: None,
+                    })
+                }
             }
-            let route = providers::route_chat(inputs.request(cfg, None))?;
-            let spec = self.spec(Protocol::Chat, &route, fallback, &call, rule, stream)?;
-            Ok(Prepared {
-                spec,
-                call,
-                pending: None,
-            })
         };
         inner().map_err(|e| to_js(&e, None, None))
     }
