@@ -136,6 +136,28 @@ pub enum CachePlan {
     Skip(SkipReason),
 }
 
+/// The key one call is cached under, `None` when it is not cached: a `textGeneration`
+/// answer never is, a stream only when the cache replays streams (`streams`), and the
+/// call's `cache` option, when given, is used instead of the client's (`off` turns it
+/// off for that call). Then [`plan`] decides by the request itself.
+pub fn call_key(
+    chat: bool,
+    stream: bool,
+    streams: bool,
+    client: CacheMode,
+    call: Option<CacheMode>,
+    body: &str,
+    route: &str,
+) -> Option<CacheKey> {
+    if !chat || (stream && !streams) {
+        return None;
+    }
+    match plan(body, route, call.unwrap_or(client)) {
+        CachePlan::Use(key) => Some(key),
+        CachePlan::Skip(_) => None,
+    }
+}
+
 /// The cache plan for a request: `body` is the JSON text as it will be sent (after
 /// routing chose the model), `route` where it goes (the target URL).
 pub fn plan(body: &str, route: &str, mode: CacheMode) -> CachePlan {
@@ -712,6 +734,57 @@ mod tests {
         assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
         assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn a_call_is_keyed_by_its_kind_its_stream_and_the_mode_it_is_given() {
+        let det = r#"{"model":"m","messages":[],"temperature":0}"#;
+        let sampled = r#"{"model":"m","messages":[]}"#;
+        let url = "https://r/v1/chat/completions";
+        let key = |chat, stream, streams, client, call, body| {
+            call_key(chat, stream, streams, client, call, body, url)
+        };
+        assert!(key(true, false, false, CacheMode::Auto, None, det).is_some());
+        // textGeneration answers are never cached.
+        assert!(key(false, false, true, CacheMode::Force, None, det).is_none());
+        // A stream only when the cache replays streams.
+        assert!(key(true, true, false, CacheMode::Auto, None, det).is_none());
+        assert!(key(true, true, true, CacheMode::Auto, None, det).is_some());
+        // The call's mode over the client's, both ways.
+        assert!(key(
+            true,
+            false,
+            false,
+            CacheMode::Auto,
+            Some(CacheMode::Off),
+            det
+        )
+        .is_none());
+        assert!(key(
+            true,
+            false,
+            false,
+            CacheMode::Off,
+            Some(CacheMode::Auto),
+            det
+        )
+        .is_some());
+        assert!(key(true, false, false, CacheMode::Auto, None, sampled).is_none());
+        assert!(key(
+            true,
+            false,
+            false,
+            CacheMode::Auto,
+            Some(CacheMode::Force),
+            sampled
+        )
+        .is_some());
+        let planned = match plan(det, url, CacheMode::Auto) {
+            CachePlan::Use(k) => Some(k),
+            CachePlan::Skip(_) => None,
+        };
+        assert!(planned.is_some());
+        assert_eq!(key(true, false, false, CacheMode::Auto, None, det), planned);
     }
 
     #[test]

@@ -5,13 +5,15 @@
 //! decided again after the Hub look-up), [`ChatInputs::target`] (through a router or
 //! to an endpoint, or straight to a provider with the caller's own key, which must not
 //! be sent anywhere else, so no `fallback`), and [`ChatInputs::route_mapped`] (the
-//! direct call once the mapping gives the provider's model id). Must never: fetch the
+//! direct call once the mapping gives the provider's model id), and
+//! [`text_generation_route`] (a `textGeneration` call's one target). Must never: fetch the
 //! mapping (the shell does), or build a URL or header itself (`crate::providers` does).
 
 use crate::error::Error;
 use crate::hub::{Mapping, TASK_CHAT};
 use crate::options::client::{ClientOptions, Routing};
 use crate::providers::{self, Auth, ProviderInfo, Route, RouteRequest};
+use crate::tgi::{route_text_generation, TextGenerationRequest, TgiRouteRequest};
 
 /// A chat call's routing inputs.
 #[derive(Debug, Clone)]
@@ -111,6 +113,39 @@ impl ChatInputs {
     }
 }
 
+/// Where a `textGeneration` call of `request` (its JSON) goes: its one target. TGI's
+/// API has no fallback: a `fallback` option is an `input` error, whatever the request.
+/// `routing` is the call's over the client's.
+#[allow(clippy::too_many_arguments)]
+pub fn text_generation_route(
+    o: &ClientOptions,
+    auth: &Auth,
+    routing: &Routing,
+    request: &str,
+    headers: &[(String, String)],
+    stream: bool,
+    has_fallback: bool,
+) -> Result<Route, Error> {
+    if has_fallback {
+        return Err(Error::input(
+            "`fallback` applies to chat completions; textGeneration has one target",
+        ));
+    }
+    let request = &TextGenerationRequest::from_json(request)?;
+    route_text_generation(TgiRouteRequest {
+        provider: routing.provider.unwrap_or_default(),
+        policy: routing.policy,
+        model: "",
+        base_url: o.base_url.as_deref(),
+        endpoint_url: o.endpoint_url.as_deref(),
+        auth,
+        bill_to: routing.bill_to.as_deref(),
+        request,
+        extra_headers: headers,
+        stream,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,6 +216,27 @@ mod tests {
             "{provisional:?}"
         );
         assert_eq!(provisional.provider, Some("together"));
+    }
+
+    #[test]
+    fn text_generation_has_one_target_and_refuses_a_fallback_first() {
+        let o = options(r#"{"endpointUrl":"http://127.0.0.1:8080"}"#);
+        let auth = Auth::from_token(None);
+        let req = r#"{"inputs":"Hello","parameters":{"max_new_tokens":5}}"#;
+        let r =
+            text_generation_route(&o, &auth, &Routing::default(), req, &[], true, false).unwrap();
+        assert_eq!(r.url, "http://127.0.0.1:8080/generate_stream");
+        let r =
+            text_generation_route(&o, &auth, &Routing::default(), req, &[], false, false).unwrap();
+        assert_eq!(r.url, "http://127.0.0.1:8080/generate");
+        // The option is wrong whatever the request: that error comes first.
+        let e = text_generation_route(&o, &auth, &Routing::default(), "[]", &[], false, true)
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Input);
+        assert!(e.message.contains("`fallback`"), "{}", e.message);
+        let e = text_generation_route(&o, &auth, &Routing::default(), "[]", &[], false, false)
+            .unwrap_err();
+        assert!(!e.message.contains("`fallback`"), "{}", e.message);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::cache::{self, CacheKey, CacheMode, CachePlan, MemoryCache};
+use crate::cache::{self, CacheKey, CacheMode, MemoryCache};
 use crate::difficulty::{Chosen, Router};
 use crate::error::Error;
 use crate::meter::{Alert, CallClock, CallOutcome, Meter, MeterSnapshot, RequestRecord};
@@ -127,23 +127,18 @@ impl Metering {
         self.meter.borrow().check_budget(now())
     }
 
-    /// The cache key of a request to `url`, when this call may use the cache.
+    /// The key a call is cached under (`crate::cache::call_key` decides), `None` when
+    /// the client has no cache or the call is not cached.
     pub(crate) fn cache_key(
         &self,
+        chat: bool,
+        stream: bool,
         body: &str,
         url: &str,
         call: Option<CacheMode>,
     ) -> Option<CacheKey> {
         let c = self.cache.as_ref()?;
-        let mode = match (call, c.mode) {
-            (Some(CacheMode::Off), _) => return None,
-            (Some(m), _) => m,
-            (None, m) => m,
-        };
-        match cache::plan(body, url, mode) {
-            CachePlan::Use(key) => Some(key),
-            CachePlan::Skip(_) => None,
-        }
+        cache::call_key(chat, stream, c.streams, c.mode, call, body, url)
     }
 
     /// A stored answer for `key` in the memory cache, if fresh.

@@ -42,11 +42,10 @@ use crate::providers::{Auth, FallbackSpec, ProviderInfo, Route, Target};
 
 use crate::options::client::client_options;
 use crate::retry::{BreakerOptions, Breakers};
-use crate::route::{ChatInputs, ChatTarget};
-use crate::tgi::{TextGenerationRequest, TgiRouteRequest};
+use crate::route::{text_generation_route, ChatInputs, ChatTarget};
+use crate::types;
 use crate::web::error::{describe, to_js};
 use crate::web::options::hand_over;
-use crate::{tgi, types};
 use call::{Call, Config, RequestSpec};
 use chat_stream::Callbacks;
 
@@ -307,25 +306,15 @@ impl InferenceClient {
         let inner = || -> Result<Prepared, Error> {
             let cfg = &self.cfg;
             let (call, json) = self.read_call(request, options, "`inputs` (and `parameters`)")?;
-            if call.o.fallback.is_some() {
-                return Err(Error::input(
-                    "`fallback` applies to chat completions; textGeneration has one target",
-                ));
-            }
-            let req = TextGenerationRequest::from_json(&json)?;
-            let routing = call.o.routing.over(&cfg.o.routing);
-            let route = tgi::route_text_generation(TgiRouteRequest {
-                provider: routing.provider.unwrap_or_default(),
-                policy: routing.policy,
-                model: "",
-                base_url: cfg.o.base_url.as_deref(),
-                endpoint_url: cfg.o.endpoint_url.as_deref(),
-                auth: &cfg.auth,
-                bill_to: routing.bill_to.as_deref(),
-                request: &req,
-                extra_headers: &call.o.headers,
+            let route = text_generation_route(
+                &cfg.o,
+                &cfg.auth,
+                &call.o.routing.over(&cfg.o.routing),
+                &json,
+                &call.o.headers,
                 stream,
-            })?;
+                call.o.fallback.is_some(),
+            )?;
             let spec = self.spec(Protocol::TextGeneration, &route, &[], &call, None, stream)?;
             Ok(Prepared {
                 spec,
@@ -348,13 +337,8 @@ impl InferenceClient {
         let primary = Target::primary(&route.url, &route.body);
         let m = &self.cfg.metering;
         let (prompt, est_tokens) = crate::protocol::request_estimates(protocol, &route.body);
-        // TGI answers are not cached; a stream only when the cache replays streams.
-        let cache_key = match protocol {
-            Protocol::Chat if !stream || m.cache.as_ref().is_some_and(|c| c.streams) => {
-                m.cache_key(&route.body, &primary.url, call.o.cache)
-            }
-            _ => None,
-        };
+        let chat = protocol == Protocol::Chat;
+        let cache_key = m.cache_key(chat, stream, &route.body, &primary.url, call.o.cache);
         let record = CallRecord::new(
             m,
             primary.model.clone(),
