@@ -7,6 +7,12 @@
 //! Must never: decide what a field means (each module does), or fail on a field a server
 //! got slightly wrong.
 
+mod value;
+
+pub use value::{
+    parse as parse_value, parse_bytes, Map as JsonMap, Number, ParseError, Value as JsonValue,
+};
+
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
