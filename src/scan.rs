@@ -1,5 +1,5 @@
 //! The hot-path JSON scanner: one validating pass over one SSE event's `data` that finds
-//! the fields a chat client needs, with no `serde_json::Value` and no tree.
+//! the fields a chat client needs, with no `crate::json::Value` and no tree.
 //!
 //! Owns: [`Reader`], a validating JSON reader that walks the text once ([RFC 8259], with
 //! `serde_json`'s choices where the RFC leaves room: nesting deeper than 127 levels and

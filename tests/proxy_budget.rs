@@ -115,7 +115,7 @@ fn a_clock_going_backwards_does_not_unspend() {
 #[test]
 fn dollars_are_priced_from_the_usage_and_capped() {
     let prices = PriceTable::from_json(r#"{"org/model": {"input": 1.0, "output": 2.0}}"#).unwrap();
-    let usage: Usage = serde_json::from_str(
+    let usage = Usage::from_text(
         r#"{"prompt_tokens": 1000000, "completion_tokens": 500000, "total_tokens": 1500000}"#,
     )
     .unwrap();

@@ -11,13 +11,15 @@
 //!   `String` sorts), a duplicate key's last value wins: the text written for a map is
 //!   the one `serde_json` wrote. It is a sorted `Vec`, not a `BTreeMap`: the objects are
 //!   small and a `BTreeMap` cost each wasm ~12 KB of code.
-//! - A number keeps its JSON text. A parsed number is written back as it came (`1e2`
-//!   stays `1e2`, where `serde_json` wrote `100.0`), so a body passed through is not
-//!   rewritten and no float printer is needed for it; a float made in Rust is written by
-//!   `zmij`, the shortest text that reads back the same, which is what `serde_json`
-//!   used. Its value is read on demand: [`Number::as_u64`], [`Number::as_i64`] as
-//!   `serde_json` classifies integers (`-0` and anything beyond `u64`/`i64` is a float),
-//!   [`Number::as_f64`] by [`crate::float::parse`] (exact; no `core` float tables).
+//! - A number keeps its JSON text, and is read on demand: [`Number::as_u64`],
+//!   [`Number::as_i64`] as `serde_json` classifies integers (`-0` and anything beyond
+//!   `u64`/`i64` is a float), [`Number::as_f64`] by [`crate::float::parse`] (exact; no
+//!   `core` float tables). It is written as `serde_json` wrote it: an integer as its
+//!   digits (its text, unchanged), a float as the shortest text that reads back the
+//!   same (`zmij`, the printer `serde_json` used: `1e2` is written `100.0`, `0.50`
+//!   `0.5`), so every body, key and answer the crate writes is byte for byte what it
+//!   was. (Writing a parsed float's own text would save the print, but change what a
+//!   pass-through body, a cache replay or a proxy answer looks like.)
 
 use crate::scan::{self, Kind, Reader};
 
@@ -37,16 +39,25 @@ pub enum Value {
 #[derive(Debug, Clone)]
 pub struct Number(String);
 
-/// A JSON object: members sorted by key, keys unique.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Map(Vec<(String, Value)>);
+/// A JSON object: members sorted by key, keys unique. (Its parameters are only there so
+/// that code written for `serde_json::Map<String, Value>` reads the same; only
+/// `Map<String, Value>` has methods.)
+#[derive(Debug, Clone, PartialEq)]
+pub struct Map<K = String, V = Value>(Vec<(K, V)>);
+
+impl Default for Map {
+    fn default() -> Map {
+        Map::new()
+    }
+}
 
 /// Where a text stopped being JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ParseError {
     /// Byte offset where the reader stopped.
     pub at: usize,
-    /// 1-based line and column (in characters) of `at`.
+    /// 1-based line, and the column as `serde_json` counted it: the bytes read on that
+    /// line before `at` (the column of the last one read).
     pub line: usize,
     pub column: usize,
     /// Whether the text ended before its value did.
@@ -54,7 +65,8 @@ pub struct ParseError {
 }
 
 impl ParseError {
-    fn new(text: &str, at: usize) -> ParseError {
+    /// The error at byte `at` of `text`.
+    pub(crate) fn new(text: &str, at: usize) -> ParseError {
         let at = at.min(text.len());
         let mut end = at;
         while !text.is_char_boundary(end) {
@@ -63,13 +75,25 @@ impl ParseError {
         let before = text.get(..end).unwrap_or_default();
         let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = before.get(line_start..).unwrap_or_default().chars().count() + 1;
+        let column = before.len() - line_start;
         ParseError {
             at,
             line,
             column,
             eof: at >= text.len(),
         }
+    }
+
+    /// `message` then where: "duplicate field `id` at line 1 column 17", for the errors a
+    /// hand reader finds in text that is JSON.
+    pub fn at_position(text: &str, at: usize, message: &str) -> String {
+        let e = ParseError::new(text, at);
+        let mut m = String::from(message);
+        m.push_str(" at line ");
+        m.push_str(&e.line.to_string());
+        m.push_str(" column ");
+        m.push_str(&e.column.to_string());
+        m
     }
 
     /// "unexpected end of the text at line 1 column 5" or "unexpected character at line
@@ -125,7 +149,7 @@ pub fn parse_bytes(bytes: &[u8]) -> Result<Value, ParseError> {
 }
 
 /// The next value of `r`. Depth is bounded by the reader (127 levels), so the recursion is.
-fn read(r: &mut Reader<'_>, src: &str) -> Result<Value, scan::Invalid> {
+pub(crate) fn read(r: &mut Reader<'_>, src: &str) -> Result<Value, scan::Invalid> {
     Ok(match r.peek()? {
         Kind::Object => {
             r.enter(Kind::Object)?;
@@ -172,7 +196,19 @@ fn read(r: &mut Reader<'_>, src: &str) -> Result<Value, scan::Invalid> {
 
 static NULL: Value = Value::Null;
 
+impl std::fmt::Display for Value {
+    /// The compact JSON text.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.to_text())
+    }
+}
+
 impl Value {
+    /// `text` as one JSON value: see [`parse`].
+    pub fn parse(text: &str) -> Result<Value, ParseError> {
+        parse(text)
+    }
+
     /// The compact JSON text (no spaces), keys in map order.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
@@ -186,7 +222,7 @@ impl Value {
             Value::Null => out.push_str("null"),
             Value::Bool(true) => out.push_str("true"),
             Value::Bool(false) => out.push_str("false"),
-            Value::Number(n) => out.push_str(&n.0),
+            Value::Number(n) => n.write(out),
             Value::String(s) => super::push_string(out, s),
             Value::Array(items) => {
                 out.push('[');
@@ -330,6 +366,29 @@ impl std::ops::Index<usize> for Value {
     }
 }
 
+impl std::ops::Index<&str> for Map {
+    type Output = Value;
+    /// The member `key`, or `null`.
+    fn index(&self, key: &str) -> &Value {
+        self.get(key).unwrap_or(&NULL)
+    }
+}
+
+impl std::ops::IndexMut<&str> for Value {
+    /// The member `key`, added as `null` when missing; a value that is not an object
+    /// becomes an empty one first (where `serde_json` turned `null` into one and panicked
+    /// on the rest).
+    fn index_mut(&mut self, key: &str) -> &mut Value {
+        if !self.is_object() {
+            *self = Value::Object(Map::new());
+        }
+        match self {
+            Value::Object(m) => m.or_insert_with(key, || Value::Null),
+            other => other,
+        }
+    }
+}
+
 impl Number {
     /// The number's JSON text.
     pub fn as_text(&self) -> &str {
@@ -377,6 +436,27 @@ impl Number {
     /// what overflows).
     pub fn as_f64(&self) -> Option<f64> {
         crate::float::parse(&self.0)
+    }
+
+    /// Appends [`Number::display`] to `out`.
+    fn write(&self, out: &mut String) {
+        if self.is_f64() {
+            out.push_str(&self.display());
+        } else {
+            out.push_str(&self.0);
+        }
+    }
+
+    /// The text `serde_json` printed for this number: an integer's digits, a float's
+    /// shortest round-trip text (`1e2` is `100.0`, `0.50` is `0.5`).
+    pub fn display(&self) -> String {
+        if !self.is_f64() {
+            return self.0.clone();
+        }
+        match self.as_f64().and_then(Number::from_f64) {
+            Some(n) => n.0,
+            None => self.0.clone(),
+        }
     }
 
     /// A finite `f64` written as its shortest round-trip text; `None` for NaN and the
@@ -434,6 +514,19 @@ impl Map {
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
         let i = self.find(key).ok()?;
         self.0.get_mut(i).map(|(_, v)| v)
+    }
+
+    /// The member `key`, set to `make()` first when missing.
+    pub fn or_insert_with(&mut self, key: &str, make: impl FnOnce() -> Value) -> &mut Value {
+        let i = match self.find(key) {
+            Ok(i) => i,
+            Err(i) => {
+                self.0.insert(i, (key.to_owned(), make()));
+                i
+            }
+        };
+        // `i` is the member found or just inserted.
+        &mut self.0[i].1
     }
 
     pub fn remove(&mut self, key: &str) -> Option<Value> {
@@ -498,6 +591,17 @@ impl IntoIterator for Map {
     }
 }
 
+impl<'a> IntoIterator for &'a Map {
+    type Item = (&'a String, &'a Value);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (String, Value)>,
+        fn(&'a (String, Value)) -> (&'a String, &'a Value),
+    >;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
 impl FromIterator<(String, Value)> for Map {
     fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Map {
         let mut m = Map::new();
@@ -511,6 +615,43 @@ impl Extend<(String, Value)> for Map {
         for (k, v) in iter {
             self.insert(k, v);
         }
+    }
+}
+
+// Comparisons with plain values, as `serde_json::Value` has them (`v["n"] == 3`).
+macro_rules! eq_plain {
+    ($($t:ty => $read:ident as $as:ty),* $(,)?) => {$(
+        impl PartialEq<$t> for Value {
+            fn eq(&self, other: &$t) -> bool {
+                self.$read() == Some(*other as $as)
+            }
+        }
+    )*};
+}
+
+eq_plain!(i32 => as_i64 as i64, i64 => as_i64 as i64, u32 => as_u64 as u64, u64 => as_u64 as u64, usize => as_u64 as u64, f64 => as_f64 as f64);
+
+impl PartialEq<bool> for Value {
+    fn eq(&self, other: &bool) -> bool {
+        self.as_bool() == Some(*other)
+    }
+}
+
+impl PartialEq<str> for Value {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == Some(other)
+    }
+}
+
+impl PartialEq<&str> for Value {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == Some(*other)
+    }
+}
+
+impl PartialEq<String> for Value {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == Some(other.as_str())
     }
 }
 
@@ -528,6 +669,12 @@ impl From<u64> for Value {
 
 impl From<u32> for Value {
     fn from(n: u32) -> Value {
+        Value::from(u64::from(n))
+    }
+}
+
+impl From<u16> for Value {
+    fn from(n: u16) -> Value {
         Value::from(u64::from(n))
     }
 }
@@ -581,6 +728,61 @@ impl<T: Into<Value>> From<Option<T>> for Value {
     }
 }
 
+// For the tests only: the derived `Serialize`/`Deserialize` impls they keep as oracles
+// of the hand readers and writers go through `serde_json`'s value, by text.
+#[cfg(test)]
+impl serde::Serialize for Value {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        crate::json::to_serde(self).serialize(s)
+    }
+}
+
+#[cfg(test)]
+impl serde::Serialize for Map {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut text = String::new();
+        self.write(&mut text);
+        serde_json::from_str::<serde_json::Value>(&text)
+            .unwrap_or_default()
+            .serialize(s)
+    }
+}
+
+#[cfg(test)]
+impl<'de> serde::Deserialize<'de> for Value {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        Ok(crate::json::from_serde(&v))
+    }
+}
+
+#[cfg(test)]
+impl<'de> serde::Deserialize<'de> for Map {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Map, D::Error> {
+        let m = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+        match crate::json::from_serde(&serde_json::Value::Object(m)) {
+            Value::Object(m) => Ok(m),
+            _ => Ok(Map::new()),
+        }
+    }
+}
+
+// For the tests only: comparisons with `serde_json`'s values and with plain values, as
+// `serde_json::Value` has them (`assert_eq!(v["n"], 3)`).
+#[cfg(test)]
+impl PartialEq<serde_json::Value> for Value {
+    fn eq(&self, other: &serde_json::Value) -> bool {
+        crate::json::to_serde(self) == *other
+    }
+}
+
+#[cfg(test)]
+impl PartialEq<Value> for serde_json::Value {
+    fn eq(&self, other: &Value) -> bool {
+        *self == crate::json::to_serde(other)
+    }
+}
+
 /// Held to `serde_json` (the oracle): the same texts accepted, the same values read, the
 /// same text written for what `serde_json` writes, numbers classified the same.
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -597,6 +799,7 @@ mod oracle {
         if let (Some(ours), Some(theirs)) = (ours, theirs) {
             let back: serde_json::Value = serde_json::from_str(&ours.to_text())
                 .map_err(|e| TestCaseError::fail(format!("{text:?}: {e}")))?;
+            prop_assert_eq!(ours.to_text(), theirs.to_string(), "{:?}", text);
             prop_assert_eq!(back, theirs, "{:?}", text);
         }
         Ok(())
@@ -731,17 +934,22 @@ mod oracle {
     }
 
     #[test]
-    fn parsed_numbers_keep_their_text() {
-        let text = r#"{"a":1e2,"b":0.50,"c":-0,"d":1E+3}"#;
-        assert_eq!(parse(text).unwrap().to_text(), text);
+    fn parsed_numbers_are_written_as_serde_json_wrote_them() {
+        let text = r#"{"a":1e2,"b":0.50,"c":-0,"d":1E+3,"e":18446744073709551616,"f":7}"#;
+        let v = parse(text).unwrap();
+        assert_eq!(
+            v.to_text(),
+            r#"{"a":100.0,"b":0.5,"c":-0.0,"d":1000.0,"e":1.8446744073709552e+19,"f":7}"#
+        );
+        assert_eq!(v["b"].as_number().map(Number::as_text), Some("0.50"));
     }
 
     #[test]
     fn errors_say_where_the_text_broke() {
         let e = parse("[1,2").unwrap_err();
-        assert_eq!(e.message(), "unexpected end of the text at line 1 column 5");
+        assert_eq!(e.message(), "unexpected end of the text at line 1 column 4");
         let e = parse("{\n  \"a\": x}").unwrap_err();
-        assert_eq!(e.message(), "unexpected character at line 2 column 8");
+        assert_eq!(e.message(), "unexpected character at line 2 column 7");
         assert_eq!(e.at, 9);
         let e = parse_bytes(b"[\"\xff\"]").unwrap_err();
         assert_eq!((e.at, e.eof), (2, false));

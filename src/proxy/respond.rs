@@ -8,7 +8,7 @@
 use super::{cors_headers, headers, ProxyOptions};
 use crate::error::cut;
 use crate::json::ObjectText;
-use serde_json::Value;
+use crate::json::Value;
 
 /// Why a request was refused (or failed upstream): status, OpenAI error `type` and
 /// `code` in one closed set.
@@ -328,7 +328,7 @@ pub fn upstream_error(
     let field = |name: &str| -> Option<String> {
         match inner?.get(name)? {
             Value::String(s) if !s.is_empty() => Some(cut(&redact(s.clone()), 100).to_owned()),
-            Value::Number(n) => Some(n.to_string()),
+            Value::Number(n) => Some(n.display()),
             _ => None,
         }
     };

@@ -17,8 +17,8 @@
 
 use std::fmt;
 
+use crate::json::Value;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::Value;
 
 /// A type as its derived `Deserialize` reads it.
 pub(crate) enum Ty {
