@@ -63,6 +63,19 @@ pub(crate) fn push_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// A JSON array of `[key, value]` pairs (how serde wrote a `Vec<(String, T)>`), each
+/// value written by `write`.
+pub(crate) fn pairs_text<T>(items: &[(String, T)], write: fn(&T) -> String) -> String {
+    array_text(items.iter().map(|(k, v)| {
+        let mut pair = String::from("[");
+        push_string(&mut pair, k);
+        pair.push(',');
+        pair.push_str(&write(v));
+        pair.push(']');
+        pair
+    }))
+}
+
 /// A JSON array of `items`, each already JSON text.
 pub(crate) fn array_text(items: impl IntoIterator<Item = String>) -> String {
     let mut out = String::from("[");
@@ -181,6 +194,14 @@ impl ObjectText {
             self.value(k, v);
         }
         self
+    }
+
+    /// A float, or `null` for `None`.
+    pub(crate) fn float_or_null(&mut self, key: &str, value: Option<f64>) -> &mut ObjectText {
+        match value {
+            Some(v) => self.float(key, v),
+            None => self.raw(key, "null"),
+        }
     }
 
     pub(crate) fn boolean(&mut self, key: &str, value: bool) -> &mut ObjectText {

@@ -375,10 +375,7 @@ pub fn upstream_error(
         .filter(|t| t.is_finite() && *t >= 0.0);
     if let Some(t) = estimated {
         // As `serde_json` writes an `f64` (`2.0`, `1e-7`).
-        body_text.raw(
-            "estimated_time",
-            &serde_json::to_string(&t).unwrap_or_default(),
-        );
+        body_text.float("estimated_time", t);
     }
     let mut r = reply(status, body_text.end(), origin, opts);
     r.reason = reason;
