@@ -488,6 +488,22 @@ pub(crate) fn string_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<S
     Ok(opt_string(d)?.unwrap_or_default())
 }
 
+/// For the tests that hold hand writers to the derived `Serialize`: for each type, when
+/// its `from_json` reads `v` (`serde_json`'s value), its `to_json` is the derived text.
+#[cfg(all(test, not(target_arch = "wasm32")))]
+macro_rules! writers_match {
+    ($v:expr; $($t:ty),* $(,)?) => {{
+        $(
+            if let Ok(x) = <$t>::from_json($crate::json::from_serde($v)) {
+                proptest::prop_assert_eq!(x.to_json(), serde_json::to_string(&x).unwrap_or_default());
+            }
+        )*
+        Ok(())
+    }};
+}
+#[cfg(all(test, not(target_arch = "wasm32")))]
+pub(crate) use writers_match;
+
 /// Arbitrary JSON for the tests that hold a hand-written reader to the derived
 /// `Deserialize` it replaced: objects keyed mostly by the field names the reader knows,
 /// values of every JSON type (floats, negative and huge integers, strings that need

@@ -531,19 +531,7 @@ mod derive_parity {
 
     /// The hand writers against the derived `Serialize`, on what the readers made.
     fn writers_match(v: &Value) -> Result<(), TestCaseError> {
-        if let Ok(x) = ModelList::from_json(from_serde(v)) {
-            prop_assert_eq!(x.to_json(), serde_json::to_string(&x).unwrap_or_default());
-        }
-        if let Ok(x) = ModelCard::from_json(from_serde(v)) {
-            prop_assert_eq!(x.to_json(), serde_json::to_string(&x).unwrap_or_default());
-        }
-        if let Ok(x) = ModelProvider::from_json(from_serde(v)) {
-            prop_assert_eq!(x.to_json(), serde_json::to_string(&x).unwrap_or_default());
-        }
-        if let Ok(x) = Pricing::from_json(from_serde(v)) {
-            prop_assert_eq!(x.to_json(), serde_json::to_string(&x).unwrap_or_default());
-        }
-        Ok(())
+        crate::json::writers_match!(v; ModelList, ModelCard, ModelProvider, Pricing)
     }
 
     proptest! {

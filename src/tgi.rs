@@ -1058,16 +1058,7 @@ mod derive_parity {
 
     /// The hand writers against the derived `Serialize`, on what the readers made.
     fn writers_match(v: &Value) -> Result<(), TestCaseError> {
-        if let Ok(x) = Token::from_json(from_serde(v)) {
-            prop_assert_eq!(x.to_json(), serde_json::to_string(&x).unwrap_or_default());
-        }
-        if let Ok(x) = Details::from_json(from_serde(v)) {
-            prop_assert_eq!(x.to_json(), serde_json::to_string(&x).unwrap_or_default());
-        }
-        if let Ok(x) = TextGenerationOutput::from_json(from_serde(v)) {
-            prop_assert_eq!(x.to_json(), serde_json::to_string(&x).unwrap_or_default());
-        }
-        Ok(())
+        crate::json::writers_match!(v; Token, Details, TextGenerationOutput)
     }
 
     proptest! {

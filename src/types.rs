@@ -384,31 +384,76 @@ fn list<T>(items: &[T], write: fn(&T) -> String) -> String {
     crate::json::array_text(items.iter().map(write))
 }
 
+/// The fields a completion and a chunk share, in their order, then `extra`.
+struct Head<'a> {
+    id: &'a str,
+    object: &'a str,
+    created: u64,
+    model: &'a str,
+    system_fingerprint: Option<&'a str>,
+    usage: Option<&'a Usage>,
+    extra: &'a Map<String, Value>,
+}
+
+impl Head<'_> {
+    fn text(&self, choices: &str) -> String {
+        ObjectText::new()
+            .string("id", self.id)
+            .string("object", self.object)
+            .number("created", self.created)
+            .string("model", self.model)
+            .opt_string("system_fingerprint", self.system_fingerprint)
+            .raw("choices", choices)
+            .opt_raw("usage", self.usage.map(Usage::to_json).as_deref())
+            .members(self.extra)
+            .end()
+    }
+}
+
+/// A choice of a completion (`message`) or of a chunk (`delta`): `inner` is its JSON.
+fn choice_text(
+    index: u32,
+    name: &str,
+    inner: &str,
+    finish_reason: Option<&str>,
+    logprobs: Option<&Value>,
+    extra: &Map<String, Value>,
+) -> String {
+    ObjectText::new()
+        .number("index", u64::from(index))
+        .raw(name, inner)
+        .string_or_null("finish_reason", finish_reason)
+        .opt_value("logprobs", logprobs)
+        .members(extra)
+        .end()
+}
+
 impl ChatCompletion {
     /// The completion's JSON text.
     pub fn to_json(&self) -> String {
-        ObjectText::new()
-            .string("id", &self.id)
-            .string("object", &self.object)
-            .number("created", self.created)
-            .string("model", &self.model)
-            .opt_string("system_fingerprint", self.system_fingerprint.as_deref())
-            .raw("choices", &list(&self.choices, Choice::to_json))
-            .opt_raw("usage", self.usage.as_ref().map(Usage::to_json).as_deref())
-            .members(&self.extra)
-            .end()
+        Head {
+            id: &self.id,
+            object: &self.object,
+            created: self.created,
+            model: &self.model,
+            system_fingerprint: self.system_fingerprint.as_deref(),
+            usage: self.usage.as_ref(),
+            extra: &self.extra,
+        }
+        .text(&list(&self.choices, Choice::to_json))
     }
 }
 
 impl Choice {
     pub fn to_json(&self) -> String {
-        ObjectText::new()
-            .number("index", u64::from(self.index))
-            .raw("message", &self.message.to_json())
-            .string_or_null("finish_reason", self.finish_reason.as_deref())
-            .opt_value("logprobs", self.logprobs.as_ref())
-            .members(&self.extra)
-            .end()
+        choice_text(
+            self.index,
+            "message",
+            &self.message.to_json(),
+            self.finish_reason.as_deref(),
+            self.logprobs.as_ref(),
+            &self.extra,
+        )
     }
 }
 
@@ -465,28 +510,29 @@ impl Usage {
 
 impl ChatChunk {
     pub fn to_json(&self) -> String {
-        ObjectText::new()
-            .string("id", &self.id)
-            .string("object", &self.object)
-            .number("created", self.created)
-            .string("model", &self.model)
-            .opt_string("system_fingerprint", self.system_fingerprint.as_deref())
-            .raw("choices", &list(&self.choices, ChunkChoice::to_json))
-            .opt_raw("usage", self.usage.as_ref().map(Usage::to_json).as_deref())
-            .members(&self.extra)
-            .end()
+        Head {
+            id: &self.id,
+            object: &self.object,
+            created: self.created,
+            model: &self.model,
+            system_fingerprint: self.system_fingerprint.as_deref(),
+            usage: self.usage.as_ref(),
+            extra: &self.extra,
+        }
+        .text(&list(&self.choices, ChunkChoice::to_json))
     }
 }
 
 impl ChunkChoice {
     pub fn to_json(&self) -> String {
-        ObjectText::new()
-            .number("index", u64::from(self.index))
-            .raw("delta", &self.delta.to_json())
-            .string_or_null("finish_reason", self.finish_reason.as_deref())
-            .opt_value("logprobs", self.logprobs.as_ref())
-            .members(&self.extra)
-            .end()
+        choice_text(
+            self.index,
+            "delta",
+            &self.delta.to_json(),
+            self.finish_reason.as_deref(),
+            self.logprobs.as_ref(),
+            &self.extra,
+        )
     }
 }
 
