@@ -1,11 +1,13 @@
-//! Small JSON helpers shared by the modules that read or check JSON by hand.
+//! The crate's JSON: its value and the helpers shared by the modules that read or
+//! check JSON by hand.
 //!
-//! Owns: [`Expect`], the JSON type a known request field must have (with the wording
-//! used in `input` errors), the lenient `serde` field readers used where a server
-//! may send `null`, a float or a numeric string for a number, and [`ObjectText`], JSON
-//! objects written straight to text (with [`push_string`], the one string escaper).
-//! Must never: decide what a field means (each module does), or fail on a field a server
-//! got slightly wrong.
+//! Owns: [`Value`] (with [`Map`] and [`Number`], in `value`), parsed by
+//! [`crate::scan::Reader`] and written by [`push_string`], the one string escaper;
+//! [`Expect`], the JSON type a known request field must have (with the wording used in
+//! `input` errors); the lenient readers used where a server may send `null`, a float or
+//! a numeric string for a number; serde's wording of type errors ([`invalid_type`]);
+//! and [`ObjectText`], JSON objects written straight to text. Must never: decide what a
+//! field means (each module does), or fail on a field a server got slightly wrong.
 
 mod value;
 
