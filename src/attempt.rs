@@ -88,8 +88,7 @@ impl Answer {
         }
         let parsed = match protocol {
             Protocol::Chat => types::parse_completion(body).map(|_| body.to_owned()),
-            Protocol::TextGeneration => tgi::parse_text_generation(body)
-                .map(|out| serde_json::to_string(&out).unwrap_or_default()),
+            Protocol::TextGeneration => tgi::parse_text_generation(body).map(|out| out.to_json()),
         };
         match parsed {
             Ok(_) if self.stream => Err(self.tag(not_a_stream(body))),

@@ -48,7 +48,7 @@
 use crate::vecmap::VecMap;
 use std::sync::Arc;
 
-use serde_json::{Map, Number, Value};
+use crate::json::{Map, Number, Value};
 
 use crate::error::Error;
 use crate::types::ChatCompletion;
@@ -305,21 +305,9 @@ fn write_canonical(v: &Value, out: &mut String) {
             out.push(']');
         }
         Value::Object(map) => {
-            // `serde_json`'s map is sorted unless its `preserve_order` feature is on;
-            // sort here only when it is not, so the key never depends on that feature.
-            // An insertion sort: it never runs in this crate's build (the feature is
-            // off), and `sort_unstable_by` would add its ~3 KB to the wasm regardless.
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            for i in 1..entries.len() {
-                // `0 < j <= i < len` below.
-                let mut j = i;
-                while j > 0 && entries[j - 1].0.as_bytes() > entries[j].0.as_bytes() {
-                    entries.swap(j - 1, j);
-                    j -= 1;
-                }
-            }
+            // `json::Map` keeps its keys sorted (byte order), as the key needs.
             out.push('{');
-            for (i, (k, v)) in entries.into_iter().enumerate() {
+            for (i, (k, v)) in map.iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
@@ -346,7 +334,7 @@ fn write_number(n: &Number, out: &mut String) {
             out.push_str(&(f as i64).to_string());
         } else {
             // `serde_json` prints a finite float in its shortest round-trip form.
-            out.push_str(&n.to_string());
+            out.push_str(&n.display());
         }
     }
 }
@@ -794,7 +782,7 @@ mod tests {
             m.insert("model".into(), Value::from(model));
             m.insert(
                 "messages".into(),
-                serde_json::json!([{"role": "user", "content": "a\nb"}]),
+                crate::json::parse(r#"[{"role": "user", "content": "a\nb"}]"#).unwrap(),
             );
             CacheKey::of_request(m, "https://r/v1/chat/completions")
         };

@@ -9,7 +9,7 @@
 //! data that is not a chunk, an SSE bound) and as truncation; [`Output`], what one feed
 //! produced; [`StreamEvent`], the events that matter to the shell.
 //!
-//! Must never: do I/O, read a clock, panic on any input, build a `serde_json::Value` for
+//! Must never: do I/O, read a clock, panic on any input, build a `crate::json::Value` for
 //! an ordinary chunk (only cold paths do: an error, a `usage` or `details` object, an
 //! unknown field when the snapshot is written, content sent as an array of parts),
 //! keep raw chunks (memory grows with the answer being built, and not even that with
@@ -21,12 +21,12 @@
 //! errors, whatever the chunking of the bytes.
 
 use crate::error::{Error, ErrorKind};
+use crate::json::{Map, Value};
 use crate::protocol::Protocol;
 use crate::scan::{decode_str, scan_chat, scan_tgi, ChatScan, Kind, Reader, Span, TgiScan};
 use crate::sse::{Decoder, Event, Limits, Sink};
 use crate::types::{ChatCompletion, Choice, FunctionCall, Message, ToolCall, Usage};
 use crate::usage::{TokenUsage, UsageEstimate};
-use serde_json::{Map, Value};
 use std::borrow::Cow;
 
 /// How a [`StreamDecoder`] works.
@@ -173,11 +173,10 @@ impl StreamDecoder {
     /// The result so far as JSON: a `chat.completion`, or `{generated_text, details}`
     /// (the same JSON as [`crate::protocol::StreamState::snapshot_json`]).
     pub fn snapshot_json(&self) -> String {
-        let text = match self.core.protocol {
-            Protocol::Chat => serde_json::to_string(&self.core.chat.snapshot()),
-            Protocol::TextGeneration => serde_json::to_string(&self.core.tgi.snapshot()),
-        };
-        text.unwrap_or_else(|_| "null".to_owned())
+        match self.core.protocol {
+            Protocol::Chat => self.core.chat.snapshot().to_json(),
+            Protocol::TextGeneration => self.core.tgi.snapshot().to_json(),
+        }
     }
 
     /// Choice 0's content so far (the lowest choice index's, when no choice 0 came, as

@@ -36,7 +36,7 @@
 //! A request that names its own `model` is sent as it is: the rules choose only for
 //! requests without one.
 
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
 
 use crate::error::{cut, Error};
 use crate::usage::estimate_prompt_tokens;
@@ -291,8 +291,7 @@ pub fn apply_route(body: &str, router: &Router, tier: Option<&str>) -> Result<Ro
         _ => Map::new(),
     };
     map.insert("model".to_owned(), Value::String(choice.model.clone()));
-    let body = serde_json::to_string(&Value::Object(map))
-        .map_err(|e| Error::input(format!("the routed request cannot be written: {e}")))?;
+    let body = Value::Object(map).to_text();
     Ok(Routed::Chosen { body, choice })
 }
 

@@ -8,7 +8,7 @@
 //! The wasm shell surfaces this value to JavaScript as `InferenceError`, a real `Error`
 //! subclass; the fields map one to one.
 
-use serde_json::Value;
+use crate::json::Value;
 
 /// Longest upstream body (in bytes) an error keeps. Bodies are cut on a char boundary.
 pub const MAX_ERROR_BODY_BYTES: usize = 8 * 1024;
@@ -404,7 +404,7 @@ pub fn code_from_json(v: &Value) -> Option<String> {
     fn scalar(v: Option<&Value>) -> Option<String> {
         match v? {
             Value::String(s) if !s.is_empty() => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
+            Value::Number(n) => Some(n.display()),
             _ => None,
         }
     }

@@ -18,12 +18,10 @@
 //! flagged (the official clients warn that it is for testing only), `error` is skipped.
 //! Providers keep the Hub's order (the account's preference order).
 
-use std::fmt;
 use std::sync::Arc;
 
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::Deserialize;
-use serde_json::Value;
+use crate::json::{invalid_type, read_value, ParseError, Value};
+use crate::scan::{self, Kind, Reader};
 
 use crate::error::{cut, Error, MAX_ERROR_BODY_BYTES};
 use crate::providers::{provider_info, routing_error, split_model, split_url, Auth, ProviderInfo};
@@ -227,173 +225,133 @@ enum RawMapping {
     Absent,
 }
 
-/// The `visit_*` methods for the JSON types a visitor refuses, each refusing with
-/// serde's own message (see [`crate::json::invalid_type`]). Every visitor handed to
-/// `deserialize_any` needs all of them: serde's defaults word the error through
-/// `Unexpected`, whose float printing costs the wasm about 18 KB.
-macro_rules! refuse_scalars {
-    ($expected:expr) => {
-        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-            Err(refuse(Value::Bool(v), $expected))
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-            Err(refuse(Value::from(v), $expected))
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-            Err(refuse(Value::from(v), $expected))
-        }
-        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-            Err(refuse(Value::from(v), $expected))
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            Err(refuse(Value::String(v.to_owned()), $expected))
-        }
-    };
-}
-
-#[cold]
-fn refuse<E: de::Error>(found: Value, expected: &str) -> E {
-    E::custom(crate::json::invalid_type(&found, expected))
-}
-
 const MAPPING_EXPECTED: &str = "an object keyed by provider, or an array of provider entries";
 
-impl<'de> Deserialize<'de> for RawMapping {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = RawMapping;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(MAPPING_EXPECTED)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawMapping, A::Error> {
-                let mut out = Vec::new();
-                while let Some((k, v)) = map.next_entry::<String, Value>()? {
-                    if out.len() < MAX_MAPPING_ENTRIES {
-                        out.push((k, v));
-                    }
-                }
-                Ok(RawMapping::Object(out))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawMapping, A::Error> {
-                let mut out = Vec::new();
-                while let Some(v) = seq.next_element::<Value>()? {
-                    if out.len() < MAX_MAPPING_ENTRIES {
-                        out.push(v);
-                    }
-                }
-                Ok(RawMapping::Array(out))
-            }
-            // `null`: no mapping (what `Option<RawMapping>` reads as `None`).
-            fn visit_unit<E: de::Error>(self) -> Result<RawMapping, E> {
-                Ok(RawMapping::Absent)
-            }
-            fn visit_none<E: de::Error>(self) -> Result<RawMapping, E> {
-                Ok(RawMapping::Absent)
-            }
-            refuse_scalars!(MAPPING_EXPECTED);
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// The fields of the Hub's answer that a look-up reads. Read in one pass over the text
-/// the way `#[derive(Deserialize)]` with `#[serde(default)]` fields reads it (the same
-/// duplicate-field errors, unknown fields skipped), through `deserialize_any` only.
+/// The fields of the Hub's answer that a look-up reads, each `None` when absent.
 struct ModelInfo {
-    /// `null` when absent.
-    id: Value,
-    mapping: RawMapping,
-    /// `null` when absent.
-    error: Value,
+    id: Option<Value>,
+    mapping: Option<RawMapping>,
+    error: Option<Value>,
 }
 
-/// A key of the Hub's answer.
-enum InfoKey {
-    Id,
-    Mapping,
-    Error,
-    Other,
-}
-
-impl<'de> Deserialize<'de> for InfoKey {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = InfoKey;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("field identifier")
-            }
-            // JSON keys are strings: `serde_json` calls nothing else.
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<InfoKey, E> {
-                Ok(match v {
-                    "id" => InfoKey::Id,
-                    "inferenceProviderMapping" => InfoKey::Mapping,
-                    "error" => InfoKey::Error,
-                    _ => InfoKey::Other,
-                })
-            }
-        }
-        d.deserialize_identifier(V)
+/// Reads the Hub's answer in one pass over the text, the way a derived `Deserialize`
+/// with `#[serde(default)]` fields read it: a repeated field is an error, unknown fields
+/// are skipped (validated, not kept), a mapping of the wrong type is refused with
+/// serde's words; the first error in the text is the error, with where it is.
+fn read_info(body: &str) -> Result<ModelInfo, String> {
+    let mut r = Reader::new(body);
+    match read_fields(&mut r, body) {
+        Ok(read) => read,
+        Err(scan::Invalid) => Err(ParseError::new(body, r.pos()).message()),
     }
 }
 
-impl<'de> Deserialize<'de> for ModelInfo {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = ModelInfo;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("struct ModelInfo")
+/// A refusal found in valid JSON, worded with where it is.
+#[cold]
+fn refusal(body: &str, at: usize, message: &str) -> Result<ModelInfo, String> {
+    Err(ParseError::at_position(body, at, message))
+}
+
+type Scan<T> = Result<T, scan::Invalid>;
+
+fn read_fields(r: &mut Reader<'_>, body: &str) -> Scan<Result<ModelInfo, String>> {
+    let mut info = ModelInfo {
+        id: None,
+        mapping: None,
+        error: None,
+    };
+    if r.enter(Kind::Object)?.is_none() {
+        // `parse_mapping` only hands over text that starts with `{`.
+        let at = r.pos();
+        let v = read_value(r, body)?;
+        return Ok(refusal(body, at, &invalid_type(&v, "struct ModelInfo")));
+    }
+    let mut first = true;
+    let mut scratch = String::new();
+    while let Some(key) = r.next_key(&mut first)? {
+        // Where serde reported a repeated field: its key's closing quote.
+        let at = key.end + 1;
+        if key.is(body, "id", &mut scratch) {
+            if info.id.is_some() {
+                return Ok(refusal(body, at, "duplicate field `id`"));
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ModelInfo, A::Error> {
-                let mut id = None;
-                let mut mapping = None;
-                let mut error = None;
-                while let Some(key) = map.next_key::<InfoKey>()? {
-                    match key {
-                        InfoKey::Id if id.is_some() => {
-                            return Err(de::Error::duplicate_field("id"))
-                        }
-                        InfoKey::Id => id = Some(map.next_value::<Value>()?),
-                        InfoKey::Mapping if mapping.is_some() => {
-                            return Err(de::Error::duplicate_field("inferenceProviderMapping"))
-                        }
-                        InfoKey::Mapping => mapping = Some(map.next_value::<RawMapping>()?),
-                        InfoKey::Error if error.is_some() => {
-                            return Err(de::Error::duplicate_field("error"))
-                        }
-                        InfoKey::Error => error = Some(map.next_value::<Value>()?),
-                        InfoKey::Other => {
-                            map.next_value::<de::IgnoredAny>()?;
-                        }
-                    }
+            info.id = Some(read_value(r, body)?);
+        } else if key.is(body, "inferenceProviderMapping", &mut scratch) {
+            if info.mapping.is_some() {
+                return Ok(refusal(
+                    body,
+                    at,
+                    "duplicate field `inferenceProviderMapping`",
+                ));
+            }
+            match read_mapping(r, body)? {
+                Ok(m) => info.mapping = Some(m),
+                Err(found) => {
+                    return Ok(refusal(
+                        body,
+                        r.pos(),
+                        &invalid_type(&found, MAPPING_EXPECTED),
+                    ))
                 }
-                Ok(ModelInfo {
-                    id: id.unwrap_or(Value::Null),
-                    mapping: mapping.unwrap_or(RawMapping::Absent),
-                    error: error.unwrap_or(Value::Null),
-                })
             }
-            // `parse_mapping` only hands over text that starts with `{`; the rest is
-            // refused as serde would refuse it.
-            fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<ModelInfo, A::Error> {
-                Err(refuse(Value::Array(Vec::new()), "struct ModelInfo"))
+        } else if key.is(body, "error", &mut scratch) {
+            if info.error.is_some() {
+                return Ok(refusal(body, at, "duplicate field `error`"));
             }
-            fn visit_unit<E: de::Error>(self) -> Result<ModelInfo, E> {
-                Err(refuse(Value::Null, "struct ModelInfo"))
-            }
-            refuse_scalars!("struct ModelInfo");
+            info.error = Some(read_value(r, body)?);
+        } else {
+            r.value()?;
         }
-        d.deserialize_any(V)
     }
+    r.end()?;
+    Ok(Ok(info))
+}
+
+/// The mapping in whichever shape it came, at most [`MAX_MAPPING_ENTRIES`] entries kept
+/// (the rest validated and dropped); `Err` with the value when it is neither.
+fn read_mapping(r: &mut Reader<'_>, body: &str) -> Scan<Result<RawMapping, Value>> {
+    let mut first = true;
+    Ok(Ok(match r.peek()? {
+        Kind::Object => {
+            r.enter(Kind::Object)?;
+            let mut out = Vec::new();
+            while let Some(key) = r.next_key(&mut first)? {
+                if out.len() < MAX_MAPPING_ENTRIES {
+                    let mut name = String::new();
+                    scan::decode_str(body, &key, &mut name);
+                    out.push((name, read_value(r, body)?));
+                } else {
+                    r.value()?;
+                }
+            }
+            RawMapping::Object(out)
+        }
+        Kind::Array => {
+            r.enter(Kind::Array)?;
+            let mut out = Vec::new();
+            while r.next_item(&mut first)? {
+                if out.len() < MAX_MAPPING_ENTRIES {
+                    out.push(read_value(r, body)?);
+                } else {
+                    r.value()?;
+                }
+            }
+            RawMapping::Array(out)
+        }
+        // `null`: no mapping (what `Option<RawMapping>` read as `None`).
+        Kind::Null => {
+            r.value()?;
+            RawMapping::Absent
+        }
+        _ => return Ok(Err(read_value(r, body)?)),
+    }))
 }
 
 /// The Hub's answer is a model card: a few KB, rarely more. A look-up reads no more.
 pub const MAX_MAPPING_BYTES: usize = 1 << 20;
 
 /// The Hub's answer to a look-up of `model`: its mapping, or the error.
-pub fn read_mapping(
+pub fn read_lookup(
     model: &str,
     status: u16,
     body: &str,
@@ -427,22 +385,22 @@ pub fn parse_mapping(body: &str) -> Result<Mapping, Error> {
             body,
         ));
     }
-    // Bytes, not text: see `crate::json::parse`.
-    let info: ModelInfo = serde_json::from_slice(body.as_bytes()).map_err(|e| {
+    let info = read_info(body).map_err(|e| {
         crate::types::parse_error(
             format!("the Hub's model info is not the JSON object expected: {e}"),
             body,
         )
     })?;
-    let mapping = info.mapping;
-    if !info.error.is_null() && matches!(mapping, RawMapping::Absent) {
+    let mapping = info.mapping.unwrap_or(RawMapping::Absent);
+    if info.error.as_ref().is_some_and(|e| !e.is_null()) && matches!(mapping, RawMapping::Absent) {
         let value = crate::json::parse(body).unwrap_or(Value::Null);
         return Err(crate::types::error_from_payload(&value, body));
     }
     let mut out = Mapping {
         model: info
             .id
-            .as_str()
+            .as_ref()
+            .and_then(Value::as_str)
             .map(|s| cut(s, MAX_FIELD_BYTES).to_owned())
             .unwrap_or_default(),
         ..Mapping::default()
@@ -803,9 +761,9 @@ mod tests {
     #[test]
     fn a_look_up_answer_is_read_with_its_status() {
         let card = r#"{"id":"org/m","inferenceProviderMapping":{"together":{"status":"live","providerId":"t/m","task":"conversational"}}}"#;
-        let m = read_mapping("org/m", 200, card, None).unwrap();
+        let m = read_lookup("org/m", 200, card, None).unwrap();
         assert_eq!(m, parse_mapping(card).unwrap());
-        let e = read_mapping(
+        let e = read_lookup(
             "org/secret-model",
             401,
             r#"{"error":"Invalid credentials"}"#,
@@ -824,12 +782,12 @@ mod tests {
         );
         // A 2xx body that is not a model card is a parse error, not a mapping.
         assert_eq!(
-            read_mapping("org/m", 200, "<html>", None).unwrap_err().kind,
+            read_lookup("org/m", 200, "<html>", None).unwrap_err().kind,
             ErrorKind::Parse
         );
         // An error body is kept only up to the bound every error body has.
         let long = "x".repeat(MAX_ERROR_BODY_BYTES * 2);
-        let e = read_mapping("org/m", 500, &long, None).unwrap_err();
+        let e = read_lookup("org/m", 500, &long, None).unwrap_err();
         assert!(e.body.unwrap().len() <= MAX_ERROR_BODY_BYTES);
     }
 
@@ -1094,6 +1052,9 @@ mod tests {
 mod derive_parity {
     use super::*;
     use proptest::prelude::*;
+    use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+    use serde::Deserialize;
+    use std::fmt;
 
     /// The reader as it was: derived, with serde's default refusals.
     enum DerivedMapping {
@@ -1222,9 +1183,9 @@ mod derive_parity {
                     if i > 0 {
                         text.push(',');
                     }
-                    text.push_str(&crate::json::to_text(&Value::String(k.clone())));
+                    text.push_str(&serde_json::Value::String(k.clone()).to_string());
                     text.push_str(": ");
-                    text.push_str(&crate::json::to_text(v));
+                    text.push_str(&v.to_string());
                 }
                 text.push('}');
                 match form {
@@ -1242,11 +1203,37 @@ mod derive_parity {
             })
     }
 
+    /// The same mapping or the same error; a syntax error is worded our own way (only
+    /// its kind and prefix are compared), a refusal in valid JSON word for word, with the
+    /// same position.
+    fn same(body: &str) -> Result<(), TestCaseError> {
+        let (ours, theirs) = (parse_mapping(body), derived_parse_mapping(body));
+        match (&ours, &theirs) {
+            (Err(o), Err(t))
+                if !t.message.contains("duplicate field")
+                    && !t.message.contains("invalid type")
+                    && t.message.contains("not the JSON object expected") =>
+            {
+                prop_assert_eq!(o.kind, t.kind, "{}", body);
+                prop_assert!(
+                    o.message.starts_with(
+                        "the Hub's model info is not the JSON object expected: unexpected "
+                    ),
+                    "{}: {}",
+                    body,
+                    o.message
+                );
+            }
+            _ => prop_assert_eq!(ours, theirs, "{}", body),
+        }
+        Ok(())
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
         #[test]
         fn parse_mapping_matches_the_derived_reader(body in body()) {
-            prop_assert_eq!(parse_mapping(&body), derived_parse_mapping(&body));
+            same(&body)?;
         }
     }
 
@@ -1267,7 +1254,7 @@ mod derive_parity {
             r#"{"id": "m"} {"#,
             "\u{a0}{}",
         ] {
-            assert_eq!(parse_mapping(body), derived_parse_mapping(body), "{body}");
+            assert!(same(body).is_ok(), "{body}");
         }
         assert!(parse_mapping(r#"{"inferenceProviderMapping": "x"}"#)
             .is_err_and(|e| e.message.contains("invalid type: string \"x\"")));

@@ -1,30 +1,42 @@
-//! Small JSON helpers shared by the modules that read or check JSON by hand.
+//! The crate's JSON: its value and the helpers shared by the modules that read or
+//! check JSON by hand.
 //!
-//! Owns: [`Expect`], the JSON type a known request field must have (with the wording
-//! used in `input` errors), the lenient `serde` field readers used where a server
-//! may send `null`, a float or a numeric string for a number, and [`ObjectText`], JSON
-//! objects written straight to text (with [`push_string`], the one string escaper).
-//! Must never: decide what a field means (each module does), or fail on a field a server
-//! got slightly wrong.
+//! Owns: [`Value`] (with [`Map`] and [`Number`], in `value`), parsed by
+//! [`crate::scan::Reader`] and written by [`push_string`], the one string escaper;
+//! [`Expect`], the JSON type a known request field must have (with the wording used in
+//! `input` errors); the lenient readers used where a server may send `null`, a float or
+//! a numeric string for a number; serde's wording of type errors ([`invalid_type`]);
+//! and [`ObjectText`], JSON objects written straight to text. Must never: decide what a
+//! field means (each module does), or fail on a field a server got slightly wrong.
 
-use serde::{Deserialize, Deserializer};
-use serde_json::{Map, Value};
+mod value;
 
-/// `text` parsed. Every JSON read in the crate goes through `serde_json`'s byte reader
-/// (`from_slice`): the proxy reads request bodies as bytes, and one reader keeps one copy
-/// of `serde_json`'s parser in the wasm (`from_str` compiles a second, ~5 KB). For text
-/// the two give the same values and the same errors, positions included: `from_str`'s
-/// reader is the byte reader minus a UTF-8 check that valid text always passes.
-pub(crate) fn parse(text: &str) -> Result<Value, serde_json::Error> {
-    serde_json::from_slice(text.as_bytes())
+pub(crate) use value::read as read_value;
+pub use value::{parse_bytes, Map, Number, ParseError, Value};
+
+/// `text` parsed by [`crate::scan::Reader`] into a [`Value`]: the one JSON grammar in the
+/// crate (the one the property tests hold to `serde_json`), the error saying where the
+/// text broke.
+pub(crate) fn parse(text: &str) -> Result<Value, ParseError> {
+    value::parse(text)
 }
 
-/// The JSON text of `v`. Use this, not `v.to_string()`: `Value`'s `Display` compiles a
-/// second copy of the serializer (writing through a `fmt::Formatter`, with the pretty
-/// printer too), where this shares the one every other JSON write uses.
+/// The JSON text of `v` (compact, keys in map order, numbers as they were read or made).
 pub(crate) fn to_text(v: &Value) -> String {
-    // Writing a `Value` cannot fail: its keys are strings and its numbers finite.
-    serde_json::to_string(v).unwrap_or_default()
+    v.to_text()
+}
+
+/// `v` made from `serde_json`'s value, by its text: for the tests, which build inputs with
+/// `serde_json::json!`.
+#[cfg(test)]
+pub(crate) fn from_serde(v: &serde_json::Value) -> Value {
+    parse(&v.to_string()).unwrap_or_default()
+}
+
+/// `v` as `serde_json`'s value, by its text: for the tests' comparisons.
+#[cfg(test)]
+pub(crate) fn to_serde(v: &Value) -> serde_json::Value {
+    serde_json::from_str(&v.to_text()).unwrap_or_default()
 }
 
 /// `s` as a JSON string, escaped as `serde_json` escapes it (`\"`, `\\`, the short forms
@@ -51,6 +63,19 @@ pub(crate) fn push_string(out: &mut String, s: &str) {
         }
     }
     out.push('"');
+}
+
+/// A JSON array of `[key, value]` pairs (how serde wrote a `Vec<(String, T)>`), each
+/// value written by `write`.
+pub(crate) fn pairs_text<T>(items: &[(String, T)], write: fn(&T) -> String) -> String {
+    array_text(items.iter().map(|(k, v)| {
+        let mut pair = String::from("[");
+        push_string(&mut pair, k);
+        pair.push(',');
+        pair.push_str(&write(v));
+        pair.push(']');
+        pair
+    }))
 }
 
 /// A JSON array of `items`, each already JSON text.
@@ -140,8 +165,45 @@ impl ObjectText {
     /// An `f64`, written so that JavaScript reads back the same value (`serde_json`
     /// writes the shortest such text); a non-finite one, which no total can be, as `null`.
     pub(crate) fn float(&mut self, key: &str, value: f64) -> &mut ObjectText {
-        let text = serde_json::to_string(&value).unwrap_or_default();
-        self.raw(key, &text)
+        self.raw(key, &float_text(value))
+    }
+
+    /// A parsed or built [`Value`].
+    pub(crate) fn value(&mut self, key: &str, value: &Value) -> &mut ObjectText {
+        value.write(self.key(key));
+        self
+    }
+
+    pub(crate) fn opt_value(&mut self, key: &str, value: Option<&Value>) -> &mut ObjectText {
+        if let Some(v) = value {
+            self.value(key, v);
+        }
+        self
+    }
+
+    /// A JSON text member, left out for `None`.
+    pub(crate) fn opt_raw(&mut self, key: &str, json: Option<&str>) -> &mut ObjectText {
+        if let Some(j) = json {
+            self.raw(key, j);
+        }
+        self
+    }
+
+    /// Every member of `map`, after those written so far (as serde's `flatten` wrote
+    /// them: the named fields first, then the rest in key order).
+    pub(crate) fn members(&mut self, map: &Map) -> &mut ObjectText {
+        for (k, v) in map {
+            self.value(k, v);
+        }
+        self
+    }
+
+    /// A float, or `null` for `None`.
+    pub(crate) fn float_or_null(&mut self, key: &str, value: Option<f64>) -> &mut ObjectText {
+        match value {
+            Some(v) => self.float(key, v),
+            None => self.raw(key, "null"),
+        }
     }
 
     pub(crate) fn boolean(&mut self, key: &str, value: bool) -> &mut ObjectText {
@@ -153,6 +215,15 @@ impl ObjectText {
         let mut text = std::mem::take(&mut self.0);
         text.push('}');
         text
+    }
+}
+
+/// `value` as JSON text: the shortest that reads back the same (`zmij`, what `serde_json`
+/// wrote), `null` for NaN and the infinities.
+pub(crate) fn float_text(value: f64) -> String {
+    match Number::from_f64(value) {
+        Some(n) => n.as_text().to_owned(),
+        None => "null".to_owned(),
     }
 }
 
@@ -299,13 +370,15 @@ pub(crate) fn invalid_type(found: &Value, expected: &str) -> String {
             });
         }
         Value::Number(n) => {
-            m.push_str(if n.is_f64() {
-                "floating point `"
+            // An integer's text is its digits; a float is printed as `serde_json` quoted
+            // it, the shortest text of its value.
+            if n.is_f64() {
+                m.push_str("floating point `");
+                m.push_str(&float_text(n.as_f64().unwrap_or_default()));
             } else {
-                "integer `"
-            });
-            // `Number`'s `Display` is the very printer `serde_json` quotes numbers with.
-            m.push_str(&n.to_string());
+                m.push_str("integer `");
+                m.push_str(n.as_text());
+            }
             m.push('`');
         }
         Value::String(s) => {
@@ -370,40 +443,68 @@ pub(crate) fn vec_or_null<T>(
     }
 }
 
+// The lenient `serde` field readers, for the derived `Deserialize` impls the tests keep
+// as the oracle of the hand readers (the shipped code has no serde).
+
 /// A count: see [`count`].
-pub(crate) fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    Ok(count(&Value::deserialize(d)?))
+#[cfg(test)]
+pub(crate) fn opt_u64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    Ok(count(&from_serde(&serde::Deserialize::deserialize(d)?)))
 }
 
 /// [`opt_u64`], `0` when absent.
-pub(crate) fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+#[cfg(test)]
+pub(crate) fn lenient_u64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     Ok(opt_u64(d)?.unwrap_or(0))
 }
 
 /// [`f64_of`] as a field reader.
-pub(crate) fn opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    Ok(f64_of(Value::deserialize(d)?))
+#[cfg(test)]
+pub(crate) fn opt_f64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    Ok(f64_of(from_serde(&serde::Deserialize::deserialize(d)?)))
 }
 
 /// [`bool_of`] as a field reader.
-pub(crate) fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-    Ok(bool_of(&Value::deserialize(d)?))
+#[cfg(test)]
+pub(crate) fn opt_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    Ok(bool_of(&from_serde(&serde::Deserialize::deserialize(d)?)))
 }
 
 /// `true` only for `true`.
-pub(crate) fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    Ok(bool_of(&Value::deserialize(d)?) == Some(true))
+#[cfg(test)]
+pub(crate) fn lenient_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(bool_of(&from_serde(&serde::Deserialize::deserialize(d)?)) == Some(true))
 }
 
 /// [`string_of`] as a field reader.
-pub(crate) fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(string_of(Value::deserialize(d)?))
+#[cfg(test)]
+pub(crate) fn opt_string<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<String>, D::Error> {
+    Ok(string_of(from_serde(&serde::Deserialize::deserialize(d)?)))
 }
 
 /// A string, `""` for `null` or anything else.
-pub(crate) fn string_or_null<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+#[cfg(test)]
+pub(crate) fn string_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     Ok(opt_string(d)?.unwrap_or_default())
 }
+
+/// For the tests that hold hand writers to the derived `Serialize`: for each type, when
+/// its `from_json` reads `v` (`serde_json`'s value), its `to_json` is the derived text.
+#[cfg(all(test, not(target_arch = "wasm32")))]
+macro_rules! writers_match {
+    ($v:expr; $($t:ty),* $(,)?) => {{
+        $(
+            if let Ok(x) = <$t>::from_json($crate::json::from_serde($v)) {
+                proptest::prop_assert_eq!(x.to_json(), serde_json::to_string(&x).unwrap_or_default());
+            }
+        )*
+        Ok(())
+    }};
+}
+#[cfg(all(test, not(target_arch = "wasm32")))]
+pub(crate) use writers_match;
 
 /// Arbitrary JSON for the tests that hold a hand-written reader to the derived
 /// `Deserialize` it replaced: objects keyed mostly by the field names the reader knows,
@@ -442,63 +543,11 @@ pub(crate) mod arb {
     }
 }
 
-/// [`parse`] against `serde_json::from_str`: the same value or the same error.
-#[cfg(all(test, not(target_arch = "wasm32")))]
-mod parse_parity {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn same(text: &str) -> Result<(), TestCaseError> {
-        let theirs = serde_json::from_str::<Value>(text).map_err(|e| e.to_string());
-        prop_assert_eq!(parse(text).map_err(|e| e.to_string()), theirs, "{:?}", text);
-        Ok(())
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(1024))]
-        #[test]
-        fn parse_reads_text_as_from_str_does(
-            v in arb::value(&["a", "b"]),
-            cut in any::<proptest::sample::Index>(),
-            noise in "[\\PC\\\\\"{}:,\\[\\]\n\u{0}]{0,4}",
-        ) {
-            let text = to_text(&v);
-            same(&text)?;
-            let mut at = cut.index(text.len() + 1);
-            while !text.is_char_boundary(at) {
-                at -= 1;
-            }
-            same(&text[..at])?;
-            same(&format!("{}{noise}{}", &text[..at], &text[at..]))?;
-        }
-
-        #[test]
-        fn parse_reads_any_text_as_from_str_does(text in "\\PC{0,12}") {
-            same(&text)?;
-        }
-    }
-
-    #[test]
-    fn escapes_and_surrogates_read_the_same() {
-        for text in [
-            r#""\ud800""#,
-            r#""\ud83d\ude00""#,
-            r#""\udc00x""#,
-            r#"{"a":"\u00e9\n\t","b":[1,2.5e3,-0]}"#,
-            "\"é😀\"",
-            "\"\u{1}\"",
-            r#"{"a":1,}"#,
-            "[1,2",
-        ] {
-            assert!(same(text).is_ok(), "{text}");
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde::Deserialize;
+    use serde_json::{json, Value};
 
     #[derive(Deserialize)]
     struct Probe {
@@ -584,7 +633,7 @@ mod tests {
                 (r, "a string")
             };
             let serde = serde.map_err(|e| e.to_string());
-            assert_eq!(serde, Err(invalid_type(&v, expected)), "{v}");
+            assert_eq!(serde, Err(invalid_type(&from_serde(&v), expected)), "{v}");
         }
         let serde = serde_json::from_value::<S>(json!({})).map(|_| ());
         assert_eq!(serde.map_err(|e| e.to_string()), Err(missing_field("s")));
@@ -592,10 +641,13 @@ mod tests {
 
     #[test]
     fn expect_accepts_null_and_names_types() {
-        assert!(Expect::Integer.accepts(&Value::Null));
-        assert!(!Expect::Integer.accepts(&json!(1.5)));
-        assert!(Expect::Strings.accepts(&json!(["a", "b"])));
-        assert!(!Expect::Strings.accepts(&json!(["a", 1])));
+        let accepts = |e: Expect, v: Value| e.accepts(&from_serde(&v));
+        assert!(accepts(Expect::Integer, Value::Null));
+        assert!(!accepts(Expect::Integer, json!(1.5)));
+        assert!(accepts(Expect::Integer, json!(-3)));
+        assert!(!accepts(Expect::Integer, json!(-0.0)));
+        assert!(accepts(Expect::Strings, json!(["a", "b"])));
+        assert!(!accepts(Expect::Strings, json!(["a", 1])));
         assert_eq!(
             Expect::StringOrArray.describe(),
             "a string or an array of strings"

@@ -28,7 +28,7 @@ pub mod difficulty;
 pub mod error;
 mod float;
 pub mod hub;
-mod json;
+pub mod json;
 pub mod meter;
 pub mod models;
 pub mod options;

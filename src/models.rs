@@ -15,120 +15,153 @@
 
 use std::collections::BTreeMap;
 
-use serde::de::Deserializer;
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
 
 use crate::error::Error;
 use crate::json::{
-    bool_of, count, f64_of, invalid_type, opt_bool, opt_f64, opt_string, opt_u64, optional,
-    required_string, string_of, string_or_null,
+    bool_of, count, f64_of, invalid_type, optional, required_string, string_of, ObjectText,
 };
+#[cfg(test)]
+use crate::json::{opt_bool, opt_f64, opt_string, opt_u64, string_or_null};
 use crate::types::parse_error;
 use crate::vecmap::VecMap;
 
 /// The answer of `GET /v1/models`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
 pub struct ModelList {
-    #[serde(default, deserialize_with = "string_or_null")]
+    #[cfg_attr(test, serde(default, deserialize_with = "string_or_null"))]
     pub object: String,
-    #[serde(default, deserialize_with = "vec_or_null")]
+    #[cfg_attr(test, serde(default, deserialize_with = "vec_or_null"))]
     pub data: Vec<ModelCard>,
-    #[serde(flatten)]
+    #[cfg_attr(test, serde(flatten))]
     pub extra: Map<String, Value>,
 }
 
 /// One model the router serves.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
 pub struct ModelCard {
     pub id: String,
-    #[serde(default, deserialize_with = "string_or_null")]
+    #[cfg_attr(test, serde(default, deserialize_with = "string_or_null"))]
     pub object: String,
-    #[serde(
-        default,
-        deserialize_with = "opt_u64",
-        skip_serializing_if = "Option::is_none"
+    #[cfg_attr(
+        test,
+        serde(
+            default,
+            deserialize_with = "opt_u64",
+            skip_serializing_if = "Option::is_none"
+        )
     )]
     pub created: Option<u64>,
-    #[serde(
-        default,
-        deserialize_with = "opt_string",
-        skip_serializing_if = "Option::is_none"
+    #[cfg_attr(
+        test,
+        serde(
+            default,
+            deserialize_with = "opt_string",
+            skip_serializing_if = "Option::is_none"
+        )
     )]
     pub owned_by: Option<String>,
-    #[serde(default, deserialize_with = "vec_or_null")]
+    #[cfg_attr(test, serde(default, deserialize_with = "vec_or_null"))]
     pub providers: Vec<ModelProvider>,
     /// `architecture` (input/output modalities) and anything newer.
-    #[serde(flatten)]
+    #[cfg_attr(test, serde(flatten))]
     pub extra: Map<String, Value>,
 }
 
 /// One provider serving a model.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
 pub struct ModelProvider {
     pub provider: String,
     /// `"live"`, `"staging"`, …
-    #[serde(
-        default,
-        deserialize_with = "opt_string",
-        skip_serializing_if = "Option::is_none"
+    #[cfg_attr(
+        test,
+        serde(
+            default,
+            deserialize_with = "opt_string",
+            skip_serializing_if = "Option::is_none"
+        )
     )]
     pub status: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "opt_u64",
-        skip_serializing_if = "Option::is_none"
+    #[cfg_attr(
+        test,
+        serde(
+            default,
+            deserialize_with = "opt_u64",
+            skip_serializing_if = "Option::is_none"
+        )
     )]
     pub context_length: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(default, skip_serializing_if = "Option::is_none"))]
     pub pricing: Option<Pricing>,
-    #[serde(
-        default,
-        deserialize_with = "opt_bool",
-        skip_serializing_if = "Option::is_none"
+    #[cfg_attr(
+        test,
+        serde(
+            default,
+            deserialize_with = "opt_bool",
+            skip_serializing_if = "Option::is_none"
+        )
     )]
     pub supports_tools: Option<bool>,
-    #[serde(
-        default,
-        deserialize_with = "opt_bool",
-        skip_serializing_if = "Option::is_none"
+    #[cfg_attr(
+        test,
+        serde(
+            default,
+            deserialize_with = "opt_bool",
+            skip_serializing_if = "Option::is_none"
+        )
     )]
     pub supports_structured_output: Option<bool>,
     /// Time to first token, in seconds, when the router reports it.
-    #[serde(
-        default,
-        deserialize_with = "opt_f64",
-        skip_serializing_if = "Option::is_none"
+    #[cfg_attr(
+        test,
+        serde(
+            default,
+            deserialize_with = "opt_f64",
+            skip_serializing_if = "Option::is_none"
+        )
     )]
     pub latency: Option<f64>,
     /// Tokens per second, when the router reports it.
-    #[serde(
-        default,
-        deserialize_with = "opt_f64",
-        skip_serializing_if = "Option::is_none"
+    #[cfg_attr(
+        test,
+        serde(
+            default,
+            deserialize_with = "opt_f64",
+            skip_serializing_if = "Option::is_none"
+        )
     )]
     pub throughput: Option<f64>,
     /// `is_model_author` and anything newer.
-    #[serde(flatten)]
+    #[cfg_attr(test, serde(flatten))]
     pub extra: Map<String, Value>,
 }
 
 /// US dollars per million tokens.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
 pub struct Pricing {
-    #[serde(
-        default,
-        deserialize_with = "opt_f64",
-        skip_serializing_if = "Option::is_none"
+    #[cfg_attr(
+        test,
+        serde(
+            default,
+            deserialize_with = "opt_f64",
+            skip_serializing_if = "Option::is_none"
+        )
     )]
     pub input: Option<f64>,
-    #[serde(
-        default,
-        deserialize_with = "opt_f64",
-        skip_serializing_if = "Option::is_none"
+    #[cfg_attr(
+        test,
+        serde(
+            default,
+            deserialize_with = "opt_f64",
+            skip_serializing_if = "Option::is_none"
+        )
     )]
     pub output: Option<f64>,
-    #[serde(flatten)]
+    #[cfg_attr(test, serde(flatten))]
     pub extra: Map<String, Value>,
 }
 
@@ -313,8 +346,78 @@ impl ModelCard {
 // Lenient field readers
 // ---------------------------------------------------------------------------------
 
-fn vec_or_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
-    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+#[cfg(test)]
+fn vec_or_null<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
+    d: D,
+) -> Result<Vec<T>, D::Error> {
+    Ok(<Option<Vec<T>> as serde::Deserialize>::deserialize(d)?.unwrap_or_default())
+}
+
+// ---------------------------------------------------------------------------------
+// Writing (as the derived `Serialize` did: named fields in order, then `extra`)
+// ---------------------------------------------------------------------------------
+
+fn opt_float(o: &mut ObjectText, key: &str, v: Option<f64>) {
+    if let Some(f) = v {
+        o.float(key, f);
+    }
+}
+
+impl ModelList {
+    /// The list's JSON text.
+    pub fn to_json(&self) -> String {
+        let data = crate::json::array_text(self.data.iter().map(ModelCard::to_json));
+        ObjectText::new()
+            .string("object", &self.object)
+            .raw("data", &data)
+            .members(&self.extra)
+            .end()
+    }
+}
+
+impl ModelCard {
+    pub fn to_json(&self) -> String {
+        let providers = crate::json::array_text(self.providers.iter().map(ModelProvider::to_json));
+        ObjectText::new()
+            .string("id", &self.id)
+            .string("object", &self.object)
+            .opt_number("created", self.created)
+            .opt_string("owned_by", self.owned_by.as_deref())
+            .raw("providers", &providers)
+            .members(&self.extra)
+            .end()
+    }
+}
+
+impl ModelProvider {
+    pub fn to_json(&self) -> String {
+        let mut o = ObjectText::new();
+        o.string("provider", &self.provider)
+            .opt_string("status", self.status.as_deref())
+            .opt_number("context_length", self.context_length)
+            .opt_raw(
+                "pricing",
+                self.pricing.as_ref().map(Pricing::to_json).as_deref(),
+            );
+        if let Some(b) = self.supports_tools {
+            o.boolean("supports_tools", b);
+        }
+        if let Some(b) = self.supports_structured_output {
+            o.boolean("supports_structured_output", b);
+        }
+        opt_float(&mut o, "latency", self.latency);
+        opt_float(&mut o, "throughput", self.throughput);
+        o.members(&self.extra).end()
+    }
+}
+
+impl Pricing {
+    pub fn to_json(&self) -> String {
+        let mut o = ObjectText::new();
+        opt_float(&mut o, "input", self.input);
+        opt_float(&mut o, "output", self.output);
+        o.members(&self.extra).end()
+    }
 }
 
 // `unwrap`/`expect` below are test assertions: a panic is how a test fails. This
@@ -433,7 +536,10 @@ mod tests {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod derive_parity {
     use super::*;
+    use crate::json::from_serde;
     use proptest::prelude::*;
+    use serde::Deserialize;
+    use serde_json::Value;
 
     const KEYS: &[&str] = &[
         "object",
@@ -454,18 +560,30 @@ mod derive_parity {
         "output",
     ];
 
+    /// The hand writers against the derived `Serialize`, on what the readers made.
+    fn writers_match(v: &Value) -> Result<(), TestCaseError> {
+        crate::json::writers_match!(v; ModelList, ModelCard, ModelProvider, Pricing)
+    }
+
+    proptest! {
+        #[test]
+        fn writers_match_the_derived_serialize(v in crate::json::arb::value(KEYS)) {
+            writers_match(&v)?;
+        }
+    }
+
     fn derived<T: for<'de> Deserialize<'de>>(v: &Value) -> Result<T, String> {
         serde_json::from_value(v.clone()).map_err(|e| e.to_string())
     }
 
     fn check(v: &Value) -> Result<(), TestCaseError> {
-        prop_assert_eq!(ModelList::from_json(v.clone()), derived::<ModelList>(v));
-        prop_assert_eq!(ModelCard::from_json(v.clone()), derived::<ModelCard>(v));
+        prop_assert_eq!(ModelList::from_json(from_serde(v)), derived::<ModelList>(v));
+        prop_assert_eq!(ModelCard::from_json(from_serde(v)), derived::<ModelCard>(v));
         prop_assert_eq!(
-            ModelProvider::from_json(v.clone()),
+            ModelProvider::from_json(from_serde(v)),
             derived::<ModelProvider>(v)
         );
-        prop_assert_eq!(Pricing::from_json(v.clone()), derived::<Pricing>(v));
+        prop_assert_eq!(Pricing::from_json(from_serde(v)), derived::<Pricing>(v));
         Ok(())
     }
 
@@ -495,6 +613,6 @@ mod derive_parity {
     fn readers_match_on_a_real_list() {
         let v: Value = serde_json::from_str(tests::BODY).unwrap_or_default();
         assert!(check(&v).is_ok());
-        assert!(ModelList::from_json(v).is_ok());
+        assert!(ModelList::from_json(from_serde(&v)).is_ok());
     }
 }

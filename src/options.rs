@@ -19,7 +19,7 @@
 
 pub mod client;
 
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
 
 use crate::error::Error;
 
@@ -380,8 +380,8 @@ fn number_text(v: &Value) -> String {
         Value::String(s) => placeholder(s).map_or("", |(_, t)| t).to_owned(),
         Value::Number(n) => match (n.as_i64(), n.as_f64()) {
             (Some(i), _) => i.to_string(),
-            (None, Some(f)) => serde_json::to_string(&f).unwrap_or_default(),
-            _ => n.to_string(),
+            (None, Some(f)) => crate::json::float_text(f),
+            _ => n.display(),
         },
         _ => String::new(),
     }

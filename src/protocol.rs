@@ -75,7 +75,7 @@ impl StreamState {
             StreamState::Chat(s) => {
                 let f = s.finish(unterminated)?;
                 Ok(Ended {
-                    result: to_json(&f.completion),
+                    result: f.completion.to_json(),
                     text: first_text(&f.completion),
                     truncated: f.truncated,
                     tail: f.tail,
@@ -84,7 +84,7 @@ impl StreamState {
             StreamState::TextGeneration(s) => {
                 let f = s.finish(unterminated)?;
                 Ok(Ended {
-                    result: to_json(&f.output),
+                    result: f.output.to_json(),
                     text: f.output.generated_text.clone(),
                     truncated: f.truncated,
                     tail: f.tail.map(from_tgi),
@@ -96,8 +96,8 @@ impl StreamState {
     /// The result so far as JSON (what an aborted or failed stream keeps).
     pub fn snapshot_json(&self) -> String {
         match self {
-            StreamState::Chat(s) => to_json(&s.snapshot()),
-            StreamState::TextGeneration(s) => to_json(&s.snapshot()),
+            StreamState::Chat(s) => s.snapshot().to_json(),
+            StreamState::TextGeneration(s) => s.snapshot().to_json(),
         }
     }
 
@@ -163,7 +163,7 @@ pub struct AnswerFacts {
     /// Reported usage, with missing counts estimated when a prompt estimate is given.
     pub usage: Option<TokenUsage>,
     /// The answer's fields the core does not model (a `provider` field, say).
-    pub extra: Option<serde_json::Map<String, serde_json::Value>>,
+    pub extra: Option<crate::json::Map<String, crate::json::Value>>,
     /// A complete chat answer the cache may keep (TGI answers are not cached).
     pub storable: bool,
 }
@@ -214,8 +214,7 @@ pub fn answer_facts(protocol: Protocol, text: &str, prompt_estimate: Option<u64>
 /// client's token rate limit. TGI's `inputs` count as the prompt and
 /// `parameters.max_new_tokens` (else 256) as the answer.
 pub fn request_estimates(protocol: Protocol, body: &str) -> (u64, u64) {
-    // `json::parse`, not `from_str`: one JSON reader in the wasm (see `crate::json`).
-    let value: serde_json::Value = crate::json::parse(body).unwrap_or_default();
+    let value: crate::json::Value = crate::json::parse(body).unwrap_or_default();
     match protocol {
         Protocol::Chat => (
             crate::usage::estimate_prompt_tokens(&value),
@@ -247,12 +246,6 @@ fn first_text(c: &crate::types::ChatCompletion) -> String {
         .first()
         .and_then(|c| c.message.content.clone())
         .unwrap_or_default()
-}
-
-/// Our own types always serialize (string keys, no non-finite floats reach them: the
-/// readers refuse those); `null` is the fallback that keeps the shell going if not.
-fn to_json<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned())
 }
 
 // `unwrap`/`expect` below are test assertions: a panic is how a test fails. This

@@ -24,7 +24,7 @@ pub const DONE: &str = "data: [DONE]\n\n";
 /// An `event: error` carrying an OpenAI-shaped error object, for a stream that failed
 /// after it started (the status line was already sent).
 pub fn encode_error(e: &Error) -> String {
-    let mut err = serde_json::Map::new();
+    let mut err = crate::json::Map::new();
     err.insert("message".into(), e.message.clone().into());
     err.insert("type".into(), e.kind.as_str().into());
     if let Some(code) = &e.code {
@@ -33,12 +33,10 @@ pub fn encode_error(e: &Error) -> String {
     if let Some(status) = e.status {
         err.insert("status".into(), status.into());
     }
-    let mut root = serde_json::Map::new();
-    root.insert("error".into(), serde_json::Value::Object(err));
+    let mut root = crate::json::Map::new();
+    root.insert("error".into(), crate::json::Value::Object(err));
     let mut out = String::from("event: error\n");
-    // `to_string` rather than `Value`'s `Display`: the one JSON writer the crate
-    // already compiles in (Display brings a second one, and the pretty printer).
-    let json = serde_json::to_string(&serde_json::Value::Object(root)).unwrap_or_default();
+    let json = crate::json::Value::Object(root).to_text();
     encode_data(&json, &mut out);
     out
 }
@@ -51,7 +49,7 @@ pub fn completion_as_stream(completion: &str) -> Option<String> {
     // No `json!`, `from_str` or `Value::to_string` here: each compiles a second copy of
     // something the crate already has (see `crate::json`).
     use crate::json::{object, parse, to_text};
-    use serde_json::{Map, Value};
+    use crate::json::{Map, Value};
     let c: Value = parse(completion).ok()?;
     let choices = c.get("choices")?.as_array()?;
     let field = |k: &str| c.get(k).cloned().unwrap_or(Value::Null);

@@ -1,5 +1,5 @@
 //! The hot-path JSON scanner: one validating pass over one SSE event's `data` that finds
-//! the fields a chat client needs, with no `serde_json::Value` and no tree.
+//! the fields a chat client needs, with no `crate::json::Value` and no tree.
 //!
 //! Owns: [`Reader`], a validating JSON reader that walks the text once ([RFC 8259], with
 //! `serde_json`'s choices where the RFC leaves room: nesting deeper than 127 levels and
@@ -172,6 +172,11 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// The byte offset the reader is at (where it stopped, after an `Err`).
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
     #[inline]
     fn ws(&mut self) {
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.pos) {
@@ -300,7 +305,7 @@ impl<'a> Reader<'a> {
         }
         // Beyond `u64` an integer is read as `f64` too; `serde_json` rejects what
         // overflows it. Clearly in range: no need to ask. Near or past the edge (rare):
-        // `serde_json` itself decides, so the two always agree.
+        // the exact reader decides whether the value rounds to a finite `f64`.
         let zero_int = matches!(self.bytes.get(int_start), Some(b'0'));
         let magnitude = if zero_int {
             exp
@@ -311,9 +316,9 @@ impl<'a> Reader<'a> {
             return Ok(());
         }
         let text = self.src.get(start..self.pos).unwrap_or_default();
-        match crate::json::parse(text) {
-            Ok(_) => Ok(()),
-            Err(_) => Err(Invalid),
+        match crate::float::parse(text) {
+            Some(f) if f.is_finite() => Ok(()),
+            _ => Err(Invalid),
         }
     }
 

@@ -21,7 +21,7 @@
 // `Error` is the crate's one error type (error.rs) and is returned by value on purpose;
 // its size is a crate-wide choice, not this module's.
 
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
 
 use crate::error::{cut, Error, ErrorKind, MAX_ERROR_BODY_BYTES};
 use crate::sse::Event;

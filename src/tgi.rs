@@ -24,14 +24,14 @@
 //! `tests/fixtures/*-recordings.json`); `…/v1/completions` routes are the OpenAI
 //! completions API of other providers, a different wire format, not used here.
 
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
 
 use crate::error::{cut, Error, ErrorKind};
 use crate::json::{
-    count, f64_of, invalid_type, lenient_bool, lenient_u64, opt_f64, opt_string, opt_u64, optional,
-    required_string, string_of, string_or_null, Expect,
+    count, f64_of, invalid_type, optional, required_string, string_of, Expect, ObjectText,
 };
+#[cfg(test)]
+use crate::json::{lenient_bool, lenient_u64, opt_f64, opt_string, opt_u64, string_or_null};
 use crate::providers::{
     chat_headers, routing_error, split_model, split_url, with_bill_to, Auth, Policy, Provider,
     Route, Suffix, DEFAULT_BASE_URL,
@@ -146,11 +146,7 @@ impl TextGenerationRequest {
         if let Some(s) = stream {
             map.insert("stream".to_owned(), Value::Bool(s));
         }
-        serde_json::to_string(&Value::Object(map)).map_err(|e| {
-            Error::input(format!(
-                "the textGeneration request cannot be written as JSON: {e}"
-            ))
-        })
+        Ok(Value::Object(map).to_text())
     }
 }
 
@@ -338,60 +334,116 @@ pub fn route_text_generation(req: TgiRouteRequest<'_>) -> Result<Route, Error> {
 // ---------------------------------------------------------------------------------
 
 /// One generated token.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
 pub struct Token {
-    #[serde(default, deserialize_with = "lenient_u64")]
+    #[cfg_attr(test, serde(default, deserialize_with = "lenient_u64"))]
     pub id: u64,
-    #[serde(default, deserialize_with = "string_or_null")]
+    #[cfg_attr(test, serde(default, deserialize_with = "string_or_null"))]
     pub text: String,
-    #[serde(
-        default,
-        deserialize_with = "opt_f64",
-        skip_serializing_if = "Option::is_none"
+    #[cfg_attr(
+        test,
+        serde(
+            default,
+            deserialize_with = "opt_f64",
+            skip_serializing_if = "Option::is_none"
+        )
     )]
     pub logprob: Option<f64>,
     /// A special token (`</s>`, `<|eot_id|>`): kept in the events, left out of the text.
-    #[serde(default, deserialize_with = "lenient_bool")]
+    #[cfg_attr(test, serde(default, deserialize_with = "lenient_bool"))]
     pub special: bool,
-    #[serde(flatten)]
+    #[cfg_attr(test, serde(flatten))]
     pub extra: Map<String, Value>,
 }
 
 /// What TGI says about a finished generation (`details: true`, or the last stream
 /// event). `prefill`, `tokens`, `top_tokens`, `best_of_sequences` are kept in `extra`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
 pub struct Details {
     /// `"length"`, `"eos_token"`, `"stop_sequence"`.
-    #[serde(
-        default,
-        deserialize_with = "opt_string",
-        skip_serializing_if = "Option::is_none"
+    #[cfg_attr(
+        test,
+        serde(
+            default,
+            deserialize_with = "opt_string",
+            skip_serializing_if = "Option::is_none"
+        )
     )]
     pub finish_reason: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "opt_u64",
-        skip_serializing_if = "Option::is_none"
+    #[cfg_attr(
+        test,
+        serde(
+            default,
+            deserialize_with = "opt_u64",
+            skip_serializing_if = "Option::is_none"
+        )
     )]
     pub generated_tokens: Option<u64>,
-    #[serde(
-        default,
-        deserialize_with = "opt_u64",
-        skip_serializing_if = "Option::is_none"
+    #[cfg_attr(
+        test,
+        serde(
+            default,
+            deserialize_with = "opt_u64",
+            skip_serializing_if = "Option::is_none"
+        )
     )]
     pub seed: Option<u64>,
-    #[serde(flatten)]
+    #[cfg_attr(test, serde(flatten))]
     pub extra: Map<String, Value>,
 }
 
 /// The result of a `textGeneration` call (and what a stream adds up to).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
 pub struct TextGenerationOutput {
     pub generated_text: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(default, skip_serializing_if = "Option::is_none"))]
     pub details: Option<Details>,
-    #[serde(flatten)]
+    #[cfg_attr(test, serde(flatten))]
     pub extra: Map<String, Value>,
+}
+
+// Writing the types as JSON text, as their derived `Serialize` did (the named fields in
+// order, then `extra`; the unit tests keep the derived impls to check it).
+
+impl Token {
+    /// The token's JSON text.
+    pub fn to_json(&self) -> String {
+        let mut o = ObjectText::new();
+        o.number("id", self.id).string("text", &self.text);
+        if let Some(l) = self.logprob {
+            o.float("logprob", l);
+        }
+        o.boolean("special", self.special)
+            .members(&self.extra)
+            .end()
+    }
+}
+
+impl Details {
+    pub fn to_json(&self) -> String {
+        ObjectText::new()
+            .opt_string("finish_reason", self.finish_reason.as_deref())
+            .opt_number("generated_tokens", self.generated_tokens)
+            .opt_number("seed", self.seed)
+            .members(&self.extra)
+            .end()
+    }
+}
+
+impl TextGenerationOutput {
+    pub fn to_json(&self) -> String {
+        ObjectText::new()
+            .string("generated_text", &self.generated_text)
+            .opt_raw(
+                "details",
+                self.details.as_ref().map(Details::to_json).as_deref(),
+            )
+            .members(&self.extra)
+            .end()
+    }
 }
 
 // Reading the types out of a parsed `Value` by hand, the way their derived
@@ -975,7 +1027,10 @@ mod tests {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod derive_parity {
     use super::*;
+    use crate::json::from_serde;
     use proptest::prelude::*;
+    use serde::Deserialize;
+    use serde_json::Value;
 
     const KEYS: &[&str] = &[
         "id",
@@ -1001,6 +1056,18 @@ mod derive_parity {
         details: Option<Details>,
     }
 
+    /// The hand writers against the derived `Serialize`, on what the readers made.
+    fn writers_match(v: &Value) -> Result<(), TestCaseError> {
+        crate::json::writers_match!(v; Token, Details, TextGenerationOutput)
+    }
+
+    proptest! {
+        #[test]
+        fn writers_match_the_derived_serialize(v in crate::json::arb::value(KEYS)) {
+            writers_match(&v)?;
+        }
+    }
+
     fn derived<T: for<'de> Deserialize<'de>>(v: &Value) -> Result<T, String> {
         serde_json::from_value(v.clone()).map_err(|e| e.to_string())
     }
@@ -1008,14 +1075,14 @@ mod derive_parity {
     proptest! {
         #[test]
         fn readers_match_the_derived_impls(v in crate::json::arb::value(KEYS)) {
-            prop_assert_eq!(Token::from_json(v.clone()), derived::<Token>(&v));
-            prop_assert_eq!(Details::from_json(v.clone()), derived::<Details>(&v));
+            prop_assert_eq!(Token::from_json(from_serde(&v)), derived::<Token>(&v));
+            prop_assert_eq!(Details::from_json(from_serde(&v)), derived::<Details>(&v));
             prop_assert_eq!(
-                TextGenerationOutput::from_json(v.clone()),
+                TextGenerationOutput::from_json(from_serde(&v)),
                 derived::<TextGenerationOutput>(&v)
             );
-            if let Value::Object(m) = &v {
-                let ours = StreamEvent::from_json(m.clone())
+            if let crate::json::Value::Object(m) = from_serde(&v) {
+                let ours = StreamEvent::from_json(m)
                     .map(|e| (e.token, e.generated_text, e.details));
                 let theirs = derived::<DerivedEvent>(&v)
                     .map(|e| (e.token, e.generated_text, e.details));
@@ -1035,12 +1102,13 @@ mod derive_parity {
             serde_json::json!({"details": {}}),
         ] {
             assert_eq!(
-                TextGenerationOutput::from_json(v.clone()),
+                TextGenerationOutput::from_json(from_serde(&v)),
                 derived::<TextGenerationOutput>(&v)
             );
-            let Value::Object(m) = &v else { continue };
-            let ours =
-                StreamEvent::from_json(m.clone()).map(|e| (e.token, e.generated_text, e.details));
+            let crate::json::Value::Object(m) = from_serde(&v) else {
+                continue;
+            };
+            let ours = StreamEvent::from_json(m).map(|e| (e.token, e.generated_text, e.details));
             let theirs =
                 derived::<DerivedEvent>(&v).map(|e| (e.token, e.generated_text, e.details));
             assert_eq!(ours, theirs, "{v}");

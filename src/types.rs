@@ -3,7 +3,7 @@
 //! Owns: validating and completing the caller's chat request ([`prepare_chat_body`]), the
 //! serde types of a chat completion ([`ChatCompletion`]) and of a stream chunk
 //! ([`ChatChunk`]), and reading a non-stream response body ([`parse_completion`]).
-//! Responses are read by hand out of one parsed `serde_json::Value` (see "Response
+//! Responses are read by hand out of one parsed `crate::json::Value` (see "Response
 //! side"); derived, flattened deserializers would cost the wasm tens of KB.
 //! Must never: drop a field it does not know (unknown fields are kept in `extra` and
 //! serialize back out), turn an integer into a float, or fail on a field a real
@@ -20,9 +20,8 @@
 // `Error` is the crate's one error type (error.rs) and is returned by value on purpose;
 // its size is a crate-wide choice, not this module's.
 
-use serde::de::{self, Deserializer};
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use crate::json::ObjectText;
+use crate::json::{Map, Value};
 
 use crate::error::{
     code_from_json, cut, message_from_json, Error, ErrorKind, MAX_ERROR_BODY_BYTES,
@@ -150,8 +149,7 @@ pub fn prepare_chat_body(request_json: &str, stream: bool) -> Result<String, Err
         body.remove("stream_options");
     }
 
-    serde_json::to_string(&Value::Object(body))
-        .map_err(|e| Error::input(format!("the chat request could not be serialized: {e}")))
+    Ok(Value::Object(body).to_text())
 }
 
 // ---------------------------------------------------------------------------------
@@ -174,7 +172,8 @@ fn default_completion_object() -> String {
 }
 
 /// A complete (non-stream) chat completion, or the one a stream accumulates to.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(test, derive(serde::Serialize))]
 pub struct ChatCompletion {
     /// `""` when the provider sent none (TGI sends `""`).
     pub id: String,
@@ -183,14 +182,14 @@ pub struct ChatCompletion {
     /// Unix seconds; `0` when absent.
     pub created: u64,
     pub model: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     pub system_fingerprint: Option<String>,
     pub choices: Vec<Choice>,
     /// Token usage; `None` when the provider did not report it (never zeros).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     pub usage: Option<Usage>,
     /// Every field not named above, as it came.
-    #[serde(flatten)]
+    #[cfg_attr(test, serde(flatten))]
     pub extra: Map<String, Value>,
 }
 
@@ -210,32 +209,34 @@ impl Default for ChatCompletion {
 }
 
 /// One choice of a [`ChatCompletion`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(test, derive(serde::Serialize))]
 pub struct Choice {
     pub index: u32,
     pub message: Message,
     /// `stop`, `length`, `tool_calls`, ... (TGI: `eos_token`, Together: `eos`). Always
     /// serialized, `null` when unknown, as OpenAI does.
     pub finish_reason: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     pub logprobs: Option<Value>,
-    #[serde(flatten)]
+    #[cfg_attr(test, serde(flatten))]
     pub extra: Map<String, Value>,
 }
 
 /// The assistant's message.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(test, derive(serde::Serialize))]
 pub struct Message {
     /// `"assistant"` when absent, `""` when `null`.
     pub role: String,
     /// `null` when the model only called tools. Always serialized, as OpenAI does.
     pub content: Option<String>,
     /// The reasoning ("thinking") text of reasoning models that separate it.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     pub reasoning_content: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     pub tool_calls: Option<Vec<ToolCall>>,
-    #[serde(flatten)]
+    #[cfg_attr(test, serde(flatten))]
     pub extra: Map<String, Value>,
 }
 
@@ -252,119 +253,326 @@ impl Default for Message {
 }
 
 /// A tool call the model made.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(test, derive(serde::Serialize))]
 pub struct ToolCall {
     /// Position in a streamed response (absent in non-stream responses).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     pub index: Option<u32>,
     pub id: String,
     /// `"function"` when absent, `""` when `null`.
-    #[serde(rename = "type")]
+    #[cfg_attr(test, serde(rename = "type"))]
     pub kind: String,
     pub function: FunctionCall,
-    #[serde(flatten)]
+    #[cfg_attr(test, serde(flatten))]
     pub extra: Map<String, Value>,
 }
 
 /// The function a [`ToolCall`] names, with its arguments as JSON text.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(test, derive(serde::Serialize))]
 pub struct FunctionCall {
     pub name: String,
     /// JSON text, as OpenAI sends it (an object sent instead is kept as its JSON text).
     pub arguments: String,
-    #[serde(flatten)]
+    #[cfg_attr(test, serde(flatten))]
     pub extra: Map<String, Value>,
 }
 
 /// Token usage. Counts a provider did not send are `None`, never `0`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(test, derive(serde::Serialize))]
 pub struct Usage {
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     pub prompt_tokens: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     pub completion_tokens: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     pub total_tokens: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     pub prompt_tokens_details: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     pub completion_tokens_details: Option<Value>,
-    #[serde(flatten)]
+    #[cfg_attr(test, serde(flatten))]
     pub extra: Map<String, Value>,
 }
 
 /// One `data:` payload of a chat completion stream.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(test, derive(serde::Serialize))]
 pub struct ChatChunk {
     pub id: String,
     /// `"chat.completion.chunk"` when absent, `""` when `null`.
     pub object: String,
     pub created: u64,
     pub model: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     pub system_fingerprint: Option<String>,
     /// Empty on the usage-only final chunk (`stream_options.include_usage`).
     pub choices: Vec<ChunkChoice>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     pub usage: Option<Usage>,
-    #[serde(flatten)]
+    #[cfg_attr(test, serde(flatten))]
     pub extra: Map<String, Value>,
 }
 
 /// One choice of a [`ChatChunk`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(test, derive(serde::Serialize))]
 pub struct ChunkChoice {
     pub index: u32,
     pub delta: Delta,
     /// Always serialized (`null` until the last chunk), as OpenAI does.
     pub finish_reason: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     pub logprobs: Option<Value>,
-    #[serde(flatten)]
+    #[cfg_attr(test, serde(flatten))]
     pub extra: Map<String, Value>,
 }
 
 /// What one chunk adds to a choice.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(test, derive(serde::Serialize))]
 pub struct Delta {
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     pub role: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     pub content: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     pub reasoning_content: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     pub tool_calls: Option<Vec<ToolCallDelta>>,
-    #[serde(flatten)]
+    #[cfg_attr(test, serde(flatten))]
     pub extra: Map<String, Value>,
 }
 
 /// A piece of a tool call: the first piece names it, later ones add argument text.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(test, derive(serde::Serialize))]
 pub struct ToolCallDelta {
     /// Which tool call this piece belongs to. Some OpenAI-compatible servers omit it;
     /// the stream state then matches by `id` (or continues the last call).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     pub index: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     pub id: Option<String>,
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(rename = "type", skip_serializing_if = "Option::is_none"))]
     pub kind: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     pub function: Option<FunctionCallDelta>,
-    #[serde(flatten)]
+    #[cfg_attr(test, serde(flatten))]
     pub extra: Map<String, Value>,
 }
 
 /// A piece of a [`FunctionCall`].
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(test, derive(serde::Serialize))]
 pub struct FunctionCallDelta {
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     pub name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     pub arguments: Option<String>,
-    #[serde(flatten)]
+    #[cfg_attr(test, serde(flatten))]
     pub extra: Map<String, Value>,
+}
+
+// Writing each type as JSON text: the named fields in their order, a `None` the shape
+// marks optional left out, then `extra` (what serde's derived, flattened `Serialize`
+// wrote; the unit tests hold the two to each other).
+
+fn list<T>(items: &[T], write: fn(&T) -> String) -> String {
+    crate::json::array_text(items.iter().map(write))
+}
+
+/// The fields a completion and a chunk share, in their order, then `extra`.
+struct Head<'a> {
+    id: &'a str,
+    object: &'a str,
+    created: u64,
+    model: &'a str,
+    system_fingerprint: Option<&'a str>,
+    usage: Option<&'a Usage>,
+    extra: &'a Map<String, Value>,
+}
+
+impl Head<'_> {
+    fn text(&self, choices: &str) -> String {
+        ObjectText::new()
+            .string("id", self.id)
+            .string("object", self.object)
+            .number("created", self.created)
+            .string("model", self.model)
+            .opt_string("system_fingerprint", self.system_fingerprint)
+            .raw("choices", choices)
+            .opt_raw("usage", self.usage.map(Usage::to_json).as_deref())
+            .members(self.extra)
+            .end()
+    }
+}
+
+/// A choice of a completion (`message`) or of a chunk (`delta`): `inner` is its JSON.
+fn choice_text(
+    index: u32,
+    name: &str,
+    inner: &str,
+    finish_reason: Option<&str>,
+    logprobs: Option<&Value>,
+    extra: &Map<String, Value>,
+) -> String {
+    ObjectText::new()
+        .number("index", u64::from(index))
+        .raw(name, inner)
+        .string_or_null("finish_reason", finish_reason)
+        .opt_value("logprobs", logprobs)
+        .members(extra)
+        .end()
+}
+
+impl ChatCompletion {
+    /// The completion's JSON text.
+    pub fn to_json(&self) -> String {
+        Head {
+            id: &self.id,
+            object: &self.object,
+            created: self.created,
+            model: &self.model,
+            system_fingerprint: self.system_fingerprint.as_deref(),
+            usage: self.usage.as_ref(),
+            extra: &self.extra,
+        }
+        .text(&list(&self.choices, Choice::to_json))
+    }
+}
+
+impl Choice {
+    pub fn to_json(&self) -> String {
+        choice_text(
+            self.index,
+            "message",
+            &self.message.to_json(),
+            self.finish_reason.as_deref(),
+            self.logprobs.as_ref(),
+            &self.extra,
+        )
+    }
+}
+
+impl Message {
+    pub fn to_json(&self) -> String {
+        let calls = self.tool_calls.as_ref().map(|c| list(c, ToolCall::to_json));
+        ObjectText::new()
+            .string("role", &self.role)
+            .string_or_null("content", self.content.as_deref())
+            .opt_string("reasoning_content", self.reasoning_content.as_deref())
+            .opt_raw("tool_calls", calls.as_deref())
+            .members(&self.extra)
+            .end()
+    }
+}
+
+impl ToolCall {
+    pub fn to_json(&self) -> String {
+        ObjectText::new()
+            .opt_number("index", self.index.map(u64::from))
+            .string("id", &self.id)
+            .string("type", &self.kind)
+            .raw("function", &self.function.to_json())
+            .members(&self.extra)
+            .end()
+    }
+}
+
+impl FunctionCall {
+    pub fn to_json(&self) -> String {
+        ObjectText::new()
+            .string("name", &self.name)
+            .string("arguments", &self.arguments)
+            .members(&self.extra)
+            .end()
+    }
+}
+
+impl Usage {
+    pub fn to_json(&self) -> String {
+        ObjectText::new()
+            .opt_number("prompt_tokens", self.prompt_tokens)
+            .opt_number("completion_tokens", self.completion_tokens)
+            .opt_number("total_tokens", self.total_tokens)
+            .opt_value("prompt_tokens_details", self.prompt_tokens_details.as_ref())
+            .opt_value(
+                "completion_tokens_details",
+                self.completion_tokens_details.as_ref(),
+            )
+            .members(&self.extra)
+            .end()
+    }
+}
+
+impl ChatChunk {
+    pub fn to_json(&self) -> String {
+        Head {
+            id: &self.id,
+            object: &self.object,
+            created: self.created,
+            model: &self.model,
+            system_fingerprint: self.system_fingerprint.as_deref(),
+            usage: self.usage.as_ref(),
+            extra: &self.extra,
+        }
+        .text(&list(&self.choices, ChunkChoice::to_json))
+    }
+}
+
+impl ChunkChoice {
+    pub fn to_json(&self) -> String {
+        choice_text(
+            self.index,
+            "delta",
+            &self.delta.to_json(),
+            self.finish_reason.as_deref(),
+            self.logprobs.as_ref(),
+            &self.extra,
+        )
+    }
+}
+
+impl Delta {
+    pub fn to_json(&self) -> String {
+        let calls = self
+            .tool_calls
+            .as_ref()
+            .map(|c| list(c, ToolCallDelta::to_json));
+        ObjectText::new()
+            .opt_string("role", self.role.as_deref())
+            .opt_string("content", self.content.as_deref())
+            .opt_string("reasoning_content", self.reasoning_content.as_deref())
+            .opt_raw("tool_calls", calls.as_deref())
+            .members(&self.extra)
+            .end()
+    }
+}
+
+impl ToolCallDelta {
+    pub fn to_json(&self) -> String {
+        let function = self.function.as_ref().map(FunctionCallDelta::to_json);
+        ObjectText::new()
+            .opt_number("index", self.index.map(u64::from))
+            .opt_string("id", self.id.as_deref())
+            .opt_string("type", self.kind.as_deref())
+            .opt_raw("function", function.as_deref())
+            .members(&self.extra)
+            .end()
+    }
+}
+
+impl FunctionCallDelta {
+    pub fn to_json(&self) -> String {
+        ObjectText::new()
+            .opt_string("name", self.name.as_deref())
+            .opt_string("arguments", self.arguments.as_deref())
+            .members(&self.extra)
+            .end()
+    }
 }
 
 // Reading each type out of a parsed `Value` (see `Fields` for the rules per field).
@@ -534,12 +742,24 @@ impl FunctionCallDelta {
     }
 }
 
-/// `Deserialize` for the response types, through `from_json` (see the section header).
+/// Reading the response types from JSON text, through `from_json` (see the section
+/// header): `from_text` for callers, and (for the unit tests, which keep serde as the
+/// oracle) `Deserialize`.
 macro_rules! deserialize_via_value {
     ($($t:ty),* $(,)?) => {$(
-        impl<'de> Deserialize<'de> for $t {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                <$t>::from_json(Value::deserialize(d)?).map_err(de::Error::custom)
+        impl $t {
+            /// Read from JSON text: a parse error or a shape error, as a message.
+            pub fn from_text(text: &str) -> Result<Self, String> {
+                let v = crate::json::parse(text).map_err(|e| e.message())?;
+                <$t>::from_json(v).map_err(|e| e.message())
+            }
+        }
+
+        #[cfg(test)]
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let v = <Value as serde::Deserialize>::deserialize(d)?;
+                <$t>::from_json(v).map_err(serde::de::Error::custom)
             }
         }
     )*};
@@ -582,8 +802,7 @@ pub fn with_model(body: &str, model: &str) -> Result<String, Error> {
         }
     };
     v.insert("model".to_owned(), Value::String(model.to_owned()));
-    serde_json::to_string(&Value::Object(v))
-        .map_err(|e| Error::input(format!("the request cannot be written as JSON: {e}")))
+    Ok(Value::Object(v).to_text())
 }
 
 /// Whether a parsed payload is an error report rather than data: a non-null `error`
@@ -865,8 +1084,7 @@ impl Fields {
         match self.map.remove(key)? {
             Value::Null => None,
             Value::String(s) => Some(s),
-            // Writing a `Value` cannot fail: its keys are strings.
-            other => Some(serde_json::to_string(&other).unwrap_or_default()),
+            other => Some(other.to_text()),
         }
     }
 
@@ -1118,5 +1336,86 @@ mod tests {
             e.message,
             "the request is not a JSON object: expected an object, found an array"
         );
+    }
+}
+
+/// The hand writers (`to_json`) against the derived `Serialize` they replaced (kept for
+/// the tests only), on whatever the readers make of arbitrary JSON.
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod writer_parity {
+    use super::*;
+    use crate::json::from_serde;
+    use proptest::prelude::*;
+
+    const KEYS: &[&str] = &[
+        "id",
+        "object",
+        "created",
+        "model",
+        "system_fingerprint",
+        "choices",
+        "usage",
+        "index",
+        "message",
+        "delta",
+        "finish_reason",
+        "logprobs",
+        "role",
+        "content",
+        "reasoning_content",
+        "tool_calls",
+        "type",
+        "function",
+        "name",
+        "arguments",
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "prompt_tokens_details",
+    ];
+
+    fn derived<T: serde::Serialize>(t: &T) -> String {
+        serde_json::to_string(t).unwrap_or_default()
+    }
+
+    fn check(v: &serde_json::Value) -> Result<(), TestCaseError> {
+        let v = from_serde(v);
+        if let Ok(c) = ChatCompletion::from_json(v.clone()) {
+            prop_assert_eq!(c.to_json(), derived(&c));
+        }
+        if let Ok(c) = ChatChunk::from_json(v.clone()) {
+            prop_assert_eq!(c.to_json(), derived(&c));
+        }
+        if let Ok(m) = Message::from_json(v.clone()) {
+            prop_assert_eq!(m.to_json(), derived(&m));
+        }
+        if let Ok(d) = Delta::from_json(v.clone()) {
+            prop_assert_eq!(d.to_json(), derived(&d));
+        }
+        if let Ok(u) = Usage::from_json(v) {
+            prop_assert_eq!(u.to_json(), derived(&u));
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        #[test]
+        fn writers_match_the_derived_serialize(v in crate::json::arb::value(KEYS)) {
+            check(&v)?;
+        }
+
+        #[test]
+        fn writers_match_on_chunks_and_completions(
+            message in crate::json::arb::value(KEYS),
+            usage in crate::json::arb::value(KEYS),
+            call in crate::json::arb::value(KEYS),
+            extra in crate::json::arb::value(KEYS),
+        ) {
+            let calls = serde_json::json!([call, {"id": "c", "function": {"name": "f", "arguments": {"a": 1}}}]);
+            let msg = serde_json::json!({"role": "assistant", "content": "hi", "tool_calls": calls, "x": message});
+            check(&serde_json::json!({"id": "a", "choices": [{"index": 0, "message": msg, "z": extra}], "usage": usage, "extra": 1.5}))?;
+            check(&serde_json::json!({"id": "a", "choices": [{"index": 1, "delta": msg, "logprobs": usage}], "usage": {"prompt_tokens": 1, "x": extra}}))?;
+        }
     }
 }

@@ -26,7 +26,7 @@
 //! has one entry per prompt token. Every count may arrive as an integer, a float
 //! (`12.0`), a numeric string or `null` ([`crate::json::count`]).
 
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
 
 use crate::error::{cut, Error};
 use crate::models::{ModelList, Price};
@@ -285,8 +285,7 @@ fn message_tokens(m: &Value) -> u64 {
 
 /// Bytes of a value's compact JSON text.
 fn json_len(v: &Value) -> usize {
-    // Writing a `Value` cannot fail: its keys are strings.
-    serde_json::to_string(v).map_or(0, |s| s.len())
+    v.to_text().len()
 }
 
 /// Estimated completion tokens of a completion (or what a stream accumulated): the sum

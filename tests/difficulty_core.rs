@@ -11,7 +11,17 @@ use hf_inference_wasm::difficulty::{
 use hf_inference_wasm::usage::estimate_prompt_tokens;
 use hf_inference_wasm::ErrorKind;
 use proptest::prelude::*;
-use serde_json::{json, Value};
+#[path = "support/ours.rs"]
+mod ours;
+use hf_inference_wasm::json::Value;
+use ours::ours;
+
+/// `serde_json::json!`, as the crate's value.
+macro_rules! json {
+    ($($t:tt)*) => {
+        ours(&serde_json::json!($($t)*))
+    };
+}
 
 // ---------------------------------------------------------------------------------------
 // Helpers
@@ -145,7 +155,7 @@ fn a_request_without_model_gets_the_chosen_one() {
         panic!("not routed");
     };
     assert_eq!(choice.index, 0);
-    let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    let v = Value::parse(&body).unwrap_or(Value::Null);
     assert_eq!(v["model"], "org/small");
     assert_eq!(v["temperature"], 0);
     assert_eq!(

@@ -115,7 +115,7 @@ fn a_clock_going_backwards_does_not_unspend() {
 #[test]
 fn dollars_are_priced_from_the_usage_and_capped() {
     let prices = PriceTable::from_json(r#"{"org/model": {"input": 1.0, "output": 2.0}}"#).unwrap();
-    let usage: Usage = serde_json::from_str(
+    let usage = Usage::from_text(
         r#"{"prompt_tokens": 1000000, "completion_tokens": 500000, "total_tokens": 1500000}"#,
     )
     .unwrap();
@@ -282,7 +282,7 @@ fn limiter_and_ledger_survive_a_snapshot() {
         r.admit("a", &limit, MIDNIGHT),
         Admission::Allowed { .. }
     ));
-    let mut back: RateLimiter = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+    let mut back = RateLimiter::from_json(&r.to_json()).unwrap();
     for _ in 0..3 {
         assert_eq!(
             back.admit("a", &limit, MIDNIGHT + 1.0),
@@ -292,12 +292,12 @@ fn limiter_and_ledger_survive_a_snapshot() {
     let b = budget(Caps::default(), caps_tokens(10));
     let mut l = BudgetLedger::new();
     l.record("a", &tokens(7), &b, MIDNIGHT);
-    let mut back: BudgetLedger = serde_json::from_str(&serde_json::to_string(&l).unwrap()).unwrap();
+    let mut back = BudgetLedger::from_json(&l.to_json()).unwrap();
     assert_eq!(back, l);
     back.record("a", &tokens(3), &b, MIDNIGHT);
     assert!(back.check("a", &b, MIDNIGHT).is_some());
     // An empty or partial snapshot is a fresh state, not an error.
-    let fresh: BudgetLedger = serde_json::from_str("{}").unwrap();
+    let fresh = BudgetLedger::from_json("{}").unwrap();
     assert_eq!(fresh, BudgetLedger::new());
 }
 

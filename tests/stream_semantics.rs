@@ -13,6 +13,10 @@ use hf_inference_wasm::types::{parse_completion, prepare_chat_body, ChatChunk, C
 use hf_inference_wasm::Error;
 use serde_json::{json, Value};
 
+#[path = "support/ours.rs"]
+mod ours;
+use ours::theirs;
+
 /// What a whole body decodes to: every step, then how the stream finished (or the error
 /// that stopped it).
 struct Run {
@@ -498,7 +502,7 @@ fn tool_call_arguments_accumulate_across_chunks() {
     assert_eq!(calls[1].function.name, "get_time");
     assert_eq!(calls[1].function.arguments, "{}");
     assert_eq!(s.finish_reason(), Some("tool_calls"));
-    let out = serde_json::to_value(&c).unwrap();
+    let out = serde_json::from_str::<Value>(&c.to_json()).unwrap();
     assert_eq!(out["choices"][0]["message"]["content"], Value::Null);
     assert_eq!(
         out["choices"][0]["message"]["tool_calls"][0]["type"],
@@ -591,7 +595,7 @@ fn usage_on_final_empty_choices_chunk_is_kept() {
         (Some(9), Some(2), Some(11))
     );
     assert_eq!(
-        u.completion_tokens_details,
+        u.completion_tokens_details.as_ref().map(theirs),
         Some(json!({"reasoning_tokens": 0}))
     );
     assert_eq!(f.completion.usage, Some(u));
@@ -624,7 +628,7 @@ fn missing_usage_is_none_not_zeros() {
     let f = r.end.unwrap();
     assert_eq!(f.usage, None);
     assert_eq!(f.completion.usage, None);
-    let out = serde_json::to_value(&f.completion).unwrap();
+    let out = serde_json::from_str::<Value>(&f.completion.to_json()).unwrap();
     assert!(out.get("usage").is_none(), "{out}");
 }
 
@@ -643,8 +647,11 @@ fn top_level_fields_last_seen_win_and_unknown_fields_are_kept() {
     assert_eq!((c.id.as_str(), c.model.as_str(), c.created), ("a", "m2", 6));
     assert_eq!(c.system_fingerprint.as_deref(), Some("fp1"));
     assert_eq!(c.extra["service_tier"], "default");
-    assert_eq!(c.extra["time_info"], json!({"queue_time": 0.1}));
-    assert_eq!(c.choices[0].extra["seed"], json!(9313781139405380000u64));
+    assert_eq!(theirs(&c.extra["time_info"]), json!({"queue_time": 0.1}));
+    assert_eq!(
+        theirs(&c.choices[0].extra["seed"]),
+        json!(9313781139405380000u64)
+    );
     assert!(c.choices[0].extra.contains_key("stop_reason"));
     assert!(
         !c.choices[0].extra.contains_key("text"),
@@ -655,11 +662,11 @@ fn top_level_fields_last_seen_win_and_unknown_fields_are_kept() {
 #[test]
 fn unknown_fields_are_kept_through_serialization() {
     let data = r#"{"id":"x","object":"chat.completion.chunk","created":1,"model":"m","x_top":{"a":[1,2]},"choices":[{"index":0,"delta":{"content":"hi","token_id":17,"refusal":null},"finish_reason":null,"content_filter_results":{"hate":{"filtered":false}}}],"usage":{"prompt_tokens":1,"queue_time":0.5}}"#;
-    let c: ChatChunk = serde_json::from_str(data).unwrap();
-    assert_eq!(c.extra["x_top"], json!({"a": [1, 2]}));
+    let c = ChatChunk::from_text(data).unwrap();
+    assert_eq!(theirs(&c.extra["x_top"]), json!({"a": [1, 2]}));
     assert_eq!(c.choices[0].delta.extra["token_id"], 17);
     assert_eq!(c.usage.as_ref().unwrap().extra["queue_time"], 0.5);
-    let out = serde_json::to_value(&c).unwrap();
+    let out = serde_json::from_str::<Value>(&c.to_json()).unwrap();
     assert_eq!(out["x_top"], json!({"a": [1, 2]}));
     assert_eq!(
         out["choices"][0]["content_filter_results"],
@@ -675,8 +682,8 @@ fn seed_above_2_pow_53_round_trips_exactly() {
     let chunk = format!(
         r#"{{"choices":[{{"index":0,"delta":{{"content":"x"}},"seed":{seed}}}],"seed":{big}}}"#
     );
-    let parsed: ChatChunk = serde_json::from_str(&chunk).unwrap();
-    let text = serde_json::to_string(&parsed).unwrap();
+    let parsed = ChatChunk::from_text(&chunk).unwrap();
+    let text = parsed.to_json();
     assert!(text.contains(&format!("\"seed\":{seed}")), "{text}");
     assert!(text.contains(&format!("\"seed\":{big}")), "{text}");
 
@@ -684,9 +691,9 @@ fn seed_above_2_pow_53_round_trips_exactly() {
         r#"{{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[{{"index":0,"message":{{"role":"assistant","content":"hi"}},"finish_reason":"eos","seed":{big}}}]}}"#
     );
     let completion = parse_completion(&body).unwrap();
-    let text = serde_json::to_string(&completion).unwrap();
+    let text = completion.to_json();
     assert!(text.contains(&format!("\"seed\":{big}")), "{text}");
-    let again: ChatCompletion = serde_json::from_str(&text).unwrap();
+    let again = ChatCompletion::from_text(&text).unwrap();
     assert_eq!(again, completion);
 }
 
@@ -703,7 +710,7 @@ fn logprobs_content_is_concatenated() {
     );
     let c = s.snapshot();
     assert_eq!(
-        c.choices[0].logprobs,
+        c.choices[0].logprobs.as_ref().map(theirs),
         Some(
             json!({"content": [{"token": "a", "logprob": -0.1}, {"token": "b", "logprob": -0.2}]})
         )

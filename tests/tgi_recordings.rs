@@ -117,7 +117,7 @@ fn replay(body: &[u8], cuts: &[usize]) -> Outcome {
         steps,
         finish,
         error,
-        snapshot: serde_json::to_string(&state.snapshot()).unwrap_or_default(),
+        snapshot: state.snapshot().to_json(),
     }
 }
 

@@ -16,7 +16,17 @@ use hf_inference_wasm::usage::{
 };
 use hf_inference_wasm::ErrorKind;
 use proptest::prelude::*;
-use serde_json::{json, Value};
+#[path = "support/ours.rs"]
+mod ours;
+use hf_inference_wasm::json::Value;
+use ours::ours;
+
+/// `serde_json::json!`, as the crate's value.
+macro_rules! json {
+    ($($t:tt)*) => {
+        ours(&serde_json::json!($($t)*))
+    };
+}
 
 #[path = "support/recordings.rs"]
 mod recordings;
@@ -255,7 +265,7 @@ fn prompt_estimate_counts_images_tool_calls_and_tools() {
     // name 3 bytes + arguments 7 bytes = 10 → 3 tokens.
     assert_eq!(estimate_prompt_tokens(&calls), 3 + 4 + 3);
     let tools = json!({"messages": [], "tools": [{"type": "function", "function": {"name": "f"}}]});
-    let tools_bytes = serde_json::to_string(&tools["tools"]).map_or(0, |s| s.len()) as u64;
+    let tools_bytes = tools["tools"].to_text().len() as u64;
     assert_eq!(estimate_prompt_tokens(&tools), 3 + tools_bytes.div_ceil(4));
 }
 

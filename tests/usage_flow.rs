@@ -21,7 +21,6 @@ use hf_inference_wasm::usage::{
     estimate_completion_tokens, estimate_prompt_tokens, estimate_request_tokens, resolve_usage,
     served_provider, PriceTable, TokenUsage, UsageEstimate,
 };
-use serde_json::Value;
 
 #[path = "support/recordings.rs"]
 mod recordings;
@@ -124,7 +123,7 @@ fn a_routed_metered_cached_call_then_a_free_hit_then_an_estimated_abort() {
     assert!(c.cache.get(&key, 0).is_none());
 
     // 3. Rate limit and budget.
-    let parsed: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    let parsed = hf_inference_wasm::json::Value::parse(&body).unwrap_or_default();
     let Acquire::Admit(permit) = c
         .limiter
         .acquire(estimate_request_tokens(&parsed), &upstream, 0)
@@ -171,7 +170,7 @@ fn a_routed_metered_cached_call_then_a_free_hit_then_an_estimated_abort() {
 
     // 6. Store the complete answer.
     assert!(storable(&completion, !complete));
-    let stored = serde_json::to_string(&completion).unwrap_or_default();
+    let stored = completion.to_json();
     let _ = c.cache.put(&key, &stored, 900);
 
     // 7. The same request again (streamed or not: same key) is a hit, at no cost.

@@ -9,7 +9,7 @@
 //! signal and the cache store are [`Js`] indexes the shell resolves), or look inside a
 //! request body.
 
-use serde_json::Value;
+use crate::json::Value;
 
 use super::{
     Js, Obj, Place, Reader, BUDGET, CACHE, CALL, CIRCUIT_BREAKER, CLIENT, FALLBACK, LIMITS,

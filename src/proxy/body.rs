@@ -6,7 +6,7 @@
 
 use super::{refuse, upstream_url, AllowList, MaxTokensMode, ProxyOptions, Reason, Respond, Route};
 use crate::error::cut;
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
 
 /// Fields that name a place to send the request. The proxy never honours them (the URL
 /// is fixed by configuration) and does not forward them either.
@@ -96,7 +96,7 @@ fn check_chat(body: &[u8], opts: &ProxyOptions) -> Result<Forward, (Reason, Stri
                 .to_owned(),
         ));
     }
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
+    let value: Value = crate::json::parse_bytes(body).map_err(|e| {
         (
             Reason::InvalidJson,
             format!("the request body is not valid JSON: {e}"),
@@ -154,12 +154,7 @@ fn check_chat(body: &[u8], opts: &ProxyOptions) -> Result<Forward, (Reason, Stri
 
     let value = Value::Object(map);
     let prompt_tokens_estimate = crate::usage::estimate_prompt_tokens(&value);
-    let body = serde_json::to_string(&value).map_err(|e| {
-        (
-            Reason::InvalidRequest,
-            format!("the request could not be written as JSON: {e}"),
-        )
-    })?;
+    let body = value.to_text();
     Ok(Forward {
         url: upstream_url(opts, Route::ChatCompletions),
         body,
@@ -175,9 +170,7 @@ fn check_chat(body: &[u8], opts: &ProxyOptions) -> Result<Forward, (Reason, Stri
 /// when it was added (so the client's stream must not show the extra chunk). A
 /// `stream_options` that is not an object is left as the client sent it.
 fn ask_for_usage(map: &mut Map<String, Value>) -> bool {
-    let options = map
-        .entry("stream_options")
-        .or_insert_with(|| Value::Object(Map::new()));
+    let options = map.or_insert_with("stream_options", || Value::Object(Map::new()));
     if options.is_null() {
         *options = Value::Object(Map::new());
     }

@@ -17,11 +17,10 @@
 //! the math lives here only. Must never: read a clock (the shell passes `now_ms`; time
 //! only moves forward, as in the rate limiter), panic on any input, or grow without bound.
 
-use serde::{Deserialize, Serialize};
-
 use super::wire::{pairs, Fields, W};
 use super::{refuse, ProxyOptions, Reason, Respond};
 use crate::error::cut;
+use crate::json::{pairs_text, ObjectText};
 use crate::types::Usage;
 use crate::usage::{PriceTable, TokenUsage};
 
@@ -33,8 +32,9 @@ pub const DEFAULT_MAX_BUDGET_CLIENTS: usize = 10_000;
 const MAX_KEY_BYTES: usize = 256;
 
 /// Caps for one scope (the proxy or one client). `None` is no cap.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(test, serde(rename_all = "camelCase", default))]
 pub struct Caps {
     /// Tokens (prompt + completion, as reported) per window.
     pub tokens_per_day: Option<u64>,
@@ -57,8 +57,9 @@ impl Caps {
 }
 
 /// The `budget` option: caps for the whole proxy and for each client.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(test, serde(rename_all = "camelCase", default))]
 pub struct BudgetOptions {
     /// What the whole proxy (every client together) may spend per window.
     pub proxy: Caps,
@@ -136,8 +137,9 @@ pub fn check_budget(opts: &BudgetOptions, prices: &PriceTable) -> Result<(), cra
 }
 
 /// What one finished call is charged.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(test, serde(rename_all = "camelCase", default))]
 pub struct Charge {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
@@ -190,8 +192,9 @@ pub fn can_price(opts: &BudgetOptions, prices: &PriceTable, model: &str) -> bool
 }
 
 /// What one scope spent in one window.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(test, serde(rename_all = "camelCase", default))]
 pub struct Spend {
     /// Start of the window this spend is for (ms since the epoch).
     pub window_start_ms: u64,
@@ -240,8 +243,9 @@ impl Spend {
 }
 
 /// Whose budget ran out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(test, serde(rename_all = "camelCase"))]
 pub enum Scope {
     /// The whole proxy's.
     Proxy,
@@ -250,16 +254,18 @@ pub enum Scope {
 }
 
 /// Which cap ran out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(test, serde(rename_all = "camelCase"))]
 pub enum CapKind {
     Tokens,
     Usd,
 }
 
 /// A spent budget: which, its cap, what was spent, and when it resets.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(test, serde(rename_all = "camelCase"))]
 pub struct Exhausted {
     pub scope: Scope,
     pub kind: CapKind,
@@ -277,8 +283,9 @@ pub struct Exhausted {
 /// `max_clients` clients; a new one beyond that first forgets clients with nothing spent
 /// in the current window, then the one that spent least (so a client cannot wipe its own
 /// spend by sending many keys: it would only push out the lightest spenders).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(test, serde(rename_all = "camelCase", default))]
 pub struct BudgetLedger {
     total: Spend,
     /// Sorted by key.
@@ -507,8 +514,7 @@ pub fn budget_refusal(e: &Exhausted, origin: Option<&str>, opts: &ProxyOptions) 
         // general path's code (~3 KB gzipped); anything else, which only a hand-edited
         // state could carry, as JSON writes it.
         CapKind::Tokens => {
-            crate::float::display_whole(e.cap)
-                .unwrap_or_else(|| serde_json::to_string(&e.cap).unwrap_or_default())
+            crate::float::display_whole(e.cap).unwrap_or_else(|| crate::json::float_text(e.cap))
                 + " tokens"
         }
         CapKind::Usd => crate::usage::usd_text(e.cap),
@@ -544,4 +550,100 @@ pub fn state_unavailable(detail: &str, origin: Option<&str>, opts: &ProxyOptions
     );
     r.headers.push(("retry-after".into(), "1".into()));
     r
+}
+
+// ---------------------------------------------------------------------------------
+// JSON text, as the derived `Serialize` wrote it (the fields in declaration order;
+// the shared state's bodies and the Durable Object's snapshot)
+// ---------------------------------------------------------------------------------
+
+impl Caps {
+    pub fn to_json(&self) -> String {
+        ObjectText::new()
+            .number_or_null("tokensPerDay", self.tokens_per_day)
+            .float_or_null("usdPerDay", self.usd_per_day)
+            .end()
+    }
+}
+
+impl BudgetOptions {
+    pub fn to_json(&self) -> String {
+        ObjectText::new()
+            .raw("proxy", &self.proxy.to_json())
+            .raw("perClient", &self.per_client.to_json())
+            .number("windowMs", self.window_ms)
+            .number("maxClients", self.max_clients as u64)
+            .end()
+    }
+}
+
+impl Charge {
+    pub fn to_json(&self) -> String {
+        ObjectText::new()
+            .number("promptTokens", self.prompt_tokens)
+            .number("completionTokens", self.completion_tokens)
+            .number("tokens", self.tokens)
+            .float("usd", self.usd)
+            .end()
+    }
+}
+
+impl Spend {
+    pub fn to_json(&self) -> String {
+        ObjectText::new()
+            .number("windowStartMs", self.window_start_ms)
+            .number("requests", self.requests)
+            .number("promptTokens", self.prompt_tokens)
+            .number("completionTokens", self.completion_tokens)
+            .number("tokens", self.tokens)
+            .float("usd", self.usd)
+            .end()
+    }
+}
+
+impl Exhausted {
+    pub fn to_json(&self) -> String {
+        ObjectText::new()
+            .string(
+                "scope",
+                match self.scope {
+                    Scope::Proxy => "proxy",
+                    Scope::Client => "client",
+                },
+            )
+            .string(
+                "kind",
+                match self.kind {
+                    CapKind::Tokens => "tokens",
+                    CapKind::Usd => "usd",
+                },
+            )
+            .float("cap", self.cap)
+            .float("spent", self.spent)
+            .number("resetsAtMs", self.resets_at_ms)
+            .number("windowMs", self.window_ms)
+            .number("resetsInMs", self.resets_in_ms)
+            .end()
+    }
+
+    /// `null` for `None`.
+    pub fn opt_to_json(e: Option<&Exhausted>) -> String {
+        e.map_or_else(|| "null".to_owned(), Exhausted::to_json)
+    }
+}
+
+impl BudgetLedger {
+    pub fn to_json(&self) -> String {
+        ObjectText::new()
+            .raw("total", &self.total.to_json())
+            .raw("clients", &pairs_text(&self.clients, Spend::to_json))
+            .number("latestMs", self.latest_ms)
+            .end()
+    }
+
+    /// Read from [`BudgetLedger::to_json`]'s text (missing fields are defaults).
+    pub fn from_json(text: &str) -> Result<BudgetLedger, String> {
+        super::wire::read(text, &super::wire::Ty::Struct(&super::wire::BUDGET_LEDGER))
+            .map(BudgetLedger::from_wire)
+    }
 }

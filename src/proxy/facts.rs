@@ -1,21 +1,22 @@
 //! What the relay learns from one streamed chunk, read without building the chunk.
 //!
-//! Owns: [`ChunkFacts`], deserialized from an event's `data` by `serde_json` with visitors
-//! that keep only what [`super::StreamRelay`] uses (the `usage` value, whether `choices`
-//! is an array and how long, and the UTF-8 bytes of the text its choices carry) and walk
+//! Owns: [`ChunkFacts`], read from an event's `data` in one pass of [`crate::scan::Reader`]
+//! that keeps only what [`super::StreamRelay`] uses (the `usage` value, whether `choices`
+//! is an array and how long, and the UTF-8 bytes of the text its choices carry) and walks
 //! past everything else without allocating. Must never: accept or reject a text other
-//! than `serde_json::from_slice::<Value>` does (everything is visited through
-//! `deserialize_any`, so numbers, escapes, surrogates and depth are checked by the same
-//! parser as for a `Value`), or read a field otherwise than `Value::get` would: a
+//! than `json::parse` does (the same reader validates every value it walks past:
+//! numbers, escapes, surrogates and depth), or read a field otherwise than `Value::get`
+//! would: a
 //! repeated key counts once, its last occurrence (as in `serde_json`'s map), and a field
 //! of an unexpected type counts as absent or as no text.
 //!
 //! Why: parsing every chunk into a `Value` (a map per object, a `String` per key and
 //! string) was most of the relay's time per chunk on the proxy's hot path.
 
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::Value;
-use std::fmt;
+use crate::json::{read_value, Value};
+use crate::scan::{decode_str, Invalid, Kind, Reader};
+
+type Res<T> = Result<T, Invalid>;
 
 /// The parts of a chunk the relay reads.
 #[derive(Debug, Default)]
@@ -36,8 +37,7 @@ pub(super) struct Choices {
     pub text: u64,
 }
 
-/// What a value is read as. One visitor walks every level (one instance of
-/// `serde_json`'s `deserialize_any` in the wasm, not one per level).
+/// What a value is read as.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
     /// Walked past.
@@ -71,17 +71,6 @@ struct Out {
     usage: Option<Value>,
 }
 
-/// Every value is visited through `deserialize_any` (so it is checked as a `Value` would
-/// be: `IgnoredAny` would skip numbers without their range check).
-struct Walk(Mode);
-
-impl<'de> DeserializeSeed<'de> for Walk {
-    type Value = Out;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Out, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
 /// The field names each mode reads, in the order of its slots.
 fn names(mode: Mode) -> &'static [&'static str] {
     match mode {
@@ -107,96 +96,100 @@ fn field_mode(mode: Mode, i: usize) -> Mode {
     }
 }
 
-impl<'de> Visitor<'de> for Walk {
-    type Value = Out;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Out, E> {
-        Ok(Out::default())
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Out, E> {
-        Ok(Out::default())
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Out, E> {
-        Ok(Out::default())
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Out, E> {
-        Ok(Out::default())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Out, E> {
-        Ok(Out::default())
-    }
-    fn visit_none<E: de::Error>(self) -> Result<Out, E> {
-        Ok(Out::default())
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Out, E> {
-        Ok(Out {
-            text: if self.0 == Mode::StrLen {
-                v.len() as u64
+/// Reads the next value of `r` as `mode` says. The depth is the reader's (127 levels at
+/// most), so the recursion is bounded.
+fn walk(r: &mut Reader<'_>, src: &str, mode: Mode, scratch: &mut String) -> Res<Out> {
+    match r.peek()? {
+        Kind::Array if matches!(mode, Mode::Choices | Mode::ToolCalls) => {
+            let item = if mode == Mode::Choices {
+                Mode::Choice
             } else {
-                0
-            },
-            ..Out::default()
-        })
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Out, A::Error> {
-        let item = match self.0 {
-            Mode::Choices => Mode::Choice,
-            Mode::ToolCalls => Mode::ToolCall,
-            _ => Mode::Skip,
-        };
-        let mut out = Out::default();
-        let mut len = 0;
-        while let Some(o) = seq.next_element_seed(Walk(item))? {
-            len += 1;
-            out.text = out.text.saturating_add(o.text);
+                Mode::ToolCall
+            };
+            r.enter(Kind::Array)?;
+            let mut out = Out::default();
+            let mut len = 0;
+            let mut first = true;
+            while r.next_item(&mut first)? {
+                len += 1;
+                let o = walk(r, src, item, scratch)?;
+                out.text = out.text.saturating_add(o.text);
+            }
+            if mode == Mode::Choices {
+                out.array = Some(len);
+            }
+            Ok(out)
         }
-        // Items walked past count no text, so only `choices` and `tool_calls` sum any.
-        if self.0 == Mode::Choices {
-            out.array = Some(len);
-        }
-        Ok(out)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Out, A::Error> {
-        let mode = self.0;
-        let wanted = names(mode);
-        // One slot per wanted field: its last occurrence counts, as in a `Value`'s map.
-        let mut slots: [Option<Out>; 4] = Default::default();
-        while let Some(k) = map.next_key_seed(KeySeed(wanted))? {
-            match k {
-                Some(i) if mode == Mode::Root && i == 0 => {
-                    let usage = map.next_value::<Value>()?;
-                    slots[0] = Some(Out {
-                        usage: Some(usage),
-                        ..Out::default()
-                    });
+        Kind::Object if !names(mode).is_empty() => walk_object(r, src, mode, scratch),
+        Kind::String if mode == Mode::StrLen => {
+            let span = r.string()?;
+            let text = match span.plain(src) {
+                Some(plain) => plain.len(),
+                None => {
+                    scratch.clear();
+                    decode_str(src, &span, scratch);
+                    scratch.len()
                 }
-                Some(i) => slots[i] = Some(map.next_value_seed(Walk(field_mode(mode, i)))?),
-                None => drop(map.next_value_seed(Walk(Mode::Skip))?),
-            }
+            };
+            Ok(Out {
+                text: text as u64,
+                ..Out::default()
+            })
         }
-        let mut out = Out::default();
-        match mode {
-            // A choice's `delta` when it has the key (whatever its value), else `message`.
-            Mode::Choice => {
-                let [delta, message, ..] = &mut slots;
-                out.text = delta.take().or(message.take()).map_or(0, |o| o.text);
+        // Anything else is walked past (validated, nothing kept).
+        _ => {
+            r.value()?;
+            Ok(Out::default())
+        }
+    }
+}
+
+fn walk_object(r: &mut Reader<'_>, src: &str, mode: Mode, scratch: &mut String) -> Res<Out> {
+    let wanted = names(mode);
+    r.enter(Kind::Object)?;
+    // One slot per wanted field: its last occurrence counts, as in a `Value`'s map.
+    let mut slots: [Option<Out>; 4] = Default::default();
+    let mut first = true;
+    while let Some(key) = r.next_key(&mut first)? {
+        let k = wanted.iter().position(|n| key.is(src, n, scratch));
+        match k {
+            Some(0) if mode == Mode::Root => {
+                let usage = read_value(r, src)?;
+                slots[0] = Some(Out {
+                    usage: Some(usage),
+                    ..Out::default()
+                });
             }
-            Mode::Root => {
-                let [usage, choices, ..] = &mut slots;
-                out.usage = usage.take().and_then(|o| o.usage);
-                // `choices`' text counts only when it is an array.
-                if let Some(c) = choices.take().filter(|c| c.array.is_some()) {
-                    out.array = c.array;
-                    out.text = c.text;
+            Some(i) => {
+                let o = walk(r, src, field_mode(mode, i), scratch)?;
+                if let Some(slot) = slots.get_mut(i) {
+                    *slot = Some(o);
                 }
             }
-            Mode::Skip | Mode::StrLen | Mode::ToolCalls | Mode::Choices => {}
-            _ => out.text = slots_text(&slots),
+            None => {
+                r.value()?;
+            }
         }
-        Ok(out)
     }
+    let mut out = Out::default();
+    match mode {
+        // A choice's `delta` when it has the key (whatever its value), else `message`.
+        Mode::Choice => {
+            let [delta, message, ..] = &mut slots;
+            out.text = delta.take().or(message.take()).map_or(0, |o| o.text);
+        }
+        Mode::Root => {
+            let [usage, choices, ..] = &mut slots;
+            out.usage = usage.take().and_then(|o| o.usage);
+            // `choices`' text counts only when it is an array.
+            if let Some(c) = choices.take().filter(|c| c.array.is_some()) {
+                out.array = c.array;
+                out.text = c.text;
+            }
+        }
+        _ => out.text = slots_text(&slots),
+    }
+    Ok(out)
 }
 
 fn slots_text(slots: &[Option<Out>]) -> u64 {
@@ -206,32 +199,14 @@ fn slots_text(slots: &[Option<Out>]) -> u64 {
         .fold(0u64, |a, o| a.saturating_add(o.text))
 }
 
-/// A key, matched against the wanted names without allocating: its index, or `None`.
-struct KeySeed(&'static [&'static str]);
-
-impl<'de> DeserializeSeed<'de> for KeySeed {
-    type Value = Option<usize>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for KeySeed {
-    type Value = Option<usize>;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a key")
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<usize>, E> {
-        Ok(self.0.iter().position(|n| *n == v))
-    }
-}
-
-/// The facts of one chunk's `data`, or `None` when it is not JSON (as
-/// `serde_json::from_slice::<Value>` would say).
+/// The facts of one chunk's `data`, or `None` when it is not JSON (as `json::parse`
+/// would say).
 pub(super) fn read(data: &[u8]) -> Option<ChunkFacts> {
-    let mut d = serde_json::Deserializer::from_slice(data);
-    let out = Walk(Mode::Root).deserialize(&mut d).ok()?;
-    d.end().ok()?;
+    let src = std::str::from_utf8(data).ok()?;
+    let mut r = Reader::new(src);
+    let mut scratch = String::new();
+    let out = walk(&mut r, src, Mode::Root, &mut scratch).ok()?;
+    r.end().ok()?;
     Some(ChunkFacts {
         usage: out.usage,
         choices: out.array.map(|len| Choices {

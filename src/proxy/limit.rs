@@ -11,11 +11,10 @@
 //! least recently used one. Time only moves forward: an earlier or NaN `now_ms` counts
 //! as the latest seen.
 
-use serde::{Deserialize, Serialize};
-
 use super::wire::{pairs, Fields, W};
 use super::RateLimit;
 use crate::error::cut;
+use crate::json::{pairs_text, ObjectText};
 
 /// Ticks per token: a token is `60 000 / requests_per_minute` ms.
 const TICKS_PER_TOKEN: u128 = 60_000;
@@ -31,7 +30,8 @@ pub enum Admission {
     Limited { retry_after_ms: u64 },
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
 struct Bucket {
     /// When the bucket is full again, in ticks.
     full_at: u128,
@@ -41,8 +41,9 @@ struct Bucket {
 
 /// Token buckets per client key. Lives in [`super::ProxyState`] (and, serialized, in
 /// the Durable Object that shares it across isolates).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default)]
+#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(test, serde(default))]
 pub struct RateLimiter {
     /// Sorted by key, found by binary search. A `Vec` rather than a `BTreeMap`: a map
     /// of one more key/value type costs the wasm about 11 KB of B-tree code. Inserting
@@ -188,6 +189,34 @@ fn div_rem(x: u128, d: u32) -> (u128, u32) {
         r = digit % d;
     }
     (q, r as u32)
+}
+
+// JSON text, as the derived `Serialize` wrote it (the Durable Object's snapshot).
+
+impl Bucket {
+    fn json_text(&self) -> String {
+        ObjectText::new()
+            .raw("full_at", &self.full_at.to_string())
+            .number("last_used", self.last_used)
+            .end()
+    }
+}
+
+impl RateLimiter {
+    pub fn to_json(&self) -> String {
+        ObjectText::new()
+            .raw("buckets", &pairs_text(&self.buckets, Bucket::json_text))
+            .number("per_minute", u64::from(self.per_minute))
+            .number("latest_ms", self.latest_ms)
+            .number("uses", self.uses)
+            .end()
+    }
+
+    /// Read from [`RateLimiter::to_json`]'s text (missing fields are defaults).
+    pub fn from_json(text: &str) -> Result<RateLimiter, String> {
+        super::wire::read(text, &super::wire::Ty::Struct(&super::wire::RATE_LIMITER))
+            .map(RateLimiter::from_wire)
+    }
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@
 use super::{ProxyOptions, Reason, Route};
 use crate::error::cut;
 use crate::json::ObjectText;
+use crate::json::Value;
 use crate::types::Usage;
-use serde_json::Value;
 
 const MAX_FIELD_BYTES: usize = 256;
 /// Longest content kept in a log line (when content logging is on).
@@ -174,8 +174,8 @@ mod tests {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod map_parity {
     use super::*;
+    use crate::json::Map;
     use proptest::prelude::*;
-    use serde_json::Map;
 
     fn old_log_line(record: &LogRecord<'_>, opts: &ProxyOptions) -> String {
         let mut m = Map::new();

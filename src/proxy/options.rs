@@ -5,7 +5,7 @@
 //! Must never: quote a secret (the proxy key, the upstream token) in an error, or touch a
 //! JavaScript value (functions are `Js` indexes the shell resolves).
 
-use serde_json::Value;
+use crate::json::Value;
 
 use super::budget::check_budget;
 use super::wire::BudgetOption;

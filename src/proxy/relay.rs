@@ -17,10 +17,10 @@
 
 use super::Reason;
 use crate::error::{Error, ErrorKind};
+use crate::json::Value;
 use crate::timeouts::Timeouts;
 use crate::types::Usage;
 use crate::usage::tokens_for_bytes;
-use serde_json::Value;
 use std::borrow::Cow;
 
 /// Longest single SSE event held back to look at (a 2 MiB `data:` line passes).

@@ -8,7 +8,7 @@
 use super::{cors_headers, headers, ProxyOptions};
 use crate::error::cut;
 use crate::json::ObjectText;
-use serde_json::Value;
+use crate::json::Value;
 
 /// Why a request was refused (or failed upstream): status, OpenAI error `type` and
 /// `code` in one closed set.
@@ -328,7 +328,7 @@ pub fn upstream_error(
     let field = |name: &str| -> Option<String> {
         match inner?.get(name)? {
             Value::String(s) if !s.is_empty() => Some(cut(&redact(s.clone()), 100).to_owned()),
-            Value::Number(n) => Some(n.to_string()),
+            Value::Number(n) => Some(n.display()),
             _ => None,
         }
     };
@@ -375,10 +375,7 @@ pub fn upstream_error(
         .filter(|t| t.is_finite() && *t >= 0.0);
     if let Some(t) = estimated {
         // As `serde_json` writes an `f64` (`2.0`, `1e-7`).
-        body_text.raw(
-            "estimated_time",
-            &serde_json::to_string(&t).unwrap_or_default(),
-        );
+        body_text.float("estimated_time", t);
     }
     let mut r = reply(status, body_text.end(), origin, opts);
     r.reason = reason;

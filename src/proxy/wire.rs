@@ -2,23 +2,20 @@
 //! bodies and answers, and the Durable Object's snapshot.
 //!
 //! Owns: [`read`], which reads JSON text of a [`Ty`] (a static description of a derived
-//! `Deserialize` type) into a [`W`] tree, and the shapes of the types read this way. The
-//! derived impls read through `serde_json`'s typed `deserialize_u64`, `deserialize_struct`,
-//! …, whose type errors are worded through serde's `Unexpected`, whose `Display` prints
-//! floats with `core`'s float formatting (~17 KB of wasm nothing else needs), and each
-//! type compiles its own visitor (~26 KB in all). Here one visitor reads every shape
-//! through `deserialize_any` (`deserialize_u128` for a `u128`), the types convert from
-//! the tree, and the derived impls stay, unused by the wasm, as the oracle the tests hold
-//! this to: the same values and the same error messages, positions included.
+//! `Deserialize` type) into a [`W`] tree, in one pass of [`crate::scan::Reader`], and the
+//! shapes of the types read this way; the types convert from the tree. The derived
+//! impls (one visitor per type, and serde's typed deserializers whose error messages
+//! print floats with `core`'s formatting) are not in the wasm: they stay, under
+//! `cfg(test)`, as the oracle the tests hold this to: the same values, and the same
+//! error messages where the text is JSON but not the type's (invalid type or value,
+//! missing, duplicate or unknown field, unknown variant, invalid length), with our
+//! reader's position; a text that is not JSON gets [`crate::json::ParseError`]'s words.
 //!
 //! Must never: accept a text the derived impl refuses or refuse one it accepts, or read
-//! a value differently. (Known difference, in error text only: a unit variant written as
-//! an object, `{"proxy": null}`, that is malformed inside the braces.)
+//! a value differently.
 
-use std::fmt;
-
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::Value;
+use crate::json::{invalid_type, ParseError, Value};
+use crate::scan::{decode_str, Invalid, Kind, Reader};
 
 /// A type as its derived `Deserialize` reads it.
 pub(crate) enum Ty {
@@ -74,86 +71,34 @@ pub(crate) enum W {
     Seq(Vec<W>),
 }
 
-/// `text` read as `ty`, or the message the derived impl's `serde_json::from_slice` error
-/// would print (what `to_string()` gives).
+/// `text` read as `ty`, or the message of the derived impl's error (its words; the
+/// position, "at line L column C", is where our reader found it).
 pub(crate) fn read(text: &str, ty: &Ty) -> Result<W, String> {
-    let bytes = text.as_bytes();
-    let mut d = serde_json::Deserializer::from_slice(bytes);
-    Seed(ty)
-        .deserialize(&mut d)
-        .and_then(|w| d.end().map(|()| w))
-        .map_err(|e| message(&e, bytes))
+    let mut r = Reader::new(text);
+    let read = value(&mut r, text, ty).and_then(|w| {
+        r.end()?;
+        Ok(w)
+    });
+    read.map_err(|stop| match stop {
+        Stop::Syntax => ParseError::new(text, r.pos()).message(),
+        Stop::At(at, m) => ParseError::at_position(text, at, &m),
+    })
 }
 
-/// Marks an error raised where the derived read would have stopped at the `[` or `{`
-/// (without entering it) but `deserialize_any` went in: [`message`] moves it back.
-const AT_OPENER: char = '\u{1}';
-/// Marks an error the derived read raises at the start of a value (`peek_error`).
-const AT_START: char = '\u{2}';
-
-/// `e` as `to_string()` words it, marked positions moved to where the derived read
-/// reports them.
-#[cold]
-fn message(e: &serde_json::Error, text: &[u8]) -> String {
-    let s = e.to_string();
-    let (body, start) = if let Some(b) = s.strip_prefix(AT_OPENER) {
-        (b, false)
-    } else if let Some(b) = s.strip_prefix(AT_START) {
-        (b, true)
-    } else {
-        return s;
-    };
-    let suffix = format!(" at line {} column {}", e.line(), e.column());
-    let msg = body.strip_suffix(suffix.as_str()).unwrap_or(body);
-    let mut i = index_of(text, e.line(), e.column());
-    let ws = |b: u8| matches!(b, b' ' | b'\n' | b'\t' | b'\r');
-    let back = |i: &mut usize, f: &dyn Fn(u8) -> bool| {
-        while *i > 0 && f(text[*i - 1]) {
-            *i -= 1;
-        }
-    };
-    let at = i;
-    back(&mut i, &ws);
-    if i > 0 && matches!(text[i - 1], b']' | b'}' | b',') {
-        i -= 1;
-        back(&mut i, &ws);
-    }
-    if i > 0 && matches!(text[i - 1], b'[' | b'{') {
-        i -= 1;
-    } else {
-        // A scalar: back over its characters.
-        i = at;
-        back(&mut i, &|b: u8| {
-            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'-')
-        });
-    }
-    if start {
-        // `peek_error` reports one past the byte it peeked.
-        i = (i + 1).min(text.len());
-    }
-    let (line, column) = position_of(text, i);
-    format!("{msg} at line {line} column {column}")
+/// Why a read stopped: the text is not JSON (where the reader is), or a value is not
+/// what its type reads (the message, and where).
+enum Stop {
+    Syntax,
+    At(usize, String),
 }
 
-/// The byte index of `serde_json`'s (1-based line, column = bytes before it on the line).
-fn index_of(text: &[u8], line: usize, column: usize) -> usize {
-    let mut start = 0;
-    for _ in 1..line {
-        match text[start..].iter().position(|&b| b == b'\n') {
-            Some(n) => start += n + 1,
-            None => break,
-        }
+impl From<Invalid> for Stop {
+    fn from(_: Invalid) -> Stop {
+        Stop::Syntax
     }
-    (start + column).min(text.len())
 }
 
-/// `serde_json`'s position of byte index `i`.
-fn position_of(text: &[u8], i: usize) -> (usize, usize) {
-    let head = &text[..i];
-    let start = head.iter().rposition(|&b| b == b'\n').map_or(0, |n| n + 1);
-    let line = 1 + head[..start].iter().filter(|&&b| b == b'\n').count();
-    (line, i - start)
-}
+type Read<T> = Result<T, Stop>;
 
 fn expecting(ty: &Ty) -> &'static str {
     match ty {
@@ -173,257 +118,295 @@ fn expecting(ty: &Ty) -> &'static str {
     }
 }
 
-/// "invalid type: …" as `serde_json` words it, optionally marked.
+/// "invalid type: …, expected …" as serde words it, at `at`.
 #[cold]
-fn wrong<E: de::Error>(mark: Option<char>, found: Value, ty: &Ty) -> E {
-    let m = crate::json::invalid_type(&found, expecting(ty));
-    E::custom(match mark {
-        Some(c) => format!("{c}{m}"),
-        None => m,
-    })
+fn wrong<T>(at: usize, found: &Value, ty: &Ty) -> Read<T> {
+    Err(Stop::At(at, invalid_type(found, expecting(ty))))
 }
 
 /// "invalid value: integer `…`, expected u32" (an integer out of the type's range).
 #[cold]
-fn out_of_range<E: de::Error>(found: Value, ty: &Ty) -> E {
-    let m = crate::json::invalid_type(&found, expecting(ty));
-    E::custom(m.replacen("invalid type", "invalid value", 1))
+fn out_of_range<T>(at: usize, found: &Value, ty: &Ty) -> Read<T> {
+    let m = invalid_type(found, expecting(ty));
+    Err(Stop::At(at, m.replacen("invalid type", "invalid value", 1)))
 }
 
-struct Seed<'a>(&'a Ty);
-
-impl<'de> DeserializeSeed<'de> for Seed<'_> {
-    type Value = W;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<W, D::Error> {
-        match self.0 {
-            Ty::U128 => d.deserialize_u128(Read(self.0)),
-            _ => d.deserialize_any(Read(self.0)),
+/// serde's `OneOf`: "`a`", "`a` or `b`", "one of `a`, `b`, `c`".
+fn one_of(names: &[&str], none: &str) -> String {
+    match names {
+        [] => none.to_owned(),
+        [a] => crate::error::concat(&["`", a, "`"]),
+        [a, b] => crate::error::concat(&["`", a, "` or `", b, "`"]),
+        _ => {
+            let mut m = String::from("one of ");
+            for (i, n) in names.iter().enumerate() {
+                if i > 0 {
+                    m.push_str(", ");
+                }
+                m.push('`');
+                m.push_str(n);
+                m.push('`');
+            }
+            m
         }
     }
 }
 
-struct Read<'a>(&'a Ty);
-
-impl<'a> Read<'a> {
-    /// The type a non-`null` value is read as: an `Opt`'s inner one.
-    fn ty(&self) -> &'a Ty {
-        match self.0 {
-            Ty::Opt(t) => t,
-            t => t,
-        }
+#[cold]
+fn unknown<T>(at: usize, what: &str, v: &str, names: &[&str], none: &str) -> Read<T> {
+    let mut m = String::from("unknown ");
+    m.push_str(what);
+    m.push_str(" `");
+    m.push_str(v);
+    m.push_str("`, ");
+    if !names.is_empty() {
+        m.push_str("expected ");
     }
+    m.push_str(&one_of(names, none));
+    Err(Stop::At(at, m))
+}
 
-    fn unsigned<E: de::Error>(&self, v: u64, found: Value) -> Result<W, E> {
-        let max = match self.ty() {
+#[cold]
+fn invalid_length<T>(at: usize, n: usize, expected: &str) -> Read<T> {
+    let m = crate::error::concat(&["invalid length ", &n.to_string(), ", expected ", expected]);
+    Err(Stop::At(at, m))
+}
+
+/// The type a non-`null` value is read as: an `Opt`'s inner one.
+fn inner(ty: &Ty) -> &Ty {
+    match ty {
+        Ty::Opt(t) => t,
+        t => t,
+    }
+}
+
+/// The next value of `r` read as `ty`. The reader bounds the depth (127), so the
+/// recursion is bounded.
+fn value(r: &mut Reader<'_>, src: &str, ty: &Ty) -> Read<W> {
+    let kind = r.peek()?;
+    let start = r.pos();
+    let t = inner(ty);
+    if let (Ty::U128, false) = (ty, kind == Kind::Number) {
+        // Read as `serde_json` reads a `u128`: digits, or not a number at all.
+        return Err(Stop::At(start + 1, "invalid number".to_owned()));
+    }
+    match kind {
+        Kind::Null => {
+            r.value()?;
+            match ty {
+                Ty::Opt(_) | Ty::Unit => Ok(W::None),
+                Ty::Enum(_) => Err(Stop::At(start + 1, "expected value".to_owned())),
+                t => wrong(r.pos(), &Value::Null, t),
+            }
+        }
+        Kind::True | Kind::False => {
+            let b = kind == Kind::True;
+            r.value()?;
+            match t {
+                Ty::Bool => Ok(W::B(b)),
+                Ty::Enum(_) => Err(Stop::At(start + 1, "expected value".to_owned())),
+                t => wrong(r.pos(), &Value::Bool(b), t),
+            }
+        }
+        Kind::Number => {
+            let span = r.value()?;
+            number(span.raw(src), r.pos(), start, t)
+        }
+        Kind::String => {
+            let span = r.string()?;
+            let mut s = String::new();
+            decode_str(src, &span, &mut s);
+            match t {
+                Ty::Str => Ok(W::S(s)),
+                Ty::Enum(e) => variant(r.pos(), e, &s),
+                t => wrong(r.pos(), &Value::String(s), t),
+            }
+        }
+        Kind::Array => array(r, src, start, t),
+        Kind::Object => object(r, src, start, t),
+    }
+}
+
+/// A number's text `text` (read, ending at `end`) as `ty`.
+fn number(text: &str, end: usize, start: usize, ty: &Ty) -> Read<W> {
+    let Value::Number(n) = crate::json::parse(text).unwrap_or_default() else {
+        return Err(Stop::Syntax);
+    };
+    let found = || Value::Number(n.clone());
+    if let Ty::U128 = ty {
+        // `serde_json` reads a `u128` as digits only: a sign is out of range, and a
+        // fraction or exponent is what follows the number, not part of it.
+        if text.bytes().all(|b| b.is_ascii_digit()) {
+            return match text.parse::<u128>() {
+                Ok(v) => Ok(W::U(v)),
+                Err(_) => Err(Stop::At(end, "number out of range".to_owned())),
+            };
+        }
+        if text.starts_with('-') {
+            return Err(Stop::At(start + 1, "number out of range".to_owned()));
+        }
+        let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+        return Err(Stop::At(
+            start + digits + 1,
+            "trailing characters".to_owned(),
+        ));
+    }
+    if let Some(u) = n.as_u64() {
+        let max = match ty {
             Ty::U32 => u64::from(u32::MAX),
             Ty::Usize => usize::MAX as u64,
             Ty::U64 => u64::MAX,
-            Ty::F64 => return Ok(W::F(v as f64)),
-            Ty::Enum(_) => return Err(E::custom(format!("{AT_START}expected value"))),
-            t => return Err(wrong(None, found, t)),
+            Ty::F64 => return Ok(W::F(u as f64)),
+            Ty::Enum(_) => return Err(Stop::At(start + 1, "expected value".to_owned())),
+            t => return wrong(end, &found(), t),
         };
-        if v <= max {
-            Ok(W::U(u128::from(v)))
+        return if u <= max {
+            Ok(W::U(u128::from(u)))
         } else {
-            Err(out_of_range(found, self.ty()))
-        }
+            out_of_range(end, &found(), ty)
+        };
+    }
+    if let Some(i) = n.as_i64() {
+        return match ty {
+            Ty::F64 => Ok(W::F(i as f64)),
+            Ty::U32 | Ty::U64 | Ty::Usize => out_of_range(end, &found(), ty),
+            Ty::Enum(_) => Err(Stop::At(start + 1, "expected value".to_owned())),
+            t => wrong(end, &found(), t),
+        };
+    }
+    match ty {
+        Ty::F64 => Ok(W::F(n.as_f64().unwrap_or_default())),
+        Ty::Enum(_) => Err(Stop::At(start + 1, "expected value".to_owned())),
+        t => wrong(end, &found(), t),
     }
 }
 
-impl<'de> Visitor<'de> for Read<'_> {
-    type Value = W;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(expecting(self.0))
-    }
-
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<W, E> {
-        match self.ty() {
-            Ty::Bool => Ok(W::B(v)),
-            Ty::Enum(_) => Err(E::custom(format!("{AT_START}expected value"))),
-            t => Err(wrong(None, Value::Bool(v), t)),
+fn array(r: &mut Reader<'_>, src: &str, start: usize, ty: &Ty) -> Read<W> {
+    let mut out = Vec::new();
+    let mut first = true;
+    match ty {
+        Ty::Struct(s) => {
+            r.enter(Kind::Array)?;
+            let mut done = false;
+            for (i, (fty, default)) in s.fields.iter().enumerate() {
+                if !done && r.next_item(&mut first)? {
+                    out.push(value(r, src, fty)?);
+                    continue;
+                }
+                done = true;
+                if !*default {
+                    let n = s.fields.len();
+                    let exp = crate::error::concat(&[
+                        s.name,
+                        " with ",
+                        &n.to_string(),
+                        if n == 1 { " element" } else { " elements" },
+                    ]);
+                    return invalid_length(r.pos(), i, &exp);
+                }
+                out.push(W::None);
+            }
+            if !done {
+                end_array(r, &mut first)?;
+            }
         }
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<W, E> {
-        self.unsigned(v, Value::from(v))
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<W, E> {
-        match u64::try_from(v) {
-            Ok(u) => self.unsigned(u, Value::from(v)),
-            Err(_) => match self.ty() {
-                Ty::F64 => Ok(W::F(v as f64)),
-                Ty::U32 | Ty::U64 | Ty::Usize => Err(out_of_range(Value::from(v), self.ty())),
-                Ty::Enum(_) => Err(E::custom(format!("{AT_START}expected value"))),
-                t => Err(wrong(None, Value::from(v), t)),
-            },
+        Ty::Pair(a, b) => {
+            r.enter(Kind::Array)?;
+            for (i, t) in [a, b].into_iter().enumerate() {
+                if !r.next_item(&mut first)? {
+                    return invalid_length(r.pos(), i, expecting(ty));
+                }
+                out.push(value(r, src, t)?);
+            }
+            end_array(r, &mut first)?;
         }
-    }
-
-    fn visit_u128<E: de::Error>(self, v: u128) -> Result<W, E> {
-        // Only `Ty::U128` reads through `deserialize_u128`.
-        Ok(W::U(v))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<W, E> {
-        match self.ty() {
-            Ty::F64 => Ok(W::F(v)),
-            Ty::Enum(_) => Err(E::custom(format!("{AT_START}expected value"))),
-            t => Err(wrong(None, Value::from(v), t)),
+        Ty::List(t) => {
+            r.enter(Kind::Array)?;
+            while r.next_item(&mut first)? {
+                out.push(value(r, src, t)?);
+            }
         }
+        Ty::Enum(_) => return Err(Stop::At(start + 1, "expected value".to_owned())),
+        t => return wrong(start + 1, &Value::Array(Vec::new()), t),
     }
+    Ok(W::Seq(out))
+}
 
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<W, E> {
-        match self.ty() {
-            Ty::Str => Ok(W::S(v.to_owned())),
-            Ty::Enum(e) => variant(e, v),
-            t => Err(wrong(None, Value::String(v.to_owned()), t)),
-        }
+/// The `]` after the elements a shape reads; another element is serde's "trailing
+/// characters".
+fn end_array(r: &mut Reader<'_>, first: &mut bool) -> Read<()> {
+    if r.next_item(first)? {
+        return Err(Stop::At(r.pos(), "trailing characters".to_owned()));
     }
+    Ok(())
+}
 
-    fn visit_unit<E: de::Error>(self) -> Result<W, E> {
-        match self.0 {
-            Ty::Opt(_) | Ty::Unit => Ok(W::None),
-            Ty::Enum(_) => Err(E::custom(format!("{AT_START}expected value"))),
-            t => Err(wrong(None, Value::Null, t)),
-        }
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<W, A::Error> {
-        let mut out = Vec::new();
-        match self.ty() {
-            Ty::Struct(s) => {
-                for (i, (ty, default)) in s.fields.iter().enumerate() {
-                    match seq.next_element_seed(Seed(ty))? {
-                        Some(w) => out.push(w),
-                        None if *default => out.push(W::None),
-                        None => {
-                            let n = s.fields.len();
-                            let exp = format!(
-                                "{} with {n} element{}",
-                                s.name,
-                                if n == 1 { "" } else { "s" }
-                            );
-                            return Err(de::Error::invalid_length(i, &exp.as_str()));
+fn object(r: &mut Reader<'_>, src: &str, start: usize, ty: &Ty) -> Read<W> {
+    let mut first = true;
+    let mut scratch = String::new();
+    match ty {
+        Ty::Struct(s) => {
+            r.enter(Kind::Object)?;
+            let mut got: Vec<Option<W>> = vec![None; s.fields.len()];
+            while let Some(key) = r.next_key(&mut first)? {
+                let at = key.end + 1;
+                match s.names.iter().position(|n| key.is(src, n, &mut scratch)) {
+                    Some(i) => {
+                        let (Some(slot), Some((fty, _))) = (got.get_mut(i), s.fields.get(i)) else {
+                            return Err(Stop::Syntax);
+                        };
+                        if slot.is_some() {
+                            let m = crate::error::concat(&["duplicate field `", s.names[i], "`"]);
+                            return Err(Stop::At(at, m));
                         }
+                        *slot = Some(value(r, src, fty)?);
+                    }
+                    None if s.deny_unknown => {
+                        let mut k = String::new();
+                        decode_str(src, &key, &mut k);
+                        return unknown(at, "field", &k, s.names, "there are no fields");
+                    }
+                    None => {
+                        r.value()?;
                     }
                 }
             }
-            t @ Ty::Pair(a, b) => {
-                for (i, ty) in [a, b].into_iter().enumerate() {
-                    match seq.next_element_seed(Seed(ty))? {
-                        Some(w) => out.push(w),
-                        None => return Err(de::Error::invalid_length(i, &expecting(t))),
+            let mut out = Vec::with_capacity(got.len());
+            for (i, w) in got.into_iter().enumerate() {
+                out.push(match w {
+                    Some(w) => w,
+                    None if s.fields[i].1 || matches!(s.fields[i].0, Ty::Opt(_)) => W::None,
+                    None => {
+                        let m = crate::json::missing_field(s.names[i]);
+                        return Err(Stop::At(r.pos(), m));
                     }
-                }
+                });
             }
-            Ty::List(ty) => {
-                while let Some(w) = seq.next_element_seed(Seed(ty))? {
-                    out.push(w);
-                }
-            }
-            Ty::Enum(_) => return Err(de::Error::custom(format!("{AT_START}expected value"))),
-            t => return Err(wrong(Some(AT_OPENER), Value::Array(Vec::new()), t)),
+            Ok(W::Seq(out))
         }
-        Ok(W::Seq(out))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<W, A::Error> {
-        match self.ty() {
-            Ty::Struct(s) => {
-                let mut got: Vec<Option<W>> = vec![None; s.fields.len()];
-                while let Some(key) = map.next_key_seed(Key(s))? {
-                    match key {
-                        Some(i) => {
-                            if got[i].is_some() {
-                                return Err(de::Error::duplicate_field(s.names[i]));
-                            }
-                            got[i] = Some(map.next_value_seed(Seed(&s.fields[i].0))?);
-                        }
-                        None => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
-                }
-                let mut out = Vec::with_capacity(got.len());
-                for (i, w) in got.into_iter().enumerate() {
-                    out.push(match w {
-                        Some(w) => w,
-                        None if s.fields[i].1 || matches!(s.fields[i].0, Ty::Opt(_)) => W::None,
-                        None => return Err(de::Error::missing_field(s.names[i])),
-                    });
-                }
-                Ok(W::Seq(out))
+        Ty::Enum(e) => {
+            // `{"variant": null}`.
+            r.enter(Kind::Object)?;
+            let Some(key) = r.next_key(&mut first)? else {
+                return Err(Stop::At(r.pos(), "expected value".to_owned()));
+            };
+            let mut k = String::new();
+            decode_str(src, &key, &mut k);
+            let w = variant(key.end + 1, e, &k)?;
+            value(r, src, &Ty::Unit)?;
+            if r.next_key(&mut first)?.is_some() {
+                return Err(Stop::At(r.pos(), "expected value".to_owned()));
             }
-            Ty::Enum(e) => {
-                // `{"variant": null}`.
-                let Some(w) = map.next_key_seed(VariantKey(e))? else {
-                    return Err(de::Error::custom("expected value"));
-                };
-                map.next_value_seed(Seed(&Ty::Unit))?;
-                if map.next_key::<IgnoredAny>()?.is_some() {
-                    return Err(de::Error::custom("expected value"));
-                }
-                Ok(w)
-            }
-            t => Err(wrong(Some(AT_OPENER), Value::Object(Default::default()), t)),
+            Ok(w)
         }
+        t => wrong(start + 1, &Value::Object(Default::default()), t),
     }
 }
 
-fn variant<E: de::Error>(e: &'static Variants, v: &str) -> Result<W, E> {
+fn variant(at: usize, e: &'static Variants, v: &str) -> Read<W> {
     match e.names.iter().position(|n| *n == v) {
         Some(i) => Ok(W::U(i as u128)),
-        None => Err(E::unknown_variant(v, e.names)),
-    }
-}
-
-/// A struct's key: `Some(field index)`, or `None` for a field it ignores.
-struct Key(&'static Shape);
-
-impl<'de> DeserializeSeed<'de> for Key {
-    type Value = Option<usize>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Key {
-    type Value = Option<usize>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("field identifier")
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<usize>, E> {
-        match self.0.names.iter().position(|n| *n == v) {
-            Some(i) => Ok(Some(i)),
-            None if self.0.deny_unknown => Err(E::unknown_field(v, self.0.names)),
-            None => Ok(None),
-        }
-    }
-}
-
-/// An enum's variant, as an object's key.
-struct VariantKey(&'static Variants);
-
-impl<'de> DeserializeSeed<'de> for VariantKey {
-    type Value = W;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<W, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for VariantKey {
-    type Value = W;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("variant identifier")
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<W, E> {
-        variant(self.0, v)
+        None => unknown(at, "variant", v, e.names, "there are no variants"),
     }
 }
 
@@ -720,13 +703,13 @@ pub(crate) static SNAPSHOT: Shape = shape(
 // The shell's wire types
 // ---------------------------------------------------------------------------------
 
-use serde::{Deserialize, Serialize};
-
 use super::{BudgetLedger, BudgetOptions, Charge, Exhausted, RateLimiter, Spend};
+use crate::json::ObjectText;
 
 /// The `budget` option as JavaScript spells it.
-#[derive(Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, PartialEq)]
+#[cfg_attr(test, derive(serde::Deserialize))]
+#[cfg_attr(test, serde(rename_all = "camelCase", deny_unknown_fields))]
 pub struct BudgetOption {
     pub tokens_per_day: Option<f64>,
     pub usd_per_day: Option<f64>,
@@ -734,8 +717,9 @@ pub struct BudgetOption {
     pub max_clients: Option<f64>,
 }
 
-#[derive(Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, PartialEq)]
+#[cfg_attr(test, derive(serde::Deserialize))]
+#[cfg_attr(test, serde(rename_all = "camelCase", deny_unknown_fields))]
 pub struct CapsOption {
     pub tokens_per_day: Option<f64>,
     pub usd_per_day: Option<f64>,
@@ -768,8 +752,9 @@ impl BudgetOption {
 }
 
 /// A rate limit as the shared state receives it.
-#[derive(Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, PartialEq)]
+#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(test, serde(rename_all = "camelCase"))]
 pub struct LimitWire {
     pub requests_per_minute: u32,
     pub burst: u32,
@@ -777,6 +762,15 @@ pub struct LimitWire {
 }
 
 impl LimitWire {
+    /// The JSON text (the fields in declaration order, as the derived `Serialize`).
+    pub fn to_json(&self) -> String {
+        ObjectText::new()
+            .number("requestsPerMinute", u64::from(self.requests_per_minute))
+            .number("burst", u64::from(self.burst))
+            .number("maxClients", self.max_clients as u64)
+            .end()
+    }
+
     fn from_wire(w: W) -> LimitWire {
         let mut f = Fields::of(w);
         LimitWire {
@@ -788,17 +782,27 @@ impl LimitWire {
 }
 
 /// The shared state's answer to `admit`.
-#[derive(Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, PartialEq)]
+#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(test, serde(rename_all = "camelCase"))]
 pub struct AdmitWire {
     pub allowed: bool,
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub remaining: u32,
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub retry_after_ms: u64,
 }
 
 impl AdmitWire {
+    /// The JSON text (the fields in declaration order, as the derived `Serialize`).
+    pub fn to_json(&self) -> String {
+        ObjectText::new()
+            .boolean("allowed", self.allowed)
+            .number("remaining", u64::from(self.remaining))
+            .number("retryAfterMs", self.retry_after_ms)
+            .end()
+    }
+
     /// Read as `serde_json::from_str` reads it.
     pub fn from_json(text: &str) -> Result<AdmitWire, String> {
         let mut f = Fields::of(read(text, &Ty::Struct(&ADMIT_WIRE))?);
@@ -811,16 +815,17 @@ impl AdmitWire {
 }
 
 /// A state call's body.
-#[derive(Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, PartialEq)]
+#[cfg_attr(test, derive(serde::Deserialize))]
+#[cfg_attr(test, serde(rename_all = "camelCase"))]
 pub struct CallWire {
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub key: Option<String>,
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub limit: Option<LimitWire>,
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub budget: BudgetOptions,
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub charge: Charge,
 }
 
@@ -841,14 +846,23 @@ impl CallWire {
 }
 
 /// What one Durable Object saves.
-#[derive(Debug, Serialize, Deserialize, Default)]
-#[serde(default)]
+#[derive(Debug, Default)]
+#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(test, serde(default))]
 pub struct Snapshot {
     pub limiter: RateLimiter,
     pub ledger: BudgetLedger,
 }
 
 impl Snapshot {
+    /// The JSON text (the fields in declaration order, as the derived `Serialize`).
+    pub fn to_json(&self) -> String {
+        ObjectText::new()
+            .raw("limiter", &self.limiter.to_json())
+            .raw("ledger", &self.ledger.to_json())
+            .end()
+    }
+
     /// Read as `serde_json::from_str` reads it.
     pub fn from_json(text: &str) -> Result<Snapshot, String> {
         let mut f = Fields::of(read(text, &Ty::Struct(&SNAPSHOT))?);
@@ -1108,25 +1122,54 @@ mod tests {
         (g.out, g.enum_object)
     }
 
-    fn same<T: std::fmt::Debug + for<'de> Deserialize<'de>>(
+    /// `serde_json`'s messages for text that is not JSON (its `ErrorCode`s), worded our
+    /// own way by `json::ParseError`.
+    const SYNTAX: &[&str] = &[
+        "EOF while parsing",
+        "expected value",
+        "expected `",
+        "expected ident",
+        "trailing characters",
+        "trailing comma",
+        "invalid number",
+        "number out of range",
+        "invalid escape",
+        "control character",
+        "key must be a string",
+        "lone leading surrogate",
+        "invalid unicode code point",
+        "recursion limit exceeded",
+        "unexpected end of hex escape",
+    ];
+
+    /// A message without its " at line L column C".
+    fn words(m: &str) -> &str {
+        m.rfind(" at line ").map_or(m, |i| &m[..i])
+    }
+
+    fn is_syntax(m: &str) -> bool {
+        SYNTAX.iter().any(|s| m.starts_with(s)) || m.starts_with("unexpected ")
+    }
+
+    fn same<T: std::fmt::Debug + for<'de> serde::Deserialize<'de>>(
         ours: fn(&str) -> Result<T, String>,
         text: &str,
         enum_object: bool,
     ) {
         let theirs = serde_json::from_slice::<T>(text.as_bytes()).map_err(|e| e.to_string());
         let ours = ours(text);
-        if enum_object {
-            assert_eq!(
-                ours.as_ref().map(|v| format!("{v:?}")).ok(),
-                theirs.as_ref().map(|v| format!("{v:?}")).ok(),
-                "{text}"
-            );
-        } else {
-            assert_eq!(
-                ours.map(|v| format!("{v:?}")),
-                theirs.map(|v| format!("{v:?}")),
-                "{text}"
-            );
+        let shown = |r: &Result<T, String>| r.as_ref().map(|v| format!("{v:?}")).ok();
+        assert_eq!(shown(&ours), shown(&theirs), "{text}");
+        if let (Err(o), Err(t)) = (&ours, &theirs) {
+            if enum_object {
+                return;
+            }
+            if is_syntax(t) {
+                assert!(is_syntax(o), "{text}: ours {o:?}, theirs {t:?}");
+            } else {
+                assert_eq!(words(o), words(t), "{text}");
+                assert!(o.contains(" at line "), "{text}: {o}");
+            }
         }
     }
 

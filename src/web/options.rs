@@ -6,8 +6,8 @@
 //! index the core hands back. Must never: check or read an option itself (the core
 //! does, with the messages the caller sees).
 
+use crate::json::Value;
 use js_sys::{Array, Function};
-use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::error::Error;

@@ -22,7 +22,7 @@ use super::hub::{warn, Fetching, Found};
 use super::job;
 use super::metering::{call_store, Admission, MAX_QUEUE_WAIT_MS};
 use crate::error::Error;
-use crate::hub::{read_mapping, Mapping, MAX_MAPPING_BYTES};
+use crate::hub::{read_lookup, Mapping, MAX_MAPPING_BYTES};
 use crate::providers::{ProviderInfo, Target};
 use crate::ratelimit::Ticket;
 use crate::response::REQUEST_ID_HEADERS;
@@ -354,7 +354,7 @@ impl Gate {
                 None => String::new(),
             };
             let text = String::from_utf8_lossy(bytes);
-            read_mapping(&model, s.status, &text, s.request_id.take())
+            read_lookup(&model, s.status, &text, s.request_id.take())
         };
         self.looked_up(read);
     }

@@ -13,8 +13,8 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use crate::json::Value;
 use js_sys::{Array, Function, Object, Promise, Reflect};
-use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -339,7 +339,7 @@ pub(crate) struct Ended<'a> {
     /// The `x-inference-provider` header, if the response had one.
     pub provider_header: Option<&'a str>,
     /// The answer's own fields (a `provider` field), for `served_provider`.
-    pub body_extra: Option<&'a serde_json::Map<String, Value>>,
+    pub body_extra: Option<&'a crate::json::Map<String, Value>>,
     pub request_id: Option<String>,
     pub attempts: u32,
     /// A complete answer to store in the cache.

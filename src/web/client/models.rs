@@ -125,14 +125,12 @@ impl ModelsCall {
         let list = models::read_model_list(self.status, &text, self.request_id.take())
             .map_err(|e| self.error(e))?;
         match self.want {
-            Want::List => {
-                JSON::parse(&serde_json::to_string(&list).unwrap_or_default()).map_err(|_| {
-                    self.error(Error::new(
-                        ErrorKind::Parse,
-                        "the model list could not be read",
-                    ))
-                })
-            }
+            Want::List => JSON::parse(&list.to_json()).map_err(|_| {
+                self.error(Error::new(
+                    ErrorKind::Parse,
+                    "the model list could not be read",
+                ))
+            }),
             Want::Pricing => {
                 let mut table = crate::usage::PriceTable::from_model_list(&list);
                 let mut prices = self.cfg.metering.prices.borrow_mut();

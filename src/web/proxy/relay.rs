@@ -96,10 +96,7 @@ impl Watcher {
             if let Some(m) = &self.trace.model {
                 set(&rec, "model", &m.as_str().into());
             }
-            let usage = serde_json::to_string(&u.usage)
-                .ok()
-                .and_then(|s| js_sys::JSON::parse(&s).ok())
-                .unwrap_or(JsValue::UNDEFINED);
+            let usage = js_sys::JSON::parse(&u.usage.to_json()).unwrap_or(JsValue::UNDEFINED);
             set(&rec, "usage", &usage);
             set(&rec, "estimated", &u.estimated.into());
             set(

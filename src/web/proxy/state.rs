@@ -14,8 +14,8 @@
 //! `admit(key, json)`, `check(key?, json)`, `record(key?, json)`, `ledger(key?, json)`,
 //! each a promise of JSON text; `key` absent names the proxy-wide object.
 
+use crate::json::ObjectText;
 use js_sys::{Array, Function, Promise, Reflect};
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -77,9 +77,9 @@ impl From<&RateLimit> for LimitWire {
     }
 }
 
-#[derive(Serialize)]
-struct AdmitCall {
-    limit: LimitWire,
+/// `{"limit": …}`, an `admit` call's body.
+fn admit_call(limit: &LimitWire) -> String {
+    ObjectText::new().raw("limit", &limit.to_json()).end()
 }
 
 impl From<Admission> for AdmitWire {
@@ -112,10 +112,7 @@ pub(super) fn admit(shared: &Shared, req: &IncomingRequest<'_>, now_ms: f64) -> 
         Ok(None) => return Asked::Now(decide_after_limit(req, opts, now_ms)),
         Ok(Some(l)) => l,
     };
-    let body = serde_json::to_string(&AdmitCall {
-        limit: LimitWire::from(limit),
-    })
-    .unwrap_or_default();
+    let body = admit_call(&LimitWire::from(limit));
     match call(store, "admit", Some(req.client_key), &body) {
         Ok(p) => Asked::Ask(vec![p]),
         Err(e) => Asked::Now(Decision::Respond(state_unavailable(&e, req.origin, opts))),
@@ -179,7 +176,7 @@ pub(super) fn before_forward(
             Asked::Now(spent.map(|e| budget_refusal(&e, origin, &cfg.opts)))
         }
         Store::Durable(store) => {
-            let body = serde_json::to_string(&LedgerWire { budget }).unwrap_or_default();
+            let body = ledger_call(budget);
             let mut asked = Vec::new();
             let keys = [
                 (!budget.proxy.is_empty()).then_some(None),
@@ -213,11 +210,12 @@ pub(super) fn check_answer(
     spent.map(|e| budget_refusal(&e, origin, opts))
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct RecordWire<'a> {
-    charge: &'a Charge,
-    budget: &'a BudgetOptions,
+/// `{"charge": …, "budget": …}`, a `record` call's body.
+fn record_call(charge: &Charge, budget: &BudgetOptions) -> String {
+    ObjectText::new()
+        .raw("charge", &charge.to_json())
+        .raw("budget", &budget.to_json())
+        .end()
 }
 
 /// A finished chat call reaches the ledger: locally at once; in the Durable Objects through
@@ -244,11 +242,7 @@ pub(super) fn record(
                 .record(key, &charge, &cfg.budget, js_sys::Date::now())
         }
         Store::Durable(store) => {
-            let body = serde_json::to_string(&RecordWire {
-                charge: &charge,
-                budget: &cfg.budget,
-            })
-            .unwrap_or_default();
+            let body = record_call(&charge, &cfg.budget);
             let Ok(f) = Reflect::get(store, &JsValue::from_str("record"))
                 .and_then(|f| f.dyn_into::<Function>())
             else {
@@ -274,10 +268,9 @@ pub(super) fn record(
     }
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct LedgerWire<'a> {
-    budget: &'a BudgetOptions,
+/// `{"budget": …}`, a `check` or `ledger` call's body.
+fn ledger_call(budget: &BudgetOptions) -> String {
+    ObjectText::new().raw("budget", &budget.to_json()).end()
 }
 
 /// What the proxy (`key` = `None`) or one client spent in the current window: now, or
@@ -294,10 +287,7 @@ pub(super) fn ledger(shared: &Shared, key: Option<&str>) -> Asked<Result<Spend, 
             }))
         }
         Store::Durable(store) => {
-            let body = serde_json::to_string(&LedgerWire {
-                budget: &cfg.budget,
-            })
-            .unwrap_or_default();
+            let body = ledger_call(&cfg.budget);
             match call(store, "ledger", key, &body) {
                 Ok(p) => Asked::Ask(vec![p]),
                 Err(e) => Asked::Now(Err(e)),
@@ -361,14 +351,15 @@ impl ProxyStateCore {
                     burst: l.burst,
                     max_clients: l.max_clients,
                 };
-                serde_json::to_string(&AdmitWire::from(
-                    self.state.limiter.admit(key, &limit, now_ms),
-                ))
+                AdmitWire::from(self.state.limiter.admit(key, &limit, now_ms)).to_json()
             }
-            "check" => serde_json::to_string(&match key {
-                Some(k) => self.state.ledger.check_client(k, &w.budget, now_ms),
-                None => self.state.ledger.check_proxy(&w.budget, now_ms),
-            }),
+            "check" => crate::proxy::Exhausted::opt_to_json(
+                match key {
+                    Some(k) => self.state.ledger.check_client(k, &w.budget, now_ms),
+                    None => self.state.ledger.check_proxy(&w.budget, now_ms),
+                }
+                .as_ref(),
+            ),
             "record" => {
                 match key {
                     Some(k) => self
@@ -377,31 +368,29 @@ impl ProxyStateCore {
                         .record_client(k, &w.charge, &w.budget, now_ms),
                     None => self.state.ledger.record_proxy(&w.charge, &w.budget, now_ms),
                 }
-                Ok("null".to_owned())
+                "null".to_owned()
             }
-            "ledger" => serde_json::to_string(&match key {
+            "ledger" => match key {
                 Some(k) => self.state.ledger.client_spend(k, &w.budget, now_ms),
                 None => self.state.ledger.proxy_spend(&w.budget, now_ms),
-            }),
+            }
+            .to_json(),
             other => return Err(JsValue::from_str(&format!("unknown state call {other:?}"))),
         };
-        out.map_err(|e| JsValue::from_str(&e.to_string()))
+        Ok(out)
     }
 
     /// The state as JSON text, to persist.
     pub fn snapshot(&self) -> String {
-        serde_json::to_string(&Snapshot {
+        Snapshot {
             limiter: self.state.limiter.clone(),
             ledger: self.state.ledger.clone(),
-        })
-        .unwrap_or_default()
+        }
+        .to_json()
     }
 }
 
 /// `proxy.ledger(clientKey?)`'s value for JS.
 pub(super) fn spend_to_js(s: &Spend) -> JsValue {
-    serde_json::to_string(s)
-        .ok()
-        .and_then(|t| js_sys::JSON::parse(&t).ok())
-        .unwrap_or(JsValue::NULL)
+    js_sys::JSON::parse(&s.to_json()).unwrap_or(JsValue::NULL)
 }
