@@ -22,12 +22,18 @@
 
 use crate::error::{Error, ErrorKind};
 use crate::protocol::Protocol;
-use crate::scan::{decode_str, scan_chat, scan_tgi, ChatScan, Kind, Reader, Span, TgiScan};
+use crate::scan::{
+    decode_str, rescan_chat, scan_chat, scan_tgi, ChatScan, Kind, Reader, Span, TgiScan,
+};
 use crate::sse::{Decoder, Event, Limits, Sink};
 use crate::types::{ChatCompletion, Choice, FunctionCall, Message, ToolCall, Usage};
 use crate::usage::{TokenUsage, UsageEstimate};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
+
+/// The longest chunk kept to compare the next one with: chunks are a few hundred bytes;
+/// a bigger one is scanned and not kept.
+const PREV_MAX: usize = 4096;
 
 /// How a [`StreamDecoder`] works.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +132,7 @@ impl StreamDecoder {
                 tscan: TgiScan::default(),
                 scratch: String::new(),
                 key: String::new(),
+                prev: String::new(),
                 marker: false,
                 stopped: false,
                 chunks: 0,
@@ -282,6 +289,9 @@ struct Core {
     tscan: TgiScan,
     scratch: String,
     key: String,
+    /// The last chat chunk's data, whose scan `scan` holds ("" when it holds none):
+    /// the next chunk is compared with it before it is scanned ([`rescan_chat`]).
+    prev: String,
     /// `[DONE]` or TGI's final event came.
     marker: bool,
     /// An error was reported, or the body ended.
@@ -379,7 +389,15 @@ impl Core {
     }
 
     fn chat_chunk(&mut self, data: &str) -> Result<(), Error> {
-        let scanned = scan_chat(data, &mut self.scan, &mut self.scratch);
+        let scanned = if rescan_chat(data, &self.prev, &mut self.scan) {
+            Ok(())
+        } else {
+            scan_chat(data, &mut self.scan, &mut self.scratch)
+        };
+        self.prev.clear();
+        if scanned.is_ok() && data.len() <= PREV_MAX {
+            self.prev.push_str(data);
+        }
         if scanned.is_err() || !chat_shape_ok(data, &self.scan, &mut self.scratch) {
             return Err(slow_chat_error(data));
         }

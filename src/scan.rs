@@ -54,7 +54,7 @@ pub struct Span {
 
 impl Span {
     /// The raw text of the value (a string's without its quotes) in `src`.
-    #[inline]
+    #[inline(always)]
     pub fn raw<'a>(&self, src: &'a str) -> &'a str {
         src.get(self.start..self.end).unwrap_or_default()
     }
@@ -172,7 +172,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn ws(&mut self) {
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.pos) {
             self.pos += 1;
@@ -190,7 +190,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The next value's kind, after whitespace, without reading it.
-    #[inline]
+    #[inline(always)]
     pub fn peek(&mut self) -> Res<Kind> {
         self.ws();
         Ok(match self.bytes.get(self.pos).ok_or(Invalid)? {
@@ -390,6 +390,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline(always)]
     fn open(&mut self) -> Res {
         self.depth += 1;
         self.pos += 1;
@@ -446,6 +447,7 @@ impl<'a> Reader<'a> {
 
     /// One step of a container: past a `,` (or, first, nothing) to a member, or past the
     /// `close` byte out of it.
+    #[inline(always)]
     fn next_member(&mut self, first: &mut bool, close: u8) -> Res<bool> {
         self.ws();
         let at = self.bytes.get(self.pos).copied().unwrap_or(0);
@@ -651,6 +653,193 @@ pub fn scan_chat(data: &str, out: &mut ChatScan, scratch: &mut String) -> Res {
         *slot = Some(r.value()?);
     }
     r.end()
+}
+
+/// [`scan_chat`] of `data` made from the scan of the chunk before it: `out` holds the
+/// scan of `prev`, and when `data` differs from `prev` only inside one string value,
+/// with no `"`, `\` or control character on either side of the change and the change
+/// not inside an escape, `data` is the same JSON with that string longer or shorter, so
+/// its scan is `out` with the spans after the change moved. True when `out` is now the
+/// scan of `data`; false (and `out` untouched) when the caller must scan. Most chunks
+/// of a stream repeat the one before but for a few bytes of text: comparing is much
+/// cheaper than scanning again.
+pub fn rescan_chat(data: &str, prev: &str, out: &mut ChatScan) -> bool {
+    let (a, b) = (prev.as_bytes(), data.as_bytes());
+    if a.is_empty() {
+        return false;
+    }
+    let p = common_prefix(a, b);
+    if p == a.len() && p == b.len() {
+        return true;
+    }
+    let s = common_suffix(a, b, a.len().min(b.len()) - p);
+    let (old_end, new_end) = (a.len() - s, b.len() - s);
+    let mut target = None;
+    out.each_span(&mut |span, value| {
+        if value && span.kind == Kind::String && span.start <= p && old_end <= span.end {
+            target = Some(*span);
+        }
+    });
+    let Some(t) = target else {
+        return false;
+    };
+    let plain = |x: &[u8]| x.iter().all(|&c| c != b'"' && c != b'\\' && c >= 0x20);
+    if !plain(a.get(p..old_end).unwrap_or(b"\"")) || !plain(b.get(p..new_end).unwrap_or(b"\"")) {
+        return false;
+    }
+    if t.escaped && !outside_escape(a, t.start, p) {
+        return false;
+    }
+    // Every boundary at or past the string's end (so past the change) moves; the
+    // string's own start stays.
+    let moved = |x: usize| x.saturating_sub(old_end) + new_end;
+    out.each_span(&mut |span, _| {
+        if span.start == t.start && span.kind == Kind::String {
+            span.end = moved(span.end);
+            return;
+        }
+        if span.start >= t.end {
+            span.start = moved(span.start);
+        }
+        if span.end >= t.end {
+            span.end = moved(span.end);
+        }
+    });
+    true
+}
+
+/// How many leading bytes `a` and `b` share (eight at a time while they can).
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + 8 <= n {
+        match (a.get(i..i + 8), b.get(i..i + 8)) {
+            (Some(x), Some(y)) if x == y => i += 8,
+            _ => break,
+        }
+    }
+    while i < n && a.get(i) == b.get(i) {
+        i += 1;
+    }
+    i
+}
+
+/// How many trailing bytes `a` and `b` share, at most `max`.
+fn common_suffix(a: &[u8], b: &[u8], max: usize) -> usize {
+    let mut i = 0;
+    while i < max && a.get(a.len() - 1 - i) == b.get(b.len() - 1 - i) {
+        i += 1;
+    }
+    i
+}
+
+/// Whether `at` in the (validated) string text from `start` lies between escapes, not
+/// inside one (nor between the two halves of a surrogate pair).
+fn outside_escape(text: &[u8], start: usize, at: usize) -> bool {
+    let mut i = start;
+    while i < at {
+        i += match (text.get(i), text.get(i + 1), text.get(i + 2)) {
+            (Some(b'\\'), Some(b'u'), Some(b'd' | b'D')) => match text.get(i + 3) {
+                Some(b'8' | b'9' | b'a' | b'b' | b'A' | b'B') => 12,
+                _ => 6,
+            },
+            (Some(b'\\'), Some(b'u'), _) => 6,
+            (Some(b'\\'), _, _) => 2,
+            _ => 1,
+        };
+    }
+    i == at
+}
+
+impl ChatScan {
+    /// Every span held, each with whether it is a value (a key is not).
+    fn each_span(&mut self, f: &mut dyn FnMut(&mut Span, bool)) {
+        // Destructured whole: a field added to these structs must be added here.
+        let ChatScan {
+            root: _,
+            id,
+            object,
+            created,
+            model,
+            system_fingerprint,
+            usage,
+            error,
+            choices,
+            choice_list,
+            tools,
+            extra,
+            choice_extra,
+        } = self;
+        for s in [
+            id,
+            object,
+            created,
+            model,
+            system_fingerprint,
+            usage,
+            error,
+            choices,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            f(s, true);
+        }
+        for c in choice_list {
+            let ChoiceScan {
+                item,
+                index,
+                finish_reason,
+                logprobs,
+                delta,
+                role,
+                content,
+                reasoning_content,
+                reasoning,
+                tool_calls,
+                tools: _,
+                extra: _,
+            } = c;
+            for s in [
+                item,
+                index,
+                finish_reason,
+                logprobs,
+                delta,
+                role,
+                content,
+                reasoning_content,
+                reasoning,
+                tool_calls,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                f(s, true);
+            }
+        }
+        for t in tools {
+            let ToolScan {
+                item,
+                index,
+                id,
+                kind,
+                function,
+                name,
+                arguments,
+            } = t;
+            for s in [item, index, id, kind, function, name, arguments]
+                .into_iter()
+                .flatten()
+            {
+                f(s, true);
+            }
+        }
+        for (k, v) in extra.iter_mut().chain(choice_extra.iter_mut()) {
+            f(k, false);
+            f(v, true);
+        }
+    }
 }
 
 /// One element of `choices`.
