@@ -656,13 +656,13 @@ pub fn scan_chat(data: &str, out: &mut ChatScan, scratch: &mut String) -> Res {
 }
 
 /// [`scan_chat`] of `data` made from the scan of the chunk before it: `out` holds the
-/// scan of `prev`, and when `data` differs from `prev` only inside one string value,
-/// with no `"`, `\` or control character on either side of the change and the change
-/// not inside an escape, `data` is the same JSON with that string longer or shorter, so
-/// its scan is `out` with the spans after the change moved. True when `out` is now the
-/// scan of `data`; false (and `out` untouched) when the caller must scan. Most chunks
-/// of a stream repeat the one before but for a few bytes of text: comparing is much
-/// cheaper than scanning again.
+/// scan of `prev`, and when `data` differs from `prev` only inside one string value, the
+/// changed bytes on each side being whole characters and escapes (valid ones, on the
+/// new side) that start where one ends, `data` is the same JSON with that string
+/// changed, so its scan is `out` with the spans after the change moved. True when `out`
+/// is now the scan of `data`; false (and `out` untouched) when the caller must scan.
+/// Most chunks of a stream repeat the one before but for the delta's text: comparing
+/// and reading the changed text is much cheaper than scanning the chunk again.
 pub fn rescan_chat(data: &str, prev: &str, out: &mut ChatScan) -> bool {
     let (a, b) = (prev.as_bytes(), data.as_bytes());
     if a.is_empty() {
@@ -675,7 +675,7 @@ pub fn rescan_chat(data: &str, prev: &str, out: &mut ChatScan) -> bool {
     let s = common_suffix(a, b, a.len().min(b.len()) - p);
     let (old_end, new_end) = (a.len() - s, b.len() - s);
     let mut target = None;
-    out.each_span(&mut |span, value| {
+    out.each_span(|span, value| {
         if value && span.kind == Kind::String && span.start <= p && old_end <= span.end {
             target = Some(*span);
         }
@@ -683,19 +683,24 @@ pub fn rescan_chat(data: &str, prev: &str, out: &mut ChatScan) -> bool {
     let Some(t) = target else {
         return false;
     };
-    let plain = |x: &[u8]| x.iter().all(|&c| c != b'"' && c != b'\\' && c >= 0x20);
-    if !plain(a.get(p..old_end).unwrap_or(b"\"")) || !plain(b.get(p..new_end).unwrap_or(b"\"")) {
-        return false;
-    }
-    if t.escaped && !outside_escape(a, t.start, p) {
+    // The change starts between two characters (or escapes) of the old string, and
+    // both its old and its new text are whole ones, the new ones valid; then what
+    // follows it reads as it did.
+    let whole = (!t.escaped || (string_run(prev, t.start, p) && string_run(prev, p, old_end)))
+        && string_run(data, p, new_end);
+    if !whole {
         return false;
     }
     // Every boundary at or past the string's end (so past the change) moves; the
     // string's own start stays.
     let moved = |x: usize| x.saturating_sub(old_end) + new_end;
-    out.each_span(&mut |span, _| {
+    let escaped = b
+        .get(t.start..moved(t.end))
+        .is_some_and(|x| x.contains(&b'\\'));
+    out.each_span(|span, _| {
         if span.start == t.start && span.kind == Kind::String {
             span.end = moved(span.end);
+            span.escaped = escaped;
             return;
         }
         if span.start >= t.end {
@@ -708,15 +713,32 @@ pub fn rescan_chat(data: &str, prev: &str, out: &mut ChatScan) -> bool {
     true
 }
 
-/// How many leading bytes `a` and `b` share (eight at a time while they can).
+/// Whether `src[from..to]` is a run of a string's characters and valid escapes that
+/// ends where one of them ends (a surrogate pair's two escapes are one).
+fn string_run(src: &str, from: usize, to: usize) -> bool {
+    let mut r = Reader::new(src);
+    r.pos = from;
+    while r.pos < to {
+        match r.bytes.get(r.pos) {
+            Some(b'\\') => {
+                if r.escape().is_err() {
+                    return false;
+                }
+            }
+            Some(&c) if c != b'"' && c >= 0x20 => r.pos += 1,
+            _ => return false,
+        }
+    }
+    r.pos == to
+}
+
+/// How many leading bytes `a` and `b` share (eight at a time, as words, while they
+/// can: a slice comparison is a `memcmp` call).
 fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     let n = a.len().min(b.len());
     let mut i = 0;
-    while i + 8 <= n {
-        match (a.get(i..i + 8), b.get(i..i + 8)) {
-            (Some(x), Some(y)) if x == y => i += 8,
-            _ => break,
-        }
+    while i + 8 <= n && word(a, i) == word(b, i) {
+        i += 8;
     }
     while i < n && a.get(i) == b.get(i) {
         i += 1;
@@ -727,33 +749,25 @@ fn common_prefix(a: &[u8], b: &[u8]) -> usize {
 /// How many trailing bytes `a` and `b` share, at most `max`.
 fn common_suffix(a: &[u8], b: &[u8], max: usize) -> usize {
     let mut i = 0;
+    while i + 8 <= max && word(a, a.len() - i - 8) == word(b, b.len() - i - 8) {
+        i += 8;
+    }
     while i < max && a.get(a.len() - 1 - i) == b.get(b.len() - 1 - i) {
         i += 1;
     }
     i
 }
 
-/// Whether `at` in the (validated) string text from `start` lies between escapes, not
-/// inside one (nor between the two halves of a surrogate pair).
-fn outside_escape(text: &[u8], start: usize, at: usize) -> bool {
-    let mut i = start;
-    while i < at {
-        i += match (text.get(i), text.get(i + 1), text.get(i + 2)) {
-            (Some(b'\\'), Some(b'u'), Some(b'd' | b'D')) => match text.get(i + 3) {
-                Some(b'8' | b'9' | b'a' | b'b' | b'A' | b'B') => 12,
-                _ => 6,
-            },
-            (Some(b'\\'), Some(b'u'), _) => 6,
-            (Some(b'\\'), _, _) => 2,
-            _ => 1,
-        };
-    }
-    i == at
+/// The eight bytes of `x` at `at` as one word (`None` past the end).
+#[inline(always)]
+fn word(x: &[u8], at: usize) -> Option<u64> {
+    let w: [u8; 8] = x.get(at..at + 8)?.try_into().ok()?;
+    Some(u64::from_le_bytes(w))
 }
 
 impl ChatScan {
     /// Every span held, each with whether it is a value (a key is not).
-    fn each_span(&mut self, f: &mut dyn FnMut(&mut Span, bool)) {
+    fn each_span(&mut self, mut f: impl FnMut(&mut Span, bool)) {
         // Destructured whole: a field added to these structs must be added here.
         let ChatScan {
             root: _,
