@@ -686,8 +686,8 @@ pub fn rescan_chat(data: &str, prev: &str, out: &mut ChatScan) -> bool {
     // The change starts between two characters (or escapes) of the old string, and
     // both its old and its new text are whole ones, the new ones valid; then what
     // follows it reads as it did.
-    let whole = (!t.escaped || (string_run(prev, t.start, p) && string_run(prev, p, old_end)))
-        && string_run(data, p, new_end);
+    let whole =
+        (!t.escaped || between_escapes(a, t.start, p, old_end)) && string_run(data, p, new_end);
     if !whole {
         return false;
     }
@@ -719,7 +719,12 @@ fn string_run(src: &str, from: usize, to: usize) -> bool {
     let mut r = Reader::new(src);
     r.pos = from;
     while r.pos < to {
+        // Runs of ordinary bytes eight at a time, as `Reader::string` reads them.
+        while r.pos + 8 <= to && word(r.bytes, r.pos).is_some_and(|w| !stops_string(w)) {
+            r.pos += 8;
+        }
         match r.bytes.get(r.pos) {
+            _ if r.pos >= to => break,
             Some(b'\\') => {
                 if r.escape().is_err() {
                     return false;
@@ -730,6 +735,27 @@ fn string_run(src: &str, from: usize, to: usize) -> bool {
         }
     }
     r.pos == to
+}
+
+/// Whether, in the string text of a validated scan starting at `start`, both `at` and
+/// `end` (`at <= end`) lie between characters or escapes, not inside an escape (nor
+/// between the two halves of a surrogate pair).
+fn between_escapes(text: &[u8], start: usize, at: usize, end: usize) -> bool {
+    let mut i = start;
+    let mut met = at == start;
+    while i < end {
+        i += match (text.get(i), text.get(i + 1), text.get(i + 2)) {
+            (Some(b'\\'), Some(b'u'), Some(b'd' | b'D')) => match text.get(i + 3) {
+                Some(b'8' | b'9' | b'a' | b'b' | b'A' | b'B') => 12,
+                _ => 6,
+            },
+            (Some(b'\\'), Some(b'u'), _) => 6,
+            (Some(b'\\'), _, _) => 2,
+            _ => 1,
+        };
+        met |= i == at;
+    }
+    met && i == end
 }
 
 /// How many leading bytes `a` and `b` share (eight at a time, as words, while they
@@ -784,6 +810,11 @@ impl ChatScan {
             extra,
             choice_extra,
         } = self;
+        let mut value = |s: &mut Option<Span>| {
+            if let Some(s) = s {
+                f(s, true);
+            }
+        };
         for s in [
             id,
             object,
@@ -793,11 +824,8 @@ impl ChatScan {
             usage,
             error,
             choices,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            f(s, true);
+        ] {
+            value(s);
         }
         for c in choice_list {
             let ChoiceScan {
@@ -825,11 +853,8 @@ impl ChatScan {
                 reasoning_content,
                 reasoning,
                 tool_calls,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                f(s, true);
+            ] {
+                value(s);
             }
         }
         for t in tools {
@@ -842,11 +867,8 @@ impl ChatScan {
                 name,
                 arguments,
             } = t;
-            for s in [item, index, id, kind, function, name, arguments]
-                .into_iter()
-                .flatten()
-            {
-                f(s, true);
+            for s in [item, index, id, kind, function, name, arguments] {
+                value(s);
             }
         }
         for (k, v) in extra.iter_mut().chain(choice_extra.iter_mut()) {
@@ -1093,6 +1115,55 @@ mod tests {
     #[track_caller]
     fn agrees(text: &str) {
         assert_eq!(validate(text.as_bytes()), oracle(text), "{text:?}");
+    }
+
+    /// `after` rescanned from `before`'s scan: whether the rescan was taken, having
+    /// checked that it equals a fresh scan (and that a refused one left the scan alone).
+    #[track_caller]
+    fn rescanned(before: &str, after: &str) -> bool {
+        let chunk = |content: &str| {
+            format!(
+                r#"{{"id":"x","choices":[{{"index":0,"delta":{{"content":"{content}"}}}}],"usage":null}}"#
+            )
+        };
+        let (before, after) = (chunk(before), chunk(after));
+        let mut scratch = String::new();
+        let mut s = ChatScan::default();
+        assert!(scan_chat(&before, &mut s, &mut scratch).is_ok());
+        let mut fresh = ChatScan::default();
+        let ok = scan_chat(&after, &mut fresh, &mut scratch).is_ok();
+        let mut again = s.clone();
+        let taken = rescan_chat(&after, &before, &mut again);
+        if taken {
+            assert!(ok, "{after}");
+            assert_eq!(again, fresh, "{after}");
+        } else {
+            assert_eq!(again, s);
+        }
+        taken
+    }
+
+    #[test]
+    fn a_chunk_changed_inside_its_content_is_rescanned() {
+        assert!(rescanned("Okay", " let"));
+        assert!(rescanned("", "word"));
+        assert!(rescanned("word", ""));
+        assert!(rescanned(r"a\nb", r"a\nbc"));
+        assert!(rescanned(r#"\"quoted\""#, r"back\\"));
+        assert!(rescanned(r"x\uD83D\uDE00", r"x\uD83D\uDE00y"));
+    }
+
+    #[test]
+    fn a_change_that_is_not_whole_characters_is_scanned_again() {
+        // Inside an escape, between a surrogate pair's halves, a lone surrogate, a quote
+        // or a control character: each goes through the full scan.
+        assert!(!rescanned(r"a\nb", r"a\tb"));
+        assert!(!rescanned(r"\uD83D\uDE00", r"\uD83D\uDE01"));
+        assert!(!rescanned("x", r"\uD800"));
+        assert!(!rescanned(r"\uD83D\uDE00", r"\uD83D"));
+        assert!(!rescanned("x", "\u{1}"));
+        assert!(!rescanned("a", r#"a","b":"c"#));
+        assert!(!rescanned("a", r"a\q"));
     }
 
     #[test]
