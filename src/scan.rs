@@ -791,87 +791,38 @@ fn word(x: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(w))
 }
 
+/// Destructure `$x` whole (a field added to its struct must be named here: a value
+/// span to visit, or one to leave) and pass each named `Option<Span>` to `$visit`.
+macro_rules! visit_spans {
+    ($visit:ident, $x:expr, $ty:ident { $($field:ident),* $(,)? } leaving { $($skip:ident),* $(,)? }) => {{
+        let $ty { $($field,)* $($skip: _,)* } = $x;
+        $( $visit($field); )*
+    }};
+}
+
 impl ChatScan {
     /// Every span held, each with whether it is a value (a key is not).
     fn each_span(&mut self, mut f: impl FnMut(&mut Span, bool)) {
-        // Destructured whole: a field added to these structs must be added here.
-        let ChatScan {
-            root: _,
-            id,
-            object,
-            created,
-            model,
-            system_fingerprint,
-            usage,
-            error,
-            choices,
-            choice_list,
-            tools,
-            extra,
-            choice_extra,
-        } = self;
         let mut value = |s: &mut Option<Span>| {
             if let Some(s) = s {
                 f(s, true);
             }
         };
-        for s in [
-            id,
-            object,
-            created,
-            model,
-            system_fingerprint,
-            usage,
-            error,
-            choices,
-        ] {
-            value(s);
+        visit_spans!(value, &mut *self, ChatScan {
+            id, object, created, model, system_fingerprint, usage, error, choices,
+        } leaving { root, choice_list, tools, extra, choice_extra });
+        for c in &mut self.choice_list {
+            visit_spans!(value, c, ChoiceScan {
+                item, index, finish_reason, logprobs, delta, role, content,
+                reasoning_content, reasoning, tool_calls,
+            } leaving { tools, extra });
         }
-        for c in choice_list {
-            let ChoiceScan {
-                item,
-                index,
-                finish_reason,
-                logprobs,
-                delta,
-                role,
-                content,
-                reasoning_content,
-                reasoning,
-                tool_calls,
-                tools: _,
-                extra: _,
-            } = c;
-            for s in [
-                item,
-                index,
-                finish_reason,
-                logprobs,
-                delta,
-                role,
-                content,
-                reasoning_content,
-                reasoning,
-                tool_calls,
-            ] {
-                value(s);
-            }
+        for t in &mut self.tools {
+            visit_spans!(value, t, ToolScan {
+                item, index, id, kind, function, name, arguments,
+            } leaving {});
         }
-        for t in tools {
-            let ToolScan {
-                item,
-                index,
-                id,
-                kind,
-                function,
-                name,
-                arguments,
-            } = t;
-            for s in [item, index, id, kind, function, name, arguments] {
-                value(s);
-            }
-        }
-        for (k, v) in extra.iter_mut().chain(choice_extra.iter_mut()) {
+        for (k, v) in self.extra.iter_mut().chain(self.choice_extra.iter_mut()) {
             f(k, false);
             f(v, true);
         }
