@@ -23,11 +23,17 @@
 use crate::error::{Error, ErrorKind};
 use crate::json::{Map, Value};
 use crate::protocol::Protocol;
-use crate::scan::{decode_str, scan_chat, scan_tgi, ChatScan, Kind, Reader, Span, TgiScan};
+use crate::scan::{
+    decode_str, rescan_chat, scan_chat, scan_tgi, ChatScan, Kind, Reader, Span, TgiScan,
+};
 use crate::sse::{Decoder, Event, Limits, Sink};
 use crate::types::{ChatCompletion, Choice, FunctionCall, Message, ToolCall, Usage};
 use crate::usage::{TokenUsage, UsageEstimate};
 use std::borrow::Cow;
+
+/// The longest chunk kept to compare the next one with: chunks are a few hundred bytes;
+/// a bigger one is scanned and not kept.
+const PREV_MAX: usize = 4096;
 
 /// How a [`StreamDecoder`] works.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +132,7 @@ impl StreamDecoder {
                 tscan: TgiScan::default(),
                 scratch: String::new(),
                 key: String::new(),
+                prev: String::new(),
                 marker: false,
                 stopped: false,
                 chunks: 0,
@@ -281,6 +288,9 @@ struct Core {
     tscan: TgiScan,
     scratch: String,
     key: String,
+    /// The last chat chunk's data, whose scan `scan` holds ("" when it holds none):
+    /// the next chunk is compared with it before it is scanned ([`rescan_chat`]).
+    prev: String,
     /// `[DONE]` or TGI's final event came.
     marker: bool,
     /// An error was reported, or the body ended.
@@ -378,7 +388,15 @@ impl Core {
     }
 
     fn chat_chunk(&mut self, data: &str) -> Result<(), Error> {
-        let scanned = scan_chat(data, &mut self.scan, &mut self.scratch);
+        let scanned = if rescan_chat(data, &self.prev, &mut self.scan) {
+            Ok(())
+        } else {
+            scan_chat(data, &mut self.scan, &mut self.scratch)
+        };
+        self.prev.clear();
+        if scanned.is_ok() && data.len() <= PREV_MAX {
+            self.prev.push_str(data);
+        }
         if scanned.is_err() || !chat_shape_ok(data, &self.scan, &mut self.scratch) {
             return Err(slow_chat_error(data));
         }
@@ -684,7 +702,8 @@ fn count(src: &str, s: &Span) -> Option<u64> {
         Kind::Number => {
             let raw = s.raw(src);
             if raw.len() < 20 && raw.bytes().all(|b| b.is_ascii_digit()) {
-                return raw.parse().ok();
+                // At most 19 digits: no overflow (`str::parse` was a call per chunk).
+                return Some(raw.bytes().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')));
             }
             slow_count(raw)
         }

@@ -54,7 +54,7 @@ pub struct Span {
 
 impl Span {
     /// The raw text of the value (a string's without its quotes) in `src`.
-    #[inline]
+    #[inline(always)]
     pub fn raw<'a>(&self, src: &'a str) -> &'a str {
         src.get(self.start..self.end).unwrap_or_default()
     }
@@ -177,7 +177,7 @@ impl<'a> Reader<'a> {
         self.pos
     }
 
-    #[inline]
+    #[inline(always)]
     fn ws(&mut self) {
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.pos) {
             self.pos += 1;
@@ -195,7 +195,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The next value's kind, after whitespace, without reading it.
-    #[inline]
+    #[inline(always)]
     pub fn peek(&mut self) -> Res<Kind> {
         self.ws();
         Ok(match self.bytes.get(self.pos).ok_or(Invalid)? {
@@ -395,6 +395,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline(always)]
     fn open(&mut self) -> Res {
         self.depth += 1;
         self.pos += 1;
@@ -451,6 +452,7 @@ impl<'a> Reader<'a> {
 
     /// One step of a container: past a `,` (or, first, nothing) to a member, or past the
     /// `close` byte out of it.
+    #[inline(always)]
     fn next_member(&mut self, first: &mut bool, close: u8) -> Res<bool> {
         self.ws();
         let at = self.bytes.get(self.pos).copied().unwrap_or(0);
@@ -656,6 +658,180 @@ pub fn scan_chat(data: &str, out: &mut ChatScan, scratch: &mut String) -> Res {
         *slot = Some(r.value()?);
     }
     r.end()
+}
+
+/// [`scan_chat`] of `data` made from the scan of the chunk before it: `out` holds the
+/// scan of `prev`, and when `data` differs from `prev` only inside one string value, the
+/// changed bytes on each side being whole characters and escapes (valid ones, on the
+/// new side) that start where one ends, `data` is the same JSON with that string
+/// changed, so its scan is `out` with the spans after the change moved. True when `out`
+/// is now the scan of `data`; false (and `out` untouched) when the caller must scan.
+/// Most chunks of a stream repeat the one before but for the delta's text: comparing
+/// and reading the changed text is much cheaper than scanning the chunk again.
+pub fn rescan_chat(data: &str, prev: &str, out: &mut ChatScan) -> bool {
+    let (a, b) = (prev.as_bytes(), data.as_bytes());
+    if a.is_empty() {
+        return false;
+    }
+    let p = common_prefix(a, b);
+    if p == a.len() && p == b.len() {
+        return true;
+    }
+    let s = common_suffix(a, b, a.len().min(b.len()) - p);
+    let (old_end, new_end) = (a.len() - s, b.len() - s);
+    let mut target = None;
+    out.each_span(|span, value| {
+        if value && span.kind == Kind::String && span.start <= p && old_end <= span.end {
+            target = Some(*span);
+        }
+    });
+    let Some(t) = target else {
+        return false;
+    };
+    // The change starts between two characters (or escapes) of the old string, and
+    // both its old and its new text are whole ones, the new ones valid; then what
+    // follows it reads as it did.
+    let whole =
+        (!t.escaped || between_escapes(a, t.start, p, old_end)) && string_run(data, p, new_end);
+    if !whole {
+        return false;
+    }
+    // Every boundary at or past the string's end (so past the change) moves; the
+    // string's own start stays.
+    let moved = |x: usize| x.saturating_sub(old_end) + new_end;
+    let escaped = b
+        .get(t.start..moved(t.end))
+        .is_some_and(|x| x.contains(&b'\\'));
+    out.each_span(|span, _| {
+        if span.start == t.start && span.kind == Kind::String {
+            span.end = moved(span.end);
+            span.escaped = escaped;
+            return;
+        }
+        if span.start >= t.end {
+            span.start = moved(span.start);
+        }
+        if span.end >= t.end {
+            span.end = moved(span.end);
+        }
+    });
+    true
+}
+
+/// Whether `src[from..to]` is a run of a string's characters and valid escapes that
+/// ends where one of them ends (a surrogate pair's two escapes are one).
+fn string_run(src: &str, from: usize, to: usize) -> bool {
+    let mut r = Reader::new(src);
+    r.pos = from;
+    while r.pos < to {
+        // Runs of ordinary bytes eight at a time, as `Reader::string` reads them.
+        while r.pos + 8 <= to && word(r.bytes, r.pos).is_some_and(|w| !stops_string(w)) {
+            r.pos += 8;
+        }
+        match r.bytes.get(r.pos) {
+            _ if r.pos >= to => break,
+            Some(b'\\') => {
+                if r.escape().is_err() {
+                    return false;
+                }
+            }
+            Some(&c) if c != b'"' && c >= 0x20 => r.pos += 1,
+            _ => return false,
+        }
+    }
+    r.pos == to
+}
+
+/// Whether, in the string text of a validated scan starting at `start`, both `at` and
+/// `end` (`at <= end`) lie between characters or escapes, not inside an escape (nor
+/// between the two halves of a surrogate pair).
+fn between_escapes(text: &[u8], start: usize, at: usize, end: usize) -> bool {
+    let mut i = start;
+    let mut met = at == start;
+    while i < end {
+        i += match (text.get(i), text.get(i + 1), text.get(i + 2)) {
+            (Some(b'\\'), Some(b'u'), Some(b'd' | b'D')) => match text.get(i + 3) {
+                Some(b'8' | b'9' | b'a' | b'b' | b'A' | b'B') => 12,
+                _ => 6,
+            },
+            (Some(b'\\'), Some(b'u'), _) => 6,
+            (Some(b'\\'), _, _) => 2,
+            _ => 1,
+        };
+        met |= i == at;
+    }
+    met && i == end
+}
+
+/// How many leading bytes `a` and `b` share (eight at a time, as words, while they
+/// can: a slice comparison is a `memcmp` call).
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + 8 <= n && word(a, i) == word(b, i) {
+        i += 8;
+    }
+    while i < n && a.get(i) == b.get(i) {
+        i += 1;
+    }
+    i
+}
+
+/// How many trailing bytes `a` and `b` share, at most `max`.
+fn common_suffix(a: &[u8], b: &[u8], max: usize) -> usize {
+    let mut i = 0;
+    while i + 8 <= max && word(a, a.len() - i - 8) == word(b, b.len() - i - 8) {
+        i += 8;
+    }
+    while i < max && a.get(a.len() - 1 - i) == b.get(b.len() - 1 - i) {
+        i += 1;
+    }
+    i
+}
+
+/// The eight bytes of `x` at `at` as one word (`None` past the end).
+#[inline(always)]
+fn word(x: &[u8], at: usize) -> Option<u64> {
+    let w: [u8; 8] = x.get(at..at + 8)?.try_into().ok()?;
+    Some(u64::from_le_bytes(w))
+}
+
+/// Destructure `$x` whole (a field added to its struct must be named here: a value
+/// span to visit, or one to leave) and pass each named `Option<Span>` to `$visit`.
+macro_rules! visit_spans {
+    ($visit:ident, $x:expr, $ty:ident { $($field:ident),* $(,)? } leaving { $($skip:ident),* $(,)? }) => {{
+        let $ty { $($field,)* $($skip: _,)* } = $x;
+        $( $visit($field); )*
+    }};
+}
+
+impl ChatScan {
+    /// Every span held, each with whether it is a value (a key is not).
+    fn each_span(&mut self, mut f: impl FnMut(&mut Span, bool)) {
+        let mut value = |s: &mut Option<Span>| {
+            if let Some(s) = s {
+                f(s, true);
+            }
+        };
+        visit_spans!(value, &mut *self, ChatScan {
+            id, object, created, model, system_fingerprint, usage, error, choices,
+        } leaving { root, choice_list, tools, extra, choice_extra });
+        for c in &mut self.choice_list {
+            visit_spans!(value, c, ChoiceScan {
+                item, index, finish_reason, logprobs, delta, role, content,
+                reasoning_content, reasoning, tool_calls,
+            } leaving { tools, extra });
+        }
+        for t in &mut self.tools {
+            visit_spans!(value, t, ToolScan {
+                item, index, id, kind, function, name, arguments,
+            } leaving {});
+        }
+        for (k, v) in self.extra.iter_mut().chain(self.choice_extra.iter_mut()) {
+            f(k, false);
+            f(v, true);
+        }
+    }
 }
 
 /// One element of `choices`.
@@ -895,6 +1071,55 @@ mod tests {
     #[track_caller]
     fn agrees(text: &str) {
         assert_eq!(validate(text.as_bytes()), oracle(text), "{text:?}");
+    }
+
+    /// `after` rescanned from `before`'s scan: whether the rescan was taken, having
+    /// checked that it equals a fresh scan (and that a refused one left the scan alone).
+    #[track_caller]
+    fn rescanned(before: &str, after: &str) -> bool {
+        let chunk = |content: &str| {
+            format!(
+                r#"{{"id":"x","choices":[{{"index":0,"delta":{{"content":"{content}"}}}}],"usage":null}}"#
+            )
+        };
+        let (before, after) = (chunk(before), chunk(after));
+        let mut scratch = String::new();
+        let mut s = ChatScan::default();
+        assert!(scan_chat(&before, &mut s, &mut scratch).is_ok());
+        let mut fresh = ChatScan::default();
+        let ok = scan_chat(&after, &mut fresh, &mut scratch).is_ok();
+        let mut again = s.clone();
+        let taken = rescan_chat(&after, &before, &mut again);
+        if taken {
+            assert!(ok, "{after}");
+            assert_eq!(again, fresh, "{after}");
+        } else {
+            assert_eq!(again, s);
+        }
+        taken
+    }
+
+    #[test]
+    fn a_chunk_changed_inside_its_content_is_rescanned() {
+        assert!(rescanned("Okay", " let"));
+        assert!(rescanned("", "word"));
+        assert!(rescanned("word", ""));
+        assert!(rescanned(r"a\nb", r"a\nbc"));
+        assert!(rescanned(r#"\"quoted\""#, r"back\\"));
+        assert!(rescanned(r"x\uD83D\uDE00", r"x\uD83D\uDE00y"));
+    }
+
+    #[test]
+    fn a_change_that_is_not_whole_characters_is_scanned_again() {
+        // Inside an escape, between a surrogate pair's halves, a lone surrogate, a quote
+        // or a control character: each goes through the full scan.
+        assert!(!rescanned(r"a\nb", r"a\tb"));
+        assert!(!rescanned(r"\uD83D\uDE00", r"\uD83D\uDE01"));
+        assert!(!rescanned("x", r"\uD800"));
+        assert!(!rescanned(r"\uD83D\uDE00", r"\uD83D"));
+        assert!(!rescanned("x", "\u{1}"));
+        assert!(!rescanned("a", r#"a","b":"c"#));
+        assert!(!rescanned("a", r"a\q"));
     }
 
     #[test]

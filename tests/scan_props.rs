@@ -7,14 +7,14 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use hf_inference_wasm::scan::{
-    decode_str, scan_chat, scan_tgi, validate, ChatScan, Kind, Span, TgiScan,
+    decode_str, rescan_chat, scan_chat, scan_tgi, validate, ChatScan, Kind, Span, TgiScan,
 };
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 
 #[path = "support/json_gen.rs"]
 mod json_gen;
-use json_gen::{chat_chunk, mutate, render, tgi_event, value};
+use json_gen::{chat_chunk, mutate, render, text, tgi_event, value};
 
 fn serde_ok(bytes: &[u8]) -> bool {
     serde_json::from_slice::<Value>(bytes).is_ok()
@@ -202,6 +202,61 @@ proptest! {
         prop_assert_eq!(ok, serde_ok(text.as_bytes()), "{}", text);
         if ok {
             check_chat(&text, &s);
+        }
+    }
+
+    #[test]
+    fn a_chunk_rescanned_from_the_one_before_scans_as_itself(
+        j in chat_chunk(),
+        seed in any::<u64>(),
+        from in any::<prop::sample::Index>(),
+        len in 0usize..16,
+        with in prop_oneof![3 => "[a-z ]{0,12}".boxed(), 1 => text().boxed()],
+        edits in prop_oneof![
+            3 => Just(Vec::new()),
+            1 => prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), any::<u8>()), 1..3),
+        ],
+    ) {
+        let before = render(&j, seed);
+        let mut s = ChatScan::default();
+        let mut scratch = String::new();
+        prop_assume!(scan_chat(&before, &mut s, &mut scratch).is_ok());
+        // The next chunk: a piece of the text replaced (often inside a string), then maybe
+        // a few bytes changed anywhere.
+        let floor = |mut i: usize| {
+            while !before.is_char_boundary(i) {
+                i -= 1;
+            }
+            i
+        };
+        // Half the time the piece lies inside one of the chunk's string values.
+        let strings: Vec<Span> = [s.id, s.object, s.model, s.system_fingerprint]
+            .into_iter()
+            .chain(s.choice_list.iter().flat_map(|c| [c.content, c.role, c.finish_reason, c.reasoning_content, c.reasoning]))
+            .chain(s.tools.iter().flat_map(|t| [t.id, t.name, t.arguments]))
+            .chain(s.extra.iter().chain(&s.choice_extra).map(|(_, v)| Some(*v)))
+            .flatten()
+            .filter(|v| v.kind == Kind::String)
+            .collect();
+        let (lo, hi) = match strings.get(from.index(strings.len() * 2 + 1)) {
+            Some(v) => (v.start, v.end),
+            None => (0, before.len()),
+        };
+        let at = floor(lo + from.index(hi - lo + 1));
+        let end = floor((at + len).min(hi));
+        let spliced = format!("{}{}{}", &before[..at], with, &before[end..]);
+        let bytes = mutate(spliced.as_bytes(), &edits);
+        let Ok(after) = std::str::from_utf8(&bytes) else {
+            return Ok(());
+        };
+        let mut again = s.clone();
+        let mut fresh = ChatScan::default();
+        let scanned = scan_chat(after, &mut fresh, &mut scratch).is_ok();
+        if rescan_chat(after, &before, &mut again) {
+            prop_assert!(scanned, "rescanned text serde_json rejects: {:?} after {:?}", after, before);
+            prop_assert_eq!(&again, &fresh, "{:?} after {:?}", after, before);
+        } else {
+            prop_assert_eq!(&again, &s, "a refused rescan changed the scan");
         }
     }
 
