@@ -21,6 +21,7 @@ import { pathToFileURL } from "node:url";
 import { createHash } from "node:crypto";
 import { textStream } from "./lib/bodies.mjs";
 import { BENCH_DIR, ROOT, runChild, startHelper, table, num } from "./lib/common.mjs";
+import { wasmFunctions } from "./lib/wasm-functions.mjs";
 
 const NAMED = process.argv.includes("--named");
 const NAME = "hf_inference_wasm";
@@ -68,85 +69,7 @@ function buildNamedCopy() {
 function wasmSizeByArea(file, shipped) {
   const b = readFileSync(file);
   const shippedBytes = readFileSync(shipped).length;
-  let at = 8;
-  const skip = () => {
-    const l = leb(); // read the length first: `at += leb()` would add it to the old `at`
-    at += l;
-  };
-  const leb = () => {
-    let result = 0;
-    let shift = 0;
-    for (;;) {
-      const byte = b[at++];
-      result += (byte & 0x7f) * 2 ** shift;
-      shift += 7;
-      if (!(byte & 0x80)) return result;
-    }
-  };
-  let imported = 0;
-  const bodies = [];
-  const names = new Map();
-  const sectionBytes = new Map();
-  while (at < b.length) {
-    const id = b[at++];
-    const size = leb();
-    const end = at + size;
-    sectionBytes.set(id, (sectionBytes.get(id) ?? 0) + size);
-    if (id === 2) {
-      // Imports: count the function imports (they come first in the function index space).
-      for (let n = leb(), i = 0; i < n; i++) {
-        skip(); // module
-        skip(); // name
-        const kind = b[at++];
-        if (kind === 0) {
-          leb();
-          imported++;
-        } else if (kind === 1) {
-          at++;
-          const f = leb();
-          leb();
-          if (f & 1) leb();
-        } else if (kind === 2) {
-          const f = leb();
-          leb();
-          if (f & 1) leb();
-        } else if (kind === 3) at += 2;
-        else if (kind === 4) {
-          at++;
-          leb();
-        }
-      }
-    } else if (id === 10) {
-      for (let n = leb(), i = 0; i < n; i++) {
-        const len = leb();
-        bodies.push(len);
-        at += len;
-      }
-    } else if (id === 0) {
-      const nameLen = leb();
-      const name = b.subarray(at, at + nameLen).toString("utf8");
-      at += nameLen;
-      if (name === "name") {
-        while (at < end) {
-          const sub = b[at++];
-          const subSize = leb();
-          const subEnd = at + subSize;
-          if (sub === 1) {
-            for (let n = leb(), i = 0; i < n; i++) {
-              const idx = leb();
-              const l = leb();
-              names.set(idx, b.subarray(at, at + l).toString("utf8"));
-              at += l;
-            }
-          }
-          at = subEnd;
-        }
-      }
-    }
-    at = end;
-  }
-  const expected = WebAssembly.Module.imports(new WebAssembly.Module(b)).filter((i) => i.kind === "function").length;
-  if (imported !== expected) throw new Error(`wasm size breakdown: counted ${imported} function imports, the module has ${expected}`);
+  const { functions, sectionBytes } = wasmFunctions(b);
   const area = (n) => {
     const m = n.match(/^<?(?:&(?:mut )?)?([A-Za-z_][A-Za-z0-9_]*)(?:\[[0-9a-f]+\])?::([A-Za-z_][A-Za-z0-9_]*)?/);
     if (!m) return n.startsWith("__") ? "runtime (__wbindgen, __rust, externref)" : "other";
@@ -154,14 +77,14 @@ function wasmSizeByArea(file, shipped) {
   };
   const byArea = new Map();
   let total = 0;
-  bodies.forEach((len, i) => {
-    const a = area(names.get(imported + i) ?? "");
-    byArea.set(a, (byArea.get(a) ?? 0) + len);
-    total += len;
-  });
+  for (const f of functions) {
+    const a = area(f.name ?? "");
+    byArea.set(a, (byArea.get(a) ?? 0) + f.size);
+    total += f.size;
+  }
   const rows = [...byArea].sort((x, y) => y[1] - x[1]).slice(0, 20).map(([a, n]) => [`\`${a}\``, `${num(n / 1024, 1)} KB`, `${num((100 * n) / total, 1)} %`]);
-  const biggest = bodies
-    .map((len, i) => ({ len, name: names.get(imported + i) ?? `wasm-function[${imported + i}]` }))
+  const biggest = functions
+    .map((f) => ({ len: f.size, name: f.name ?? `wasm-function[${f.index}]` }))
     .sort((x, y) => y.len - x.len)
     .slice(0, 15)
     .map((f) => [`\`${f.name.replace(/::h[0-9a-f]{16}$/, "").slice(0, 120)}\``, `${num(f.len / 1024, 1)} KB`]);
