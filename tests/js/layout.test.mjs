@@ -43,3 +43,44 @@ test("the circle finder sees a child using its parent, and a JS import loop", ()
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// The size tools' reader (benches/lib/wasm-functions.mjs): a module built here by hand
+// with two imported functions and three defined ones of known sizes and names.
+test("the wasm function reader names each body by its index past the imports", async () => {
+  const { wasmFunctions } = await import("../../benches/lib/wasm-functions.mjs");
+  const u = (n) => {
+    const out = [];
+    do {
+      let b = n & 0x7f;
+      n >>>= 7;
+      if (n) b |= 0x80;
+      out.push(b);
+    } while (n);
+    return out;
+  };
+  const str = (s) => [...u(s.length), ...Buffer.from(s)];
+  const section = (id, body) => [id, ...u(body.length), ...body];
+  const vec = (items) => [...u(items.length), ...items.flat()];
+  // One type, () -> (); imports "m"."a" and "m"."b"; bodies of 1, 4 and 200 `nop`s (a
+  // size counts the locals byte and `end` too).
+  const body = (nops) => {
+    const code = [0, ...Array(nops).fill(0x01), 0x0b]; // no locals, nops, end
+    return [...u(code.length), ...code];
+  };
+  const names = [[0, "imp_a"], [1, "imp_b"], [2, "small"], [3, "medium"], [4, "big"]];
+  const nameSub = vec(names.map(([i, n]) => [...u(i), ...str(n)]));
+  const bytes = Buffer.from([
+    0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
+    ...section(1, vec([[0x60, 0, 0]])),
+    ...section(2, vec([[...str("m"), ...str("a"), 0, 0], [...str("m"), ...str("b"), 0, 0]])),
+    ...section(3, vec([[0], [0], [0]])),
+    ...section(10, vec([body(1), body(4), body(200)])),
+    ...section(0, [...str("name"), 1, ...u(nameSub.length), ...nameSub]),
+  ]);
+  const { functions, imported } = wasmFunctions(bytes);
+  assert.equal(imported, 2);
+  assert.deepEqual(
+    functions.map((f) => [f.index, f.name, f.size]),
+    [[2, "small", 3], [3, "medium", 6], [4, "big", 202]],
+  );
+});
