@@ -120,7 +120,7 @@ export async function run() {
         ? [["hf-inference-wasm/proxy: .wasm + glue (server side, not in the client's)", kb(proxyShipped.raw), kb(proxyShipped.gzip), kb(proxyShipped.brotli), `${kb(proxyWasm.gzip)} gzip of it .wasm; ${proxyFiles.map((f) => path.relative(pkg, f)).join(", ")}`]]
         : []),
       core.size
-        ? ["hf-inference-wasm: streaming decoder core alone (`ChatDecoder`, never shipped)", kb(core.size.raw), kb(core.size.gzip), kb(core.size.brotli), "scripts/build-core-wasm.sh: SSE + one scan per event + the read's text and events, no glue"]
+        ? ["hf-inference-wasm: streaming decoder core alone (`ChatDecoder`, never shipped)", kb(core.size.raw), kb(core.size.gzip), kb(core.size.brotli), "scripts/build-core-wasm.sh: SSE + one scan per event + the read's text and events, no glue; compiled for size throughout (the shipped wasm compiles the wire crate for speed)"]
         : ["hf-inference-wasm: streaming decoder core alone", "-", "-", "-", core.why],
       ...peerRows,
     ];

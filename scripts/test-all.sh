@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test layer (see DESIGN.md) and ends with one line: "N passed, N failed".
 #   lint     cargo fmt --check, cargo clippy (native and wasm32), -D warnings
-#   native   cargo test
+#   native   cargo test --workspace (the crate and its wire crate)
 #   wasm     wasm-bindgen-test through real fetch, in Node, headless Chromium and headless Firefox
 #   js       Node's test runner against pkg/, imported as users import it
 #   clients  real third-party SDKs through the proxy: openai-node and the AI SDK (node
@@ -56,13 +56,13 @@ run() {
 }
 
 run fmt cargo fmt --all -- --check
-run clippy-native cargo clippy --all-targets --quiet -- -D warnings
-run clippy-wasm cargo clippy --all-targets --target wasm32-unknown-unknown --quiet -- -D warnings
+run clippy-native cargo clippy --workspace --all-targets --quiet -- -D warnings
+run clippy-wasm cargo clippy --workspace --all-targets --target wasm32-unknown-unknown --quiet -- -D warnings
 # Each wasm entry is built with only its own feature (build-pkg.sh): lint those builds too.
 run clippy-wasm-client cargo clippy --lib --target wasm32-unknown-unknown --quiet --no-default-features --features client -- -D warnings
 run clippy-wasm-proxy cargo clippy --lib --target wasm32-unknown-unknown --quiet --no-default-features --features proxy -- -D warnings
 run clippy-wasm-decoder cargo clippy --lib --target wasm32-unknown-unknown --quiet --no-default-features --features decoder -- -D warnings
-run native cargo test --quiet
+run native cargo test --workspace --quiet
 run build-pkg bash scripts/build-pkg.sh
 
 # One fixture server for the wasm layer; its URL is compiled into the wasm tests.

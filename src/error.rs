@@ -267,16 +267,7 @@ impl Error {
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// `parts` joined into one string. Messages are built with this rather than `format!`:
-/// each `format!` site compiles its own argument table and formatting calls, and in
-/// the wasm those add up (a `[&str]::concat` would bring in `join`'s generic code).
-pub(crate) fn concat(parts: &[&str]) -> String {
-    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
-    for p in parts {
-        out.push_str(p);
-    }
-    out
-}
+pub(crate) use hf_inference_wire::concat;
 
 /// `parts` with `sep` between them: `[&str]::join` without `join`'s generic code, which
 /// the wasm would compile for this alone.
@@ -438,9 +429,42 @@ fn reason_phrase(status: u16) -> &'static str {
     }
 }
 
+/// An SSE bound the server broke, as the crate's error (the wire crate knows no `Error`).
+impl From<crate::sse::SseError> for Error {
+    fn from(e: crate::sse::SseError) -> Self {
+        let message = match e {
+            crate::sse::SseError::LineTooLong { limit } => format!(
+                "the server sent an event-stream line longer than {limit} bytes; \
+                 raise `limits.maxLineBytes` if such lines are expected"
+            ),
+            crate::sse::SseError::EventTooLarge { limit } => format!(
+                "the server sent an event whose data is larger than {limit} bytes; \
+                 raise `limits.maxEventBytes` if such events are expected"
+            ),
+        };
+        let mut err = Error::new(ErrorKind::Stream, message);
+        err.code = Some(e.code().to_owned());
+        // The same request would get the same oversized line again.
+        err.retryable = false;
+        err
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_convert_to_stream_errors_naming_the_option() {
+        let e = Error::from(crate::sse::SseError::LineTooLong { limit: 10 });
+        assert_eq!(e.kind, ErrorKind::Stream);
+        assert_eq!(e.code.as_deref(), Some("line_too_long"));
+        assert!(e.message.contains("limits.maxLineBytes"), "{}", e.message);
+        assert!(!e.retryable);
+        let e = Error::from(crate::sse::SseError::EventTooLarge { limit: 10 });
+        assert_eq!(e.code.as_deref(), Some("event_too_large"));
+        assert!(e.message.contains("limits.maxEventBytes"), "{}", e.message);
+    }
 
     #[test]
     fn join_puts_the_separator_between_parts_only() {

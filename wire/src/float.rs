@@ -23,7 +23,7 @@ const MAX_DIGITS: usize = 800;
 /// (with a digit on at least one side) and an optional exponent `[eE][+-]?[0-9]+`; no
 /// spaces. Exponent digits stop counting at the size `core` stops at, so even absurd
 /// exponents read the same.
-pub(crate) fn parse(s: &str) -> Option<f64> {
+pub fn parse(s: &str) -> Option<f64> {
     let b = s.as_bytes();
     let (negative, rest) = match b.first() {
         Some(b'-') => (true, &b[1..]),
@@ -251,7 +251,7 @@ const TWO_TO_64: f64 = 18_446_744_073_709_551_616.0;
 /// coarsest multiple of a power of ten that converts back to `x`, the nearer of the two
 /// around it, the upper on a tie. A general printer (which also needs [`parse`] to settle
 /// ties) cost the proxy's wasm 3 KB gzipped for the one message that prints a number.
-pub(crate) fn display_whole(x: f64) -> Option<String> {
+pub fn display_whole(x: f64) -> Option<String> {
     let a = x.abs();
     // NaN and infinities fail the first test (their `fract` is NaN).
     if a.fract() != 0.0 || a > TWO_TO_64 {
@@ -260,7 +260,7 @@ pub(crate) fn display_whole(x: f64) -> Option<String> {
     if a == TWO_TO_64 {
         // `u64::MAX as f64`, one past what `as u64` keeps.
         let sign = if x.is_sign_negative() { "-" } else { "" };
-        return Some(crate::error::concat(&[sign, "18446744073709552000"]));
+        return Some(crate::concat(&[sign, "18446744073709552000"]));
     }
     // Exact: `a` is whole and below 2^64.
     let n = a as u64;
@@ -286,7 +286,7 @@ pub(crate) fn display_whole(x: f64) -> Option<String> {
     }
     let text = digits.to_string();
     Some(if x.is_sign_negative() {
-        crate::error::concat(&["-", &text])
+        crate::concat(&["-", &text])
     } else {
         text
     })

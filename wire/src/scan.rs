@@ -483,13 +483,13 @@ const HIGHS: u64 = 0x8080_8080_8080_8080;
 /// Whether some byte of `word` is below `n` (at most 0x80). Exact as a yes/no: a byte's
 /// borrow can only spill into the bytes above one that is already below `n`.
 #[inline(always)]
-pub(crate) fn has_below(word: u64, n: u8) -> bool {
+pub fn has_below(word: u64, n: u8) -> bool {
     word.wrapping_sub(ONES * u64::from(n)) & !word & HIGHS != 0
 }
 
 /// Whether some byte of `word` is `b`.
 #[inline(always)]
-pub(crate) fn has_byte(word: u64, b: u8) -> bool {
+pub fn has_byte(word: u64, b: u8) -> bool {
     has_below(word ^ (ONES * u64::from(b)), 1)
 }
 

@@ -52,8 +52,6 @@
 
 use std::borrow::Cow;
 
-use crate::error::{Error, ErrorKind};
-
 /// The UTF-8 byte order mark, dropped once at the very start of a stream.
 const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
 
@@ -168,26 +166,6 @@ impl SseError {
     }
 }
 
-impl From<SseError> for Error {
-    fn from(e: SseError) -> Self {
-        let message = match e {
-            SseError::LineTooLong { limit } => format!(
-                "the server sent an event-stream line longer than {limit} bytes; \
-                 raise `limits.maxLineBytes` if such lines are expected"
-            ),
-            SseError::EventTooLarge { limit } => format!(
-                "the server sent an event whose data is larger than {limit} bytes; \
-                 raise `limits.maxEventBytes` if such events are expected"
-            ),
-        };
-        let mut err = Error::new(ErrorKind::Stream, message);
-        err.code = Some(e.code().to_owned());
-        // The same request would get the same oversized line again.
-        err.retryable = false;
-        err
-    }
-}
-
 /// Where the decoder is with the optional BOM at the start of the stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Start {
@@ -201,7 +179,7 @@ enum Start {
 /// [`Decoder::finish`].
 ///
 /// ```
-/// use hf_inference_wasm::sse::{Decoder, Item};
+/// use hf_inference_wire::sse::{Decoder, Item};
 ///
 /// let mut decoder = Decoder::new();
 /// let mut items = Vec::new();
@@ -210,7 +188,7 @@ enum Start {
 /// assert_eq!(decoder.finish(&mut items), Ok(None));
 /// assert_eq!(items.len(), 2);
 /// assert!(matches!(&items[0], Item::Event(e) if e.data == "hello"));
-/// # Ok::<(), hf_inference_wasm::sse::SseError>(())
+/// # Ok::<(), hf_inference_wire::sse::SseError>(())
 /// ```
 #[must_use = "a decoder does nothing until fed"]
 #[derive(Debug, Clone)]
@@ -820,18 +798,6 @@ mod tests {
         let mut sink: &mut dyn Sink = &mut items;
         d.feed(b"data: a\n\n", &mut sink).unwrap();
         assert_eq!(items, vec![message("a")]);
-    }
-
-    #[test]
-    fn errors_convert_to_stream_errors_naming_the_option() {
-        let e = Error::from(SseError::LineTooLong { limit: 10 });
-        assert_eq!(e.kind, ErrorKind::Stream);
-        assert_eq!(e.code.as_deref(), Some("line_too_long"));
-        assert!(e.message.contains("limits.maxLineBytes"), "{}", e.message);
-        assert!(!e.retryable);
-        let e = Error::from(SseError::EventTooLarge { limit: 10 });
-        assert_eq!(e.code.as_deref(), Some("event_too_large"));
-        assert!(e.message.contains("limits.maxEventBytes"), "{}", e.message);
     }
 
     #[test]
