@@ -23,10 +23,10 @@
 
 use crate::json::{Map, Value};
 
-use crate::error::{cut, Error, ErrorKind, MAX_ERROR_BODY_BYTES};
+use crate::error::{Error, ErrorKind};
 use crate::sse::Event;
 use crate::types::{
-    error_from_payload, is_error_payload, parse_error, ChatChunk, ChatCompletion, Choice,
+    is_error_payload, parse_error, ChatChunk, ChatCompletion, Choice,
     ChunkChoice, FunctionCall, Message, ToolCall, ToolCallDelta, Usage,
 };
 
@@ -437,7 +437,7 @@ pub(crate) fn parse_chunk(data: &str) -> Result<ChatChunk, Error> {
         .map_err(|e| parse_error(format!("a stream chunk is not valid JSON: {e}"), data))?;
     if let Value::Object(map) = &value {
         if is_error_payload(map) {
-            return Err(error_from_payload(&value, data));
+            return Err(crate::error::body_payload_error(data));
         }
     }
     ChatChunk::from_json(value).map_err(|e| {
@@ -450,23 +450,7 @@ pub(crate) fn parse_chunk(data: &str) -> Result<ChatChunk, Error> {
 
 /// The error an `event: error` SSE event carries.
 pub(crate) fn error_event(data: &str) -> Error {
-    if data.is_empty() {
-        return Error::new(
-            ErrorKind::Stream,
-            "the server sent an `error` event with no details",
-        );
-    }
-    match crate::json::parse(data) {
-        Ok(value) => error_from_payload(&value, data),
-        Err(_) => {
-            let mut e = Error::new(
-                ErrorKind::Stream,
-                format!("the server reported an error: {}", cut(data, 300)),
-            );
-            e.body = Some(cut(data, MAX_ERROR_BODY_BYTES).to_owned());
-            e
-        }
-    }
+    crate::error::event_error(data, false)
 }
 
 /// The text of the complete JSON object that `data` opens with, if it opens with one.

@@ -26,7 +26,7 @@
 
 use crate::json::{Map, Value};
 
-use crate::error::{cut, Error, ErrorKind};
+use crate::error::{Error, ErrorKind};
 use crate::json::{
     count, f64_of, invalid_type, optional, required_string, string_of, Expect, ObjectText,
 };
@@ -37,7 +37,7 @@ use crate::providers::{
     Route, Suffix, DEFAULT_BASE_URL,
 };
 use crate::sse::Event;
-use crate::types::{error_from_payload, is_error_payload, parse_error};
+use crate::types::{is_error_payload, parse_error};
 
 // ---------------------------------------------------------------------------------
 // Request
@@ -531,7 +531,7 @@ pub fn parse_text_generation(body: &str) -> Result<TextGenerationOutput, Error> 
         ));
     };
     if is_error_payload(map) {
-        return Err(error_from_payload(&first, body));
+        return Err(first_payload_error(body));
     }
     if !matches!(map.get("generated_text"), Some(Value::String(_))) {
         return Err(parse_error(
@@ -723,6 +723,19 @@ impl TgiStreamState {
     }
 }
 
+/// The error payload a `textGeneration` body is, or opens (as an array) with.
+#[cold]
+fn first_payload_error(body: &str) -> Error {
+    let mut r = crate::scan::Reader::new(body);
+    match r.value() {
+        Ok(v) if v.kind == crate::scan::Kind::Array => match crate::scan::items(body, &v).next() {
+            Some(first) => crate::error::payload_error(body, &first, body),
+            None => crate::error::body_payload_error(body),
+        },
+        _ => crate::error::body_payload_error(body),
+    }
+}
+
 pub(crate) fn parse_event(data: &str) -> Result<StreamEvent, Error> {
     let value: Value = crate::json::parse(data)
         .map_err(|e| parse_error(format!("a TGI stream event is not valid JSON: {e}"), data))?;
@@ -733,7 +746,7 @@ pub(crate) fn parse_event(data: &str) -> Result<StreamEvent, Error> {
         ));
     };
     if is_error_payload(map) {
-        return Err(error_from_payload(&value, data));
+        return Err(crate::error::body_payload_error(data));
     }
     if !map.contains_key("token") && !map.contains_key("generated_text") {
         return Err(parse_error(
@@ -757,23 +770,10 @@ pub(crate) fn parse_event(data: &str) -> Result<StreamEvent, Error> {
     })
 }
 
-/// The error an `event: error` SSE event carries.
+/// The error an `event: error` SSE event carries (only an object is read as a
+/// payload).
 pub(crate) fn error_event(data: &str) -> Error {
-    match crate::json::parse(data) {
-        Ok(value @ Value::Object(_)) => error_from_payload(&value, data),
-        _ if data.is_empty() => Error::new(
-            ErrorKind::Stream,
-            "the server sent an `error` event with no details",
-        ),
-        _ => {
-            let mut e = Error::new(
-                ErrorKind::Stream,
-                format!("the server reported an error: {}", cut(data, 300)),
-            );
-            e.body = Some(cut(data, crate::error::MAX_ERROR_BODY_BYTES).to_owned());
-            e
-        }
-    }
+    crate::error::event_error(data, true)
 }
 
 // ---------------------------------------------------------------------------------
