@@ -341,7 +341,12 @@ pub fn message_of(src: &str, v: &Span) -> Option<String> {
         Kind::String => text_of(src, Some(*v)),
         Kind::Object => {
             let mut f = [None; 5];
-            members(src, v, &["error", "message", "detail", "errors", "title"], &mut f);
+            members(
+                src,
+                v,
+                &["error", "message", "detail", "errors", "title"],
+                &mut f,
+            );
             let [err, message, detail, errors, title] = f;
             if let Some(err) = err {
                 match err.kind {
@@ -658,7 +663,14 @@ mod tests {
             r#"{"detail":{"message":"deep"}}"#,
         ];
         let keys = [
-            "error", "message", "detail", "errors", "title", "code", "type", "error_type",
+            "error",
+            "message",
+            "detail",
+            "errors",
+            "title",
+            "code",
+            "type",
+            "error_type",
             "msg",
         ];
         let mut bodies = vec![

@@ -26,8 +26,8 @@ use crate::json::{Map, Value};
 use crate::error::{Error, ErrorKind};
 use crate::sse::Event;
 use crate::types::{
-    is_error_payload, parse_error, ChatChunk, ChatCompletion, Choice,
-    ChunkChoice, FunctionCall, Message, ToolCall, ToolCallDelta, Usage,
+    is_error_payload, parse_error, ChatChunk, ChatCompletion, Choice, ChunkChoice, FunctionCall,
+    Message, ToolCall, ToolCallDelta, Usage,
 };
 
 /// What one event means to the caller.
@@ -481,7 +481,7 @@ pub(crate) fn leading_json_object(data: &str) -> Option<&str> {
             b'}' | b']' => {
                 depth -= 1;
                 if depth == 0 {
-                    return Some(&rest[..=i]);
+                    return rest.get(..=i);
                 }
             }
             _ => {}
