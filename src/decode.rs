@@ -603,20 +603,7 @@ fn count(src: &str, s: &Span) -> Option<u64> {
     match s.kind {
         Kind::Number => {
             let raw = s.raw(src);
-            let mut n: u64 = 0;
-            for d in raw.bytes() {
-                if !d.is_ascii_digit() {
-                    return slow_count(raw);
-                }
-                n = match n
-                    .checked_mul(10)
-                    .and_then(|n| n.checked_add(u64::from(d - b'0')))
-                {
-                    Some(n) => n,
-                    None => return slow_count(raw),
-                };
-            }
-            Some(n)
+            crate::json::digits_u64(raw).or_else(|| slow_count(raw))
         }
         Kind::String => {
             let mut v = String::new();

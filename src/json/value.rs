@@ -73,8 +73,14 @@ impl ParseError {
             end -= 1;
         }
         let before = text.get(..end).unwrap_or_default();
-        let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        // One pass over the bytes (`rfind` would bring `memrchr` along).
+        let (mut line, mut line_start) = (1, 0);
+        for (i, b) in before.bytes().enumerate() {
+            if b == b'\n' {
+                line += 1;
+                line_start = i + 1;
+            }
+        }
         let column = before.len() - line_start;
         ParseError {
             at,
