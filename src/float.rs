@@ -26,8 +26,8 @@ const MAX_DIGITS: usize = 800;
 pub(crate) fn parse(s: &str) -> Option<f64> {
     let b = s.as_bytes();
     let (negative, rest) = match b.first() {
-        Some(b'-') => (true, &b[1..]),
-        Some(b'+') => (false, &b[1..]),
+        Some(b'-') => (true, b.get(1..).unwrap_or_default()),
+        Some(b'+') => (false, b.get(1..).unwrap_or_default()),
         _ => (false, b),
     };
     let magnitude = if rest.eq_ignore_ascii_case(b"inf") || rest.eq_ignore_ascii_case(b"infinity") {
