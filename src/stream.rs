@@ -453,41 +453,16 @@ pub(crate) fn error_event(data: &str) -> Error {
     crate::error::event_error(data, false)
 }
 
-/// The text of the complete JSON object that `data` opens with, if it opens with one.
-///
-/// Found by matching brackets outside strings; the caller parses the text, so a
-/// malformed object is still rejected there. Whatever follows the object is ignored.
+/// The text of the complete JSON object that `data` opens with, if it opens with one
+/// (read by the scan's validating reader; whatever follows the object is ignored).
 pub(crate) fn leading_json_object(data: &str) -> Option<&str> {
     let rest = data.trim_start();
-    let bytes = rest.as_bytes();
-    if bytes.first() != Some(&b'{') {
-        return None;
-    }
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for (i, &b) in bytes.iter().enumerate() {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' => {
-                depth -= 1;
-                if depth == 0 {
-                    return rest.get(..=i);
-                }
-            }
-            _ => {}
-        }
-    }
-    None
+    let mut r = crate::scan::Reader::new(rest);
+    let v = r
+        .value()
+        .ok()
+        .filter(|v| v.kind == crate::scan::Kind::Object)?;
+    rest.get(..v.end)
 }
 
 // `unwrap`/`expect` below are test assertions: a panic is how a test fails. This
@@ -554,7 +529,7 @@ mod tests {
     }
 
     #[test]
-    fn leading_object_is_found_by_its_brackets_outside_strings() {
+    fn leading_object_is_found_by_reading_it() {
         let cases = [
             (r#"{"a":1}"}"#, Some(r#"{"a":1}"#)),
             (r#"  {"a":"}{]\"}"}x"#, Some(r#"{"a":"}{]\"}"}"#)),

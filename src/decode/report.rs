@@ -102,6 +102,7 @@ fn kind_name(kind: Option<Kind>) -> &'static str {
 
 /// When the field at `path` is there and is none of `kinds`, push "`path` must be
 /// `what`, found …" (the root's: "expected …") and answer true.
+#[inline(never)]
 fn bad(m: &mut String, path: &str, v: Option<Span>, kinds: &[Kind], what: &str) -> bool {
     let Some(v) = v.filter(|v| !kinds.contains(&v.kind)) else {
         return false;
@@ -214,6 +215,7 @@ fn chat_shape(s: &ChatScan, m: &mut String) -> bool {
 }
 
 /// [`bad`] for the field `name` under the path `p` cut back to `at`.
+#[inline(never)]
 fn field(
     m: &mut String,
     p: &mut String,
