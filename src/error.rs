@@ -337,61 +337,75 @@ fn root(text: &str) -> Option<Span> {
 /// [`message_from_body`] for the value `v` of `src`, JSON text a validating scan read
 /// (the scan's spans are all it needs: no `crate::json::Value` is built).
 pub fn message_of(src: &str, v: &Span) -> Option<String> {
+    let mut out = None;
     match v.kind {
-        Kind::String => text_of(src, Some(*v)),
-        Kind::Object => {
-            let mut f = [None; 5];
-            members(
-                src,
-                v,
-                &["error", "message", "detail", "errors", "title"],
-                &mut f,
-            );
-            let [err, message, detail, errors, title] = f;
-            if let Some(err) = err {
-                match err.kind {
-                    Kind::String => return text_of(src, Some(err)),
-                    Kind::Object | Kind::Array => {
-                        if let Some(m) = message_of(src, &err) {
-                            return Some(m);
-                        }
-                    }
-                    _ => {}
+        Kind::String => return text_of(src, Some(*v)),
+        // The messages of its elements, joined.
+        Kind::Array => {
+            for item in items(src, v) {
+                join_into(&mut out, message_of(src, &item));
+            }
+            return out;
+        }
+        Kind::Object => {}
+        _ => return None,
+    }
+    let mut f = [None; 5];
+    members(src, v, &["error", "message", "detail", "errors", "title"], &mut f);
+    let [err, message, detail, errors, title] = f;
+    if let Some(err) = err {
+        // A string is the message (a blank one: none); an object or an array is read as
+        // a body of its own.
+        if err.kind == Kind::String {
+            return text_of(src, Some(err));
+        }
+        if let Some(m) = message_of(src, &err) {
+            return Some(m);
+        }
+    }
+    if let Some(m) = text_of(src, message) {
+        return Some(m);
+    }
+    if let Some(d) = detail {
+        match d.kind {
+            Kind::String => return text_of(src, Some(d)),
+            // FastAPI's `[{"msg": …}]` (or `message`).
+            Kind::Array => {
+                for item in items(src, &d) {
+                    let mut g = [None; 2];
+                    members(src, &item, &["msg", "message"], &mut g);
+                    join_into(&mut out, text_of(src, g[0].or(g[1])));
+                }
+                if out.is_some() {
+                    return out;
                 }
             }
-            if let Some(m) = text_of(src, message) {
-                return Some(m);
-            }
-            if let Some(d) = detail {
-                match d.kind {
-                    Kind::String => return text_of(src, Some(d)),
-                    Kind::Array => {
-                        let parts = items(src, &d).filter_map(|i| {
-                            let mut f = [None; 2];
-                            members(src, &i, &["msg", "message"], &mut f);
-                            text_of(src, f[0].or(f[1]))
-                        });
-                        if let Some(m) = joined(parts) {
-                            return Some(m);
-                        }
-                    }
-                    Kind::Object => {
-                        if let Some(m) = message_of(src, &d) {
-                            return Some(m);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            if let Some(errors) = errors.filter(|e| e.kind == Kind::Array) {
-                if let Some(m) = joined(items(src, &errors).filter_map(|i| message_of(src, &i))) {
+            Kind::Object => {
+                if let Some(m) = message_of(src, &d) {
                     return Some(m);
                 }
             }
-            text_of(src, title)
+            _ => {}
         }
-        Kind::Array => joined(items(src, v).filter_map(|i| message_of(src, &i))),
-        _ => None,
+    }
+    if let Some(m) = errors
+        .filter(|e| e.kind == Kind::Array)
+        .and_then(|e| message_of(src, &e))
+    {
+        return Some(m);
+    }
+    text_of(src, title)
+}
+
+/// Add `part` (if any) to the `; `-joined `out`.
+fn join_into(out: &mut Option<String>, part: Option<String>) {
+    let Some(p) = part else { return };
+    match out {
+        None => *out = Some(p),
+        Some(o) => {
+            o.push_str("; ");
+            o.push_str(&p);
+        }
     }
 }
 
@@ -402,22 +416,6 @@ fn text_of(src: &str, v: Option<Span>) -> Option<String> {
     decode_str(src, &v, &mut s);
     let t = s.trim();
     (!t.is_empty()).then(|| t.to_owned())
-}
-
-/// `parts` joined with `; `; `None` when there are none. (Pushing into one string
-/// instead of collecting and `join`ing keeps `join`'s generic code out of the wasm.)
-fn joined(parts: impl Iterator<Item = String>) -> Option<String> {
-    let mut out: Option<String> = None;
-    for p in parts {
-        match &mut out {
-            None => out = Some(p),
-            Some(o) => {
-                o.push_str("; ");
-                o.push_str(&p);
-            }
-        }
-    }
-    out
 }
 
 /// A machine-readable code in an error body: `error.code`, `error.type`, `error_type`,
