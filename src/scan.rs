@@ -740,7 +740,7 @@ pub fn rescan_chat(data: &str, prev: &str, out: &mut ChatScan) -> bool {
     let s = common_suffix(a, b, a.len().min(b.len()) - p);
     let (old_end, new_end) = (a.len() - s, b.len() - s);
     let mut target = None;
-    out.each_span(&mut |span, value| {
+    out.each_span(|span, value| {
         if value && span.kind == Kind::String && span.start <= p && old_end <= span.end {
             target = Some(*span);
         }
@@ -762,7 +762,7 @@ pub fn rescan_chat(data: &str, prev: &str, out: &mut ChatScan) -> bool {
     let escaped = b
         .get(t.start..moved(t.end))
         .is_some_and(|x| x.contains(&b'\\'));
-    out.each_span(&mut |span, _| {
+    out.each_span(|span, _| {
         if span.start == t.start && span.kind == Kind::String {
             span.end = moved(span.end);
             span.escaped = escaped;
@@ -866,9 +866,8 @@ macro_rules! visit_spans {
 }
 
 impl ChatScan {
-    /// Every span held, each with whether it is a value (a key is not). `dyn`: one copy
-    /// of the walk for both of `rescan_chat`'s visits (a few dozen calls per chunk).
-    fn each_span(&mut self, f: &mut dyn FnMut(&mut Span, bool)) {
+    /// Every span held, each with whether it is a value (a key is not).
+    fn each_span(&mut self, mut f: impl FnMut(&mut Span, bool)) {
         let mut value = |s: &mut Option<Span>| {
             if let Some(s) = s {
                 f(s, true);
