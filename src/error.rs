@@ -351,7 +351,12 @@ pub fn message_of(src: &str, v: &Span) -> Option<String> {
         _ => return None,
     }
     let mut f = [None; 5];
-    members(src, v, &["error", "message", "detail", "errors", "title"], &mut f);
+    members(
+        src,
+        v,
+        &["error", "message", "detail", "errors", "title"],
+        &mut f,
+    );
     let [err, message, detail, errors, title] = f;
     if let Some(err) = err {
         // A string is the message (a blank one: none); an object or an array is read as
