@@ -619,7 +619,7 @@ fn count(src: &str, s: &Span) -> Option<u64> {
 #[cold]
 #[inline(never)]
 fn slow_count(raw: &str) -> Option<u64> {
-    crate::float::parse(raw)
+    crate::float::parse_number(raw)
         .filter(|f| f.is_finite() && *f >= 0.0 && *f < u64::MAX as f64)
         // Truncation is the intent (as `crate::json::count`).
         .map(|f| f as u64)

@@ -324,7 +324,7 @@ impl<'a> Reader<'a> {
             return Ok(());
         }
         let text = self.src.get(start..self.pos).unwrap_or_default();
-        match crate::float::parse(text) {
+        match crate::float::parse_number(text) {
             Some(f) if f.is_finite() => Ok(()),
             _ => Err(Invalid),
         }

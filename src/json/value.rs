@@ -449,7 +449,7 @@ impl Number {
     /// The value, exactly rounded (valid number text is always finite: the reader rejects
     /// what overflows).
     pub fn as_f64(&self) -> Option<f64> {
-        crate::float::parse(&self.0)
+        crate::float::parse_number(&self.0)
     }
 
     /// Appends [`Number::display`] to `out`.
