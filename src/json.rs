@@ -328,6 +328,16 @@ pub(crate) fn count_from_str(s: &str) -> Option<u64> {
     digits_u64(int)
 }
 
+/// `n * 10 + d`, `None` past `u64::MAX` (compared, not `checked_mul`: that is a 128-bit
+/// multiplication call in the wasm).
+pub(crate) fn push_digit(n: u64, d: u8) -> Option<u64> {
+    const LAST: u64 = u64::MAX / 10;
+    if n > LAST || (n == LAST && u64::from(d) > u64::MAX % 10) {
+        return None;
+    }
+    Some(n * 10 + u64::from(d))
+}
+
 /// `text` as a `u64` when it is only ASCII digits (at least one) and fits; by hand, as
 /// `str::parse` costs the wasm its generic code for this alone.
 pub(crate) fn digits_u64(text: &str) -> Option<u64> {
@@ -339,7 +349,7 @@ pub(crate) fn digits_u64(text: &str) -> Option<u64> {
         if !d.is_ascii_digit() {
             return None;
         }
-        n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+        n = push_digit(n, d - b'0')?;
     }
     Some(n)
 }
@@ -563,6 +573,19 @@ pub(crate) mod arb {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digits_read_to_the_edge_of_u64() {
+        assert_eq!(digits_u64("18446744073709551615"), Some(u64::MAX));
+        assert_eq!(digits_u64("18446744073709551616"), None);
+        assert_eq!(digits_u64("99999999999999999999"), None);
+        assert_eq!(digits_u64("0018"), Some(18));
+        assert_eq!(digits_u64(""), None);
+        assert_eq!(digits_u64("1+"), None);
+        for n in [0, 9, 10, 12345, u64::MAX / 10, u64::MAX - 1] {
+            assert_eq!(digits_u64(&n.to_string()), Some(n));
+        }
+    }
     use serde::Deserialize;
     use serde_json::{json, Value};
 

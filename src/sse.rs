@@ -657,7 +657,7 @@ fn parse_retry(value: &[u8]) -> Option<u64> {
         return None;
     }
     Some(value.iter().fold(0u64, |ms, &d| {
-        ms.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+        crate::json::push_digit(ms, d - b'0').unwrap_or(u64::MAX)
     }))
 }
 
