@@ -8,7 +8,7 @@
 //! The wasm shell surfaces this value to JavaScript as `InferenceError`, a real `Error`
 //! subclass; the fields map one to one.
 
-use crate::json::Value;
+use crate::scan::{decode_str, items, members, Kind, Reader, Span};
 
 /// Longest upstream body (in bytes) an error keeps. Bodies are cut on a char boundary.
 pub const MAX_ERROR_BODY_BYTES: usize = 8 * 1024;
@@ -178,7 +178,7 @@ impl Error {
                 " timeout: ",
                 what,
                 " within ",
-                &after_ms.to_string(),
+                &uint(after_ms),
                 " ms. Raise `timeouts.",
                 which.as_str(),
                 "` if the model is slow.",
@@ -216,7 +216,7 @@ impl Error {
         let code = code_from_body(body);
         let message = concat(&[
             "HTTP ",
-            &status.to_string(),
+            &uint(u64::from(status)),
             ": ",
             detail.as_deref().unwrap_or_else(|| reason_phrase(status)),
         ]);
@@ -282,6 +282,13 @@ pub(crate) fn join<'a>(parts: impl IntoIterator<Item = &'a str>, sep: &str) -> S
     out
 }
 
+/// `n` in decimal (see [`push_uint`]).
+pub(crate) fn uint(n: u64) -> String {
+    let mut s = String::new();
+    push_uint(&mut s, n);
+    s
+}
+
 /// `s` cut to at most `max` bytes on a char boundary.
 pub fn cut(s: &str, max: usize) -> &str {
     if s.len() <= max {
@@ -291,7 +298,7 @@ pub fn cut(s: &str, max: usize) -> &str {
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    &s[..end]
+    s.get(..end).unwrap_or_default()
 }
 
 /// The human message in an error body, from whichever shape the server used:
@@ -303,111 +310,212 @@ pub fn message_from_body(body: &str) -> Option<String> {
     if trimmed.is_empty() {
         return None;
     }
-    match crate::json::parse(trimmed) {
-        Ok(v) => message_from_json(&v).or_else(|| Some(cut(trimmed, 300).to_owned())),
+    match root(trimmed) {
+        Some(v) => message_of(trimmed, &v).or_else(|| Some(cut(trimmed, 300).to_owned())),
         // Plain text (TGI and some gateways answer `Failed to deserialize …`).
-        Err(_) => Some(cut(trimmed, 300).to_owned()),
+        None => Some(cut(trimmed, 300).to_owned()),
     }
 }
 
-/// [`message_from_body`] for an already parsed value.
-pub fn message_from_json(v: &Value) -> Option<String> {
-    fn text(v: &Value) -> Option<String> {
-        match v {
-            Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-            _ => None,
+/// The span of the one JSON value `text` is, when it is one.
+fn root(text: &str) -> Option<Span> {
+    let mut r = Reader::new(text);
+    let v = r.value().ok()?;
+    r.end().ok()?;
+    Some(v)
+}
+
+/// [`message_from_body`] for the value `v` of `src`, JSON text a validating scan read
+/// (the scan's spans are all it needs: no `crate::json::Value` is built).
+pub fn message_of(src: &str, v: &Span) -> Option<String> {
+    let mut out = None;
+    match v.kind {
+        Kind::String => return text_of(src, Some(*v)),
+        // The messages of its elements, joined.
+        Kind::Array => {
+            for item in items(src, v) {
+                join_into(&mut out, message_of(src, &item));
+            }
+            return out;
+        }
+        Kind::Object => {}
+        _ => return None,
+    }
+    let mut f = [None; 5];
+    members(
+        src,
+        v,
+        &["error", "message", "detail", "errors", "title"],
+        &mut f,
+    );
+    let [err, message, detail, errors, title] = f;
+    if let Some(err) = err {
+        // A string is the message (a blank one: none); an object or an array is read as
+        // a body of its own.
+        if err.kind == Kind::String {
+            return text_of(src, Some(err));
+        }
+        if let Some(m) = message_of(src, &err) {
+            return Some(m);
         }
     }
-    match v {
-        Value::String(_) => text(v),
-        Value::Object(map) => {
-            if let Some(err) = map.get("error") {
-                match err {
-                    Value::String(_) => return text(err),
-                    Value::Object(_) | Value::Array(_) => {
-                        if let Some(m) = message_from_json(err) {
-                            return Some(m);
-                        }
-                    }
-                    _ => {}
+    if let Some(m) = text_of(src, message) {
+        return Some(m);
+    }
+    if let Some(d) = detail {
+        match d.kind {
+            Kind::String => return text_of(src, Some(d)),
+            // FastAPI's `[{"msg": …}]` (or `message`).
+            Kind::Array => {
+                for item in items(src, &d) {
+                    let mut g = [None; 2];
+                    members(src, &item, &["msg", "message"], &mut g);
+                    join_into(&mut out, text_of(src, g[0].or(g[1])));
+                }
+                if out.is_some() {
+                    return out;
                 }
             }
-            if let Some(m) = map.get("message").and_then(text) {
-                return Some(m);
-            }
-            if let Some(d) = map.get("detail") {
-                match d {
-                    Value::String(_) => return text(d),
-                    Value::Array(items) => {
-                        let parts = items.iter().filter_map(|i| {
-                            i.get("msg").or_else(|| i.get("message")).and_then(text)
-                        });
-                        if let Some(m) = joined(parts) {
-                            return Some(m);
-                        }
-                    }
-                    Value::Object(_) => {
-                        if let Some(m) = message_from_json(d) {
-                            return Some(m);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            if let Some(Value::Array(errors)) = map.get("errors") {
-                if let Some(m) = joined(errors.iter().filter_map(message_from_json)) {
+            Kind::Object => {
+                if let Some(m) = message_of(src, &d) {
                     return Some(m);
                 }
             }
-            map.get("title").and_then(text)
+            _ => {}
         }
-        Value::Array(items) => joined(items.iter().filter_map(message_from_json)),
-        _ => None,
+    }
+    if let Some(m) = errors
+        .filter(|e| e.kind == Kind::Array)
+        .and_then(|e| message_of(src, &e))
+    {
+        return Some(m);
+    }
+    text_of(src, title)
+}
+
+/// Add `part` (if any) to the `; `-joined `out`.
+fn join_into(out: &mut Option<String>, part: Option<String>) {
+    let Some(p) = part else { return };
+    match out {
+        None => *out = Some(p),
+        Some(o) => {
+            o.push_str("; ");
+            o.push_str(&p);
+        }
     }
 }
 
-/// `parts` joined with `; `; `None` when there are none. (Pushing into one string
-/// instead of collecting and `join`ing keeps `join`'s generic code out of the wasm.)
-fn joined(parts: impl Iterator<Item = String>) -> Option<String> {
-    let mut out: Option<String> = None;
-    for p in parts {
-        match &mut out {
-            None => out = Some(p),
-            Some(o) => {
-                o.push_str("; ");
-                o.push_str(&p);
-            }
-        }
-    }
-    out
+/// A string value's text, trimmed; `None` when it is not a string or is blank.
+fn text_of(src: &str, v: Option<Span>) -> Option<String> {
+    let v = v.filter(|v| v.kind == Kind::String)?;
+    let mut s = String::new();
+    decode_str(src, &v, &mut s);
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_owned())
 }
 
 /// A machine-readable code in an error body: `error.code`, `error.type`, `error_type`,
-/// `code`, `type`. Numbers are rendered as strings.
+/// `code`, `type`. A number is kept as the server wrote it.
 pub fn code_from_body(body: &str) -> Option<String> {
-    crate::json::parse(body.trim())
-        .ok()
-        .and_then(|v| code_from_json(&v))
+    let trimmed = body.trim();
+    code_of(trimmed, &root(trimmed)?)
 }
 
-/// [`code_from_body`] for an already parsed value.
-pub fn code_from_json(v: &Value) -> Option<String> {
-    fn scalar(v: Option<&Value>) -> Option<String> {
-        match v? {
-            Value::String(s) if !s.is_empty() => Some(s.clone()),
-            Value::Number(n) => Some(n.display()),
+/// [`code_from_body`] for the value `v` of `src` (as [`message_of`]).
+pub fn code_of(src: &str, v: &Span) -> Option<String> {
+    fn scalar(src: &str, v: Option<Span>) -> Option<String> {
+        let v = v?;
+        match v.kind {
+            // A string span is empty exactly when its text is.
+            Kind::String if v.end > v.start => {
+                let mut s = String::new();
+                decode_str(src, &v, &mut s);
+                Some(s)
+            }
+            Kind::Number => Some(v.raw(src).to_owned()),
             _ => None,
         }
     }
-    let map = v.as_object()?;
-    if let Some(Value::Object(inner)) = map.get("error") {
-        if let Some(c) = scalar(inner.get("code")).or_else(|| scalar(inner.get("type"))) {
+    let mut f = [None; 4];
+    members(src, v, &["error", "error_type", "code", "type"], &mut f);
+    let [err, error_type, code, kind] = f;
+    if let Some(inner) = err.filter(|e| e.kind == Kind::Object) {
+        let mut g = [None; 2];
+        members(src, &inner, &["code", "type"], &mut g);
+        if let Some(c) = scalar(src, g[0]).or_else(|| scalar(src, g[1])) {
             return Some(c);
         }
     }
-    scalar(map.get("error_type"))
-        .or_else(|| scalar(map.get("code")))
-        .or_else(|| scalar(map.get("type")))
+    scalar(src, error_type)
+        .or_else(|| scalar(src, code))
+        .or_else(|| scalar(src, kind))
+}
+
+/// The [`ErrorKind::Stream`] error for an error payload the server sent: `v` is the
+/// payload, a value of the JSON text `src`; `raw` is kept (cut) as the body.
+pub(crate) fn payload_error(src: &str, v: &Span, raw: &str) -> Error {
+    let mut e = Error::new(
+        ErrorKind::Stream,
+        match message_of(src, v) {
+            Some(m) => concat(&["the server reported an error: ", &m]),
+            None => "the server reported an error without a message".to_owned(),
+        },
+    );
+    e.code = code_of(src, v);
+    e.body = Some(cut(raw, MAX_ERROR_BODY_BYTES).to_owned());
+    e
+}
+
+/// [`payload_error`] for a body that is (or should be) one JSON text; one that is not
+/// reads as a payload without a message.
+pub(crate) fn body_payload_error(body: &str) -> Error {
+    let v = root(body).unwrap_or(Span {
+        kind: Kind::Null,
+        start: 0,
+        end: 0,
+        escaped: false,
+    });
+    payload_error(body, &v, body)
+}
+
+/// The error an `event: error` SSE event with `data` carries: its payload's, when the
+/// data is JSON (an object, with `objects_only`), else the data itself as the message.
+pub(crate) fn event_error(data: &str, objects_only: bool) -> Error {
+    match root(data) {
+        Some(v) if !objects_only || v.kind == Kind::Object => payload_error(data, &v, data),
+        _ if data.is_empty() => Error::new(
+            ErrorKind::Stream,
+            "the server sent an `error` event with no details",
+        ),
+        _ => {
+            let mut e = Error::new(
+                ErrorKind::Stream,
+                concat(&["the server reported an error: ", cut(data, 300)]),
+            );
+            e.body = Some(cut(data, MAX_ERROR_BODY_BYTES).to_owned());
+            e
+        }
+    }
+}
+
+/// Append the decimal digits of `n`: `to_string` goes through `core::fmt`, which the
+/// streaming decoder (and its error messages) must not pull into the wasm.
+pub(crate) fn push_uint(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    while i > 0 {
+        i -= 1;
+        if let Some(d) = digits.get_mut(i) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in digits.get(i..).unwrap_or_default() {
+        out.push(char::from(d));
+    }
 }
 
 fn reason_phrase(status: u16) -> &'static str {
@@ -432,16 +540,21 @@ fn reason_phrase(status: u16) -> &'static str {
 /// An SSE bound the server broke, as the crate's error (the wire crate knows no `Error`).
 impl From<crate::sse::SseError> for Error {
     fn from(e: crate::sse::SseError) -> Self {
-        let message = match e {
-            crate::sse::SseError::LineTooLong { limit } => format!(
-                "the server sent an event-stream line longer than {limit} bytes; \
-                 raise `limits.maxLineBytes` if such lines are expected"
+        use crate::sse::SseError;
+        // Pieces pushed, not `format!`: the decoder core has no `core::fmt`.
+        let (what, limit, then) = match e {
+            SseError::LineTooLong { limit } => (
+                "the server sent an event-stream line longer than ",
+                limit,
+                " bytes; raise `limits.maxLineBytes` if such lines are expected",
             ),
-            crate::sse::SseError::EventTooLarge { limit } => format!(
-                "the server sent an event whose data is larger than {limit} bytes; \
-                 raise `limits.maxEventBytes` if such events are expected"
+            SseError::EventTooLarge { limit } => (
+                "the server sent an event whose data is larger than ",
+                limit,
+                " bytes; raise `limits.maxEventBytes` if such events are expected",
             ),
         };
+        let message = concat(&[what, &uint(limit as u64), then]);
         let mut err = Error::new(ErrorKind::Stream, message);
         err.code = Some(e.code().to_owned());
         // The same request would get the same oversized line again.
@@ -453,6 +566,167 @@ impl From<crate::sse::SseError> for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The readers the scan-based ones replaced (over `crate::json::Value`), kept as
+    /// their oracle.
+    mod by_value {
+        use crate::json::Value;
+
+        pub(super) fn message_from_json(v: &Value) -> Option<String> {
+            fn text(v: &Value) -> Option<String> {
+                match v {
+                    Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+                    _ => None,
+                }
+            }
+            match v {
+                Value::String(_) => text(v),
+                Value::Object(map) => {
+                    if let Some(err) = map.get("error") {
+                        match err {
+                            Value::String(_) => return text(err),
+                            Value::Object(_) | Value::Array(_) => {
+                                if let Some(m) = message_from_json(err) {
+                                    return Some(m);
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                    if let Some(m) = map.get("message").and_then(text) {
+                        return Some(m);
+                    }
+                    if let Some(d) = map.get("detail") {
+                        match d {
+                            Value::String(_) => return text(d),
+                            Value::Array(items) => {
+                                let parts = items.iter().filter_map(|i| {
+                                    i.get("msg").or_else(|| i.get("message")).and_then(text)
+                                });
+                                if let Some(m) = joined(parts) {
+                                    return Some(m);
+                                }
+                            }
+                            Value::Object(_) => {
+                                if let Some(m) = message_from_json(d) {
+                                    return Some(m);
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                    if let Some(Value::Array(errors)) = map.get("errors") {
+                        if let Some(m) = joined(errors.iter().filter_map(message_from_json)) {
+                            return Some(m);
+                        }
+                    }
+                    map.get("title").and_then(text)
+                }
+                Value::Array(items) => joined(items.iter().filter_map(message_from_json)),
+                _ => None,
+            }
+        }
+
+        /// `parts` joined with `; `; `None` when there are none. (Pushing into one string
+        /// instead of collecting and `join`ing keeps `join`'s generic code out of the wasm.)
+        fn joined(parts: impl Iterator<Item = String>) -> Option<String> {
+            let mut out: Option<String> = None;
+            for p in parts {
+                match &mut out {
+                    None => out = Some(p),
+                    Some(o) => {
+                        o.push_str("; ");
+                        o.push_str(&p);
+                    }
+                }
+            }
+            out
+        }
+
+        pub(super) fn code_from_json(v: &Value) -> Option<String> {
+            fn scalar(v: Option<&Value>) -> Option<String> {
+                match v? {
+                    Value::String(s) if !s.is_empty() => Some(s.clone()),
+                    Value::Number(n) => Some(n.display()),
+                    _ => None,
+                }
+            }
+            let map = v.as_object()?;
+            if let Some(Value::Object(inner)) = map.get("error") {
+                if let Some(c) = scalar(inner.get("code")).or_else(|| scalar(inner.get("type"))) {
+                    return Some(c);
+                }
+            }
+            scalar(map.get("error_type"))
+                .or_else(|| scalar(map.get("code")))
+                .or_else(|| scalar(map.get("type")))
+        }
+    }
+
+    #[test]
+    fn the_scan_reads_message_and_code_as_the_value_readers_did() {
+        let leaves = [
+            r#""boom""#,
+            r#""  spaced  ""#,
+            r#""""#,
+            r#""\u00e9t\u00e9""#,
+            "5",
+            "null",
+            "true",
+            r#"{"message":"inner","code":"c1","type":"t1"}"#,
+            r#"{"message":"","code":42,"type":"t"}"#,
+            r#"{"msg":"m1"}"#,
+            r#"{"msg":5,"message":"m2"}"#,
+            r#"[{"msg":"a"},{"message":"b"},{"x":1},"s"]"#,
+            r#"[]"#,
+            r#"{"title":"T","detail":"D"}"#,
+            r#"{"detail":{"message":"deep"}}"#,
+        ];
+        let keys = [
+            "error",
+            "message",
+            "detail",
+            "errors",
+            "title",
+            "code",
+            "type",
+            "error_type",
+            "msg",
+        ];
+        let mut bodies = vec![
+            "[1,2]".to_owned(),
+            r#"{"error":"a","error":{"message":"last wins"}}"#.to_owned(),
+            r#"{"message":"first","message":"  "}"#.to_owned(),
+            r#"{"errors":[{"message":"a"},{"error":"b"}],"title":"t"}"#.to_owned(),
+            r#"{"er\u0072or":"escaped key"}"#.to_owned(),
+        ];
+        for (i, a) in keys.iter().enumerate() {
+            for (j, x) in leaves.iter().enumerate() {
+                bodies.push(format!(r#"{{"{a}":{x}}}"#));
+                let b = keys[(i + j) % keys.len()];
+                let y = leaves[(i * 3 + j) % leaves.len()];
+                bodies.push(format!(r#"{{"{a}":{x},"{b}":{y}}}"#));
+                bodies.push(format!(r#"[{{"{a}":{x}}},{{"{b}":{y}}}]"#));
+                bodies.push(format!(r#"{{"error":{{"{a}":{x},"{b}":{y}}}}}"#));
+            }
+        }
+        for body in &bodies {
+            let v = crate::json::parse(body).unwrap();
+            assert_eq!(
+                message_from_body(body),
+                by_value::message_from_json(&v).or_else(|| Some(body.clone())),
+                "{body}"
+            );
+            assert_eq!(code_from_body(body), by_value::code_from_json(&v), "{body}");
+        }
+    }
+
+    #[test]
+    fn push_uint_writes_every_magnitude() {
+        for n in [0, 1, 9, 10, 99, 100, 12345, u64::from(u32::MAX), u64::MAX] {
+            assert_eq!(uint(n), n.to_string());
+        }
+    }
 
     #[test]
     fn errors_convert_to_stream_errors_naming_the_option() {

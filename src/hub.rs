@@ -393,8 +393,7 @@ pub fn parse_mapping(body: &str) -> Result<Mapping, Error> {
     })?;
     let mapping = info.mapping.unwrap_or(RawMapping::Absent);
     if info.error.as_ref().is_some_and(|e| !e.is_null()) && matches!(mapping, RawMapping::Absent) {
-        let value = crate::json::parse(body).unwrap_or(Value::Null);
-        return Err(crate::types::error_from_payload(&value, body));
+        return Err(crate::error::body_payload_error(body));
     }
     let mut out = Mapping {
         model: info
@@ -1127,8 +1126,7 @@ mod derive_parity {
         if matches!(&info.error, Some(v) if !v.is_null())
             && matches!(mapping, DerivedMapping::Absent)
         {
-            let value = serde_json::from_str::<Value>(body).unwrap_or(Value::Null);
-            return Err(crate::types::error_from_payload(&value, body));
+            return Err(crate::error::body_payload_error(body));
         }
         let mut out = Mapping {
             model: info

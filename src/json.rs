@@ -316,15 +316,34 @@ pub(crate) fn count(v: &Value) -> Option<u64> {
 /// `str::parse::<f64>`, whose tables would cost the wasm ~15 KB).
 pub(crate) fn count_from_str(s: &str) -> Option<u64> {
     let s = s.trim();
-    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let (int, frac) = match s.bytes().position(|b| b == b'.') {
+        Some(dot) => (s.get(..dot)?, s.get(dot + 1..)?),
+        None => (s, ""),
+    };
     if int.is_empty() || !frac.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    // `u64::from_str` accepts a leading `+`; a count has no sign.
-    if !int.bytes().all(|b| b.is_ascii_digit()) {
+    // Digits only (`u64::from_str` would accept a leading `+`; a count has no sign),
+    // within `u64`.
+    digits_u64(int)
+}
+
+pub(crate) use hf_inference_wire::push_digit;
+
+/// `text` as a `u64` when it is only ASCII digits (at least one) and fits; by hand, as
+/// `str::parse` costs the wasm its generic code for this alone.
+pub(crate) fn digits_u64(text: &str) -> Option<u64> {
+    if text.is_empty() {
         return None;
     }
-    int.parse().ok()
+    let mut n: u64 = 0;
+    for d in text.bytes() {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = push_digit(n, d - b'0')?;
+    }
+    Some(n)
 }
 
 /// A finite number, or a string holding one (read as `str::parse::<f64>` reads it, by
@@ -546,6 +565,19 @@ pub(crate) mod arb {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digits_read_to_the_edge_of_u64() {
+        assert_eq!(digits_u64("18446744073709551615"), Some(u64::MAX));
+        assert_eq!(digits_u64("18446744073709551616"), None);
+        assert_eq!(digits_u64("99999999999999999999"), None);
+        assert_eq!(digits_u64("0018"), Some(18));
+        assert_eq!(digits_u64(""), None);
+        assert_eq!(digits_u64("1+"), None);
+        for n in [0, 9, 10, 12345, u64::MAX / 10, u64::MAX - 1] {
+            assert_eq!(digits_u64(&n.to_string()), Some(n));
+        }
+    }
     use serde::Deserialize;
     use serde_json::{json, Value};
 

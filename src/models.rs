@@ -193,7 +193,7 @@ pub fn parse_model_list(body: &str) -> Result<ModelList, Error> {
         ));
     };
     if crate::types::is_error_payload(map) {
-        return Err(crate::types::error_from_payload(&value, body));
+        return Err(crate::error::body_payload_error(body));
     }
     if !matches!(map.get("data"), Some(Value::Array(_))) {
         return Err(parse_error(

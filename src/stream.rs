@@ -23,11 +23,11 @@
 
 use crate::json::{Map, Value};
 
-use crate::error::{cut, Error, ErrorKind, MAX_ERROR_BODY_BYTES};
+use crate::error::{Error, ErrorKind};
 use crate::sse::Event;
 use crate::types::{
-    error_from_payload, is_error_payload, parse_error, ChatChunk, ChatCompletion, Choice,
-    ChunkChoice, FunctionCall, Message, ToolCall, ToolCallDelta, Usage,
+    is_error_payload, parse_error, ChatChunk, ChatCompletion, Choice, ChunkChoice, FunctionCall,
+    Message, ToolCall, ToolCallDelta, Usage,
 };
 
 /// What one event means to the caller.
@@ -437,7 +437,7 @@ pub(crate) fn parse_chunk(data: &str) -> Result<ChatChunk, Error> {
         .map_err(|e| parse_error(format!("a stream chunk is not valid JSON: {e}"), data))?;
     if let Value::Object(map) = &value {
         if is_error_payload(map) {
-            return Err(error_from_payload(&value, data));
+            return Err(crate::error::body_payload_error(data));
         }
     }
     ChatChunk::from_json(value).map_err(|e| {
@@ -450,60 +450,19 @@ pub(crate) fn parse_chunk(data: &str) -> Result<ChatChunk, Error> {
 
 /// The error an `event: error` SSE event carries.
 pub(crate) fn error_event(data: &str) -> Error {
-    if data.is_empty() {
-        return Error::new(
-            ErrorKind::Stream,
-            "the server sent an `error` event with no details",
-        );
-    }
-    match crate::json::parse(data) {
-        Ok(value) => error_from_payload(&value, data),
-        Err(_) => {
-            let mut e = Error::new(
-                ErrorKind::Stream,
-                format!("the server reported an error: {}", cut(data, 300)),
-            );
-            e.body = Some(cut(data, MAX_ERROR_BODY_BYTES).to_owned());
-            e
-        }
-    }
+    crate::error::event_error(data, false)
 }
 
-/// The text of the complete JSON object that `data` opens with, if it opens with one.
-///
-/// Found by matching brackets outside strings; the caller parses the text, so a
-/// malformed object is still rejected there. Whatever follows the object is ignored.
+/// The text of the complete JSON object that `data` opens with, if it opens with one
+/// (read by the scan's validating reader; whatever follows the object is ignored).
 pub(crate) fn leading_json_object(data: &str) -> Option<&str> {
     let rest = data.trim_start();
-    let bytes = rest.as_bytes();
-    if bytes.first() != Some(&b'{') {
-        return None;
-    }
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for (i, &b) in bytes.iter().enumerate() {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(&rest[..=i]);
-                }
-            }
-            _ => {}
-        }
-    }
-    None
+    let mut r = crate::scan::Reader::new(rest);
+    let v = r
+        .value()
+        .ok()
+        .filter(|v| v.kind == crate::scan::Kind::Object)?;
+    rest.get(..v.end)
 }
 
 // `unwrap`/`expect` below are test assertions: a panic is how a test fails. This
@@ -570,7 +529,7 @@ mod tests {
     }
 
     #[test]
-    fn leading_object_is_found_by_its_brackets_outside_strings() {
+    fn leading_object_is_found_by_reading_it() {
         let cases = [
             (r#"{"a":1}"}"#, Some(r#"{"a":1}"#)),
             (r#"  {"a":"}{]\"}"}x"#, Some(r#"{"a":"}{]\"}"}"#)),

@@ -26,7 +26,7 @@
 
 use crate::json::{Map, Value};
 
-use crate::error::{cut, Error, ErrorKind};
+use crate::error::{Error, ErrorKind};
 use crate::json::{
     count, f64_of, invalid_type, optional, required_string, string_of, Expect, ObjectText,
 };
@@ -37,7 +37,7 @@ use crate::providers::{
     Route, Suffix, DEFAULT_BASE_URL,
 };
 use crate::sse::Event;
-use crate::types::{error_from_payload, is_error_payload, parse_error};
+use crate::types::{is_error_payload, parse_error};
 
 // ---------------------------------------------------------------------------------
 // Request
@@ -531,7 +531,7 @@ pub fn parse_text_generation(body: &str) -> Result<TextGenerationOutput, Error> 
         ));
     };
     if is_error_payload(map) {
-        return Err(error_from_payload(&first, body));
+        return Err(first_payload_error(body));
     }
     if !matches!(map.get("generated_text"), Some(Value::String(_))) {
         return Err(parse_error(
@@ -563,6 +563,20 @@ impl StreamEvent {
     /// Read like a derived `Deserialize` would (the fields in serde's key order, so the
     /// same error comes first).
     fn from_json(mut m: Map<String, Value>) -> Result<Self, String> {
+        // Worded as the decoder's scan words it (`decode::report`).
+        for key in ["details", "token"] {
+            if let Some(v) = m
+                .get(key)
+                .filter(|v| !matches!(v, Value::Null | Value::Object(_)))
+            {
+                return Err(crate::error::concat(&[
+                    "`",
+                    key,
+                    "` must be an object, found ",
+                    crate::types::json_kind(v),
+                ]));
+            }
+        }
         let details = optional(m.remove("details"), Details::from_json)?;
         let generated_text = m.remove("generated_text").and_then(string_of);
         let token = optional(m.remove("token"), Token::from_json)?;
@@ -723,6 +737,19 @@ impl TgiStreamState {
     }
 }
 
+/// The error payload a `textGeneration` body is, or opens (as an array) with.
+#[cold]
+fn first_payload_error(body: &str) -> Error {
+    let mut r = crate::scan::Reader::new(body);
+    match r.value() {
+        Ok(v) if v.kind == crate::scan::Kind::Array => match crate::scan::items(body, &v).next() {
+            Some(first) => crate::error::payload_error(body, &first, body),
+            None => crate::error::body_payload_error(body),
+        },
+        _ => crate::error::body_payload_error(body),
+    }
+}
+
 pub(crate) fn parse_event(data: &str) -> Result<StreamEvent, Error> {
     let value: Value = crate::json::parse(data)
         .map_err(|e| parse_error(format!("a TGI stream event is not valid JSON: {e}"), data))?;
@@ -733,7 +760,7 @@ pub(crate) fn parse_event(data: &str) -> Result<StreamEvent, Error> {
         ));
     };
     if is_error_payload(map) {
-        return Err(error_from_payload(&value, data));
+        return Err(crate::error::body_payload_error(data));
     }
     if !map.contains_key("token") && !map.contains_key("generated_text") {
         return Err(parse_error(
@@ -757,23 +784,10 @@ pub(crate) fn parse_event(data: &str) -> Result<StreamEvent, Error> {
     })
 }
 
-/// The error an `event: error` SSE event carries.
+/// The error an `event: error` SSE event carries (only an object is read as a
+/// payload).
 pub(crate) fn error_event(data: &str) -> Error {
-    match crate::json::parse(data) {
-        Ok(value @ Value::Object(_)) => error_from_payload(&value, data),
-        _ if data.is_empty() => Error::new(
-            ErrorKind::Stream,
-            "the server sent an `error` event with no details",
-        ),
-        _ => {
-            let mut e = Error::new(
-                ErrorKind::Stream,
-                format!("the server reported an error: {}", cut(data, 300)),
-            );
-            e.body = Some(cut(data, crate::error::MAX_ERROR_BODY_BYTES).to_owned());
-            e
-        }
-    }
+    crate::error::event_error(data, true)
 }
 
 // ---------------------------------------------------------------------------------
@@ -1082,10 +1096,14 @@ mod derive_parity {
                 derived::<TextGenerationOutput>(&v)
             );
             if let crate::json::Value::Object(m) = from_serde(&v) {
+                // The same event, or an error for both (a stream event's shape error is
+                // worded as the decoder's scan words it, not as serde does).
                 let ours = StreamEvent::from_json(m)
-                    .map(|e| (e.token, e.generated_text, e.details));
+                    .map(|e| (e.token, e.generated_text, e.details))
+                    .map_err(|_| ());
                 let theirs = derived::<DerivedEvent>(&v)
-                    .map(|e| (e.token, e.generated_text, e.details));
+                    .map(|e| (e.token, e.generated_text, e.details))
+                    .map_err(|_| ());
                 prop_assert_eq!(ours, theirs);
             }
         }
@@ -1111,7 +1129,15 @@ mod derive_parity {
             let ours = StreamEvent::from_json(m).map(|e| (e.token, e.generated_text, e.details));
             let theirs =
                 derived::<DerivedEvent>(&v).map(|e| (e.token, e.generated_text, e.details));
-            assert_eq!(ours, theirs, "{v}");
+            assert_eq!(ours.clone().map_err(|_| ()), theirs.map_err(|_| ()), "{v}");
+            if let Err(e) = ours {
+                assert!(
+                    e.ends_with("must be an object, found a string")
+                        || e.ends_with("must be an object, found a number")
+                        || e.ends_with("must be an object, found an array"),
+                    "{v}: {e}"
+                );
+            }
         }
     }
 }

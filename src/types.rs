@@ -23,10 +23,7 @@
 use crate::json::ObjectText;
 use crate::json::{Map, Value};
 
-use crate::error::{
-    code_from_json, cut, message_from_json, Error, ErrorKind, MAX_ERROR_BODY_BYTES,
-    MAX_QUOTED_DATA_BYTES,
-};
+use crate::error::{cut, Error, ErrorKind, MAX_QUOTED_DATA_BYTES};
 use crate::json::Expect;
 
 // ---------------------------------------------------------------------------------
@@ -815,19 +812,6 @@ pub(crate) fn is_error_payload(map: &Map<String, Value>) -> bool {
     has_error || matches!(map.get("object"), Some(Value::String(s)) if s == "error")
 }
 
-/// The [`ErrorKind::Stream`] error for an error payload the server sent (`value` is the
-/// parsed payload, `raw` its text).
-pub(crate) fn error_from_payload(value: &Value, raw: &str) -> Error {
-    let message = match message_from_json(value) {
-        Some(m) => "the server reported an error: ".to_owned() + &m,
-        None => "the server reported an error without a message".to_owned(),
-    };
-    let mut e = Error::new(ErrorKind::Stream, message);
-    e.code = code_from_json(value);
-    e.body = Some(cut(raw, MAX_ERROR_BODY_BYTES).to_owned());
-    e
-}
-
 /// A [`ErrorKind::Parse`] error quoting (a bounded prefix of) the offending text.
 pub(crate) fn parse_error(message: String, offending: &str) -> Error {
     let mut e = Error::new(ErrorKind::Parse, message);
@@ -855,7 +839,7 @@ pub fn parse_completion(body: &str) -> Result<ChatCompletion, Error> {
         ));
     };
     if is_error_payload(map) {
-        return Err(error_from_payload(&value, body));
+        return Err(crate::error::body_payload_error(body));
     }
     if !map.contains_key("choices") {
         return Err(parse_error(
@@ -1154,7 +1138,7 @@ fn index_segment(i: usize) -> String {
     s
 }
 
-fn json_kind(v: &Value) -> &'static str {
+pub(crate) fn json_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

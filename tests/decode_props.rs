@@ -17,7 +17,7 @@ mod json_gen;
 #[path = "support/decode_oracle.rs"]
 mod oracle;
 use json_gen::{chat_chunk, render, tgi_event, J};
-use oracle::{keeping, new, old, pieces};
+use oracle::{as_deltas, deltas, keeping, new, old, pieces};
 
 /// One SSE event around a payload.
 #[derive(Debug, Clone)]
@@ -118,6 +118,9 @@ fn check(
     prop_assert_eq!(&flat.seen.error, &want.error);
     prop_assert_eq!(flat.seen.truncated, want.truncated);
     prop_assert_eq!(flat.seen.text.as_str(), "");
+    // Keeping nothing (the decoder core's `ChatDecoder`), the same is delivered.
+    let kept_nothing = deltas(protocol, pieces(bytes, &cuts));
+    prop_assert_eq!(kept_nothing, as_deltas(&got));
     Ok(())
 }
 

@@ -18,7 +18,7 @@ mod recordings;
 #[path = "support/splits.rs"]
 mod splits;
 
-use oracle::{keeping, new, old, pieces};
+use oracle::{as_deltas, deltas, keeping, new, old, pieces};
 use recordings::{recordings, Recording};
 use splits::{random_cut_sets, seed_of};
 
@@ -108,6 +108,16 @@ fn every_recorded_stream_delivers_the_same_without_accumulating() {
     for (r, protocol) in streams() {
         let body = r.body.as_bytes();
         let full = new(protocol, body.chunks(7), keeping());
+        // Keeping nothing (the decoder core's `ChatDecoder`), the same is delivered.
+        for piece in [1, 7, body.len().max(1)] {
+            assert_eq!(
+                deltas(protocol, body.chunks(piece)),
+                as_deltas(&full),
+                "{} {}: keeping nothing, {piece}-byte feeds",
+                r.file,
+                r.id
+            );
+        }
         let flat = new(
             protocol,
             body.chunks(7),

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 #[path = "support/decode_oracle.rs"]
 mod oracle;
-use oracle::{agrees_at_every_split, keeping, new, old, NewRun};
+use oracle::{agrees_at_every_split, as_deltas, deltas, keeping, new, old, NewRun};
 
 /// What a body decodes to, once every chunking agreed.
 struct R {
@@ -54,6 +54,12 @@ fn run_as(protocol: Protocol, body: &str) -> R {
             "{body}: events, {piece}-byte feeds"
         );
         assert_eq!(other.reasoning, run.reasoning, "{body}: reasoning");
+        // Keeping nothing (the decoder core's `ChatDecoder`), the same is delivered.
+        assert_eq!(
+            deltas(protocol, bytes.chunks(piece)),
+            as_deltas(&run),
+            "{body}: keeping nothing, {piece}-byte feeds"
+        );
     }
     let snap = serde_json::from_str(&run.seen.snapshot).expect("snapshot is JSON");
     R { run, snap }
@@ -379,6 +385,72 @@ fn json_of_the_wrong_shape_is_a_parse_error_naming_the_field() {
         let e = r.error();
         assert_eq!(e.kind, ErrorKind::Parse, "{data}");
         assert!(e.message.contains(names), "{data}: {}", e.message);
+    }
+}
+
+#[test]
+fn the_first_wrong_field_in_reading_order_is_the_one_named() {
+    // `run` holds each error to the old path's (`types::ChatChunk` over `json::Value`),
+    // word for word; the scan tells it without building a value.
+    let cases = [
+        (r#"{"model":1,"id":2}"#, "`id` must be a string, found a number"),
+        (r#"{"object":[],"usage":5}"#, "`object` must be a string, found an array"),
+        (r#"{"system_fingerprint":{},"choices":5}"#, "`system_fingerprint` must be a string, found an object"),
+        (r#"{"usage":true,"choices":[1]}"#, "`choices[0]` must be an object, found a number"),
+        (r#"{"choices":[{},{"finish_reason":2,"delta":{"role":3}}]}"#, "`choices[1].delta.role` must be a string, found a number"),
+        (r#"{"choices":[{"delta":{"reasoning_content":{}}}]}"#, "`choices[0].delta.reasoning_content` must be text (a string, null or an array of content parts), found an object"),
+        (r#"{"choices":[{"delta":{"tool_calls":{}}}]}"#, "`choices[0].delta.tool_calls` must be an array, found an object"),
+        (r#"{"choices":[{"delta":{"tool_calls":[{},7]}}]}"#, "`choices[0].delta.tool_calls[1]` must be an object, found a number"),
+        (r#"{"choices":[{"delta":{"tool_calls":[{"type":1,"id":2}]}}]}"#, "`choices[0].delta.tool_calls[0].id` must be a string, found a number"),
+        (r#"{"choices":[{"delta":{"tool_calls":[{"type":false}]}}]}"#, "`choices[0].delta.tool_calls[0].type` must be a string, found a boolean"),
+        (r#"{"choices":[{"delta":{"tool_calls":[{"function":{"name":[]}}]}}]}"#, "`choices[0].delta.tool_calls[0].function.name` must be a string, found an array"),
+        (r#"{"choices":[{"finish_reason":1,"delta":{}}]}"#, "`choices[0].finish_reason` must be a string, found a number"),
+        (r#"{"choices":[{"delta":"x"}],"usage":1}"#, "`choices[0].delta` must be an object, found a string"),
+        (r#"[]"#, "expected an object, found an array"),
+        ("null", "expected an object, found null"),
+    ];
+    for (data, want) in cases {
+        let r = run(&message(data));
+        let e = r.error();
+        assert_eq!(e.kind, ErrorKind::Parse, "{data}");
+        assert_eq!(
+            e.message,
+            format!("a stream chunk is not a chat completion chunk: {want}"),
+            "{data}"
+        );
+        assert_eq!(e.body.as_deref(), Some(data));
+    }
+    // Two data lines: one JSON text with a line break in it.
+    let r = run("data: {\"a\":\ndata:   tru}\n\n");
+    assert_eq!(
+        r.error().message,
+        "a stream chunk is not valid JSON: unexpected character at line 2 column 2"
+    );
+    let r = run(&message(r#"{"a":[1,"#));
+    assert_eq!(
+        r.error().message,
+        "a stream chunk is not valid JSON: unexpected end of the text at line 1 column 8"
+    );
+}
+
+#[test]
+fn a_tgi_event_of_the_wrong_shape_names_the_field() {
+    for (data, want) in [
+        (
+            r#"{"token":5,"details":"x"}"#,
+            "`details` must be an object, found a string",
+        ),
+        (
+            r#"{"token":[],"generated_text":"g"}"#,
+            "`token` must be an object, found an array",
+        ),
+    ] {
+        let r = run_as(Protocol::TextGeneration, &message(data));
+        assert_eq!(
+            r.error().message,
+            format!("a TGI stream event has an unexpected shape: {want}"),
+            "{data}"
+        );
     }
 }
 

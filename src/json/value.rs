@@ -73,8 +73,14 @@ impl ParseError {
             end -= 1;
         }
         let before = text.get(..end).unwrap_or_default();
-        let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        // One pass over the bytes (`rfind` would bring `memrchr` along).
+        let (mut line, mut line_start) = (1, 0);
+        for (i, b) in before.bytes().enumerate() {
+            if b == b'\n' {
+                line += 1;
+                line_start = i + 1;
+            }
+        }
         let column = before.len() - line_start;
         ParseError {
             at,
@@ -89,27 +95,35 @@ impl ParseError {
     pub fn at_position(text: &str, at: usize, message: &str) -> String {
         let e = ParseError::new(text, at);
         let mut m = String::from(message);
-        m.push_str(" at line ");
-        m.push_str(&e.line.to_string());
-        m.push_str(" column ");
-        m.push_str(&e.column.to_string());
+        e.push_position(&mut m);
         m
+    }
+
+    /// " at line L column C".
+    fn push_position(&self, m: &mut String) {
+        m.push_str(" at line ");
+        crate::error::push_uint(m, self.line as u64);
+        m.push_str(" column ");
+        crate::error::push_uint(m, self.column as u64);
     }
 
     /// "unexpected end of the text at line 1 column 5" or "unexpected character at line
     /// 2 column 3" (a character that cannot be where it is: a syntax error, a number out
     /// of `f64`'s range, a lone surrogate escape, nesting deeper than 127).
     pub fn message(&self) -> String {
-        let what = if self.eof {
-            "unexpected end of the text at line "
-        } else {
-            "unexpected character at line "
-        };
-        let mut m = String::from(what);
-        m.push_str(&self.line.to_string());
-        m.push_str(" column ");
-        m.push_str(&self.column.to_string());
+        let mut m = String::new();
+        self.push_message(&mut m);
         m
+    }
+
+    /// [`ParseError::message`], appended to `m`.
+    pub fn push_message(&self, m: &mut String) {
+        m.push_str(if self.eof {
+            "unexpected end of the text"
+        } else {
+            "unexpected character"
+        });
+        self.push_position(m);
     }
 }
 
@@ -435,7 +449,7 @@ impl Number {
     /// The value, exactly rounded (valid number text is always finite: the reader rejects
     /// what overflows).
     pub fn as_f64(&self) -> Option<f64> {
-        crate::float::parse(&self.0)
+        crate::float::parse_number(&self.0)
     }
 
     /// Appends [`Number::display`] to `out`.

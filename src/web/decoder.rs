@@ -6,7 +6,7 @@
 //! the events that matter out, each call synchronous. Must never: fetch, await, retry or
 //! decide anything itself; it is not part of the client or proxy entries.
 
-use crate::decode::{DecodeOptions, Output, StreamDecoder, StreamEvent};
+use crate::decode::{DecodeOptions, Deltas, Output, StreamDecoder, StreamEvent};
 use crate::protocol::Protocol;
 use wasm_bindgen::prelude::*;
 
@@ -14,7 +14,8 @@ use wasm_bindgen::prelude::*;
 /// JSON, the joined text of each feed.
 #[wasm_bindgen]
 pub struct ChatDecoder {
-    inner: StreamDecoder,
+    /// Keeps nothing beyond each feed ([`Deltas`]): no snapshot, so none of its code.
+    inner: StreamDecoder<Deltas>,
     seen: Seen,
 }
 
@@ -29,7 +30,7 @@ impl ChatDecoder {
             Protocol::Chat
         };
         ChatDecoder {
-            inner: StreamDecoder::new(protocol, DecodeOptions::default()),
+            inner: StreamDecoder::keeping(protocol, DecodeOptions::default()),
             seen: Seen::default(),
         }
     }

@@ -3,7 +3,7 @@
 //! a caller can see. Shared by the decoder tests (included with `#[path]`).
 #![allow(dead_code)] // each includer uses what it needs
 
-use hf_inference_wasm::decode::{DecodeOptions, StreamDecoder, StreamEvent};
+use hf_inference_wasm::decode::{DecodeOptions, Deltas, StreamDecoder, StreamEvent};
 use hf_inference_wasm::protocol::{Protocol, StreamState};
 use hf_inference_wasm::sse::{Decoder, Item, Limits};
 use hf_inference_wasm::stream::Step;
@@ -167,6 +167,55 @@ pub fn new<'a>(
         reasoning,
         events,
         feeds,
+    }
+}
+
+/// What a decoder that keeps nothing (`StreamDecoder<Deltas>`, the decoder core's)
+/// delivered: the text, the reasoning and the events.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeltaRun {
+    pub delivered: String,
+    pub reasoning: String,
+    pub events: Vec<StreamEvent>,
+    pub chunk_count: u64,
+}
+
+/// A `StreamDecoder<Deltas>` fed `pieces` in order, then ended.
+pub fn deltas<'a>(protocol: Protocol, pieces: impl IntoIterator<Item = &'a [u8]>) -> DeltaRun {
+    let mut d = StreamDecoder::<Deltas>::keeping(protocol, DecodeOptions::default());
+    let mut run = DeltaRun {
+        delivered: String::new(),
+        reasoning: String::new(),
+        events: Vec::new(),
+        chunk_count: 0,
+    };
+    let take = |out: &hf_inference_wasm::decode::Output, run: &mut DeltaRun| {
+        run.delivered.push_str(&out.text);
+        run.reasoning.push_str(&out.reasoning);
+        run.events.extend(out.events.iter().cloned());
+    };
+    for piece in pieces {
+        take(d.feed(piece), &mut run);
+    }
+    take(d.end(), &mut run);
+    assert!(d.is_done());
+    run.chunk_count = d.chunk_count();
+    run
+}
+
+/// What the `Deltas` decoder must deliver for a run of the answer-keeping one: the same,
+/// but for the events only the answer makes (`ToolCall`, `Usage`).
+pub fn as_deltas(run: &NewRun) -> DeltaRun {
+    DeltaRun {
+        delivered: run.seen.delivered.clone(),
+        reasoning: run.reasoning.clone(),
+        events: run
+            .events
+            .iter()
+            .filter(|e| !matches!(e, StreamEvent::ToolCall { .. } | StreamEvent::Usage(_)))
+            .cloned()
+            .collect(),
+        chunk_count: run.seen.chunk_count,
     }
 }
 

@@ -23,3 +23,13 @@ pub fn concat(parts: &[&str]) -> String {
     }
     out
 }
+
+/// `n * 10 + d`, `None` past `u64::MAX` (compared, not `checked_mul`: that is a 128-bit
+/// multiplication call in the wasm).
+pub fn push_digit(n: u64, d: u8) -> Option<u64> {
+    const LAST: u64 = u64::MAX / 10;
+    if n > LAST || (n == LAST && u64::from(d) > u64::MAX % 10) {
+        return None;
+    }
+    Some(n * 10 + u64::from(d))
+}

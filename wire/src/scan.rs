@@ -172,6 +172,14 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A reader at byte `pos` of `src`: to read again a value an earlier scan found.
+    pub fn at(src: &'a str, pos: usize) -> Self {
+        Reader {
+            pos,
+            ..Reader::new(src)
+        }
+    }
+
     /// The byte offset the reader is at (where it stopped, after an `Err`).
     pub fn pos(&self) -> usize {
         self.pos
@@ -316,7 +324,7 @@ impl<'a> Reader<'a> {
             return Ok(());
         }
         let text = self.src.get(start..self.pos).unwrap_or_default();
-        match crate::float::parse(text) {
+        match crate::float::parse_number(text) {
             Some(f) if f.is_finite() => Ok(()),
             _ => Err(Invalid),
         }
@@ -517,6 +525,58 @@ fn key_of(src: &str, key: &Span, names: &[&str], scratch: &mut String) -> Option
     names
         .iter()
         .position(|n| same(n.as_bytes(), text.as_bytes()))
+}
+
+/// The members of the object `obj` of `src` (a span a validating scan of `src` found)
+/// named in `names`: `out[i]` is the value of the last member named `names[i]`, as a
+/// map keeps the last duplicate. Nothing is found in anything but an object.
+pub fn members(src: &str, obj: &Span, names: &[&str], out: &mut [Option<Span>]) {
+    if obj.kind != Kind::Object {
+        return;
+    }
+    let mut r = Reader::at(src, obj.start);
+    let mut scratch = String::new();
+    let mut first = true;
+    if !matches!(r.enter(Kind::Object), Ok(Some(_))) {
+        return;
+    }
+    while let Ok(Some(key)) = r.next_key(&mut first) {
+        let Ok(v) = r.value() else { return };
+        if let Some(slot) = key_of(src, &key, names, &mut scratch).and_then(|i| out.get_mut(i)) {
+            *slot = Some(v);
+        }
+    }
+}
+
+/// The elements of the array `arr` of `src` (as [`members`]), in order; nothing for
+/// anything but an array.
+pub fn items<'a>(src: &'a str, arr: &Span) -> Items<'a> {
+    let mut r = Reader::at(src, arr.start);
+    let live = arr.kind == Kind::Array && matches!(r.enter(Kind::Array), Ok(Some(_)));
+    Items {
+        r,
+        first: true,
+        live,
+    }
+}
+
+/// See [`items`].
+pub struct Items<'a> {
+    r: Reader<'a>,
+    first: bool,
+    live: bool,
+}
+
+impl Iterator for Items<'_> {
+    type Item = Span;
+    fn next(&mut self) -> Option<Span> {
+        let v = match self.live && self.r.next_item(&mut self.first) == Ok(true) {
+            true => self.r.value().ok(),
+            false => None,
+        };
+        self.live = v.is_some();
+        v
+    }
 }
 
 // ---------------------------------------------------------------------------------

@@ -595,7 +595,33 @@ fn decode(bytes: &[u8]) -> Cow<'_, str> {
     // chunk iterator on the usual, valid line.
     match std::str::from_utf8(bytes) {
         Ok(text) => Cow::Borrowed(text),
-        Err(_) => String::from_utf8_lossy(bytes),
+        Err(_) => Cow::Owned(lossy(bytes)),
+    }
+}
+
+/// `String::from_utf8_lossy`'s text (each maximal invalid sequence one U+FFFD), by
+/// `from_utf8` and its error's lengths: the lossy decoder's own chunk iterator is
+/// another kilobyte of wasm for a cold path.
+#[cold]
+#[inline(never)]
+fn lossy(mut bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() + 2);
+    loop {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => {
+                out.push_str(text);
+                return out;
+            }
+            Err(e) => {
+                let (valid, rest) = bytes.split_at_checked(e.valid_up_to()).unwrap_or_default();
+                out.push_str(std::str::from_utf8(valid).unwrap_or_default());
+                out.push('\u{FFFD}');
+                match e.error_len() {
+                    Some(n) => bytes = rest.get(n..).unwrap_or_default(),
+                    None => return out,
+                }
+            }
+        }
     }
 }
 
@@ -605,7 +631,7 @@ fn parse_retry(value: &[u8]) -> Option<u64> {
         return None;
     }
     Some(value.iter().fold(0u64, |ms, &d| {
-        ms.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+        crate::push_digit(ms, d - b'0').unwrap_or(u64::MAX)
     }))
 }
 
@@ -614,6 +640,27 @@ fn parse_retry(value: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lossy_decoding_is_from_utf8_lossy() {
+        let mut seed: u64 = 7;
+        let pool = [
+            0x41u8, 0x80, 0xBF, 0xC2, 0xE0, 0xE2, 0xED, 0xF0, 0xF4, 0xF5, 0xFF, 0xA0, 0x9F,
+        ];
+        for len in 0..40 {
+            for _ in 0..200 {
+                let bytes: Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed = seed
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        pool[(seed >> 33) as usize % pool.len()]
+                    })
+                    .collect();
+                assert_eq!(lossy(&bytes), String::from_utf8_lossy(&bytes), "{bytes:x?}");
+            }
+        }
+    }
 
     fn decode_chunks(decoder: &mut Decoder, chunks: &[&[u8]]) -> (Vec<Item>, Option<Event>) {
         let mut items = Vec::new();
