@@ -13,6 +13,7 @@ import { spawnSync } from "node:child_process";
 import { gzipSync, brotliCompressSync, constants } from "node:zlib";
 import os from "node:os";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { ROOT, kb, num, table, verdict, versionOf } from "./lib/common.mjs";
 import { shellSize } from "./lib/shell.mjs";
 
@@ -79,12 +80,15 @@ export async function run() {
   const tmp = mkdtempSync(path.join(os.tmpdir(), "bench-size-"));
   try {
     const wasmFile = path.join(pkg, "hf_inference_wasm_bg.wasm");
-    const wasm = measure(readFileSync(wasmFile));
+    const nodeWasm = measure(readFileSync(wasmFile));
     const jsFiles = importGraph(path.join(pkg, "browser.js"));
     let glue = ZERO;
     for (const f of jsFiles) glue = add(glue, measure(readFileSync(f)));
     // The browser entry embeds the wasm (base64 in *.inline.js): then it is in the glue.
-    const embedded = jsFiles.some((f) => f.endsWith(".inline.js"));
+    // That one is the size build (scripts/build-pkg.sh); Node and workerd load the .wasm.
+    const inline = jsFiles.find((f) => f.endsWith(".inline.js"));
+    const embedded = inline !== undefined;
+    const wasm = embedded ? measure(Buffer.from(await (await import(pathToFileURL(inline).href)).default())) : nodeWasm;
     const shipped = embedded ? glue : add(wasm, glue);
     // The proxy entry (`hf-inference-wasm/proxy`): its own wasm and glue, never in the client's.
     const proxyWasm = existsSync(path.join(pkg, "hf_inference_proxy_bg.wasm")) ? measure(readFileSync(path.join(pkg, "hf_inference_proxy_bg.wasm"))) : null;
@@ -112,7 +116,12 @@ export async function run() {
 
     const core = decoderCore();
     const rows = [
-      ["hf-inference-wasm: `.wasm`", kb(wasm.raw), kb(wasm.gzip), kb(wasm.brotli), "pkg/hf_inference_wasm_bg.wasm"],
+      ...(embedded
+        ? [
+            ["hf-inference-wasm: the browser's `.wasm` (embedded)", kb(wasm.raw), kb(wasm.gzip), kb(wasm.brotli), `${path.relative(pkg, inline)}: compiled for size throughout`],
+            ["hf-inference-wasm: Node and workerd's `.wasm`", kb(nodeWasm.raw), kb(nodeWasm.gzip), kb(nodeWasm.brotli), "pkg/hf_inference_wasm_bg.wasm: the wire crate compiled for speed"],
+          ]
+        : [["hf-inference-wasm: `.wasm`", kb(wasm.raw), kb(wasm.gzip), kb(wasm.brotli), "pkg/hf_inference_wasm_bg.wasm"]]),
       ["hf-inference-wasm: JS glue as shipped", kb(glue.raw), kb(glue.gzip), kb(glue.brotli), jsFiles.map((f) => path.relative(pkg, f)).join(", ")],
       ["**hf-inference-wasm: .wasm + glue as shipped** (whole = chat only)", kb(shipped.raw), kb(shipped.gzip), kb(shipped.brotli), "each file compressed on its own, summed"],
       [embedded ? "hf-inference-wasm: esbuild bundle (minified JS, wasm embedded)" : "hf-inference-wasm: esbuild bundle (minified JS) + .wasm", kb(ourBundled.raw), kb(ourBundled.gzip), kb(ourBundled.brotli), `JS ${kb(ourBundle.size.raw)} raw / ${kb(ourBundle.size.gzip)} gzip`],
@@ -120,7 +129,7 @@ export async function run() {
         ? [["hf-inference-wasm/proxy: .wasm + glue (server side, not in the client's)", kb(proxyShipped.raw), kb(proxyShipped.gzip), kb(proxyShipped.brotli), `${kb(proxyWasm.gzip)} gzip of it .wasm; ${proxyFiles.map((f) => path.relative(pkg, f)).join(", ")}`]]
         : []),
       core.size
-        ? ["hf-inference-wasm: streaming decoder core alone (`ChatDecoder`, never shipped)", kb(core.size.raw), kb(core.size.gzip), kb(core.size.brotli), "scripts/build-core-wasm.sh: SSE + one scan per event + the read's text and events, no glue; compiled for size throughout (the shipped wasm compiles the wire crate for speed)"]
+        ? ["hf-inference-wasm: streaming decoder core alone (`ChatDecoder`, never shipped)", kb(core.size.raw), kb(core.size.gzip), kb(core.size.brotli), "scripts/build-core-wasm.sh: SSE + one scan per event + the read's text and events, no glue; compiled for size throughout, as the browser's wasm is"]
         : ["hf-inference-wasm: streaming decoder core alone", "-", "-", "-", core.why],
       ...peerRows,
     ];

@@ -34,7 +34,29 @@ entry proxy hf_inference_proxy
 # --- the browser entry's wasm, embedded (issue 12 point 5): base64 in a JS module, so
 # esbuild, Rollup, Vite and webpack bundle it with no rule for .wasm files. One call per
 # wasm file (scripts/embed-wasm.mjs works for any).
-node scripts/embed-wasm.mjs "pkg/${name}_bg.wasm" "pkg/${name}_bg.inline.js"
+# The browser's is the client compiled for size throughout (the `size` profile: the wire
+# crate at z too; Node and workerd load the release build, wire crate for speed): 3.3 KB
+# less gzip of wasm where a stream comes at the network's pace. Its glue differs from the
+# release build's only in closure symbols' hashes (the profile is in them); browser.js is
+# bundled with it below.
+small=""
+if [ "$profile" = release ]; then
+  small=$(mktemp -d)
+  trap 'rm -rf "$small"' EXIT
+  cargo build --lib --target wasm32-unknown-unknown --profile size --quiet \
+    --no-default-features --features client
+  wasm-bindgen --target web --weak-refs --omit-default-module-path --out-dir "$small" \
+    --out-name "$name" "${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/size/$name.wasm"
+  # The same snippets (errors.js above all: `instanceof InferenceError` across entries).
+  (cd "$small" && find snippets -type f) | while read -r f; do
+    cmp -s "$small/$f" "pkg/$f" || { echo "build-pkg: the size build's $f differs from pkg's" >&2; exit 1; }
+  done
+  optimize "$small/${name}_bg.wasm"
+  node scripts/embed-wasm.mjs "$small/${name}_bg.wasm" "pkg/${name}_bg.inline.js"
+  browser_wasm=$(wc -c < "$small/${name}_bg.wasm"); browser_gz=$(gzip -9 -c "$small/${name}_bg.wasm" | wc -c)
+else
+  node scripts/embed-wasm.mjs "pkg/${name}_bg.wasm" "pkg/${name}_bg.inline.js"
+fi
 # --- end of the embedded wasm
 
 # The error class is a wasm-bindgen snippet; the entry must re-export that very module
@@ -58,10 +80,16 @@ bundle_node node.mjs
 # The browser entry as one minified module (names kept): what a page without a bundler
 # downloads, one request instead of five and ~10 KB less gzip (the glue and the
 # snippets ship with their comments). The embedded wasm and errors.js stay apart.
+# With the size build's glue in place of the release one's for the time of the bundle.
+if [ -n "$small" ]; then
+  cp "pkg/$name.js" "$small/release-glue.js"
+  cp "$small/$name.js" "pkg/$name.js"
+fi
 node_modules/.bin/esbuild pkg/browser.js --bundle --format=esm --platform=browser --minify \
   --keep-names --external:"./$errors" --external:./hf_inference_wasm_bg.inline.js \
   --log-level=warning --outfile=pkg/browser.bundled.js
 mv pkg/browser.bundled.js pkg/browser.js
+if [ -n "$small" ]; then cp "$small/release-glue.js" "pkg/$name.js"; fi
 cp js/proxy-node.mjs js/node-fetch.mjs js/proxy-workerd.js js/proxy.js js/proxy-state.js pkg/
 bundle_node proxy-node.mjs
 # The proxy's default entry (Deno, bundlers) the same way as browser.js: one minified
@@ -130,3 +158,6 @@ for wasm in "pkg/${name}_bg.wasm" pkg/hf_inference_proxy_bg.wasm; do
   raw=$(wc -c < "$wasm"); gz=$(gzip -9 -c "$wasm" | wc -c)
   echo "build-pkg: $wasm: $raw bytes raw, $gz gzip"
 done
+if [ -n "${browser_wasm:-}" ]; then
+  echo "build-pkg: the browser's embedded client wasm (size build): $browser_wasm bytes raw, $browser_gz gzip"
+fi
