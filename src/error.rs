@@ -1,9 +1,13 @@
 //! The one error type of the crate.
 //!
 //! Owns: [`Error`], its [`ErrorKind`] and [`TimeoutKind`], and the rules that turn an
-//! upstream error body (in whatever shape the server used) into a readable message.
-//! Must never: hold a secret (tokens are never passed in here), panic on any body, or
-//! keep an unbounded copy of what the server sent.
+//! upstream error body (in whatever shape the server used) into a readable message and
+//! code ([`message_of`], [`code_of`]: read over the scan's spans, no `crate::json::Value`,
+//! so the streaming decoder reports an in-stream error with them too), and the error of an
+//! error payload or an `event: error`.
+//! Must never: hold a secret (tokens are never passed in here), panic on any body, keep
+//! an unbounded copy of what the server sent, or use `core::fmt` (numbers go through
+//! `push_uint`: the decoder core has no `core::fmt`).
 //!
 //! The wasm shell surfaces this value to JavaScript as `InferenceError`, a real `Error`
 //! subclass; the fields map one to one.

@@ -2,8 +2,9 @@
 //! `scripts/build-core-wasm.sh`): what issue 12's "streaming decoder core ≤ 10 KB" figure
 //! measures, and the smallest shell a caller with its own `fetch` would put around it.
 //!
-//! Owns: one `ChatDecoder` class over [`StreamDecoder`], bytes in, the read's text and
-//! the events that matter out, each call synchronous. Must never: fetch, await, retry or
+//! Owns: one `ChatDecoder` class over [`StreamDecoder`] keeping nothing beyond each feed
+//! ([`Deltas`]: no snapshot, so none of the answer's code is in this wasm), bytes in, the
+//! read's text and the events that matter out, each call synchronous. Must never: fetch, await, retry or
 //! decide anything itself; it is not part of the client or proxy entries.
 
 use crate::decode::{DecodeOptions, Deltas, Output, StreamDecoder, StreamEvent};

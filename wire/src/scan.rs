@@ -6,7 +6,9 @@
 //! numbers beyond `f64` are rejected, lone surrogates in `\u` escapes are rejected, any
 //! value may be the root); [`Span`], where a value lies in the text; [`ChatScan`] and
 //! [`TgiScan`], the fields of a `chat.completion.chunk` and of a TGI token event as
-//! spans; [`decode_str`], which unescapes a string span into a buffer.
+//! spans; [`decode_str`], which unescapes a string span into a buffer; [`members`] and
+//! [`items`], which read an object's or an array's members again from a span a scan
+//! found (the cold paths: error payloads, content parts).
 //!
 //! Must never: accept text that `serde_json::from_slice::<Value>` rejects or reject
 //! text it accepts (the property tests and the `scan` fuzz target hold it to that),

@@ -584,7 +584,11 @@ fn line_end(bytes: &[u8]) -> Option<usize> {
 
 /// The value less one leading U+0020 SPACE, if it has one.
 fn strip_space(value: &[u8]) -> &[u8] {
-    value.strip_prefix(b" ").unwrap_or(value)
+    // A pattern, not `strip_prefix`: that splits with a bounds check that can panic.
+    match value {
+        [b' ', rest @ ..] => rest,
+        _ => value,
+    }
 }
 
 /// UTF-8 decoding of a complete line part; invalid sequences become U+FFFD. Borrows when
