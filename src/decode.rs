@@ -118,27 +118,29 @@ impl Output {
 
 /// What a [`StreamDecoder`] keeps beyond each feed's [`Output`], told each event's
 /// scan as the decoder reads it: [`Answer`] keeps the final answer (and sends the
-/// `ToolCall` and `Usage` events, which need it), [`Deltas`] nothing. A type parameter,
-/// so that a decoder keeping nothing compiles none of the accumulation.
+/// `ToolCall` and `Usage` events, which need it), [`Deltas`] nothing (each method's
+/// default is to keep nothing). A type parameter, so that a decoder keeping nothing
+/// compiles none of the accumulation.
 pub trait Accumulate: Default + std::fmt::Debug {
     /// A chat chunk's top-level fields, before its choices.
-    fn chat_head(&mut self, src: &str, s: &ChatScan, w: &mut Work<'_>);
+    fn chat_head(&mut self, _src: &str, _s: &ChatScan, _w: &mut Work<'_>) {}
     /// One choice (`index`) of a chat chunk, and what it delivered.
     fn chat_choice(
         &mut self,
-        src: &str,
-        s: &ChatScan,
-        c: &ChoiceScan,
-        index: u32,
-        got: Got<'_>,
-        w: &mut Work<'_>,
-    );
+        _src: &str,
+        _s: &ChatScan,
+        _c: &ChoiceScan,
+        _index: u32,
+        _got: Got<'_>,
+        _w: &mut Work<'_>,
+    ) {
+    }
     /// A TGI token; its text (unless it is special) is the output's text from `text`.
-    fn tgi_token(&mut self, text: Option<usize>, w: &mut Work<'_>);
+    fn tgi_token(&mut self, _text: Option<usize>, _w: &mut Work<'_>) {}
     /// A TGI event's `details` object.
-    fn tgi_details(&mut self, src: &str, details: &Span, w: &mut Work<'_>);
+    fn tgi_details(&mut self, _src: &str, _details: &Span, _w: &mut Work<'_>) {}
     /// TGI's final event's `generated_text` string.
-    fn tgi_generated(&mut self, src: &str, g: &Span, w: &mut Work<'_>);
+    fn tgi_generated(&mut self, _src: &str, _g: &Span, _w: &mut Work<'_>) {}
 }
 
 /// Keeps nothing: each feed's [`Output`] (text, reasoning, finish reasons, errors,
@@ -146,22 +148,8 @@ pub trait Accumulate: Default + std::fmt::Debug {
 #[derive(Debug, Default)]
 pub struct Deltas;
 
-impl Accumulate for Deltas {
-    fn chat_head(&mut self, _: &str, _: &ChatScan, _: &mut Work<'_>) {}
-    fn chat_choice(
-        &mut self,
-        _: &str,
-        _: &ChatScan,
-        _: &ChoiceScan,
-        _: u32,
-        _: Got<'_>,
-        _: &mut Work<'_>,
-    ) {
-    }
-    fn tgi_token(&mut self, _: Option<usize>, _: &mut Work<'_>) {}
-    fn tgi_details(&mut self, _: &str, _: &Span, _: &mut Work<'_>) {}
-    fn tgi_generated(&mut self, _: &str, _: &Span, _: &mut Work<'_>) {}
-}
+/// Every method is the trait's default: it keeps nothing.
+impl Accumulate for Deltas {}
 
 /// What an [`Accumulate`] works with: the feed's output and the decoder's buffers.
 pub struct Work<'a> {
