@@ -71,8 +71,12 @@ done
 cp js/node.mjs js/node-http.mjs js/browser.js js/workerd.js pkg/
 # The Node entry as one module (js/node.mjs says why): api.js, the glue and its snippets
 # bundled; errors.js stays its own module, the one the proxy entry imports too.
+# Whitespace and syntax minified, names untouched (stack traces keep every function's
+# name): the bundle is 38 KB instead of 69 KB, and importing it takes ~2 ms less (9.8 →
+# 7.9 ms median of 6 fresh processes, `await import()` of pkg/node.mjs).
 bundle_node() {
   node_modules/.bin/esbuild "pkg/$1" --bundle --format=esm --platform=node \
+    --minify-whitespace --minify-syntax \
     --external:"./$errors" --log-level=warning --outfile="pkg/$1.bundled"
   mv "pkg/$1.bundled" "pkg/$1"
 }
