@@ -424,11 +424,17 @@ impl CallRecord {
         rec.rule = self.rule.clone();
         let rec = rec.priced(&self.m.prices.borrow());
         let tokens = rec.usage.and_then(|u| u.billable_tokens());
+        let listeners = [&self.m.on_usage, &self.on_usage];
+        let heard = listeners.iter().any(|f| f.is_some());
         let (alerts, js) = {
             let mut meter = self.m.meter.borrow_mut();
             let alerts = meter.record(rec, t);
-            // The meter numbers the record.
-            let js = meter.last_record().map_or(JsValue::UNDEFINED, record_js);
+            // The meter numbers the record; written for JavaScript only when someone
+            // listens (a JSON text and a `JSON.parse` per call otherwise).
+            let js = match meter.last_record() {
+                Some(r) if heard => record_js(r),
+                _ => JsValue::UNDEFINED,
+            };
             (alerts, js)
         };
         if let Some(p) = self.permit.borrow_mut().take() {
@@ -438,7 +444,7 @@ impl CallRecord {
             self.m.cache_put(key, answer);
         }
         // Callbacks last: they may call back into the client.
-        for f in [&self.m.on_usage, &self.on_usage].into_iter().flatten() {
+        for f in listeners.into_iter().flatten() {
             report(f.call1(&JsValue::UNDEFINED, &js));
         }
         for a in alerts {
