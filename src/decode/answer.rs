@@ -247,19 +247,20 @@ impl Answer {
         protocol: Protocol,
         prompt_estimate: Option<u64>,
     ) -> Option<TokenUsage> {
-        let (reported, completion_estimate) = match protocol {
-            Protocol::Chat => (
-                self.chat.usage.as_ref().map(TokenUsage::from_usage),
-                crate::usage::estimate_completion_tokens(&self.chat.snapshot()),
-            ),
-            Protocol::TextGeneration => (
-                self.tgi.details.as_ref().map(TokenUsage::from_tgi),
-                crate::usage::estimate_text_tokens(&self.tgi.text.text()),
-            ),
+        let reported = match protocol {
+            Protocol::Chat => self.chat.usage.as_ref().map(TokenUsage::from_usage),
+            Protocol::TextGeneration => self.tgi.details.as_ref().map(TokenUsage::from_tgi),
         };
+        // Only when asked for, and read off the accumulators: a snapshot here copied the
+        // whole answer at the end of every stream.
         let estimate = prompt_estimate.map(|p| UsageEstimate {
             prompt_tokens: p,
-            completion_tokens: completion_estimate,
+            completion_tokens: match protocol {
+                Protocol::Chat => self.chat.completion_tokens_estimate(),
+                Protocol::TextGeneration => {
+                    crate::usage::tokens_for_bytes(self.tgi.text.len() as u64)
+                }
+            },
         });
         crate::usage::resolve_usage(reported.filter(|u| !u.is_empty()), estimate)
     }
@@ -402,6 +403,21 @@ struct ToolPiece {
 }
 
 impl ChatAcc {
+    /// [`crate::usage::estimate_completion_tokens`] of the snapshot, without making it.
+    fn completion_tokens_estimate(&self) -> u64 {
+        let len = |r: &Option<Rope>| r.as_ref().map_or(0, Rope::len) as u64;
+        self.choices.iter().fold(0u64, |total, (_, c)| {
+            let calls = c.tool_calls.iter().fold(0u64, |b, t| {
+                b.saturating_add(t.name.len() as u64)
+                    .saturating_add(t.arguments.len() as u64)
+            });
+            let bytes = len(&c.content)
+                .saturating_add(len(&c.reasoning))
+                .saturating_add(calls);
+            total.saturating_add(crate::usage::tokens_for_bytes(bytes))
+        })
+    }
+
     fn snapshot(&self) -> ChatCompletion {
         ChatCompletion {
             id: self.id.clone(),
@@ -585,8 +601,12 @@ impl Rope {
         }
     }
 
+    fn len(&self) -> usize {
+        self.full.iter().map(String::len).sum::<usize>() + self.tail.len()
+    }
+
     fn joined(&self) -> String {
-        let len = self.full.iter().map(String::len).sum::<usize>() + self.tail.len();
+        let len = self.len();
         let mut out = String::with_capacity(len);
         self.full.iter().for_each(|p| out.push_str(p));
         out.push_str(&self.tail);
