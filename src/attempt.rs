@@ -8,7 +8,7 @@
 //! body, await, or touch JS; the shell reads what this says and hands the bytes back.
 
 use crate::error::{Error, ErrorKind, MAX_ERROR_BODY_BYTES};
-use crate::protocol::Protocol;
+use crate::protocol::{Parsed, Protocol};
 use crate::response::REQUEST_ID_HEADERS;
 use crate::response::{disposition, not_a_stream, Disposition, PROVIDER_HEADER};
 use crate::retry::ResponseHints;
@@ -82,17 +82,22 @@ impl Answer {
     /// the server wrote it, every field; a TGI answer in the core's one shape, since
     /// servers differ: an object or an array), or the error it carries. A streamed
     /// call's body read whole is always an error: it is not a stream.
-    pub fn completion(&self, protocol: Protocol, body: &str) -> Result<String, Error> {
+    /// With the text comes the answer as read ([`Parsed`]), for its usage and
+    /// cacheability without a second parse.
+    pub fn completion(&self, protocol: Protocol, body: &str) -> Result<(String, Parsed), Error> {
         if self.disposition == Disposition::Error {
             return Err(self.tag(Error::http(self.status, body)));
         }
         let parsed = match protocol {
-            Protocol::Chat => types::parse_completion(body).map(|_| body.to_owned()),
-            Protocol::TextGeneration => tgi::parse_text_generation(body).map(|out| out.to_json()),
+            Protocol::Chat => {
+                types::parse_completion(body).map(|c| (body.to_owned(), Parsed::Chat(c)))
+            }
+            Protocol::TextGeneration => tgi::parse_text_generation(body)
+                .map(|out| (out.to_json(), Parsed::TextGeneration(out))),
         };
         match parsed {
             Ok(_) if self.stream => Err(self.tag(not_a_stream(body))),
-            Ok(text) => Ok(text),
+            Ok(read) => Ok(read),
             Err(e) => Err(self.tag(e)),
         }
     }
@@ -158,9 +163,12 @@ mod tests {
     fn a_completion_goes_out_as_written_and_a_json_answer_to_a_stream_is_an_error() {
         let plain = Answer::read(200, "content-type\napplication/json\n", false, 0.0);
         assert_eq!(plain.body_limit(), MAX_COMPLETION_BYTES);
+        let (text, parsed) = plain.completion(Protocol::Chat, COMPLETION).unwrap();
+        assert_eq!(text, COMPLETION);
+        // What it read is what the facts are read from: the same facts as from the text.
         assert_eq!(
-            plain.completion(Protocol::Chat, COMPLETION).unwrap(),
-            COMPLETION
+            crate::protocol::answer_facts_of(parsed, Some(5)),
+            crate::protocol::answer_facts(Protocol::Chat, COMPLETION, Some(5))
         );
         let stream = Answer::read(
             200,

@@ -168,43 +168,58 @@ pub struct AnswerFacts {
     pub storable: bool,
 }
 
+/// A complete non-streamed answer, read: what [`answer_facts_of`] reads its facts from
+/// (so the body is parsed once for its checks and its facts).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Parsed {
+    Chat(crate::types::ChatCompletion),
+    TextGeneration(crate::tgi::TextGenerationOutput),
+}
+
 /// Read a non-streamed answer of `protocol` for its usage and cacheability, as
 /// [`StreamState::token_usage`] and [`StreamState::storable`] do for a stream. An
 /// answer that does not parse has no usage and is not stored.
 pub fn answer_facts(protocol: Protocol, text: &str, prompt_estimate: Option<u64>) -> AnswerFacts {
+    let parsed = match protocol {
+        Protocol::Chat => crate::types::parse_completion(text).map(Parsed::Chat),
+        Protocol::TextGeneration => {
+            crate::tgi::parse_text_generation(text).map(Parsed::TextGeneration)
+        }
+    };
+    match parsed {
+        Ok(p) => answer_facts_of(p, prompt_estimate),
+        Err(_) => AnswerFacts {
+            usage: None,
+            extra: None,
+            storable: false,
+        },
+    }
+}
+
+/// [`answer_facts`] of an answer already read.
+pub fn answer_facts_of(parsed: Parsed, prompt_estimate: Option<u64>) -> AnswerFacts {
     let estimate = |completion_tokens: u64| {
         prompt_estimate.map(|prompt_tokens| UsageEstimate {
             prompt_tokens,
             completion_tokens,
         })
     };
-    let none = AnswerFacts {
-        usage: None,
-        extra: None,
-        storable: false,
-    };
-    match protocol {
-        Protocol::Chat => match crate::types::parse_completion(text) {
-            Ok(c) => AnswerFacts {
-                usage: crate::usage::resolve_usage(
-                    TokenUsage::from_completion(&c),
-                    estimate(crate::usage::estimate_completion_tokens(&c)),
-                ),
-                storable: crate::cache::storable(&c, false),
-                extra: Some(c.extra),
-            },
-            Err(_) => none,
+    match parsed {
+        Parsed::Chat(c) => AnswerFacts {
+            usage: crate::usage::resolve_usage(
+                TokenUsage::from_completion(&c),
+                estimate(crate::usage::estimate_completion_tokens(&c)),
+            ),
+            storable: crate::cache::storable(&c, false),
+            extra: Some(c.extra),
         },
-        Protocol::TextGeneration => match crate::tgi::parse_text_generation(text) {
-            Ok(out) => AnswerFacts {
-                usage: crate::usage::resolve_usage(
-                    out.details.as_ref().map(TokenUsage::from_tgi),
-                    estimate(crate::usage::estimate_text_tokens(&out.generated_text)),
-                ),
-                extra: None,
-                storable: false,
-            },
-            Err(_) => none,
+        Parsed::TextGeneration(out) => AnswerFacts {
+            usage: crate::usage::resolve_usage(
+                out.details.as_ref().map(TokenUsage::from_tgi),
+                estimate(crate::usage::estimate_text_tokens(&out.generated_text)),
+            ),
+            extra: None,
+            storable: false,
         },
     }
 }

@@ -259,6 +259,8 @@ pub(super) fn notify_fallback(
 pub(super) struct Done {
     pub value: JsValue,
     pub text: String,
+    /// The answer as the core read it, for its facts.
+    pub parsed: crate::protocol::Parsed,
     pub provider: Option<String>,
     pub request_id: Option<String>,
     pub url: String,
@@ -285,8 +287,8 @@ pub(super) fn ended<'a>(
 
 /// Record a non-streamed answer: its usage (reported, else estimated when asked), who
 /// served it, and the answer for the cache when it is complete.
-pub(super) fn finish_record(r: &CallRecord, spec: &RequestSpec, done: &Done, attempts: u32) {
-    let facts = crate::protocol::answer_facts(spec.protocol, &done.text, r.prompt_estimate);
+pub(super) fn finish_record(r: &CallRecord, done: Done, attempts: u32) {
+    let facts = crate::protocol::answer_facts_of(done.parsed, r.prompt_estimate);
     r.end(Ended {
         outcome: crate::meter::CallOutcome::Completed,
         usage: facts.usage,

@@ -163,8 +163,8 @@ impl Job {
                 r.first_token();
             }
         }
-        let text = match completion {
-            Ok(text) => text,
+        let (text, parsed) = match completion {
+            Ok(read) => read,
             Err(e) => return self.fail(e, None, answer.hints),
         };
         let Ok(value) = JSON::parse(&text) else {
@@ -180,14 +180,17 @@ impl Job {
         let done = Done {
             value,
             text,
+            parsed,
             provider: answer.provider,
             request_id: answer.request_id,
             url: self.spec.target(t).url.clone(),
         };
+        let attempts = self.plan.attempts().len() as u32 + 1;
+        let value = done.value.clone();
         if let Some(r) = &self.spec.record {
-            finish_record(r, &self.spec, &done, self.plan.attempts().len() as u32 + 1);
+            finish_record(r, done, attempts);
         }
-        self.value = done.value;
+        self.value = value;
         true
     }
 
