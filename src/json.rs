@@ -577,6 +577,7 @@ pub(crate) mod arb {
 mod tests {
     use super::*;
 
+    #[cfg(not(target_arch = "wasm32"))]
     proptest::proptest! {
         /// The escaper writes what serde_json writes, for any text (control characters,
         /// quotes, backslashes and non-ASCII among plain runs).
