@@ -98,12 +98,23 @@ pub fn decode_str(src: &str, span: &Span, out: &mut String) {
         return;
     }
     let bytes = raw.as_bytes();
+    // The text is at most as long as its escaped form: one allocation, not one per run.
+    out.reserve(bytes.len());
     let mut i = 0;
     let mut run = 0;
     while i < bytes.len() {
-        if bytes[i] != b'\\' {
-            i += 1;
-            continue;
+        // Runs without a backslash eight bytes at a time (a tool call's arguments are
+        // hundreds of bytes, full of escapes, on every chunk).
+        while word(bytes, i).is_some_and(|w| !has_byte(w, b'\\')) {
+            i += 8;
+        }
+        match bytes.get(i) {
+            Some(b'\\') => {}
+            Some(_) => {
+                i += 1;
+                continue;
+            }
+            None => break,
         }
         out.push_str(raw.get(run..i).unwrap_or_default());
         let esc = bytes.get(i + 1).copied().unwrap_or(b'\\');
@@ -811,6 +822,13 @@ fn between_escapes(text: &[u8], start: usize, at: usize, end: usize) -> bool {
     let mut i = start;
     let mut met = at == start;
     while i < end {
+        // Eight bytes without a backslash are eight steps of one byte: a tool call's
+        // arguments are hundreds of bytes, walked on every chunk.
+        if i + 8 <= end && word(text, i).is_some_and(|w| !has_byte(w, b'\\')) {
+            met |= i < at && at <= i + 8;
+            i += 8;
+            continue;
+        }
         i += match (text.get(i), text.get(i + 1), text.get(i + 2)) {
             (Some(b'\\'), Some(b'u'), Some(b'd' | b'D')) => match text.get(i + 3) {
                 Some(b'8' | b'9' | b'a' | b'b' | b'A' | b'B') => 12,
@@ -1391,5 +1409,53 @@ mod tests {
         assert_eq!(s.token_special.unwrap().kind, Kind::False);
         assert_eq!(s.generated_text.unwrap().kind, Kind::Null);
         assert_eq!(s.token.unwrap().kind, Kind::Object);
+    }
+
+    /// Every one-place edit of a long string full of escapes (runs longer than a word
+    /// between them): a rescan is taken only when it gives the fresh scan, and the
+    /// string decodes as `serde_json` reads it.
+    #[test]
+    fn rescans_of_long_escaped_strings_are_fresh_scans() {
+        let before = r#"{"id":"x","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"path\":\"notes/a.md\",\"content\":\"line one\\nline two \\\"quoted\\\" \u00e9\ud83d\ude00 tail"}}]}}]}"#;
+        let mut prev = ChatScan::default();
+        let mut scratch = String::new();
+        scan_chat(before, &mut prev, &mut scratch).unwrap();
+        let args = prev.tools[0].arguments.unwrap();
+        for at in args.start..args.end {
+            for len in 0..3 {
+                for with in [
+                    "",
+                    "Q",
+                    "\\n",
+                    "\\\\",
+                    "\\u00e8",
+                    "\\",
+                    "\\u",
+                    "\"",
+                    "abcdefghijk",
+                ] {
+                    let end = (at + len).min(args.end);
+                    let (Some(head), Some(tail)) = (before.get(..at), before.get(end..)) else {
+                        continue;
+                    };
+                    let after = format!("{head}{with}{tail}");
+                    let mut again = prev.clone();
+                    let mut fresh = ChatScan::default();
+                    let scanned = scan_chat(&after, &mut fresh, &mut scratch).is_ok();
+                    assert_eq!(scanned, oracle(&after), "{after}");
+                    if rescan_chat(&after, before, &mut again) {
+                        assert!(scanned, "{after}");
+                        assert_eq!(again, fresh, "{after}");
+                        let a = fresh.tools[0].arguments.unwrap();
+                        let mut text = String::new();
+                        decode_str(&after, &a, &mut text);
+                        let v: serde_json::Value = serde_json::from_str(a.json(&after)).unwrap();
+                        assert_eq!(Some(text.as_str()), v.as_str(), "{after}");
+                    } else {
+                        assert_eq!(again, prev, "a refused rescan changed the scan");
+                    }
+                }
+            }
+        }
     }
 }
