@@ -33,3 +33,36 @@ pub fn push_digit(n: u64, d: u8) -> Option<u64> {
     }
     Some(n * 10 + u64::from(d))
 }
+
+/// `text` as a `u64` when it is only ASCII digits (at least one) and fits; by hand, as
+/// `str::parse` costs the wasm its generic code for this alone.
+pub fn digits_u64(text: &str) -> Option<u64> {
+    if text.is_empty() {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for d in text.bytes() {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = push_digit(n, d - b'0')?;
+    }
+    Some(n)
+}
+
+/// A count given as a string: ASCII digits with an optional `.` and fraction digits,
+/// spaces around allowed; the fraction is dropped. No sign, exponent or `inf` (and no
+/// `str::parse::<f64>`, whose tables would cost the wasm ~15 KB).
+pub fn count_from_str(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (int, frac) = match s.bytes().position(|b| b == b'.') {
+        Some(dot) => (s.get(..dot)?, s.get(dot + 1..)?),
+        None => (s, ""),
+    };
+    if int.is_empty() || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // Digits only (`u64::from_str` would accept a leading `+`; a count has no sign),
+    // within `u64`.
+    digits_u64(int)
+}
