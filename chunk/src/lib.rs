@@ -697,9 +697,17 @@ impl Rope {
         }
     }
 
+    /// The text's length in bytes.
+    pub fn len(&self) -> usize {
+        self.full.iter().map(String::len).sum::<usize>() + self.tail.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     pub fn joined(&self) -> String {
-        let len = self.full.iter().map(String::len).sum::<usize>() + self.tail.len();
-        let mut out = String::with_capacity(len);
+        let mut out = String::with_capacity(self.len());
         self.full.iter().for_each(|p| out.push_str(p));
         out.push_str(&self.tail);
         out

@@ -133,11 +133,11 @@ impl Answer {
         let (reported, completion_estimate) = match protocol {
             Protocol::Chat => (
                 self.usage.as_ref().map(TokenUsage::from_usage),
-                crate::usage::estimate_completion_tokens(&chat_snapshot(&self.chat, &self.usage)),
+                completion_estimate(&self.chat),
             ),
             Protocol::TextGeneration => (
                 self.tgi.details.as_ref().map(TokenUsage::from_tgi),
-                crate::usage::estimate_text_tokens(&self.tgi.text.text()),
+                crate::usage::tokens_for_bytes(self.tgi.text.len() as u64),
             ),
         };
         let estimate = prompt_estimate.map(|p| UsageEstimate {
@@ -186,6 +186,23 @@ fn extra_map(fields: &[(String, String)]) -> Map<String, Value> {
         }
     }
     m
+}
+
+/// [`crate::usage::estimate_completion_tokens`] of the answer's snapshot, from the
+/// lengths of its texts: every stream's end asks it (metering), and the snapshot would
+/// copy every text (a tool call's megabyte of arguments included) to count its bytes.
+fn completion_estimate(chat: &ChatAnswer) -> u64 {
+    let rope = |r: &Option<Rope>| r.as_ref().map_or(0, |r| r.len() as u64);
+    chat.choices.iter().fold(0u64, |total, (_, c)| {
+        let calls = c.tool_calls.iter().fold(0u64, |n, t| {
+            n.saturating_add(t.name.len() as u64)
+                .saturating_add(t.arguments.len() as u64)
+        });
+        let bytes = rope(&c.content)
+            .saturating_add(rope(&c.reasoning))
+            .saturating_add(calls);
+        total.saturating_add(crate::usage::tokens_for_bytes(bytes))
+    })
 }
 
 /// The chat chunks' answer so far as a `chat.completion`.
@@ -270,3 +287,33 @@ impl TgiAcc {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{DecodeOptions, StreamDecoder};
+    use crate::protocol::Protocol;
+
+    /// The estimate read from the texts' lengths is the one read from the snapshot.
+    #[test]
+    fn the_completion_estimate_is_the_snapshots() {
+        let body = concat!(
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hé\",\"reasoning_content\":\"th\"}},",
+            "{\"index\":2,\"delta\":{\"content\":\"abcdefg\"}}]}\n\n",
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"c\",",
+            "\"function\":{\"name\":\"write\",\"arguments\":\"{\\\"a\\\":1\"}},",
+            "{\"index\":1,\"function\":{\"name\":\"x\",\"arguments\":{\"b\":[1, 2]}}}]}}]}\n\n",
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,",
+            "\"function\":{\"arguments\":\"}\"}}]},\"finish_reason\":\"tool_calls\"}]}\n\n",
+            "data: [DONE]\n\n",
+        );
+        let mut d = StreamDecoder::new(Protocol::Chat, DecodeOptions::default());
+        d.feed(body.as_bytes());
+        let snapshot = crate::types::ChatCompletion::from_text(&d.snapshot_json()).unwrap();
+        let want = crate::usage::estimate_completion_tokens(&snapshot);
+        assert!(want > 3, "{want}");
+        assert_eq!(super::completion_estimate(&d.core.acc.chat), want);
+        let usage = d.token_usage(Some(5)).unwrap();
+        assert_eq!(usage.completion_tokens, Some(want));
+    }
+}
+
