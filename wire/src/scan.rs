@@ -819,28 +819,39 @@ fn string_run(src: &str, from: usize, to: usize) -> bool {
 /// `end` (`at <= end`) lie between characters or escapes, not inside an escape (nor
 /// between the two halves of a surrogate pair).
 fn between_escapes(text: &[u8], start: usize, at: usize, end: usize) -> bool {
-    let mut i = start;
-    let mut met = at == start;
-    while i < end {
-        // Eight bytes without a backslash are eight steps of one byte: a tool call's
-        // arguments are hundreds of bytes, walked on every chunk.
-        if i + 8 <= end && word(text, i).is_some_and(|w| !has_byte(w, b'\\')) {
-            met |= i < at && at <= i + 8;
-            i += 8;
-            continue;
-        }
-        i += match (text.get(i), text.get(i + 1), text.get(i + 2)) {
-            (Some(b'\\'), Some(b'u'), Some(b'd' | b'D')) => match text.get(i + 3) {
-                Some(b'8' | b'9' | b'a' | b'b' | b'A' | b'B') => 12,
-                _ => 6,
-            },
-            (Some(b'\\'), Some(b'u'), _) => 6,
-            (Some(b'\\'), _, _) => 2,
-            _ => 1,
-        };
-        met |= i == at;
+    at_boundary(text, start, at) && at_boundary(text, start, end)
+}
+
+/// Whether `x` lies between characters or escapes of the validated string text that
+/// starts at `start`: no escape starting in the 11 bytes before `x` (an escape is at most
+/// 12 bytes, a surrogate pair) reaches past it. Read backwards from `x`, not walked from
+/// the start: a tool call's arguments are hundreds of bytes, on every chunk.
+fn at_boundary(text: &[u8], start: usize, x: usize) -> bool {
+    (x.saturating_sub(11).max(start)..x)
+        .all(|j| !escape_at(text, start, j) || j + escape_len(text, j) <= x)
+}
+
+/// Whether an escape's backslash is at `j`: a backslash after an even run of them
+/// (within the string). The second half of a surrogate pair counts too; the pair's
+/// first half, 6 bytes before it, covers it.
+fn escape_at(text: &[u8], start: usize, j: usize) -> bool {
+    if text.get(j) != Some(&b'\\') {
+        return false;
     }
-    met && i == end
+    let mut k = j;
+    while k > start && text.get(k - 1) == Some(&b'\\') {
+        k -= 1;
+    }
+    (j - k) % 2 == 0
+}
+
+/// The length of the escape whose backslash is at `j` (a high surrogate's is its pair's).
+fn escape_len(text: &[u8], j: usize) -> usize {
+    match (text.get(j + 1), text.get(j + 2), text.get(j + 3)) {
+        (Some(b'u'), Some(b'd' | b'D'), Some(b'8' | b'9' | b'a' | b'b' | b'A' | b'B')) => 12,
+        (Some(b'u'), _, _) => 6,
+        _ => 2,
+    }
 }
 
 /// How many leading bytes `a` and `b` share (eight at a time, as words, while they
@@ -1454,6 +1465,58 @@ mod tests {
                     } else {
                         assert_eq!(again, prev, "a refused rescan changed the scan");
                     }
+                }
+            }
+        }
+    }
+
+    /// The walk `between_escapes` was: from the string's start, one character or escape
+    /// at a time.
+    fn walked_between_escapes(text: &[u8], start: usize, at: usize, end: usize) -> bool {
+        let mut i = start;
+        let mut met = at == start;
+        while i < end {
+            i += match (text.get(i), text.get(i + 1), text.get(i + 2)) {
+                (Some(b'\\'), Some(b'u'), Some(b'd' | b'D')) => match text.get(i + 3) {
+                    Some(b'8' | b'9' | b'a' | b'b' | b'A' | b'B') => 12,
+                    _ => 6,
+                },
+                (Some(b'\\'), Some(b'u'), _) => 6,
+                (Some(b'\\'), _, _) => 2,
+                _ => 1,
+            };
+            met |= i == at;
+        }
+        met && i == end
+    }
+
+    #[test]
+    fn boundaries_read_backwards_are_the_walks() {
+        let strings = [
+            r#""plain text, no escapes at all""#,
+            r#""a\\b\\\\c\\\"d\"\\\\\\\\e""#,
+            r#""\ud83d\ude00x\uD83D\uDE00\u00e9\n\t\\u0041\\\ud83d\ude00""#,
+            r#""\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\""#,
+            r#""{\"path\":\"notes/a.md\",\"content\":\"line\\nline \\\"q\\\" \u00e9\ud83d\ude00""#,
+        ];
+        for text in strings {
+            let bytes = text.as_bytes();
+            let mut s = Span {
+                kind: Kind::Null,
+                start: 0,
+                end: 0,
+                escaped: false,
+            };
+            let mut r = Reader::new(text);
+            s = r.string().unwrap_or(s);
+            assert_eq!(s.kind, Kind::String, "{text}");
+            for at in s.start..=s.end {
+                for end in at..=s.end {
+                    assert_eq!(
+                        between_escapes(bytes, s.start, at, end),
+                        walked_between_escapes(bytes, s.start, at, end),
+                        "{text} {at} {end}"
+                    );
                 }
             }
         }
