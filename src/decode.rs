@@ -127,7 +127,7 @@ pub trait Accumulate: Default + std::fmt::Debug {
         out: Out<'_>,
         _accumulate: bool,
     ) -> Result<(), Refused> {
-        reader.deltas(data, out)
+        reader.deltas(data, out, crate::json::count_from_str)
     }
     /// A chat chunk's `usage` object (its JSON text), delivered by `chat`: the `Usage`
     /// event's usage, if there is one.
@@ -338,7 +338,14 @@ impl<A: Accumulate> Core<A> {
 
     /// One dispatched SSE event.
     fn event(&mut self, event_type: &str, raw: &str) -> Result<(), Error> {
-        let data = hf_inference_chunk::trim(raw);
+        // Data that starts and ends with an ASCII character other than a space (`{…}`)
+        // has no white space to trim.
+        let plain = |b: Option<&u8>| b.is_some_and(|b| (0x21..0x80).contains(b));
+        let data = if plain(raw.as_bytes().first()) && plain(raw.as_bytes().last()) {
+            raw
+        } else {
+            raw.trim()
+        };
         if event_type == "error" {
             return Err(match self.protocol {
                 Protocol::Chat => crate::stream::error_event(data),

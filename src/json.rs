@@ -311,9 +311,26 @@ pub(crate) fn count(v: &Value) -> Option<u64> {
     }
 }
 
-/// [`count`] of a string, and a number's text when it is plain digits (the wire crate's,
-/// which the chat chunks' reader uses too).
-pub(crate) use hf_inference_wire::count_from_str;
+/// [`count`] of a string: ASCII digits with an optional `.` and fraction digits, spaces
+/// around allowed; the fraction is dropped. No sign, exponent or `inf` (and no
+/// `str::parse::<f64>`, whose tables would cost the wasm ~15 KB).
+pub(crate) fn count_from_str(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (int, frac) = match s.bytes().position(|b| b == b'.') {
+        Some(dot) => (s.get(..dot)?, s.get(dot + 1..)?),
+        None => (s, ""),
+    };
+    if int.is_empty() || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // Digits only (`u64::from_str` would accept a leading `+`; a count has no sign),
+    // within `u64`.
+    digits_u64(int)
+}
+
+// `text` as a `u64` when it is only ASCII digits: the wire crate's, which the chat
+// chunks' reader uses too.
+pub(crate) use hf_inference_wire::digits_u64;
 
 /// A finite number, or a string holding one (read as `str::parse::<f64>` reads it, by
 /// [`crate::float::parse`], which costs the wasm far less); anything else is `None`.
@@ -537,7 +554,6 @@ mod tests {
 
     #[test]
     fn digits_read_to_the_edge_of_u64() {
-        use hf_inference_wire::digits_u64;
         assert_eq!(digits_u64("18446744073709551615"), Some(u64::MAX));
         assert_eq!(digits_u64("18446744073709551616"), None);
         assert_eq!(digits_u64("99999999999999999999"), None);

@@ -13,7 +13,8 @@
 //!
 //! Must never: word an error (the caller reports a refused chunk from the scan,
 //! `decode/report.rs`), build a JSON tree (the caller's cold paths do: the usage object,
-//! non-string tool arguments through the `json_text` it passes), know about TGI, use
+//! non-string tool arguments and counts given as strings through the [`Cold`] functions
+//! it passes), know about TGI, use
 //! `core::fmt`, be generic in what it exports (a generic would be compiled in the calling
 //! crate, for size), or panic on any input.
 
@@ -59,6 +60,16 @@ pub struct Refused {
     pub scanned: bool,
 }
 
+/// The caller's readers for what is rare in a chunk (kept out of this crate, so that
+/// it compiles none of their code).
+#[derive(Debug, Clone, Copy)]
+pub struct Cold {
+    /// A count given as a string (`"3"`), as `hf_inference_wasm::json::count` reads it.
+    pub count_text: fn(&str) -> Option<u64>,
+    /// A tool call's arguments that are JSON but not a string, as compact JSON text.
+    pub json_text: fn(&str) -> String,
+}
+
 /// One stream's chat chunks, read one at a time.
 #[derive(Debug, Default)]
 pub struct ChatReader {
@@ -72,31 +83,35 @@ pub struct ChatReader {
 
 impl ChatReader {
     /// Read one chunk's data (the event's data, trimmed) and deliver what it carries,
-    /// keeping nothing: no `Usage` or `ToolCall` deliveries.
-    #[inline(never)]
-    pub fn deltas(&mut self, data: &str, out: Out<'_>) -> Result<(), Refused> {
-        self.apply(data, out, &mut Nothing)
+    /// keeping nothing: no `Usage` or `ToolCall` deliveries. `count_text` is
+    /// [`Cold::count_text`].
+    pub fn deltas(
+        &mut self,
+        data: &str,
+        out: Out<'_>,
+        count_text: fn(&str) -> Option<u64>,
+    ) -> Result<(), Refused> {
+        self.apply(data, out, count_text, &mut Nothing)
     }
 
     /// [`ChatReader::deltas`], and fold the chunk into `acc`; with `accumulate` the text
-    /// (content, reasoning, tool arguments, logprobs) is kept too. `json_text` writes a
-    /// tool call's arguments that are JSON but not a string as compact JSON text.
-    #[inline(never)]
+    /// (content, reasoning, tool arguments, logprobs) is kept too.
     pub fn answer(
         &mut self,
         data: &str,
         out: Out<'_>,
         acc: &mut ChatAnswer,
         accumulate: bool,
-        json_text: fn(&str) -> String,
+        cold: &Cold,
     ) -> Result<(), Refused> {
         self.apply(
             data,
             out,
+            cold.count_text,
             &mut Keeping {
                 acc,
                 accumulate,
-                json_text,
+                json_text: cold.json_text,
             },
         )
     }
@@ -106,7 +121,13 @@ impl ChatReader {
         (&self.scan, &mut self.scratch)
     }
 
-    fn apply<K: Keep>(&mut self, data: &str, out: Out<'_>, keep: &mut K) -> Result<(), Refused> {
+    fn apply<K: Keep>(
+        &mut self,
+        data: &str,
+        out: Out<'_>,
+        count_text: fn(&str) -> Option<u64>,
+        keep: &mut K,
+    ) -> Result<(), Refused> {
         let scanned = if rescan_chat(data, &self.prev, &mut self.scan) {
             Ok(())
         } else {
@@ -128,13 +149,14 @@ impl ChatReader {
             deliveries: out.deliveries,
             scratch: &mut self.scratch,
             key: &mut self.key,
+            count_text,
         };
         keep.head(data, s, &mut w);
         let mut content0_given = false;
         for c in &s.choice_list {
             let index = c
                 .index
-                .and_then(|i| count(data, &i))
+                .and_then(|i| count(data, &i, count_text))
                 .and_then(|i| u32::try_from(i).ok())
                 .unwrap_or(0);
             let content_start = w.text.len();
@@ -191,6 +213,7 @@ struct Work<'a> {
     deliveries: &'a mut Vec<Delivery>,
     scratch: &'a mut String,
     key: &'a mut String,
+    count_text: fn(&str) -> Option<u64>,
 }
 
 /// What one choice of a chat chunk delivered: where the text its `content` and its
@@ -243,7 +266,7 @@ impl Keep for Keeping<'_> {
             acc.model.clear();
             decode_str(src, &model, &mut acc.model);
         }
-        if let Some(created) = s.created.and_then(|c| count(src, &c)) {
+        if let Some(created) = s.created.and_then(|c| count(src, &c, w.count_text)) {
             if created != 0 {
                 acc.created = created;
             }
@@ -258,14 +281,7 @@ impl Keep for Keeping<'_> {
         }
         // `error: null` (or `false`) is an unknown field like any other.
         let error = s.error.map(|e| (ERROR_KEY, e));
-        merge_extra(
-            src,
-            s.extra.iter().copied().chain(error),
-            &mut acc.extra,
-            &[],
-            w.scratch,
-            w.key,
-        );
+        merge_extra(src, &s.extra, error, &mut acc.extra, &[], w.scratch, w.key);
     }
 
     fn choice(
@@ -314,7 +330,7 @@ impl Keep for Keeping<'_> {
             let piece = ToolPiece {
                 index: t
                     .index
-                    .and_then(|i| count(src, &i))
+                    .and_then(|i| count(src, &i, w.count_text))
                     .and_then(|i| u32::try_from(i).ok()),
                 id: t.id.filter(non_empty_string).map(|i| string_of(src, &i)),
                 kind: t
@@ -341,10 +357,12 @@ impl Keep for Keeping<'_> {
                 let mut content = [None];
                 members(src, &lp, &["content"], &mut content);
                 // An empty `content` adds nothing (and no `logprobs` to the snapshot).
-                if let Some(content) = content[0].filter(|c| {
-                    c.kind == Kind::Array
-                        && c.json(src).get(1..).unwrap_or_default().trim_start() != "]"
-                }) {
+                // (JSON text: the only white space between its tokens is ASCII.)
+                let empty = |c: &Span| {
+                    let inside = c.json(src).as_bytes().get(1..).unwrap_or_default();
+                    inside.iter().find(|b| !b" \t\n\r".contains(b)) == Some(&b']')
+                };
+                if let Some(content) = content[0].filter(|c| c.kind == Kind::Array && !empty(c)) {
                     choice.logprob_content.push(content.json(src).to_owned());
                 }
             }
@@ -352,7 +370,8 @@ impl Keep for Keeping<'_> {
         let extra = s.choice_extra.get(c.extra.clone()).unwrap_or_default();
         merge_extra(
             src,
-            extra.iter().copied(),
+            extra,
+            None,
             &mut choice.extra,
             &["message", "text"],
             w.scratch,
@@ -379,16 +398,6 @@ pub fn string_of(src: &str, s: &Span) -> String {
     let mut v = String::new();
     decode_str(src, s, &mut v);
     v
-}
-
-/// `s.trim()`, at once for the usual data that starts and ends with an ASCII character
-/// that is not a space (the first and the last character are then not white space).
-#[inline]
-pub fn trim(s: &str) -> &str {
-    match (s.as_bytes().first(), s.as_bytes().last()) {
-        (Some(&a), Some(&b)) if (0x21..0x80).contains(&a) && (0x21..0x80).contains(&b) => s,
-        _ => s.trim(),
-    }
 }
 
 /// Whether a root object is an error report: a non-null, non-false `error`, or
@@ -439,8 +448,8 @@ fn chat_shape_ok(src: &str, s: &ChatScan, scratch: &mut String) -> bool {
 }
 
 /// A count as `hf_inference_wasm::json::count` reads it, with no JSON tree: a
-/// non-negative number (a float is truncated) or a string of one.
-fn count(src: &str, s: &Span) -> Option<u64> {
+/// non-negative number (a float is truncated) or a string of one (by `count_text`).
+fn count(src: &str, s: &Span, count_text: fn(&str) -> Option<u64>) -> Option<u64> {
     match s.kind {
         Kind::Number => {
             let raw = s.raw(src);
@@ -449,7 +458,7 @@ fn count(src: &str, s: &Span) -> Option<u64> {
         Kind::String => {
             let mut v = String::new();
             decode_str(src, s, &mut v);
-            hf_inference_wire::count_from_str(&v)
+            count_text(&v)
         }
         _ => None,
     }
@@ -500,17 +509,25 @@ fn json_text(src: &str, s: &Span, write: fn(&str) -> String) -> Option<String> {
     }
 }
 
-/// Fold one object's unknown fields into `into`: within the object the last duplicate
-/// wins; then a non-null value replaces, a `null` only fills a gap.
+/// Fold one object's unknown fields (`fields`, then `last`) into `into`: within the
+/// object the last duplicate wins; then a non-null value replaces, a `null` only fills a
+/// gap. A slice and an option read by index, not an iterator: one small copy of this for
+/// both callers.
 fn merge_extra(
     src: &str,
-    fields: impl Iterator<Item = (Span, Span)> + Clone,
+    fields: &[(Span, Span)],
+    last: Option<(Span, Span)>,
     into: &mut Vec<(String, String)>,
     skip: &[&str],
     scratch: &mut String,
     key: &mut String,
 ) {
-    for (i, (k, v)) in fields.clone().enumerate() {
+    let n = fields.len() + usize::from(last.is_some());
+    let field = |i: usize| fields.get(i).copied().or(last);
+    for i in 0..n {
+        let Some((k, v)) = field(i) else {
+            continue;
+        };
         key.clear();
         if k == ERROR_KEY {
             key.push_str("error");
@@ -520,12 +537,14 @@ fn merge_extra(
         if skip.contains(&key.as_str()) {
             continue;
         }
-        let later = fields.clone().skip(i + 1).any(|(k2, _)| {
-            if k2 == ERROR_KEY {
-                key == "error"
-            } else {
-                k2.is(src, key, scratch)
-            }
+        let later = (i + 1..n).any(|j| {
+            field(j).is_some_and(|(k2, _)| {
+                if k2 == ERROR_KEY {
+                    key == "error"
+                } else {
+                    k2.is(src, key, scratch)
+                }
+            })
         });
         if later {
             continue;
@@ -716,7 +735,7 @@ impl Rope {
 
 #[cfg(test)]
 mod tests {
-    use super::{trim, Rope};
+    use super::Rope;
 
     #[test]
     fn a_rope_keeps_every_piece_in_order_and_grows_by_segments() {
@@ -755,21 +774,5 @@ mod tests {
         rope.push_str("ab");
         rope.push_str("c");
         assert!(matches!(rope.text(), std::borrow::Cow::Borrowed("abc")));
-    }
-
-    #[test]
-    fn trim_is_str_trim() {
-        let spaces = [
-            "", " ", "\t", "\n", "\r", "\u{b}", "\u{c}", "\u{85}", "\u{a0}", "\u{2028}",
-            "\u{3000}", "\u{1f}", "\u{7f}",
-        ];
-        for a in spaces {
-            for b in spaces {
-                for mid in ["", "x", "{}", "é", "[DONE]", " a b ", "\u{7f}"] {
-                    let s = format!("{a}{mid}{b}");
-                    assert_eq!(trim(&s), s.trim(), "{s:?}");
-                }
-            }
-        }
     }
 }

@@ -20,7 +20,7 @@ use crate::protocol::Protocol;
 use crate::scan::{decode_str, Span};
 use crate::types::{ChatCompletion, Choice, FunctionCall, Message, ToolCall, Usage};
 use crate::usage::{TokenUsage, UsageEstimate};
-use hf_inference_chunk::{ChatAnswer, ChatReader, ChoiceAnswer, Out, Refused, Rope};
+use hf_inference_chunk::{ChatAnswer, ChatReader, ChoiceAnswer, Cold, Out, Refused, Rope};
 use std::borrow::Cow;
 
 /// The answer the stream adds up to, kept for the snapshot (chat or TGI: one of the two
@@ -41,7 +41,7 @@ impl Accumulate for Answer {
         out: Out<'_>,
         accumulate: bool,
     ) -> Result<(), Refused> {
-        reader.answer(data, out, &mut self.chat, accumulate, slow_json_text)
+        reader.answer(data, out, &mut self.chat, accumulate, &COLD)
     }
 
     fn chat_usage(&mut self, json: &str) -> Option<TokenUsage> {
@@ -166,6 +166,12 @@ fn read_usage(json: &str) -> Usage {
         .and_then(|v| Usage::from_json(v).ok())
         .unwrap_or_default()
 }
+
+/// What the chunk crate leaves to this crate.
+const COLD: Cold = Cold {
+    count_text: crate::json::count_from_str,
+    json_text: slow_json_text,
+};
 
 /// A tool call's arguments that are JSON but not a string, as compact JSON text (the
 /// chunk crate's cold path).
@@ -316,4 +322,3 @@ mod tests {
         assert_eq!(usage.completion_tokens, Some(want));
     }
 }
-

@@ -49,20 +49,3 @@ pub fn digits_u64(text: &str) -> Option<u64> {
     }
     Some(n)
 }
-
-/// A count given as a string: ASCII digits with an optional `.` and fraction digits,
-/// spaces around allowed; the fraction is dropped. No sign, exponent or `inf` (and no
-/// `str::parse::<f64>`, whose tables would cost the wasm ~15 KB).
-pub fn count_from_str(s: &str) -> Option<u64> {
-    let s = s.trim();
-    let (int, frac) = match s.bytes().position(|b| b == b'.') {
-        Some(dot) => (s.get(..dot)?, s.get(dot + 1..)?),
-        None => (s, ""),
-    };
-    if int.is_empty() || !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    // Digits only (`u64::from_str` would accept a leading `+`; a count has no sign),
-    // within `u64`.
-    digits_u64(int)
-}

@@ -827,22 +827,23 @@ fn between_escapes(text: &[u8], start: usize, at: usize, end: usize) -> bool {
 /// 12 bytes, a surrogate pair) reaches past it. Read backwards from `x`, not walked from
 /// the start: a tool call's arguments are hundreds of bytes, on every chunk.
 fn at_boundary(text: &[u8], start: usize, x: usize) -> bool {
-    (x.saturating_sub(11).max(start)..x)
-        .all(|j| !escape_at(text, start, j) || j + escape_len(text, j) <= x)
-}
-
-/// Whether an escape's backslash is at `j`: a backslash after an even run of them
-/// (within the string). The second half of a surrogate pair counts too; the pair's
-/// first half, 6 bytes before it, covers it.
-fn escape_at(text: &[u8], start: usize, j: usize) -> bool {
-    if text.get(j) != Some(&b'\\') {
-        return false;
+    let mut j = x.saturating_sub(11).max(start);
+    while j < x {
+        if text.get(j) == Some(&b'\\') {
+            // An escape's backslash: one after an even run of them (within the string).
+            // The second half of a surrogate pair counts too; the pair's first half, 6
+            // bytes before it, covers it.
+            let mut k = j;
+            while k > start && text.get(k - 1) == Some(&b'\\') {
+                k -= 1;
+            }
+            if (j - k) % 2 == 0 && j + escape_len(text, j) > x {
+                return false;
+            }
+        }
+        j += 1;
     }
-    let mut k = j;
-    while k > start && text.get(k - 1) == Some(&b'\\') {
-        k -= 1;
-    }
-    (j - k) % 2 == 0
+    true
 }
 
 /// The length of the escape whose backslash is at `j` (a high surrogate's is its pair's).
