@@ -22,22 +22,32 @@ ChatStream.prototype[Symbol.asyncIterator] = function () {
 // call with a reference result while that call runs JavaScript.
 const TEXT = 0;
 const COMPLETION = 1;
+// The pump, asked of the wasm once per stream: `_pump` is a wasm call that also takes a
+// slot of its table of JavaScript values, and `next()` runs once per chunk. A freed
+// stream (`__wbg_ptr` 0) asks again, and throws as it always did.
+const PUMP = Symbol("pump");
+function pumpOf(stream) {
+  const pump = stream[PUMP];
+  if (pump !== undefined && stream.__wbg_ptr !== 0) return pump;
+  return (stream[PUMP] = stream._pump);
+}
 ChatStream.prototype.next = function () {
-  return this._pump.next();
+  return pumpOf(this).next();
 };
 ChatStream.prototype.ready = function () {
-  return this._pump.ready();
+  return pumpOf(this).ready();
 };
 ChatStream.prototype.nextSse = function () {
-  return this._pump.nextSse();
+  return pumpOf(this).nextSse();
 };
 for (const [name, what] of [
   ["text", TEXT],
   ["finalCompletion", COMPLETION],
 ]) {
   ChatStream.prototype[name] = function () {
-    const done = this._pump.wait(what);
-    if (!this.ended) this._pump.drive();
+    const pump = pumpOf(this);
+    const done = pump.wait(what);
+    if (!this.ended) pump.drive();
     return done;
   };
 }

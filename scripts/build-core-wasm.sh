@@ -2,7 +2,7 @@
 # Builds the streaming decoder core alone (cargo feature `decoder`: `ChatDecoder` over
 # `decode::StreamDecoder`, nothing of the client or proxy) the way build-pkg.sh builds the
 # shipped wasm (wasm-bindgen, the same wasm-opt passes), compiled for size throughout (the
-# `size` profile; the shipped builds compile the wire crate for speed), into
+# `size` profile; the shipped builds compile the wire and chunk crates for speed), into
 # target/core-wasm/.
 # Never shipped: benches/size.mjs measures it for issue 12's "decoder core ≤ 10 KB".
 # Prints one line: "build-core-wasm: PATH: N bytes raw, M gzip".
@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=target/core-wasm
 rm -rf "$out" && mkdir -p "$out"
-# The `size` profile: release with the wire crate compiled for size too (Cargo.toml).
+# The `size` profile: release with the wire and chunk crates compiled for size too (Cargo.toml).
 cargo build --lib --target wasm32-unknown-unknown --profile size --quiet \
   --no-default-features --features decoder
 wasm-bindgen --target web --weak-refs --omit-default-module-path --out-dir "$out" \

@@ -35,8 +35,8 @@ entry proxy hf_inference_proxy
 # esbuild, Rollup, Vite and webpack bundle it with no rule for .wasm files. One call per
 # wasm file (scripts/embed-wasm.mjs works for any).
 # The browser's is the client compiled for size throughout (the `size` profile: the wire
-# crate at z too; Node and workerd load the release build, wire crate for speed): 3.3 KB
-# less gzip of wasm where a stream comes at the network's pace. Its glue differs from the
+# and chunk crates at z too; Node and workerd load the release build, those two crates
+# for speed): 5.2 KB less gzip of wasm where a stream comes at the network's pace. Its glue differs from the
 # release build's only in closure symbols' hashes (the profile is in them); browser.js is
 # bundled with it below.
 small=""

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test layer (see DESIGN.md) and ends with one line: "N passed, N failed".
 #   lint     cargo fmt --check, cargo clippy (native and wasm32), -D warnings
-#   native   cargo test --workspace (the crate and its wire crate)
+#   native   cargo test --workspace (the crate, its wire and chunk crates)
 #   wasm     wasm-bindgen-test through real fetch, in Node, headless Chromium and headless Firefox
 #   js       Node's test runner against pkg/, imported as users import it
 #   clients  real third-party SDKs through the proxy: openai-node and the AI SDK (node

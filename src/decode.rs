@@ -24,21 +24,15 @@
 mod answer;
 mod report;
 
-pub use answer::{Answer, Got};
+pub use answer::Answer;
 
 use crate::error::{Error, ErrorKind};
 use crate::protocol::Protocol;
-use crate::scan::{
-    decode_str, items, members, rescan_chat, scan_chat, scan_tgi, ChatScan, ChoiceScan, Kind, Span,
-    TgiScan,
-};
+use crate::scan::{decode_str, members, scan_tgi, Kind, Span, TgiScan};
 use crate::sse::{Decoder, Event, Limits, Sink};
 use crate::usage::TokenUsage;
+use hf_inference_chunk::{is_error, string_of, ChatReader, Delivery, Out, Refused};
 use std::borrow::Cow;
-
-/// The longest chunk kept to compare the next one with: chunks are a few hundred bytes;
-/// a bigger one is scanned and not kept.
-const PREV_MAX: usize = 4096;
 
 /// How a [`StreamDecoder`] works.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,24 +110,29 @@ impl Output {
     }
 }
 
-/// What a [`StreamDecoder`] keeps beyond each feed's [`Output`], told each event's
-/// scan as the decoder reads it: [`Answer`] keeps the final answer (and sends the
-/// `ToolCall` and `Usage` events, which need it), [`Deltas`] nothing (each method's
-/// default is to keep nothing). A type parameter, so that a decoder keeping nothing
-/// compiles none of the accumulation.
+/// What a [`StreamDecoder`] keeps beyond each feed's [`Output`], told each event as the
+/// decoder reads it: [`Answer`] keeps the final answer (and sends the `ToolCall` and
+/// `Usage` events, which need it), [`Deltas`] nothing (each method's default is to keep
+/// nothing). A type parameter, so that a decoder keeping nothing compiles none of the
+/// accumulation. A chat chunk is read by the chunk crate's [`ChatReader`] (compiled for
+/// speed), which keeps the answer's chat part itself: `chat` chooses which of its two
+/// readings runs.
 pub trait Accumulate: Default + std::fmt::Debug {
-    /// A chat chunk's top-level fields, before its choices.
-    fn chat_head(&mut self, _src: &str, _s: &ChatScan, _w: &mut Work<'_>) {}
-    /// One choice (`index`) of a chat chunk, and what it delivered.
-    fn chat_choice(
+    /// Read one chat chunk's data with `reader`, delivering into `out` (and keeping it,
+    /// with `accumulate` its text too).
+    fn chat(
         &mut self,
-        _src: &str,
-        _s: &ChatScan,
-        _c: &ChoiceScan,
-        _index: u32,
-        _got: Got<'_>,
-        _w: &mut Work<'_>,
-    ) {
+        reader: &mut ChatReader,
+        data: &str,
+        out: Out<'_>,
+        _accumulate: bool,
+    ) -> Result<(), Refused> {
+        reader.deltas(data, out, crate::json::count_from_str)
+    }
+    /// A chat chunk's `usage` object (its JSON text), delivered by `chat`: the `Usage`
+    /// event's usage, if there is one.
+    fn chat_usage(&mut self, _json: &str) -> Option<TokenUsage> {
+        None
     }
     /// A TGI token; its text (unless it is special) is the output's text from `text`.
     fn tgi_token(&mut self, _text: Option<usize>, _w: &mut Work<'_>) {}
@@ -156,8 +155,6 @@ pub struct Work<'a> {
     out: &'a mut Output,
     /// [`DecodeOptions::accumulate`].
     accumulate: bool,
-    scratch: &'a mut String,
-    key: &'a mut String,
 }
 
 /// One streamed response: feed it the body's bytes as they come, then [`end`](Self::end).
@@ -214,11 +211,10 @@ impl<A: Accumulate> StreamDecoder<A> {
                 options,
                 out: Output::default(),
                 acc: A::default(),
-                scan: ChatScan::default(),
+                chat: ChatReader::default(),
+                deliveries: Vec::new(),
                 tscan: TgiScan::default(),
                 scratch: String::new(),
-                key: String::new(),
-                prev: String::new(),
                 marker: false,
                 finished: false,
                 stopped: false,
@@ -297,13 +293,12 @@ struct Core<A> {
     options: DecodeOptions,
     out: Output,
     acc: A,
-    scan: ChatScan,
+    /// The chat chunks' reader (the chunk crate's).
+    chat: ChatReader,
+    /// What the last chat chunk delivered besides its text, made events here.
+    deliveries: Vec<Delivery>,
     tscan: TgiScan,
     scratch: String,
-    key: String,
-    /// The last chat chunk's data, whose scan `scan` holds ("" when it holds none):
-    /// the next chunk is compared with it before it is scanned ([`rescan_chat`]).
-    prev: String,
     /// `[DONE]` or TGI's final event came.
     marker: bool,
     /// A chat choice's finish reason came: that ends a stream that has no `[DONE]`
@@ -343,7 +338,14 @@ impl<A: Accumulate> Core<A> {
 
     /// One dispatched SSE event.
     fn event(&mut self, event_type: &str, raw: &str) -> Result<(), Error> {
-        let data = raw.trim();
+        // Data that starts and ends with an ASCII character other than a space (`{…}`)
+        // has no white space to trim.
+        let plain = |b: Option<&u8>| b.is_some_and(|b| (0x21..0x80).contains(b));
+        let data = if plain(raw.as_bytes().first()) && plain(raw.as_bytes().last()) {
+            raw
+        } else {
+            raw.trim()
+        };
         if event_type == "error" {
             return Err(match self.protocol {
                 Protocol::Chat => crate::stream::error_event(data),
@@ -392,83 +394,44 @@ impl<A: Accumulate> Core<A> {
     }
 
     fn chat_chunk(&mut self, data: &str) -> Result<(), Error> {
-        let scanned = if rescan_chat(data, &self.prev, &mut self.scan) {
-            Ok(())
-        } else {
-            scan_chat(data, &mut self.scan, &mut self.scratch)
+        let out = Out {
+            text: &mut self.out.text,
+            reasoning: &mut self.out.reasoning,
+            deliveries: &mut self.deliveries,
         };
-        self.prev.clear();
-        if scanned.is_ok() && data.len() <= PREV_MAX {
-            self.prev.push_str(data);
+        if let Err(refused) = self
+            .acc
+            .chat(&mut self.chat, data, out, self.options.accumulate)
+        {
+            self.deliveries.clear();
+            let (scan, scratch) = self.chat.refused_parts();
+            return Err(report::chat_error(data, refused.scanned, scan, scratch));
         }
-        if scanned.is_err() || !chat_shape_ok(data, &self.scan, &mut self.scratch) {
-            return Err(report::chat_error(
-                data,
-                scanned.is_ok(),
-                &self.scan,
-                &mut self.scratch,
-            ));
-        }
-        let s = &self.scan;
-        let mut w = Work {
-            out: &mut self.out,
-            accumulate: self.options.accumulate,
-            scratch: &mut self.scratch,
-            key: &mut self.key,
-        };
-        self.acc.chat_head(data, s, &mut w);
-        let mut content0_given = false;
-        for c in &s.choice_list {
-            let index = c
-                .index
-                .and_then(|i| count(data, &i))
-                .and_then(|i| u32::try_from(i).ok())
-                .unwrap_or(0);
-            let out = &mut *w.out;
-            let content_start = out.text.len();
-            let content = c.content.filter(|t| t.kind != Kind::Null);
-            if let Some(content) = content {
-                text_into(data, &content, &mut out.text);
-            }
-            let reasoning_start = out.reasoning.len();
-            let reasoning = match c.reasoning_content.filter(|t| t.kind != Kind::Null) {
-                Some(r) => Some(r),
-                None => c.reasoning.filter(|r| r.kind == Kind::String),
-            };
-            if let Some(r) = reasoning {
-                text_into(data, &r, &mut out.reasoning);
-            }
-            let mut reason = String::new();
-            let finish = c.finish_reason.filter(|f| f.kind == Kind::String);
-            if let Some(f) = finish {
-                decode_str(data, &f, &mut reason);
-                self.finished = true;
-            }
-            let got = Got {
-                content: content.map(|_| content_start),
-                reasoning: reasoning.map(|_| reasoning_start),
-                finish: finish.map(|_| reason.as_str()),
-            };
-            self.acc.chat_choice(data, s, c, index, got, &mut w);
-            let out = &mut *w.out;
-            if content.is_some() {
-                // Only the first non-empty content of choice 0 per chunk is delivered,
-                // as the old state's step does.
-                if index != 0 || content0_given {
-                    out.text.truncate(content_start);
-                } else {
-                    content0_given = out.text.len() > content_start;
+        for d in self.deliveries.drain(..) {
+            let event = match d {
+                Delivery::Usage(usage) => match self.acc.chat_usage(usage.json(data)) {
+                    Some(u) => StreamEvent::Usage(u),
+                    None => continue,
+                },
+                Delivery::ToolCall {
+                    choice,
+                    index,
+                    id,
+                    name,
+                    arguments,
+                } => StreamEvent::ToolCall {
+                    choice,
+                    index,
+                    id,
+                    name,
+                    arguments,
+                },
+                Delivery::Finish { choice, reason } => {
+                    self.finished = true;
+                    StreamEvent::Finish { choice, reason }
                 }
-            }
-            if reasoning.is_some() && index != 0 {
-                out.reasoning.truncate(reasoning_start);
-            }
-            if finish.is_some() {
-                out.events.push(StreamEvent::Finish {
-                    choice: index,
-                    reason,
-                });
-            }
+            };
+            self.out.events.push(event);
         }
         Ok(())
     }
@@ -495,8 +458,6 @@ impl<A: Accumulate> Core<A> {
         let mut w = Work {
             out: &mut self.out,
             accumulate: self.options.accumulate,
-            scratch: &mut self.scratch,
-            key: &mut self.key,
         };
         if s.token.is_some_and(|t| t.kind == Kind::Object) {
             let special = s.token_special.is_some_and(|b| b.kind == Kind::True);
@@ -523,116 +484,5 @@ impl<A: Accumulate> Core<A> {
             self.marker = true;
         }
         Ok(())
-    }
-}
-
-const ERROR_KEY: Span = Span {
-    kind: Kind::String,
-    start: 0,
-    end: 0,
-    escaped: false,
-};
-
-fn non_empty_string(s: &Span) -> bool {
-    s.kind == Kind::String && s.end > s.start
-}
-
-fn string_of(src: &str, s: &Span) -> String {
-    let mut v = String::new();
-    decode_str(src, s, &mut v);
-    v
-}
-
-/// Whether a root object is an error report: a non-null, non-false `error`, or
-/// `object: "error"` (vLLM).
-fn is_error(src: &str, error: Option<Span>, object: Option<Span>, scratch: &mut String) -> bool {
-    let has_error = error.is_some_and(|e| !matches!(e.kind, Kind::Null | Kind::False));
-    has_error || object.is_some_and(|o| o.kind == Kind::String && o.is(src, "error", scratch))
-}
-
-/// Whether every known field of a scanned chunk has a type the chunk reader accepts
-/// (anything else is the old reader's shape error, reported through it).
-fn chat_shape_ok(src: &str, s: &ChatScan, scratch: &mut String) -> bool {
-    fn is(s: Option<Span>, kinds: &[Kind]) -> bool {
-        s.map_or(true, |s| kinds.contains(&s.kind))
-    }
-    const STR: &[Kind] = &[Kind::String, Kind::Null];
-    const TEXT: &[Kind] = &[Kind::String, Kind::Null, Kind::Array];
-    const OBJ: &[Kind] = &[Kind::Object, Kind::Null];
-    s.root == Some(Kind::Object)
-        && !is_error(src, s.error, s.object, scratch)
-        && is(s.id, STR)
-        && is(s.object, STR)
-        && is(s.model, STR)
-        && is(s.system_fingerprint, STR)
-        && is(s.usage, OBJ)
-        && is(s.choices, &[Kind::Array])
-        && s.choice_list.iter().all(|c| {
-            is(c.item, &[Kind::Object])
-                && is(c.delta, &[Kind::Object])
-                && is(c.finish_reason, STR)
-                && is(c.role, STR)
-                && is(c.content, TEXT)
-                && is(c.reasoning_content, TEXT)
-                && is(c.tool_calls, &[Kind::Array, Kind::Null])
-        })
-        && s.tools.iter().all(|t| {
-            is(t.item, &[Kind::Object])
-                && is(t.id, STR)
-                && is(t.kind, STR)
-                && is(t.function, OBJ)
-                && is(t.name, STR)
-        })
-}
-
-/// A count as [`crate::json::count`] reads it, with no `crate::json::Value`: a
-/// non-negative number (a float is truncated) or a string of one.
-fn count(src: &str, s: &Span) -> Option<u64> {
-    match s.kind {
-        Kind::Number => {
-            let raw = s.raw(src);
-            crate::json::digits_u64(raw).or_else(|| slow_count(raw))
-        }
-        Kind::String => {
-            let mut v = String::new();
-            decode_str(src, s, &mut v);
-            crate::json::count_from_str(&v)
-        }
-        _ => None,
-    }
-}
-
-/// A number that is not plain digits within `u64` (`1.0`, `1e3`, `-2`, 25 digits):
-/// as a float, truncated, when it is a finite non-negative one below `u64::MAX`.
-#[cold]
-#[inline(never)]
-fn slow_count(raw: &str) -> Option<u64> {
-    crate::float::parse_number(raw)
-        .filter(|f| f.is_finite() && *f >= 0.0 && *f < u64::MAX as f64)
-        // Truncation is the intent (as `crate::json::count`).
-        .map(|f| f as u64)
-}
-
-/// Text that is a string or an array of content parts (whose `text` pieces join: a
-/// string part, or an object's `text` string).
-fn text_into(src: &str, s: &Span, out: &mut String) {
-    match s.kind {
-        Kind::String => decode_str(src, s, out),
-        Kind::Array => {
-            for part in items(src, s) {
-                match part.kind {
-                    Kind::String => decode_str(src, &part, out),
-                    Kind::Object => {
-                        let mut text = [None];
-                        members(src, &part, &["text"], &mut text);
-                        if let Some(t) = text[0] {
-                            decode_str(src, &t, out);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-        _ => {}
     }
 }

@@ -339,23 +339,9 @@ pub(crate) fn count_from_str(s: &str) -> Option<u64> {
     digits_u64(int)
 }
 
-pub(crate) use hf_inference_wire::push_digit;
-
-/// `text` as a `u64` when it is only ASCII digits (at least one) and fits; by hand, as
-/// `str::parse` costs the wasm its generic code for this alone.
-pub(crate) fn digits_u64(text: &str) -> Option<u64> {
-    if text.is_empty() {
-        return None;
-    }
-    let mut n: u64 = 0;
-    for d in text.bytes() {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        n = push_digit(n, d - b'0')?;
-    }
-    Some(n)
-}
+// `text` as a `u64` when it is only ASCII digits: the wire crate's, which the chat
+// chunks' reader uses too.
+pub(crate) use hf_inference_wire::digits_u64;
 
 /// A finite number, or a string holding one (read as `str::parse::<f64>` reads it, by
 /// [`crate::float::parse`], which costs the wasm far less); anything else is `None`.

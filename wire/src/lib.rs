@@ -33,3 +33,19 @@ pub fn push_digit(n: u64, d: u8) -> Option<u64> {
     }
     Some(n * 10 + u64::from(d))
 }
+
+/// `text` as a `u64` when it is only ASCII digits (at least one) and fits; by hand, as
+/// `str::parse` costs the wasm its generic code for this alone.
+pub fn digits_u64(text: &str) -> Option<u64> {
+    if text.is_empty() {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for d in text.bytes() {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = push_digit(n, d - b'0')?;
+    }
+    Some(n)
+}

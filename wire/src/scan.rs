@@ -98,12 +98,23 @@ pub fn decode_str(src: &str, span: &Span, out: &mut String) {
         return;
     }
     let bytes = raw.as_bytes();
+    // The text is at most as long as its escaped form: one allocation, not one per run.
+    out.reserve(bytes.len());
     let mut i = 0;
     let mut run = 0;
     while i < bytes.len() {
-        if bytes[i] != b'\\' {
-            i += 1;
-            continue;
+        // Runs without a backslash eight bytes at a time (a tool call's arguments are
+        // hundreds of bytes, full of escapes, on every chunk).
+        while word(bytes, i).is_some_and(|w| !has_byte(w, b'\\')) {
+            i += 8;
+        }
+        match bytes.get(i) {
+            Some(b'\\') => {}
+            Some(_) => {
+                i += 1;
+                continue;
+            }
+            None => break,
         }
         out.push_str(raw.get(run..i).unwrap_or_default());
         let esc = bytes.get(i + 1).copied().unwrap_or(b'\\');
@@ -808,21 +819,40 @@ fn string_run(src: &str, from: usize, to: usize) -> bool {
 /// `end` (`at <= end`) lie between characters or escapes, not inside an escape (nor
 /// between the two halves of a surrogate pair).
 fn between_escapes(text: &[u8], start: usize, at: usize, end: usize) -> bool {
-    let mut i = start;
-    let mut met = at == start;
-    while i < end {
-        i += match (text.get(i), text.get(i + 1), text.get(i + 2)) {
-            (Some(b'\\'), Some(b'u'), Some(b'd' | b'D')) => match text.get(i + 3) {
-                Some(b'8' | b'9' | b'a' | b'b' | b'A' | b'B') => 12,
-                _ => 6,
-            },
-            (Some(b'\\'), Some(b'u'), _) => 6,
-            (Some(b'\\'), _, _) => 2,
-            _ => 1,
-        };
-        met |= i == at;
+    at_boundary(text, start, at) && at_boundary(text, start, end)
+}
+
+/// Whether `x` lies between characters or escapes of the validated string text that
+/// starts at `start`: no escape starting in the 11 bytes before `x` (an escape is at most
+/// 12 bytes, a surrogate pair) reaches past it. Read backwards from `x`, not walked from
+/// the start: a tool call's arguments are hundreds of bytes, on every chunk.
+fn at_boundary(text: &[u8], start: usize, x: usize) -> bool {
+    let mut j = x.saturating_sub(11).max(start);
+    while j < x {
+        if text.get(j) == Some(&b'\\') {
+            // An escape's backslash: one after an even run of them (within the string).
+            // The second half of a surrogate pair counts too; the pair's first half, 6
+            // bytes before it, covers it.
+            let mut k = j;
+            while k > start && text.get(k - 1) == Some(&b'\\') {
+                k -= 1;
+            }
+            if (j - k) % 2 == 0 && j + escape_len(text, j) > x {
+                return false;
+            }
+        }
+        j += 1;
     }
-    met && i == end
+    true
+}
+
+/// The length of the escape whose backslash is at `j` (a high surrogate's is its pair's).
+fn escape_len(text: &[u8], j: usize) -> usize {
+    match (text.get(j + 1), text.get(j + 2), text.get(j + 3)) {
+        (Some(b'u'), Some(b'd' | b'D'), Some(b'8' | b'9' | b'a' | b'b' | b'A' | b'B')) => 12,
+        (Some(b'u'), _, _) => 6,
+        _ => 2,
+    }
 }
 
 /// How many leading bytes `a` and `b` share (eight at a time, as words, while they
@@ -1391,5 +1421,105 @@ mod tests {
         assert_eq!(s.token_special.unwrap().kind, Kind::False);
         assert_eq!(s.generated_text.unwrap().kind, Kind::Null);
         assert_eq!(s.token.unwrap().kind, Kind::Object);
+    }
+
+    /// Every one-place edit of a long string full of escapes (runs longer than a word
+    /// between them): a rescan is taken only when it gives the fresh scan, and the
+    /// string decodes as `serde_json` reads it.
+    #[test]
+    fn rescans_of_long_escaped_strings_are_fresh_scans() {
+        let before = r#"{"id":"x","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"path\":\"notes/a.md\",\"content\":\"line one\\nline two \\\"quoted\\\" \u00e9\ud83d\ude00 tail"}}]}}]}"#;
+        let mut prev = ChatScan::default();
+        let mut scratch = String::new();
+        scan_chat(before, &mut prev, &mut scratch).unwrap();
+        let args = prev.tools[0].arguments.unwrap();
+        for at in args.start..args.end {
+            for len in 0..3 {
+                for with in [
+                    "",
+                    "Q",
+                    "\\n",
+                    "\\\\",
+                    "\\u00e8",
+                    "\\",
+                    "\\u",
+                    "\"",
+                    "abcdefghijk",
+                ] {
+                    let end = (at + len).min(args.end);
+                    let (Some(head), Some(tail)) = (before.get(..at), before.get(end..)) else {
+                        continue;
+                    };
+                    let after = format!("{head}{with}{tail}");
+                    let mut again = prev.clone();
+                    let mut fresh = ChatScan::default();
+                    let scanned = scan_chat(&after, &mut fresh, &mut scratch).is_ok();
+                    assert_eq!(scanned, oracle(&after), "{after}");
+                    if rescan_chat(&after, before, &mut again) {
+                        assert!(scanned, "{after}");
+                        assert_eq!(again, fresh, "{after}");
+                        let a = fresh.tools[0].arguments.unwrap();
+                        let mut text = String::new();
+                        decode_str(&after, &a, &mut text);
+                        let v: serde_json::Value = serde_json::from_str(a.json(&after)).unwrap();
+                        assert_eq!(Some(text.as_str()), v.as_str(), "{after}");
+                    } else {
+                        assert_eq!(again, prev, "a refused rescan changed the scan");
+                    }
+                }
+            }
+        }
+    }
+
+    /// The walk `between_escapes` was: from the string's start, one character or escape
+    /// at a time.
+    fn walked_between_escapes(text: &[u8], start: usize, at: usize, end: usize) -> bool {
+        let mut i = start;
+        let mut met = at == start;
+        while i < end {
+            i += match (text.get(i), text.get(i + 1), text.get(i + 2)) {
+                (Some(b'\\'), Some(b'u'), Some(b'd' | b'D')) => match text.get(i + 3) {
+                    Some(b'8' | b'9' | b'a' | b'b' | b'A' | b'B') => 12,
+                    _ => 6,
+                },
+                (Some(b'\\'), Some(b'u'), _) => 6,
+                (Some(b'\\'), _, _) => 2,
+                _ => 1,
+            };
+            met |= i == at;
+        }
+        met && i == end
+    }
+
+    #[test]
+    fn boundaries_read_backwards_are_the_walks() {
+        let strings = [
+            r#""plain text, no escapes at all""#,
+            r#""a\\b\\\\c\\\"d\"\\\\\\\\e""#,
+            r#""\ud83d\ude00x\uD83D\uDE00\u00e9\n\t\\u0041\\\ud83d\ude00""#,
+            r#""\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\""#,
+            r#""{\"path\":\"notes/a.md\",\"content\":\"line\\nline \\\"q\\\" \u00e9\ud83d\ude00""#,
+        ];
+        for text in strings {
+            let bytes = text.as_bytes();
+            let mut s = Span {
+                kind: Kind::Null,
+                start: 0,
+                end: 0,
+                escaped: false,
+            };
+            let mut r = Reader::new(text);
+            s = r.string().unwrap_or(s);
+            assert_eq!(s.kind, Kind::String, "{text}");
+            for at in s.start..=s.end {
+                for end in at..=s.end {
+                    assert_eq!(
+                        between_escapes(bytes, s.start, at, end),
+                        walked_between_escapes(bytes, s.start, at, end),
+                        "{text} {at} {end}"
+                    );
+                }
+            }
+        }
     }
 }
