@@ -229,7 +229,6 @@ struct Inner {
     /// error's partial at once, else only for `onFinish`/`onAbort`/`onError` or a
     /// `finalCompletion()` (the snapshot of a long answer is JSON written and parsed).
     final_completion: Option<JsValue>,
-    final_text: Option<String>,
     /// `[DONE]` was sent by `nextSse`.
     sse_closed: bool,
     /// The chunks of the last read `feed` decoded, until `fedChunks` takes them.
@@ -296,7 +295,6 @@ impl ChatStream {
             failure_reported: false,
             waiters: waiters.clone(),
             final_completion: None,
-            final_text: None,
             sse_closed: false,
             fed: String::new(),
             fed_text: String::new(),
@@ -1016,10 +1014,6 @@ fn end_with(rc: &Rc<RefCell<Inner>>, terminal: Terminal) {
     match terminal {
         Terminal::Done => {
             cancel_body(rc);
-            {
-                let mut inner = rc.borrow_mut();
-                inner.final_text = Some(inner.dec.text().into_owned());
-            }
             finish(rc, Outcome::Done);
         }
         Terminal::Truncated => {
@@ -1096,10 +1090,6 @@ fn finish(rc: &Rc<RefCell<Inner>>, outcome: Outcome) {
         inner.outcome = Some(outcome.clone());
         if let Some(wake) = inner.wake.take() {
             let _ = wake.call0(&JsValue::UNDEFINED);
-        }
-        if inner.final_text.is_none() {
-            let text = inner.dec.text().into_owned();
-            inner.final_text = Some(text);
         }
         (
             inner.call.clone(),
@@ -1202,7 +1192,9 @@ fn settle_waiters(rc: &Rc<RefCell<Inner>>) {
         };
         let text = match inner.waiters.texts() {
             0 => JsValue::UNDEFINED,
-            _ => JsValue::from_str(inner.final_text.as_deref().unwrap_or_default()),
+            // The decoder's: nothing is read into it once the stream has ended (a copy
+            // kept at the end held the whole text twice until the stream was freed).
+            _ => JsValue::from_str(&inner.dec.text()),
         };
         (inner.waiters.clone(), outcome, text)
     };
