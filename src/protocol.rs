@@ -178,8 +178,14 @@ pub enum Parsed {
 
 /// Read a non-streamed answer of `protocol` for its usage and cacheability, as
 /// [`StreamState::token_usage`] and [`StreamState::storable`] do for a stream. An
-/// answer that does not parse has no usage and is not stored.
-pub fn answer_facts(protocol: Protocol, text: &str, prompt_estimate: Option<u64>) -> AnswerFacts {
+/// answer that does not parse has no usage and is not stored. The tests' form from the
+/// text: calls read their facts from the parse they already made ([`answer_facts_of`]).
+#[cfg(test)]
+pub(crate) fn answer_facts(
+    protocol: Protocol,
+    text: &str,
+    prompt_estimate: Option<u64>,
+) -> AnswerFacts {
     let parsed = match protocol {
         Protocol::Chat => crate::types::parse_completion(text).map(Parsed::Chat),
         Protocol::TextGeneration => {
@@ -196,7 +202,9 @@ pub fn answer_facts(protocol: Protocol, text: &str, prompt_estimate: Option<u64>
     }
 }
 
-/// [`answer_facts`] of an answer already read.
+/// A non-streamed answer's usage and cacheability, from the answer as
+/// `attempt::Answer::completion` read it, as [`StreamState::token_usage`] and
+/// [`StreamState::storable`] do for a stream.
 pub fn answer_facts_of(parsed: Parsed, prompt_estimate: Option<u64>) -> AnswerFacts {
     let estimate = |completion_tokens: u64| {
         prompt_estimate.map(|prompt_tokens| UsageEstimate {
