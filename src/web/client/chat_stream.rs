@@ -1012,10 +1012,8 @@ fn js_or_undefined(f: &Option<Function>) -> JsValue {
 /// End as the core said: at `[DONE]`, at the end of the body, or at an error.
 fn end_with(rc: &Rc<RefCell<Inner>>, terminal: Terminal) {
     match terminal {
-        Terminal::Done => {
-            cancel_body(rc);
-            finish(rc, Outcome::Done);
-        }
+        // `finish` stops the transfer (`[DONE]` needs no EOF).
+        Terminal::Done => finish(rc, Outcome::Done),
         Terminal::Truncated => {
             let reason = "the body ended with neither `[DONE]` nor a finish reason";
             fail(rc, Error::truncated(reason), None, true);
