@@ -28,7 +28,7 @@ pub use answer::Answer;
 
 use crate::error::{Error, ErrorKind};
 use crate::protocol::Protocol;
-use crate::scan::{decode_str, members, scan_tgi, Kind, Span, TgiScan};
+use crate::scan::{decode_str, members, path_to, scan_tgi, Kind, Rescan, Span, TgiScan};
 use crate::sse::{Decoder, Event, Limits, Sink};
 use crate::usage::TokenUsage;
 use hf_inference_chunk::{is_error, string_of, ChatReader, Delivery, Out, Refused};
@@ -41,6 +41,9 @@ pub struct DecodeOptions {
     pub limits: Limits,
     /// Put each delivered chunk's raw data in [`Output::chunks`] (for `for await`).
     pub keep_chunks: bool,
+    /// With `keep_chunks`, a chat chunk that repeats the one before it but for one
+    /// string's value is kept as that value alone ([`Output::chunks`] says how).
+    pub patch_chunks: bool,
     /// Keep the text (content, reasoning, tool arguments, logprobs) for the snapshot.
     /// Without it memory stays flat: [`Output::text`] still delivers each feed's text.
     pub accumulate: bool,
@@ -51,6 +54,7 @@ impl Default for DecodeOptions {
         DecodeOptions {
             limits: Limits::default(),
             keep_chunks: false,
+            patch_chunks: false,
             accumulate: true,
         }
     }
@@ -92,8 +96,13 @@ pub struct Output {
     /// Choice 0's reasoning deltas of this feed joined (`reasoning_content` or
     /// `reasoning`).
     pub reasoning: String,
-    /// Only with `keep_chunks`: the raw data text of each delivered chunk, each followed
-    /// by `'\0'`.
+    /// Only with `keep_chunks`: each delivered chunk followed by `'\0'` (a JSON text
+    /// holds no raw NUL). Its raw data; with `patch_chunks`, a chat chunk that repeats
+    /// the chunk before it is instead `=` (the same chunk again) or a JSON string (the
+    /// chunk before it with the string at the last path given changed to this), a path
+    /// (`["choices",0,"delta","content"]`, from the root to that string) coming first
+    /// when it differs from the last one given since a chunk was given whole. Nothing
+    /// else starts with `=`, `"` or `[`: a chat chunk is an object.
     pub chunks: String,
     /// How many chunks this feed delivered.
     pub chunk_count: u32,
@@ -219,6 +228,8 @@ impl<A: Accumulate> StreamDecoder<A> {
                 finished: false,
                 stopped: false,
                 chunks: 0,
+                template: false,
+                patch_at: None,
             },
         }
     }
@@ -277,8 +288,14 @@ impl<A: Accumulate> StreamDecoder<A> {
 
     /// Whether [`Output::chunks`] is filled from now on (a shell learns only when the
     /// stream is first consumed whether anyone wants chunk objects).
-    pub fn set_keep_chunks(&mut self, keep: bool) {
-        self.core.options.keep_chunks = keep;
+    pub fn set_keep_chunks(&mut self, keep: bool, patch: bool) {
+        let o = &mut self.core.options;
+        if (o.keep_chunks, o.patch_chunks) != (keep, patch) {
+            // What the consumer holds may no longer be the last chunk.
+            self.core.template = false;
+        }
+        o.keep_chunks = keep;
+        o.patch_chunks = patch;
     }
 
     /// The options this decoder was made with (and `keep_chunks` as set since).
@@ -307,6 +324,12 @@ struct Core<A> {
     /// An error was reported, or the body ended.
     stopped: bool,
     chunks: u64,
+    /// Patched chunks (`patch_chunks`): the consumer holds the last chunk kept, so the
+    /// next one may be given as a change of it.
+    template: bool,
+    /// The start of the string the last path given leads to (`None`: none was given
+    /// since the last whole chunk).
+    patch_at: Option<usize>,
 }
 
 impl<A: Accumulate> Sink for Core<A> {
@@ -366,7 +389,11 @@ impl<A: Accumulate> Core<A> {
         }
         self.chunks += 1;
         self.out.chunk_count = self.out.chunk_count.saturating_add(1);
-        if self.options.keep_chunks {
+        if !self.options.keep_chunks {
+            self.template = false;
+        } else if self.options.patch_chunks && self.protocol == Protocol::Chat {
+            self.keep_patched(data);
+        } else {
             self.out.chunks.push_str(raw);
             self.out.chunks.push('\0');
         }
@@ -374,6 +401,43 @@ impl<A: Accumulate> Core<A> {
             self.out.events.push(StreamEvent::Done);
         }
         Ok(())
+    }
+
+    /// Keep the chat chunk `data` just read for the consumer, as a change of the last
+    /// one when it is one (see [`Output::chunks`]).
+    fn keep_patched(&mut self, data: &str) {
+        let out = &mut self.out.chunks;
+        let change = self.chat.change().filter(|_| self.template);
+        let kept = match change {
+            Some(Rescan::Same) => {
+                out.push('=');
+                true
+            }
+            Some(Rescan::Changed(t)) => {
+                let fresh = self.patch_at != Some(t.start);
+                let at = out.len();
+                if fresh
+                    && !(path_to(data, t.start, out) && {
+                        out.push('\0');
+                        true
+                    })
+                {
+                    out.truncate(at);
+                    false
+                } else {
+                    self.patch_at = Some(t.start);
+                    out.push_str(t.json(data));
+                    true
+                }
+            }
+            None => false,
+        };
+        if !kept {
+            out.push_str(data);
+            self.patch_at = None;
+        }
+        out.push('\0');
+        self.template = true;
     }
 
     /// The unterminated final event: accepted when it parses (a chat chunk followed by

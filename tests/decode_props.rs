@@ -17,7 +17,7 @@ mod json_gen;
 #[path = "support/decode_oracle.rs"]
 mod oracle;
 use json_gen::{chat_chunk, render, tgi_event, J};
-use oracle::{as_deltas, deltas, keeping, new, old, pieces};
+use oracle::{as_deltas, deltas, keeping, new, old, patching, pieces, values_of};
 
 /// One SSE event around a payload.
 #[derive(Debug, Clone)]
@@ -118,6 +118,14 @@ fn check(
     prop_assert_eq!(&flat.seen.error, &want.error);
     prop_assert_eq!(flat.seen.truncated, want.truncated);
     prop_assert_eq!(flat.seen.text.as_str(), "");
+    // Chunks kept as changes of the one before make the same chunk objects.
+    let patched = new(protocol, pieces(bytes, &cuts), patching());
+    let seen = oracle::Seen {
+        chunks: want.chunks.clone(),
+        ..patched.seen.clone()
+    };
+    prop_assert_eq!(&seen, &want);
+    prop_assert_eq!(&patched.values, &values_of(&want.chunks));
     // Keeping nothing (the decoder core's `ChatDecoder`), the same is delivered.
     let kept_nothing = deltas(protocol, pieces(bytes, &cuts));
     prop_assert_eq!(kept_nothing, as_deltas(&got));
@@ -163,5 +171,69 @@ proptest! {
             pieces.push(Piece::Done);
         }
         check(Protocol::Chat, &body(&pieces, "\n", false), &cuts)?;
+    }
+}
+
+/// Chunks that differ from the one before in one string's value, in places a path must
+/// get right: nested arrays, a key with an escape that names the same as the key after
+/// it (the last one wins, so a change of the first changes nothing a parser keeps), a
+/// `__proto__` key, a key with a quote, white space; keys the scan does not know, twice
+/// (only the last counts). Raw JSON string contents.
+const TEMPLATES: &[&str] = &[
+    r#"{"id":"{0}","choices":[{"index":0,"delta":{"content":"{1}"},"finish_reason":null}],"usage":null,"x":{"y":["{2}",{"z":"{3}"}]}}"#,
+    r#"{"choices":[{"index":0,"delta":{"con\u0074ent":"{0}","content":"{1}"}},{"index":1,"delta":{"content":"{2}"}}],"__proto__":"{3}"}"#,
+    r#"{"x":"{0}","choices":[{"index":0,"delta":{"content":"","foo":"{1}","f\u006fo":"{2}"}}],"x":"{3}"}"#,
+    r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{0}"}},{"index":1,"function":{"name":"{1}","arguments":"{2}"}}]}}],"model":"{3}"}"#,
+    r#"{ "id" : "{0}" ,	"choices" : [ { "index" : 0 , "delta" : { "reasoning_content" : "{1}" , "content" : "{2}" } } ] , "k\"q" : "{3}" }"#,
+];
+
+fn string_text() -> impl Strategy<Value = String> {
+    let parts = prop::sample::select(vec![
+        "a",
+        "é",
+        " ",
+        "😀",
+        r"\n",
+        r#"\""#,
+        r"\\",
+        r"\/",
+        r"\u00e9",
+        r"\ud83d\ude00",
+        r"\u0000",
+    ]);
+    prop::collection::vec(parts, 0..6).prop_map(|v| v.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn chunks_kept_as_changes_make_the_objects_json_parse_makes(
+        template in prop::sample::select(TEMPLATES.to_vec()),
+        first in prop::collection::vec(string_text(), 4),
+        changes in prop::collection::vec((0..4usize, string_text()), 1..12),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..10),
+    ) {
+        let chunk = |slots: &[String]| {
+            let mut c = template.to_owned();
+            for (i, s) in slots.iter().enumerate() {
+                c = c.replace(&format!("{{{i}}}"), s);
+            }
+            format!("data: {c}\n\n")
+        };
+        let mut slots = first;
+        let mut body = chunk(&slots);
+        for (slot, text) in changes {
+            slots[slot] = text;
+            body.push_str(&chunk(&slots));
+        }
+        body.push_str("data: [DONE]\n\n");
+        let bytes = body.as_bytes();
+        let want = old(Protocol::Chat, bytes, Limits::default());
+        prop_assert!(want.error.is_none(), "{:?}", want.error);
+        let mut cuts: Vec<usize> = cuts.iter().map(|c| c.index(bytes.len() + 1)).collect();
+        cuts.sort_unstable();
+        let run = new(Protocol::Chat, pieces(bytes, &cuts), patching());
+        prop_assert_eq!(&run.values, &values_of(&want.chunks), "{}", body);
     }
 }

@@ -18,7 +18,7 @@ mod recordings;
 #[path = "support/splits.rs"]
 mod splits;
 
-use oracle::{as_deltas, deltas, keeping, new, old, pieces};
+use oracle::{as_deltas, deltas, keeping, new, old, patching, pieces, values_of};
 use recordings::{recordings, Recording};
 use splits::{random_cut_sets, seed_of};
 
@@ -101,6 +101,48 @@ fn every_recorded_stream_matches_the_old_path_at_any_chunking() {
             assert_eq!(run.seen, want, "{label}: cuts {cuts:?}");
         }
     }
+}
+
+/// What `for await` yields is each recorded chunk as `JSON.parse` reads it, when the
+/// chunks are kept as changes of the one before (`patch_chunks`, as the iterator gets
+/// them), whole, byte by byte, and in random pieces; and most chunks of a real stream are
+/// kept as a change.
+#[test]
+fn every_recorded_stream_keeps_its_chunk_objects_as_changes() {
+    let (mut changes, mut all) = (0, 0);
+    for (r, protocol) in streams() {
+        let body = r.body.as_bytes();
+        let want = values_of(&old(protocol, body, Limits::default()).chunks);
+        let label = format!("{} {}", r.file, r.id);
+        let whole = new(protocol, [body], patching());
+        assert_eq!(whole.values, want, "{label}: whole");
+        assert_eq!(
+            new(protocol, body.chunks(1), patching()).values,
+            want,
+            "{label}: bytes"
+        );
+        for cuts in random_cut_sets(body.len(), seed_of(&r.id)) {
+            assert_eq!(
+                new(protocol, pieces(body, &cuts), patching()).values,
+                want,
+                "{label}: cuts {cuts:?}"
+            );
+        }
+        if protocol == Protocol::Chat {
+            let mut d = hf_inference_wasm::decode::StreamDecoder::new(protocol, patching());
+            let out = d.feed(body);
+            all += out.chunk_count;
+            changes += out
+                .chunks
+                .split_terminator('\0')
+                .filter(|e| e.starts_with('"') || *e == "=")
+                .count();
+        }
+    }
+    assert!(
+        changes * 10 > all as usize * 7,
+        "{changes} of {all} recorded chat chunks kept as changes"
+    );
 }
 
 #[test]

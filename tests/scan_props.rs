@@ -252,7 +252,7 @@ proptest! {
         let mut again = s.clone();
         let mut fresh = ChatScan::default();
         let scanned = scan_chat(after, &mut fresh, &mut scratch).is_ok();
-        if rescan_chat(after, &before, &mut again) {
+        if rescan_chat(after, &before, &mut again).is_some() {
             prop_assert!(scanned, "rescanned text serde_json rejects: {:?} after {:?}", after, before);
             prop_assert_eq!(&again, &fresh, "{:?} after {:?}", after, before);
         } else {

@@ -19,7 +19,7 @@
 //! crate, for size), or panic on any input.
 
 use hf_inference_wire::scan::{
-    decode_str, items, members, rescan_chat, scan_chat, ChatScan, ChoiceScan, Kind, Span,
+    decode_str, items, members, rescan_chat, scan_chat, ChatScan, ChoiceScan, Kind, Rescan, Span,
 };
 
 /// The longest chunk kept to compare the next one with: chunks are a few hundred bytes;
@@ -77,6 +77,9 @@ pub struct ChatReader {
     /// The last chunk's data, whose scan `scan` holds ("" when it holds none): the next
     /// chunk is compared with it before it is scanned ([`rescan_chat`]).
     prev: String,
+    /// What the last chunk was next to the one before it, when the rescan read it
+    /// (`None`: it was scanned afresh, or refused).
+    change: Option<Rescan>,
     scratch: String,
     key: String,
 }
@@ -116,6 +119,12 @@ impl ChatReader {
         )
     }
 
+    /// What the last chunk read was next to the one before it: the same text, or the
+    /// same but for one string's value (its span); `None` when it was scanned afresh.
+    pub fn change(&self) -> Option<Rescan> {
+        self.change
+    }
+
     /// The scan of the last chunk read, and a buffer, for the report of a refused one.
     pub fn refused_parts(&mut self) -> (&ChatScan, &mut String) {
         (&self.scan, &mut self.scratch)
@@ -128,7 +137,8 @@ impl ChatReader {
         count_text: fn(&str) -> Option<u64>,
         keep: &mut K,
     ) -> Result<(), Refused> {
-        let scanned = if rescan_chat(data, &self.prev, &mut self.scan) {
+        self.change = rescan_chat(data, &self.prev, &mut self.scan);
+        let scanned = if self.change.is_some() {
             Ok(())
         } else {
             scan_chat(data, &mut self.scan, &mut self.scratch)

@@ -276,6 +276,124 @@ describe("replays every recorded chat stream the same way at any split", () => {
 });
 
 // -----------------------------------------------------------------------------------------------
+describe("chunk objects: each one as JSON.parse reads its data", () => {
+  /** A `fetch` answering with `body` (a string) in pieces of `piece` bytes. */
+  const bodyFetch = (body, piece) => async () => {
+    const bytes = new TextEncoder().encode(body);
+    return new Response(
+      new ReadableStream({
+        start(c) {
+          for (let i = 0; i < bytes.length; i += piece) c.enqueue(bytes.slice(i, i + piece));
+          c.close();
+        },
+      }),
+      { headers: { "content-type": "text/event-stream" } },
+    );
+  };
+  const over = (body, piece, options = {}) => new InferenceClient({ endpointUrl: "http://127.0.0.1:9/v1", fetch: bodyFetch(body, piece), retry: false, ...options });
+  /** Each chunk event's data made an object, up to `[DONE]` or an error, in key order;
+   *  of an unterminated last event followed by stray bytes, its leading object (as the
+   *  client reads it). */
+  function reference(body) {
+    const out = [];
+    const events = parseSse(body + "\n\n");
+    const leading = (data) => {
+      for (let end = data.lastIndexOf("}"); end > 0; end = data.lastIndexOf("}", end - 1)) {
+        try {
+          return JSON.parse(data.slice(0, end + 1));
+        } catch {}
+      }
+      return undefined;
+    };
+    for (const [i, ev] of events.entries()) {
+      if (ev.event !== "message") break;
+      const data = ev.data.trim();
+      if (data === "") continue;
+      if (data === "[DONE]") break;
+      let obj;
+      try {
+        obj = JSON.parse(data);
+      } catch {
+        obj = i === events.length - 1 && !/[\r\n]$/.test(body) ? leading(data) : undefined;
+      }
+      if (obj === undefined) break;
+      out.push(JSON.stringify(obj));
+    }
+    return out;
+  }
+  /** What `for await` and `onChunk` yield, as JSON text (key order shows). */
+  async function yielded(body, piece) {
+    const iterated = [];
+    let error;
+    const stream = over(body, piece).chatCompletionStream(req());
+    try {
+      for await (const chunk of stream) iterated.push(JSON.stringify(chunk));
+    } catch (e) {
+      error = e;
+    }
+    const fromCallback = [];
+    const cb = over(body, piece).chatCompletionStream(req(), { onChunk: (c) => fromCallback.push(JSON.stringify(c)) });
+    await settle(() => cb.finalCompletion());
+    return { iterated, fromCallback, error };
+  }
+
+  test("every recorded chat stream, whole and in pieces of 1, 7 and 64 bytes", SLOW, async () => {
+    const recs = chatStreamRecordings(RECORDINGS);
+    assert.ok(recs.length >= 30);
+    for (const rec of recs) {
+      const want = reference(rec.body);
+      for (const piece of [1, 7, 64, 1 << 20]) {
+        const got = await within(yielded(rec.body, piece), 30_000, rec.id);
+        const n = got.iterated.length;
+        assert.deepEqual(got.iterated, want.slice(0, n), `${rec.id}, ${piece}-byte pieces: for await`);
+        assert.deepEqual(got.fromCallback, got.iterated, `${rec.id}, ${piece}-byte pieces: onChunk`);
+        if (got.error === undefined) assert.equal(n, want.length, `${rec.id}: every chunk`);
+      }
+    }
+  });
+
+  test("chunks that differ in one string: nested, escaped, `__proto__` keys, duplicates", T, async () => {
+    const chunks = [];
+    const make = (a, b, c, d) =>
+      `{"id":"c","__proto__":"${a}","choices":[{"index":0,"delta":{"content":"${b}","f\\u006fo":"x","foo":"${c}"},"finish_reason":null}],"x":[{"__proto__":{"polluted":"${d}"}}]}`;
+    const rows = [
+      ["p", "Hel", "1", "q"],
+      ["p", "lo", "1", "q"],
+      ["p2", "lo", "1", "q"],
+      ["p2", "\\n\\\"", "1", "q"],
+      ["p2", "\\n\\\"", "2", "q"],
+      ["p2", "\\n\\\"", "2", "q2"],
+      ["p2", "\\n\\\"", "2", "q2"],
+      ["p2", "😀", "2", "q2"],
+    ];
+    for (const r of rows) chunks.push(make(...r));
+    const body = chunks.map((c) => `data: ${c}\n\n`).join("") + "data: [DONE]\n\n";
+    const want = chunks.map((c) => JSON.stringify(JSON.parse(c)));
+    for (const piece of [1, 5, 1 << 20]) {
+      const got = await yielded(body, piece);
+      assert.equal(got.error, undefined);
+      assert.deepEqual(got.iterated, want, `${piece}-byte pieces`);
+      assert.deepEqual(got.fromCallback, want);
+    }
+    // Each chunk is its own object, as from JSON.parse: an own `__proto__` key, not a prototype.
+    const stream = over(body, 1 << 20).chatCompletionStream(req());
+    const seen = [];
+    for await (const chunk of stream) {
+      assert.equal(Object.getPrototypeOf(chunk), Object.prototype);
+      assert.ok(Object.hasOwn(chunk, "__proto__"));
+      assert.equal(Object.getPrototypeOf(chunk.x[0]), Object.prototype);
+      // What a caller does to one chunk shows in no other.
+      seen.push(JSON.stringify(chunk));
+      chunk.choices[0].delta.content = "changed";
+      chunk.x[0].__proto__.polluted = "changed";
+      chunk.id = "changed";
+    }
+    assert.deepEqual(seen, want);
+    assert.equal({}.polluted, undefined);
+  });
+});
+
+// -----------------------------------------------------------------------------------------------
 describe("errors inside a stream", () => {
   for (const name of ["error-event", "error-json"]) {
     const expected = scripts[name].expected;

@@ -110,6 +110,60 @@ pub struct NewRun {
     pub events: Vec<StreamEvent>,
     /// `Output::text` of each feed, for the `accumulate: false` checks.
     pub feeds: usize,
+    /// With `patch_chunks`: the chunk objects a consumer makes of the kept chunks
+    /// ([`Patched`]); `None` for a whole chunk serde_json cannot read.
+    pub values: Vec<Option<serde_json::Value>>,
+}
+
+/// What `js/pump.js`'s `Chunks` makes of `Output::chunks` kept with `patch_chunks`, made
+/// here with serde_json: each entry is a chunk's JSON text, `=` (the chunk before it
+/// again), a path (a JSON array of keys and indices) or a JSON string (the chunk before
+/// it with the string at the last path changed to this).
+#[derive(Debug, Default)]
+pub struct Patched {
+    last: Option<serde_json::Value>,
+    path: Vec<serde_json::Value>,
+    pub values: Vec<Option<serde_json::Value>>,
+}
+
+impl Patched {
+    #[track_caller]
+    pub fn read(&mut self, kept: &str) {
+        use serde_json::Value;
+        for e in kept.split_terminator('\0') {
+            match e.as_bytes().first() {
+                Some(b'[') => self.path = serde_json::from_str(e).expect("a path is a JSON array"),
+                Some(b'=') => {
+                    assert_eq!(e, "=");
+                    let last = self.last.clone().expect("`=` follows a chunk");
+                    self.values.push(Some(last));
+                }
+                Some(b'"') => {
+                    let text: String = serde_json::from_str(e).expect("a change is a JSON string");
+                    let last = self.last.as_mut().expect("a change follows a chunk");
+                    let mut at = &mut *last;
+                    for k in &self.path {
+                        at = match k {
+                            Value::String(k) => at.get_mut(k.as_str()),
+                            Value::Number(n) => n.as_u64().and_then(|i| at.get_mut(i as usize)),
+                            _ => None,
+                        }
+                        .unwrap_or_else(|| {
+                            panic!("the path {:?} leads nowhere in the chunk before", self.path)
+                        });
+                    }
+                    assert!(at.is_string(), "the path {:?} leads to a string", self.path);
+                    *at = Value::String(text);
+                    self.values.push(Some(last.clone()));
+                }
+                _ => {
+                    let v: Option<Value> = serde_json::from_str(e).ok();
+                    self.last = v.clone();
+                    self.values.push(v);
+                }
+            }
+        }
+    }
 }
 
 /// The new decoder fed `pieces` in order, then ended.
@@ -124,10 +178,19 @@ pub fn new<'a>(
     let mut chunks = Vec::new();
     let mut events = Vec::new();
     let mut feeds = 0;
+    let mut patched = Patched::default();
     let mut take = |out: &hf_inference_wasm::decode::Output| {
         delivered.push_str(&out.text);
         reasoning.push_str(&out.reasoning);
-        if options.keep_chunks {
+        if options.keep_chunks && options.patch_chunks {
+            let before = patched.values.len();
+            patched.read(&out.chunks);
+            assert_eq!(
+                patched.values.len() - before,
+                out.chunk_count as usize,
+                "one chunk per delivered chunk"
+            );
+        } else if options.keep_chunks {
             let mut n = 0;
             for c in out.chunks.split_terminator('\0') {
                 chunks.push(c.to_owned());
@@ -167,6 +230,7 @@ pub fn new<'a>(
         reasoning,
         events,
         feeds,
+        values: patched.values,
     }
 }
 
@@ -217,6 +281,23 @@ pub fn as_deltas(run: &NewRun) -> DeltaRun {
             .collect(),
         chunk_count: run.seen.chunk_count,
     }
+}
+
+/// Options that keep chunks as changes of the one before where they are.
+pub fn patching() -> DecodeOptions {
+    DecodeOptions {
+        keep_chunks: true,
+        patch_chunks: true,
+        ..DecodeOptions::default()
+    }
+}
+
+/// The chunk objects a consumer of whole chunks makes (`JSON.parse` of each).
+pub fn values_of(chunks: &[String]) -> Vec<Option<serde_json::Value>> {
+    chunks
+        .iter()
+        .map(|c| serde_json::from_str(c).ok())
+        .collect()
 }
 
 /// Options that keep chunks (so the oracle's chunk data can be compared).

@@ -592,6 +592,130 @@ impl Iterator for Items<'_> {
     }
 }
 
+/// `n` in decimal digits, by hand (no `core::fmt`).
+fn push_decimal(n: usize, out: &mut String) {
+    let mut digits = [0u8; 20];
+    let (mut n, mut i) = (n, digits.len());
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        out.push(char::from(d));
+    }
+}
+
+/// Append to `out` the way from the root of the validated JSON text `src` to the string
+/// value whose text starts at byte `at` (its span's `start`): a JSON array of the keys
+/// (as written, escapes and all) and array indices on the way, such as
+/// `["choices",0,"delta","content"]`. False (`out` then holds a part of it) when no
+/// string value starts there, or when a key on the way is not the only one of its name
+/// in its object (a map keeps the last of them, which might not be this one) or is
+/// `__proto__` (in JavaScript, assigning to it sets an object's prototype).
+pub fn path_to(src: &str, at: usize, out: &mut String) -> bool {
+    out.push('[');
+    let open = out.len();
+    let mut r = Reader::new(src);
+    let mut name = String::new();
+    let mut scratch = String::new();
+    loop {
+        let Ok(kind) = r.peek() else { return false };
+        let from = r.pos;
+        let inside = |v: &Span, value_at: usize| match v.kind {
+            Kind::String => v.start == at,
+            Kind::Object | Kind::Array => value_at < at && at < v.end,
+            _ => false,
+        };
+        // The member (its key, or its index) whose value holds `at`, and where it is.
+        let mut hit: Option<(Option<Span>, usize, usize)> = None;
+        match kind {
+            Kind::String => {
+                if from + 1 != at {
+                    return false;
+                }
+                out.push(']');
+                return true;
+            }
+            Kind::Object => {
+                if r.enter(Kind::Object).is_err() {
+                    return false;
+                }
+                let mut first = true;
+                while let Ok(Some(key)) = r.next_key(&mut first) {
+                    let value_at = match r.peek() {
+                        Ok(_) => r.pos,
+                        Err(_) => return false,
+                    };
+                    let Ok(v) = r.value() else { return false };
+                    if hit.is_none() && inside(&v, value_at) {
+                        hit = Some((Some(key), 0, value_at));
+                    }
+                }
+                let Some((Some(key), _, value_at)) = hit else {
+                    return false;
+                };
+                name.clear();
+                decode_str(src, &key, &mut name);
+                if name == "__proto__" {
+                    return false;
+                }
+                // The key must be its object's only one of that name.
+                let mut k = Reader::at(src, from);
+                let mut first = true;
+                let mut named = 0;
+                if !matches!(k.enter(Kind::Object), Ok(Some(_))) {
+                    return false;
+                }
+                while let Ok(Some(other)) = k.next_key(&mut first) {
+                    named += usize::from(other.is(src, &name, &mut scratch));
+                    if k.value().is_err() {
+                        return false;
+                    }
+                }
+                if named != 1 {
+                    return false;
+                }
+                if out.len() > open {
+                    out.push(',');
+                }
+                out.push_str(key.json(src));
+                r = Reader::at(src, value_at);
+            }
+            Kind::Array => {
+                if r.enter(Kind::Array).is_err() {
+                    return false;
+                }
+                let mut first = true;
+                let mut index = 0;
+                while let Ok(true) = r.next_item(&mut first) {
+                    let value_at = match r.peek() {
+                        Ok(_) => r.pos,
+                        Err(_) => return false,
+                    };
+                    let Ok(v) = r.value() else { return false };
+                    if hit.is_none() && inside(&v, value_at) {
+                        hit = Some((None, index, value_at));
+                    }
+                    index += 1;
+                }
+                let Some((_, index, value_at)) = hit else {
+                    return false;
+                };
+                if out.len() > open {
+                    out.push(',');
+                }
+                push_decimal(index, out);
+                r = Reader::at(src, value_at);
+            }
+            _ => return false,
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------
 // Chat completion chunks
 // ---------------------------------------------------------------------------------
@@ -733,22 +857,32 @@ pub fn scan_chat(data: &str, out: &mut ChatScan, scratch: &mut String) -> Res {
     r.end()
 }
 
+/// What a taken [`rescan_chat`] found `data` to be, next to the chunk before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rescan {
+    /// The same text.
+    Same,
+    /// The same JSON but for the value of one string: this one (its span in `data`).
+    Changed(Span),
+}
+
 /// [`scan_chat`] of `data` made from the scan of the chunk before it: `out` holds the
 /// scan of `prev`, and when `data` differs from `prev` only inside one string value, the
 /// changed bytes on each side being whole characters and escapes (valid ones, on the
 /// new side) that start where one ends, `data` is the same JSON with that string
-/// changed, so its scan is `out` with the spans after the change moved. True when `out`
-/// is now the scan of `data`; false (and `out` untouched) when the caller must scan.
-/// Most chunks of a stream repeat the one before but for the delta's text: comparing
-/// and reading the changed text is much cheaper than scanning the chunk again.
-pub fn rescan_chat(data: &str, prev: &str, out: &mut ChatScan) -> bool {
+/// changed, so its scan is `out` with the spans after the change moved. `Some` when
+/// `out` is now the scan of `data` (saying what changed); `None` (and `out` untouched)
+/// when the caller must scan. Most chunks of a stream repeat the one before but for the
+/// delta's text: comparing and reading the changed text is much cheaper than scanning
+/// the chunk again.
+pub fn rescan_chat(data: &str, prev: &str, out: &mut ChatScan) -> Option<Rescan> {
     let (a, b) = (prev.as_bytes(), data.as_bytes());
     if a.is_empty() {
-        return false;
+        return None;
     }
     let p = common_prefix(a, b);
     if p == a.len() && p == b.len() {
-        return true;
+        return Some(Rescan::Same);
     }
     let s = common_suffix(a, b, a.len().min(b.len()) - p);
     let (old_end, new_end) = (a.len() - s, b.len() - s);
@@ -758,16 +892,14 @@ pub fn rescan_chat(data: &str, prev: &str, out: &mut ChatScan) -> bool {
             target = Some(*span);
         }
     });
-    let Some(t) = target else {
-        return false;
-    };
+    let t = target?;
     // The change starts between two characters (or escapes) of the old string, and
     // both its old and its new text are whole ones, the new ones valid; then what
     // follows it reads as it did.
     let whole =
         (!t.escaped || between_escapes(a, t.start, p, old_end)) && string_run(data, p, new_end);
     if !whole {
-        return false;
+        return None;
     }
     // Every boundary at or past the string's end (so past the change) moves; the
     // string's own start stays.
@@ -788,7 +920,11 @@ pub fn rescan_chat(data: &str, prev: &str, out: &mut ChatScan) -> bool {
             span.end = moved(span.end);
         }
     });
-    true
+    Some(Rescan::Changed(Span {
+        end: moved(t.end),
+        escaped,
+        ..t
+    }))
 }
 
 /// Whether `src[from..to]` is a run of a string's characters and valid escapes that
@@ -1181,7 +1317,7 @@ mod tests {
         let mut fresh = ChatScan::default();
         let ok = scan_chat(&after, &mut fresh, &mut scratch).is_ok();
         let mut again = s.clone();
-        let taken = rescan_chat(&after, &before, &mut again);
+        let taken = rescan_chat(&after, &before, &mut again).is_some();
         if taken {
             assert!(ok, "{after}");
             assert_eq!(again, fresh, "{after}");
@@ -1199,6 +1335,49 @@ mod tests {
         assert!(rescanned(r"a\nb", r"a\nbc"));
         assert!(rescanned(r#"\"quoted\""#, r"back\\"));
         assert!(rescanned(r"x\uD83D\uDE00", r"x\uD83D\uDE00y"));
+    }
+
+    /// The path [`path_to`] gives to the string value whose text starts right after
+    /// the first `«` in `marked` (the mark is taken out first).
+    fn path(marked: &str) -> Option<String> {
+        let at = marked.find('«').expect("a mark");
+        let src = marked.replace('«', "");
+        assert!(validate(src.as_bytes()), "{src}");
+        let mut out = String::from("kept ");
+        path_to(&src, at, &mut out).then(|| out["kept ".len()..].to_owned())
+    }
+
+    #[test]
+    fn a_path_names_each_key_and_index_on_the_way_to_a_string() {
+        let p = |s: &str| path(s);
+        assert_eq!(p(r#"{"a":"«x"}"#).as_deref(), Some(r#"["a"]"#));
+        assert_eq!(
+            p(r#"{"choices":[{"index":0},{"delta":{"content":"«hi"}}]}"#).as_deref(),
+            Some(r#"["choices",1,"delta","content"]"#)
+        );
+        assert_eq!(p(r#" [ 1 , [ "a" , "«b" ] ] "#).as_deref(), Some("[1,1]"));
+        assert_eq!(p(r#""«root""#).as_deref(), Some("[]"));
+        // Keys as written, escapes and all.
+        assert_eq!(
+            p(r#"{"k\"q":{"c\u006f":"«v"}}"#).as_deref(),
+            Some(r#"["k\"q","c\u006f"]"#)
+        );
+        // Not the start of a string value: inside one, a key, a number.
+        assert_eq!(p(r#"{"a":"x«y"}"#), None);
+        assert_eq!(p(r#"{"«a":"x"}"#), None);
+        assert_eq!(p(r#"{"a":«1}"#), None);
+        // A key that is not its object's only one of that name, escaped or not, and
+        // `__proto__`: no path.
+        assert_eq!(p(r#"{"a":"«x","a":"y"}"#), None);
+        assert_eq!(p(r#"{"a":"x","\u0061":"«y"}"#), None);
+        assert_eq!(p(r#"{"a":{"b":"«x"},"b":1,"a":2}"#), None);
+        assert_eq!(p(r#"{"__proto__":"«x"}"#), None);
+        assert_eq!(p(r#"{"__pr\u006fto__":{"a":"«x"}}"#), None);
+        // Duplicates elsewhere do not matter.
+        assert_eq!(
+            p(r#"{"b":1,"b":2,"a":{"c":"«x"}}"#).as_deref(),
+            Some(r#"["a","c"]"#)
+        );
     }
 
     #[test]
@@ -1455,7 +1634,7 @@ mod tests {
                     let mut fresh = ChatScan::default();
                     let scanned = scan_chat(&after, &mut fresh, &mut scratch).is_ok();
                     assert_eq!(scanned, oracle(&after), "{after}");
-                    if rescan_chat(&after, before, &mut again) {
+                    if rescan_chat(&after, before, &mut again).is_some() {
                         assert!(scanned, "{after}");
                         assert_eq!(again, fresh, "{after}");
                         let a = fresh.tools[0].arguments.unwrap();

@@ -388,14 +388,13 @@ impl ChatStream {
 impl StreamCore {
     /// Run one read's `bytes` (`None`: the body ended) through the core; false when the
     /// stream no longer reads (the next step is `step()`'s).
-    fn absorb_read(&self, bytes: Option<&[u8]>, want_chunks: bool) -> bool {
+    fn absorb_read(&self, bytes: Option<&[u8]>, want: u32) -> bool {
         let mut guard = self.inner.borrow_mut();
         let inner = &mut *guard;
         if inner.outcome.is_some() || !matches!(inner.body, Body::Reading(_)) {
             return false;
         }
-        let keep = want_chunks || inner.cb.on_chunk.is_some();
-        inner.dec.set_keep_chunks(keep);
+        keep_chunks(inner, want);
         if bytes.is_none() {
             inner.body = Body::Gone;
         } else if let Some(call) = &inner.call {
@@ -447,7 +446,7 @@ impl StreamCore {
     /// the attempt in flight: `open`), or `END` (then `endValue()`). A number: V8 (Node
     /// 20) crashes when it deoptimizes a JavaScript caller that inlined a wasm call with
     /// a reference result while the call runs JavaScript (a callback, the timer's end).
-    pub fn step(&self, want_chunks: bool) -> u32 {
+    pub fn step(&self, want: u32) -> u32 {
         let rc = &self.inner;
         loop {
             if rc.borrow().outcome.is_some() {
@@ -480,8 +479,7 @@ impl StreamCore {
                 return END;
             }
             let mut inner = rc.borrow_mut();
-            let keep = want_chunks || inner.cb.on_chunk.is_some();
-            inner.dec.set_keep_chunks(keep);
+            keep_chunks(&mut inner, want);
             match &inner.body {
                 Body::Reading(_) => return READ,
                 Body::Pending => return OPEN,
@@ -506,8 +504,8 @@ impl StreamCore {
     /// each one's JSON text followed by `"\0"`, is [`Self::fed_chunks`]), or
     /// [`FED_CORE_TURN`] when the next step is `step()`'s. A number, not a value: this
     /// runs once per read.
-    pub fn feed(&self, bytes: &[u8], done: bool, want_chunks: bool) -> u32 {
-        if self.absorb_read(Some(bytes).filter(|_| !done), want_chunks) {
+    pub fn feed(&self, bytes: &[u8], done: bool, want: u32) -> u32 {
+        if self.absorb_read(Some(bytes).filter(|_| !done), want) {
             self.hand_read()
         } else {
             FED_CORE_TURN
@@ -518,10 +516,10 @@ impl StreamCore {
     /// [`Self::inbox`]): its first `len` bytes, never the end of the body. Spares the read
     /// a trip through the allocator.
     #[wasm_bindgen(js_name = feedInbox)]
-    pub fn feed_inbox(&self, len: usize, want_chunks: bool) -> u32 {
+    pub fn feed_inbox(&self, len: usize, want: u32) -> u32 {
         // Decoded before any callback runs (one inbox serves every stream).
         let absorbed = INBOX.with_borrow(|inbox| match inbox.get(..len) {
-            Some(bytes) => self.absorb_read(Some(bytes), want_chunks),
+            Some(bytes) => self.absorb_read(Some(bytes), want),
             // Not what `inbox` handed out: nothing arrived that can be decoded.
             None => false,
         });
@@ -1003,6 +1001,17 @@ fn hand_over(rc: &Rc<RefCell<Inner>>, batch: Batch) {
     }
     inner.fed_text = batch.text;
     inner.fed = batch.chunks;
+}
+
+/// What a pull wants of the chunks it reads (`js/pump.js`'s `want`): nothing, objects
+/// (the iterator: chat chunks given as changes of the one before when they are, see
+/// `decode::Output::chunks`), or their SSE bytes (whole chunks). `onChunk` wants objects.
+const WANT_NONE: u32 = 0;
+const WANT_SSE: u32 = 2;
+
+fn keep_chunks(inner: &mut Inner, want: u32) {
+    let keep = want != WANT_NONE || inner.cb.on_chunk.is_some();
+    inner.dec.set_keep_chunks(keep, want != WANT_SSE);
 }
 
 fn js_or_undefined(f: &Option<Function>) -> JsValue {

@@ -201,6 +201,7 @@ impl InferenceClient {
         let decode = crate::decode::DecodeOptions {
             limits: self.cfg.o.limits,
             keep_chunks: false,
+            patch_chunks: false,
             accumulate,
         };
         // Sent at once, unless the call must first pass the cache, the budget and the
