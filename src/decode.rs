@@ -98,11 +98,12 @@ pub struct Output {
     pub reasoning: String,
     /// Only with `keep_chunks`: each delivered chunk followed by `'\0'` (a JSON text
     /// holds no raw NUL). Its raw data; with `patch_chunks`, a chat chunk that repeats
-    /// the chunk before it is instead `=` (the same chunk again) or a JSON string (the
-    /// chunk before it with the string at the last path given changed to this), a path
+    /// the chunk before it is instead `=` (the same chunk again), or `'` and a text (the
+    /// chunk before it with the string at the last path given changed to this text),
+    /// or a JSON string (the same, for a text that holds a NUL), a path
     /// (`["choices",0,"delta","content"]`, from the root to that string) coming first
     /// when it differs from the last one given since a chunk was given whole. Nothing
-    /// else starts with `=`, `"` or `[`: a chat chunk is an object.
+    /// else starts with `=`, `'`, `"` or `[`: a chat chunk is an object.
     pub chunks: String,
     /// How many chunks this feed delivered.
     pub chunk_count: u32,
@@ -426,7 +427,15 @@ impl<A: Accumulate> Core<A> {
                     false
                 } else {
                     self.patch_at = Some(t.start);
-                    out.push_str(t.json(data));
+                    // The string's text, or (the rare text holding a NUL, which ends
+                    // an entry) its JSON.
+                    let from = out.len();
+                    out.push('\'');
+                    decode_str(data, &t, out);
+                    if out.as_bytes()[from + 1..].contains(&0) {
+                        out.truncate(from);
+                        out.push_str(t.json(data));
+                    }
                     true
                 }
             }

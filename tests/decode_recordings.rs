@@ -135,7 +135,7 @@ fn every_recorded_stream_keeps_its_chunk_objects_as_changes() {
             changes += out
                 .chunks
                 .split_terminator('\0')
-                .filter(|e| e.starts_with('"') || *e == "=")
+                .filter(|e| e.starts_with(['"', '\'']) || *e == "=")
                 .count();
         }
     }

@@ -117,8 +117,8 @@ pub struct NewRun {
 
 /// What `js/pump.js`'s `Chunks` makes of `Output::chunks` kept with `patch_chunks`, made
 /// here with serde_json: each entry is a chunk's JSON text, `=` (the chunk before it
-/// again), a path (a JSON array of keys and indices) or a JSON string (the chunk before
-/// it with the string at the last path changed to this).
+/// again), a path (a JSON array of keys and indices), or `'` and a text or a JSON string
+/// (the chunk before it with the string at the last path changed to this).
 #[derive(Debug, Default)]
 pub struct Patched {
     last: Option<serde_json::Value>,
@@ -138,8 +138,11 @@ impl Patched {
                     let last = self.last.clone().expect("`=` follows a chunk");
                     self.values.push(Some(last));
                 }
-                Some(b'"') => {
-                    let text: String = serde_json::from_str(e).expect("a change is a JSON string");
+                Some(b'"' | b'\'') => {
+                    let text: String = match e.strip_prefix('\'') {
+                        Some(text) => text.to_owned(),
+                        None => serde_json::from_str(e).expect("a change is a JSON string"),
+                    };
                     let last = self.last.as_mut().expect("a change follows a chunk");
                     let mut at = &mut *last;
                     for k in &self.path {
