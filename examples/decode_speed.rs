@@ -126,6 +126,11 @@ fn main() {
         keep_chunks: true,
         ..DecodeOptions::default()
     };
+    let patch = DecodeOptions {
+        keep_chunks: true,
+        patch_chunks: true,
+        ..DecodeOptions::default()
+    };
     for piece in [16 * 1024, 16] {
         let label = if piece >= 1024 { "16 KB" } else { "16 B" };
         // For profiling one path alone (e.g. under `valgrind --tool=callgrind`):
@@ -139,7 +144,7 @@ fn main() {
             continue;
         }
         let (old_t, old_out) = best(|| run_old(bytes, piece));
-        let rows: [(&str, Duration, (usize, u64)); 4] = [
+        let rows: [(&str, Duration, (usize, u64)); 5] = [
             ("old: sse + StreamState (Value)", old_t, old_out),
             {
                 let (t, o) = best(|| run_new(bytes, piece, DecodeOptions::default()));
@@ -152,6 +157,10 @@ fn main() {
             {
                 let (t, o) = best(|| run_new(bytes, piece, keep));
                 ("new: StreamDecoder, keep_chunks", t, o)
+            },
+            {
+                let (t, o) = best(|| run_new(bytes, piece, patch));
+                ("new: StreamDecoder, keep_chunks + patch_chunks (for await)", t, o)
             },
         ];
         for (name, t, (text, chunks)) in rows {
