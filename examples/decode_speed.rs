@@ -160,7 +160,11 @@ fn main() {
             },
             {
                 let (t, o) = best(|| run_new(bytes, piece, patch));
-                ("new: StreamDecoder, keep_chunks + patch_chunks (for await)", t, o)
+                (
+                    "new: StreamDecoder, keep_chunks + patch_chunks (for await)",
+                    t,
+                    o,
+                )
             },
         ];
         for (name, t, (text, chunks)) in rows {

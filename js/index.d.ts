@@ -686,7 +686,10 @@ export declare class ChatStream<TChunk = ChatCompletionChunk, TResult = ChatComp
   readonly ended: boolean;
   /** Which target is answering (changes if the call falls back). */
   readonly route: Route;
-  /** Release the stream's wasm memory now (the garbage collector does it otherwise). */
+  /** Release the stream's wasm memory now (the garbage collector does it otherwise): its
+   *  answer goes at once if it has ended; a stream still running is aborted first, unless
+   *  its callbacks, `text()` or `finalCompletion()` drive it, and then its memory goes
+   *  when it ends. The stream is unusable afterwards. */
   free(): void;
 }
 

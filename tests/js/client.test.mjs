@@ -584,6 +584,45 @@ describe("the pump: one read of the body at a time", () => {
     assert.ok(deltas.join("") === expected, "onContent saw the text sent");
   });
 
+  test("free() gives a stream's memory back at once: a loop of freed 1 MB streams keeps the wasm memory flat", SLOW, async () => {
+    const memory = () => ChatStream._memory().buffer.byteLength;
+    const delta = "x".repeat(4000);
+    const chunk = `data: ${JSON.stringify({ id: "c", object: "chat.completion.chunk", model: "m", choices: [{ index: 0, delta: { content: delta }, finish_reason: null }] })}\n\n`;
+    const body = new TextEncoder().encode(chunk.repeat(250) + "data: [DONE]\n\n");
+    const fetch = async () => new Response(body, { headers: { "content-type": "text/event-stream" } });
+    const c = new InferenceClient({ endpointUrl: "http://127.0.0.1:9/v1", fetch, retry: false });
+    const once = async (how) => {
+      const stream = c.chatCompletionStream(req());
+      let n = 0;
+      if (how === "iterate") for await (const ch of stream) n += ch.choices[0].delta.content?.length ?? 0;
+      else n = (await stream.text()).length;
+      assert.equal(n, delta.length * 250);
+      stream.free();
+    };
+    // The first streams settle the allocator; after them, twelve more of each kind.
+    for (const how of ["iterate", "text"]) await once(how);
+    const settled = memory();
+    for (let i = 0; i < 12; i++) for (const how of ["iterate", "text"]) await once(how);
+    assert.ok(memory() - settled <= 2 << 20, `24 freed streams of 1 MB each grew the wasm memory by ${memory() - settled} bytes`);
+  });
+
+  test("free() mid-stream: an iterated stream is aborted; one its callbacks drive runs to its end", T, async () => {
+    // Iterated: aborted at once, as a collected stream would be (onAbort once, no onFinish of a complete answer).
+    const ends = [];
+    const iterated = client("/pace/20/script/emoji").chatCompletionStream(req(), { onAbort: () => ends.push("abort"), onFinish: (f) => ends.push(f.aborted ? "finish:aborted" : "finish") });
+    const first = await within(iterated.next(), 5_000, "the first chunk");
+    assert.equal(first.done, false);
+    iterated.free();
+    assert.deepEqual(ends, ["abort", "finish:aborted"]);
+    // Driven by its callbacks: it runs to the end, and its callbacks see the whole answer.
+    const finishes = [];
+    const driven = client("/pace/20/script/emoji").chatCompletionStream(req(), { onFinish: (f) => finishes.push(f) });
+    driven.free();
+    await within(waitFor(() => finishes.length === 1, { timeout: 8_000 }), 10_000, "the driven stream's end");
+    assert.equal(finishes[0].aborted, false);
+    assert.equal(contentOf(finishes[0].completion), scripts.emoji.expected.text);
+  });
+
   test("anything thrown inside the read loop fails the stream: text() and the callbacks settle", T, async () => {
     // A reader that answers a read with null: the pump cannot read it (a bug it did not
     // foresee), and must not leave the stream pending.

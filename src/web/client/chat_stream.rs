@@ -237,6 +237,9 @@ struct Inner {
     fed_text: String,
     request_id: Option<String>,
     provider: Option<String>,
+    /// The `ChatStream` was freed (or collected): nothing reads the answer any more, so
+    /// it goes once the stream has ended ([`release`]).
+    freed: bool,
 }
 
 impl Drop for Inner {
@@ -251,6 +254,50 @@ impl Drop for Inner {
             transport::cancel(reader);
         }
     }
+}
+
+impl Drop for ChatStream {
+    /// `free()`, or the collector: the caller holds the stream no more, so the answer it
+    /// keeps (the text, the last read's chunks, the completion) goes now, not when the
+    /// pump's `StreamCore` (which `js/pump.js` holds) is collected too; wasm memory
+    /// never shrinks, and a loop of freed 1 MiB streams grew it 1 MiB a stream. A stream
+    /// still running is aborted first, as a collected one would be, unless its callbacks,
+    /// `text()` or `finalCompletion()` drive it: then it goes when the stream ends.
+    fn drop(&mut self) {
+        let running = match self.inner.try_borrow() {
+            // Callbacks given at creation drive it from a microtask, unless iterated.
+            Ok(inner) => {
+                let driven = match inner.mode {
+                    Mode::Driver => true,
+                    Mode::Unclaimed => inner.cb.any(),
+                    Mode::Iterator => false,
+                };
+                inner.outcome.is_none() && !driven
+            }
+            Err(_) => return,
+        };
+        if running {
+            finish(&self.inner, Outcome::Aborted);
+        }
+        if let Ok(mut inner) = self.inner.try_borrow_mut() {
+            inner.freed = true;
+            if inner.outcome.is_some() {
+                release(&mut inner);
+            }
+        }
+    }
+}
+
+/// Drop what only a reader of the stream needs, once it has ended and its `ChatStream` is
+/// gone: the decoder and its answer (a fresh, empty one stays), the last read, the
+/// completion.
+fn release(inner: &mut Inner) {
+    let options = inner.dec.options();
+    inner.dec = StreamDecoder::new(inner.spec.protocol, options);
+    inner.batch = None;
+    inner.fed = String::new();
+    inner.fed_text = String::new();
+    inner.final_completion = None;
 }
 
 impl ChatStream {
@@ -300,6 +347,7 @@ impl ChatStream {
             fed_text: String::new(),
             request_id: None,
             provider: None,
+            freed: false,
         }));
         let (on_content, on_chunk) = {
             let cb = &inner.borrow().cb;
@@ -1140,6 +1188,11 @@ fn finish(rc: &Rc<RefCell<Inner>>, outcome: Outcome) {
         );
     }
     settle_waiters(rc);
+    if let Ok(mut inner) = rc.try_borrow_mut() {
+        if inner.freed {
+            release(&mut inner);
+        }
+    }
 }
 
 /// Report the call's usage, cost and latency (and store a complete answer in the cache).
