@@ -282,9 +282,9 @@ pub fn upstream_failure(
 /// A transport error's message as a server-side caller should read it: the proxy's
 /// upstream call is not a browser's, so the browser advice (CORS, this origin) the
 /// client transport appends is dropped.
-fn server_side_message(message: &str) -> &str {
-    match message.find(". Check that the server is reachable") {
-        Some(i) => &message[..i],
+pub(super) fn server_side_message(message: &str) -> &str {
+    match crate::error::find(message, ". Check that the server is reachable") {
+        Some(i) => message.get(..i).unwrap_or_default(),
         None => message,
     }
 }
@@ -318,7 +318,9 @@ pub fn upstream_error(
         secrets
             .iter()
             .filter(|s| !s.is_empty())
-            .fold(s, |acc, secret| acc.replace(secret, "[redacted]"))
+            .fold(s, |acc, secret| {
+                crate::error::replace(&acc, secret, "[redacted]")
+            })
     };
     let parsed: Option<Value> = crate::json::parse(body.trim()).ok();
     let inner = parsed
