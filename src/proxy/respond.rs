@@ -342,13 +342,21 @@ pub fn upstream_error(
         ),
         400..=599 => {
             let detail = crate::error::message_from_body(&redact(body.to_owned()))
-                .unwrap_or_else(|| format!("the upstream answered HTTP {status}"));
+                .unwrap_or_else(|| {
+                    // `error::uint`: no `u16` `Display` in the wasm for a status.
+                    let s = crate::error::uint(u64::from(status));
+                    crate::error::concat(&["the upstream answered HTTP ", &s])
+                });
             (status, None, cut(&detail, MAX_UPSTREAM_MESSAGE_BYTES).to_owned())
         }
         _ => (
             502,
             Some(Reason::UpstreamInvalid),
-            format!("the upstream answered HTTP {status}, which the proxy does not pass on"),
+            crate::error::concat(&[
+                "the upstream answered HTTP ",
+                &crate::error::uint(u64::from(status)),
+                ", which the proxy does not pass on",
+            ]),
         ),
     };
     let code = match reason {
