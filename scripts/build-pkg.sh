@@ -39,7 +39,8 @@ entry proxy hf_inference_proxy size
 # One more round of wasm-opt (scripts/wasm-opt.sh's optimize_again), then its imports,
 # exports and import module renamed to the shortest names, and its glue to match
 # (scripts/minify-wasm-names.mjs says why: 1.6 KB gzip of the wasm).
-if [ "$profile" = release ]; then
+# Both need wasm-opt (without it, optimize has said so and the names stay).
+if [ "$profile" = release ] && [ -x node_modules/.bin/wasm-opt ]; then
   optimize_again pkg/hf_inference_proxy_bg.wasm
   node scripts/minify-wasm-names.mjs pkg/hf_inference_proxy_bg.wasm pkg/hf_inference_proxy.js
 fi
