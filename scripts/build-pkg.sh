@@ -14,22 +14,36 @@ dir=$profile; [ "$profile" = dev ] && dir=debug
 . scripts/wasm-opt.sh
 rm -rf pkg && mkdir -p pkg
 
-# entry FEATURE OUT: one wasm entry, built with only its own cargo feature (so the client's
-# wasm holds no proxy code and the other way round), its wasm-bindgen glue named OUT.
+# entry FEATURE OUT [PROFILE]: one wasm entry, built with only its own cargo feature (so the
+# client's wasm holds no proxy code and the other way round), its wasm-bindgen glue named
+# OUT; with the cargo profile PROFILE in a release build (default: release).
 entry() {
-  local feature=$1 out=$2
-  cargo build --lib --target wasm32-unknown-unknown --profile "$profile" --quiet \
+  local feature=$1 out=$2 cargo_profile=$profile cargo_dir=$dir
+  if [ "$profile" = release ] && [ -n "${3:-}" ]; then cargo_profile=$3 cargo_dir=$3; fi
+  cargo build --lib --target wasm32-unknown-unknown --profile "$cargo_profile" --quiet \
     --no-default-features --features "$feature"
   # --omit-default-module-path: every entry hands init its module (bytes, a URL or a
   # compiled Module), so the glue's `new URL("…_bg.wasm", import.meta.url)` fallback would
   # only make Vite and webpack copy a file nobody fetches.
   wasm-bindgen --target web --weak-refs --omit-default-module-path --out-dir pkg --out-name "$out" \
-    "${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/$dir/$name.wasm"
+    "${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/$cargo_dir/$name.wasm"
   if [ "$profile" = release ]; then optimize "pkg/${out}_bg.wasm"; fi
   rm -f "pkg/${out}.d.ts" "pkg/${out}_bg.wasm.d.ts"
 }
 entry client "$name"
-entry proxy hf_inference_proxy
+# The proxy compiled for size throughout (the `size` profile: the wire crate at z too): 1.5 KB
+# less gzip of its wasm, for about 5 % more CPU time relaying a stream's chunks (in-process,
+# a 10k-chunk body from memory: 21.0 → 22.2 ms; over a network a stream's chunks come far
+# apart, and the proxy does not decode them, it only looks for the usage).
+entry proxy hf_inference_proxy size
+# One more round of wasm-opt (scripts/wasm-opt.sh's optimize_again), then its imports,
+# exports and import module renamed to the shortest names, and its glue to match
+# (scripts/minify-wasm-names.mjs says why: 1.6 KB gzip of the wasm).
+# Both need wasm-opt (without it, optimize has said so and the names stay).
+if [ "$profile" = release ] && [ -x node_modules/.bin/wasm-opt ]; then
+  optimize_again pkg/hf_inference_proxy_bg.wasm
+  node scripts/minify-wasm-names.mjs pkg/hf_inference_proxy_bg.wasm pkg/hf_inference_proxy.js
+fi
 
 # --- the browser entry's wasm, embedded (issue 12 point 5): base64 in a JS module, so
 # esbuild, Rollup, Vite and webpack bundle it with no rule for .wasm files. One call per

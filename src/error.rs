@@ -247,12 +247,12 @@ impl Error {
     /// would match ordinary words, and no real key is that short.
     pub fn redact(mut self, secret: &str) -> Self {
         if secret.len() >= 8 {
-            if self.message.contains(secret) {
-                self.message = self.message.replace(secret, "[redacted]");
+            if contains(&self.message, secret) {
+                self.message = replace(&self.message, secret, "[redacted]");
             }
             if let Some(body) = self.body.as_mut() {
-                if body.contains(secret) {
-                    *body = body.replace(secret, "[redacted]");
+                if contains(body, secret) {
+                    *body = replace(body, secret, "[redacted]");
                 }
             }
         }
@@ -291,6 +291,36 @@ pub(crate) fn uint(n: u64) -> String {
     let mut s = String::new();
     push_uint(&mut s, n);
     s
+}
+
+/// Where `needle` first occurs in `hay`, as `hay.find(needle)` says. A byte-wise scan:
+/// `str`'s own search for a `&str` is a two-way searcher, 3 KB of the proxy's wasm, for the
+/// short texts searched here (messages, URLs, user agents; an error body, bounded).
+pub(crate) fn find(hay: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    if n.is_empty() {
+        return Some(0);
+    }
+    h.windows(n.len()).position(|w| w == n)
+}
+
+/// `hay.contains(needle)` (see [`find`]).
+pub(crate) fn contains(hay: &str, needle: &str) -> bool {
+    find(hay, needle).is_some()
+}
+
+/// `hay.replace(from, to)` for a `from` that is not empty (see [`find`]); an empty `from`
+/// leaves `hay` as it is.
+pub(crate) fn replace(hay: &str, from: &str, to: &str) -> String {
+    let mut out = String::with_capacity(hay.len());
+    let mut rest = hay;
+    while let Some(i) = find(rest, from).filter(|_| !from.is_empty()) {
+        out.push_str(rest.get(..i).unwrap_or_default());
+        out.push_str(to);
+        rest = rest.get(i + from.len()..).unwrap_or_default();
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `s` cut to at most `max` bytes on a char boundary.
@@ -849,6 +879,49 @@ mod tests {
         let kept = e.body.unwrap_or_default();
         assert!(kept.len() <= MAX_ERROR_BODY_BYTES);
         assert!(!kept.is_empty());
+    }
+
+    #[test]
+    fn find_contains_and_replace_are_str_s() {
+        let texts = [
+            "",
+            "a",
+            "aaa",
+            "abcabc",
+            "é://é",
+            "Gecko/2010 Gecko/x",
+            "xx[redacted]x",
+        ];
+        let needles = [
+            "",
+            "a",
+            "aa",
+            "abc",
+            "://",
+            "é",
+            "Gecko/",
+            "zz",
+            "abcabcabc",
+        ];
+        for t in texts {
+            for n in needles {
+                assert_eq!(find(t, n), t.find(n), "{t:?} {n:?}");
+                assert_eq!(contains(t, n), t.contains(n), "{t:?} {n:?}");
+                if !n.is_empty() {
+                    assert_eq!(replace(t, n, "[r]"), t.replace(n, "[r]"), "{t:?} {n:?}");
+                }
+            }
+        }
+        assert_eq!(replace("abc", "", "x"), "abc");
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    proptest::proptest! {
+        #[test]
+        fn find_and_replace_match_str_s(t in "[ab\\u{e9}]{0,12}", n in "[ab\\u{e9}]{1,3}") {
+            proptest::prop_assert_eq!(find(&t, &n), t.find(n.as_str()));
+            proptest::prop_assert_eq!(replace(&t, &n, "X"), t.replace(n.as_str(), "X"));
+        }
     }
 
     #[test]

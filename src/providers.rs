@@ -675,8 +675,8 @@ pub(crate) enum Suffix<'a> {
 /// `model` split into the Hub id and what its `:suffix` means. A suffix is the text
 /// after the last `:` when it is non-empty and holds no `/`.
 pub(crate) fn split_model(model: &str) -> (&str, Suffix<'_>) {
-    match model.rsplit_once(':') {
-        Some((base, s)) if !base.is_empty() && !s.is_empty() && !s.contains('/') => {
+    match split_suffix(model) {
+        Some((base, s)) => {
             let suffix = if let Some(p) = Policy::from_suffix(s) {
                 Suffix::Policy(p)
             } else if let Some(p) = provider_info(s) {
@@ -688,6 +688,21 @@ pub(crate) fn split_model(model: &str) -> (&str, Suffix<'_>) {
         }
         _ => (model, Suffix::None),
     }
+}
+
+/// `model`'s base and `:suffix`, when it has one: a last `:` with something before it
+/// and something after it that holds no `/`.
+fn split_suffix(model: &str) -> Option<(&str, &str)> {
+    model
+        .rsplit_once(':')
+        .filter(|(base, s)| !base.is_empty() && !s.is_empty() && !s.contains('/'))
+}
+
+/// The model id without its `:suffix`, [`split_model`]'s first half, for callers that do
+/// not look at the suffix: classifying it would compile the provider table (its names and
+/// URLs) into the proxy's wasm, which prices a model by its base alone.
+pub(crate) fn model_base(model: &str) -> &str {
+    split_suffix(model).map_or(model, |(base, _)| base)
 }
 
 fn suffix_text(s: Suffix<'_>) -> &str {
@@ -1295,6 +1310,19 @@ mod routing_tests {
 
     #[test]
     fn model_suffixes_are_classified() {
+        for m in [
+            "org/m",
+            "org/m:fastest",
+            "org/m:groq",
+            "org/m:new-one",
+            "org/m:",
+            ":groq",
+            "a:b/c",
+            "a:b:c",
+            "",
+        ] {
+            assert_eq!(model_base(m), split_model(m).0, "{m}");
+        }
         assert_eq!(split_model("org/m"), ("org/m", Suffix::None));
         assert_eq!(
             split_model("org/m:fastest"),

@@ -553,7 +553,7 @@ fn mentions(error: &Error, markers: &[&str]) -> bool {
     .flatten()
     .any(|text| {
         let text = text.to_ascii_lowercase();
-        markers.iter().any(|m| text.contains(m))
+        markers.iter().any(|m| crate::error::contains(&text, m))
     })
 }
 

@@ -72,9 +72,15 @@ impl FetchResolves {
     /// its forks, Firefox for Android), while WebKit and Blink only say "like Gecko".
     /// No user agent (older Node) means an engine that resolves at headers.
     pub fn for_user_agent(user_agent: Option<&str>) -> FetchResolves {
-        let gecko = user_agent.is_some_and(|ua| {
-            ua.match_indices("Gecko/")
-                .any(|(i, _)| ua[i + 6..].starts_with(|c: char| c.is_ascii_digit()))
+        let gecko = user_agent.is_some_and(|mut ua| {
+            // Each `Gecko/` in turn (`crate::error::find`: no two-way searcher in the wasm).
+            while let Some(i) = crate::error::find(ua, "Gecko/") {
+                ua = ua.get(i + 6..).unwrap_or_default();
+                if ua.starts_with(|c: char| c.is_ascii_digit()) {
+                    return true;
+                }
+            }
+            false
         });
         if gecko {
             FetchResolves::AtFirstBytes

@@ -30,7 +30,9 @@ use crate::json::{Map, Value};
 
 use crate::error::{cut, Error};
 use crate::models::{ModelList, Price};
-use crate::providers::{host_of, is_hf_host, provider_info, split_model, Suffix, PROVIDERS};
+use crate::providers::{
+    host_of, is_hf_host, model_base, provider_info, split_model, Suffix, PROVIDERS,
+};
 use crate::tgi::Details;
 use crate::types::{ChatCompletion, Usage};
 use crate::vecmap::VecMap;
@@ -553,7 +555,7 @@ impl PriceTable {
     /// dropped first; `provider` is the one that served the call
     /// ([`served_provider`]), compared lowercase. Returns the key used and the price.
     pub fn lookup(&self, model: &str, provider: Option<&str>) -> Option<(&str, &ModelPrice)> {
-        let (base, _) = split_model(model.trim());
+        let base = model_base(model.trim());
         if let Some(p) = provider.map(str::trim).filter(|p| !p.is_empty()) {
             let mut key = String::with_capacity(base.len() + 1 + p.len());
             key.push_str(base);

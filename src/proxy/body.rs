@@ -272,7 +272,7 @@ pub(crate) fn is_model_syntax(m: &str) -> bool {
         && !m.is_empty()
         && !m.starts_with(':')
         && !m.ends_with(':')
-        && !m.contains("://")
+        && !crate::error::contains(m, "://")
         && m.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_./:@+~=".contains(&b))
         && m.split('/')

@@ -151,7 +151,12 @@ pub fn cors_headers(origin: Option<&str>, opts: &ProxyOptions) -> Vec<(String, S
 /// the `openai` package send their own `x-stainless-*` headers.
 pub(crate) fn preflight_allow_headers(requested: &str) -> String {
     let mut out = PREFLIGHT_BASE_HEADERS.to_owned();
-    let base: Vec<&str> = PREFLIGHT_BASE_HEADERS.split(", ").collect();
+    // Split at the commas (the names hold no comma or space): a `&str` separator would
+    // bring `str`'s two-way searcher into the wasm.
+    let base: Vec<&str> = PREFLIGHT_BASE_HEADERS
+        .split(',')
+        .map(|n| n.trim_start_matches(' '))
+        .collect();
     let mut added: Vec<String> = Vec::new();
     for name in requested.split(',').map(str::trim) {
         if added.len() >= MAX_PREFLIGHT_HEADERS {

@@ -396,7 +396,7 @@ pub fn decide_after_limit(req: &IncomingRequest<'_>, opts: &ProxyOptions, now_ms
 /// query as sent (no fragment; `/` when empty) and the origin (`scheme://authority`,
 /// lowercased), read without a URL parser. A URL with no scheme is all path.
 pub fn split_request_url(url: &str) -> (String, Option<String>) {
-    let Some(scheme_end) = url.find("://") else {
+    let Some(scheme_end) = crate::error::find(url, "://") else {
         return (url.to_owned(), None);
     };
     let rest = &url[scheme_end + 3..];

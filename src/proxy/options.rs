@@ -328,7 +328,9 @@ fn is_origin_syntax(o: &str) -> bool {
     if o == "null" {
         return true;
     }
-    let Some((scheme, host)) = o.split_once("://") else {
+    let Some((scheme, host)) =
+        crate::error::find(o, "://").and_then(|i| Some((o.get(..i)?, o.get(i + 3..)?)))
+    else {
         return false;
     };
     !scheme.is_empty()

@@ -487,10 +487,7 @@ pub fn stream_failure_event(error: &Error, secrets: &[&str]) -> String {
             Reason::UpstreamUnreachable,
             format!(
                 "the upstream connection broke mid-stream: {}",
-                e.message
-                    .split(". Check that the server is reachable")
-                    .next()
-                    .unwrap_or("")
+                super::respond::server_side_message(&e.message)
             ),
         ),
     };

@@ -282,9 +282,9 @@ pub fn upstream_failure(
 /// A transport error's message as a server-side caller should read it: the proxy's
 /// upstream call is not a browser's, so the browser advice (CORS, this origin) the
 /// client transport appends is dropped.
-fn server_side_message(message: &str) -> &str {
-    match message.find(". Check that the server is reachable") {
-        Some(i) => &message[..i],
+pub(super) fn server_side_message(message: &str) -> &str {
+    match crate::error::find(message, ". Check that the server is reachable") {
+        Some(i) => message.get(..i).unwrap_or_default(),
         None => message,
     }
 }
@@ -318,7 +318,9 @@ pub fn upstream_error(
         secrets
             .iter()
             .filter(|s| !s.is_empty())
-            .fold(s, |acc, secret| acc.replace(secret, "[redacted]"))
+            .fold(s, |acc, secret| {
+                crate::error::replace(&acc, secret, "[redacted]")
+            })
     };
     let parsed: Option<Value> = crate::json::parse(body.trim()).ok();
     let inner = parsed
@@ -340,13 +342,21 @@ pub fn upstream_error(
         ),
         400..=599 => {
             let detail = crate::error::message_from_body(&redact(body.to_owned()))
-                .unwrap_or_else(|| format!("the upstream answered HTTP {status}"));
+                .unwrap_or_else(|| {
+                    // `error::uint`: no `u16` `Display` in the wasm for a status.
+                    let s = crate::error::uint(u64::from(status));
+                    crate::error::concat(&["the upstream answered HTTP ", &s])
+                });
             (status, None, cut(&detail, MAX_UPSTREAM_MESSAGE_BYTES).to_owned())
         }
         _ => (
             502,
             Some(Reason::UpstreamInvalid),
-            format!("the upstream answered HTTP {status}, which the proxy does not pass on"),
+            crate::error::concat(&[
+                "the upstream answered HTTP ",
+                &crate::error::uint(u64::from(status)),
+                ", which the proxy does not pass on",
+            ]),
         ),
     };
     let code = match reason {

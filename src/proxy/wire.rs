@@ -128,7 +128,12 @@ fn wrong<T>(at: usize, found: &Value, ty: &Ty) -> Read<T> {
 #[cold]
 fn out_of_range<T>(at: usize, found: &Value, ty: &Ty) -> Read<T> {
     let m = invalid_type(found, expecting(ty));
-    Err(Stop::At(at, m.replacen("invalid type", "invalid value", 1)))
+    // `m` starts with "invalid type" (`invalid_type`'s words).
+    let m = match m.strip_prefix("invalid type") {
+        Some(rest) => crate::error::concat(&["invalid value", rest]),
+        None => m,
+    };
+    Err(Stop::At(at, m))
 }
 
 /// serde's `OneOf`: "`a`", "`a` or `b`", "one of `a`, `b`, `c`".

@@ -61,7 +61,7 @@ pub(crate) fn describe(err: &JsValue) -> String {
         if let Ok(cause) = Reflect::get(err, &JsValue::from_str("cause")) {
             let detail = field(&cause, "code").or_else(|| field(&cause, "message"));
             if let Some(d) = detail {
-                if !out.contains(&d) {
+                if !crate::error::contains(&out, &d) {
                     out = if out.is_empty() {
                         d
                     } else {

@@ -1,10 +1,12 @@
 // scripts/low-memory-check.mjs guards wasm-opt's --low-memory-unused (scripts/wasm-opt.sh):
 // the shipped modules pass it, and a module with its stack or data in the low 1 KB fails.
+// scripts/minify-wasm-names.mjs renames a wasm's imports and exports and its glue to match,
+// or stops the build.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { writeFileSync, mkdtempSync, rmSync } from "node:fs";
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -46,6 +48,66 @@ test("a module with its stack or a data segment in the low 1 KB is refused", () 
       assert.equal(r.status, status, `${name}: ${r.stderr}`);
       assert.match(r.stderr, message);
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("minify-wasm-names renames a wasm's names and its glue's, or refuses and changes nothing", () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "minify-"));
+  try {
+    const wat = path.join(dir, "m.wat");
+    const wasm = path.join(dir, "m_bg.wasm");
+    writeFileSync(
+      wat,
+      '(module (import "./m_bg.js" "__wbg_f_0123456789abcdef" (func $f)) (func (export "thing_run") (call $f)) (memory (export "memory") 1))',
+    );
+    const as = spawnSync(path.join(ROOT, "node_modules/.bin/wasm-as"), [wat, "-o", wasm], { encoding: "utf8" });
+    assert.equal(as.status, 0, as.stderr);
+    const glue = [
+      "function __wbg_get_imports() {",
+      "    const import0 = {",
+      "        __proto__: null,",
+      "        __wbg_f_0123456789abcdef: function() { globalThis.__called = true; },",
+      "    };",
+      "    return {",
+      "        __proto__: null,",
+      '        "./m_bg.js": import0,',
+      "    };",
+      "}",
+      "export function run(module) {",
+      "    const wasm = new WebAssembly.Instance(module, __wbg_get_imports()).exports;",
+      "    wasm.thing_run();",
+      "    return wasm.memory instanceof WebAssembly.Memory;",
+      "}",
+      "",
+    ].join("\n");
+    const minify = (g) => {
+      writeFileSync(path.join(dir, "m.js"), g);
+      const bytes = readFileSync(wasm);
+      const r = spawnSync(process.execPath, [path.join(ROOT, "scripts/minify-wasm-names.mjs"), wasm, path.join(dir, "m.js")], { encoding: "utf8", cwd: ROOT });
+      return { r, bytes };
+    };
+    // A glue without the import's key: refused, both files as they were.
+    const broken = glue.replace("__wbg_f_0123456789abcdef:", "__wbg_g:");
+    const bad = minify(broken);
+    assert.equal(bad.r.status, 1);
+    assert.match(bad.r.stderr, /the import __wbg_f_0123456789abcdef is not found once/);
+    assert.deepEqual(readFileSync(wasm), bad.bytes);
+    assert.equal(readFileSync(path.join(dir, "m.js"), "utf8"), broken);
+    // The real glue: renamed, and the pair still works.
+    const ok = minify(glue);
+    assert.equal(ok.r.status, 0, ok.r.stderr);
+    const out = readFileSync(path.join(dir, "m.js"), "utf8");
+    assert.doesNotMatch(out, /__wbg_f_0123456789abcdef|thing_run|m_bg\.js|wasm\.memory/);
+    assert.ok(readFileSync(wasm).length < ok.bytes.length);
+    const src = `data:text/javascript;base64,${Buffer.from(out).toString("base64")}`;
+    const check = spawnSync(
+      process.execPath,
+      ["--input-type=module", "-e", `const { run } = await import(${JSON.stringify(src)}); const { readFileSync } = await import("node:fs"); const m = new WebAssembly.Module(readFileSync(${JSON.stringify(wasm)})); if (!run(m) || !globalThis.__called) process.exit(3);`],
+      { encoding: "utf8" },
+    );
+    assert.equal(check.status, 0, check.stderr);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

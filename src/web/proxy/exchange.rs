@@ -510,10 +510,13 @@ impl Exchange {
             ),
             Some("late") => refused(
                 Reason::InvalidRequest,
-                format!(
-                    "the request body did not arrive within {} s",
-                    BODY_DEADLINE_MS / 1000
-                ),
+                // Written with `error::uint`: the `i32` `Display` would be in the wasm for
+                // this constant alone.
+                crate::error::concat(&[
+                    "the request body did not arrive within ",
+                    &crate::error::uint(u64::from((BODY_DEADLINE_MS / 1000).unsigned_abs())),
+                    " s",
+                ]),
             ),
             _ => refused(
                 Reason::InvalidRequest,
