@@ -7,7 +7,7 @@
 //   node benches/profile.mjs            # profiles pkg/ as shipped (wasm names stripped by wasm-opt)
 //   node benches/profile.mjs --named    # profiles a copy of pkg/ whose .wasm keeps its name
 //                                       # section (built from target/…/hf_inference_wasm.wasm
-//                                       # with wasm-bindgen and `wasm-opt -Oz -g`, into
+//                                       # with wasm-bindgen and scripts/wasm-opt.sh's passes + `-g`, into
 //                                       # benches/.profile-pkg/), so wasm functions have names
 //
 // The named copy differs from the shipped module only by its name section (same wasm-opt
@@ -38,11 +38,14 @@ function buildNamedCopy() {
   try {
     execFileSync("wasm-bindgen", ["--target", "web", "--weak-refs", "--out-dir", tmp, "--out-name", NAME, src], { stdio: "inherit", timeout: 120_000 });
     cpSync(path.join(ROOT, "pkg"), out, { recursive: true });
-    execFileSync(
-      path.join(ROOT, "node_modules", ".bin", "wasm-opt"),
-      ["-Oz", "-g", "--enable-bulk-memory", "--enable-nontrapping-float-to-int", "--enable-sign-ext", "--enable-mutable-globals", "--enable-reference-types", "--enable-multivalue", path.join(tmp, `${NAME}_bg.wasm`), "-o", path.join(out, `${NAME}_bg.wasm`)],
-      { stdio: "inherit", timeout: 120_000 },
-    );
+    // The shipped passes (scripts/wasm-opt.sh's optimize), the name section kept.
+    cpSync(path.join(tmp, `${NAME}_bg.wasm`), path.join(out, `${NAME}_bg.wasm`));
+    execFileSync("bash", ["-c", '. scripts/wasm-opt.sh && optimize "$1"', "optimize", path.join(out, `${NAME}_bg.wasm`)], {
+      cwd: ROOT,
+      stdio: "inherit",
+      timeout: 300_000,
+      env: { ...process.env, WASM_OPT_KEEP_NAMES: "1" },
+    });
     // The glue must match the module it instantiates: take the fresh one (same snippet hash).
     cpSync(path.join(tmp, `${NAME}.js`), path.join(out, `${NAME}.js`));
     // pkg/node.mjs is a bundle holding pkg's glue: bundle it again over the fresh one, as
@@ -92,7 +95,7 @@ function wasmSizeByArea(file, shipped) {
     `## Where the .wasm's bytes go (by crate or our module, top 20)`,
     "",
     `Measured on the module as wasm-bindgen leaves it, before wasm-opt (${num(b.length / 1024, 1)} KB with its name section: code ${num(total / 1024, 1)} KB, data ${num((sectionBytes.get(11) ?? 0) / 1024, 1)} KB; ` +
-      `shipped after \`wasm-opt -Oz\`: ${num(shippedBytes / 1024, 1)} KB): wasm-opt folds and merges functions, so only the compiler's own names say whose bytes they are. ` +
+      `shipped after wasm-opt: ${num(shippedBytes / 1024, 1)} KB): wasm-opt folds and merges functions, so only the compiler's own names say whose bytes they are. ` +
       "Shares carry over roughly, not exactly. Generic functions count under the crate that defines them (a serde_json deserializer instantiated for our types counts as serde_json; " +
       "an async fn's state machine inlined into the `future_to_promise` instance that polls it counts as js_sys). Raw bytes, before compression.",
     "",

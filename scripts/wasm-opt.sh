@@ -1,6 +1,8 @@
 # Sourced by build-pkg.sh and build-core-wasm.sh: `optimize FILE` runs binaryen's wasm-opt
 # (the npm `binaryen` dev dependency) over FILE in place, the one set of passes every
 # built wasm gets. Without wasm-opt it says so and leaves FILE as it is.
+# WASM_OPT_KEEP_NAMES=1 keeps the name section (benches/profile.mjs --named: the same code
+# as shipped, with function names).
 optimize() {
   if [ -x node_modules/.bin/wasm-opt ]; then
     node scripts/low-memory-check.mjs "$1"
@@ -25,7 +27,8 @@ optimize() {
     node_modules/.bin/wasm-opt --enable-bulk-memory --enable-nontrapping-float-to-int \
       --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
       --low-memory-unused --one-caller-inline-max-function-size 20 \
-      -Oz --flatten --rereloop -Oz -Oz --strip-producers --strip-target-features "$1" -o "$1.opt"
+      -Oz --flatten --rereloop -Oz -Oz --strip-producers --strip-target-features \
+      ${WASM_OPT_KEEP_NAMES:+-g} "$1" -o "$1.opt"
     mv "$1.opt" "$1"
   else
     echo "wasm-opt not found (run npm ci); $1 is not size-optimized" >&2
