@@ -219,8 +219,15 @@ fn has(headers: &[(String, String)], name: &str) -> bool {
 }
 
 fn set(headers: &mut Vec<(String, String)>, name: &str, value: &str) {
-    headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+    drop_header(headers, name);
     headers.push((name.to_ascii_lowercase(), value.to_owned()));
+}
+
+/// `headers` without those named `name` (in any case). One function for every caller:
+/// each `retain` with its own closure was a copy of `retain`'s loop in the wasm.
+#[inline(never)]
+pub(crate) fn drop_header(headers: &mut Vec<(String, String)>, name: &str) {
+    headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
 }
 
 /// RFC 9110 field names are tokens; values may not hold CR, LF or NUL.
@@ -966,7 +973,7 @@ fn route_direct(req: &RouteRequest<'_>, key: &str) -> Result<Route, Error> {
     };
     let mut extra = with_bill_to(req.extra_headers, None)?;
     for (n, v) in p.direct_headers {
-        extra.retain(|(m, _)| !m.eq_ignore_ascii_case(n));
+        drop_header(&mut extra, n);
         extra.push(((*n).to_owned(), (*v).to_owned()));
     }
     let headers = chat_headers(Some(key), &extra, req.stream)?;
