@@ -170,7 +170,7 @@ impl Target {
 /// The breaker key of a request: the provider or policy suffix of `model:suffix`, else
 /// the URL without its query.
 pub fn upstream_key(url: &str, model: Option<&str>) -> String {
-    if let Some((_, suffix)) = model.and_then(|m| m.rsplit_once(':')) {
+    if let Some((_, suffix)) = model.and_then(|m| crate::error::rsplit_once(m, b':')) {
         if !suffix.is_empty() && !suffix.contains('/') {
             return suffix.to_owned();
         }
@@ -682,7 +682,7 @@ pub(crate) enum Suffix<'a> {
 /// `model` split into the Hub id and what its `:suffix` means. A suffix is the text
 /// after the last `:` when it is non-empty and holds no `/`.
 pub(crate) fn split_model(model: &str) -> (&str, Suffix<'_>) {
-    match model.rsplit_once(':') {
+    match crate::error::rsplit_once(model, b':') {
         Some((base, s)) if !base.is_empty() && !s.is_empty() && !s.contains('/') => {
             let suffix = if let Some(p) = Policy::from_suffix(s) {
                 Suffix::Policy(p)
@@ -713,7 +713,7 @@ pub(crate) fn host_of(url: &str) -> Option<String> {
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))?;
     let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    let host_port = authority.rsplit('@').next().unwrap_or(authority);
+    let host_port = crate::error::rsplit_once(authority, b'@').map_or(authority, |(_, h)| h);
     let host = if host_port.starts_with('[') {
         // An IPv6 literal keeps its brackets.
         &host_port[..host_port.find(']').map_or(host_port.len(), |i| i + 1)]

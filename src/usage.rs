@@ -598,7 +598,7 @@ fn normalize_price_key(key: &str) -> Option<String> {
     if key.is_empty() || key.len() > MAX_PRICE_KEY_BYTES || key.starts_with(':') {
         return None;
     }
-    match key.rsplit_once(':') {
+    match crate::error::rsplit_once(key, b':') {
         Some((base, p)) if !base.is_empty() && !p.is_empty() && !p.contains('/') => {
             let mut out = String::with_capacity(key.len());
             out.push_str(base);
