@@ -79,7 +79,7 @@ pub(crate) fn split_url<'a>(url: &'a str, option: &str) -> Result<(&'a str, &'a 
                 "`{option}` must be an absolute http:// or https:// URL, got {url:?}"
             ))
         })?;
-    let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let host_end = authority_end(rest);
     if rest[..host_end].is_empty() {
         return Err(Error::input(format!("`{option}` has no host: {url:?}")));
     }
@@ -712,7 +712,7 @@ pub(crate) fn host_of(url: &str) -> Option<String> {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))?;
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let authority = &rest[..authority_end(rest)];
     let host_port = crate::error::rsplit_once(authority, b'@').map_or(authority, |(_, h)| h);
     let host = if host_port.starts_with('[') {
         // An IPv6 literal keeps its brackets.
@@ -721,6 +721,15 @@ pub(crate) fn host_of(url: &str) -> Option<String> {
         host_port.split(':').next().unwrap_or(host_port)
     };
     Some(host.to_ascii_lowercase())
+}
+
+/// Where `rest` (a URL after its scheme's `//`) stops being its authority: at the first
+/// `/`, `?` or `#`, else its end. Bytes compared, not a search for one of three chars
+/// (`str`'s char-array searcher, its own code in the wasm).
+pub(crate) fn authority_end(rest: &str) -> usize {
+    rest.bytes()
+        .position(|b| matches!(b, b'/' | b'?' | b'#'))
+        .unwrap_or(rest.len())
 }
 
 /// Hugging Face's own hosts: the router, the Hub and their subdomains.

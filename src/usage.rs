@@ -735,7 +735,8 @@ fn provider_from_url(url: &str) -> Option<String> {
             .strip_prefix("https://")
             .or_else(|| rest.strip_prefix("http://"))?;
         let path = &rest[rest.find('/')?..];
-        let first = path.trim_start_matches('/').split(['/', '?', '#']).next()?;
+        let first = path.trim_start_matches('/');
+        let first = first.get(..crate::providers::authority_end(first))?;
         return provider_info(first).map(|p| p.name.to_owned());
     }
     PROVIDERS
