@@ -333,6 +333,58 @@ pub(crate) fn rsplit_once(hay: &str, at: u8) -> Option<(&str, &str)> {
     Some((hay.get(..i)?, hay.get(i + 1..)?))
 }
 
+/// `hay.split_once(at)` for an ASCII `at` (see [`rsplit_once`]): the text before and
+/// after its first occurrence.
+pub(crate) fn split_once(hay: &str, at: u8) -> Option<(&str, &str)> {
+    let i = find_byte(hay, at)?;
+    Some((hay.get(..i)?, hay.get(i + 1..)?))
+}
+
+/// `hay.find(at)` for an ASCII `at`.
+pub(crate) fn find_byte(hay: &str, at: u8) -> Option<usize> {
+    hay.bytes().position(|b| b == at)
+}
+
+/// `hay.split(at).next()` for an ASCII `at`: the text before its first occurrence, or
+/// all of `hay`.
+pub(crate) fn before(hay: &str, at: u8) -> &str {
+    split_once(hay, at).map_or(hay, |(a, _)| a)
+}
+
+/// `hay.split(at)` for an ASCII `at`: str's forward char search and its split iterator
+/// were their own code in the client's wasm, for the few short texts split here
+/// (header values, dates, URLs, a chunk's lines when re-encoded as SSE).
+pub(crate) fn split(hay: &str, at: u8) -> Split<'_> {
+    Split {
+        rest: Some(hay),
+        at,
+    }
+}
+
+/// The pieces of [`split`].
+pub(crate) struct Split<'a> {
+    rest: Option<&'a str>,
+    at: u8,
+}
+
+impl<'a> Iterator for Split<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let rest = self.rest?;
+        match split_once(rest, self.at) {
+            Some((piece, after)) => {
+                self.rest = Some(after);
+                Some(piece)
+            }
+            None => {
+                self.rest = None;
+                Some(rest)
+            }
+        }
+    }
+}
+
 /// `s` cut to at most `max` bytes on a char boundary.
 pub fn cut(s: &str, max: usize) -> &str {
     if s.len() <= max {
@@ -928,6 +980,18 @@ mod tests {
         ] {
             assert_eq!(rsplit_once(t, b':'), t.rsplit_once(':'), "{t:?}");
             assert_eq!(rsplit_once(t, b'@'), t.rsplit_once('@'), "{t:?}");
+            assert_eq!(split_once(t, b':'), t.split_once(':'), "{t:?}");
+            assert_eq!(find_byte(t, b':'), t.find(':'), "{t:?}");
+            assert_eq!(Some(before(t, b':')), t.split(':').next(), "{t:?}");
+            assert_eq!(
+                split(t, b':').collect::<Vec<_>>(),
+                t.split(':').collect::<Vec<_>>(),
+                "{t:?}"
+            );
+        }
+        for t in ["", "a", ";", "a;b,c", ",;", "x=1; y=2,z", "é,ü;"] {
+            let nested: Vec<&str> = split(t, b';').flat_map(|s| split(s, b',')).collect();
+            assert_eq!(nested, t.split([';', ',']).collect::<Vec<_>>(), "{t:?}");
         }
     }
 

@@ -84,8 +84,8 @@ pub(crate) fn split_url<'a>(url: &'a str, option: &str) -> Result<(&'a str, &'a 
         return Err(Error::input(format!("`{option}` has no host: {url:?}")));
     }
     // A fragment is never sent; drop it.
-    let url = url.split('#').next().unwrap_or(url);
-    Ok(match url.find('?') {
+    let url = crate::error::before(url, b'#');
+    Ok(match crate::error::find_byte(url, b'?') {
         Some(q) => (&url[..q], &url[q..]),
         None => (url, ""),
     })
@@ -145,7 +145,7 @@ impl Target {
         }
         let base = f.model.clone().or_else(|| primary.model.clone());
         let model = match (&base, &f.provider) {
-            (Some(m), Some(p)) => Some(format!("{}:{p}", m.split(':').next().unwrap_or(m))),
+            (Some(m), Some(p)) => Some(format!("{}:{p}", crate::error::before(m, b':'))),
             (Some(m), None) => Some(m.clone()),
             (None, Some(_)) => return Err(Error::input(
                 "`fallback[].provider` needs a model: set `model` in the request or the fallback",
@@ -175,7 +175,7 @@ pub fn upstream_key(url: &str, model: Option<&str>) -> String {
             return suffix.to_owned();
         }
     }
-    url.split('?').next().unwrap_or(url).to_owned()
+    crate::error::before(url, b'?').to_owned()
 }
 
 /// The headers of a chat request, in order: the caller's (`extra`, already merged client
@@ -716,9 +716,9 @@ pub(crate) fn host_of(url: &str) -> Option<String> {
     let host_port = crate::error::rsplit_once(authority, b'@').map_or(authority, |(_, h)| h);
     let host = if host_port.starts_with('[') {
         // An IPv6 literal keeps its brackets.
-        &host_port[..host_port.find(']').map_or(host_port.len(), |i| i + 1)]
+        &host_port[..crate::error::find_byte(host_port, b']').map_or(host_port.len(), |i| i + 1)]
     } else {
-        host_port.split(':').next().unwrap_or(host_port)
+        crate::error::before(host_port, b':')
     };
     Some(host.to_ascii_lowercase())
 }

@@ -734,7 +734,7 @@ fn provider_from_url(url: &str) -> Option<String> {
         let rest = rest
             .strip_prefix("https://")
             .or_else(|| rest.strip_prefix("http://"))?;
-        let path = &rest[rest.find('/')?..];
+        let path = rest.get(crate::error::find_byte(rest, b'/')?..)?;
         let first = path.trim_start_matches('/');
         let first = first.get(..crate::providers::authority_end(first))?;
         return provider_info(first).map(|p| p.name.to_owned());
