@@ -818,7 +818,7 @@ impl StreamCore {
         let Some(answer) = inner.answer.take() else {
             return;
         };
-        let text = String::from_utf8_lossy(bytes);
+        let text = crate::sse::utf8_lossy(bytes);
         let e = match answer.completion(inner.spec.protocol, &text) {
             Err(e) => e,
             Ok(_) => crate::response::not_a_stream(&text),
