@@ -38,7 +38,7 @@ impl Answer {
     /// not ask for a stream, at `now_ms` (for a `retry-after` date).
     pub fn read(status: u16, headers: &str, stream: bool, now_ms: f64) -> Answer {
         let pairs = || {
-            let mut it = headers.split('\n');
+            let mut it = crate::error::split(headers, b'\n');
             std::iter::from_fn(move || Some((it.next()?, it.next()?)))
         };
         let header = |name: &str| {

@@ -246,7 +246,7 @@ impl CacheKey {
     /// [`store_entry`](Self::store_entry) wrote, or was written for another request whose
     /// id collided with this one's (then it is a miss, never another request's answer).
     pub fn stored_answer<'a>(&self, entry: &'a str) -> Option<&'a str> {
-        let (canonical, answer) = entry.split_once('\n')?;
+        let (canonical, answer) = crate::error::split_once(entry, b'\n')?;
         (canonical == self.canonical).then_some(answer)
     }
 

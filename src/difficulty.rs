@@ -429,7 +429,7 @@ fn check_model(i: usize, model: &str, has_provider: bool) -> Result<(), Error> {
         ));
     }
     if has_provider {
-        if let Some((_, suffix)) = model.rsplit_once(':') {
+        if let Some((_, suffix)) = crate::error::rsplit_once(model, b':') {
             if !suffix.contains('/') {
                 return Err(rule_error(
                     i,

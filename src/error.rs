@@ -323,6 +323,68 @@ pub(crate) fn replace(hay: &str, from: &str, to: &str) -> String {
     out
 }
 
+/// `hay.rsplit_once(at)` for an ASCII `at`: the text before and after its last
+/// occurrence. A byte-wise scan from the end: `str`'s reverse char search (its searcher
+/// and `memrchr`) was 0.8 KB of the client's wasm for the few short texts split here
+/// (model ids, price keys, URL authorities). Not for a non-ASCII `at` (its bytes are
+/// compared alone, so a multi-byte char's last byte could match).
+pub(crate) fn rsplit_once(hay: &str, at: u8) -> Option<(&str, &str)> {
+    let i = hay.bytes().rposition(|b| b == at)?;
+    Some((hay.get(..i)?, hay.get(i + 1..)?))
+}
+
+/// `hay.split_once(at)` for an ASCII `at` (see [`rsplit_once`]): the text before and
+/// after its first occurrence.
+pub(crate) fn split_once(hay: &str, at: u8) -> Option<(&str, &str)> {
+    let i = find_byte(hay, at)?;
+    Some((hay.get(..i)?, hay.get(i + 1..)?))
+}
+
+/// `hay.find(at)` for an ASCII `at`.
+pub(crate) fn find_byte(hay: &str, at: u8) -> Option<usize> {
+    hay.bytes().position(|b| b == at)
+}
+
+/// `hay.split(at).next()` for an ASCII `at`: the text before its first occurrence, or
+/// all of `hay`.
+pub(crate) fn before(hay: &str, at: u8) -> &str {
+    split_once(hay, at).map_or(hay, |(a, _)| a)
+}
+
+/// `hay.split(at)` for an ASCII `at`: str's forward char search and its split iterator
+/// were their own code in the client's wasm, for the few short texts split here
+/// (header values, dates, URLs, a chunk's lines when re-encoded as SSE).
+pub(crate) fn split(hay: &str, at: u8) -> Split<'_> {
+    Split {
+        rest: Some(hay),
+        at,
+    }
+}
+
+/// The pieces of [`split`].
+pub(crate) struct Split<'a> {
+    rest: Option<&'a str>,
+    at: u8,
+}
+
+impl<'a> Iterator for Split<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let rest = self.rest?;
+        match split_once(rest, self.at) {
+            Some((piece, after)) => {
+                self.rest = Some(after);
+                Some(piece)
+            }
+            None => {
+                self.rest = None;
+                Some(rest)
+            }
+        }
+    }
+}
+
 /// `s` cut to at most `max` bytes on a char boundary.
 pub fn cut(s: &str, max: usize) -> &str {
     if s.len() <= max {
@@ -913,6 +975,24 @@ mod tests {
             }
         }
         assert_eq!(replace("abc", "", "x"), "abc");
+        for t in [
+            "", ":", "a:", ":b", "a:b", "a:b:c", "é:ü:", "no colon", "x@y@z",
+        ] {
+            assert_eq!(rsplit_once(t, b':'), t.rsplit_once(':'), "{t:?}");
+            assert_eq!(rsplit_once(t, b'@'), t.rsplit_once('@'), "{t:?}");
+            assert_eq!(split_once(t, b':'), t.split_once(':'), "{t:?}");
+            assert_eq!(find_byte(t, b':'), t.find(':'), "{t:?}");
+            assert_eq!(Some(before(t, b':')), t.split(':').next(), "{t:?}");
+            assert_eq!(
+                split(t, b':').collect::<Vec<_>>(),
+                t.split(':').collect::<Vec<_>>(),
+                "{t:?}"
+            );
+        }
+        for t in ["", "a", ";", "a;b,c", ",;", "x=1; y=2,z", "é,ü;"] {
+            let nested: Vec<&str> = split(t, b';').flat_map(|s| split(s, b',')).collect();
+            assert_eq!(nested, t.split([';', ',']).collect::<Vec<_>>(), "{t:?}");
+        }
     }
 
     #[cfg(not(target_arch = "wasm32"))]

@@ -89,7 +89,7 @@ pub fn token_identity(auth: &Auth) -> String {
 /// A Hub model id: `name` or `namespace/name`, of ASCII letters, digits, `-`, `_`, `.`.
 pub(crate) fn check_model_id(id: &str) -> Result<(), Error> {
     let ok_char = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
-    let segments: Vec<&str> = id.split('/').collect();
+    let segments: Vec<&str> = crate::error::split(id, b'/').collect();
     let ok = !id.is_empty()
         && id.len() <= MAX_MODEL_ID_BYTES
         && segments.len() <= 2

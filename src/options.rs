@@ -249,33 +249,43 @@ pub fn suggestion<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
         return Some(k);
     }
     // A shared beginning: all of the shorter one (`idleMs` → `idle`), or most of it
-    // (`maxRetry` → `maxRetries`).
-    let prefix = |k: &str| {
-        let kl = k.to_ascii_lowercase();
-        let p = lower
-            .bytes()
-            .zip(kl.bytes())
-            .take_while(|(a, b)| a == b)
-            .count();
-        let shorter = lower.len().min(kl.len());
-        let close = (p == shorter && shorter >= 3) || (p >= 5 && 4 * p >= 3 * shorter);
-        close.then_some(p)
-    };
-    if let Some((_, k)) = known
-        .iter()
-        .rev()
-        .filter_map(|k| prefix(k).map(|p| (p, *k)))
-        .max_by_key(|(p, _)| *p)
-    {
+    // (`maxRetry` → `maxRetries`). The longest wins, the earlier key on a tie. Loops,
+    // not iterator chains: those compiled the prefix closure twice (1 KB of wasm).
+    let mut best: Option<(usize, &'k str)> = None;
+    for k in known {
+        if let Some(p) = shared_prefix(&lower, k) {
+            if best.map_or(true, |(b, _)| p > b) {
+                best = Some((p, k));
+            }
+        }
+    }
+    if let Some((_, k)) = best {
         return Some(k);
     }
     let bound = (key.chars().count() / 3).max(1);
-    known
-        .iter()
-        .map(|k| (distance(&lower, &k.to_ascii_lowercase()), *k))
-        .filter(|(d, _)| *d <= bound)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
+    let mut nearest: Option<(usize, &'k str)> = None;
+    for k in known {
+        let d = distance(&lower, &k.to_ascii_lowercase());
+        if d <= bound && nearest.map_or(true, |(b, _)| d < b) {
+            nearest = Some((d, k));
+        }
+    }
+    nearest.map(|(_, k)| k)
+}
+
+/// How many bytes `lower` (a key, lowercased) and `k` share at the start, ignoring case,
+/// when that is close enough to suggest `k`: all of the shorter (three bytes at least),
+/// or five bytes and three quarters of the shorter.
+fn shared_prefix(lower: &str, k: &str) -> Option<usize> {
+    let kl = k.to_ascii_lowercase();
+    let p = lower
+        .bytes()
+        .zip(kl.bytes())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let shorter = lower.len().min(kl.len());
+    let close = (p == shorter && shorter >= 3) || (p >= 5 && 4 * p >= 3 * shorter);
+    close.then_some(p)
 }
 
 /// Optimal string alignment distance (Levenshtein plus adjacent transpositions), over
@@ -813,6 +823,26 @@ mod tests {
         assert_eq!(suggestion("firstchunk", TIMEOUTS), Some("firstChunk"));
         assert_eq!(suggestion("ttl", CACHE), Some("ttlMs"));
         assert_eq!(suggestion("to", CLIENT), None);
+    }
+
+    #[test]
+    fn ties_go_to_the_earlier_key() {
+        // The same shared beginning (`abcde`), then the same distance (one edit).
+        assert_eq!(
+            suggestion("abcdeX", &["abcdefgh", "abcdeYZ"]),
+            Some("abcdefgh")
+        );
+        assert_eq!(
+            suggestion("abcdeX", &["abcdeYZ", "abcdefgh"]),
+            Some("abcdeYZ")
+        );
+        assert_eq!(suggestion("kex", &["key", "kez"]), Some("key"));
+        assert_eq!(suggestion("kex", &["kez", "key"]), Some("kez"));
+        // A longer shared beginning wins over an earlier key.
+        assert_eq!(
+            suggestion("maxRetry", &["maxRe", "maxRetries"]),
+            Some("maxRetries")
+        );
     }
 
     #[test]

@@ -79,13 +79,13 @@ pub(crate) fn split_url<'a>(url: &'a str, option: &str) -> Result<(&'a str, &'a 
                 "`{option}` must be an absolute http:// or https:// URL, got {url:?}"
             ))
         })?;
-    let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let host_end = authority_end(rest);
     if rest[..host_end].is_empty() {
         return Err(Error::input(format!("`{option}` has no host: {url:?}")));
     }
     // A fragment is never sent; drop it.
-    let url = url.split('#').next().unwrap_or(url);
-    Ok(match url.find('?') {
+    let url = crate::error::before(url, b'#');
+    Ok(match crate::error::find_byte(url, b'?') {
         Some(q) => (&url[..q], &url[q..]),
         None => (url, ""),
     })
@@ -145,7 +145,7 @@ impl Target {
         }
         let base = f.model.clone().or_else(|| primary.model.clone());
         let model = match (&base, &f.provider) {
-            (Some(m), Some(p)) => Some(format!("{}:{p}", m.split(':').next().unwrap_or(m))),
+            (Some(m), Some(p)) => Some(format!("{}:{p}", crate::error::before(m, b':'))),
             (Some(m), None) => Some(m.clone()),
             (None, Some(_)) => return Err(Error::input(
                 "`fallback[].provider` needs a model: set `model` in the request or the fallback",
@@ -170,12 +170,12 @@ impl Target {
 /// The breaker key of a request: the provider or policy suffix of `model:suffix`, else
 /// the URL without its query.
 pub fn upstream_key(url: &str, model: Option<&str>) -> String {
-    if let Some((_, suffix)) = model.and_then(|m| m.rsplit_once(':')) {
+    if let Some((_, suffix)) = model.and_then(|m| crate::error::rsplit_once(m, b':')) {
         if !suffix.is_empty() && !suffix.contains('/') {
             return suffix.to_owned();
         }
     }
-    url.split('?').next().unwrap_or(url).to_owned()
+    crate::error::before(url, b'?').to_owned()
 }
 
 /// The headers of a chat request, in order: the caller's (`extra`, already merged client
@@ -219,8 +219,15 @@ fn has(headers: &[(String, String)], name: &str) -> bool {
 }
 
 fn set(headers: &mut Vec<(String, String)>, name: &str, value: &str) {
-    headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+    drop_header(headers, name);
     headers.push((name.to_ascii_lowercase(), value.to_owned()));
+}
+
+/// `headers` without those named `name` (in any case). One function for every caller:
+/// each `retain` with its own closure was a copy of `retain`'s loop in the wasm.
+#[inline(never)]
+pub(crate) fn drop_header(headers: &mut Vec<(String, String)>, name: &str) {
+    headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
 }
 
 /// RFC 9110 field names are tokens; values may not hold CR, LF or NUL.
@@ -693,8 +700,7 @@ pub(crate) fn split_model(model: &str) -> (&str, Suffix<'_>) {
 /// `model`'s base and `:suffix`, when it has one: a last `:` with something before it
 /// and something after it that holds no `/`.
 fn split_suffix(model: &str) -> Option<(&str, &str)> {
-    model
-        .rsplit_once(':')
+    crate::error::rsplit_once(model, b':')
         .filter(|(base, s)| !base.is_empty() && !s.is_empty() && !s.contains('/'))
 }
 
@@ -720,15 +726,24 @@ pub(crate) fn host_of(url: &str) -> Option<String> {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))?;
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    let host_port = authority.rsplit('@').next().unwrap_or(authority);
+    let authority = &rest[..authority_end(rest)];
+    let host_port = crate::error::rsplit_once(authority, b'@').map_or(authority, |(_, h)| h);
     let host = if host_port.starts_with('[') {
         // An IPv6 literal keeps its brackets.
-        &host_port[..host_port.find(']').map_or(host_port.len(), |i| i + 1)]
+        &host_port[..crate::error::find_byte(host_port, b']').map_or(host_port.len(), |i| i + 1)]
     } else {
-        host_port.split(':').next().unwrap_or(host_port)
+        crate::error::before(host_port, b':')
     };
     Some(host.to_ascii_lowercase())
+}
+
+/// Where `rest` (a URL after its scheme's `//`) stops being its authority: at the first
+/// `/`, `?` or `#`, else its end. Bytes compared, not a search for one of three chars
+/// (`str`'s char-array searcher, its own code in the wasm).
+pub(crate) fn authority_end(rest: &str) -> usize {
+    rest.bytes()
+        .position(|b| matches!(b, b'/' | b'?' | b'#'))
+        .unwrap_or(rest.len())
 }
 
 /// Hugging Face's own hosts: the router, the Hub and their subdomains.
@@ -981,7 +996,7 @@ fn route_direct(req: &RouteRequest<'_>, key: &str) -> Result<Route, Error> {
     };
     let mut extra = with_bill_to(req.extra_headers, None)?;
     for (n, v) in p.direct_headers {
-        extra.retain(|(m, _)| !m.eq_ignore_ascii_case(n));
+        drop_header(&mut extra, n);
         extra.push(((*n).to_owned(), (*v).to_owned()));
     }
     let headers = chat_headers(Some(key), &extra, req.stream)?;

@@ -10,7 +10,7 @@ use crate::error::Error;
 /// `data: {data}\n\n`, with one `data:` line per line of `data` (per the SSE format, a
 /// line break inside one field would end it).
 pub fn encode_data(data: &str, out: &mut String) {
-    for line in data.split('\n') {
+    for line in crate::error::split(data, b'\n') {
         out.push_str("data: ");
         out.push_str(line.strip_suffix('\r').unwrap_or(line));
         out.push('\n');

@@ -226,7 +226,7 @@ impl ResponseHints {
 /// overflows to infinity.
 fn parse_decimal(s: &str) -> Option<f64> {
     let s = s.trim();
-    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let (int, frac) = crate::error::split_once(s, b'.').unwrap_or((s, ""));
     if int.is_empty() && frac.is_empty() {
         return None;
     }
@@ -355,14 +355,13 @@ fn reset_if_spent(
 fn ratelimit_wait_secs(value: &str) -> Option<f64> {
     // The older form is one dictionary spread over comma-separated members; the newer
     // form is a list of policies, each a name with `;` parameters.
-    let dictionary = value
-        .split(',')
-        .all(|member| member.split(';').next().is_some_and(|m| m.contains('=')));
+    let dictionary = crate::error::split(value, b',')
+        .all(|member| crate::error::before(member, b';').contains('='));
     let policy = |item: &str| -> Option<f64> {
         let mut reset = None;
         let mut remaining = None;
-        for param in item.split([';', ',']) {
-            let Some((key, val)) = param.split_once('=') else {
+        for param in crate::error::split(item, b';').flat_map(|s| crate::error::split(s, b',')) {
+            let Some((key, val)) = crate::error::split_once(param, b'=') else {
                 continue;
             };
             match key.trim().to_ascii_lowercase().as_str() {
@@ -379,7 +378,9 @@ fn ratelimit_wait_secs(value: &str) -> Option<f64> {
     if dictionary {
         policy(value)
     } else {
-        value.split(',').filter_map(policy).reduce(f64::max)
+        crate::error::split(value, b',')
+            .filter_map(policy)
+            .reduce(f64::max)
     }
 }
 
@@ -400,7 +401,7 @@ fn http_date_delay_ms(s: &str, now_ms: f64) -> Option<f64> {
             (wd.strip_suffix(',')?, *d, *mon, year4(y)?, *time)
         }
         [wd, dmy, time, zone] if is_gmt(zone) => {
-            let mut parts = dmy.split('-');
+            let mut parts = crate::error::split(dmy, b'-');
             let (d, mon, yy) = (parts.next()?, parts.next()?, parts.next()?);
             if parts.next().is_some() {
                 return None;
@@ -427,7 +428,7 @@ fn http_date_delay_ms(s: &str, now_ms: f64) -> Option<f64> {
     if day == 0 || day > days_in_month(year, month) {
         return None;
     }
-    let mut hms = time.split(':');
+    let mut hms = crate::error::split(time, b':');
     let (h, m, sec) = (
         digits(hms.next()?, 2, 2)?,
         digits(hms.next()?, 2, 2)?,

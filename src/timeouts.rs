@@ -96,10 +96,8 @@ impl FetchResolves {
 pub fn expects_event_stream<N: AsRef<str>, V: AsRef<str>>(headers: &[(N, V)]) -> bool {
     headers.iter().any(|(n, v)| {
         n.as_ref().eq_ignore_ascii_case("accept")
-            && v.as_ref().split(',').any(|m| {
-                m.split(';')
-                    .next()
-                    .unwrap_or("")
+            && crate::error::split(v.as_ref(), b',').any(|m| {
+                crate::error::before(m, b';')
                     .trim()
                     .eq_ignore_ascii_case("text/event-stream")
             })

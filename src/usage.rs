@@ -600,7 +600,7 @@ fn normalize_price_key(key: &str) -> Option<String> {
     if key.is_empty() || key.len() > MAX_PRICE_KEY_BYTES || key.starts_with(':') {
         return None;
     }
-    match key.rsplit_once(':') {
+    match crate::error::rsplit_once(key, b':') {
         Some((base, p)) if !base.is_empty() && !p.is_empty() && !p.contains('/') => {
             let mut out = String::with_capacity(key.len());
             out.push_str(base);
@@ -736,8 +736,9 @@ fn provider_from_url(url: &str) -> Option<String> {
         let rest = rest
             .strip_prefix("https://")
             .or_else(|| rest.strip_prefix("http://"))?;
-        let path = &rest[rest.find('/')?..];
-        let first = path.trim_start_matches('/').split(['/', '?', '#']).next()?;
+        let path = rest.get(crate::error::find_byte(rest, b'/')?..)?;
+        let first = path.trim_start_matches('/');
+        let first = first.get(..crate::providers::authority_end(first))?;
         return provider_info(first).map(|p| p.name.to_owned());
     }
     PROVIDERS

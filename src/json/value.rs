@@ -410,12 +410,10 @@ impl Number {
     }
 
     /// A whole number in `u64`'s range written without a sign, fraction or exponent.
+    /// By the wire crate's digit reader: `str::parse`'s generic integer code is its own
+    /// function in the wasm, for the same answer on digits alone (`None` past `u64::MAX`).
     pub fn as_u64(&self) -> Option<u64> {
-        let t = self.0.as_bytes();
-        if t.is_empty() || !t.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        self.0.parse().ok()
+        hf_inference_wire::digits_u64(&self.0)
     }
 
     /// A whole number in `i64`'s range written without a fraction or exponent; `-0` is a

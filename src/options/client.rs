@@ -213,7 +213,7 @@ pub fn call_options(
     let signal = o.js_object("signal", "an AbortSignal");
     let mut headers = headers_base.to_vec();
     for (k, v) in o.headers("headers") {
-        headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&k));
+        providers::drop_header(&mut headers, &k);
         headers.push((k, v));
     }
     let call = CallOptions {

@@ -21,6 +21,16 @@ test("the shipped wasm modules keep the low 1 KB free", () => {
   }
 });
 
+test("the shipped glues name the wasm's imports and exports by the short names", () => {
+  // pkg/browser.js bundles the browser's own glue (the size build's), pkg/node.mjs the
+  // release glue; a wasm-bindgen name (`__wbg_fetch_…` and its hash) in one would mean the
+  // renaming was skipped for it.
+  for (const f of ["hf_inference_wasm.js", "browser.js", "node.mjs", "hf_inference_proxy.js"]) {
+    const glue = readFileSync(path.join(ROOT, "pkg", f), "utf8");
+    assert.doesNotMatch(glue, /__wbg_\w+_[0-9a-f]{16}\b|wasm\.__wbg_|wasm\.__wbindgen_/, f);
+  }
+});
+
 test("a module with its stack or a data segment in the low 1 KB is refused", () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "lowmem-"));
   try {

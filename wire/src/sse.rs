@@ -603,6 +603,13 @@ fn decode(bytes: &[u8]) -> Cow<'_, str> {
     }
 }
 
+/// `String::from_utf8_lossy(bytes)`, by the decoder's own [`decode`]: for the bodies the
+/// client's shell reads whole (a non-streamed answer, an error body, the Hub's mapping,
+/// the model list), so that std's lossy decoder (1 KB of wasm) is not compiled in too.
+pub fn utf8_lossy(bytes: &[u8]) -> Cow<'_, str> {
+    decode(bytes)
+}
+
 /// `String::from_utf8_lossy`'s text (each maximal invalid sequence one U+FFFD), by
 /// `from_utf8` and its error's lengths: the lossy decoder's own chunk iterator is
 /// another kilobyte of wasm for a cold path.
@@ -662,6 +669,11 @@ mod tests {
                     })
                     .collect();
                 assert_eq!(lossy(&bytes), String::from_utf8_lossy(&bytes), "{bytes:x?}");
+                assert_eq!(
+                    utf8_lossy(&bytes),
+                    String::from_utf8_lossy(&bytes),
+                    "{bytes:x?}"
+                );
             }
         }
     }

@@ -709,8 +709,12 @@ impl StreamCore {
     #[wasm_bindgen(js_name = sseOf)]
     pub fn sse_of(&self, chunks: &str) -> Uint8Array {
         let mut out = String::new();
-        for data in chunks.split_terminator('\0') {
-            relay::encode_data(data, &mut out);
+        // `chunks.split_terminator('\0')`, split byte-wise (crate::error::split says why).
+        if !chunks.is_empty() {
+            let chunks = chunks.strip_suffix('\0').unwrap_or(chunks);
+            for data in crate::error::split(chunks, 0) {
+                relay::encode_data(data, &mut out);
+            }
         }
         Uint8Array::from(out.as_bytes())
     }
@@ -860,7 +864,7 @@ impl StreamCore {
         let Some(answer) = inner.answer.take() else {
             return;
         };
-        let text = String::from_utf8_lossy(bytes);
+        let text = crate::sse::utf8_lossy(bytes);
         let e = match answer.completion(inner.spec.protocol, &text) {
             Err(e) => e,
             Ok(_) => crate::response::not_a_stream(&text),

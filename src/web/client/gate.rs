@@ -353,7 +353,7 @@ impl Gate {
                 Some((_, inputs)) => inputs.model.clone(),
                 None => String::new(),
             };
-            let text = String::from_utf8_lossy(bytes);
+            let text = crate::sse::utf8_lossy(bytes);
             read_lookup(&model, s.status, &text, s.request_id.take())
         };
         self.looked_up(read);

@@ -156,7 +156,7 @@ impl Job {
                 ResponseHints::default(),
             );
         };
-        let text = String::from_utf8_lossy(bytes);
+        let text = crate::sse::utf8_lossy(bytes);
         let completion = answer.completion(self.spec.protocol, &text);
         if answer.disposition != Disposition::Error {
             if let Some(r) = &self.spec.record {

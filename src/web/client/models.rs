@@ -121,7 +121,7 @@ impl ModelsCall {
         if let Some(call) = self.call.take() {
             call.end();
         }
-        let text = String::from_utf8_lossy(bytes);
+        let text = crate::sse::utf8_lossy(bytes);
         let list = models::read_model_list(self.status, &text, self.request_id.take())
             .map_err(|e| self.error(e))?;
         match self.want {
