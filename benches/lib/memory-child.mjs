@@ -26,7 +26,9 @@ if (id.startsWith("ours")) {
   const Original = WebAssembly.Instance;
   const Hooked = function Instance(module, imports) {
     const inst = new Original(module, imports);
-    if (inst.exports.memory instanceof WebAssembly.Memory) wasmMemory = inst.exports.memory;
+    // Found by type: build-pkg.sh renames the exports (scripts/minify-wasm-names.mjs).
+    const memory = Object.values(inst.exports).find((v) => v instanceof WebAssembly.Memory);
+    if (memory) wasmMemory = memory;
     return inst;
   };
   Hooked.prototype = Original.prototype;
