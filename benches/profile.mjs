@@ -121,7 +121,8 @@ function describeAnonymous(url, line) {
     sources.set(url, lines);
   }
   const here = lines?.[line] ?? "";
-  const m = here.match(/(__wbg_[A-Za-z0-9_]+?)_[0-9a-f]{16}\s*:/);
+  // wasm-bindgen's names (`__wbg_parse_…:`), or the short ones build-pkg.sh gives them.
+  const m = here.match(/(__wbg_[A-Za-z0-9_]+?)_[0-9a-f]{16}\s*:/) ?? here.match(/^\s*([A-Za-z0-9_$]+): function\(/);
   if (!m) return `(anonymous, line ${line + 1})`;
   const body = (lines[line + 1] ?? "").trim().replace(/^const ret = /, "").slice(0, 70);
   return `import ${m[1]}: ${body}`;
