@@ -305,6 +305,35 @@ impl<A: Accumulate> StreamDecoder<A> {
     }
 }
 
+/// Append the path entry to the string value of `data` whose text starts at `at`; false
+/// (and nothing appended) when [`path_to`] gives none.
+fn push_path(data: &str, at: usize, out: &mut String) -> bool {
+    let from = out.len();
+    if path_to(data, at, out) {
+        out.push('\0');
+        true
+    } else {
+        out.truncate(from);
+        false
+    }
+}
+
+/// Append the string `t`'s text after `'`, or (the rare text holding a NUL, which ends an
+/// entry) its JSON.
+fn push_text(data: &str, t: &Span, out: &mut String) {
+    let from = out.len();
+    out.push('\'');
+    decode_str(data, t, out);
+    if out
+        .as_bytes()
+        .get(from + 1..)
+        .is_some_and(|b| b.contains(&0))
+    {
+        out.truncate(from);
+        out.push_str(t.json(data));
+    }
+}
+
 #[derive(Debug)]
 struct Core<A> {
     protocol: Protocol,
@@ -408,36 +437,18 @@ impl<A: Accumulate> Core<A> {
     /// one when it is one (see [`Output::chunks`]).
     fn keep_patched(&mut self, data: &str) {
         let out = &mut self.out.chunks;
-        let change = self.chat.change().filter(|_| self.template);
-        let kept = match change {
+        let kept = match self.chat.change().filter(|_| self.template) {
             Some(Rescan::Same) => {
                 out.push('=');
                 true
             }
             Some(Rescan::Changed(t)) => {
-                let fresh = self.patch_at != Some(t.start);
-                let at = out.len();
-                if fresh
-                    && !(path_to(data, t.start, out) && {
-                        out.push('\0');
-                        true
-                    })
-                {
-                    out.truncate(at);
-                    false
-                } else {
+                let known = self.patch_at == Some(t.start) || push_path(data, t.start, out);
+                if known {
                     self.patch_at = Some(t.start);
-                    // The string's text, or (the rare text holding a NUL, which ends
-                    // an entry) its JSON.
-                    let from = out.len();
-                    out.push('\'');
-                    decode_str(data, &t, out);
-                    if out.as_bytes()[from + 1..].contains(&0) {
-                        out.truncate(from);
-                        out.push_str(t.json(data));
-                    }
-                    true
+                    push_text(data, &t, out);
                 }
+                known
             }
             None => false,
         };

@@ -255,6 +255,12 @@ trait Keep {
     }
 }
 
+/// `into` made the text of the string `span` of `src` (a field the last chunk sets).
+fn set_text(src: &str, span: &Span, into: &mut String) {
+    into.clear();
+    decode_str(src, span, into);
+}
+
 struct Nothing;
 
 impl Keep for Nothing {}
@@ -269,12 +275,10 @@ impl Keep for Keeping<'_> {
     fn head(&mut self, src: &str, s: &ChatScan, w: &mut Work<'_>) {
         let acc = &mut *self.acc;
         if let Some(id) = s.id.filter(non_empty_string) {
-            acc.id.clear();
-            decode_str(src, &id, &mut acc.id);
+            set_text(src, &id, &mut acc.id);
         }
         if let Some(model) = s.model.filter(non_empty_string) {
-            acc.model.clear();
-            decode_str(src, &model, &mut acc.model);
+            set_text(src, &model, &mut acc.model);
         }
         if let Some(created) = s.created.and_then(|c| count(src, &c, w.count_text)) {
             if created != 0 {
@@ -282,9 +286,11 @@ impl Keep for Keeping<'_> {
             }
         }
         if let Some(fp) = s.system_fingerprint.filter(|f| f.kind == Kind::String) {
-            let v = acc.system_fingerprint.get_or_insert_with(String::new);
-            v.clear();
-            decode_str(src, &fp, v);
+            set_text(
+                src,
+                &fp,
+                acc.system_fingerprint.get_or_insert_with(String::new),
+            );
         }
         if let Some(usage) = s.usage.filter(|u| u.kind == Kind::Object) {
             w.deliveries.push(Delivery::Usage(usage));
@@ -316,9 +322,7 @@ impl Keep for Keeping<'_> {
             return;
         };
         if let Some(role) = c.role.filter(|r| r.kind == Kind::String) {
-            let v = choice.role.get_or_insert_with(String::new);
-            v.clear();
-            decode_str(src, &role, v);
+            set_text(src, &role, choice.role.get_or_insert_with(String::new));
         }
         if accumulate {
             if let Some(start) = got.content {

@@ -630,8 +630,6 @@ pub fn path_to(src: &str, at: usize, out: &mut String) -> bool {
             Kind::Object | Kind::Array => value_at < at && at < v.end,
             _ => false,
         };
-        // The member (its key, or its index) whose value holds `at`, and where it is.
-        let mut hit: Option<(Option<Span>, usize, usize)> = None;
         match kind {
             Kind::String => {
                 if from + 1 != at {
@@ -644,6 +642,8 @@ pub fn path_to(src: &str, at: usize, out: &mut String) -> bool {
                 if r.enter(Kind::Object).is_err() {
                     return false;
                 }
+                // The member whose value holds `at`: its key, and where the value is.
+                let mut hit: Option<(Span, usize)> = None;
                 let mut first = true;
                 while let Ok(Some(key)) = r.next_key(&mut first) {
                     let value_at = match r.peek() {
@@ -652,10 +652,10 @@ pub fn path_to(src: &str, at: usize, out: &mut String) -> bool {
                     };
                     let Ok(v) = r.value() else { return false };
                     if hit.is_none() && inside(&v, value_at) {
-                        hit = Some((Some(key), 0, value_at));
+                        hit = Some((key, value_at));
                     }
                 }
-                let Some((Some(key), _, value_at)) = hit else {
+                let Some((key, value_at)) = hit else {
                     return false;
                 };
                 name.clear();
@@ -689,6 +689,8 @@ pub fn path_to(src: &str, at: usize, out: &mut String) -> bool {
                 if r.enter(Kind::Array).is_err() {
                     return false;
                 }
+                // The element whose value holds `at`: its index, and where it is.
+                let mut hit: Option<(usize, usize)> = None;
                 let mut first = true;
                 let mut index = 0;
                 while let Ok(true) = r.next_item(&mut first) {
@@ -698,11 +700,11 @@ pub fn path_to(src: &str, at: usize, out: &mut String) -> bool {
                     };
                     let Ok(v) = r.value() else { return false };
                     if hit.is_none() && inside(&v, value_at) {
-                        hit = Some((None, index, value_at));
+                        hit = Some((index, value_at));
                     }
                     index += 1;
                 }
-                let Some((_, index, value_at)) = hit else {
+                let Some((index, value_at)) = hit else {
                     return false;
                 };
                 if out.len() > open {
